@@ -1,0 +1,44 @@
+// Every name that crosses a boundary (exit codes, env vars, cache keys, markers, file names) lives here.
+
+export const TOOL_NAME = 'repro-gate';
+export const TOOL_VERSION = '0.1.0';
+
+export const ExitCode = {
+  Ok: 0,
+  Drift: 1,
+  Error: 2,
+} as const;
+
+export const RECORD_VERSION = 1;
+export const REPORT_SCHEMA_VERSION = 1;
+
+export const DEFAULT_TIMEOUT = '60m';
+/** Seeds are exported to the rerun as REPRO_SEED_<NAME>. */
+export const SEED_ENV_PREFIX = 'REPRO_SEED_';
+
+/** Where the CLI keeps rebuilt venvs; the action restores/saves the same folder with @actions/cache. */
+export const CACHE_DIR_ENV = 'REPRO_GATE_CACHE_DIR';
+/** Bump when the venv layout changes so old cache entries are not reused. */
+export const VENV_CACHE_VERSION = 'v1';
+export const VENV_CACHE_PREFIX = `${TOOL_NAME}-venv-${VENV_CACHE_VERSION}`;
+/** Written last into a venv; a folder without it is a half-built venv and is rebuilt. */
+export const VENV_COMPLETE_MARKER = '.repro-gate-complete';
+
+/** Lines of the rerun's output kept for the report. */
+export const LOG_TAIL_LINES = 60;
+export const LOG_TAIL_MAX_CHARS = 8_000;
+export const LOG_FILE_NAME = 'rerun.log';
+
+/** Grace between SIGTERM and SIGKILL when a rerun times out. */
+export const KILL_GRACE_MS = 2_000;
+
+export const REPORT_JSON_NAME = 'report.json';
+export const REPORT_MARKDOWN_NAME = 'report.md';
+
+/** GitHub's hard limit on an issue comment body. */
+export const COMMENT_MAX_CHARS = 65_536;
+/** GitHub's limit on a job summary (GITHUB_STEP_SUMMARY) per step. */
+export const SUMMARY_MAX_BYTES = 1024 * 1024;
+/** Hidden marker that identifies a sticky comment; suffixed with the job and record-set identity. */
+export const COMMENT_MARKER_PREFIX = '<!-- repro-gate:sticky';
+export const EVIDENCE_ARTIFACT_PREFIX = 'repro-gate-evidence';

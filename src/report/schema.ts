@@ -1,0 +1,208 @@
+import { z } from 'zod';
+import { REPORT_SCHEMA_VERSION } from '../constants.js';
+
+// The report is what `verify --json` writes and what the action and the workflow merge.
+// Reports from other jobs (or forks) are untrusted, so every object is strict and every size is capped.
+
+const MAX_TEXT = 2_000;
+const MAX_LOG = 16_000;
+const MAX_ITEMS = 500;
+
+const Text = z.string().max(MAX_TEXT);
+const Hash = z.string().regex(/^[0-9a-f]{64}$/);
+const Line = z.number().int().positive().max(10_000_000);
+const Duration = z.number().nonnegative().max(1e10);
+
+/** JSON cannot hold NaN or ±Infinity, so those travel as strings. */
+export const ReportNumber = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])]);
+export type ReportNumber = z.infer<typeof ReportNumber>;
+
+export function toReportNumber(value: number): ReportNumber {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return 'Infinity';
+  if (value === -Infinity) return '-Infinity';
+  return value;
+}
+
+export function fromReportNumber(value: ReportNumber): number {
+  return typeof value === 'number' ? value : Number(value);
+}
+
+export const VerdictSchema = z.enum(['reproduced', 'within-tolerance', 'drift', 'error']);
+export type Verdict = z.infer<typeof VerdictSchema>;
+
+export const ManifestCheckSchema = z
+  .object({
+    path: Text,
+    datasetName: Text.optional(),
+    storageUri: Text.optional(),
+    contentHash: Text.optional(),
+    contentHashMatches: z.boolean().optional(),
+    recordCount: z.number().int().nonnegative().optional(),
+    actualRecordCount: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+
+export const InputCheckSchema = z
+  .object({
+    kind: z.enum(['data', 'config', 'requirements']),
+    path: Text,
+    recorded: Hash,
+    actual: Hash.nullable(),
+    /** `manifest-mismatch`: the data hash matches the record but not its manifest (hash or record count). */
+    status: z.enum(['match', 'mismatch', 'missing', 'manifest-mismatch']),
+    line: Line.optional(),
+    manifest: ManifestCheckSchema.optional(),
+  })
+  .strict();
+
+export const PackageChangeSchema = z.object({ name: Text, recorded: Text.nullable(), actual: Text.nullable() }).strict();
+
+export const EnvironmentReportSchema = z
+  .object({
+    python: z.object({ required: Text.optional(), actual: Text }).strict(),
+    platform: z.object({ recorded: Text.optional(), actual: Text }).strict(),
+    /** null: the record has no requirements and the command ran in the current environment. */
+    venv: z
+      .object({ key: Text, source: z.enum(['built', 'local-cache', 'remote-cache']), durationMs: Duration })
+      .strict()
+      .nullable(),
+    /** pip freeze of the rerun environment against `environment.packages`; null when none were recorded. */
+    packages: z
+      .object({
+        added: z.array(PackageChangeSchema).max(MAX_ITEMS),
+        removed: z.array(PackageChangeSchema).max(MAX_ITEMS),
+        changed: z.array(PackageChangeSchema).max(MAX_ITEMS),
+        unchanged: z.number().int().nonnegative(),
+      })
+      .strict()
+      .nullable(),
+  })
+  .strict();
+
+export const RunReportSchema = z
+  .object({
+    command: Text,
+    workdir: Text,
+    exitCode: z.number().int().nullable(),
+    signal: Text.nullable(),
+    timedOut: z.boolean(),
+    durationMs: Duration,
+    logTail: z.string().max(MAX_LOG),
+    /** Full log on the machine that ran it; not meaningful elsewhere. */
+    logPath: Text.nullable(),
+  })
+  .strict();
+
+export const ArtifactCheckSchema = z
+  .object({
+    path: Text,
+    recorded: Hash,
+    actual: Hash.nullable(),
+    status: z.enum(['identical', 'differs', 'missing']),
+    line: Line.optional(),
+  })
+  .strict();
+
+export const MetricCheckSchema = z
+  .object({
+    name: Text,
+    recorded: ReportNumber.nullable(),
+    rerun: ReportNumber.nullable(),
+    delta: ReportNumber.nullable(),
+    tolerance: z.object({ abs: z.number(), rel: z.number() }).strict(),
+    /** `new`: present in the rerun's metrics file but not recorded (informational). */
+    status: z.enum(['equal', 'within', 'beyond', 'missing', 'new']),
+    line: Line.optional(),
+  })
+  .strict();
+
+export const ThresholdCheckSchema = z
+  .object({
+    metric: Text,
+    min: z.number().optional(),
+    max: z.number().optional(),
+    value: ReportNumber.nullable(),
+    status: z.enum(['pass', 'fail', 'missing']),
+    line: Line.optional(),
+  })
+  .strict();
+
+export const CodeReportSchema = z
+  .object({
+    recordedCommit: Text.optional(),
+    currentCommit: Text.optional(),
+    /** Files changed between the recorded commit and the working tree; null when the recorded commit is not available (shallow clone). */
+    changedFiles: z.array(Text).max(MAX_ITEMS).nullable(),
+    changedFilesTotal: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+
+/** A likely cause of a difference, listed in the report to explain drift. */
+export const CauseSchema = z
+  .object({
+    kind: z.enum([
+      'config-changed',
+      'requirements-changed',
+      'packages-changed',
+      'python-changed',
+      'platform-changed',
+      'code-changed',
+      'data-changed',
+    ]),
+    subject: Text,
+    line: Line.optional(),
+  })
+  .strict();
+
+export const StageTimingSchema = z
+  .object({ stage: z.enum(['load', 'inputs', 'environment', 'rerun', 'compare']), durationMs: Duration })
+  .strict();
+
+export const RecordErrorSchema = z
+  .object({ message: Text, hint: Text.optional(), field: Text.optional(), line: Line.optional() })
+  .strict();
+
+export const RecordReportSchema = z
+  .object({
+    name: Text,
+    /** The record file, relative to the repository root. */
+    recordPath: Text,
+    verdict: VerdictSchema,
+    error: RecordErrorSchema.optional(),
+    code: CodeReportSchema.optional(),
+    inputs: z.array(InputCheckSchema).max(MAX_ITEMS),
+    environment: EnvironmentReportSchema.optional(),
+    run: RunReportSchema.optional(),
+    artifacts: z.array(ArtifactCheckSchema).max(MAX_ITEMS),
+    metrics: z.array(MetricCheckSchema).max(MAX_ITEMS),
+    thresholds: z.array(ThresholdCheckSchema).max(MAX_ITEMS),
+    causes: z.array(CauseSchema).max(MAX_ITEMS),
+    stages: z.array(StageTimingSchema).max(10),
+  })
+  .strict();
+
+export const ReportSchema = z
+  .object({
+    schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
+    tool: z.object({ name: Text, version: Text }).strict(),
+    createdAt: z.iso.datetime(),
+    verdict: VerdictSchema,
+    records: z.array(RecordReportSchema).max(200),
+  })
+  .strict();
+
+export type Report = z.infer<typeof ReportSchema>;
+export type RecordReport = z.infer<typeof RecordReportSchema>;
+export type InputCheck = z.infer<typeof InputCheckSchema>;
+export type ManifestCheck = z.infer<typeof ManifestCheckSchema>;
+export type EnvironmentReport = z.infer<typeof EnvironmentReportSchema>;
+export type PackageChange = z.infer<typeof PackageChangeSchema>;
+export type RunReport = z.infer<typeof RunReportSchema>;
+export type ArtifactCheck = z.infer<typeof ArtifactCheckSchema>;
+export type MetricCheck = z.infer<typeof MetricCheckSchema>;
+export type ThresholdCheck = z.infer<typeof ThresholdCheckSchema>;
+export type CodeReport = z.infer<typeof CodeReportSchema>;
+export type Cause = z.infer<typeof CauseSchema>;
+export type StageTiming = z.infer<typeof StageTimingSchema>;
+export type RecordError = z.infer<typeof RecordErrorSchema>;
