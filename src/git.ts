@@ -48,3 +48,7 @@ export async function changedFilesSince(repoRoot: string, commit: string): Promi
   const untracked = (await git(repoRoot, ['ls-files', '-z', '--others', '--exclude-standard'])) ?? '';
   return [...new Set([...out.split('\0'), ...untracked.split('\0')].filter(Boolean))].sort();
 }
+
+export async function hasUncommittedChanges(repoRoot: string): Promise<boolean> {
+  return ((await git(repoRoot, ['status', '--porcelain'])) ?? '').trim() !== '';
+}

@@ -1,0 +1,63 @@
+import { UserError } from '../errors.js';
+import { ExitCode } from '../constants.js';
+import { recordRun } from '../pipeline/record.js';
+import { parseCommandLine, parsePairs } from './parse-args.js';
+import { terminalHooks } from './terminal-hooks.js';
+import { USAGE_HINT } from './usage.js';
+
+/** `--data PATH=MANIFEST` pairs a dataset with its manifest. */
+function parseData(values: string[] | undefined) {
+  return (values ?? []).map((value) => {
+    const [dataPath, manifest] = value.split('=', 2) as [string, string | undefined];
+    return { path: dataPath, ...(manifest ? { manifest } : {}) };
+  });
+}
+
+/** One argument is taken as a shell command line; several are quoted so each stays one word. */
+function commandLine(words: string[]): string {
+  if (words.length === 1) return words[0]!;
+  return words.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`)).join(' ');
+}
+
+/** Seeds and variables are strings in the environment; quoting keeps numbers-as-text unambiguous in YAML. */
+function asStrings(pairs: Record<string, string | number>): Record<string, string> {
+  return Object.fromEntries(Object.entries(pairs).map(([name, value]) => [name, String(value)]));
+}
+
+export async function runRecordCommand(args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
+  const { values, positionals } = parseCommandLine(args, {
+    name: { type: 'string' },
+    out: { type: 'string', default: 'run.yaml' },
+    artifact: { type: 'string', multiple: true },
+    metrics: { type: 'string' },
+    data: { type: 'string', multiple: true },
+    config: { type: 'string', multiple: true },
+    requirements: { type: 'string' },
+    seed: { type: 'string', multiple: true },
+    var: { type: 'string', multiple: true },
+    timeout: { type: 'string' },
+    python: { type: 'string' },
+  });
+  if (positionals.length === 0) throw new UserError('record needs the command to run after `--`', USAGE_HINT);
+  if (!values.artifact?.length && !values.metrics) {
+    throw new UserError('record needs at least one --artifact or --metrics: otherwise there is nothing to reproduce', USAGE_HINT);
+  }
+  const result = await recordRun({
+    out: values.out,
+    name: values.name,
+    command: commandLine(positionals),
+    artifacts: values.artifact ?? [],
+    metrics: values.metrics,
+    data: parseData(values.data),
+    config: values.config ?? [],
+    requirements: values.requirements,
+    seeds: parsePairs(values.seed, '--seed', true),
+    variables: asStrings(parsePairs(values.var, '--var')),
+    timeout: values.timeout,
+    python: values.python ?? 'python3',
+    hooks: terminalHooks(stderr),
+  });
+  for (const warning of result.warnings) stderr.write(`warning: ${warning}\n`);
+  stdout.write(`Recorded ${result.record.name} in ${result.file}\n`);
+  return ExitCode.Ok;
+}

@@ -1,0 +1,36 @@
+import type { Cause, CodeReport, EnvironmentReport, InputCheck } from '../report/schema.js';
+
+// Pure: turns the differences found on the way into the likely causes a reader checks first.
+
+function pythonDiffers(python: EnvironmentReport['python']): boolean {
+  if (!python.required) return false;
+  const required = python.required.split('.');
+  return python.actual.split('.').slice(0, required.length).join('.') !== python.required;
+}
+
+export function likelyCauses(facts: { inputs: InputCheck[]; environment?: EnvironmentReport; code?: CodeReport }): Cause[] {
+  const causes: Cause[] = [];
+  for (const input of facts.inputs) {
+    if (input.status === 'match') continue;
+    const kind = ({ data: 'data-changed', config: 'config-changed', requirements: 'requirements-changed' } as const)[input.kind];
+    causes.push({ kind, subject: input.path, line: input.line });
+  }
+  const environment = facts.environment;
+  if (environment) {
+    if (pythonDiffers(environment.python)) {
+      causes.push({ kind: 'python-changed', subject: `${environment.python.required} → ${environment.python.actual}` });
+    }
+    const { recorded, actual } = environment.platform;
+    if (recorded && recorded !== actual) causes.push({ kind: 'platform-changed', subject: `${recorded} → ${actual}` });
+    const packages = environment.packages;
+    for (const change of [...(packages?.changed ?? []), ...(packages?.added ?? []), ...(packages?.removed ?? [])]) {
+      causes.push({ kind: 'packages-changed', subject: `${change.name} ${change.recorded ?? '(none)'} → ${change.actual ?? '(none)'}` });
+    }
+  }
+  const code = facts.code;
+  if (code?.changedFiles && code.changedFiles.length > 0) {
+    const total = code.changedFilesTotal ?? code.changedFiles.length;
+    causes.push({ kind: 'code-changed', subject: `${total} file${total === 1 ? '' : 's'} changed since ${code.recordedCommit?.slice(0, 12)}` });
+  }
+  return causes;
+}

@@ -1,0 +1,9 @@
+/** How the pipeline talks to its face (CLI terminal or Actions log) without knowing which one it is. */
+export interface PipelineHooks {
+  /** A progress line. */
+  info(line: string): void;
+  /** A labelled stage; the action folds it into a collapsible group, the CLI prints a header. */
+  group<T>(title: string, run: () => Promise<T>): Promise<T>;
+  /** Live output of the rerun, as it arrives. */
+  output(chunk: Buffer): void;
+}

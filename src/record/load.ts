@@ -1,0 +1,139 @@
+import { readFile, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import type { z } from 'zod';
+import { UserError } from '../errors.js';
+import { findRepoRoot } from '../git.js';
+import { type FieldPath, formatFieldPath, type ParsedSource, parseSource } from './locate.js';
+import { type ResolvedPath, resolveInside } from './paths.js';
+import { type RunRecord, RunRecordSchema } from './schema.js';
+
+export interface LoadedRecord {
+  record: RunRecord;
+  /** Absolute path of the record file. */
+  file: string;
+  /** The record's folder: every path in it is relative to this. */
+  dir: string;
+  /** Git top level, or the record's folder outside git. */
+  repoRoot: string;
+  isGitRepo: boolean;
+  /** The record file relative to the repository root, with `/` (how reports and annotations name it). */
+  recordPath: string;
+  paths: RecordPaths;
+  lineOf(path: FieldPath): number | undefined;
+}
+
+export interface RecordPaths {
+  workdir: ResolvedPath;
+  requirements?: ResolvedPath;
+  config: ResolvedPath[];
+  data: Array<{ data: ResolvedPath; manifest?: ResolvedPath }>;
+  artifacts: ResolvedPath[];
+  metrics?: ResolvedPath;
+}
+
+const SCHEMA_HINT = 'See the run record format in the README, or point your editor at schema/run-record.v1.json.';
+
+function describeIssue(issue: z.core.$ZodIssue): { path: FieldPath; message: string } {
+  if (issue.code === 'unrecognized_keys') {
+    const [first] = issue.keys;
+    return {
+      path: [...issue.path, first ?? ''],
+      message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (typo?)`,
+    };
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) {
+    return { path: issue.path, message: `is required (${issue.expected})` };
+  }
+  return { path: issue.path, message: issue.message };
+}
+
+function validate(source: ParsedSource, file: string): RunRecord {
+  const result = RunRecordSchema.safeParse(source.value);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const { path: fieldPath, message } = describeIssue(issue);
+    const line = source.lineOf(fieldPath);
+    const field = formatFieldPath(fieldPath) || '(top level)';
+    return { line, field, message, text: `${file}${line ? `:${line}` : ''} ${field}: ${message}` };
+  });
+  const [first] = problems;
+  const detail = problems.length > 1 ? `\n${problems.map((p) => `  ${p.text}`).join('\n')}` : '';
+  throw new UserError(
+    problems.length > 1 ? `invalid run record (${problems.length} problems):${detail}` : `${first?.message}`,
+    SCHEMA_HINT,
+    problems.length > 1 ? { file } : { file, field: first?.field, line: first?.line },
+  );
+}
+
+async function resolvePaths(
+  record: RunRecord,
+  dir: string,
+  repoRoot: string,
+  where: (fieldPath: FieldPath) => { file: string; line?: number },
+): Promise<RecordPaths> {
+  const resolve = async (value: string, fieldPath: FieldPath) => {
+    const field = formatFieldPath(fieldPath);
+    try {
+      return await resolveInside(dir, repoRoot, value, field);
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error;
+      const { file, line } = where(fieldPath);
+      throw new UserError(error.message, error.hint, { file, field, line });
+    }
+  };
+  const [workdir, requirements, config, data, artifacts, metrics] = await Promise.all([
+    resolve(record.workdir ?? '.', ['workdir']),
+    record.environment?.requirements ? resolve(record.environment.requirements, ['environment', 'requirements']) : undefined,
+    Promise.all((record.config ?? []).map((entry, i) => resolve(entry.path, ['config', i, 'path']))),
+    Promise.all(
+      (record.data ?? []).map(async (entry, i) => ({
+        data: await resolve(entry.path, ['data', i, 'path']),
+        manifest: entry.manifest ? await resolve(entry.manifest, ['data', i, 'manifest']) : undefined,
+      })),
+    ),
+    Promise.all((record.artifacts ?? []).map((entry, i) => resolve(entry.path, ['artifacts', i, 'path']))),
+    record.metrics ? resolve(record.metrics.path, ['metrics', 'path']) : undefined,
+  ]);
+  return { workdir, requirements, config, data, artifacts, metrics };
+}
+
+/** Reads, validates and resolves a run record. Every problem is a UserError naming the field and line. */
+export async function loadRecord(recordFile: string): Promise<LoadedRecord> {
+  const file = path.resolve(recordFile);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new UserError(
+      'run record not found or not readable',
+      'Pass the path of a run.yaml, or create one with `repro-gate record`.',
+      { file: recordFile },
+    );
+  }
+  const parsed = parseSource(text);
+  if ('problem' in parsed) {
+    throw new UserError(
+      `not valid YAML or JSON: ${parsed.problem.message}`,
+      'Fix the syntax at that line.',
+      { file: recordFile, line: parsed.problem.line },
+    );
+  }
+  const record = validate(parsed.source, recordFile);
+  const dir = await realpath(path.dirname(file));
+  const gitRoot = await findRepoRoot(dir);
+  const repoRoot = gitRoot ? await realpath(gitRoot) : dir;
+  const paths = await resolvePaths(record, dir, repoRoot, (fieldPath) => ({
+    file: recordFile,
+    line: parsed.source.lineOf(fieldPath),
+  }));
+  return {
+    record,
+    file: path.join(dir, path.basename(file)),
+    dir,
+    repoRoot,
+    isGitRepo: gitRoot !== undefined,
+    recordPath: path.relative(repoRoot, path.join(dir, path.basename(file))).split(path.sep).join('/'),
+    paths,
+    lineOf: parsed.source.lineOf,
+  };
+}

@@ -1,0 +1,57 @@
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { UserError } from '../errors.js';
+
+export interface ResolvedPath {
+  /** Absolute path in the user's tree. */
+  absolute: string;
+  /** Relative to the repository root, with `/`: the same place inside a sandbox copy. */
+  repoRelative: string;
+}
+
+const HINT = "Paths in a run record are relative to the record's folder and must stay inside the repository.";
+
+function isInside(root: string, candidate: string): boolean {
+  const relative = path.relative(root, candidate);
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
+/** The deepest existing ancestor's real path, so not-yet-produced artifacts are checked too. */
+async function realPathOfExistingPart(target: string): Promise<string> {
+  const missing: string[] = [];
+  let current = target;
+  for (;;) {
+    try {
+      return path.join(await realpath(current), ...missing.reverse());
+    } catch {
+      const parent = path.dirname(current);
+      if (parent === current) return target;
+      missing.push(path.basename(current));
+      current = parent;
+    }
+  }
+}
+
+/**
+ * Resolves a record path and proves it stays inside the repository: no absolute paths, no `..` escapes,
+ * and no symlink (anywhere along the path) that leads outside.
+ */
+export async function resolveInside(
+  recordDir: string,
+  repoRoot: string,
+  value: string,
+  field: string,
+): Promise<ResolvedPath> {
+  if (path.isAbsolute(value)) {
+    throw new UserError(`"${value}" is an absolute path`, HINT, { field });
+  }
+  const absolute = path.resolve(recordDir, value);
+  if (!isInside(repoRoot, absolute)) {
+    throw new UserError(`"${value}" resolves outside the repository (${repoRoot})`, HINT, { field });
+  }
+  const realRoot = await realpath(repoRoot);
+  if (!isInside(realRoot, await realPathOfExistingPart(absolute))) {
+    throw new UserError(`"${value}" is a symlink that leads outside the repository`, HINT, { field });
+  }
+  return { absolute, repoRelative: path.relative(repoRoot, absolute).split(path.sep).join('/') || '.' };
+}
