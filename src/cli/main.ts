@@ -1,5 +1,7 @@
 import { ExitCode, TOOL_NAME, TOOL_VERSION } from '../constants.js';
 import { describeError, UserError } from '../errors.js';
+import { runDiscoverCommand } from './discover-command.js';
+import { runMergeCommand } from './merge-command.js';
 import { runRecordCommand } from './record-command.js';
 import { USAGE } from './usage.js';
 import { runVerifyCommand } from './verify-command.js';
@@ -13,6 +15,10 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream, stderr
         return await runVerifyCommand(rest, stdout, stderr);
       case 'record':
         return await runRecordCommand(rest, stdout, stderr);
+      case 'merge':
+        return await runMergeCommand(rest, stdout);
+      case 'discover':
+        return await runDiscoverCommand(rest, stdout, stderr);
       case '--version':
         stdout.write(`${TOOL_VERSION}\n`);
         return ExitCode.Ok;

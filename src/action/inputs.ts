@@ -1,0 +1,74 @@
+import * as core from '@actions/core';
+import { z } from 'zod';
+import { UserError } from '../errors.js';
+
+// Every action input is validated here, and every message names the input and says what it accepts.
+
+const BooleanInput = z.enum(['true', 'false']).transform((value) => value === 'true');
+
+const ActionInputsSchema = z.object({
+  mode: z.enum(['verify', 'comment', 'discover']),
+  records: z.array(z.string().min(1)).min(1, 'needs at least one path or glob'),
+  reports: z.string(),
+  'github-token': z.string(),
+  comment: z.enum(['always', 'on-drift', 'never']),
+  'fail-on': z.enum(['drift', 'error', 'never']),
+  python: z.string().min(1),
+  cache: BooleanInput,
+  'upload-evidence': BooleanInput,
+  'working-directory': z.string(),
+});
+
+export type ActionInputs = z.infer<typeof ActionInputsSchema>;
+type InputName = keyof ActionInputs;
+
+const DEFAULTS: Record<InputName, string> = {
+  mode: 'verify',
+  records: 'run.yaml',
+  reports: '',
+  'github-token': '',
+  comment: 'always',
+  'fail-on': 'drift',
+  python: 'python3',
+  cache: 'true',
+  'upload-evidence': 'true',
+  'working-directory': '.',
+};
+
+function rawInputs(): Record<InputName, unknown> {
+  const read = (name: InputName) => core.getInput(name).trim() || DEFAULTS[name];
+  return {
+    mode: read('mode'),
+    records: read('records')
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter(Boolean),
+    reports: read('reports'),
+    'github-token': core.getInput('github-token'),
+    comment: read('comment'),
+    'fail-on': read('fail-on'),
+    python: read('python'),
+    cache: read('cache').toLowerCase(),
+    'upload-evidence': read('upload-evidence').toLowerCase(),
+    'working-directory': read('working-directory'),
+  };
+}
+
+export function readActionInputs(): ActionInputs {
+  const token = core.getInput('github-token');
+  // Masked before anything can print it.
+  if (token) core.setSecret(token);
+  const raw = rawInputs();
+  const result = ActionInputsSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const name = String(issue.path[0]);
+    const got = name === 'github-token' ? '' : ` (got ${JSON.stringify(raw[name as InputName])})`;
+    const accepted = issue.code === 'invalid_value' ? `must be one of ${issue.values.join(', ')}` : issue.message;
+    throw new UserError(`input "${name}" ${accepted}${got}`, `Fix "${name}" in the workflow step's \`with:\` block; see the README's input table.`);
+  }
+  if (result.data.mode === 'comment' && !result.data.reports) {
+    throw new UserError('input "reports" is required when mode is comment', 'Set it to the folder holding the downloaded report.json files.');
+  }
+  return result.data;
+}

@@ -1,0 +1,71 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as core from '@actions/core';
+import { REPORT_JSON_NAME, REPORT_MARKDOWN_NAME } from '../constants.js';
+import { defaultCacheRoot } from '../environment/index.js';
+import { describeError, UserError } from '../errors.js';
+import { discoverRecords } from '../pipeline/discover.js';
+import { loadReports } from '../pipeline/load-reports.js';
+import { verifyRecords } from '../pipeline/verify.js';
+import { writeReports } from '../pipeline/write-reports.js';
+import { ActionsVenvCache } from '../publish/venv-cache.js';
+import { mergeReports } from '../report/merge.js';
+import type { Report } from '../report/schema.js';
+import { actionsHooks } from './actions-hooks.js';
+import { findRecords } from './find-records.js';
+import { type ActionInputs, readActionInputs } from './inputs.js';
+import { publishReport } from './publish.js';
+
+async function verifiedReport(inputs: ActionInputs, evidenceDir: string): Promise<Report> {
+  const records = await findRecords(inputs.records);
+  return verifyRecords(records, {
+    python: inputs.python,
+    cacheRoot: defaultCacheRoot(),
+    remoteCache: inputs.cache ? new ActionsVenvCache() : undefined,
+    evidenceDir,
+    keepArtifacts: inputs['upload-evidence'],
+    hooks: actionsHooks(),
+  });
+}
+
+async function mergedReport(inputs: ActionInputs): Promise<Report> {
+  return mergeReports(await loadReports([inputs.reports]), new Date().toISOString());
+}
+
+/** `mode: discover`: the reusable workflow's matrix, one entry per record. */
+async function publishMatrix(inputs: ActionInputs): Promise<void> {
+  const { include, problems } = await discoverRecords(await findRecords(inputs.records));
+  for (const problem of problems) core.warning(problem);
+  core.info(`Found ${include.length} run record${include.length === 1 ? '' : 's'}: ${include.map((entry) => entry.record).join(', ')}`);
+  core.setOutput('matrix', JSON.stringify({ include }));
+}
+
+function enterWorkingDirectory(directory: string): void {
+  try {
+    process.chdir(directory);
+  } catch {
+    throw new UserError(`input "working-directory" ${directory} does not exist`, 'Point it at a folder of the checked-out repository.');
+  }
+}
+
+/** The action's face over the core pipeline: verify (or merge) → write reports → publish. */
+export async function run(): Promise<void> {
+  try {
+    const inputs = readActionInputs();
+    enterWorkingDirectory(inputs['working-directory']);
+    if (inputs.mode === 'discover') {
+      await publishMatrix(inputs);
+      return;
+    }
+    const evidenceDir = await mkdtemp(path.join(process.env.RUNNER_TEMP || tmpdir(), 'repro-gate-'));
+    const report = inputs.mode === 'comment' ? await mergedReport(inputs) : await verifiedReport(inputs, evidenceDir);
+    const files = { json: path.join(evidenceDir, REPORT_JSON_NAME), markdown: path.join(evidenceDir, REPORT_MARKDOWN_NAME) };
+    await writeReports(report, files);
+    await publishReport(report, inputs, { evidenceDir, ...files });
+  } catch (error) {
+    const { message, hint } = describeError(error);
+    core.setOutput('verdict', 'error');
+    core.setFailed(hint ? `${message}\n${hint}` : message);
+  }
+}

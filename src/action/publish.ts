@@ -1,0 +1,84 @@
+import * as core from '@actions/core';
+import * as github from '@actions/github';
+import { COMMENT_MAX_CHARS, EVIDENCE_ARTIFACT_PREFIX, SUMMARY_MAX_BYTES } from '../constants.js';
+import { annotationsFor, emitAnnotations } from '../publish/annotations.js';
+import { stickyMarker, upsertStickyComment } from '../publish/comment.js';
+import { uploadEvidence } from '../publish/evidence.js';
+import { createOctokit } from '../publish/octokit.js';
+import { writeJobSummary } from '../publish/summary.js';
+import { fitBytes, fitMarkdown } from '../report/fit.js';
+import type { Report, Verdict } from '../report/schema.js';
+import type { ActionInputs } from './inputs.js';
+import { pullRequestFor } from './pull-request.js';
+
+interface PublishedFiles {
+  evidenceDir: string;
+  json: string;
+  markdown: string;
+}
+
+function evidenceName(): string {
+  const job = process.env.GITHUB_JOB ?? 'job';
+  const attempt = process.env.GITHUB_RUN_ATTEMPT ?? '1';
+  return `${EVIDENCE_ARTIFACT_PREFIX}-${job}-${Date.now().toString(36)}-${attempt}`.replace(/[^A-Za-z0-9._-]+/g, '-');
+}
+
+function shouldFail(verdict: Verdict, failOn: ActionInputs['fail-on']): boolean {
+  if (failOn === 'never') return false;
+  if (failOn === 'error') return verdict === 'error';
+  return verdict === 'drift' || verdict === 'error';
+}
+
+async function publishComment(report: Report, inputs: ActionInputs, fullReportHint: string): Promise<string | undefined> {
+  if (inputs.comment === 'never') return undefined;
+  const octokit = createOctokit(inputs['github-token']);
+  const { owner, repo } = github.context.repo;
+  const issueNumber = await pullRequestFor(github.context.eventName, github.context.payload, {
+    pullRequestsForCommit: async (sha) =>
+      (await octokit.rest.repos.listPullRequestsAssociatedWithCommit({ owner, repo, commit_sha: sha })).data,
+  });
+  if (issueNumber === undefined) {
+    core.info(`No pull request for a ${github.context.eventName} event: the report is in the job summary only.`);
+    return undefined;
+  }
+  const marker = stickyMarker({
+    workflow: process.env.GITHUB_WORKFLOW ?? '',
+    job: process.env.GITHUB_JOB ?? '',
+    records: report.records.map((record) => record.recordPath),
+  });
+  const body = fitMarkdown(report, COMMENT_MAX_CHARS - marker.length - 1, { fullReportHint });
+  const result = await upsertStickyComment({
+    octokit,
+    owner,
+    repo,
+    issueNumber,
+    marker,
+    body,
+    // on-drift still updates an existing comment, so a PR that was fixed turns green.
+    createIfMissing: inputs.comment === 'always' || report.verdict !== 'reproduced',
+    log: core,
+  });
+  return result.url;
+}
+
+/** The publish stage: job summary, annotations, sticky comment, evidence, outputs, and the step's result. */
+export async function publishReport(report: Report, inputs: ActionInputs, files: PublishedFiles): Promise<void> {
+  const artifactName = evidenceName();
+  const fullReportHint = `Full report: this run's job summary${inputs.mode === 'verify' && inputs['upload-evidence'] ? ` and the \`${artifactName}\` artifact` : ''}.`;
+  await writeJobSummary(fitBytes(report, SUMMARY_MAX_BYTES, { fullReportHint }));
+  emitAnnotations(annotationsFor(report));
+  const commentUrl = await publishComment(report, inputs, fullReportHint);
+  if (inputs.mode === 'verify' && inputs['upload-evidence']) {
+    await uploadEvidence({ name: artifactName, rootDirectory: files.evidenceDir });
+  }
+  const drifted = report.records.filter((record) => record.verdict === 'drift').map((record) => record.name);
+  core.setOutput('verdict', report.verdict);
+  core.setOutput('report-json', files.json);
+  core.setOutput('report-markdown', files.markdown);
+  core.setOutput('comment-url', commentUrl ?? '');
+  core.setOutput('drifted', JSON.stringify(drifted));
+  if (shouldFail(report.verdict, inputs['fail-on'])) {
+    const names = report.records.filter((record) => record.verdict === report.verdict).map((record) => record.name);
+    core.setFailed(`repro-gate: ${report.verdict} in ${names.join(', ')}`);
+  }
+}

@@ -1,0 +1,101 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const CLI = path.join(PROJECT_ROOT, 'dist', 'cli', 'index.js');
+const LINEAR = path.join(PROJECT_ROOT, 'test', 'fixtures', 'linear');
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+/** Runs the bundled CLI exactly as users do, with Node 24 (the test runner's node). */
+export function runCli(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, NO_COLOR: '1', ...options.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr, durationMs: performance.now() - started }));
+  });
+}
+
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.email=test@example.com', '-c', 'user.name=test', ...args], { cwd, encoding: 'utf8' });
+}
+
+/** A venv with the fixture's pins, standing in for the environment an ML engineer records from. */
+export async function createRecordingVenv(requirements: string): Promise<{ python: string; bin: string }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'repro-gate-recording-venv-'));
+  execFileSync('python3', ['-m', 'venv', dir]);
+  const python = path.join(dir, 'bin', 'python');
+  const requirementsFile = path.join(dir, 'requirements.txt');
+  await writeFile(requirementsFile, requirements);
+  execFileSync(python, ['-m', 'pip', 'install', '--no-input', '-q', '-r', requirementsFile], { stdio: 'ignore' });
+  return { python, bin: path.join(dir, 'bin') };
+}
+
+export const NUMPY_PIN = 'numpy==2.2.6\n';
+
+export interface FixtureRepo {
+  root: string;
+  /** Environment for the CLI: a private venv cache, so tests never share or pollute the user's. */
+  env: NodeJS.ProcessEnv;
+  write(relative: string, content: string): Promise<void>;
+  read(relative: string): Promise<string>;
+  verify(args?: string[]): Promise<CliResult>;
+}
+
+/**
+ * A real git repository with a seeded numpy training, data with a manifest, a config and pinned requirements,
+ * recorded with `repro-gate record` in a venv that has the pins, and committed.
+ */
+export async function createRecordedRepo(options: { cacheRoot: string; recordingVenv: { python: string; bin: string } }): Promise<FixtureRepo> {
+  const root = await mkdtemp(path.join(tmpdir(), 'repro-gate-repo-'));
+  await mkdir(path.join(root, 'data'));
+  await cp(path.join(LINEAR, 'train.py'), path.join(root, 'train.py'));
+  await cp(path.join(LINEAR, 'config.json'), path.join(root, 'config.json'));
+  await cp(path.join(LINEAR, 'points.csv'), path.join(root, 'data', 'points.csv'));
+  const dataHash = execFileSync('sha256sum', ['data/points.csv'], { cwd: root, encoding: 'utf8' }).split(' ')[0];
+  await writeFile(
+    path.join(root, 'data', 'manifest.json'),
+    JSON.stringify({ dataset_name: 'points', storage_uri: 's3://bucket/points.csv', record_count: 200, content_hash: `sha256:${dataHash}`, created_at: '2026-11-01T00:00:00Z' }),
+  );
+  await writeFile(path.join(root, 'requirements.txt'), NUMPY_PIN);
+  await writeFile(path.join(root, '.gitignore'), 'out/\n');
+  git(root, 'init', '-q');
+  git(root, 'add', '.');
+  git(root, 'commit', '-qm', 'training');
+
+  const env = { REPRO_GATE_CACHE_DIR: options.cacheRoot, PIP_RETRIES: '0' };
+  const recorded = await runCli(
+    [
+      'record', '--name', 'linear', '--python', options.recordingVenv.python,
+      '--artifact', 'out/model.json', '--metrics', 'out/metrics.json',
+      '--data', 'data/points.csv=data/manifest.json', '--config', 'config.json', '--requirements', 'requirements.txt',
+      '--seed', 'numpy=3', '--var', 'PYTHONHASHSEED=0',
+      '--', 'python', 'train.py', 'config.json',
+    ],
+    { cwd: root, env: { ...env, PATH: `${options.recordingVenv.bin}:${process.env.PATH}` } },
+  );
+  if (recorded.status !== 0) throw new Error(`record failed (${recorded.status}):\n${recorded.stderr}`);
+  git(root, 'add', 'run.yaml');
+  git(root, 'commit', '-qm', 'record');
+
+  return {
+    root,
+    env,
+    write: (relative, content) => writeFile(path.join(root, relative), content),
+    read: (relative) => readFile(path.join(root, relative), 'utf8'),
+    verify: (args = []) => runCli(['verify', 'run.yaml', ...args], { cwd: root, env }),
+  };
+}
