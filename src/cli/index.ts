@@ -1,4 +1,6 @@
 #!/usr/bin/env node
 import { main } from './main.js';
 
-process.exitCode = await main(process.argv.slice(2), process.stdout, process.stderr);
+void main(process.argv.slice(2), process.stdout, process.stderr).then((status) => {
+  process.exitCode = status;
+});

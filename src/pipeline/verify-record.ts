@@ -94,7 +94,9 @@ class RecordVerification {
       prepareEnvironment({
         python: this.options.python,
         requiredPython: record.environment?.python,
+        requiredPythonLine: loaded.lineOf(['environment', 'python']),
         requirementsFile: paths.requirements?.absolute,
+        requirementsDisplayPath: paths.requirements?.repoRelative,
         recordedPackages: record.environment?.packages,
         recordedPlatform: record.environment?.platform,
         cacheRoot: this.options.cacheRoot,

@@ -122,7 +122,7 @@ describe('loadRecord', () => {
   });
 
   it('says so when the record file does not exist', async () => {
-    const error = await loadRecord(path.join(dir, 'nope.yaml')).catch((caught: unknown) => caught as UserError);
+    const error = (await loadRecord(path.join(dir, 'nope.yaml')).catch((caught: unknown) => caught)) as UserError;
     expect(error.message).toMatch(/not found/);
   });
 

@@ -1,0 +1,22 @@
+import { spawn } from 'node:child_process';
+
+export interface Captured {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** The spawn failed outright (e.g. ENOENT: no such program). */
+  spawnError?: NodeJS.ErrnoException;
+}
+
+/** Runs a program to completion and captures its output; never throws, so callers word the failure. */
+export function capture(program: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Captured> {
+  return new Promise((resolve) => {
+    const child = spawn(program, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', (spawnError: NodeJS.ErrnoException) => resolve({ code: null, stdout: '', stderr: '', spawnError }));
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }));
+  });
+}

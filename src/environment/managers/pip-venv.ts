@@ -1,0 +1,109 @@
+import { access, mkdir, open, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { VENV_COMPLETE_MARKER } from '../../constants.js';
+import { sha256File } from '../../hashing/sha256.js';
+import { capture } from '../exec.js';
+import { assertPythonMatches, type Interpreter, probeInterpreter } from '../interpreter.js';
+import { diffPackages } from '../package-diff.js';
+import { pipFreeze, pipInstall } from '../pip.js';
+import type { EnvironmentManager, EnvironmentRequest, PreparedEnvironment } from '../types.js';
+import { venvCacheKey, venvDirectory } from '../venv-cache.js';
+import { UserError } from '../../errors.js';
+
+type Source = 'built' | 'local-cache' | 'remote-cache';
+
+const LOCK_WAIT_MS = 250;
+const LOCK_STALE_MS = 30 * 60 * 1000;
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * A fresh venv with `pip install -r requirements`, cached by key. Venvs are not relocatable, so each one is built
+ * in place at its final path, and the completion marker is written last: a folder without it is half-built.
+ */
+export class PipVenvManager implements EnvironmentManager {
+  constructor(
+    private readonly request: EnvironmentRequest & { requirementsFile: string },
+  ) {}
+
+  async prepare(): Promise<PreparedEnvironment> {
+    const { python, requiredPython, requirementsFile, recordedPackages, recordedPlatform, cacheRoot } = this.request;
+    const started = performance.now();
+    const [interpreter, requirementsSha256] = await Promise.all([probeInterpreter(python), sha256File(requirementsFile)]);
+    assertPythonMatches(requiredPython, interpreter, python, this.request.requiredPythonLine);
+    const key = venvCacheKey({ requirementsSha256, pythonVersion: interpreter.version, platform: interpreter.platform });
+    const dir = venvDirectory(cacheRoot, key);
+    const source = await this.obtain(key, dir, interpreter);
+    const venvPython = path.join(dir, 'bin', 'python');
+    const packages = recordedPackages ? diffPackages(recordedPackages, await pipFreeze(venvPython)) : null;
+    return {
+      binDir: path.join(dir, 'bin'),
+      venvDir: dir,
+      report: {
+        python: { required: requiredPython, actual: interpreter.version },
+        platform: { recorded: recordedPlatform, actual: interpreter.platform },
+        venv: { key, source, durationMs: Math.round(performance.now() - started) },
+        packages,
+      },
+    };
+  }
+
+  private async obtain(key: string, dir: string, interpreter: Interpreter): Promise<Source> {
+    const marker = path.join(dir, VENV_COMPLETE_MARKER);
+    if (await exists(marker)) {
+      this.request.log(`venv ${key}: reused from the local cache`);
+      return 'local-cache';
+    }
+    const release = await this.lock(`${dir}.lock`);
+    try {
+      // Another process may have finished building it while this one waited for the lock.
+      if (await exists(marker)) return 'local-cache';
+      await rm(dir, { recursive: true, force: true });
+      if (this.request.remoteCache && (await this.request.remoteCache.restore(key, dir)) && (await exists(marker))) {
+        this.request.log(`venv ${key}: restored from the remote cache`);
+        return 'remote-cache';
+      }
+      await rm(dir, { recursive: true, force: true });
+      await this.build(dir, interpreter);
+      await writeFile(marker, `${key}\n`);
+      this.request.log(`venv ${key}: built`);
+      await this.request.remoteCache?.save(key, dir).catch((error: unknown) => this.request.log(`venv cache save skipped: ${(error as Error).message}`));
+      return 'built';
+    } finally {
+      await release();
+    }
+  }
+
+  private async build(dir: string, interpreter: Interpreter): Promise<void> {
+    this.request.log(`building a venv with Python ${interpreter.version} from ${this.request.requirementsDisplayPath ?? this.request.requirementsFile}`);
+    await mkdir(path.dirname(dir), { recursive: true });
+    const created = await capture(interpreter.executable, ['-m', 'venv', dir]);
+    if (created.code !== 0) {
+      throw new UserError(`the environment failed to build: python -m venv exited ${created.code}: ${created.stderr.trim()}`, 'Install the venv module for this interpreter (e.g. apt install python3-venv).');
+    }
+    await pipInstall(path.join(dir, 'bin', 'python'), this.request.requirementsFile, this.request.requirementsDisplayPath ?? this.request.requirementsFile);
+  }
+
+  /** An exclusive lock file, so two verifies building the same key never corrupt each other's venv. */
+  private async lock(lockFile: string): Promise<() => Promise<void>> {
+    await mkdir(path.dirname(lockFile), { recursive: true });
+    for (;;) {
+      try {
+        const handle = await open(lockFile, 'wx');
+        await handle.close();
+        return () => rm(lockFile, { force: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const { mtimeMs } = await stat(lockFile).catch(() => ({ mtimeMs: Date.now() }));
+        if (Date.now() - mtimeMs > LOCK_STALE_MS) await rm(lockFile, { force: true });
+        await sleep(LOCK_WAIT_MS);
+      }
+    }
+  }
+}

@@ -1,0 +1,186 @@
+import { TOOL_NAME } from '../constants.js';
+import { codeFence, escapeInline } from './escape.js';
+import { describeCauses, explainRecord } from './explain.js';
+import { formatDelta, formatDuration, formatNumber, formatPair, formatTolerance, plural, shortHash, VERDICT_EMOJI, VERDICT_LABEL } from './format.js';
+import type { EnvironmentReport, InputCheck, MetricCheck, RecordReport, Report, RunReport, Verdict } from './schema.js';
+import { worstVerdict } from './verdict-order.js';
+
+// Pure: the PR comment and job summary. Every user-controlled string goes through escapeInline or codeFence.
+
+export interface RenderOptions {
+  /** `no-logs` drops log tails; `compact` also folds the environment diff into counts. */
+  detail?: 'full' | 'no-logs' | 'compact';
+  /** Caps every table's rows; the rest is counted in one line. */
+  maxRows?: number;
+  /** Shown when something was left out, to say where the full report is. */
+  fullReportHint?: string;
+}
+
+const LOG_CHARS = 6_000;
+const STATUS: Record<string, string> = {
+  equal: '✅ equal',
+  within: '🟡 within',
+  beyond: '❌ beyond',
+  missing: '❌ missing',
+  new: '🆕 new',
+  identical: '✅ identical',
+  differs: '❌ differs',
+  match: '✅ match',
+  mismatch: '❌ changed',
+  'manifest-mismatch': '❌ manifest',
+  pass: '✅ pass',
+  fail: '❌ fail',
+};
+
+const esc = (text: string) => escapeInline(text);
+const code = (hash: string | null) => (hash === null ? '—' : `\`${shortHash(hash)}\``);
+
+function table(header: string[], rows: string[][], options: RenderOptions): string {
+  const limit = options.maxRows ?? Infinity;
+  const shown = rows.slice(0, limit);
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...shown.map((row) => `| ${row.join(' | ')} |`)];
+  if (rows.length > shown.length) lines.push(`| … and ${rows.length - shown.length} more | ${header.slice(1).map(() => '').join(' | ')} |`);
+  return lines.join('\n');
+}
+
+function details(summary: string, body: string, open = false): string {
+  return `<details${open ? ' open' : ''}><summary>${summary}</summary>\n\n${body}\n\n</details>`;
+}
+
+function metricsSection(record: RecordReport, options: RenderOptions): string | undefined {
+  const tracked = record.metrics.filter((metric) => metric.status !== 'new');
+  const added = record.metrics.filter((metric) => metric.status === 'new');
+  if (tracked.length === 0 && added.length === 0) return undefined;
+  // Problems first: in a long table the reader sees them without scrolling.
+  const order: Record<MetricCheck['status'], number> = { beyond: 0, missing: 1, within: 2, equal: 3, new: 4 };
+  const rows = [...tracked]
+    .sort((a, b) => order[a.status] - order[b.status])
+    .map((metric) => {
+      const [recorded, rerun] = formatPair(metric.recorded, metric.rerun);
+      return [esc(metric.name), recorded, rerun, formatDelta(metric.delta), formatTolerance(metric.tolerance), STATUS[metric.status]!];
+    });
+  const parts = tracked.length > 0 ? [table(['Metric', 'Recorded', 'Rerun', 'Δ', 'Tolerance', 'Status'], rows, options)] : [];
+  if (added.length > 0) {
+    const names = added.slice(0, 10).map((metric) => `${esc(metric.name)} = ${metric.rerun === null ? '—' : formatNumber(metric.rerun)}`);
+    parts.push(`New metrics (not recorded): ${names.join(', ')}${added.length > 10 ? `, and ${added.length - 10} more` : ''}`);
+  }
+  return parts.join('\n\n');
+}
+
+function thresholdsSection(record: RecordReport, options: RenderOptions): string | undefined {
+  if (record.thresholds.length === 0) return undefined;
+  const rule = (min?: number, max?: number) => [min !== undefined ? `≥ ${formatNumber(min)}` : '', max !== undefined ? `≤ ${formatNumber(max)}` : ''].filter(Boolean).join(' and ');
+  const rows = record.thresholds.map((t) => [esc(t.metric), rule(t.min, t.max), t.value === null ? '—' : formatNumber(t.value), STATUS[t.status]!]);
+  return table(['Threshold', 'Rule', 'Rerun', 'Status'], rows, options);
+}
+
+function artifactsSection(record: RecordReport, options: RenderOptions): string | undefined {
+  if (record.artifacts.length === 0) return undefined;
+  const rows = record.artifacts.map((artifact) => [esc(artifact.path), code(artifact.recorded), code(artifact.actual), STATUS[artifact.status]!]);
+  return table(['Artifact', 'Recorded', 'Rerun', 'Status'], rows, options);
+}
+
+function inputDetails(input: InputCheck): string {
+  const parts: string[] = [];
+  if (input.status === 'mismatch') parts.push(`recorded \`${input.recorded}\`, now \`${input.actual}\``);
+  const manifest = input.manifest;
+  if (manifest) {
+    if (manifest.datasetName) parts.push(`dataset ${esc(manifest.datasetName)}`);
+    if (manifest.storageUri) parts.push(esc(manifest.storageUri));
+    if (manifest.recordCount !== undefined) {
+      const actual = manifest.actualRecordCount;
+      parts.push(actual === undefined || actual === manifest.recordCount ? `${manifest.recordCount} rows` : `${actual} rows, manifest says ${manifest.recordCount}`);
+    }
+    if (manifest.contentHashMatches === false) parts.push(`manifest content_hash ${esc(manifest.contentHash ?? '')} differs`);
+  }
+  return parts.join(' · ');
+}
+
+function inputsSection(record: RecordReport, options: RenderOptions): string | undefined {
+  if (record.inputs.length === 0) return undefined;
+  const rows = record.inputs.map((input) => [esc(input.path), input.kind, STATUS[input.status]!, inputDetails(input)]);
+  const failed = record.inputs.filter((input) => input.status !== 'match').length;
+  const body = table(['Input', 'Kind', 'Status', 'Details'], rows, options);
+  return details(`Inputs checked: ${plural(record.inputs.length, 'file')}${failed ? `, ${failed} changed` : ', all match'}`, body, failed > 0);
+}
+
+function causesSection(record: RecordReport, options: RenderOptions): string | undefined {
+  if (record.verdict === 'reproduced' || (record.causes.length === 0 && !record.code?.changedFiles?.length)) return undefined;
+  const lines = record.causes.slice(0, options.maxRows ?? 20).map((cause) => `- ${describeCauses([cause], esc)}${cause.line ? ` (line ${cause.line})` : ''}`);
+  const changed = record.code?.changedFiles ?? [];
+  if (changed.length > 0 && options.detail !== 'compact') {
+    const shown = changed.slice(0, 15).map(esc).join(', ');
+    const more = (record.code?.changedFilesTotal ?? changed.length) - Math.min(changed.length, 15);
+    lines.push(`- changed since ${esc(record.code?.recordedCommit?.slice(0, 12) ?? 'the record')}: ${shown}${more > 0 ? `, and ${more} more` : ''}`);
+  }
+  return `**Likely causes**\n\n${lines.join('\n')}`;
+}
+
+function environmentSection(environment: EnvironmentReport | undefined, options: RenderOptions): string | undefined {
+  if (!environment) return undefined;
+  const python = environment.python.required ? `Python ${esc(environment.python.actual)} (record: ${esc(environment.python.required)})` : `Python ${esc(environment.python.actual)}`;
+  const platform = environment.platform.recorded && environment.platform.recorded !== environment.platform.actual ? `${esc(environment.platform.actual)} (record: ${esc(environment.platform.recorded)})` : esc(environment.platform.actual);
+  const venv = environment.venv ? `venv ${environment.venv.source === 'built' ? 'built' : `from ${environment.venv.source}`} in ${formatDuration(environment.venv.durationMs)}` : 'current environment';
+  const packages = environment.packages;
+  const changes = packages ? [...packages.changed, ...packages.added, ...packages.removed] : [];
+  const summary = `Environment: ${python} · ${platform} · ${venv}${packages ? ` · ${changes.length === 0 ? 'packages match the record' : `${plural(changes.length, 'package')} differ`}` : ''}`;
+  if (changes.length === 0 || options.detail === 'compact') {
+    return details(summary, packages ? `${packages.unchanged} packages as recorded; ${packages.changed.length} changed, ${packages.added.length} added, ${packages.removed.length} removed.` : 'No packages were recorded.');
+  }
+  const rows = changes.map((change) => [esc(change.name), change.recorded === null ? '—' : esc(change.recorded), change.actual === null ? '—' : esc(change.actual), change.recorded === null ? 'added' : change.actual === null ? 'removed' : 'changed']);
+  return details(summary, table(['Package', 'Recorded', 'Rerun', ''], rows, options), changes.length <= 5);
+}
+
+function runSection(run: RunReport | undefined, options: RenderOptions): string | undefined {
+  if (!run || (options.detail ?? 'full') !== 'full') return undefined;
+  const outcome = run.timedOut ? 'timed out' : run.signal ? `killed by ${esc(run.signal)}` : `exit ${run.exitCode}`;
+  const lines = run.logTail.split('\n').length;
+  const body = `Command: ${esc(run.command)} (in ${esc(run.workdir)})\n\n${codeFence(run.logTail || '(no output)', LOG_CHARS)}`;
+  return details(`Rerun log (last ${plural(lines, 'line')}) · ${outcome} · ${formatDuration(run.durationMs)}`, body, run.exitCode !== 0);
+}
+
+function errorSection(record: RecordReport): string | undefined {
+  if (!record.error) return undefined;
+  const where = [record.recordPath && esc(record.recordPath), record.error.line && `line ${record.error.line}`, record.error.field && esc(record.error.field)].filter(Boolean).join(', ');
+  const lines = [`> **Error** (${where}): ${esc(record.error.message)}`];
+  if (record.error.hint) lines.push(`>\n> **How to fix:** ${esc(record.error.hint)}`);
+  return lines.join('\n');
+}
+
+function stagesLine(record: RecordReport): string | undefined {
+  if (record.stages.length === 0) return undefined;
+  return `<sub>${esc(record.recordPath)} · ${record.stages.map((stage) => `${stage.stage} ${formatDuration(stage.durationMs)}`).join(' · ')}</sub>`;
+}
+
+function recordSection(record: RecordReport, options: RenderOptions): string {
+  const headline = `### ${VERDICT_EMOJI[record.verdict]} ${esc(record.name)}: ${VERDICT_LABEL[record.verdict]}`;
+  const sections = [
+    headline,
+    errorSection(record) ?? explainRecord(record, esc),
+    metricsSection(record, options),
+    thresholdsSection(record, options),
+    artifactsSection(record, options),
+    causesSection(record, options),
+    inputsSection(record, options),
+    environmentSection(record.environment, options),
+    runSection(record.run, options),
+    stagesLine(record),
+  ];
+  return sections.filter((section): section is string => Boolean(section)).join('\n\n');
+}
+
+function countLine(verdicts: Verdict[]): string {
+  const counts = (['reproduced', 'within-tolerance', 'drift', 'error'] as const)
+    .map((verdict) => [verdict, verdicts.filter((v) => v === verdict).length] as const)
+    .filter(([, count]) => count > 0)
+    .map(([verdict, count]) => `${count} ${VERDICT_LABEL[verdict]}`);
+  return `${plural(verdicts.length, 'record')}: ${counts.join(', ')}`;
+}
+
+export function renderMarkdown(report: Report, options: RenderOptions = {}): string {
+  const verdict = worstVerdict(report.records.map((record) => record.verdict));
+  const head = `## ${VERDICT_EMOJI[verdict]} ${TOOL_NAME}: ${VERDICT_LABEL[verdict]}\n\n${countLine(report.records.map((record) => record.verdict))}`;
+  const cut = (options.detail ?? 'full') !== 'full' || options.maxRows !== undefined;
+  const hint = cut && options.fullReportHint ? `> ✂️ Some details were left out to fit. ${esc(options.fullReportHint)}` : undefined;
+  return `${[head, hint, ...report.records.map((record) => recordSection(record, options))].filter(Boolean).join('\n\n')}\n`;
+}

@@ -1,0 +1,49 @@
+import { sanitizeTerminal } from './escape.js';
+import { describeCauses, explainRecord } from './explain.js';
+import { formatDelta, formatPair, formatTolerance, shortHash, VERDICT_LABEL } from './format.js';
+import type { RecordReport, Report, Verdict } from './schema.js';
+import { worstVerdict } from './verdict-order.js';
+
+// Pure: the CLI's summary. Untrusted strings are sanitized so they cannot drive the terminal.
+
+const COLOR: Record<Verdict, string> = { reproduced: '32', 'within-tolerance': '33', drift: '31', error: '35' };
+const MARK: Record<Verdict, string> = { reproduced: '✓', 'within-tolerance': '~', drift: '✗', error: '!' };
+
+function columns(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map((row) => `    ${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}`);
+}
+
+function recordLines(record: RecordReport, paint: (verdict: Verdict, text: string) => string): string[] {
+  const q = sanitizeTerminal;
+  const lines = [`${paint(record.verdict, `${MARK[record.verdict]} ${q(record.name)}: ${VERDICT_LABEL[record.verdict]}`)}  (${q(record.recordPath)})`, `  ${explainRecord(record, q)}`];
+  if (record.error?.hint) lines.push(`  how to fix: ${q(record.error.hint)}`);
+  const metrics = record.metrics.filter((metric) => metric.status !== 'equal' && metric.status !== 'new');
+  if (metrics.length > 0) {
+    const rows = metrics.map((metric) => {
+      const [recorded, rerun] = formatPair(metric.recorded, metric.rerun);
+      return [q(metric.name), recorded, rerun, formatDelta(metric.delta), formatTolerance(metric.tolerance), metric.status];
+    });
+    lines.push(...columns([['metric', 'recorded', 'rerun', 'Δ', 'tolerance', 'status'], ...rows]));
+  }
+  const artifacts = record.artifacts.filter((artifact) => artifact.status !== 'identical');
+  if (artifacts.length > 0) {
+    lines.push(...columns([['artifact', 'recorded', 'rerun', 'status'], ...artifacts.map((a) => [q(a.path), shortHash(a.recorded), shortHash(a.actual), a.status])]));
+  }
+  for (const threshold of record.thresholds.filter((t) => t.status !== 'pass')) {
+    lines.push(`    threshold ${q(threshold.metric)}: ${threshold.status} (rerun ${threshold.value ?? '—'}, min ${threshold.min ?? '—'}, max ${threshold.max ?? '—'})`);
+  }
+  for (const input of record.inputs.filter((i) => i.status !== 'match')) {
+    lines.push(`    ${input.kind} ${q(input.path)}: ${input.status} (recorded ${shortHash(input.recorded)}, now ${shortHash(input.actual)})`);
+  }
+  if (record.causes.length > 0 && record.verdict !== 'reproduced') lines.push(`  likely causes: ${describeCauses(record.causes, q, 8)}`);
+  if (record.run?.logPath && record.verdict === 'error') lines.push(`  full log: ${q(record.run.logPath)}`);
+  return lines;
+}
+
+export function renderTerminal(report: Report, options: { color?: boolean } = {}): string {
+  const paint = (verdict: Verdict, text: string) => (options.color ? `\u001b[${COLOR[verdict]}m${text}\u001b[0m` : text);
+  const verdict = worstVerdict(report.records.map((record) => record.verdict));
+  const blocks = report.records.map((record) => recordLines(record, paint).join('\n'));
+  return [...blocks, paint(verdict, `repro-gate: ${VERDICT_LABEL[verdict]}`)].join('\n\n');
+}
