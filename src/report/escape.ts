@@ -13,8 +13,8 @@ function cap(text: string, max: number): string {
 }
 
 /**
- * Inert inline markdown, safe in table cells: HTML-escaped (no tags, no `<!--` to forge our marker),
- * markdown punctuation backslash-escaped, one line, @mentions and autolinks broken with a zero-width space.
+ * Inert inline markdown, safe in table cells: HTML-escaped (no tags, no `<!--` to forge our marker), emphasis,
+ * code, link and table punctuation backslash-escaped, one line, @mentions and autolinks broken with a zero-width space.
  */
 export function escapeInline(text: string, max = MAX_INLINE): string {
   return cap(text.replace(ANSI, '').replace(/[\r\n\t]+/g, ' ').replace(CONTROL, ''), max)
@@ -22,10 +22,12 @@ export function escapeInline(text: string, max = MAX_INLINE): string {
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
     .replace(/"/g, '&quot;')
-    .replace(/[\\`*_{}[\]()#+\-.!|~]/g, '\\$&')
+    .replace(/[\\`*_[\]|~]/g, '\\$&')
+    // Block markers only count at the start of a line, where an inline string can land (a heading, a list).
+    .replace(/^([#+\-!>=]|\d+(?=[.)]))/, (match) => (/^\d/.test(match) ? `${match}\\` : `\\${match}`))
     .replace(/@/g, `@${ZERO_WIDTH_SPACE}`)
     .replace(/:\/\//g, `:${ZERO_WIDTH_SPACE}//`)
-    .replace(/www\\\./gi, (match) => `${match.slice(0, 3)}${ZERO_WIDTH_SPACE}${match.slice(3)}`);
+    .replace(/www\./gi, (match) => `${match.slice(0, 3)}${ZERO_WIDTH_SPACE}.`);
 }
 
 /** A fenced block that nothing inside can close; inside a fence nothing renders, mentions and links included. */

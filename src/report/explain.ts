@@ -45,7 +45,11 @@ function dataSentence(record: RecordReport, quote: Quote): string | undefined {
 
 /** One sentence that says why a record got its verdict: the first thing a reviewer reads. */
 export function explainRecord(record: RecordReport, quote: Quote): string {
-  if (record.verdict === 'error') return record.error ? quote(record.error.message) : 'the check could not be completed.';
+  if (record.verdict === 'error') {
+    if (!record.error) return 'the check could not be completed.';
+    const { line, field, message } = record.error;
+    return quote(`${record.recordPath}${line ? `:${line}` : ''}${field ? ` ${field}` : ''}: ${message}`);
+  }
   const data = dataSentence(record, quote);
   if (data) return data;
   const findings: string[] = [];

@@ -73,7 +73,7 @@ describe('repro-gate verify (integration)', () => {
     expect(result.status).toBe(0);
     const markdown = await readFile(markdownFile, 'utf8');
     expect(markdown).toMatch(/linear/);
-    expect(markdown).toMatch(/model\.json/);
+    expect(markdown).toMatch(/out\/model\.json/);
     expect(markdown).toMatch(/\| *loss *\|/);
   });
 
@@ -149,7 +149,9 @@ describe('repro-gate verify (integration)', () => {
     const repo = await newRepo();
     const marker = `repro-gate-timeout-${Date.now()}`;
     await editRecord(repo, (record) => {
-      record.command = `(exec -a ${marker} sleep 300) & sh -c "exec -a ${marker} sleep 300" & echo started; wait`;
+      // A child and a grandchild, both carrying the marker in their command line.
+      const sleeper = `python -c "import time; time.sleep(300)" ${marker}`;
+      record.command = `${sleeper} & sh -c '${sleeper} & wait' & echo started; wait`;
       record.timeout = '2s';
     });
     const result = await verifyUntouched(repo);
@@ -157,8 +159,16 @@ describe('repro-gate verify (integration)', () => {
     expect(result.record?.run?.timedOut).toBe(true);
     expect(result.record?.error?.message).toMatch(/timed out after 2s/);
     expect(result.durationMs).toBeLessThan(30_000);
-    const survivors = execFileSync('sh', ['-c', `pgrep -f ${marker} || true`], { encoding: 'utf8' }).trim();
+    // pgrep exits 1 when no process matches; it never matches itself.
+    const survivors = (() => {
+      try {
+        return execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' }).trim();
+      } catch {
+        return '';
+      }
+    })();
     expect(survivors).toBe('');
+    expect(result.record?.run?.logTail).toMatch(/started/);
   });
 
   it.each([
