@@ -10,6 +10,7 @@ const ActionInputsSchema = z.object({
   mode: z.enum(['verify', 'comment', 'discover']),
   records: z.array(z.string().min(1)).min(1, 'needs at least one path or glob'),
   reports: z.string(),
+  'expect-records': z.array(z.string().min(1)),
   'github-token': z.string(),
   comment: z.enum(['always', 'on-drift', 'never']),
   'fail-on': z.enum(['drift', 'error', 'never']),
@@ -26,6 +27,7 @@ const DEFAULTS: Record<InputName, string> = {
   mode: 'verify',
   records: 'run.yaml',
   reports: '',
+  'expect-records': '',
   'github-token': '',
   comment: 'always',
   'fail-on': 'drift',
@@ -35,15 +37,19 @@ const DEFAULTS: Record<InputName, string> = {
   'working-directory': '.',
 };
 
+const lines = (text: string) =>
+  text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean);
+
 function rawInputs(): Record<InputName, unknown> {
   const read = (name: InputName) => core.getInput(name).trim() || DEFAULTS[name];
   return {
     mode: read('mode'),
-    records: read('records')
-      .split(/\r?\n/)
-      .map((line) => line.trim())
-      .filter(Boolean),
+    records: lines(read('records')),
     reports: read('reports'),
+    'expect-records': lines(read('expect-records')),
     'github-token': core.getInput('github-token'),
     comment: read('comment'),
     'fail-on': read('fail-on'),

@@ -6,11 +6,10 @@ import { REPORT_JSON_NAME, REPORT_MARKDOWN_NAME } from '../constants.js';
 import { defaultCacheRoot } from '../environment/index.js';
 import { describeError, UserError } from '../errors.js';
 import { discoverRecords } from '../pipeline/discover.js';
-import { loadReports } from '../pipeline/load-reports.js';
+import { mergeReportFiles } from '../pipeline/merge.js';
 import { verifyRecords } from '../pipeline/verify.js';
 import { writeReports } from '../pipeline/write-reports.js';
 import { ActionsVenvCache } from '../publish/venv-cache.js';
-import { mergeReports } from '../report/merge.js';
 import type { Report } from '../report/schema.js';
 import { actionsHooks } from './actions-hooks.js';
 import { findRecords } from './find-records.js';
@@ -30,7 +29,7 @@ async function verifiedReport(inputs: ActionInputs, evidenceDir: string): Promis
 }
 
 async function mergedReport(inputs: ActionInputs): Promise<Report> {
-  return mergeReports(await loadReports([inputs.reports]), new Date().toISOString());
+  return mergeReportFiles([inputs.reports], inputs['expect-records']);
 }
 
 /** `mode: discover`: the reusable workflow's matrix, one entry per record. */

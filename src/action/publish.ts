@@ -31,6 +31,10 @@ function shouldFail(verdict: Verdict, failOn: ActionInputs['fail-on']): boolean 
 
 async function publishComment(report: Report, inputs: ActionInputs, fullReportHint: string): Promise<string | undefined> {
   if (inputs.comment === 'never') return undefined;
+  if (!inputs['github-token']) {
+    core.warning('No PR comment: input "github-token" is empty. Leave it at its default (`${{ github.token }}`) or pass a token with `pull-requests: write`.');
+    return undefined;
+  }
   const octokit = createOctokit(inputs['github-token']);
   const { owner, repo } = github.context.repo;
   const issueNumber = await pullRequestFor(github.context.eventName, github.context.payload, {

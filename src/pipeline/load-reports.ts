@@ -40,17 +40,21 @@ async function readReport(file: string): Promise<Report> {
   return result.data;
 }
 
-/** Reads every report under the given files or folders. Zero reports is an error: nothing was checked. */
-export async function loadReports(targets: string[]): Promise<Report[]> {
+/**
+ * Reads every report under the given files or folders. Zero reports is an error (nothing was checked) unless
+ * the caller knows which records to expect: then each missing one becomes an error record in the merge.
+ */
+export async function loadReports(targets: string[], options: { allowNone?: boolean } = {}): Promise<Report[]> {
   const files: string[] = [];
   for (const target of targets) {
     try {
       files.push(...(await reportFilesIn(target)));
     } catch {
+      if (options.allowNone) continue;
       throw new UserError(`reports path ${target} does not exist`, 'Point it at the folder the report artifacts were downloaded to.');
     }
   }
-  if (files.length === 0) throw new UserError(`no report .json files found in ${targets.join(', ')}`, 'Did the reproduce jobs upload their reports?');
+  if (files.length === 0 && !options.allowNone) throw new UserError(`no report .json files found in ${targets.join(', ')}`, 'Did the reproduce jobs upload their reports?');
   if (files.length > MAX_REPORT_FILES) throw new UserError(`${files.length} report files found; at most ${MAX_REPORT_FILES} are merged`, 'Split the records across workflows.');
   return Promise.all(files.map(readReport));
 }

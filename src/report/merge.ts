@@ -1,11 +1,37 @@
 import { REPORT_SCHEMA_VERSION, TOOL_NAME, TOOL_VERSION } from '../constants.js';
-import type { Report } from './schema.js';
+import type { RecordReport, Report } from './schema.js';
 import { worstVerdict } from './verdict-order.js';
 
-/** Pure: one report from many (one per matrix job), records in a stable order, the verdict recomputed. */
-export function mergeReports(reports: Report[], createdAt: string): Report {
-  const records = reports
-    .flatMap((report) => report.records)
+const normalize = (recordPath: string) => recordPath.replace(/\\/g, '/').replace(/^(\.\/)+/, '');
+
+/** A record the workflow expected but no report covers: its job died before writing one. That must not read as a pass. */
+function missingRecord(recordPath: string): RecordReport {
+  return {
+    name: recordPath,
+    recordPath,
+    verdict: 'error',
+    error: {
+      message: 'no report arrived for this record: its reproduce job failed or was cancelled before writing one',
+      hint: "Open that record's reproduce job in this workflow run for the cause.",
+    },
+    inputs: [],
+    artifacts: [],
+    metrics: [],
+    thresholds: [],
+    causes: [],
+    stages: [],
+  };
+}
+
+/**
+ * Pure: one report from many (one per matrix job), records in a stable order, the verdict recomputed.
+ * Every expected record path without a report becomes an error record.
+ */
+export function mergeReports(reports: Report[], createdAt: string, expectedRecords: string[] = []): Report {
+  const received = reports.flatMap((report) => report.records);
+  const covered = new Set(received.map((record) => normalize(record.recordPath)));
+  const missing = [...new Set(expectedRecords.map(normalize))].filter((recordPath) => recordPath && !covered.has(recordPath)).map(missingRecord);
+  const records = [...received, ...missing]
     .sort((a, b) => (a.recordPath === b.recordPath ? a.name.localeCompare(b.name) : a.recordPath < b.recordPath ? -1 : 1));
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,

@@ -6,7 +6,8 @@ import { REPORT_SCHEMA_VERSION } from '../constants.js';
 
 const MAX_TEXT = 2_000;
 const MAX_LOG = 16_000;
-const MAX_ITEMS = 500;
+// Generous per list (a model can log thousands of metrics); the 5 MiB cap on a report file bounds the whole.
+const MAX_ITEMS = 10_000;
 
 const Text = z.string().max(MAX_TEXT);
 const Hash = z.string().regex(/^[0-9a-f]{64}$/);

@@ -3,9 +3,9 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { type Report, ReportSchema } from '../../src/report/schema.js';
-import { createRecordedRepo, createRecordingVenv, type FixtureRepo, git, NUMPY_PIN } from '../support/fixture-repo.js';
+import { createRecordedRepo, editRecord, createRecordingVenv, type FixtureRepo, git, NUMPY_PIN } from '../support/fixture-repo.js';
 import { snapshotTree } from '../support/tree-snapshot.js';
 
 // Real pip, a real venv, a real numpy training, through the bundled CLI.
@@ -31,12 +31,6 @@ async function verifyUntouched(repo: FixtureRepo, args: string[] = []) {
     () => undefined,
   );
   return { ...result, report, record: report?.records[0] };
-}
-
-async function editRecord(repo: FixtureRepo, edit: (record: Record<string, any>) => void) {
-  const record = parse(await repo.read('run.yaml'));
-  edit(record);
-  await repo.write('run.yaml', stringify(record));
 }
 
 describe('repro-gate verify (integration)', () => {

@@ -3,6 +3,7 @@ import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = path.join(PROJECT_ROOT, 'dist', 'cli', 'index.js');
@@ -53,6 +54,13 @@ export interface FixtureRepo {
   write(relative: string, content: string): Promise<void>;
   read(relative: string): Promise<string>;
   verify(args?: string[]): Promise<CliResult>;
+}
+
+/** Rewrites the fixture's run.yaml through a plain-object edit. */
+export async function editRecord(repo: FixtureRepo, edit: (record: Record<string, any>) => void): Promise<void> {
+  const record = parse(await repo.read('run.yaml'));
+  edit(record);
+  await repo.write('run.yaml', stringify(record));
 }
 
 /**

@@ -1,0 +1,93 @@
+import { createHash } from 'node:crypto';
+import { COMMENT_MARKER_PREFIX } from '../constants.js';
+import type { GitHubClient } from './octokit.js';
+
+// One sticky comment per workflow job and record set: found by its hidden marker among the token user's
+// comments (all pages), updated in place. Modelled on actions/dependency-review-action's comment-pr.ts.
+
+/** `GET /user` is refused to the workflow's GITHUB_TOKEN (an installation token); it comments as this bot. */
+const ACTIONS_BOT_LOGIN = 'github-actions[bot]';
+
+const PERMISSION_HINT =
+  'Give the job `permissions: pull-requests: write`. Pull requests from forks only get a read-only token: use the fork-safe flow (docs/fork-prs.md).';
+
+export interface CommentLog {
+  info(message: string): void;
+  warning(message: string): void;
+}
+
+export interface StickyCommentRequest {
+  octokit: GitHubClient;
+  owner: string;
+  repo: string;
+  issueNumber: number;
+  marker: string;
+  body: string;
+  /** false: only update an existing comment (`comment: on-drift` on a reproduced run). */
+  createIfMissing: boolean;
+  log: CommentLog;
+}
+
+/** Identifies the job and the records it checks, so jobs checking different records never overwrite each other. */
+export function stickyMarker(identity: { workflow: string; job: string; records: string[] }): string {
+  const digest = createHash('sha256')
+    .update(JSON.stringify([identity.workflow, identity.job, [...identity.records].sort()]))
+    .digest('hex')
+    .slice(0, 16);
+  return `${COMMENT_MARKER_PREFIX}:${digest} -->`;
+}
+
+function httpStatus(error: unknown): number | undefined {
+  const status = (error as { status?: unknown }).status;
+  return typeof status === 'number' ? status : undefined;
+}
+
+async function tokenLogin(octokit: GitHubClient): Promise<string> {
+  try {
+    return (await octokit.rest.users.getAuthenticated()).data.login;
+  } catch (error) {
+    if (httpStatus(error) === 403) return ACTIONS_BOT_LOGIN;
+    throw error;
+  }
+}
+
+async function findSticky(request: StickyCommentRequest, author: string): Promise<number | undefined> {
+  const { octokit, owner, repo, issueNumber, marker } = request;
+  const pages = octokit.paginate.iterator(octokit.rest.issues.listComments, { owner, repo, issue_number: issueNumber, per_page: 100 });
+  for await (const page of pages) {
+    // Someone else quoting our marker must not hijack the comment: only the token user's own comments count.
+    const found = page.data.find((comment) => comment.user?.login === author && comment.body?.includes(marker));
+    if (found) return found.id;
+  }
+  return undefined;
+}
+
+/** Creates or updates the sticky comment; returns its URL. A refused or failed write is a warning: the verdict decides the step. */
+export async function upsertStickyComment(request: StickyCommentRequest): Promise<{ url?: string }> {
+  const { octokit, owner, repo, issueNumber, marker, body, log } = request;
+  const fullBody = `${marker}\n${body}`;
+  try {
+    const existing = await findSticky(request, await tokenLogin(octokit));
+    if (existing !== undefined) {
+      const { data } = await octokit.rest.issues.updateComment({ owner, repo, comment_id: existing, body: fullBody });
+      log.info(`Updated the repro-gate comment: ${data.html_url}`);
+      return { url: data.html_url };
+    }
+    if (!request.createIfMissing) {
+      log.info('Reproduced and no earlier repro-gate comment: nothing to comment (comment: on-drift).');
+      return {};
+    }
+    const { data } = await octokit.rest.issues.createComment({ owner, repo, issue_number: issueNumber, body: fullBody });
+    log.info(`Posted the repro-gate comment: ${data.html_url}`);
+    return { url: data.html_url };
+  } catch (error) {
+    const status = httpStatus(error);
+    const reason = (error as Error).message;
+    if (status === 403 || status === 404) {
+      log.warning(`Could not write the PR comment on #${issueNumber} (HTTP ${status}: ${reason}). ${PERMISSION_HINT}`);
+    } else {
+      log.warning(`Could not write the PR comment on #${issueNumber}${status ? ` (HTTP ${status})` : ''}: ${reason}`);
+    }
+    return {};
+  }
+}

@@ -1,0 +1,239 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { COMMENT_MAX_CHARS } from '../../src/constants.js';
+import { ReportSchema } from '../../src/report/schema.js';
+import { createRecordedRepo, editRecord, createRecordingVenv, type FixtureRepo, NUMPY_PIN } from '../support/fixture-repo.js';
+import { type RunActionOptions, runAction, webhookExample } from '../support/run-action.js';
+import { type Standin, startStandin } from '../support/standin/index.js';
+import { snapshotTree } from '../support/tree-snapshot.js';
+
+// The bundled action, spawned as the runner spawns it, against a local stand-in of GitHub's services.
+
+const OWNER = 'Codertocat';
+const REPO = 'Hello-World';
+
+let recordingVenv: { python: string; bin: string };
+let pullRequestEvent: Record<string, any>;
+let prNumber: number;
+let standin: Standin;
+let cacheRoot: string;
+
+beforeAll(async () => {
+  recordingVenv = await createRecordingVenv(NUMPY_PIN);
+  pullRequestEvent = await webhookExample('pull_request', (example) => example.action === 'opened');
+  prNumber = pullRequestEvent.number;
+});
+
+beforeEach(async () => {
+  standin = await startStandin();
+  cacheRoot = await mkdtemp(path.join(tmpdir(), 'repro-gate-action-cache-'));
+});
+
+afterEach(async () => {
+  expect(standin.validationErrors).toEqual([]);
+  await standin.close();
+});
+
+function serviceEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    GITHUB_API_URL: standin.apiUrl,
+    ACTIONS_RESULTS_URL: standin.resultsUrl,
+    ACTIONS_RUNTIME_TOKEN: standin.runtimeToken,
+    ACTIONS_CACHE_SERVICE_V2: 'true',
+    REPRO_GATE_CACHE_DIR: cacheRoot,
+    ...overrides,
+  };
+}
+
+async function action(repo: FixtureRepo, options: Partial<RunActionOptions> & { inputs?: Record<string, string> } = {}) {
+  const before = await snapshotTree(repo.root);
+  const run = await runAction({
+    cwd: repo.root,
+    eventName: 'pull_request',
+    payload: pullRequestEvent,
+    ...options,
+    inputs: { 'github-token': standin.token, records: 'run.yaml', ...options.inputs },
+    env: serviceEnv(options.env),
+  });
+  expect(await snapshotTree(repo.root)).toEqual(before);
+  // The runner consumes `::add-mask::` commands and masks the value everywhere after; nothing else may print a secret.
+  const printed = (run.stdout + run.stderr)
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::'))
+    .join('\n');
+  expect(run.stdout.indexOf(`::add-mask::${standin.token}`)).toBeGreaterThanOrEqual(0);
+  expect(printed).not.toContain(standin.token);
+  expect(printed).not.toContain(standin.runtimeToken);
+  return run;
+}
+
+const prComments = () => standin.comments(OWNER, REPO, prNumber);
+const newRepo = () => createRecordedRepo({ cacheRoot, recordingVenv });
+
+describe('the bundled action', () => {
+  it('reproduces: exit 0, one sticky comment, summary, outputs, cache and evidence; a re-run updates the same comment', async () => {
+    const repo = await newRepo();
+    const first = await action(repo);
+    expect(first.status).toBe(0);
+    expect(first.outputs.verdict).toBe('reproduced');
+    expect(first.outputs.drifted).toBe('[]');
+    expect(prComments()).toHaveLength(1);
+    const [comment] = prComments();
+    expect(comment!.user.login).toBe(standin.botLogin);
+    expect(comment!.body).toMatch(/<!-- repro-gate:sticky/);
+    expect(comment!.body).toMatch(/linear/);
+    expect(first.outputs['comment-url']).toBe(comment!.html_url);
+    expect(first.summary).toMatch(/linear/);
+    expect(first.stdout).toMatch(/::group::/);
+    expect(ReportSchema.parse(JSON.parse(readFileSync(first.outputs['report-json']!, 'utf8'))).verdict).toBe('reproduced');
+
+    // The venv was saved to the cache service, and the evidence uploaded as a zip holding report.json.
+    expect([...standin.caches.keys()].some((key) => key.startsWith('repro-gate-venv-'))).toBe(true);
+    expect(standin.artifacts).toHaveLength(1);
+    expect(standin.artifacts[0]!.zip.includes(Buffer.from('report.json'))).toBe(true);
+
+    const second = await action(repo);
+    expect(second.status).toBe(0);
+    expect(prComments()).toHaveLength(1);
+    expect(prComments()[0]!.id).toBe(comment!.id);
+  });
+
+  it('restores the venv from the cache service when the runner starts empty', async () => {
+    const repo = await newRepo();
+    expect((await action(repo)).status).toBe(0);
+    await rm(cacheRoot, { recursive: true, force: true });
+    const second = await action(repo);
+    const report = ReportSchema.parse(JSON.parse(readFileSync(second.outputs['report-json']!, 'utf8')));
+    expect(report.records[0]?.environment?.venv?.source).toBe('remote-cache');
+    expect(second.outputs.verdict).toBe('reproduced');
+  });
+
+  it('finds its sticky comment behind 105 older comments and updates it instead of duplicating', async () => {
+    const repo = await newRepo();
+    const older = Array.from({ length: 105 }, (_, i) => ({ body: `comment ${i}`, login: i % 2 ? 'octocat' : standin.botLogin }));
+    standin.seedComments(OWNER, REPO, prNumber, older);
+    expect((await action(repo)).status).toBe(0);
+    const sticky = prComments().at(-1)!;
+    expect(sticky.body).toMatch(/<!-- repro-gate:sticky/);
+    // Someone else quoting our marker must not be mistaken for ours.
+    standin.seedComments(OWNER, REPO, prNumber, [{ body: sticky.body, login: 'mallory' }]);
+    const requestsBefore = standin.requests.length;
+    const rerun = await action(repo);
+    expect(rerun.status).toBe(0);
+    const ours = prComments().filter((comment) => comment.body.includes('<!-- repro-gate:sticky') && comment.user.login === standin.botLogin);
+    expect(ours).toHaveLength(1);
+    expect(ours[0]!.id).toBe(sticky.id);
+    expect(prComments()).toHaveLength(107);
+    expect(standin.requests.slice(requestsBefore).some((request) => request.method === 'GET' && /page=2/.test(request.path))).toBe(true);
+  });
+
+  it('fails the step on drift, shows it in the comment and annotates the record line', async () => {
+    const repo = await newRepo();
+    await repo.write('requirements.txt', 'numpy==2.3.5\n');
+    const run = await action(repo);
+    expect(run.status).toBe(1);
+    expect(run.outputs.verdict).toBe('drift');
+    expect(run.outputs.drifted).toBe('["linear"]');
+    expect(prComments()[0]!.body).toMatch(/drift/i);
+    expect(prComments()[0]!.body).toMatch(/numpy/);
+    expect(run.stdout).toMatch(/::error title=[^\n]*artifact drift,file=run\.yaml,line=\d+::/);
+  });
+
+  it('downgrades a 403 on commenting to a warning and lets the verdict decide', async () => {
+    const repo = await newRepo();
+    standin.failNext({ method: 'POST', path: /\/issues\/\d+\/comments$/, status: 403, body: { message: 'Resource not accessible by integration' } });
+    const run = await action(repo);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/::warning::.*pull-requests: write/);
+    expect(prComments()).toHaveLength(0);
+  });
+
+  it('retries a 5xx once and still comments', async () => {
+    const repo = await newRepo();
+    standin.failNext({ method: 'GET', path: /\/issues\/\d+\/comments/, status: 502, times: 1 });
+    const run = await action(repo);
+    expect(run.status).toBe(0);
+    expect(prComments()).toHaveLength(1);
+    expect(standin.requests.filter((request) => request.status === 502)).toHaveLength(1);
+  });
+
+  it('keeps an oversized report within the comment limit and says where the full report is', async () => {
+    const repo = await newRepo();
+    const metrics = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`layer_${i}.weight_norm`, i / 7]));
+    await repo.write('train.py', `${await repo.read('train.py')}\nimport json as _j\n_j.dump(${JSON.stringify(metrics)}, open("out/metrics.json", "w"))\n`);
+    await editRecord(repo, (record) => {
+      record.metrics.values = Object.fromEntries(Object.keys(metrics).map((name) => [name, 1]));
+    });
+    const run = await action(repo);
+    expect(run.status).toBe(1);
+    const body = prComments()[0]!.body;
+    expect(body.length).toBeLessThanOrEqual(COMMENT_MAX_CHARS);
+    expect(body).toMatch(/drift/i);
+    expect(body).toMatch(/job summary/);
+  });
+
+  it('skips cache and evidence with warnings when the runtime services are missing, with the same verdict', async () => {
+    const repo = await newRepo();
+    const run = await action(repo, { env: { ACTIONS_RUNTIME_TOKEN: '', ACTIONS_RESULTS_URL: '' } });
+    expect(run.status).toBe(0);
+    expect(run.outputs.verdict).toBe('reproduced');
+    expect(run.stdout).toMatch(/::warning::.*cache/i);
+    expect(run.stdout).toMatch(/::warning::.*artifact/i);
+    expect(standin.caches.size).toBe(0);
+    expect(standin.artifacts).toHaveLength(0);
+  });
+
+  it('writes only the job summary for events that are not pull requests', async () => {
+    const repo = await newRepo();
+    const push = await webhookExample('push', () => true);
+    const run = await action(repo, { eventName: 'push', payload: push });
+    expect(run.status).toBe(0);
+    expect(run.summary).toMatch(/linear/);
+    expect(standin.requests.filter((request) => request.path.includes('/comments'))).toHaveLength(0);
+  });
+
+  it('fails with a message naming the input for a bad input value', async () => {
+    const repo = await newRepo();
+    const run = await action(repo, { inputs: { 'fail-on': 'sometimes' } });
+    expect(run.status).toBe(1);
+    expect(run.stdout).toMatch(/::error::input "fail-on" must be one of drift, error, never/);
+  });
+});
+
+describe('the action in comment mode (fork-safe flow)', () => {
+  async function reportsFolder(reports: unknown[]): Promise<string> {
+    const folder = await mkdtemp(path.join(tmpdir(), 'repro-gate-reports-'));
+    await Promise.all(reports.map((report, i) => writeFile(path.join(folder, `report-${i}.json`), JSON.stringify(report))));
+    return folder;
+  }
+
+  it('comments on the PR named by the trusted workflow_run event, never on one a tampered report claims', async () => {
+    const repo = await newRepo();
+    const verified = await action(repo, { inputs: { comment: 'never', 'upload-evidence': 'false' } });
+    const report = JSON.parse(readFileSync(verified.outputs['report-json']!, 'utf8'));
+    const headSha = 'c0ffee0000000000000000000000000000000001';
+    standin.seedPullRequest(OWNER, REPO, { number: prNumber, headSha });
+    const workflowRun = await webhookExample('workflow_run', (example) => example.action === 'completed');
+    workflowRun.workflow_run.event = 'pull_request';
+    workflowRun.workflow_run.head_sha = headSha;
+    // A fork's pull request is not listed in the event: the action must look it up by head commit.
+    workflowRun.workflow_run.pull_requests = [];
+
+    const tampered = { ...report, pull_request: 999, records: report.records.map((record: any) => ({ ...record, name: '@octocat [pwn](https://evil.example)' })) };
+    const rejected = await action(repo, { eventName: 'workflow_run', payload: workflowRun, inputs: { mode: 'comment', reports: await reportsFolder([tampered]) } });
+    expect(rejected.status).toBe(1);
+    expect(rejected.stdout).toMatch(/rejected/);
+    expect(standin.comments(OWNER, REPO, 999)).toHaveLength(0);
+
+    const hostile = { ...report, records: report.records.map((record: any) => ({ ...record, name: '@octocat [pwn](https://evil.example)' })) };
+    const run = await action(repo, { eventName: 'workflow_run', payload: workflowRun, inputs: { mode: 'comment', reports: await reportsFolder([hostile]) } });
+    expect(run.status).toBe(0);
+    expect(standin.comments(OWNER, REPO, 999)).toHaveLength(0);
+    const [comment] = prComments();
+    expect(comment!.body).not.toMatch(/@octocat/);
+    expect(comment!.body).not.toMatch(/\[pwn\]\(https:\/\/evil/);
+  });
+});

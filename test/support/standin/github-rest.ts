@@ -1,0 +1,205 @@
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../fixture-repo.js';
+import { sendJson } from './http.js';
+import type { OpenApiValidator } from './openapi.js';
+
+// The REST endpoints the action calls, with GitHub's behaviour where it matters: pagination with Link
+// headers, GET /user refused to an installation token, comments authored by the token's bot user.
+// Objects are built from the OpenAPI description's own examples, so their shape is GitHub's.
+
+const EXAMPLES = (
+  JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'test', 'fixtures', 'github-openapi-subset.json'), 'utf8')) as {
+    components: { examples: Record<string, { value: any }> };
+  }
+).components.examples;
+
+/** The workflow token comments as this bot; `GET /user` is "not accessible by integration" for it. */
+export const ACTIONS_BOT = { login: 'github-actions[bot]', id: 41898282 };
+const DOCS = 'https://docs.github.com/rest';
+
+export interface IssueComment {
+  id: number;
+  body: string;
+  html_url: string;
+  user: { login: string };
+  [field: string]: unknown;
+}
+
+export interface InjectedFailure {
+  method: string;
+  path: RegExp;
+  status: number;
+  body?: unknown;
+  times?: number;
+}
+
+function simpleUser(login: string, id: number): Record<string, unknown> {
+  const template = EXAMPLES['issue-comment']!.value.user as Record<string, unknown>;
+  // URLs carry the login percent-encoded, as GitHub's do (`github-actions%5Bbot%5D`).
+  const user = Object.fromEntries(
+    Object.entries(template).map(([key, value]) => [key, typeof value === 'string' ? value.replaceAll('octocat', encodeURIComponent(login)) : value]),
+  );
+  const bot = login.endsWith('[bot]');
+  return { ...user, login, id, node_id: Buffer.from(`04:${bot ? 'Bot' : 'User'}${id}`).toString('base64'), type: bot ? 'Bot' : 'User' };
+}
+
+export class GitHubRestStandin {
+  private readonly issueComments = new Map<string, IssueComment[]>();
+  private readonly pullRequests = new Map<string, Array<{ number: number; headSha: string }>>();
+  private readonly failures: InjectedFailure[] = [];
+  private nextCommentId = 1_000_001;
+  private readonly userIds = new Map<string, number>([[ACTIONS_BOT.login, ACTIONS_BOT.id]]);
+
+  constructor(
+    private readonly options: {
+      apiUrl: () => string;
+      token: string;
+      validator: OpenApiValidator;
+      report: (problem: string) => void;
+    },
+  ) {}
+
+  comments(owner: string, repo: string, issueNumber: number): IssueComment[] {
+    return this.issueComments.get(`${owner}/${repo}#${issueNumber}`) ?? [];
+  }
+
+  seedComments(owner: string, repo: string, issueNumber: number, comments: Array<{ body: string; login: string }>): void {
+    for (const comment of comments) this.addComment(owner, repo, issueNumber, comment.body, comment.login);
+  }
+
+  seedPullRequest(owner: string, repo: string, pull: { number: number; headSha: string }): void {
+    const key = `${owner}/${repo}`;
+    this.pullRequests.set(key, [...(this.pullRequests.get(key) ?? []), pull]);
+  }
+
+  failNext(failure: InjectedFailure): void {
+    this.failures.push({ times: 1, ...failure });
+  }
+
+  private userFor(login: string): Record<string, unknown> {
+    if (!this.userIds.has(login)) this.userIds.set(login, 5_000 + this.userIds.size);
+    return simpleUser(login, this.userIds.get(login)!);
+  }
+
+  private addComment(owner: string, repo: string, issueNumber: number, body: string, login: string): IssueComment {
+    const id = this.nextCommentId++;
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const api = this.options.apiUrl();
+    const comment: IssueComment = {
+      ...(EXAMPLES['issue-comment']!.value as object),
+      id,
+      node_id: Buffer.from(`012:IssueComment${id}`).toString('base64'),
+      url: `${api}/repos/${owner}/${repo}/issues/comments/${id}`,
+      html_url: `https://github.com/${owner}/${repo}/pull/${issueNumber}#issuecomment-${id}`,
+      issue_url: `${api}/repos/${owner}/${repo}/issues/${issueNumber}`,
+      body,
+      user: this.userFor(login) as IssueComment['user'],
+      author_association: login === ACTIONS_BOT.login ? 'NONE' : 'CONTRIBUTOR',
+      created_at: now,
+      updated_at: now,
+    };
+    const key = `${owner}/${repo}#${issueNumber}`;
+    this.issueComments.set(key, [...(this.issueComments.get(key) ?? []), comment]);
+    return comment;
+  }
+
+  private takeFailure(method: string, url: URL): InjectedFailure | undefined {
+    const failure = this.failures.find((candidate) => candidate.method === method && candidate.path.test(url.pathname + url.search));
+    if (failure && --failure.times! <= 0) this.failures.splice(this.failures.indexOf(failure), 1);
+    return failure;
+  }
+
+  private authorized(request: IncomingMessage): boolean {
+    const [scheme, credential] = (request.headers.authorization ?? '').split(' ');
+    return /^(token|bearer)$/i.test(scheme ?? '') && credential === this.options.token;
+  }
+
+  /** Answers one REST request; returns the status it sent. */
+  handle(request: IncomingMessage, response: ServerResponse, url: URL, rawBody: Buffer): number {
+    const method = request.method ?? 'GET';
+    const operation = this.options.validator.match(method, url);
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      // Gateway errors come from GitHub's edge, not the API, so they are not in the description.
+      if (operation && status < 500) {
+        for (const problem of operation.validateResponse(status, body)) this.options.report(`${operation.operationId}: ${problem}`);
+      }
+      sendJson(response, status, body, headers);
+      return status;
+    };
+    if (!operation) {
+      this.options.report(`${method} ${url.pathname} is not an operation the action should call`);
+      return send(404, { message: 'Not Found', documentation_url: DOCS });
+    }
+    let body: unknown;
+    try {
+      body = rawBody.length > 0 ? JSON.parse(rawBody.toString('utf8')) : undefined;
+    } catch {
+      this.options.report(`${operation.operationId}: the request body is not JSON`);
+    }
+    for (const problem of operation.validateRequest(body)) this.options.report(`${operation.operationId}: ${problem}`);
+    if (!this.authorized(request)) return send(401, { message: 'Bad credentials', documentation_url: DOCS, status: '401' });
+    const failure = this.takeFailure(method, url);
+    if (failure) return send(failure.status, failure.body ?? { message: 'Server Error', documentation_url: DOCS, status: String(failure.status) });
+    return this.answer(operation.operationId, operation.pathParams, url, body as { body?: string } | undefined, send);
+  }
+
+  private answer(
+    operationId: string,
+    params: Record<string, string>,
+    url: URL,
+    body: { body?: string } | undefined,
+    send: (status: number, body: unknown, headers?: Record<string, string>) => number,
+  ): number {
+    const { owner = '', repo = '' } = params;
+    switch (operationId) {
+      case 'users/get-authenticated':
+        return send(403, { message: 'Resource not accessible by integration', documentation_url: `${DOCS}/users/users#get-the-authenticated-user`, status: '403' });
+      case 'issues/list-comments':
+        return this.listComments(owner, repo, Number(params.issue_number), url, send);
+      case 'issues/create-comment': {
+        const comment = this.addComment(owner, repo, Number(params.issue_number), body?.body ?? '', ACTIONS_BOT.login);
+        return send(201, comment, { location: String(comment.url) });
+      }
+      case 'issues/update-comment': {
+        const comment = [...this.issueComments.values()].flat().find((candidate) => candidate.id === Number(params.comment_id));
+        if (!comment) return send(404, { message: 'Not Found', documentation_url: DOCS, status: '404' });
+        comment.body = body?.body ?? '';
+        comment.updated_at = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+        return send(200, comment);
+      }
+      case 'repos/list-pull-requests-associated-with-commit': {
+        const template = EXAMPLES['pull-request-simple-items']!.value[0] as Record<string, any>;
+        const pulls = (this.pullRequests.get(`${owner}/${repo}`) ?? [])
+          .filter((pull) => pull.headSha === params.commit_sha)
+          // The description's own example lacks the now-required `requested_teams[].type`; GitHub's answers carry it.
+          .map((pull) => ({ ...template, number: pull.number, state: 'open', requested_teams: [], head: { ...template.head, sha: pull.headSha } }));
+        return send(200, pulls);
+      }
+      default:
+        return send(404, { message: 'Not Found', documentation_url: DOCS, status: '404' });
+    }
+  }
+
+  private listComments(
+    owner: string,
+    repo: string,
+    issueNumber: number,
+    url: URL,
+    send: (status: number, body: unknown, headers?: Record<string, string>) => number,
+  ): number {
+    const all = this.comments(owner, repo, issueNumber);
+    const perPage = Math.min(Number(url.searchParams.get('per_page') ?? 30), 100);
+    const page = Number(url.searchParams.get('page') ?? 1);
+    const last = Math.max(1, Math.ceil(all.length / perPage));
+    const link = (target: number, rel: string) => {
+      const next = new URL(url);
+      next.searchParams.set('per_page', String(perPage));
+      next.searchParams.set('page', String(target));
+      return `<${next.href}>; rel="${rel}"`;
+    };
+    const links = [page < last && link(page + 1, 'next'), page < last && link(last, 'last'), page > 1 && link(1, 'first'), page > 1 && link(page - 1, 'prev')].filter(Boolean);
+    return send(200, all.slice((page - 1) * perPage, page * perPage), links.length > 0 ? { link: links.join(', ') } : {});
+  }
+}

@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ACTIONS_BOT, GitHubRestStandin, type InjectedFailure, type IssueComment } from './github-rest.js';
+import { type LoggedRequest, readBody, sendJson } from './http.js';
+import { OpenApiValidator } from './openapi.js';
+import { type CacheEntry, ResultsServiceStandin, type UploadedArtifact } from './results-service.js';
+
+// A local stand-in for the GitHub services the bundled action talks to: the REST API (validated against
+// GitHub's OpenAPI description), the results service's Twirp endpoints, and blob storage.
+
+export interface Standin {
+  apiUrl: string;
+  resultsUrl: string;
+  /** A workflow token (an installation token, `ghs_…`): it comments as github-actions[bot]. */
+  token: string;
+  runtimeToken: string;
+  botLogin: string;
+  requests: LoggedRequest[];
+  /** Every way a request or response broke GitHub's API contract; a test expects it to stay empty. */
+  validationErrors: string[];
+  caches: Map<string, CacheEntry>;
+  artifacts: UploadedArtifact[];
+  comments(owner: string, repo: string, issueNumber: number): IssueComment[];
+  seedComments(owner: string, repo: string, issueNumber: number, comments: Array<{ body: string; login: string }>): void;
+  seedPullRequest(owner: string, repo: string, pull: { number: number; headSha: string }): void;
+  failNext(failure: InjectedFailure): void;
+  close(): Promise<void>;
+}
+
+export async function startStandin(): Promise<Standin> {
+  let origin = '';
+  const validationErrors: string[] = [];
+  const requests: LoggedRequest[] = [];
+  const token = `ghs_${randomBytes(18).toString('base64url')}`;
+  const report = (problem: string) => validationErrors.push(problem);
+  const rest = new GitHubRestStandin({ apiUrl: () => origin, token, validator: new OpenApiValidator(), report });
+  const results = new ResultsServiceStandin({ baseUrl: () => origin, report });
+
+  const server = createServer((request, response) => {
+    void (async () => {
+      const url = new URL(request.url ?? '/', origin);
+      let status = 500;
+      try {
+        const body = await readBody(request);
+        status = results.handles(url) ? results.handle(request, response, url, body) : rest.handle(request, response, url, body);
+      } catch (error) {
+        report(`stand-in crashed on ${request.method} ${url.pathname}: ${(error as Error).stack}`);
+        sendJson(response, 500, { message: 'stand-in error' });
+      }
+      requests.push({ method: request.method ?? 'GET', path: url.pathname + url.search, status });
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    apiUrl: origin,
+    resultsUrl: `${origin}/`,
+    token,
+    runtimeToken: results.runtimeToken,
+    botLogin: ACTIONS_BOT.login,
+    requests,
+    validationErrors,
+    caches: results.caches,
+    artifacts: results.artifacts,
+    comments: (owner, repo, issueNumber) => rest.comments(owner, repo, issueNumber),
+    seedComments: (owner, repo, issueNumber, comments) => rest.seedComments(owner, repo, issueNumber, comments),
+    seedPullRequest: (owner, repo, pull) => rest.seedPullRequest(owner, repo, pull),
+    failNext: (failure) => rest.failNext(failure),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
