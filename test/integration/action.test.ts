@@ -210,6 +210,36 @@ describe('the action in comment mode (fork-safe flow)', () => {
     return folder;
   }
 
+  it('merges three records\' reports into one comment and verdict, and turns a missing report into an error', async () => {
+    const repo = await newRepo();
+    const verified = await action(repo, { inputs: { comment: 'never', 'upload-evidence': 'false' } });
+    const base = ReportSchema.parse(JSON.parse(readFileSync(verified.outputs['report-json']!, 'utf8')));
+    const record = base.records[0]!;
+    const variant = (name: string, verdict: typeof record.verdict, status: (typeof record.metrics)[number]['status']) => ({
+      ...base,
+      verdict,
+      records: [{ ...record, name, recordPath: `models/${name}/run.yaml`, verdict, metrics: record.metrics.map((metric) => ({ ...metric, status })) }],
+    });
+    const folder = await reportsFolder([variant('alpha', 'reproduced', 'equal'), variant('beta', 'within-tolerance', 'within'), variant('gamma', 'drift', 'beyond')]);
+
+    const merged = await action(repo, { inputs: { mode: 'comment', reports: folder } });
+    expect(merged.status).toBe(1);
+    expect(merged.outputs.verdict).toBe('drift');
+    expect(merged.outputs.drifted).toBe('["gamma"]');
+    expect(prComments()).toHaveLength(1);
+    const body = prComments()[0]!.body;
+    expect(body).toContain('3 records: 1 reproduced, 1 within tolerance, 1 drift');
+    expect(body.indexOf('alpha')).toBeLessThan(body.indexOf('beta'));
+    expect(body.indexOf('beta')).toBeLessThan(body.indexOf('gamma'));
+
+    const expectRecords = ['models/alpha/run.yaml', 'models/beta/run.yaml', 'models/gamma/run.yaml', 'models/delta/run.yaml'].join('\n');
+    const gap = await action(repo, { inputs: { mode: 'comment', reports: folder, 'expect-records': expectRecords, 'fail-on': 'error' } });
+    expect(gap.status).toBe(1);
+    expect(gap.outputs.verdict).toBe('error');
+    expect(prComments()).toHaveLength(1);
+    expect(prComments()[0]!.body).toMatch(/models\/delta\/run\.yaml[\s\S]*no report arrived/);
+  });
+
   it('comments on the PR named by the trusted workflow_run event, never on one a tampered report claims', async () => {
     const repo = await newRepo();
     const verified = await action(repo, { inputs: { comment: 'never', 'upload-evidence': 'false' } });
