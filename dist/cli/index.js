@@ -18856,8 +18856,11 @@ const CodeReportSchema = object({
     recordedCommit: Text.optional(),
     currentCommit: Text.optional(),
     /** Files changed between the recorded commit and the working tree; null when the recorded commit is not available (shallow clone). */
+    /** The record's working folder, repo-relative; files changed under it are listed first. */
+    scope: Text.optional(),
     changedFiles: array(Text).max(MAX_ITEMS).nullable(),
     changedFilesTotal: schemas_number().int().nonnegative().optional(),
+    changedInScope: schemas_number().int().nonnegative().optional(),
 })
     .strict();
 /** A likely cause of a difference, listed in the report to explain drift. */
@@ -18996,8 +18999,10 @@ function escapeInline(text, max = MAX_INLINE) {
         .replace(/>/g, '&gt;')
         .replace(/"/g, '&quot;')
         .replace(/[\\`*_[\]|~]/g, '\\$&')
-        // Block markers only count at the start of a line, where an inline string can land (a heading, a list).
-        .replace(/^([#+\-!>=]|\d+(?=[.)]))/, (match) => (/^\d/.test(match) ? `${match}\\` : `\\${match}`))
+        // Block markers count only at the start of a line, where an inline string can land: a heading or list marker
+        // followed by a space (a quote `>` is already an entity). `3.11.7` is left alone.
+        .replace(/^[#+-]+(?=\s|$)/, '\\$&')
+        .replace(/^(\d+)([.)])(?=\s|$)/, '$1\\$2')
         .replace(/@/g, `@${ZERO_WIDTH_SPACE}`)
         .replace(/:\/\//g, `:${ZERO_WIDTH_SPACE}//`)
         .replace(/www\./gi, (match) => `${match.slice(0, 3)}${ZERO_WIDTH_SPACE}.`);
@@ -19249,13 +19254,23 @@ function inputsSection(record, options) {
 function causesSection(record, options) {
     if (record.verdict === 'reproduced' || (record.causes.length === 0 && !record.code?.changedFiles?.length))
         return undefined;
-    const lines = record.causes.slice(0, options.maxRows ?? 20).map((cause) => `- ${describeCauses([cause], markdown_esc)}${cause.line ? ` (line ${cause.line})` : ''}`);
     const changed = record.code?.changedFiles ?? [];
-    if (changed.length > 0 && options.detail !== 'compact') {
-        const shown = changed.slice(0, 15).map(markdown_esc).join(', ');
-        const more = (record.code?.changedFilesTotal ?? changed.length) - Math.min(changed.length, 15);
-        lines.push(`- changed since ${markdown_esc(record.code?.recordedCommit?.slice(0, 12) ?? 'the record')}: ${shown}${more > 0 ? `, and ${more} more` : ''}`);
-    }
+    const listFiles = changed.length > 0 && options.detail !== 'compact';
+    const lines = record.causes
+        .slice(0, options.maxRows ?? 20)
+        .map((cause) => {
+        const text = `- ${describeCauses([cause], markdown_esc)}${cause.line ? ` (line ${cause.line})` : ''}`;
+        if (cause.kind !== 'code-changed' || !listFiles)
+            return text;
+        // The files themselves: with a scope, only those next to the training code (they come first in the list).
+        const scoped = record.code?.scope && record.code.scope !== '.';
+        const relevant = scoped ? (record.code?.changedInScope ?? 0) : (record.code?.changedFilesTotal ?? changed.length);
+        if (relevant === 0)
+            return text;
+        const shown = changed.slice(0, Math.min(15, relevant)).map(markdown_esc).join(', ');
+        const more = relevant - Math.min(changed.length, 15, relevant);
+        return `${text}: ${shown}${more > 0 ? `, and ${more} more` : ''}`;
+    });
     return `**Likely causes**\n\n${lines.join('\n')}`;
 }
 function environmentSection(environment, options) {
@@ -20435,7 +20450,13 @@ function likelyCauses(facts) {
     const code = facts.code;
     if (code?.changedFiles && code.changedFiles.length > 0) {
         const total = code.changedFilesTotal ?? code.changedFiles.length;
-        causes.push({ kind: 'code-changed', subject: `${total} file${total === 1 ? '' : 's'} changed since ${code.recordedCommit?.slice(0, 12)}` });
+        const inScope = code.changedInScope ?? total;
+        const since = code.recordedCommit?.slice(0, 12);
+        const files = (count) => `${count} file${count === 1 ? '' : 's'}`;
+        const subject = code.scope && code.scope !== '.'
+            ? `${files(inScope)} changed in ${code.scope} since ${since} (${total} in the repository)`
+            : `${files(total)} changed since ${since}`;
+        causes.push({ kind: 'code-changed', subject });
     }
     return causes;
 }
@@ -20495,6 +20516,7 @@ async function checkInputs(loaded) {
 
 ;// CONCATENATED MODULE: ./src/pipeline/code-report.ts
 
+
 const MAX_LISTED_FILES = 50;
 /** What changed in the code since the record was made: usually the first place to look when a PR drifts. */
 async function codeReport(loaded) {
@@ -20504,12 +20526,19 @@ async function codeReport(loaded) {
     const currentCommit = await headCommit(loaded.repoRoot);
     if (!recordedCommit)
         return { currentCommit, changedFiles: null };
-    const changed = await changedFilesSince(loaded.repoRoot, recordedCommit);
+    // The record itself is committed after the run it describes, so it always differs: it is not a cause.
+    const changed = (await changedFilesSince(loaded.repoRoot, recordedCommit))?.filter((file) => file !== loaded.recordPath) ?? null;
+    // In a repository of many models, what changed next to the training code matters most: it is listed first.
+    const scope = external_node_path_default().relative(loaded.repoRoot, external_node_path_default().resolve(loaded.dir, loaded.record.workdir ?? '.')).split((external_node_path_default()).sep).join('/');
+    const inScope = (file) => scope === '' || file === scope || file.startsWith(`${scope}/`);
+    const ordered = changed ? [...changed.filter(inScope), ...changed.filter((file) => !inScope(file))] : null;
     return {
         recordedCommit,
         currentCommit,
-        changedFiles: changed ? changed.slice(0, MAX_LISTED_FILES) : null,
+        scope: scope || '.',
+        changedFiles: ordered ? ordered.slice(0, MAX_LISTED_FILES) : null,
         changedFilesTotal: changed?.length,
+        changedInScope: changed?.filter(inScope).length,
     };
 }
 

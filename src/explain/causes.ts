@@ -30,7 +30,14 @@ export function likelyCauses(facts: { inputs: InputCheck[]; environment?: Enviro
   const code = facts.code;
   if (code?.changedFiles && code.changedFiles.length > 0) {
     const total = code.changedFilesTotal ?? code.changedFiles.length;
-    causes.push({ kind: 'code-changed', subject: `${total} file${total === 1 ? '' : 's'} changed since ${code.recordedCommit?.slice(0, 12)}` });
+    const inScope = code.changedInScope ?? total;
+    const since = code.recordedCommit?.slice(0, 12);
+    const files = (count: number) => `${count} file${count === 1 ? '' : 's'}`;
+    const subject =
+      code.scope && code.scope !== '.'
+        ? `${files(inScope)} changed in ${code.scope} since ${since} (${total} in the repository)`
+        : `${files(total)} changed since ${since}`;
+    causes.push({ kind: 'code-changed', subject });
   }
   return causes;
 }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { changedFilesSince, headCommit } from '../git.js';
 import type { LoadedRecord } from '../record/load.js';
 import type { CodeReport } from '../report/schema.js';
@@ -10,11 +11,18 @@ export async function codeReport(loaded: LoadedRecord): Promise<CodeReport | und
   const recordedCommit = loaded.record.code?.commit;
   const currentCommit = await headCommit(loaded.repoRoot);
   if (!recordedCommit) return { currentCommit, changedFiles: null };
-  const changed = await changedFilesSince(loaded.repoRoot, recordedCommit);
+  // The record itself is committed after the run it describes, so it always differs: it is not a cause.
+  const changed = (await changedFilesSince(loaded.repoRoot, recordedCommit))?.filter((file) => file !== loaded.recordPath) ?? null;
+  // In a repository of many models, what changed next to the training code matters most: it is listed first.
+  const scope = path.relative(loaded.repoRoot, path.resolve(loaded.dir, loaded.record.workdir ?? '.')).split(path.sep).join('/');
+  const inScope = (file: string) => scope === '' || file === scope || file.startsWith(`${scope}/`);
+  const ordered = changed ? [...changed.filter(inScope), ...changed.filter((file) => !inScope(file))] : null;
   return {
     recordedCommit,
     currentCommit,
-    changedFiles: changed ? changed.slice(0, MAX_LISTED_FILES) : null,
+    scope: scope || '.',
+    changedFiles: ordered ? ordered.slice(0, MAX_LISTED_FILES) : null,
     changedFilesTotal: changed?.length,
+    changedInScope: changed?.filter(inScope).length,
   };
 }

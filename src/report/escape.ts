@@ -23,8 +23,10 @@ export function escapeInline(text: string, max = MAX_INLINE): string {
     .replace(/>/g, '&gt;')
     .replace(/"/g, '&quot;')
     .replace(/[\\`*_[\]|~]/g, '\\$&')
-    // Block markers only count at the start of a line, where an inline string can land (a heading, a list).
-    .replace(/^([#+\-!>=]|\d+(?=[.)]))/, (match) => (/^\d/.test(match) ? `${match}\\` : `\\${match}`))
+    // Block markers count only at the start of a line, where an inline string can land: a heading or list marker
+    // followed by a space (a quote `>` is already an entity). `3.11.7` is left alone.
+    .replace(/^[#+-]+(?=\s|$)/, '\\$&')
+    .replace(/^(\d+)([.)])(?=\s|$)/, '$1\\$2')
     .replace(/@/g, `@${ZERO_WIDTH_SPACE}`)
     .replace(/:\/\//g, `:${ZERO_WIDTH_SPACE}//`)
     .replace(/www\./gi, (match) => `${match.slice(0, 3)}${ZERO_WIDTH_SPACE}.`);

@@ -106,13 +106,21 @@ function inputsSection(record: RecordReport, options: RenderOptions): string | u
 
 function causesSection(record: RecordReport, options: RenderOptions): string | undefined {
   if (record.verdict === 'reproduced' || (record.causes.length === 0 && !record.code?.changedFiles?.length)) return undefined;
-  const lines = record.causes.slice(0, options.maxRows ?? 20).map((cause) => `- ${describeCauses([cause], esc)}${cause.line ? ` (line ${cause.line})` : ''}`);
   const changed = record.code?.changedFiles ?? [];
-  if (changed.length > 0 && options.detail !== 'compact') {
-    const shown = changed.slice(0, 15).map(esc).join(', ');
-    const more = (record.code?.changedFilesTotal ?? changed.length) - Math.min(changed.length, 15);
-    lines.push(`- changed since ${esc(record.code?.recordedCommit?.slice(0, 12) ?? 'the record')}: ${shown}${more > 0 ? `, and ${more} more` : ''}`);
-  }
+  const listFiles = changed.length > 0 && options.detail !== 'compact';
+  const lines = record.causes
+    .slice(0, options.maxRows ?? 20)
+    .map((cause) => {
+      const text = `- ${describeCauses([cause], esc)}${cause.line ? ` (line ${cause.line})` : ''}`;
+      if (cause.kind !== 'code-changed' || !listFiles) return text;
+      // The files themselves: with a scope, only those next to the training code (they come first in the list).
+      const scoped = record.code?.scope && record.code.scope !== '.';
+      const relevant = scoped ? (record.code?.changedInScope ?? 0) : (record.code?.changedFilesTotal ?? changed.length);
+      if (relevant === 0) return text;
+      const shown = changed.slice(0, Math.min(15, relevant)).map(esc).join(', ');
+      const more = relevant - Math.min(changed.length, 15, relevant);
+      return `${text}: ${shown}${more > 0 ? `, and ${more} more` : ''}`;
+    });
   return `**Likely causes**\n\n${lines.join('\n')}`;
 }
 

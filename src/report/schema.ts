@@ -134,8 +134,11 @@ export const CodeReportSchema = z
     recordedCommit: Text.optional(),
     currentCommit: Text.optional(),
     /** Files changed between the recorded commit and the working tree; null when the recorded commit is not available (shallow clone). */
+    /** The record's working folder, repo-relative; files changed under it are listed first. */
+    scope: Text.optional(),
     changedFiles: z.array(Text).max(MAX_ITEMS).nullable(),
     changedFilesTotal: z.number().int().nonnegative().optional(),
+    changedInScope: z.number().int().nonnegative().optional(),
   })
   .strict();
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { likelyCauses } from '../../src/explain/causes.js';
 import { codeFence, escapeInline } from '../../src/report/escape.js';
 import { fitBytes, fitMarkdown } from '../../src/report/fit.js';
 import { renderMarkdown } from '../../src/report/markdown.js';
@@ -75,6 +76,17 @@ describe('escaping untrusted strings', () => {
     expect(out).not.toMatch(/https?:\/\//);
     expect(out).not.toMatch(/www\.\w/i);
     expect(out).not.toContain('\u001b');
+  });
+
+  it.each([
+    ['3.11.7', '3.11.7'],
+    ['1. first', '1\\. first'],
+    ['# title', '\\# title'],
+    ['- item', '\\- item'],
+    ['-0.5', '-0.5'],
+    ['> quote', '&gt; quote'],
+  ])('escapes block markers only where they would start a block: %j', (text, expected) => {
+    expect(escapeInline(text)).toBe(expected);
   });
 
   it('caps length', () => {
@@ -169,5 +181,24 @@ describe('the terminal summary', () => {
     expect(text).toMatch(/drift/);
     expect(text).toContain('wine-mlp');
     expect(text).not.toContain('\u001b');
+  });
+});
+
+describe('likely causes from code changes', () => {
+  const code = { recordedCommit: '2bad669aa73a0000', scope: 'models/iris', changedFiles: ['models/iris/train.py', 'README.md'], changedFilesTotal: 76, changedInScope: 1 };
+
+  it('counts the files changed next to the training code apart from the rest of the repository', () => {
+    expect(likelyCauses({ inputs: [], code })).toEqual([{ kind: 'code-changed', subject: '1 file changed in models/iris since 2bad669aa73a (76 in the repository)' }]);
+    expect(likelyCauses({ inputs: [], code: { ...code, scope: '.' } })[0]?.subject).toBe('76 files changed since 2bad669aa73a');
+    expect(likelyCauses({ inputs: [], code: { ...code, changedFiles: [] } })).toEqual([]);
+  });
+
+  it('lists the changed files once, in the cause line', () => {
+    const record = recordReport({ verdict: 'drift', code, causes: likelyCauses({ inputs: [], code }) });
+    const markdown = renderMarkdown(report([record], 'drift'));
+    expect(markdown).toContain('- 1 file changed in models/iris since 2bad669aa73a (76 in the repository): models/iris/train.py\n');
+    expect(markdown).not.toContain('README.md');
+    const unscoped = renderMarkdown(report([{ ...record, code: { ...code, scope: '.' } }], 'drift'));
+    expect(unscoped).toContain(': models/iris/train.py, README.md, and 74 more');
   });
 });
