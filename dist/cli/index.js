@@ -8727,17 +8727,23 @@ const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(impo
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 ;// CONCATENATED MODULE: external "node:util"
 const external_node_util_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
 ;// CONCATENATED MODULE: ./src/git.ts
 
 
+
+
+
 const execFileAsync = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_namespaceObject.execFile);
 // Read-only git queries. None of them writes to the repository (no index refresh: --no-optional-locks).
-async function git(cwd, args) {
+async function git(cwd, args, env = process.env) {
     try {
         const { stdout } = await execFileAsync('git', ['--no-optional-locks', ...args], {
             cwd,
+            env,
             maxBuffer: 256 * 1024 * 1024,
             encoding: 'utf8',
         });
@@ -8765,11 +8771,29 @@ async function listWorkingTreeFiles(repoRoot) {
     const deleted = new Set(((await git(repoRoot, ['ls-files', '-z', '--deleted'])) ?? '').split('\0').filter(Boolean));
     return [...new Set(out.split('\0').filter((file) => file && !deleted.has(file)))];
 }
+/**
+ * `git diff` refreshes and rewrites .git/index even with --no-optional-locks (git 2.39), which would modify the
+ * user's checkout. It gets a throwaway copy of the index instead.
+ */
+async function withPrivateIndex(repoRoot, run) {
+    const index = (await git(repoRoot, ['rev-parse', '--path-format=absolute', '--git-path', 'index']))?.trim();
+    if (!index)
+        return undefined;
+    const dir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-index-'));
+    try {
+        const copy = external_node_path_default().join(dir, 'index');
+        await (0,promises_namespaceObject.copyFile)(index, copy).catch(() => undefined);
+        return await run({ ...process.env, GIT_INDEX_FILE: copy });
+    }
+    finally {
+        await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+    }
+}
 /** Files that differ between `commit` and the working tree; undefined when the commit is not in the clone. */
 async function changedFilesSince(repoRoot, commit) {
     if ((await git(repoRoot, ['cat-file', '-e', `${commit}^{commit}`])) === undefined)
         return undefined;
-    const out = await git(repoRoot, ['diff', '--name-only', '-z', commit, '--']);
+    const out = await withPrivateIndex(repoRoot, (env) => git(repoRoot, ['diff', '--name-only', '-z', commit, '--'], env));
     if (out === undefined)
         return undefined;
     const untracked = (await git(repoRoot, ['ls-files', '-z', '--others', '--exclude-standard'])) ?? '';
@@ -19471,8 +19495,6 @@ async function runMergeCommand(args, stdout) {
     return exitCodeFor(report.verdict);
 }
 
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 ;// CONCATENATED MODULE: ./src/compare/metrics-file.ts
 // Pure: the rerun's metrics file as Python's json.dump writes it, flattened to dotted names.
 const NON_FINITE = { NaN: Number.NaN, Infinity: Infinity, '-Infinity': -Infinity };

@@ -160,6 +160,42 @@ describe('the bundled action', () => {
     expect(standin.requests.filter((request) => request.status === 502)).toHaveLength(1);
   });
 
+  it('waits out a rate limit and retries', async () => {
+    const repo = await newRepo();
+    const reset = String(Math.ceil(Date.now() / 1000) + 1);
+    standin.failNext({
+      method: 'GET',
+      path: /\/issues\/\d+\/comments/,
+      status: 403,
+      body: { message: 'API rate limit exceeded for installation.', documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api' },
+      headers: { 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset, 'x-ratelimit-resource': 'core' },
+    });
+    const run = await action(repo);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/::warning::GitHub rate limit hit on GET/);
+    expect(prComments()).toHaveLength(1);
+  });
+
+  it('with comment: on-drift, stays silent while reproduced, comments on drift, and turns that comment green once fixed', async () => {
+    const repo = await newRepo();
+    const onDrift = { inputs: { comment: 'on-drift' } };
+    expect((await action(repo, onDrift)).status).toBe(0);
+    expect(prComments()).toHaveLength(0);
+
+    const pinned = await repo.read('requirements.txt');
+    await repo.write('requirements.txt', 'numpy==2.3.5\n');
+    expect((await action(repo, onDrift)).status).toBe(1);
+    expect(prComments()).toHaveLength(1);
+    expect(prComments()[0]!.body).toMatch(/❌ repro-gate: drift/);
+
+    await repo.write('requirements.txt', pinned);
+    const fixed = await action(repo, onDrift);
+    expect(fixed.status).toBe(0);
+    expect(prComments()).toHaveLength(1);
+    expect(prComments()[0]!.body).toMatch(/✅ repro-gate: reproduced/);
+    expect(fixed.outputs['comment-url']).toBe(prComments()[0]!.html_url);
+  });
+
   it('keeps an oversized report within the comment limit and says where the full report is', async () => {
     const repo = await newRepo();
     const metrics = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`layer_${i}.weight_norm`, i / 7]));

@@ -216,4 +216,13 @@ describe('repro-gate verify (integration)', () => {
     expect(result.record?.metrics.find((metric) => metric.name === 'train.epochs')).toMatchObject({ recorded: 200, rerun: 150, status: 'beyond' });
     expect(result.record?.causes).toContainEqual(expect.objectContaining({ kind: 'config-changed', subject: 'config.json' }));
   });
+
+  it('leaves .git/index alone when a tracked file was rewritten with identical bytes (git diff would refresh it)', async () => {
+    const repo = await newRepo();
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await repo.write('config.json', await repo.read('config.json'));
+    const result = await verifyUntouched(repo);
+    expect(result.status).toBe(0);
+    expect(result.record?.code?.changedFiles).toEqual([]);
+  });
 });

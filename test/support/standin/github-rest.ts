@@ -32,6 +32,7 @@ export interface InjectedFailure {
   path: RegExp;
   status: number;
   body?: unknown;
+  headers?: Record<string, string>;
   times?: number;
 }
 
@@ -120,9 +121,9 @@ export class GitHubRestStandin {
   handle(request: IncomingMessage, response: ServerResponse, url: URL, rawBody: Buffer): number {
     const method = request.method ?? 'GET';
     const operation = this.options.validator.match(method, url);
-    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      // Gateway errors come from GitHub's edge, not the API, so they are not in the description.
-      if (operation && status < 500) {
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}, crossCutting = false) => {
+      // Gateway errors and rate limits come from GitHub's edge, not the endpoint, so the description leaves them out.
+      if (operation && !crossCutting) {
         for (const problem of operation.validateResponse(status, body)) this.options.report(`${operation.operationId}: ${problem}`);
       }
       sendJson(response, status, body, headers);
@@ -141,7 +142,11 @@ export class GitHubRestStandin {
     for (const problem of operation.validateRequest(body)) this.options.report(`${operation.operationId}: ${problem}`);
     if (!this.authorized(request)) return send(401, { message: 'Bad credentials', documentation_url: DOCS, status: '401' });
     const failure = this.takeFailure(method, url);
-    if (failure) return send(failure.status, failure.body ?? { message: 'Server Error', documentation_url: DOCS, status: String(failure.status) });
+    if (failure) {
+      const body = failure.body ?? { message: 'Server Error', documentation_url: DOCS, status: String(failure.status) };
+      const crossCutting = failure.status >= 500 || failure.status === 429 || failure.headers?.['x-ratelimit-remaining'] === '0';
+      return send(failure.status, body, failure.headers, crossCutting);
+    }
     return this.answer(operation.operationId, operation.pathParams, url, body as { body?: string } | undefined, send);
   }
 
