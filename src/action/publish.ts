@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as core from '@actions/core';
 import * as github from '@actions/github';
 import { COMMENT_MAX_CHARS, EVIDENCE_ARTIFACT_PREFIX, SUMMARY_MAX_BYTES } from '../constants.js';
@@ -17,10 +18,17 @@ interface PublishedFiles {
   markdown: string;
 }
 
-function evidenceName(): string {
+/**
+ * Unique within the workflow run, also across matrix legs of one job (they share GITHUB_JOB): the records
+ * checked name it, and the run attempt keeps re-runs apart. Artifact names allow no `/` or `:`.
+ */
+function evidenceName(report: Report): string {
   const job = process.env.GITHUB_JOB ?? 'job';
   const attempt = process.env.GITHUB_RUN_ATTEMPT ?? '1';
-  return `${EVIDENCE_ARTIFACT_PREFIX}-${job}-${Date.now().toString(36)}-${attempt}`.replace(/[^A-Za-z0-9._-]+/g, '-');
+  const names = report.records.map((record) => record.name);
+  const label = names.length > 1 ? `${names[0]}-and-${names.length - 1}-more` : (names[0] ?? 'none');
+  const paths = createHash('sha256').update(report.records.map((record) => record.recordPath).join('\n')).digest('hex').slice(0, 8);
+  return `${EVIDENCE_ARTIFACT_PREFIX}-${job}-${label}-${paths}-attempt${attempt}`.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 200);
 }
 
 function shouldFail(verdict: Verdict, failOn: ActionInputs['fail-on']): boolean {
@@ -66,16 +74,16 @@ async function publishComment(report: Report, inputs: ActionInputs, fullReportHi
   return result.url;
 }
 
-/** The publish stage: job summary, annotations, sticky comment, evidence, outputs, and the step's result. */
+/** The publish stage: evidence, job summary, annotations, sticky comment, outputs, and the step's result. */
 export async function publishReport(report: Report, inputs: ActionInputs, files: PublishedFiles): Promise<void> {
-  const artifactName = evidenceName();
-  const fullReportHint = `Full report: this run's job summary${inputs.mode === 'verify' && inputs['upload-evidence'] ? ` and the \`${artifactName}\` artifact` : ''}.`;
-  await writeJobSummary(fitBytes(report, SUMMARY_MAX_BYTES, { fullReportHint }));
+  // Evidence goes first, so the summary and the comment only point at an artifact that exists.
+  const artifactName = evidenceName(report);
+  const uploaded = inputs.mode === 'verify' && inputs['upload-evidence'] && (await uploadEvidence({ name: artifactName, rootDirectory: files.evidenceDir }));
+  const fullReportHint = `Full report: this run's job summary${uploaded ? ` and the \`${artifactName}\` artifact` : ''}.`;
+  const footer = uploaded ? `\n<sub>Evidence (report.json, report.md, rerun logs, produced artifacts): the \`${artifactName}\` artifact of this run.</sub>\n` : '';
+  await writeJobSummary(fitBytes(report, SUMMARY_MAX_BYTES - Buffer.byteLength(footer), { fullReportHint }) + footer);
   emitAnnotations(annotationsFor(report));
   const commentUrl = await publishComment(report, inputs, fullReportHint);
-  if (inputs.mode === 'verify' && inputs['upload-evidence']) {
-    await uploadEvidence({ name: artifactName, rootDirectory: files.evidenceDir });
-  }
   const drifted = report.records.filter((record) => record.verdict === 'drift').map((record) => record.name);
   core.setOutput('verdict', report.verdict);
   core.setOutput('report-json', files.json);

@@ -11,16 +11,19 @@ async function filesUnder(rootDirectory: string): Promise<string[]> {
   return entries.filter((entry) => entry.isFile()).map((entry) => path.join(entry.parentPath, entry.name));
 }
 
-export async function uploadEvidence(options: { name: string; rootDirectory: string }): Promise<void> {
+/** Returns whether the artifact was uploaded. */
+export async function uploadEvidence(options: { name: string; rootDirectory: string }): Promise<boolean> {
   if (!process.env.ACTIONS_RUNTIME_TOKEN || !process.env.ACTIONS_RESULTS_URL) {
     core.warning('Evidence artifact skipped: the Actions artifact service is not available on this runner (no ACTIONS_RUNTIME_TOKEN or ACTIONS_RESULTS_URL).');
-    return;
+    return false;
   }
   try {
     const files = await filesUnder(options.rootDirectory);
     const { id, size } = await new DefaultArtifactClient().uploadArtifact(options.name, files, options.rootDirectory);
     core.info(`Evidence uploaded as artifact ${options.name} (id ${id}, ${size} bytes)`);
+    return true;
   } catch (error) {
     core.warning(`Evidence artifact ${options.name} not uploaded: ${(error as Error).message}`);
+    return false;
   }
 }

@@ -94,6 +94,8 @@ describe('the bundled action', () => {
     expect([...standin.caches.keys()].some((key) => key.startsWith('repro-gate-venv-'))).toBe(true);
     expect(standin.artifacts).toHaveLength(1);
     expect(standin.artifacts[0]!.zip.includes(Buffer.from('report.json'))).toBe(true);
+    expect(standin.artifacts[0]!.name).toMatch(/^repro-gate-evidence-reproduce-linear-[0-9a-f]{8}-attempt1$/);
+    expect(first.summary).toContain(`\`${standin.artifacts[0]!.name}\``);
 
     const second = await action(repo);
     expect(second.status).toBe(0);
