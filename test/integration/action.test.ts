@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -238,6 +238,39 @@ describe('the bundled action', () => {
     const run = await action(repo, { inputs: { 'fail-on': 'sometimes' } });
     expect(run.status).toBe(1);
     expect(run.stdout).toMatch(/::error::input "fail-on" must be one of drift, error, never/);
+  });
+
+  it('keeps one sticky comment per job: a second job checking other records gets its own', async () => {
+    const repo = await newRepo();
+    expect((await action(repo)).status).toBe(0);
+    expect((await action(repo, { env: { GITHUB_JOB: 'reproduce-nightly' } })).status).toBe(0);
+    expect((await action(repo)).status).toBe(0);
+    const markers = prComments().map((comment) => /<!-- repro-gate:sticky:[0-9a-f]+ -->/.exec(comment.body)?.[0]);
+    expect(markers).toHaveLength(2);
+    expect(new Set(markers).size).toBe(2);
+  });
+});
+
+describe('the action in discover mode (the reusable workflow\'s matrix)', () => {
+  it('lists each record with its name and Python version', async () => {
+    const repo = await newRepo();
+    await mkdir(path.join(repo.root, 'other'));
+    await repo.write('other/run.yaml', await repo.read('run.yaml'));
+    const run = await action(repo, { inputs: { mode: 'discover', records: '**/run.yaml' } });
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.outputs.matrix!)).toEqual({
+      include: [
+        { record: 'other/run.yaml', name: 'linear', python: '3.11' },
+        { record: 'run.yaml', name: 'linear', python: '3.11' },
+      ],
+    });
+  });
+
+  it('fails clearly when no record matches', async () => {
+    const repo = await newRepo();
+    const run = await action(repo, { inputs: { mode: 'discover', records: 'models/**/run.yaml' } });
+    expect(run.status).toBe(1);
+    expect(run.stdout).toMatch(/::error::input "records" matched no run record \(models\/\*\*\/run\.yaml\)/);
   });
 });
 
