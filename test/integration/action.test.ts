@@ -7,7 +7,7 @@ import { COMMENT_MAX_CHARS } from '../../src/constants.js';
 import { ReportSchema } from '../../src/report/schema.js';
 import { createRecordedRepo, editRecord, createRecordingVenv, type FixtureRepo, NUMPY_PIN } from '../support/fixture-repo.js';
 import { type RunActionOptions, runAction, webhookExample } from '../support/run-action.js';
-import { type Standin, startStandin } from '../support/standin/index.js';
+import { actionServiceEnv, type Standin, startStandin } from '../support/standin/index.js';
 import { snapshotTree } from '../support/tree-snapshot.js';
 
 // The bundled action, spawned as the runner spawns it, against a local stand-in of GitHub's services.
@@ -37,16 +37,7 @@ afterEach(async () => {
   await standin.close();
 });
 
-function serviceEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return {
-    GITHUB_API_URL: standin.apiUrl,
-    ACTIONS_RESULTS_URL: standin.resultsUrl,
-    ACTIONS_RUNTIME_TOKEN: standin.runtimeToken,
-    ACTIONS_CACHE_SERVICE_V2: 'true',
-    REPRO_GATE_CACHE_DIR: cacheRoot,
-    ...overrides,
-  };
-}
+const serviceEnv = (overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ ...actionServiceEnv(standin, cacheRoot), ...overrides });
 
 async function action(repo: FixtureRepo, options: Partial<RunActionOptions> & { inputs?: Record<string, string> } = {}) {
   const before = await snapshotTree(repo.root);

