@@ -84,7 +84,9 @@ describe('the bundled action', () => {
     // The venv was saved to the cache service, and the evidence uploaded as a zip holding report.json.
     expect([...standin.caches.keys()].some((key) => key.startsWith('repro-gate-venv-'))).toBe(true);
     expect(standin.artifacts).toHaveLength(1);
-    expect(standin.artifacts[0]!.zip.includes(Buffer.from('report.json'))).toBe(true);
+    for (const entry of ['report.json', 'report.md', 'linear/rerun.log', 'linear/outputs/out/model.json']) {
+      expect(standin.artifacts[0]!.zip.includes(Buffer.from(entry)), entry).toBe(true);
+    }
     expect(standin.artifacts[0]!.name).toMatch(/^repro-gate-evidence-reproduce-linear-[0-9a-f]{8}-attempt1$/);
     expect(first.summary).toContain(`\`${standin.artifacts[0]!.name}\``);
 
