@@ -103,6 +103,7 @@ describe('.github/workflows/reproduce.yml, run job by job', () => {
     expect(comments[0]!.body).toContain('2 records: 1 reproduced, 1 drift');
     expect(comments[0]!.body).toMatch(/### ❌ linear-drifted: drift/);
     expect(comments[0]!.body).toMatch(/### ✅ linear: reproduced/);
+    expect(JSON.parse(await readFile(path.join(artifacts.get('repro-gate-report')!, 'report.json'), 'utf8')).verdict).toBe('drift');
 
     // A leg that died before uploading its report turns the combined verdict into an error, not a pass.
     artifacts.delete('repro-gate-report-0');

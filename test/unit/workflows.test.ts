@@ -158,7 +158,7 @@ describe('the reusable workflow', () => {
     expect(steps.find((step) => step.uses?.startsWith('actions/setup-python'))?.with).toEqual({ 'python-version': '${{ inputs.python-version || matrix.python }}' });
     expect(steps.find((step) => step.id === 'verify')?.with).toMatchObject({ records: '${{ matrix.record }}', comment: 'never', cache: '${{ inputs.cache }}' });
     const upload = steps.find((step) => step.uses?.startsWith('actions/upload-artifact'));
-    expect(upload?.with?.path).toBe('${{ steps.verify.outputs.report-json }}');
+    expect(upload?.with).toMatchObject({ path: '${{ steps.verify.outputs.report-json }}', overwrite: true });
     expect(upload?.if).toMatch(/always\(\)/);
   });
 

@@ -86,7 +86,8 @@ async function runShell(step: Step, env: Record<string, string>, workspace: stri
 async function uploadArtifact(inputs: Record<string, string>, artifacts: Map<string, string>): Promise<void> {
   const folder = await mkdtemp(path.join(tmpdir(), 'repro-gate-artifact-'));
   await cp(inputs.path!, path.join(folder, path.basename(inputs.path!)), { recursive: true });
-  if (artifacts.has(inputs.name!)) throw new Error(`artifact ${inputs.name} uploaded twice in one run`);
+  // upload-artifact v4 refuses a name that exists in the run unless told to overwrite it.
+  if (artifacts.has(inputs.name!) && inputs.overwrite !== 'true') throw new Error(`artifact ${inputs.name} already exists in this run`);
   artifacts.set(inputs.name!, folder);
 }
 
