@@ -48,6 +48,10 @@ async function publishComment(report: Report, inputs: ActionInputs, fullReportHi
   const issueNumber = await pullRequestFor(github.context.eventName, github.context.payload, {
     pullRequestsForCommit: async (sha) =>
       (await octokit.rest.repos.listPullRequestsAssociatedWithCommit({ owner, repo, commit_sha: sha })).data,
+  }).catch((error: unknown) => {
+    // Like every comment failure, a failed lookup is a warning: the verdict decides the step.
+    core.warning(`No PR comment: could not find the pull request of this ${github.context.eventName} event: ${(error as Error).message}`);
+    return undefined;
   });
   if (issueNumber === undefined) {
     core.info(`No pull request for a ${github.context.eventName} event: the report is in the job summary only.`);

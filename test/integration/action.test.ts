@@ -323,6 +323,13 @@ describe('the action in comment mode (fork-safe flow)', () => {
     expect(standin.comments(OWNER, REPO, 999)).toHaveLength(0);
 
     const hostile = { ...report, records: report.records.map((record: any) => ({ ...record, name: '@octocat [pwn](https://evil.example)' })) };
+    // A failed PR lookup (after its retries) is a warning; the verdict still decides.
+    standin.failNext({ method: 'GET', path: /\/commits\/[0-9a-f]+\/pulls/, status: 409, times: 4, body: { message: 'Git Repository is empty.', documentation_url: 'https://docs.github.com/rest' } });
+    const lookupFailed = await action(repo, { eventName: 'workflow_run', payload: workflowRun, inputs: { mode: 'comment', reports: await reportsFolder([report]) } });
+    expect(lookupFailed.status).toBe(0);
+    expect(lookupFailed.stdout).toMatch(/::warning::No PR comment: could not find the pull request of this workflow_run event/);
+    expect(prComments()).toHaveLength(0);
+
     const run = await action(repo, { eventName: 'workflow_run', payload: workflowRun, inputs: { mode: 'comment', reports: await reportsFolder([hostile]) } });
     expect(run.status).toBe(0);
     expect(standin.comments(OWNER, REPO, 999)).toHaveLength(0);
