@@ -19526,10 +19526,29 @@ function flattenMetrics(value) {
     return { values, ignored };
 }
 
+;// CONCATENATED MODULE: ./src/child-env.ts
+// Every child process repro-gate starts may run the pull request's code: the training, but also a `json.py`
+// shadowing the stdlib in the interpreter probe, or a setup.py that pip builds. None of them may see the action's
+// token or the runner's service tokens.
+const SECRET_VARIABLES = new Set([
+    'GITHUB_TOKEN',
+    'ACTIONS_RUNTIME_TOKEN',
+    'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
+    'ACTIONS_ID_TOKEN_REQUEST_URL',
+    'ACTIONS_RESULTS_URL',
+    'ACTIONS_CACHE_URL',
+    'ACTIONS_RUNTIME_URL',
+]);
+/** The environment without action inputs (`INPUT_GITHUB-TOKEN`…) and runner tokens. */
+function withoutSecrets(base) {
+    return Object.fromEntries(Object.entries(base).filter(([name]) => !name.startsWith('INPUT_') && !SECRET_VARIABLES.has(name)));
+}
+
 ;// CONCATENATED MODULE: ./src/environment/exec.ts
 
-/** Runs a program to completion and captures its output; never throws, so callers word the failure. */
-function capture(program, args, env = process.env) {
+
+/** Runs a program to completion and captures its output, without secrets in its environment; never throws, so callers word the failure. */
+function capture(program, args, env = withoutSecrets(process.env)) {
     return new Promise((resolve) => {
         const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
         const stdout = [];
@@ -19546,7 +19565,7 @@ function capture(program, args, env = process.env) {
 
 const PROBE = 'import json, platform, sys, sysconfig; print(json.dumps({"version": platform.python_version(), "platform": sysconfig.get_platform(), "executable": sys.executable}))';
 async function probeInterpreter(python) {
-    const result = await capture(python, ['-c', PROBE]);
+    const result = await capture(python, ['-I', '-c', PROBE]);
     if (result.spawnError || result.code !== 0) {
         throw new UserError(`Python interpreter "${python}" ${result.spawnError?.code === 'ENOENT' ? 'was not found' : `did not run (${result.stderr.trim().split('\n').at(-1) ?? result.spawnError?.message})`}`, 'Install Python, use actions/setup-python in the workflow, or pass --python /path/to/python (action input `python`).');
     }
@@ -19606,7 +19625,7 @@ function parseFreeze(text) {
 
 const PIP_TAIL_LINES = 20;
 async function pipFreeze(python) {
-    const result = await capture(python, ['-m', 'pip', 'freeze', '--disable-pip-version-check']);
+    const result = await capture(python, ['-I', '-m', 'pip', 'freeze', '--disable-pip-version-check']);
     if (result.code !== 0) {
         throw new UserError(`pip freeze failed for ${python}: ${result.stderr.trim().split('\n').at(-1) ?? ''}`, 'Make sure pip is installed for that interpreter (python -m ensurepip).');
     }
@@ -19614,7 +19633,7 @@ async function pipFreeze(python) {
 }
 /** Installs the requirements through the venv's own interpreter (its bin/pip shebang is not relocatable). */
 async function pipInstall(python, requirementsFile, displayPath) {
-    const result = await capture(python, ['-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '-r', requirementsFile]);
+    const result = await capture(python, ['-I', '-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '-r', requirementsFile]);
     if (result.code === 0)
         return;
     const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-PIP_TAIL_LINES).join('\n');
@@ -19833,7 +19852,7 @@ class PipVenvManager {
     async build(dir, interpreter) {
         this.request.log(`building a venv with Python ${interpreter.version} from ${this.request.requirementsDisplayPath ?? this.request.requirementsFile}`);
         await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(dir), { recursive: true });
-        const created = await capture(interpreter.executable, ['-m', 'venv', dir]);
+        const created = await capture(interpreter.executable, ['-I', '-m', 'venv', dir]);
         if (created.code !== 0) {
             throw new UserError(`the environment failed to build: python -m venv exited ${created.code}: ${created.stderr.trim()}`, 'Install the venv module for this interpreter (e.g. apt install python3-venv).');
         }
@@ -19954,24 +19973,11 @@ function parseDuration(text) {
 ;// CONCATENATED MODULE: ./src/rerun/rerun-environment.ts
 
 
-// The rerun executes the pull request's code: it must not see the action's token or the runner's service tokens.
-const SECRET_VARIABLES = [
-    'GITHUB_TOKEN',
-    'ACTIONS_RUNTIME_TOKEN',
-    'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
-    'ACTIONS_ID_TOKEN_REQUEST_URL',
-    'ACTIONS_RESULTS_URL',
-    'ACTIONS_CACHE_URL',
-    'ACTIONS_RUNTIME_URL',
-];
+
 /** Pure: the rerun's environment — the venv first on PATH, the record's variables, and the seeds as REPRO_SEED_*. */
 function rerunEnvironment({ base, binDir, venvDir, variables, seeds }) {
-    const env = {};
-    for (const [name, value] of Object.entries(base)) {
-        if (name.startsWith('INPUT_') || SECRET_VARIABLES.includes(name) || name === 'PYTHONHOME')
-            continue;
-        env[name] = value;
-    }
+    const env = withoutSecrets(base);
+    delete env.PYTHONHOME;
     if (binDir && venvDir) {
         env.VIRTUAL_ENV = venvDir;
         env.PATH = [binDir, base.PATH].filter(Boolean).join((external_node_path_default()).delimiter);

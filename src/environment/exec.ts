@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { withoutSecrets } from '../child-env.js';
 
 export interface Captured {
   code: number | null;
@@ -8,8 +9,8 @@ export interface Captured {
   spawnError?: NodeJS.ErrnoException;
 }
 
-/** Runs a program to completion and captures its output; never throws, so callers word the failure. */
-export function capture(program: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Captured> {
+/** Runs a program to completion and captures its output, without secrets in its environment; never throws, so callers word the failure. */
+export function capture(program: string, args: string[], env: NodeJS.ProcessEnv = withoutSecrets(process.env)): Promise<Captured> {
   return new Promise((resolve) => {
     const child = spawn(program, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];

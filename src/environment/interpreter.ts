@@ -12,7 +12,7 @@ export interface Interpreter {
 const PROBE = 'import json, platform, sys, sysconfig; print(json.dumps({"version": platform.python_version(), "platform": sysconfig.get_platform(), "executable": sys.executable}))';
 
 export async function probeInterpreter(python: string): Promise<Interpreter> {
-  const result = await capture(python, ['-c', PROBE]);
+  const result = await capture(python, ['-I', '-c', PROBE]);
   if (result.spawnError || result.code !== 0) {
     throw new UserError(
       `Python interpreter "${python}" ${result.spawnError?.code === 'ENOENT' ? 'was not found' : `did not run (${result.stderr.trim().split('\n').at(-1) ?? result.spawnError?.message})`}`,

@@ -5,7 +5,7 @@ import { parseFreeze } from './package-diff.js';
 const PIP_TAIL_LINES = 20;
 
 export async function pipFreeze(python: string): Promise<Record<string, string>> {
-  const result = await capture(python, ['-m', 'pip', 'freeze', '--disable-pip-version-check']);
+  const result = await capture(python, ['-I', '-m', 'pip', 'freeze', '--disable-pip-version-check']);
   if (result.code !== 0) {
     throw new UserError(`pip freeze failed for ${python}: ${result.stderr.trim().split('\n').at(-1) ?? ''}`, 'Make sure pip is installed for that interpreter (python -m ensurepip).');
   }
@@ -14,7 +14,7 @@ export async function pipFreeze(python: string): Promise<Record<string, string>>
 
 /** Installs the requirements through the venv's own interpreter (its bin/pip shebang is not relocatable). */
 export async function pipInstall(python: string, requirementsFile: string, displayPath: string): Promise<void> {
-  const result = await capture(python, ['-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '-r', requirementsFile]);
+  const result = await capture(python, ['-I', '-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '-r', requirementsFile]);
   if (result.code === 0) return;
   const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-PIP_TAIL_LINES).join('\n');
   throw new UserError(

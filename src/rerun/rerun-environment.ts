@@ -1,16 +1,6 @@
 import path from 'node:path';
+import { withoutSecrets } from '../child-env.js';
 import { SEED_ENV_PREFIX } from '../constants.js';
-
-// The rerun executes the pull request's code: it must not see the action's token or the runner's service tokens.
-const SECRET_VARIABLES = [
-  'GITHUB_TOKEN',
-  'ACTIONS_RUNTIME_TOKEN',
-  'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
-  'ACTIONS_ID_TOKEN_REQUEST_URL',
-  'ACTIONS_RESULTS_URL',
-  'ACTIONS_CACHE_URL',
-  'ACTIONS_RUNTIME_URL',
-];
 
 export interface RerunEnvironmentOptions {
   base: NodeJS.ProcessEnv;
@@ -22,11 +12,8 @@ export interface RerunEnvironmentOptions {
 
 /** Pure: the rerun's environment — the venv first on PATH, the record's variables, and the seeds as REPRO_SEED_*. */
 export function rerunEnvironment({ base, binDir, venvDir, variables, seeds }: RerunEnvironmentOptions): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(base)) {
-    if (name.startsWith('INPUT_') || SECRET_VARIABLES.includes(name) || name === 'PYTHONHOME') continue;
-    env[name] = value;
-  }
+  const env = withoutSecrets(base);
+  delete env.PYTHONHOME;
   if (binDir && venvDir) {
     env.VIRTUAL_ENV = venvDir;
     env.PATH = [binDir, base.PATH].filter(Boolean).join(path.delimiter);

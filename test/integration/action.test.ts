@@ -191,6 +191,33 @@ describe('the bundled action', () => {
     expect(fixed.outputs['comment-url']).toBe(prComments()[0]!.html_url);
   });
 
+  it('never hands a token to the pull request\'s code: not in the interpreter probe, pip or the rerun', async () => {
+    const repo = await newRepo();
+    const probe = path.join(await mkdtemp(path.join(tmpdir(), 'repro-gate-probe-')), 'seen.txt');
+    // A json.py that shadows the standard library logs the environment it runs in, then hands over the real json.
+    await repo.write(
+      'json.py',
+      [
+        'import os, sys',
+        'open(os.environ["REPRO_PROBE"], "a").write(repr(sorted(os.environ.items())) + "\\n")',
+        'here = os.path.dirname(os.path.abspath(__file__))',
+        'sys.path = [p for p in sys.path if os.path.abspath(p or ".") != here]',
+        'del sys.modules[__name__]',
+        'import json as real_json',
+        'sys.modules[__name__] = real_json',
+        '',
+      ].join('\n'),
+    );
+    const run = await action(repo, { env: { REPRO_PROBE: probe } });
+    expect(run.outputs.verdict).toBe('reproduced');
+    const seen = readFileSync(probe, 'utf8');
+    // The rerun imported it (so the probe works), and nothing it saw holds a secret.
+    expect(seen).toContain('REPRO_SEED_NUMPY');
+    expect(seen).not.toContain(standin.token);
+    expect(seen).not.toContain(standin.runtimeToken);
+    expect(seen).not.toMatch(/INPUT_/);
+  });
+
   it('keeps an oversized report within the comment limit and says where the full report is', async () => {
     const repo = await newRepo();
     const metrics = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`layer_${i}.weight_norm`, i / 7]));

@@ -83,7 +83,7 @@ export class PipVenvManager implements EnvironmentManager {
   private async build(dir: string, interpreter: Interpreter): Promise<void> {
     this.request.log(`building a venv with Python ${interpreter.version} from ${this.request.requirementsDisplayPath ?? this.request.requirementsFile}`);
     await mkdir(path.dirname(dir), { recursive: true });
-    const created = await capture(interpreter.executable, ['-m', 'venv', dir]);
+    const created = await capture(interpreter.executable, ['-I', '-m', 'venv', dir]);
     if (created.code !== 0) {
       throw new UserError(`the environment failed to build: python -m venv exited ${created.code}: ${created.stderr.trim()}`, 'Install the venv module for this interpreter (e.g. apt install python3-venv).');
     }
