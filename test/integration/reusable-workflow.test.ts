@@ -114,6 +114,24 @@ describe('.github/workflows/reproduce.yml, run job by job', () => {
   });
 });
 
+describe('.github/workflows/reproduce.yml when no record matches', () => {
+  it('fails discover and the report job, so the required check cannot pass by being skipped', async () => {
+    const repo = await createRecordedRepo({ cacheRoot, recordingVenv });
+    const workflow = await workflowFile('.github/workflows/reproduce.yml');
+    const pullRequest = await webhookExample('pull_request', (example) => example.action === 'opened');
+    const common = { inputs: { records: 'models/**/run.yaml' }, job: {}, github: { event: pullRequest, token: standin.token } };
+    const base = { artifacts: new Map<string, string>(), eventName: 'pull_request', payload: pullRequest, env: serviceEnv() };
+    const discover = await runJob(workflow.jobs.discover!, { ...base, jobId: 'discover', workspace: await checkout(repo, 'repo'), context: common });
+    expect(discover.failed).toBe(true);
+    expect(discover.actionRuns[0]?.stdout).toMatch(/::error::input "records" matched no run record/);
+    const needs = { discover: { outputs: discover.outputs, result: 'failure' }, reproduce: { result: 'skipped' } };
+    const report = await runJob(workflow.jobs.report!, { ...base, jobId: 'report', workspace: await mkdtemp(path.join(tmpdir(), 'repro-gate-workspace-')), context: { ...common, needs } });
+    expect(report.ran).toBe(true);
+    expect(report.failed).toBe(true);
+    expect(report.actionRuns).toHaveLength(0);
+  });
+});
+
 describe('docs/workflows/fork-safe-*.yml, run as the two workflows of a fork PR', () => {
   it('checks with a read-only flow, then comments from workflow_run on the PR the event names, whatever the artifact claims', async () => {
     const repo = await createRecordedRepo({ cacheRoot, recordingVenv });

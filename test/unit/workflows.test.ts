@@ -164,7 +164,10 @@ describe('the reusable workflow', () => {
 
   it('merges every report in one comment-mode step that decides the verdict, even when a record job died', () => {
     expect(report?.needs).toEqual(['discover', 'reproduce']);
-    expect(report?.if).toMatch(/always\(\)/);
+    // Never skipped (a skipped job passes a required check), and it fails first when discover did not succeed.
+    expect(report?.if).toBe('${{ !cancelled() }}');
+    expect(report?.steps?.[0]).toMatchObject({ if: "needs.discover.result != 'success'" });
+    expect(report?.steps?.[0]?.run).toMatch(/exit 1/);
     const steps = report?.steps ?? [];
     expect(steps.find((step) => step.uses?.startsWith('actions/download-artifact'))?.with).toMatchObject({ pattern: 'repro-gate-report-*', path: 'reports' });
     expect(steps.find((step) => step.id === 'publish')?.with).toEqual({
@@ -194,7 +197,7 @@ describe('the fork-safe templates', () => {
     const steps = Object.values(comment.jobs).flatMap((job) => job.steps ?? []);
     expect(steps.some((step) => step.uses?.startsWith('actions/checkout') || step.run)).toBe(false);
     const action = steps.find((step) => step.uses?.startsWith('repro-gate/repro-gate'));
-    expect(action?.with).toEqual({ mode: 'comment', reports: 'reports' });
+    expect(action?.with).toEqual({ mode: 'comment', reports: 'reports', 'fail-on': 'never' });
     expect(Object.values(comment.jobs)[0]?.permissions).toEqual({ actions: 'read', contents: 'read', 'pull-requests': 'write' });
   });
 });

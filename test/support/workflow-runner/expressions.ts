@@ -1,5 +1,5 @@
 // A small evaluator for the `${{ }}` expressions our workflows use: context paths, string/number/boolean
-// literals, ==, !=, &&, ||, !, parentheses, and the functions always(), success(), fromJSON() and join().
+// literals, ==, !=, &&, ||, !, parentheses, and the functions always(), success(), cancelled(), fromJSON() and join().
 // Unknown functions throw, so a workflow that outgrows this evaluator fails loudly instead of passing.
 
 export type Context = Record<string, unknown>;
@@ -40,6 +40,7 @@ function lookup(context: Context, path: string): unknown {
 const FUNCTIONS: Record<string, (...args: unknown[]) => unknown> = {
   always: () => true,
   success: () => true,
+  cancelled: () => false,
   fromJSON: (value) => JSON.parse(text(value)),
   join: (list, separator = ',') => (Array.isArray(list) ? list.map(text).join(text(separator)) : text(list)),
 };
