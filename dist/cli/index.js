@@ -19014,7 +19014,7 @@ function cap(text, max) {
 }
 /**
  * Inert inline markdown, safe in table cells: HTML-escaped (no tags, no `<!--` to forge our marker), emphasis,
- * code, link and table punctuation backslash-escaped, one line, @mentions and autolinks broken with a zero-width space.
+ * code, link and table punctuation backslash-escaped, one line, @mentions, issue references and autolinks broken with a zero-width space.
  */
 function escapeInline(text, max = MAX_INLINE) {
     return cap(text.replace(ANSI, '').replace(/[\r\n\t]+/g, ' ').replace(CONTROL, ''), max)
@@ -19028,6 +19028,9 @@ function escapeInline(text, max = MAX_INLINE) {
         .replace(/^[#+-]+(?=\s|$)/, '\\$&')
         .replace(/^(\d+)([.)])(?=\s|$)/, '$1\\$2')
         .replace(/@/g, `@${ZERO_WIDTH_SPACE}`)
+        // `#12`, `owner/repo#12` and `GH-12` would link, and cross-reference, another issue.
+        .replace(/#(?=\w)/g, `#${ZERO_WIDTH_SPACE}`)
+        .replace(/\bGH-(?=\d)/gi, (match) => `${match.slice(0, 2)}${ZERO_WIDTH_SPACE}-`)
         .replace(/:\/\//g, `:${ZERO_WIDTH_SPACE}//`)
         .replace(/www\./gi, (match) => `${match.slice(0, 3)}${ZERO_WIDTH_SPACE}.`);
 }

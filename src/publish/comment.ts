@@ -5,8 +5,11 @@ import type { GitHubClient } from './octokit.js';
 // One sticky comment per workflow job and record set: found by its hidden marker among the token user's
 // comments (all pages), updated in place. Modelled on actions/dependency-review-action's comment-pr.ts.
 
-/** `GET /user` is refused to the workflow's GITHUB_TOKEN (an installation token); it comments as this bot. */
-const ACTIONS_BOT_LOGIN = 'github-actions[bot]';
+/**
+ * Whose comments can be ours. `GET /user` names a personal token's user; it is refused to installation tokens
+ * (the workflow's GITHUB_TOKEN, GitHub Apps), which comment as a bot: then any bot's comment that starts with our marker.
+ */
+type Author = { login: string } | { anyBot: true };
 
 const PERMISSION_HINT =
   'Give the job `permissions: pull-requests: write`. Pull requests from forks only get a read-only token: use the fork-safe flow (docs/fork-prs.md).';
@@ -42,21 +45,22 @@ function httpStatus(error: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
-async function tokenLogin(octokit: GitHubClient): Promise<string> {
+async function tokenAuthor(octokit: GitHubClient): Promise<Author> {
   try {
-    return (await octokit.rest.users.getAuthenticated()).data.login;
+    return { login: (await octokit.rest.users.getAuthenticated()).data.login };
   } catch (error) {
-    if (httpStatus(error) === 403) return ACTIONS_BOT_LOGIN;
+    if (httpStatus(error) === 403) return { anyBot: true };
     throw error;
   }
 }
 
-async function findSticky(request: StickyCommentRequest, author: string): Promise<number | undefined> {
+async function findSticky(request: StickyCommentRequest, author: Author): Promise<number | undefined> {
   const { octokit, owner, repo, issueNumber, marker } = request;
+  const isAuthor = (user: { login: string; type: string } | null | undefined) => ('login' in author ? user?.login === author.login : user?.type === 'Bot');
   const pages = octokit.paginate.iterator(octokit.rest.issues.listComments, { owner, repo, issue_number: issueNumber, per_page: 100 });
   for await (const page of pages) {
-    // Someone else quoting our marker must not hijack the comment: only the token user's own comments count.
-    const found = page.data.find((comment) => comment.user?.login === author && comment.body?.includes(marker));
+    // Ours starts with the marker. A quote, or a log line that prints a marker, sits further in and never matches.
+    const found = page.data.find((comment) => isAuthor(comment.user) && comment.body?.startsWith(`${marker}\n`));
     if (found) return found.id;
   }
   return undefined;
@@ -67,7 +71,7 @@ export async function upsertStickyComment(request: StickyCommentRequest): Promis
   const { octokit, owner, repo, issueNumber, marker, body, log } = request;
   const fullBody = `${marker}\n${body}`;
   try {
-    const existing = await findSticky(request, await tokenLogin(octokit));
+    const existing = await findSticky(request, await tokenAuthor(octokit));
     if (existing !== undefined) {
       const { data } = await octokit.rest.issues.updateComment({ owner, repo, comment_id: existing, body: fullBody });
       log.info(`Updated the repro-gate comment: ${data.html_url}`);

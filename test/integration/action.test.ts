@@ -114,14 +114,19 @@ describe('the bundled action', () => {
     const sticky = prComments().at(-1)!;
     expect(sticky.body).toMatch(/<!-- repro-gate:sticky/);
     // Someone else quoting our marker must not be mistaken for ours.
-    standin.seedComments(OWNER, REPO, prNumber, [{ body: sticky.body, login: 'mallory' }]);
+    standin.seedComments(OWNER, REPO, prNumber, [
+      { body: sticky.body, login: 'mallory' },
+      // Another bot whose comment carries the marker further in (a quote, a log line) is not ours either.
+      { body: `> quoted\n${sticky.body}`, login: 'renovate[bot]' },
+    ]);
     const requestsBefore = standin.requests.length;
     const rerun = await action(repo);
     expect(rerun.status).toBe(0);
     const ours = prComments().filter((comment) => comment.body.includes('<!-- repro-gate:sticky') && comment.user.login === standin.botLogin);
     expect(ours).toHaveLength(1);
     expect(ours[0]!.id).toBe(sticky.id);
-    expect(prComments()).toHaveLength(107);
+    expect(prComments()).toHaveLength(108);
+    expect(prComments().find((comment) => comment.user.login === 'renovate[bot]')?.body.startsWith('> quoted')).toBe(true);
     expect(standin.requests.slice(requestsBefore).some((request) => request.method === 'GET' && /page=2/.test(request.path))).toBe(true);
   });
 

@@ -85,6 +85,9 @@ describe('escaping untrusted strings', () => {
     ['- item', '\\- item'],
     ['-0.5', '-0.5'],
     ['> quote', '&gt; quote'],
+    ['fixes #12', 'fixes #\u200b12'],
+    ['octo/repo#7', 'octo/repo#\u200b7'],
+    ['see GH-42', 'see GH\u200b-42'],
   ])('escapes block markers only where they would start a block: %j', (text, expected) => {
     expect(escapeInline(text)).toBe(expected);
   });
