@@ -1,10 +1,19 @@
-import { glob } from 'node:fs/promises';
+import { glob, stat } from 'node:fs/promises';
 import { UserError } from '../errors.js';
 
-/** Expands the `records` input: plain paths and globs, newline separated, node_modules and .git skipped. */
+const isFile = (file: string) => stat(file).then((info) => info.isFile(), () => false);
+
+/**
+ * Expands the `records` input: plain paths and globs, newline separated, node_modules and .git skipped.
+ * A path that exists is taken as it is: `exp[1]/run.yaml` from the discover matrix is that file, not a glob.
+ */
 export async function findRecords(patterns: string[]): Promise<string[]> {
   const found = new Set<string>();
   for (const pattern of patterns) {
+    if (await isFile(pattern)) {
+      found.add(pattern);
+      continue;
+    }
     for await (const file of glob(pattern, { exclude: (name) => name === 'node_modules' || name === '.git' })) {
       found.add(file);
     }

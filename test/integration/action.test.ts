@@ -291,6 +291,15 @@ describe('the action in discover mode (the reusable workflow\'s matrix)', () => 
     });
   });
 
+  it('takes an existing path literally, even with glob characters in it', async () => {
+    const repo = await newRepo();
+    await mkdir(path.join(repo.root, 'exp[1]'));
+    await repo.write('exp[1]/run.yaml', await repo.read('run.yaml'));
+    const run = await action(repo, { inputs: { mode: 'discover', records: 'exp[1]/run.yaml' } });
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.outputs.matrix!).include.map((entry: { record: string }) => entry.record)).toEqual(['exp[1]/run.yaml']);
+  });
+
   it('fails clearly when no record matches', async () => {
     const repo = await newRepo();
     const run = await action(repo, { inputs: { mode: 'discover', records: 'models/**/run.yaml' } });
