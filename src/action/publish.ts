@@ -48,6 +48,8 @@ async function publishComment(report: Report, inputs: ActionInputs, fullReportHi
   const issueNumber = await pullRequestFor(github.context.eventName, github.context.payload, {
     pullRequestsForCommit: async (sha) =>
       (await octokit.rest.repos.listPullRequestsAssociatedWithCommit({ owner, repo, commit_sha: sha })).data,
+    openPullRequestsFrom: async (headOwner, branch) =>
+      (await octokit.rest.pulls.list({ owner, repo, state: 'open', head: `${headOwner}:${branch}`, per_page: 100 })).data,
   }).catch((error: unknown) => {
     // Like every comment failure, a failed lookup is a warning: the verdict decides the step.
     core.warning(`No PR comment: could not find the pull request of this ${github.context.eventName} event: ${(error as Error).message}`);

@@ -350,8 +350,10 @@ describe('the action in comment mode (fork-safe flow)', () => {
     const verified = await action(repo, { inputs: { comment: 'never', 'upload-evidence': 'false' } });
     const report = JSON.parse(readFileSync(verified.outputs['report-json']!, 'utf8'));
     const headSha = 'c0ffee0000000000000000000000000000000001';
-    standin.seedPullRequest(OWNER, REPO, { number: prNumber, headSha });
+    // The example run's head is another repository (octo-org/octo-repo): a fork, as in the fork-safe flow.
     const workflowRun = await webhookExample('workflow_run', (example) => example.action === 'completed');
+    const { head_branch: headBranch, head_repository: headRepository } = workflowRun.workflow_run;
+    standin.seedPullRequest(OWNER, REPO, { number: prNumber, headSha, headOwner: headRepository.owner.login, headBranch, fromFork: true });
     workflowRun.workflow_run.event = 'pull_request';
     workflowRun.workflow_run.head_sha = headSha;
     // A fork's pull request is not listed in the event: the action must look it up by head commit.

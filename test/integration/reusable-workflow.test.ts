@@ -159,9 +159,11 @@ describe('docs/workflows/fork-safe-*.yml, run as the two workflows of a fork PR'
     await writeFile(reportFile, JSON.stringify(report));
 
     const headSha = pullRequest.pull_request.head.sha as string;
-    standin.seedPullRequest(OWNER, REPO, { number: pullRequest.number, headSha });
+    // The example run's head is another repository (octo-org/octo-repo): a fork.
     const workflowRun = await webhookExample('workflow_run', (example) => example.action === 'completed');
     Object.assign(workflowRun.workflow_run, { event: 'pull_request', conclusion: 'success', head_sha: headSha, pull_requests: [] });
+    const { head_branch: headBranch, head_repository: headRepository } = workflowRun.workflow_run;
+    standin.seedPullRequest(OWNER, REPO, { number: pullRequest.number, headSha, headOwner: headRepository.owner.login, headBranch, fromFork: true });
     const runCommentJob = async (payload: Record<string, any>) =>
       runJob(comment.jobs.comment!, {
         context: { github: { event: payload, token: standin.token } },

@@ -68,10 +68,11 @@ describe('stickyMarker', () => {
 });
 
 describe('pullRequestFor: the PR comes from the trusted event only', () => {
-  const noLookup = { pullRequestsForCommit: async () => [] };
+  type Pull = { number: number; state: string; head: { sha: string } };
+  const noLookup = { pullRequestsForCommit: async () => [], openPullRequestsFrom: async () => [] };
   const sha = 'c0ffee'.padEnd(40, '0');
   const workflowRun = (event: string, pullRequests: Array<{ number: number; head: { sha: string } }>) => ({
-    workflow_run: { event, head_sha: sha, pull_requests: pullRequests },
+    workflow_run: { event, head_sha: sha, head_branch: 'feature', head_repository: { owner: { login: 'forker' } }, pull_requests: pullRequests },
   });
 
   it('reads pull_request and pull_request_target events', async () => {
@@ -89,9 +90,21 @@ describe('pullRequestFor: the PR comes from the trusted event only', () => {
   });
 
   it('looks a fork PR up by head commit and only accepts an open PR with that head', async () => {
-    const lookup = (pulls: Array<{ number: number; state: string; head: { sha: string } }>) => ({ pullRequestsForCommit: async () => pulls });
+    const lookup = (pulls: Pull[]) => ({ ...noLookup, pullRequestsForCommit: async () => pulls });
     expect(await pullRequestFor('workflow_run', workflowRun('pull_request', []), lookup([{ number: 9, state: 'open', head: { sha } }]))).toBe(9);
     expect(await pullRequestFor('workflow_run', workflowRun('pull_request', []), lookup([{ number: 9, state: 'closed', head: { sha } }]))).toBeUndefined();
     expect(await pullRequestFor('workflow_run', workflowRun('pull_request', []), lookup([{ number: 9, state: 'open', head: { sha: 'moved' } }]))).toBeUndefined();
+  });
+
+  it('falls back to the fork\'s branch when the commit lookup does not know the fork\'s commit', async () => {
+    const asked: string[] = [];
+    const fromBranch = (pulls: Pull[]) => ({
+      pullRequestsForCommit: async () => [],
+      openPullRequestsFrom: async (owner: string, branch: string) => (asked.push(`${owner}:${branch}`), pulls),
+    });
+    expect(await pullRequestFor('workflow_run', workflowRun('pull_request', []), fromBranch([{ number: 11, state: 'open', head: { sha } }]))).toBe(11);
+    expect(asked).toEqual(['forker:feature']);
+    // The branch moved on since the run: its PR is not the one this report is about.
+    expect(await pullRequestFor('workflow_run', workflowRun('pull_request', []), fromBranch([{ number: 11, state: 'open', head: { sha: 'newer' } }]))).toBeUndefined();
   });
 });

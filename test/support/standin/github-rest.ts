@@ -27,6 +27,15 @@ export interface IssueComment {
   [field: string]: unknown;
 }
 
+/** A PR from a fork (`fromFork`) is, as on GitHub, not always found by `commits/{sha}/pulls`; its branch finds it. */
+export interface SeededPullRequest {
+  number: number;
+  headSha: string;
+  headOwner?: string;
+  headBranch?: string;
+  fromFork?: boolean;
+}
+
 export interface InjectedFailure {
   method: string;
   path: RegExp;
@@ -46,9 +55,15 @@ function simpleUser(login: string, id: number): Record<string, unknown> {
   return { ...user, login, id, node_id: Buffer.from(`04:${bot ? 'Bot' : 'User'}${id}`).toString('base64'), type: bot ? 'Bot' : 'User' };
 }
 
+function pullRequestSimple(pull: SeededPullRequest): Record<string, unknown> {
+  const template = EXAMPLES['pull-request-simple-items']!.value[0] as Record<string, any>;
+  // The description's own example lacks the now-required `requested_teams[].type`; GitHub's answers carry it.
+  return { ...template, number: pull.number, state: 'open', requested_teams: [], head: { ...template.head, sha: pull.headSha, ref: pull.headBranch ?? template.head.ref } };
+}
+
 export class GitHubRestStandin {
   private readonly issueComments = new Map<string, IssueComment[]>();
-  private readonly pullRequests = new Map<string, Array<{ number: number; headSha: string }>>();
+  private readonly pullRequests = new Map<string, SeededPullRequest[]>();
   private readonly failures: InjectedFailure[] = [];
   private nextCommentId = 1_000_001;
   private readonly userIds = new Map<string, number>([[ACTIONS_BOT.login, ACTIONS_BOT.id]]);
@@ -70,7 +85,7 @@ export class GitHubRestStandin {
     for (const comment of comments) this.addComment(owner, repo, issueNumber, comment.body, comment.login);
   }
 
-  seedPullRequest(owner: string, repo: string, pull: { number: number; headSha: string }): void {
+  seedPullRequest(owner: string, repo: string, pull: SeededPullRequest): void {
     const key = `${owner}/${repo}`;
     this.pullRequests.set(key, [...(this.pullRequests.get(key) ?? []), pull]);
   }
@@ -175,12 +190,13 @@ export class GitHubRestStandin {
         return send(200, comment);
       }
       case 'repos/list-pull-requests-associated-with-commit': {
-        const template = EXAMPLES['pull-request-simple-items']!.value[0] as Record<string, any>;
-        const pulls = (this.pullRequests.get(`${owner}/${repo}`) ?? [])
-          .filter((pull) => pull.headSha === params.commit_sha)
-          // The description's own example lacks the now-required `requested_teams[].type`; GitHub's answers carry it.
-          .map((pull) => ({ ...template, number: pull.number, state: 'open', requested_teams: [], head: { ...template.head, sha: pull.headSha } }));
-        return send(200, pulls);
+        const pulls = (this.pullRequests.get(`${owner}/${repo}`) ?? []).filter((pull) => pull.headSha === params.commit_sha && !pull.fromFork);
+        return send(200, pulls.map(pullRequestSimple));
+      }
+      case 'pulls/list': {
+        const head = url.searchParams.get('head');
+        const pulls = (this.pullRequests.get(`${owner}/${repo}`) ?? []).filter((pull) => !head || `${pull.headOwner}:${pull.headBranch}` === head);
+        return send(200, pulls.map(pullRequestSimple));
       }
       default:
         return send(404, { message: 'Not Found', documentation_url: DOCS, status: '404' });

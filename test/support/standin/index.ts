@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ACTIONS_BOT, GitHubRestStandin, type InjectedFailure, type IssueComment } from './github-rest.js';
+import { ACTIONS_BOT, GitHubRestStandin, type InjectedFailure, type IssueComment, type SeededPullRequest } from './github-rest.js';
 import { type LoggedRequest, readBody, sendJson } from './http.js';
 import { OpenApiValidator } from './openapi.js';
 import { type CacheEntry, ResultsServiceStandin, type UploadedArtifact } from './results-service.js';
@@ -23,7 +23,7 @@ export interface Standin {
   artifacts: UploadedArtifact[];
   comments(owner: string, repo: string, issueNumber: number): IssueComment[];
   seedComments(owner: string, repo: string, issueNumber: number, comments: Array<{ body: string; login: string }>): void;
-  seedPullRequest(owner: string, repo: string, pull: { number: number; headSha: string }): void;
+  seedPullRequest(owner: string, repo: string, pull: SeededPullRequest): void;
   failNext(failure: InjectedFailure): void;
   close(): Promise<void>;
 }
