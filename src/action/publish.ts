@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as core from '@actions/core';
 import * as github from '@actions/github';
 import { COMMENT_MAX_CHARS, EVIDENCE_ARTIFACT_PREFIX, SUMMARY_MAX_BYTES } from '../constants.js';
@@ -19,16 +19,23 @@ interface PublishedFiles {
 }
 
 /**
- * Unique within the workflow run, also across matrix legs of one job (they share GITHUB_JOB): the records
- * checked name it, and the run attempt keeps re-runs apart. Artifact names allow no `/` or `:`.
+ * Unique within the workflow run: matrix legs of one job share GITHUB_JOB and may check the same records (a matrix
+ * over OS or Python), so a random part keeps them apart. The records checked make it readable.
  */
 function evidenceName(report: Report): string {
   const job = process.env.GITHUB_JOB ?? 'job';
-  const attempt = process.env.GITHUB_RUN_ATTEMPT ?? '1';
   const names = report.records.map((record) => record.name);
   const label = names.length > 1 ? `${names[0]}-and-${names.length - 1}-more` : (names[0] ?? 'none');
-  const paths = createHash('sha256').update(report.records.map((record) => record.recordPath).join('\n')).digest('hex').slice(0, 8);
-  return `${EVIDENCE_ARTIFACT_PREFIX}-${job}-${label}-${paths}-attempt${attempt}`.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 200);
+  return `${EVIDENCE_ARTIFACT_PREFIX}-${job}-${label}-${randomBytes(4).toString('hex')}`.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 200);
+}
+
+/**
+ * What the step was asked to check, not what it found (adding a record to the PR keeps the same comment), and
+ * where: matrix legs over OS, architecture or interpreter each keep their own comment.
+ */
+function commentScope(inputs: ActionInputs): string[] {
+  if (inputs.mode === 'comment') return inputs['expect-records'].length > 0 ? inputs['expect-records'] : [`reports:${inputs.reports}`];
+  return [...inputs.records, `runner:${process.env.RUNNER_OS ?? ''}/${process.env.RUNNER_ARCH ?? ''}`, `python:${inputs.python}`];
 }
 
 function shouldFail(verdict: Verdict, failOn: ActionInputs['fail-on']): boolean {
@@ -62,8 +69,7 @@ async function publishComment(report: Report, inputs: ActionInputs, fullReportHi
   const marker = stickyMarker({
     workflow: process.env.GITHUB_WORKFLOW ?? '',
     job: process.env.GITHUB_JOB ?? '',
-    // What the step was asked to check, not what it found: adding a record to the PR keeps the same comment.
-    records: inputs.mode === 'comment' ? [`reports:${inputs.reports}`] : inputs.records,
+    scope: commentScope(inputs),
   });
   const body = fitMarkdown(report, COMMENT_MAX_CHARS - marker.length - 1, { fullReportHint });
   const result = await upsertStickyComment({

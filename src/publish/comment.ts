@@ -31,10 +31,10 @@ export interface StickyCommentRequest {
   log: CommentLog;
 }
 
-/** Identifies the job and the record patterns it checks, so jobs (or matrix legs) checking different records never overwrite each other. */
-export function stickyMarker(identity: { workflow: string; job: string; records: string[] }): string {
+/** Identifies the job and what it checks where, so jobs (or matrix legs) never overwrite each other's comment. */
+export function stickyMarker(identity: { workflow: string; job: string; scope: string[] }): string {
   const digest = createHash('sha256')
-    .update(JSON.stringify([identity.workflow, identity.job, [...identity.records].sort()]))
+    .update(JSON.stringify([identity.workflow, identity.job, [...identity.scope].sort()]))
     .digest('hex')
     .slice(0, 16);
   return `${COMMENT_MARKER_PREFIX}:${digest} -->`;

@@ -87,7 +87,7 @@ describe('the bundled action', () => {
     for (const entry of ['report.json', 'report.md', 'linear/rerun.log', 'linear/outputs/out/model.json']) {
       expect(standin.artifacts[0]!.zip.includes(Buffer.from(entry)), entry).toBe(true);
     }
-    expect(standin.artifacts[0]!.name).toMatch(/^repro-gate-evidence-reproduce-linear-[0-9a-f]{8}-attempt1$/);
+    expect(standin.artifacts[0]!.name).toMatch(/^repro-gate-evidence-reproduce-linear-[0-9a-f]{8}$/);
     expect(first.summary).toContain(`\`${standin.artifacts[0]!.name}\``);
 
     const second = await action(repo);

@@ -80,6 +80,8 @@ describe('.github/workflows/reproduce.yml, run job by job', () => {
     const matrix = JSON.parse(discover.outputs.matrix!) as { include: Array<Record<string, string>> };
     expect(matrix.include.map((entry) => entry.record)).toEqual(['models/drifted/run.yaml', 'run.yaml']);
     expect(discover.outputs.records).toBe('models/drifted/run.yaml\nrun.yaml');
+    const key = discover.outputs.key!;
+    expect(key).toMatch(/^[0-9a-f]{8}$/);
 
     const legs: JobResult[] = [];
     for (const [index, entry] of matrix.include.entries()) {
@@ -91,7 +93,7 @@ describe('.github/workflows/reproduce.yml, run job by job', () => {
       [false, 'drift'],
       [false, 'reproduced'],
     ]);
-    expect([...artifacts.keys()].sort()).toEqual(['repro-gate-report-0', 'repro-gate-report-1']);
+    expect([...artifacts.keys()].sort()).toEqual([`repro-gate-${key}-report-0`, `repro-gate-${key}-report-1`]);
     expect(standin.comments(OWNER, REPO, pullRequest.number)).toHaveLength(0);
 
     const needs = { discover: { outputs: discover.outputs, result: 'success' }, reproduce: { result: 'success' } };
@@ -103,10 +105,10 @@ describe('.github/workflows/reproduce.yml, run job by job', () => {
     expect(comments[0]!.body).toContain('2 records: 1 reproduced, 1 drift');
     expect(comments[0]!.body).toMatch(/### ❌ linear-drifted: drift/);
     expect(comments[0]!.body).toMatch(/### ✅ linear: reproduced/);
-    expect(JSON.parse(await readFile(path.join(artifacts.get('repro-gate-report')!, 'report.json'), 'utf8')).verdict).toBe('drift');
+    expect(JSON.parse(await readFile(path.join(artifacts.get(`repro-gate-report-${key}`)!, 'report.json'), 'utf8')).verdict).toBe('drift');
 
     // A leg that died before uploading its report turns the combined verdict into an error, not a pass.
-    artifacts.delete('repro-gate-report-0');
+    artifacts.delete(`repro-gate-${key}-report-0`);
     const partial = await runJob(workflow.jobs.report!, { ...base, jobId: 'report', workspace: await mkdtemp(path.join(tmpdir(), 'repro-gate-workspace-')), context: { ...common, needs } });
     expect(partial.outputs.verdict).toBe('error');
     expect(standin.comments(OWNER, REPO, pullRequest.number)).toHaveLength(1);

@@ -46,14 +46,14 @@ describe('annotationsFor', () => {
 });
 
 describe('stickyMarker', () => {
-  const base = { workflow: 'repro', job: 'reproduce', records: ['a/run.yaml', 'b/run.yaml'] };
+  const base = { workflow: 'repro', job: 'reproduce', scope: ['a/run.yaml', 'b/run.yaml'] };
 
   it('is a hidden HTML comment with the marker prefix', () => {
     expect(stickyMarker(base)).toMatch(new RegExp(`^${COMMENT_MARKER_PREFIX}:[0-9a-f]{16} -->$`));
   });
 
   it('is the same for the same job and record set, in any order', () => {
-    expect(stickyMarker({ ...base, records: ['b/run.yaml', 'a/run.yaml'] })).toBe(stickyMarker(base));
+    expect(stickyMarker({ ...base, scope: ['b/run.yaml', 'a/run.yaml'] })).toBe(stickyMarker(base));
   });
 
   it('differs between jobs, workflows and record sets, so they never overwrite each other', () => {
@@ -61,7 +61,7 @@ describe('stickyMarker', () => {
       stickyMarker(base),
       stickyMarker({ ...base, job: 'other' }),
       stickyMarker({ ...base, workflow: 'nightly' }),
-      stickyMarker({ ...base, records: ['a/run.yaml'] }),
+      stickyMarker({ ...base, scope: ['a/run.yaml'] }),
     ]);
     expect(markers.size).toBe(4);
   });

@@ -158,7 +158,11 @@ describe('the reusable workflow', () => {
     expect(steps.find((step) => step.uses?.startsWith('actions/setup-python'))?.with).toEqual({ 'python-version': '${{ inputs.python-version || matrix.python }}' });
     expect(steps.find((step) => step.id === 'verify')?.with).toMatchObject({ records: '${{ matrix.record }}', comment: 'never', cache: '${{ inputs.cache }}' });
     const upload = steps.find((step) => step.uses?.startsWith('actions/upload-artifact'));
-    expect(upload?.with).toMatchObject({ path: '${{ steps.verify.outputs.report-json }}', overwrite: true });
+    expect(upload?.with).toMatchObject({
+      name: 'repro-gate-${{ needs.discover.outputs.key }}-report-${{ strategy.job-index }}',
+      path: '${{ steps.verify.outputs.report-json }}',
+      overwrite: true,
+    });
     expect(upload?.if).toMatch(/always\(\)/);
   });
 
@@ -169,7 +173,12 @@ describe('the reusable workflow', () => {
     expect(report?.steps?.[0]).toMatchObject({ if: "needs.discover.result != 'success'" });
     expect(report?.steps?.[0]?.run).toMatch(/exit 1/);
     const steps = report?.steps ?? [];
-    expect(steps.find((step) => step.uses?.startsWith('actions/download-artifact'))?.with).toMatchObject({ pattern: 'repro-gate-report-*', path: 'reports' });
+    // Keyed by the call, so two calls of the workflow in one run never mix their reports.
+    expect(steps.find((step) => step.uses?.startsWith('actions/download-artifact'))?.with).toMatchObject({
+      pattern: 'repro-gate-${{ needs.discover.outputs.key }}-report-*',
+      path: 'reports',
+    });
+    expect(steps.find((step) => step.uses?.startsWith('actions/upload-artifact'))?.with?.name).toBe('repro-gate-report-${{ needs.discover.outputs.key }}');
     expect(steps.find((step) => step.id === 'publish')?.with).toEqual({
       mode: 'comment',
       reports: 'reports',
@@ -198,6 +207,9 @@ describe('the fork-safe templates', () => {
     expect(steps.some((step) => step.uses?.startsWith('actions/checkout') || step.run)).toBe(false);
     const action = steps.find((step) => step.uses?.startsWith('repro-gate/repro-gate'));
     expect(action?.with).toEqual({ mode: 'comment', reports: 'reports', 'fail-on': 'never' });
+    // Both the single-step check's report and the reusable workflow's merged report match.
+    const download = steps.find((step) => step.uses?.startsWith('actions/download-artifact'))?.with;
+    expect(download).toMatchObject({ pattern: 'repro-gate-report*', 'run-id': '${{ github.event.workflow_run.id }}' });
     expect(Object.values(comment.jobs)[0]?.permissions).toEqual({ actions: 'read', contents: 'read', 'pull-requests': 'write' });
   });
 });
