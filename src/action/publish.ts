@@ -34,7 +34,8 @@ function evidenceName(report: Report): string {
  * where: matrix legs over OS, architecture or interpreter each keep their own comment.
  */
 function commentScope(inputs: ActionInputs): string[] {
-  if (inputs.mode === 'comment') return inputs['expect-records'].length > 0 ? inputs['expect-records'] : [`reports:${inputs.reports}`];
+  // The reusable workflow downloads each call's reports into a folder named by the call's key.
+  if (inputs.mode === 'comment') return [`reports:${inputs.reports}`];
   return [...inputs.records, `runner:${process.env.RUNNER_OS ?? ''}/${process.env.RUNNER_ARCH ?? ''}`, `python:${inputs.python}`];
 }
 

@@ -176,12 +176,12 @@ describe('the reusable workflow', () => {
     // Keyed by the call, so two calls of the workflow in one run never mix their reports.
     expect(steps.find((step) => step.uses?.startsWith('actions/download-artifact'))?.with).toMatchObject({
       pattern: 'repro-gate-${{ needs.discover.outputs.key }}-report-*',
-      path: 'reports',
+      path: 'reports-${{ needs.discover.outputs.key }}',
     });
     expect(steps.find((step) => step.uses?.startsWith('actions/upload-artifact'))?.with?.name).toBe('repro-gate-report-${{ needs.discover.outputs.key }}');
     expect(steps.find((step) => step.id === 'publish')?.with).toEqual({
       mode: 'comment',
-      reports: 'reports',
+      reports: 'reports-${{ needs.discover.outputs.key }}',
       'expect-records': '${{ needs.discover.outputs.records }}',
       comment: '${{ inputs.comment }}',
       'fail-on': '${{ inputs.fail-on }}',
