@@ -19001,6 +19001,52 @@ async function mergeReportFiles(targets, expectedRecords) {
     return mergeReports(reports, new Date().toISOString(), expectedRecords);
 }
 
+;// CONCATENATED MODULE: ./src/explain/causes.ts
+// Pure: turns the differences found on the way into the likely causes a reader checks first.
+function pythonDiffers(python) {
+    if (!python.required)
+        return false;
+    const required = python.required.split('.');
+    return python.actual.split('.').slice(0, required.length).join('.') !== python.required;
+}
+function likelyCauses(facts) {
+    const causes = [];
+    for (const input of facts.inputs) {
+        if (input.status === 'match')
+            continue;
+        const kind = { data: 'data-changed', config: 'config-changed', requirements: 'requirements-changed' }[input.kind];
+        causes.push({ kind, subject: input.path, line: input.line });
+    }
+    const environment = facts.environment;
+    if (environment) {
+        if (pythonDiffers(environment.python)) {
+            causes.push({ kind: 'python-changed', subject: `${environment.python.required} → ${environment.python.actual}` });
+        }
+        const { recorded, actual } = environment.platform;
+        if (recorded && recorded !== actual)
+            causes.push({ kind: 'platform-changed', subject: `${recorded} → ${actual}` });
+        const packages = environment.packages;
+        for (const change of [...(packages?.changed ?? []), ...(packages?.added ?? []), ...(packages?.removed ?? [])]) {
+            causes.push({ kind: 'packages-changed', subject: `${change.name} ${change.recorded ?? '(none)'} → ${change.actual ?? '(none)'}` });
+        }
+    }
+    const code = facts.code;
+    if (code?.changedFiles && code.changedFiles.length > 0) {
+        const { scoped, relevant, total } = relevantChanges(code);
+        const since = code.recordedCommit?.slice(0, 12);
+        const files = (count) => `${count} file${count === 1 ? '' : 's'}`;
+        const subject = scoped ? `${files(relevant)} changed in ${code.scope} since ${since} (${total} in the repository)` : `${files(total)} changed since ${since}`;
+        causes.push({ kind: 'code-changed', subject });
+    }
+    return causes;
+}
+/** The changed files that count for a record: those under its folder when it has one (they come first in `changedFiles`), else all. */
+function relevantChanges(code) {
+    const total = code.changedFilesTotal ?? code.changedFiles?.length ?? 0;
+    const scoped = Boolean(code.scope) && code.scope !== '.';
+    return { scoped, total, relevant: scoped ? (code.changedInScope ?? total) : total };
+}
+
 ;// CONCATENATED MODULE: ./src/report/escape.ts
 // Every string in a report may come from a fork's pull request: it is rendered inert before it reaches markdown.
 const MAX_INLINE = 300;
@@ -19190,6 +19236,7 @@ function explainRecord(record, quote) {
 
 
 
+
 const LOG_CHARS = 6_000;
 const STATUS = {
     equal: '✅ equal',
@@ -19289,9 +19336,8 @@ function causesSection(record, options) {
         const text = `- ${describeCauses([cause], markdown_esc)}${cause.line ? ` (line ${cause.line})` : ''}`;
         if (cause.kind !== 'code-changed' || !listFiles)
             return text;
-        // The files themselves: with a scope, only those next to the training code (they come first in the list).
-        const scoped = record.code?.scope && record.code.scope !== '.';
-        const relevant = scoped ? (record.code?.changedInScope ?? 0) : (record.code?.changedFilesTotal ?? changed.length);
+        // The files themselves: with a scope, only those next to the training code.
+        const { relevant } = relevantChanges(record.code);
         if (relevant === 0)
             return text;
         const shown = changed.slice(0, Math.min(15, relevant)).map(markdown_esc).join(', ');
@@ -20449,49 +20495,6 @@ function decideVerdict(findings) {
     return findings.metrics.some((metric) => metric.status === 'within') ? 'within-tolerance' : 'reproduced';
 }
 
-;// CONCATENATED MODULE: ./src/explain/causes.ts
-// Pure: turns the differences found on the way into the likely causes a reader checks first.
-function pythonDiffers(python) {
-    if (!python.required)
-        return false;
-    const required = python.required.split('.');
-    return python.actual.split('.').slice(0, required.length).join('.') !== python.required;
-}
-function likelyCauses(facts) {
-    const causes = [];
-    for (const input of facts.inputs) {
-        if (input.status === 'match')
-            continue;
-        const kind = { data: 'data-changed', config: 'config-changed', requirements: 'requirements-changed' }[input.kind];
-        causes.push({ kind, subject: input.path, line: input.line });
-    }
-    const environment = facts.environment;
-    if (environment) {
-        if (pythonDiffers(environment.python)) {
-            causes.push({ kind: 'python-changed', subject: `${environment.python.required} → ${environment.python.actual}` });
-        }
-        const { recorded, actual } = environment.platform;
-        if (recorded && recorded !== actual)
-            causes.push({ kind: 'platform-changed', subject: `${recorded} → ${actual}` });
-        const packages = environment.packages;
-        for (const change of [...(packages?.changed ?? []), ...(packages?.added ?? []), ...(packages?.removed ?? [])]) {
-            causes.push({ kind: 'packages-changed', subject: `${change.name} ${change.recorded ?? '(none)'} → ${change.actual ?? '(none)'}` });
-        }
-    }
-    const code = facts.code;
-    if (code?.changedFiles && code.changedFiles.length > 0) {
-        const total = code.changedFilesTotal ?? code.changedFiles.length;
-        const inScope = code.changedInScope ?? total;
-        const since = code.recordedCommit?.slice(0, 12);
-        const files = (count) => `${count} file${count === 1 ? '' : 's'}`;
-        const subject = code.scope && code.scope !== '.'
-            ? `${files(inScope)} changed in ${code.scope} since ${since} (${total} in the repository)`
-            : `${files(total)} changed since ${since}`;
-        causes.push({ kind: 'code-changed', subject });
-    }
-    return causes;
-}
-
 ;// CONCATENATED MODULE: ./src/inputs/check-inputs.ts
 
 
@@ -20562,14 +20565,15 @@ async function codeReport(loaded) {
     // In a repository of many models, what changed next to the training code matters most: it is listed first.
     const scope = external_node_path_default().relative(loaded.repoRoot, external_node_path_default().resolve(loaded.dir, loaded.record.workdir ?? '.')).split((external_node_path_default()).sep).join('/');
     const inScope = (file) => scope === '' || file === scope || file.startsWith(`${scope}/`);
-    const ordered = changed ? [...changed.filter(inScope), ...changed.filter((file) => !inScope(file))] : null;
+    const near = changed?.filter(inScope) ?? [];
+    const ordered = changed ? [...near, ...changed.filter((file) => !inScope(file))] : null;
     return {
         recordedCommit,
         currentCommit,
         scope: scope || '.',
         changedFiles: ordered ? ordered.slice(0, MAX_LISTED_FILES) : null,
         changedFilesTotal: changed?.length,
-        changedInScope: changed?.filter(inScope).length,
+        changedInScope: changed ? near.length : undefined,
     };
 }
 

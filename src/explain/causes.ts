@@ -29,15 +29,18 @@ export function likelyCauses(facts: { inputs: InputCheck[]; environment?: Enviro
   }
   const code = facts.code;
   if (code?.changedFiles && code.changedFiles.length > 0) {
-    const total = code.changedFilesTotal ?? code.changedFiles.length;
-    const inScope = code.changedInScope ?? total;
+    const { scoped, relevant, total } = relevantChanges(code);
     const since = code.recordedCommit?.slice(0, 12);
     const files = (count: number) => `${count} file${count === 1 ? '' : 's'}`;
-    const subject =
-      code.scope && code.scope !== '.'
-        ? `${files(inScope)} changed in ${code.scope} since ${since} (${total} in the repository)`
-        : `${files(total)} changed since ${since}`;
+    const subject = scoped ? `${files(relevant)} changed in ${code.scope} since ${since} (${total} in the repository)` : `${files(total)} changed since ${since}`;
     causes.push({ kind: 'code-changed', subject });
   }
   return causes;
+}
+
+/** The changed files that count for a record: those under its folder when it has one (they come first in `changedFiles`), else all. */
+export function relevantChanges(code: CodeReport): { scoped: boolean; relevant: number; total: number } {
+  const total = code.changedFilesTotal ?? code.changedFiles?.length ?? 0;
+  const scoped = Boolean(code.scope) && code.scope !== '.';
+  return { scoped, total, relevant: scoped ? (code.changedInScope ?? total) : total };
 }

@@ -16,13 +16,14 @@ export async function codeReport(loaded: LoadedRecord): Promise<CodeReport | und
   // In a repository of many models, what changed next to the training code matters most: it is listed first.
   const scope = path.relative(loaded.repoRoot, path.resolve(loaded.dir, loaded.record.workdir ?? '.')).split(path.sep).join('/');
   const inScope = (file: string) => scope === '' || file === scope || file.startsWith(`${scope}/`);
-  const ordered = changed ? [...changed.filter(inScope), ...changed.filter((file) => !inScope(file))] : null;
+  const near = changed?.filter(inScope) ?? [];
+  const ordered = changed ? [...near, ...changed.filter((file) => !inScope(file))] : null;
   return {
     recordedCommit,
     currentCommit,
     scope: scope || '.',
     changedFiles: ordered ? ordered.slice(0, MAX_LISTED_FILES) : null,
     changedFilesTotal: changed?.length,
-    changedInScope: changed?.filter(inScope).length,
+    changedInScope: changed ? near.length : undefined,
   };
 }

@@ -1,4 +1,5 @@
 import { TOOL_NAME } from '../constants.js';
+import { relevantChanges } from '../explain/causes.js';
 import { codeFence, escapeInline } from './escape.js';
 import { describeCauses, explainRecord } from './explain.js';
 import { formatDelta, formatDuration, formatNumber, formatPair, formatTolerance, plural, shortHash, VERDICT_EMOJI, VERDICT_LABEL } from './format.js';
@@ -113,9 +114,8 @@ function causesSection(record: RecordReport, options: RenderOptions): string | u
     .map((cause) => {
       const text = `- ${describeCauses([cause], esc)}${cause.line ? ` (line ${cause.line})` : ''}`;
       if (cause.kind !== 'code-changed' || !listFiles) return text;
-      // The files themselves: with a scope, only those next to the training code (they come first in the list).
-      const scoped = record.code?.scope && record.code.scope !== '.';
-      const relevant = scoped ? (record.code?.changedInScope ?? 0) : (record.code?.changedFilesTotal ?? changed.length);
+      // The files themselves: with a scope, only those next to the training code.
+      const { relevant } = relevantChanges(record.code!);
       if (relevant === 0) return text;
       const shown = changed.slice(0, Math.min(15, relevant)).map(esc).join(', ');
       const more = relevant - Math.min(changed.length, 15, relevant);

@@ -28,17 +28,20 @@ export interface ActionRun {
   summary: string;
 }
 
-/** Parses GITHUB_OUTPUT's `name<<delimiter` blocks, as the runner does. */
-function parseOutputs(text: string): Record<string, string> {
+/** Parses a GITHUB_OUTPUT file as the runner does: `name<<delimiter` blocks and `name=value` lines. */
+export function parseOutputs(text: string): Record<string, string> {
   const outputs: Record<string, string> = {};
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const match = /^([^<]+)<<(.+)$/.exec(lines[i]!);
-    if (!match) continue;
-    const [, name, delimiter] = match as unknown as [string, string, string];
-    const end = lines.indexOf(delimiter, i + 1);
-    outputs[name] = lines.slice(i + 1, end).join('\n');
-    i = end;
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(lines[i]!);
+    if (heredoc) {
+      const end = lines.indexOf(heredoc[2]!, i + 1);
+      outputs[heredoc[1]!] = lines.slice(i + 1, end).join('\n');
+      i = end;
+    } else if (lines[i]!.includes('=')) {
+      const [name, ...value] = lines[i]!.split('=');
+      outputs[name!] = value.join('=');
+    }
   }
   return outputs;
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from '../fixture-repo.js';
-import { type ActionRun, runAction } from '../run-action.js';
+import { type ActionRun, parseOutputs, runAction } from '../run-action.js';
 import { type Context, condition, interpolate, usesAlways } from './expressions.js';
 
 // Runs a job of one of our workflow files the way a runner would, step by step, with the bundled action for
@@ -59,28 +59,11 @@ async function withActionDefaults(inputs: Record<string, string>, context: Conte
 /** The steps that run the repro-gate action: from the reusable workflow's own checkout, or from the Marketplace. */
 const isReproGate = (uses: string) => uses === './repro-gate-action' || uses === './' || uses.startsWith('repro-gate/repro-gate@');
 
-function parseOutputFile(text: string): Record<string, string> {
-  const outputs: Record<string, string> = {};
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const heredoc = /^([^=<]+)<<(.+)$/.exec(lines[i]!);
-    if (heredoc) {
-      const end = lines.indexOf(heredoc[2]!, i + 1);
-      outputs[heredoc[1]!] = lines.slice(i + 1, end).join('\n');
-      i = end;
-    } else if (lines[i]!.includes('=')) {
-      const [name, ...value] = lines[i]!.split('=');
-      outputs[name!] = value.join('=');
-    }
-  }
-  return outputs;
-}
-
 async function runShell(step: Step, env: Record<string, string>, workspace: string): Promise<{ outputs: Record<string, string>; failed: boolean }> {
   const outputFile = path.join(await mkdtemp(path.join(tmpdir(), 'repro-gate-step-')), 'output');
   await writeFile(outputFile, '');
   const result = spawnSync('bash', ['-e', '-c', step.run!], { cwd: workspace, env: { ...process.env, ...env, GITHUB_OUTPUT: outputFile }, encoding: 'utf8' });
-  return { outputs: parseOutputFile(await readFile(outputFile, 'utf8')), failed: result.status !== 0 };
+  return { outputs: parseOutputs(await readFile(outputFile, 'utf8')), failed: result.status !== 0 };
 }
 
 async function uploadArtifact(inputs: Record<string, string>, artifacts: Map<string, string>): Promise<void> {
