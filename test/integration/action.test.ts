@@ -78,7 +78,10 @@ describe('the bundled action', () => {
     expect(comment!.body).toMatch(/linear/);
     expect(first.outputs['comment-url']).toBe(comment!.html_url);
     expect(first.summary).toMatch(/linear/);
-    expect(first.stdout).toMatch(/::group::/);
+    expect(first.stdout).toMatch(/::group::linear: rerun\n/);
+    // Each stage's group ends with its duration; the rerun's own output cannot issue workflow commands.
+    expect(first.stdout).toMatch(/linear: (environment|rerun|compare) took \d+\.\d s/);
+    expect(first.stdout).toMatch(/::stop-commands::([0-9a-f-]+)\n[\s\S]*loss=[\s\S]*::\1::/);
     expect(ReportSchema.parse(JSON.parse(readFileSync(first.outputs['report-json']!, 'utf8'))).verdict).toBe('reproduced');
 
     // The venv was saved to the cache service, and the evidence uploaded as a zip holding report.json.
