@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -11,6 +13,8 @@ export default defineConfig({
       // The default index is unreachable on CI machines; without this every pip lookup stalls ~50 s.
       PIP_RETRIES: '0',
       PIP_DISABLE_PIP_VERSION_CHECK: '1',
+      // One pip download cache for the whole run (and later runs), so no test downloads a wheel twice.
+      PIP_CACHE_DIR: path.join(tmpdir(), 'repro-gate-test-pip-cache'),
     },
   },
 });

@@ -1,6 +1,9 @@
 // `npm run bench`: verify's hashing throughput on a 1 GiB artifact against `openssl dgst -sha256`, and verify's peak RSS.
 // Targets: at least 0.9x openssl's throughput, and under 150 MB peak RSS. Prints its figures; exits 1 when a target is missed.
+// Then, side by side and without targets: a cold scikit-learn venv build (empty repro-gate cache, empty pip cache) and
+// the rebuild after one pin changed, which shares pip's cache with the first.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 const GIB = 1024 ** 3;
 const cli = fileURLToPath(new URL('../dist/cli/index.js', import.meta.url));
 const repo = mkdtempSync(path.join(tmpdir(), 'repro-gate-bench-'));
-const git = (...args) => execFileSync('git', ['-c', 'user.email=bench@example.com', '-c', 'user.name=bench', ...args], { cwd: repo });
+const gitIn = (cwd, ...args) => execFileSync('git', ['-c', 'user.email=bench@example.com', '-c', 'user.name=bench', ...args], { cwd });
+const git = (...args) => gitIn(repo, ...args);
 
 /** Runs a command under python's getrusage, which sees the peak RSS of the command and its children. */
 function runMeasured(command, args) {
@@ -19,13 +23,13 @@ function runMeasured(command, args) {
   return { status: result.status, maxRssKiB, stderr: result.stderr };
 }
 
-try {
+function benchHashing() {
   writeFileSync(path.join(repo, '.gitignore'), 'out/\n');
   git('init', '-q');
   git('add', '.');
   git('commit', '-qm', 'bench');
   const produce = `mkdir -p out && head -c ${GIB} /dev/zero > out/big.bin`;
-  execFileSync(process.execPath, [cli, 'record', '--name', 'bench', '--artifact', 'out/big.bin', '--', produce], { cwd: repo, stdio: 'inherit' });
+  execFileSync(process.execPath, [cli, 'record', '--current-env', '--name', 'bench', '--artifact', 'out/big.bin', '--', produce], { cwd: repo, stdio: 'inherit' });
   git('add', 'run.yaml');
   git('commit', '-qm', 'record');
 
@@ -47,7 +51,75 @@ try {
   console.log(`openssl dgst -sha256:    ${opensslMs.toFixed(0)} ms  = ${opensslMiBs.toFixed(0)} MiB/s`);
   console.log(`throughput ratio:        ${ratio.toFixed(2)}x openssl (target >= 0.90x)`);
   console.log(`verify peak RSS:         ${rssMB.toFixed(1)} MB (target < 150 MB)`);
-  const ok = ratio >= 0.9 && rssMB < 150 && report.verdict === 'reproduced';
+  return ratio >= 0.9 && rssMB < 150 && report.verdict === 'reproduced';
+}
+
+// scikit-learn with every dependency pinned; the rebuild changes threadpoolctl alone.
+const SKLEARN_PINS = ['scikit-learn==1.6.1', 'numpy==2.2.6', 'scipy==1.15.3', 'joblib==1.4.2'];
+const THREADPOOLCTL = { cold: 'threadpoolctl==3.5.0', rebuild: 'threadpoolctl==3.6.0' };
+
+/** A tiny record whose rerun imports scikit-learn, verified by the bundled CLI; returns its environment stage. */
+function verifyVenv(dir, cacheRoot, pins) {
+  const requirements = `${pins.join('\n')}\n`;
+  writeFileSync(path.join(dir, 'requirements.txt'), requirements);
+  const python = execFileSync('python3', ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' }).trim();
+  const record = {
+    version: 1,
+    name: 'bench-sklearn-venv',
+    command: `mkdir -p out && python -c "import json, sklearn; json.dump({'imported': 1}, open('out/metrics.json', 'w'))"`,
+    environment: { python, requirements: 'requirements.txt', requirements_sha256: createHash('sha256').update(requirements).digest('hex') },
+    metrics: { path: 'out/metrics.json', values: { imported: 1 } },
+  };
+  // JSON is YAML, so the record needs no YAML library here.
+  writeFileSync(path.join(dir, 'run.yaml'), `${JSON.stringify(record, null, 2)}\n`);
+  gitIn(dir, 'add', '.');
+  gitIn(dir, 'commit', '-qm', pins.at(-1));
+  const env = { ...process.env, NO_COLOR: '1', REPRO_GATE_CACHE_DIR: cacheRoot };
+  // Measured against repro-gate's own pip cache, which starts empty; a PIP_CACHE_DIR set outside would be warm.
+  delete env.PIP_CACHE_DIR;
+  const json = path.join(dir, 'report.json');
+  const started = performance.now();
+  const verify = spawnSync(process.execPath, [cli, 'verify', 'run.yaml', '--json', json], { cwd: dir, encoding: 'utf8', env });
+  const wallMs = performance.now() - started;
+  if (verify.status !== 0) throw new Error(`verify of the scikit-learn venv exited ${verify.status}:\n${verify.stderr}`);
+  const result = JSON.parse(readFileSync(json, 'utf8')).records[0];
+  const environmentMs = result.stages.find((stage) => stage.stage === 'environment').durationMs;
+  const list = spawnSync(process.execPath, [cli, 'cache', 'list'], { encoding: 'utf8', env }).stdout;
+  const pipCache = /^\s*(\S+ \S+)\s+pip's download cache/m.exec(list)?.[1] ?? '0 B';
+  const total = /^Total: (\S+ \S+)/m.exec(list)?.[1];
+  return { source: result.environment.venv.source, environmentMs, wallMs, pipCache, total };
+}
+
+function benchVenvBuilds() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'repro-gate-bench-venv-'));
+  const cacheRoot = path.join(repo, 'cache');
+  writeFileSync(path.join(dir, '.gitignore'), 'out/\nreport.json\n');
+  gitIn(dir, 'init', '-q');
+  try {
+    benchVenvBuildsIn(dir, cacheRoot);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function benchVenvBuildsIn(dir, cacheRoot) {
+  const cold = verifyVenv(dir, cacheRoot, [...SKLEARN_PINS, THREADPOOLCTL.cold]);
+  const rebuild = verifyVenv(dir, cacheRoot, [...SKLEARN_PINS, THREADPOOLCTL.rebuild]);
+  const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`.padEnd(10);
+  console.log('');
+  console.log(`scikit-learn venv (${[...SKLEARN_PINS, 'threadpoolctl'].join(', ')}):`);
+  console.log(`                          ${'cold build'.padEnd(14)}one pin changed (${THREADPOOLCTL.cold} -> ${THREADPOOLCTL.rebuild})`);
+  console.log(`  venv source:            ${cold.source.padEnd(14)}${rebuild.source}`);
+  console.log(`  environment stage:      ${seconds(cold.environmentMs)}    ${seconds(rebuild.environmentMs)}`);
+  console.log(`  whole verify:           ${seconds(cold.wallMs)}    ${seconds(rebuild.wallMs)}`);
+  console.log(`  pip cache after:        ${cold.pipCache.padEnd(14)}${rebuild.pipCache}`);
+  console.log(`  repro-gate cache after: ${cold.total.padEnd(14)}${rebuild.total}`);
+  console.log("  (pip caches a download only when the index sends caching headers; pins served from local file indexes are not downloaded)");
+}
+
+try {
+  const ok = benchHashing();
+  benchVenvBuilds();
   console.log(ok ? 'bench: all targets met' : 'bench: TARGET MISSED');
   process.exitCode = ok ? 0 : 1;
 } finally {

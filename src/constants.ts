@@ -42,3 +42,20 @@ export const SUMMARY_MAX_BYTES = 1024 * 1024;
 /** Hidden marker that identifies a sticky comment; suffixed with the job and record-set identity. */
 export const COMMENT_MARKER_PREFIX = '<!-- repro-gate:sticky';
 export const EVIDENCE_ARTIFACT_PREFIX = 'repro-gate-evidence';
+
+/** The rerun probe: a `sitecustomize` on the command's PYTHONPATH appends JSON lines to this file (see src/rerun/probe). */
+export const PROBE_TRACE_ENV = 'REPRO_GATE_TRACE';
+/** The sandbox root, so the probe can tell the project's files from the rest. */
+export const PROBE_SANDBOX_ENV = 'REPRO_GATE_SANDBOX';
+/** At most this much of a trace is read: the command controls what it writes there. */
+export const PROBE_TRACE_MAX_BYTES = 16 * 1024 * 1024;
+/** What verify writes into a drifting record's evidence: the record its rerun implies. */
+export const UPDATED_RECORD_NAME = 'run.updated.yaml';
+/** A changed text config up to this size is shown as a diff against its recorded version. */
+export const CONFIG_DIFF_MAX_BYTES = 1024 * 1024;
+
+/** Bounds the cache folder (venvs plus pip's downloads); past it, the least recently used venvs are evicted. */
+export const CACHE_MAX_SIZE_ENV = 'REPRO_GATE_CACHE_MAX_SIZE';
+export const DEFAULT_CACHE_MAX_SIZE = '10GiB';
+/** pip's own variable for its download cache; when the user sets it, venv builds use theirs instead of ours. */
+export const PIP_CACHE_DIR_ENV = 'PIP_CACHE_DIR';

@@ -44,6 +44,13 @@ export async function listWorkingTreeFiles(repoRoot: string): Promise<string[]> 
   return [...new Set(out.split('\0').filter((file) => file && !deleted.has(file)))];
 }
 
+/** Tracked files (paths with `/`), whatever their state in the working tree. */
+export async function listTrackedFiles(repoRoot: string): Promise<string[]> {
+  const out = await git(repoRoot, ['ls-files', '-z', '--cached', '--deduplicate']);
+  if (out === undefined) throw new Error(`git ls-files failed in ${repoRoot}`);
+  return out.split('\0').filter(Boolean);
+}
+
 /**
  * `git diff` refreshes and rewrites .git/index even with --no-optional-locks (git 2.39), which would modify the
  * user's checkout. It gets a throwaway copy of the index instead.
@@ -72,4 +79,30 @@ export async function changedFilesSince(repoRoot: string, commit: string): Promi
 
 export async function hasUncommittedChanges(repoRoot: string): Promise<boolean> {
   return ((await git(repoRoot, ['status', '--porcelain'])) ?? '').trim() !== '';
+}
+
+// Queries about another commit (a pull request's base) never need the checkout's hooks or file-system monitor,
+// and a repository's own config must not get to run a program while we read it.
+const NO_REPOSITORY_PROGRAMS = ['-c', 'core.fsmonitor=', '-c', 'core.hooksPath=/dev/null'];
+
+/** The full commit hash a ref names, or undefined when the clone does not have it (a shallow clone, an unfetched branch). */
+export async function resolveCommit(repoRoot: string, ref: string): Promise<string | undefined> {
+  const out = await git(repoRoot, [...NO_REPOSITORY_PROGRAMS, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
+  return out?.trim() || undefined;
+}
+
+/** A file's text at a commit (`git show COMMIT:PATH`), or undefined when the file does not exist there. */
+export async function readFileAtCommit(repoRoot: string, commit: string, repoRelative: string): Promise<string | undefined> {
+  const object = `${commit}:${repoRelative}`;
+  if ((await git(repoRoot, [...NO_REPOSITORY_PROGRAMS, 'cat-file', '-e', object])) === undefined) return undefined;
+  const text = await git(repoRoot, [...NO_REPOSITORY_PROGRAMS, 'show', object]);
+  if (text === undefined) throw new Error(`git show ${object} failed in ${repoRoot}`);
+  return text;
+}
+
+/** Every file in a commit's tree (`git ls-tree -r --name-only`), paths with `/`. */
+export async function listFilesAtCommit(repoRoot: string, commit: string): Promise<string[]> {
+  const out = await git(repoRoot, [...NO_REPOSITORY_PROGRAMS, 'ls-tree', '-r', '-z', '--name-only', commit]);
+  if (out === undefined) throw new Error(`git ls-tree ${commit} failed in ${repoRoot}`);
+  return out.split('\0').filter(Boolean);
 }

@@ -8687,6 +8687,21 @@ const SUMMARY_MAX_BYTES = (/* unused pure expression or super */ null && (1024 *
 /** Hidden marker that identifies a sticky comment; suffixed with the job and record-set identity. */
 const COMMENT_MARKER_PREFIX = '<!-- repro-gate:sticky';
 const EVIDENCE_ARTIFACT_PREFIX = 'repro-gate-evidence';
+/** The rerun probe: a `sitecustomize` on the command's PYTHONPATH appends JSON lines to this file (see src/rerun/probe). */
+const PROBE_TRACE_ENV = 'REPRO_GATE_TRACE';
+/** The sandbox root, so the probe can tell the project's files from the rest. */
+const PROBE_SANDBOX_ENV = 'REPRO_GATE_SANDBOX';
+/** At most this much of a trace is read: the command controls what it writes there. */
+const PROBE_TRACE_MAX_BYTES = 16 * 1024 * 1024;
+/** What verify writes into a drifting record's evidence: the record its rerun implies. */
+const UPDATED_RECORD_NAME = 'run.updated.yaml';
+/** A changed text config up to this size is shown as a diff against its recorded version. */
+const CONFIG_DIFF_MAX_BYTES = 1024 * 1024;
+/** Bounds the cache folder (venvs plus pip's downloads); past it, the least recently used venvs are evicted. */
+const CACHE_MAX_SIZE_ENV = 'REPRO_GATE_CACHE_MAX_SIZE';
+const DEFAULT_CACHE_MAX_SIZE = '10GiB';
+/** pip's own variable for its download cache; when the user sets it, venv builds use theirs instead of ours. */
+const PIP_CACHE_DIR_ENV = 'PIP_CACHE_DIR';
 
 ;// CONCATENATED MODULE: ./src/errors.ts
 
@@ -8720,17 +8735,626 @@ function describeError(error) {
     return { message: `internal error: ${message}`, hint: 'This is a bug in repro-gate; please report it with the command you ran.' };
 }
 
+;// CONCATENATED MODULE: ./src/environment/cache/size-notation.ts
+
+const UNITS = {
+    b: 1,
+    kb: 1e3,
+    mb: 1e6,
+    gb: 1e9,
+    tb: 1e12,
+    kib: 1024,
+    mib: 1024 ** 2,
+    gib: 1024 ** 3,
+    tib: 1024 ** 4,
+};
+/**
+ * `10GiB`, `500MiB`, `2GB`, `1.5 GiB` or a plain number of bytes. `source` names where the text came from
+ * (an environment variable or a flag), so the error says exactly what to fix.
+ */
+function parseSize(text, source) {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+    const unit = match?.[2]?.toLowerCase() ?? '';
+    const multiplier = unit === '' ? 1 : UNITS[unit];
+    // A bare number is a count of bytes, so a fraction there is a typo rather than a size.
+    if (!match || multiplier === undefined || (unit === '' && match[1].includes('.'))) {
+        throw new UserError(`${source} "${text}" is not a size`, 'Give a number of bytes or a number with a unit: 10GiB, 500MiB, 2GB (KiB/MiB/GiB/TiB count in 1024s, KB/MB/GB/TB in 1000s).');
+    }
+    return Math.floor(Number(match[1]) * multiplier);
+}
+/** Sizes as people read them: binary units, three significant digits. */
+function formatSize(bytes) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit += 1;
+    }
+    const digits = unit === 0 || value >= 100 ? 0 : value >= 10 ? 1 : 2;
+    return `${value.toFixed(digits)} ${units[unit]}`;
+}
+
+;// CONCATENATED MODULE: ./src/environment/cache/bound.ts
+
+
+/** The cache folder's size bound: REPRO_GATE_CACHE_MAX_SIZE, else 10 GiB. A bad value is an error, not a silent default. */
+function cacheBound(env = process.env) {
+    const text = env[CACHE_MAX_SIZE_ENV];
+    if (text === undefined || text.trim() === '')
+        return { bytes: parseSize(DEFAULT_CACHE_MAX_SIZE, 'the default'), source: 'default' };
+    return { bytes: parseSize(text, CACHE_MAX_SIZE_ENV), source: CACHE_MAX_SIZE_ENV };
+}
+
+;// CONCATENATED MODULE: external "node:crypto"
+const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: external "node:os"
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: ./src/environment/venv-cache.ts
+
+
+
+function defaultCacheRoot(env = process.env) {
+    if (env[CACHE_DIR_ENV])
+        return external_node_path_default().resolve(env[CACHE_DIR_ENV]);
+    return external_node_path_default().join(env.XDG_CACHE_HOME || external_node_path_default().join((0,external_node_os_namespaceObject.homedir)(), '.cache'), TOOL_NAME);
+}
+/** Exactly what decides a venv's contents: the requirements bytes, the exact interpreter, the platform. */
+function venvCacheKey(parts) {
+    return `${VENV_CACHE_PREFIX}-${parts.platform}-py${parts.pythonVersion}-${parts.requirementsSha256}`;
+}
+// The cache folder's layout: venvs/<key> (one venv each), venvs/<key>.lock (held while it is built or evicted),
+// pip/ (pip's download cache, shared by every build).
+function venvsDirectory(cacheRoot) {
+    return external_node_path_default().join(cacheRoot, 'venvs');
+}
+function venvDirectory(cacheRoot, key) {
+    return external_node_path_default().join(venvsDirectory(cacheRoot), key);
+}
+const LOCK_SUFFIX = '.lock';
+function venvLockFile(venvDir) {
+    return `${venvDir}${LOCK_SUFFIX}`;
+}
+function pipCacheDirectory(cacheRoot) {
+    return external_node_path_default().join(cacheRoot, 'pip');
+}
+
+;// CONCATENATED MODULE: ./src/environment/cache/eviction-plan.ts
+/**
+ * Which complete venvs to evict, least recently used first, so the total falls within the bound. Venvs whose
+ * lock is held (being built or evicted elsewhere) are never chosen. Pure, so the order is testable on its own.
+ */
+function planEviction(venvs, totalBytes, policy) {
+    const candidates = venvs
+        .filter((venv) => venv.lastUsedMs !== null && venv.key !== policy.keep && venv.lock !== 'held')
+        .filter((venv) => policy.protectUsedSinceMs === undefined || venv.lastUsedMs < policy.protectUsedSinceMs)
+        .sort((a, b) => a.lastUsedMs - b.lastUsedMs || a.key.localeCompare(b.key));
+    const evict = [];
+    let total = totalBytes;
+    for (const venv of candidates) {
+        if (total <= policy.maxBytes)
+            break;
+        evict.push(venv);
+        total -= venv.bytes;
+    }
+    return evict;
+}
+
+;// CONCATENATED MODULE: ./src/environment/cache/disk-usage.ts
+
+
+// lstat calls in flight at once: enough to keep the thread pool busy on a torch venv's ~20k files, without a
+// promise per file of a 10 GiB cache held at the same time.
+const STAT_BATCH = 64;
+/**
+ * Bytes a file or folder occupies on disk, as `du` counts them: allocated blocks, each hard-linked file once,
+ * symlinks not followed (a venv's lib64 points at lib, its bin/python at the system interpreter; readdir's own
+ * `recursive` follows them, so the walk is done here). A path that vanishes while it is measured (a concurrent
+ * eviction) counts as what was seen of it.
+ */
+async function diskUsage(target) {
+    const seen = new Set();
+    let total = 0;
+    const count = (stats) => {
+        if (stats.nlink > 1 && !stats.isDirectory()) {
+            const identity = `${stats.dev}:${stats.ino}`;
+            if (seen.has(identity))
+                return;
+            seen.add(identity);
+        }
+        // Some filesystems report no blocks; the apparent size is the best figure there.
+        total += Number.isFinite(stats.blocks) ? stats.blocks * 512 : stats.size;
+    };
+    const root = await (0,promises_namespaceObject.lstat)(target).catch(() => null);
+    if (!root)
+        return 0;
+    count(root);
+    let folders = root.isDirectory() ? [target] : [];
+    while (folders.length > 0) {
+        const next = [];
+        for (const folder of folders) {
+            const names = await (0,promises_namespaceObject.readdir)(folder).catch(() => []);
+            for (let i = 0; i < names.length; i += STAT_BATCH) {
+                const batch = names.slice(i, i + STAT_BATCH).map((name) => external_node_path_default().join(folder, name));
+                const stats = await Promise.all(batch.map((file) => (0,promises_namespaceObject.lstat)(file).catch(() => null)));
+                stats.forEach((entry, j) => {
+                    if (!entry)
+                        return;
+                    count(entry);
+                    if (entry.isDirectory())
+                        next.push(batch[j]);
+                });
+            }
+        }
+        folders = next;
+    }
+    return total;
+}
+
+;// CONCATENATED MODULE: ./src/environment/cache/last-used.ts
+
+
+
+// A venv's last use is its completion marker's mtime: written when the venv is finished, touched on every reuse.
+// No separate file, so a venv is complete and dated by the one file that is written last.
+/** Records that the venv was used now. Best effort: a read-only cache only makes eviction order less exact. */
+async function markUsed(venvDir, when = new Date()) {
+    await (0,promises_namespaceObject.utimes)(external_node_path_default().join(venvDir, VENV_COMPLETE_MARKER), when, when).catch(() => undefined);
+}
+/** When the venv was last built or reused, or null for a folder without the marker (half-built). */
+async function lastUsed(venvDir) {
+    const stats = await (0,promises_namespaceObject.stat)(external_node_path_default().join(venvDir, VENV_COMPLETE_MARKER)).catch(() => null);
+    return stats ? stats.mtimeMs : null;
+}
+
+;// CONCATENATED MODULE: ./src/environment/cache/locks.ts
+
+// A build lock's holder refreshes its mtime while it works, so a lock left by a killed process is recognised
+// within minutes instead of blocking the next build for as long as the longest build could take.
+const LOCK_HEARTBEAT_MS = 20_000;
+const LOCK_STALE_MS = 2 * 60_000;
+async function lockState(lockFile, now = Date.now()) {
+    const stats = await (0,promises_namespaceObject.stat)(lockFile).catch(() => null);
+    if (!stats)
+        return 'free';
+    return now - stats.mtimeMs > LOCK_STALE_MS ? 'stale' : 'held';
+}
+/** Keeps a held lock fresh until the returned function is called. */
+function keepLockFresh(lockFile) {
+    const timer = setInterval(() => {
+        const now = new Date();
+        (0,promises_namespaceObject.utimes)(lockFile, now, now).catch(() => undefined);
+    }, LOCK_HEARTBEAT_MS);
+    timer.unref();
+    return () => clearInterval(timer);
+}
+/** Takes the lock if nobody holds it (a stale one is broken); never waits. Returns its release, or null. */
+async function tryLock(lockFile) {
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+        try {
+            const handle = await (0,promises_namespaceObject.open)(lockFile, 'wx');
+            await handle.close();
+            return () => (0,promises_namespaceObject.rm)(lockFile, { force: true });
+        }
+        catch (error) {
+            if (error.code !== 'EEXIST')
+                throw error;
+            if ((await lockState(lockFile)) !== 'stale')
+                return null;
+            await (0,promises_namespaceObject.rm)(lockFile, { force: true });
+        }
+    }
+    return null;
+}
+
+;// CONCATENATED MODULE: ./src/environment/cache/inventory.ts
+
+
+
+
+
+
+/** Everything in the cache folder, measured. A cache folder that does not exist yet is an empty cache. */
+async function readCacheInventory(root) {
+    const venvsDir = venvsDirectory(root);
+    const entries = await (0,promises_namespaceObject.readdir)(venvsDir, { withFileTypes: true }).catch((error) => {
+        if (error.code === 'ENOENT')
+            return [];
+        throw error;
+    });
+    const now = Date.now();
+    const folders = await Promise.all(entries
+        .filter((entry) => entry.isDirectory())
+        .map(async (entry) => {
+        const dir = external_node_path_default().join(venvsDir, entry.name);
+        const [bytes, used, lock] = await Promise.all([diskUsage(dir), lastUsed(dir), lockState(venvLockFile(dir), now)]);
+        return { key: entry.name, dir, bytes, lastUsedMs: used, lock };
+    }));
+    const locks = await Promise.all(entries
+        .filter((entry) => entry.isFile() && entry.name.endsWith(LOCK_SUFFIX))
+        .map(async (entry) => {
+        const file = external_node_path_default().join(venvsDir, entry.name);
+        return { file, state: await lockState(file, now) };
+    }));
+    const pipDir = pipCacheDirectory(root);
+    const pipBytes = await diskUsage(pipDir);
+    const venvs = folders.filter((folder) => folder.lastUsedMs !== null);
+    const incomplete = folders.filter((folder) => folder.lastUsedMs === null);
+    const totalBytes = folders.reduce((sum, folder) => sum + folder.bytes, pipBytes);
+    return { root, venvs, incomplete, locks, pipCache: { dir: pipDir, bytes: pipBytes }, totalBytes };
+}
+
+;// CONCATENATED MODULE: ./src/environment/cache/prune.ts
+
+
+
+
+
+
+
+
+
+// Removed folders are first renamed to this prefix, so no other process ever sees a venv half deleted
+// (its marker still there while its packages are gone); a leftover one has no marker and is pruned as half-built.
+const REMOVING_PREFIX = '.removing-';
+const markerExists = (dir) => (0,promises_namespaceObject.access)(external_node_path_default().join(dir, VENV_COMPLETE_MARKER)).then(() => true, () => false);
+/**
+ * Removes a cache folder under its build lock, after checking under the lock that it is still to be removed
+ * (another process may have finished or reused it since it was listed). False when it was left alone.
+ */
+async function removeUnderLock(dir, stillRemovable) {
+    const release = await tryLock(venvLockFile(dir));
+    if (!release)
+        return false;
+    const doomed = external_node_path_default().join(external_node_path_default().dirname(dir), `${REMOVING_PREFIX}${(0,external_node_crypto_namespaceObject.randomUUID)()}`);
+    try {
+        if (!(await stillRemovable()))
+            return false;
+        await (0,promises_namespaceObject.rename)(dir, doomed);
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            return false;
+        throw error;
+    }
+    finally {
+        await release();
+    }
+    await (0,promises_namespaceObject.rm)(doomed, { recursive: true, force: true });
+    return true;
+}
+/**
+ * Brings the cache within its bound: removes stale locks and half-built folders nobody is building, then
+ * evicts complete venvs least recently used first. With `all`, also pip's download cache.
+ */
+async function pruneCache(root, options) {
+    const before = await readCacheInventory(root);
+    let total = before.totalBytes;
+    let removedLocks = 0;
+    for (const lock of before.locks) {
+        if (lock.state !== 'stale' || (await lockState(lock.file)) !== 'stale')
+            continue;
+        await (0,promises_namespaceObject.rm)(lock.file, { force: true });
+        removedLocks += 1;
+    }
+    const removedIncomplete = [];
+    const building = [];
+    for (const folder of before.incomplete) {
+        if (await removeUnderLock(folder.dir, async () => !(await markerExists(folder.dir)))) {
+            removedIncomplete.push(folder);
+            total -= folder.bytes;
+        }
+        else {
+            building.push(folder);
+        }
+    }
+    const evicted = [];
+    // With `all`, an unbounded total makes the plan take every candidate.
+    const plan = options.all ? planEviction(before.venvs, Number.POSITIVE_INFINITY, { ...options, maxBytes: 0 }) : planEviction(before.venvs, total, options);
+    for (const venv of plan) {
+        // Checked again under the lock: a reuse since the listing makes it recently used, perhaps in use right now.
+        const unchanged = async () => (await lastUsed(venv.dir)) === venv.lastUsedMs;
+        if (await removeUnderLock(venv.dir, unchanged)) {
+            evicted.push(venv);
+            total -= venv.bytes;
+        }
+    }
+    let removedPipCacheBytes = 0;
+    if (options.all && before.pipCache.bytes > 0) {
+        await (0,promises_namespaceObject.rm)(before.pipCache.dir, { recursive: true, force: true });
+        removedPipCacheBytes = before.pipCache.bytes;
+        total -= removedPipCacheBytes;
+    }
+    return { before, evicted, removedIncomplete, building, removedLocks, removedPipCacheBytes, totalBytesAfter: Math.max(total, 0) };
+}
+
+;// CONCATENATED MODULE: ./src/environment/cache/enforce-bound.ts
+
+
+
+/**
+ * A venv used this recently may still be running a rerun in another process (the default rerun timeout is an
+ * hour), so the automatic eviction keeps it even past the bound; an explicit `cache prune` does not wait.
+ */
+const IN_USE_GRACE_MS = 60 * 60_000;
+/**
+ * Run after a venv was added to the cache: evicts least recently used venvs down to the bound, never `keep`
+ * (the venv just built). The cache is an accelerator, so a failure here is logged and the verify goes on.
+ */
+async function enforceCacheBound(root, bound, keep, log) {
+    try {
+        const result = await pruneCache(root, { maxBytes: bound.bytes, keep, protectUsedSinceMs: Date.now() - IN_USE_GRACE_MS });
+        const removed = [...result.evicted, ...result.removedIncomplete];
+        if (removed.length > 0) {
+            const freed = removed.reduce((sum, entry) => sum + entry.bytes, 0);
+            log(`venv cache: evicted ${result.evicted.length} least recently used venv(s) and ${result.removedIncomplete.length} half-built folder(s), ${formatSize(freed)}`);
+        }
+        if (result.totalBytesAfter > bound.bytes) {
+            log(`venv cache: ${formatSize(result.totalBytesAfter)} stays over its bound of ${formatSize(bound.bytes)} (${bound.source}): what is left is this venv, ` +
+                `venvs used within the last hour (perhaps still running) and pip's download cache; \`${TOOL_NAME} cache prune\` evicts by age alone`);
+        }
+    }
+    catch (error) {
+        log(`venv cache: eviction skipped: ${error.message}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/environment/cache/index.ts
+// The venv cache's housekeeping: how big it is, what was used when, and what to evict.
+
+
+
+
+
+
+
+
 ;// CONCATENATED MODULE: external "node:util"
 const external_node_util_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
+;// CONCATENATED MODULE: ./src/cli/usage.ts
+
+const COMMANDS = ['verify', 'record', 'merge', 'discover', 'cache'];
+function isCommandName(value) {
+    return COMMANDS.includes(value ?? '');
+}
+const EXIT_STATUS = 'Exit status: 0 reproduced or within tolerance, 1 drift, 2 error or usage error.';
+/** What `<command> --help` prints: the synopsis first, then every option, so a newcomer needs no README to start. */
+const COMMAND_USAGE = {
+    verify: `Usage: ${TOOL_NAME} verify <record>... [options]
+
+Rebuilds each record's environment, reruns its command in an isolated copy of the working tree,
+and compares artifacts and metrics with the record.
+
+Options:
+  --json FILE          write the report as JSON
+  --markdown FILE      write the report as Markdown (what the PR comment shows)
+  --python PATH        interpreter to build the venv from (default: python3 on PATH)
+  --evidence-dir DIR   keep logs and evidence here (default: a new temporary folder, printed at the end)
+  --keep-artifacts     copy the rerun's artifacts into the evidence folder
+  --base REF           also report how the record was loosened against its version at git REF
+                       (tolerances widened, thresholds relaxed, checks removed)
+  --fail-on-loosened   with --base: exit 1 when a record was loosened, even if it reproduces
+  -h, --help           show this help
+
+${EXIT_STATUS}`,
+    record: `Usage: ${TOOL_NAME} record --artifact PATH... [options] -- <command...>
+       ${TOOL_NAME} record --update RECORD... [--force]
+
+Runs the command the way verify reruns it and writes a run record (run.yaml) with every hash, seed, pin and
+metric. Paths are relative to the current folder; everything after \`--\` is the command (its own --help stays its own).
+
+Options:
+  --artifact PATH            an output file to hash (repeatable; at least one --artifact or --metrics)
+  --metrics FILE             a JSON file of metrics the command writes (nested keys flatten with ".")
+  --data PATH[=MANIFEST]     an input file or folder to hash, optionally with its data manifest (repeatable)
+  --config PATH              a config file to hash (repeatable)
+  --requirements FILE        pip requirements: the command runs in a venv built from them (cached like verify's)
+  --current-env              record without --requirements: run in the current environment and freeze
+                             the interpreter that actually ran
+  --seed NAME=VALUE          a seed, exported to the run as REPRO_SEED_<NAME> (repeatable)
+  --var NAME=VALUE           an environment variable set for the run (repeatable)
+  --name NAME                the record's name (default: its folder's name)
+  --out FILE                 where to write the record (default: run.yaml)
+  --timeout DURATION         the rerun's time limit, e.g. 20m (default: 60m)
+  --python PATH              the interpreter to build the venv from (default: python3 on PATH)
+  --update RECORD...         rerun existing records and rewrite their measured fields (hashes, metrics,
+                             packages), keeping their tolerances, thresholds and comments
+  --force                    with --update: write the record even when a threshold fails
+  -h, --help                 show this help`,
+    merge: `Usage: ${TOOL_NAME} merge <report.json|folder>... [options]
+
+Merges report.json files (as the action's comment mode does) into one report.
+
+Options:
+  --expect RECORD      a record that must have a report; a missing one becomes an error (repeatable)
+  --json FILE          write the merged report as JSON
+  --markdown FILE      write the merged report as Markdown
+  -h, --help           show this help
+
+${EXIT_STATUS}`,
+    discover: `Usage: ${TOOL_NAME} discover <record>...
+
+Prints the job matrix for the reusable workflow as JSON: {"include": [{record, name, python}, ...]}.
+A record that does not load still gets its entry (and a warning), so its own job reports the error.
+
+Options:
+  -h, --help           show this help`,
+    cache: `Usage: ${TOOL_NAME} cache list
+       ${TOOL_NAME} cache prune [--max-size SIZE] [--all]
+
+Manages the venv cache (REPRO_GATE_CACHE_DIR, else $XDG_CACHE_HOME/repro-gate, else ~/.cache/repro-gate).
+Its size is bounded by REPRO_GATE_CACHE_MAX_SIZE (default 10GiB): after each venv build, the least recently
+used venvs are evicted.
+
+Commands:
+  list                 each venv's key, size and last use; pip's download cache; the total against the bound
+  prune                evict least recently used venvs down to the bound, remove half-built venvs and stale locks
+
+Options (prune):
+  --max-size SIZE      the bound for this prune, e.g. 5GiB, 500MiB, 2GB or a number of bytes
+  --all                remove every venv that is not being built, and pip's download cache
+  -h, --help           show this help`,
+};
+/** The overview: one synopsis line per command. */
+const USAGE = `Usage:
+  ${TOOL_NAME} verify <record>... [--json FILE] [--markdown FILE] [--python PATH] [--evidence-dir DIR] [--keep-artifacts] [--base REF [--fail-on-loosened]]
+  ${TOOL_NAME} record --artifact PATH... [--metrics FILE] [--data PATH[=MANIFEST]...] [--config PATH...]
+                     [--requirements FILE | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--name NAME]
+                     [--out run.yaml] [--timeout 60m] [--python PATH] -- <command...>
+  ${TOOL_NAME} record --update RECORD... [--force]
+  ${TOOL_NAME} merge <report.json|folder>... [--expect RECORD]... [--json FILE] [--markdown FILE]
+  ${TOOL_NAME} discover <record>...
+  ${TOOL_NAME} cache list | prune [--max-size SIZE] [--all]
+  ${TOOL_NAME} --version
+
+Run \`${TOOL_NAME} <command> --help\` for a command's options.
+
+${EXIT_STATUS}`;
+const USAGE_HINT = `Run \`${TOOL_NAME} --help\` for usage.`;
+
+;// CONCATENATED MODULE: ./src/cli/parse-args.ts
+
+
+
+/** util.parseArgs with its errors turned into one clear usage message. */
+function parseCommandLine(args, options) {
+    try {
+        return (0,external_node_util_namespaceObject.parseArgs)({ args, options, allowPositionals: true, strict: true });
+    }
+    catch (error) {
+        throw new UserError(error.message.split('\n')[0] ?? 'invalid arguments', USAGE_HINT);
+    }
+}
+/**
+ * Whether a command's arguments ask for its help. Only flags before a `--` count: after it, `--help` belongs to
+ * the user's command (`record ... -- python train.py --help`).
+ */
+function helpRequested(args) {
+    const end = args.indexOf('--');
+    return (end === -1 ? args : args.slice(0, end)).some((arg) => arg === '--help' || arg === '-h');
+}
+/** `NAME=VALUE` pairs from repeated flags; numbers stay numbers so seeds read naturally in the record. */
+function parsePairs(values, flag, numeric = false) {
+    const pairs = {};
+    for (const value of values ?? []) {
+        const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(value);
+        if (!match)
+            throw new UserError(`${flag} "${value}" is not NAME=VALUE`, `Example: ${flag} python=7`);
+        const [, name, raw] = match;
+        pairs[name] = numeric && /^-?\d+$/.test(raw) ? Number(raw) : raw;
+    }
+    return pairs;
+}
+
+;// CONCATENATED MODULE: ./src/cli/cache-command.ts
+
+
+
+
+
+const CACHE_HINT = `Run \`${TOOL_NAME} cache --help\` for usage.`;
+function age(sinceMs, now) {
+    const minutes = Math.floor((now - sinceMs) / 60_000);
+    if (minutes < 1)
+        return 'just now';
+    if (minutes < 60)
+        return `${minutes} min ago`;
+    if (minutes < 48 * 60)
+        return `${Math.floor(minutes / 60)} h ago`;
+    return `${Math.floor(minutes / (24 * 60))} days ago`;
+}
+/** UTC to the minute: the same text on every machine, and what the file times mean is unambiguous. */
+function timestamp(ms) {
+    return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+function describeBound(bound) {
+    return bound.source === 'default' ? `${formatSize(bound.bytes)} (the default bound)` : `${formatSize(bound.bytes)} (${bound.source})`;
+}
+function renderList(inventory, bound, now = Date.now()) {
+    const rows = [];
+    const byRecentUse = [...inventory.venvs].sort((a, b) => b.lastUsedMs - a.lastUsedMs);
+    for (const venv of byRecentUse)
+        rows.push([formatSize(venv.bytes), `${timestamp(venv.lastUsedMs)} (${age(venv.lastUsedMs, now)})`, venv.key]);
+    for (const folder of inventory.incomplete) {
+        rows.push([formatSize(folder.bytes), folder.lock === 'held' ? 'being built' : 'half-built: `cache prune` removes it', folder.key]);
+    }
+    if (inventory.pipCache.bytes > 0)
+        rows.push([formatSize(inventory.pipCache.bytes), "pip's download cache", inventory.pipCache.dir]);
+    const lines = [`${TOOL_NAME} cache: ${inventory.root}`];
+    if (rows.length === 0) {
+        lines.push('No venvs cached yet.');
+    }
+    else {
+        const widths = [0, 1].map((column) => Math.max(...rows.map((row) => row[column].length), column === 0 ? 4 : 9));
+        lines.push(`${'SIZE'.padStart(widths[0])}  ${'LAST USED'.padEnd(widths[1])}  VENV`);
+        for (const [size, used, name] of rows)
+            lines.push(`${size.padStart(widths[0])}  ${used.padEnd(widths[1])}  ${name}`);
+    }
+    const userPipCache = process.env[PIP_CACHE_DIR_ENV];
+    if (userPipCache)
+        lines.push(`pip downloads go to ${userPipCache} (${PIP_CACHE_DIR_ENV}), outside this cache.`);
+    lines.push(`Total: ${formatSize(inventory.totalBytes)} of ${describeBound(bound)}, ${inventory.venvs.length} venv(s).`);
+    return lines.join('\n');
+}
+function renderPrune(result, bound) {
+    const lines = [];
+    const bytes = (entries) => formatSize(entries.reduce((sum, entry) => sum + entry.bytes, 0));
+    if (result.evicted.length > 0) {
+        lines.push(`Evicted ${result.evicted.length} venv(s), ${bytes(result.evicted)}, least recently used first:`);
+        for (const venv of result.evicted)
+            lines.push(`  ${venv.key}`);
+    }
+    if (result.removedIncomplete.length > 0)
+        lines.push(`Removed ${result.removedIncomplete.length} half-built folder(s), ${bytes(result.removedIncomplete)}.`);
+    if (result.removedLocks > 0)
+        lines.push(`Removed ${result.removedLocks} stale lock file(s).`);
+    if (result.removedPipCacheBytes > 0)
+        lines.push(`Removed pip's download cache, ${formatSize(result.removedPipCacheBytes)}.`);
+    if (result.building.length > 0)
+        lines.push(`Left alone, being built: ${result.building.map((folder) => folder.key).join(', ')}.`);
+    if (lines.length === 0)
+        lines.push('Nothing to prune.');
+    lines.push(`Cache: ${formatSize(result.totalBytesAfter)}${bound ? ` of ${describeBound(bound)}` : ''}.`);
+    return lines.join('\n');
+}
+/** `repro-gate cache list|prune`: what the venv cache holds, and making room in it. */
+async function runCacheCommand(args, stdout) {
+    const { values, positionals } = parseCommandLine(args, {
+        'max-size': { type: 'string' },
+        all: { type: 'boolean' },
+    });
+    const [action, ...extra] = positionals;
+    if (extra.length > 0)
+        throw new UserError(`cache ${action}: unexpected argument "${extra[0]}"`, CACHE_HINT);
+    const root = defaultCacheRoot();
+    if (action === 'list') {
+        if (values['max-size'] !== undefined || values.all)
+            throw new UserError('--max-size and --all belong to `cache prune`, not `cache list`', CACHE_HINT);
+        stdout.write(`${renderList(await readCacheInventory(root), cacheBound())}\n`);
+        return ExitCode.Ok;
+    }
+    if (action === 'prune') {
+        if (values['max-size'] !== undefined && values.all)
+            throw new UserError('cache prune takes --max-size or --all, not both', CACHE_HINT);
+        const bound = values.all
+            ? null
+            : values['max-size'] !== undefined
+                ? { bytes: parseSize(values['max-size'], '--max-size'), source: '--max-size' }
+                : cacheBound();
+        const result = await pruneCache(root, { maxBytes: bound?.bytes ?? 0, all: values.all ?? false });
+        stdout.write(`${renderPrune(result, bound)}\n`);
+        return ExitCode.Ok;
+    }
+    throw new UserError(action ? `unknown cache command "${action}"` : 'cache needs a command: list or prune', CACHE_HINT);
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./src/git.ts
 
 
@@ -8754,7 +9378,7 @@ async function git(cwd, args, env = process.env) {
     }
 }
 /** The repository's top level, or undefined outside git. */
-async function findRepoRoot(dir) {
+async function git_findRepoRoot(dir) {
     return (await git(dir, ['rev-parse', '--show-toplevel']))?.trim() || undefined;
 }
 async function headCommit(repoRoot) {
@@ -8770,6 +9394,13 @@ async function listWorkingTreeFiles(repoRoot) {
         throw new Error(`git ls-files failed in ${repoRoot}`);
     const deleted = new Set(((await git(repoRoot, ['ls-files', '-z', '--deleted'])) ?? '').split('\0').filter(Boolean));
     return [...new Set(out.split('\0').filter((file) => file && !deleted.has(file)))];
+}
+/** Tracked files (paths with `/`), whatever their state in the working tree. */
+async function listTrackedFiles(repoRoot) {
+    const out = await git(repoRoot, ['ls-files', '-z', '--cached', '--deduplicate']);
+    if (out === undefined)
+        throw new Error(`git ls-files failed in ${repoRoot}`);
+    return out.split('\0').filter(Boolean);
 }
 /**
  * `git diff` refreshes and rewrites .git/index even with --no-optional-locks (git 2.39), which would modify the
@@ -8801,6 +9432,31 @@ async function changedFilesSince(repoRoot, commit) {
 }
 async function hasUncommittedChanges(repoRoot) {
     return ((await git(repoRoot, ['status', '--porcelain'])) ?? '').trim() !== '';
+}
+// Queries about another commit (a pull request's base) never need the checkout's hooks or file-system monitor,
+// and a repository's own config must not get to run a program while we read it.
+const NO_REPOSITORY_PROGRAMS = ['-c', 'core.fsmonitor=', '-c', 'core.hooksPath=/dev/null'];
+/** The full commit hash a ref names, or undefined when the clone does not have it (a shallow clone, an unfetched branch). */
+async function resolveCommit(repoRoot, ref) {
+    const out = await git(repoRoot, [...NO_REPOSITORY_PROGRAMS, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
+    return out?.trim() || undefined;
+}
+/** A file's text at a commit (`git show COMMIT:PATH`), or undefined when the file does not exist there. */
+async function readFileAtCommit(repoRoot, commit, repoRelative) {
+    const object = `${commit}:${repoRelative}`;
+    if ((await git(repoRoot, [...NO_REPOSITORY_PROGRAMS, 'cat-file', '-e', object])) === undefined)
+        return undefined;
+    const text = await git(repoRoot, [...NO_REPOSITORY_PROGRAMS, 'show', object]);
+    if (text === undefined)
+        throw new Error(`git show ${object} failed in ${repoRoot}`);
+    return text;
+}
+/** Every file in a commit's tree (`git ls-tree -r --name-only`), paths with `/`. */
+async function git_listFilesAtCommit(repoRoot, commit) {
+    const out = await git(repoRoot, [...NO_REPOSITORY_PROGRAMS, 'ls-tree', '-r', '-z', '--name-only', commit]);
+    if (out === undefined)
+        throw new Error(`git ls-tree ${commit} failed in ${repoRoot}`);
+    return out.split('\0').filter(Boolean);
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
@@ -12346,11 +13002,11 @@ function discriminatorMap(def) {
 }
 const $ZodDiscriminatedUnion = 
 /*@__PURE__*/
-(/* unused pure expression or super */ null && (core.$constructor("$ZodDiscriminatedUnion", (inst, def) => {
+$constructor("$ZodDiscriminatedUnion", (inst, def) => {
     def.inclusive = false;
     $ZodUnion.init(inst, def);
     const _super = inst._zod.parse;
-    util.defineLazyInternal(inst, "propValues", (zod) => {
+    defineLazyInternal(inst, "propValues", (zod) => {
         const propValues = {};
         let undefinedCount = 0;
         for (const option of zod.def.options) {
@@ -12361,7 +13017,7 @@ const $ZodDiscriminatedUnion =
                 undefinedCount++;
             for (const [k, v] of Object.entries(pv)) {
                 if (!Object.prototype.hasOwnProperty.call(propValues, k)) {
-                    util.assignProp(propValues, k, new Set());
+                    util_assignProp(propValues, k, new Set());
                 }
                 for (const val of v) {
                     propValues[k].add(val);
@@ -12374,15 +13030,15 @@ const $ZodDiscriminatedUnion =
     });
     // Checked now rather than in the lookup map below, so an option that lacks the discriminator fails at the `discriminatedUnion` call instead of on the first object parsed. Options whose shape cannot be enumerated without resolving it — pipes and lazies — are left to the map.
     def.options.forEach((option, i) => {
-        const propShape = util.rawShape(option._zod.def);
+        const propShape = rawShape(option._zod.def);
         if (propShape && !Object.prototype.hasOwnProperty.call(propShape, def.discriminator)) {
             throw new Error(`Invalid discriminated union option at index "${i}"`);
         }
     });
-    const disc = util.cached(() => discriminatorMap(def));
+    const disc = cached(() => discriminatorMap(def));
     inst._zod.parse = (payload, ctx) => {
         const input = payload.value;
-        if (!util.isObject(input)) {
+        if (!util_isObject(input)) {
             payload.issues.push({
                 code: "invalid_type",
                 expected: "object",
@@ -12416,7 +13072,7 @@ const $ZodDiscriminatedUnion =
         });
         return payload;
     };
-})));
+});
 const $ZodIntersection = /*@__PURE__*/ $constructor("$ZodIntersection", (inst, def) => {
     $ZodType.init(inst, def);
     inst._zod.parse = (payload, ctx) => {
@@ -17856,17 +18512,17 @@ function xor(options, params) {
         ...util.normalizeParams(params),
     });
 }
-const ZodDiscriminatedUnion = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodDiscriminatedUnion", (inst, def) => {
+const ZodDiscriminatedUnion = /*@__PURE__*/ $constructor("ZodDiscriminatedUnion", (inst, def) => {
     ZodUnion.init(inst, def);
-    core.$ZodDiscriminatedUnion.init(inst, def);
-})));
+    $ZodDiscriminatedUnion.init(inst, def);
+});
 function discriminatedUnion(discriminator, options, params) {
     // const [options, params] = args;
     return new ZodDiscriminatedUnion({
         type: "union",
         options: options,
         discriminator,
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 const ZodIntersection = /*@__PURE__*/ $constructor("ZodIntersection", (inst, def) => {
@@ -18447,6 +19103,7 @@ const Sha256Hex = schemas_string()
 const RelativePath = schemas_string()
     .min(1, 'must not be empty')
     .describe('Path relative to the folder that holds the record; must stay inside the repository.');
+const RecordName = schemas_string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+').max(100);
 const Duration = schemas_string()
     .regex(/^\d+(\.\d+)?(s|m|h)$/, 'must be a number followed by s, m or h, e.g. 90s, 20m, 2h');
 const MetricValue = union([schemas_number(), nan()]);
@@ -18495,7 +19152,7 @@ const Environment = object({
 });
 const RunRecordSchema = object({
     version: literal(RECORD_VERSION),
-    name: schemas_string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+').max(100),
+    name: RecordName,
     command: schemas_string().min(1).describe('Run with `sh -c` from workdir.'),
     workdir: RelativePath.optional(),
     timeout: Duration.optional(),
@@ -18621,7 +19278,7 @@ async function loadRecord(recordFile) {
     }
     const record = load_validate(parsed.source, recordFile);
     const dir = await (0,promises_namespaceObject.realpath)(external_node_path_default().dirname(file));
-    const gitRoot = await findRepoRoot(dir);
+    const gitRoot = await git_findRepoRoot(dir);
     const repoRoot = gitRoot ? await (0,promises_namespaceObject.realpath)(gitRoot) : dir;
     const paths = await resolvePaths(record, dir, repoRoot, (fieldPath) => ({
         file: recordFile,
@@ -18660,19 +19317,6 @@ async function discoverRecords(recordFiles) {
     }));
     return { include, problems };
 }
-
-;// CONCATENATED MODULE: ./src/cli/usage.ts
-
-const USAGE = `Usage:
-  ${TOOL_NAME} verify <record>... [--json FILE] [--markdown FILE] [--python PATH] [--evidence-dir DIR] [--keep-artifacts]
-  ${TOOL_NAME} record --artifact PATH... [--metrics FILE] [--data PATH[=MANIFEST]...] [--config PATH...]
-                     [--requirements FILE] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--name NAME]
-                     [--out run.yaml] [--timeout 60m] [--python PATH] -- <command...>
-  ${TOOL_NAME} merge <report.json|folder>... [--expect RECORD]... [--json FILE] [--markdown FILE]
-  ${TOOL_NAME} discover <record>...
-
-Exit status: 0 reproduced or within tolerance, 1 drift, 2 error or usage error.`;
-const USAGE_HINT = `Run \`${TOOL_NAME} --help\` for usage.`;
 
 ;// CONCATENATED MODULE: ./src/cli/discover-command.ts
 
@@ -18733,6 +19377,23 @@ function missingRecord(recordPath) {
     };
 }
 /**
+ * What every job found loosened, once each: jobs checking the same record against the same base agree.
+ * Only present when some report compared against a base (a pull request), so a plain merge stays as it was.
+ */
+function mergeRecordChanges(reports) {
+    const compared = reports.filter((report) => report.base !== undefined || report.loosened !== undefined || report.rerecorded !== undefined);
+    if (compared.length === 0)
+        return {};
+    const unique = (items) => [...new Map(items.map((item) => [JSON.stringify(item), item])).values()];
+    const byRecord = (items) => items.sort((a, b) => (a.recordPath < b.recordPath ? -1 : a.recordPath > b.recordPath ? 1 : 0));
+    const base = compared.find((report) => report.base)?.base;
+    return {
+        ...(base ? { base } : {}),
+        loosened: byRecord(unique(compared.flatMap((report) => report.loosened ?? []))),
+        rerecorded: byRecord(unique(compared.flatMap((report) => report.rerecorded ?? []))),
+    };
+}
+/**
  * Pure: one report from many (one per matrix job), records in a stable order, the verdict recomputed.
  * Every expected record path without a report becomes an error record.
  */
@@ -18747,6 +19408,7 @@ function mergeReports(reports, createdAt, expectedRecords = []) {
         tool: { name: TOOL_NAME, version: TOOL_VERSION },
         createdAt,
         verdict: worstVerdict(records.map((record) => record.verdict)),
+        ...mergeRecordChanges(reports),
         records,
     };
 }
@@ -18777,6 +19439,7 @@ const MAX_TEXT = 2_000;
 const MAX_LOG = 16_000;
 // Generous per list (a model can log thousands of metrics); the 5 MiB cap on a report file bounds the whole.
 const MAX_ITEMS = 10_000;
+const MAX_DIFF = 20_000;
 const Text = schemas_string().max(MAX_TEXT);
 const Hash = schemas_string().regex(/^[0-9a-f]{64}$/);
 const Line = schemas_number().int().positive().max(10_000_000);
@@ -18815,9 +19478,18 @@ const InputCheckSchema = object({
     status: schemas_enum(['match', 'mismatch', 'missing', 'manifest-mismatch']),
     line: Line.optional(),
     manifest: ManifestCheckSchema.optional(),
+    /** A changed text config: unified diff against its version at the recorded commit. */
+    diff: schemas_string().max(MAX_DIFF).optional(),
 })
     .strict();
-const PackageChangeSchema = object({ name: Text, recorded: Text.nullable(), actual: Text.nullable() }).strict();
+const PackageChangeSchema = object({
+    name: Text,
+    recorded: Text.nullable(),
+    actual: Text.nullable(),
+    /** Whether any process of the rerun imported it (from the probe); absent when unknown. */
+    imported: schemas_boolean().optional(),
+})
+    .strict();
 const EnvironmentReportSchema = object({
     python: object({ required: Text.optional(), actual: Text }).strict(),
     platform: object({ recorded: Text.optional(), actual: Text }).strict(),
@@ -18846,6 +19518,18 @@ const RunReportSchema = object({
     logTail: schemas_string().max(MAX_LOG),
     /** Full log on the machine that ran it; not meaningful elsewhere. */
     logPath: Text.nullable(),
+    /** The Python processes the probe saw (the first ones), and how many there were in all. */
+    processes: array(object({
+        pid: schemas_number().int(),
+        executable: Text,
+        version: Text,
+        script: Text.nullable(),
+        inEnvironment: schemas_boolean(),
+    })
+        .strict())
+        .max(50)
+        .optional(),
+    processCount: schemas_number().int().nonnegative().optional(),
 })
     .strict();
 const ArtifactCheckSchema = object({
@@ -18854,6 +19538,8 @@ const ArtifactCheckSchema = object({
     actual: Hash.nullable(),
     status: schemas_enum(['identical', 'differs', 'missing']),
     line: Line.optional(),
+    /** The same path in the checkout (committed, or restored from LFS or DVC) against the recorded sha256. */
+    committed: object({ actual: Hash, status: schemas_enum(['match', 'differs']) }).strict().optional(),
 })
     .strict();
 const MetricCheckSchema = object({
@@ -18900,9 +19586,11 @@ const CauseSchema = object({
     ]),
     subject: Text,
     line: Line.optional(),
+    /** A changed package that no process of the rerun imported: listed, but an unlikely cause. */
+    unlikely: schemas_boolean().optional(),
 })
     .strict();
-const StageTimingSchema = object({ stage: schemas_enum(['load', 'inputs', 'environment', 'rerun', 'compare']), durationMs: schema_Duration })
+const StageTimingSchema = object({ stage: schemas_enum(['load', 'inputs', 'environment', 'sandbox', 'rerun', 'compare']), durationMs: schema_Duration })
     .strict();
 const RecordErrorSchema = object({ message: Text, hint: Text.optional(), field: Text.optional(), line: Line.optional() })
     .strict();
@@ -18921,6 +19609,41 @@ const RecordReportSchema = object({
     thresholds: array(ThresholdCheckSchema).max(MAX_ITEMS),
     causes: array(CauseSchema).max(MAX_ITEMS),
     stages: array(StageTimingSchema).max(10),
+    /** Things a reader should know that do not change the verdict. */
+    warnings: array(Text).max(100).optional(),
+    /** On drift: how to accept the change, with the run.yaml diff this rerun implies. */
+    update: object({ command: Text, diff: schemas_string().max(MAX_DIFF) }).strict().optional(),
+})
+    .strict();
+/** A change to a run record, against the pull request's base, that lets more results pass: the check itself was relaxed. */
+const LoosenedSchema = object({
+    /** The record file, relative to the repository root. */
+    recordPath: Text,
+    kind: schemas_enum([
+        'tolerance-widened',
+        'threshold-relaxed',
+        'threshold-removed',
+        'metric-removed',
+        'artifact-removed',
+        'artifact-weakened',
+        'record-deleted',
+    ]),
+    /** The metric, artifact path or (record-deleted) record path. */
+    subject: Text,
+    /** At the base and now, as shown to readers (`exact`, `±0.01`, `≥ 0.9`); null when there is none. */
+    before: Text.nullable(),
+    after: Text.nullable(),
+})
+    .strict();
+/** What a record re-recorded against the base (new hashes and values): shown for information, never a loosening. */
+const RerecordedSchema = object({
+    recordPath: Text,
+    changes: array(object({
+        kind: schemas_enum(['artifact-hash', 'metric-value', 'config-hash', 'data-hash', 'requirements-hash', 'package', 'python', 'platform', 'code-commit']),
+        count: schemas_number().int().positive().max(1_000_000),
+    })
+        .strict())
+        .max(20),
 })
     .strict();
 const ReportSchema = object({
@@ -18928,6 +19651,10 @@ const ReportSchema = object({
     tool: object({ name: Text, version: Text }).strict(),
     createdAt: iso_datetime(),
     verdict: VerdictSchema,
+    /** The commit the records were compared against for loosening (`verify --base`, a pull request's base). */
+    base: object({ ref: Text, commit: schemas_string().regex(/^[0-9a-f]{40,64}$/) }).strict().optional(),
+    loosened: array(LoosenedSchema).max(MAX_ITEMS).optional(),
+    rerecorded: array(RerecordedSchema).max(200).optional(),
     records: array(RecordReportSchema).max(200),
 })
     .strict();
@@ -19026,8 +19753,12 @@ function likelyCauses(facts) {
         if (recorded && recorded !== actual)
             causes.push({ kind: 'platform-changed', subject: `${recorded} → ${actual}` });
         const packages = environment.packages;
-        for (const change of [...(packages?.changed ?? []), ...(packages?.added ?? []), ...(packages?.removed ?? [])]) {
-            causes.push({ kind: 'packages-changed', subject: `${change.name} ${change.recorded ?? '(none)'} → ${change.actual ?? '(none)'}` });
+        const changes = [...(packages?.changed ?? []), ...(packages?.added ?? []), ...(packages?.removed ?? [])];
+        // A package no process of the rerun imported cannot have changed its results: listed last, as unlikely.
+        const unlikely = (change) => change.imported === false;
+        for (const change of [...changes.filter((c) => !unlikely(c)), ...changes.filter(unlikely)]) {
+            const subject = `${change.name} ${change.recorded ?? '(none)'} → ${change.actual ?? '(none)'}`;
+            causes.push({ kind: 'packages-changed', subject, ...(unlikely(change) ? { unlikely: true } : {}) });
         }
     }
     const code = facts.code;
@@ -19081,11 +19812,11 @@ function escapeInline(text, max = MAX_INLINE) {
         .replace(/www\./gi, (match) => `${match.slice(0, 3)}${ZERO_WIDTH_SPACE}.`);
 }
 /** A fenced block that nothing inside can close; inside a fence nothing renders, mentions and links included. */
-function codeFence(text, maxChars) {
+function codeFence(text, maxChars, language = 'text') {
     const body = cap(text.replace(ANSI, '').replace(CONTROL, ''), maxChars);
     const longestRun = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
     const fence = '`'.repeat(Math.max(3, longestRun + 1));
-    return `${fence}text\n${body}\n${fence}`;
+    return `${fence}${language}\n${body}\n${fence}`;
 }
 /** Terminal output: no escape sequences or control characters from untrusted strings. */
 function sanitizeTerminal(text) {
@@ -19161,7 +19892,7 @@ function describeCause(cause, quote) {
         case 'data-changed':
             return `data ${quote(cause.subject)} changed`;
         case 'packages-changed':
-            return quote(cause.subject);
+            return cause.unlikely ? `${quote(cause.subject)} (never imported: unlikely)` : quote(cause.subject);
         case 'python-changed':
             return `Python ${quote(cause.subject)}`;
         case 'platform-changed':
@@ -19217,6 +19948,8 @@ function explainRecord(record, quote) {
     for (const artifact of record.artifacts) {
         if (artifact.status !== 'identical')
             findings.push(`${quote(artifact.path)} ${artifact.status === 'missing' ? 'was not produced' : 'differs'}`);
+        if (artifact.committed?.status === 'differs')
+            findings.push(`the committed ${quote(artifact.path)} is not the one the record describes`);
     }
     for (const threshold of record.thresholds) {
         if (threshold.status !== 'pass')
@@ -19230,6 +19963,94 @@ function explainRecord(record, quote) {
     return `${findings.slice(0, 4).join('; ')}${findings.length > 4 ? `; and ${findings.length - 4} more` : ''}.${causes}`;
 }
 
+;// CONCATENATED MODULE: ./src/report/loosening.ts
+
+// Pure: the words for a record loosened against the base, shared by the PR comment, the terminal and the step's failure.
+const RERECORDED_NOUN = {
+    'artifact-hash': { one: 'artifact hash', many: 'artifact hashes' },
+    'metric-value': { one: 'metric value', many: 'metric values' },
+    'config-hash': { one: 'config hash', many: 'config hashes' },
+    'data-hash': { one: 'data hash', many: 'data hashes' },
+    'requirements-hash': { one: 'requirements hash' },
+    package: { one: 'package pin', many: 'package pins' },
+    python: { one: 'Python version' },
+    platform: { one: 'platform' },
+    'code-commit': { one: 'code commit' },
+};
+function describeFinding(finding, quote) {
+    const subject = quote(finding.subject);
+    const was = finding.before === null ? '' : ` (was ${quote(finding.before)})`;
+    const change = `${quote(finding.before ?? 'none')} → ${quote(finding.after ?? 'none')}`;
+    switch (finding.kind) {
+        case 'tolerance-widened':
+            return `tolerance of ${subject} widened: ${change}`;
+        case 'threshold-relaxed':
+            return `threshold on ${subject} relaxed: ${change}`;
+        case 'threshold-removed':
+            return `threshold on ${subject} removed${was}`;
+        case 'metric-removed':
+            return `metric ${subject} no longer checked${finding.before === null ? '' : ` (recorded ${quote(finding.before)})`}`;
+        case 'artifact-removed':
+            return `artifact ${subject} no longer checked${was}`;
+        case 'artifact-weakened':
+            return `artifact ${subject} compared less strictly: ${change}`;
+        case 'record-deleted':
+            return `record deleted${finding.before === null ? '' : ` (${quote(finding.before)})`}: nothing of it is checked`;
+    }
+}
+/** One finding in one line: the record, then what was loosened. */
+function describeLoosening(finding, quote) {
+    return `${quote(finding.recordPath)}: ${describeFinding(finding, quote)}`;
+}
+/** `run.yaml: 2 artifact hashes, 3 metric values, config hash`. */
+function describeRerecorded(entry, quote) {
+    const parts = entry.changes.map(({ kind, count }) => {
+        const noun = RERECORDED_NOUN[kind];
+        return count > 1 && noun.many ? `${count} ${noun.many}` : noun.one;
+    });
+    return `${quote(entry.recordPath)}: ${parts.join(', ')}`;
+}
+function describeBase(base) {
+    if (!base)
+        return 'the base';
+    const commit = shortHash(base.commit);
+    return base.ref === base.commit || base.commit.startsWith(base.ref) ? `base ${commit}` : `base ${base.ref} (${commit})`;
+}
+/** A markdown section, right under the headline: each loosening in one line, then what was re-recorded. */
+function loosenedMarkdown(report, quote, maxRows = Infinity) {
+    const loosened = report.loosened ?? [];
+    const rerecorded = report.rerecorded ?? [];
+    const parts = [];
+    if (loosened.length > 0) {
+        const lines = loosened.slice(0, maxRows).map((finding) => `- ${describeLoosening(finding, quote)}`);
+        if (loosened.length > lines.length)
+            lines.push(`- … and ${loosened.length - lines.length} more`);
+        // The base's ref is untrusted text; its commit is a validated hash.
+        const base = report.base ? describeBase({ ...report.base, ref: quote(report.base.ref) }) : 'the base';
+        parts.push(`### ⚠️ The record was loosened\n\nCompared with ${base}, these changes to the run records let more results pass (every verdict here is judged by the records as they are now):\n\n${lines.join('\n')}`);
+    }
+    if (rerecorded.length > 0) {
+        const entries = rerecorded.slice(0, maxRows).map((entry) => describeRerecorded(entry, quote));
+        if (rerecorded.length > entries.length)
+            entries.push(`and ${rerecorded.length - entries.length} more records`);
+        parts.push(`<sub>ℹ️ Re-recorded (new hashes and values, not a loosening): ${entries.join('; ')}</sub>`);
+    }
+    return parts.length > 0 ? parts.join('\n\n') : undefined;
+}
+/** The same for the terminal, printed before the record blocks. */
+function loosenedTerminal(report, quote, highlight = (text) => text) {
+    const loosened = report.loosened ?? [];
+    const rerecorded = report.rerecorded ?? [];
+    const lines = [];
+    if (loosened.length > 0) {
+        const base = report.base ? describeBase({ ...report.base, ref: quote(report.base.ref) }) : 'the base';
+        lines.push(highlight(`⚠ The record was loosened (against ${base}):`), ...loosened.map((finding) => `    ${describeLoosening(finding, quote)}`));
+    }
+    if (rerecorded.length > 0)
+        lines.push(`  re-recorded (not a loosening): ${rerecorded.map((entry) => describeRerecorded(entry, quote)).join('; ')}`);
+    return lines.length > 0 ? lines.join('\n') : undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
 
 
@@ -19237,7 +20058,9 @@ function explainRecord(record, quote) {
 
 
 
+
 const LOG_CHARS = 6_000;
+const DIFF_CHARS = 8_000;
 const STATUS = {
     equal: '✅ equal',
     within: '🟡 within',
@@ -19295,7 +20118,10 @@ function thresholdsSection(record, options) {
 function artifactsSection(record, options) {
     if (record.artifacts.length === 0)
         return undefined;
-    const rows = record.artifacts.map((artifact) => [markdown_esc(artifact.path), code(artifact.recorded), code(artifact.actual), STATUS[artifact.status]]);
+    const rows = record.artifacts.map((artifact) => {
+        const committed = artifact.committed?.status === 'differs' ? `; ❌ committed file is ${code(artifact.committed.actual)}` : '';
+        return [markdown_esc(artifact.path), code(artifact.recorded), code(artifact.actual), `${STATUS[artifact.status]}${committed}`];
+    });
     return table(['Artifact', 'Recorded', 'Rerun', 'Status'], rows, options);
 }
 function inputDetails(input) {
@@ -19322,7 +20148,8 @@ function inputsSection(record, options) {
         return undefined;
     const rows = record.inputs.map((input) => [markdown_esc(input.path), input.kind, STATUS[input.status], inputDetails(input)]);
     const failed = record.inputs.filter((input) => input.status !== 'match').length;
-    const body = table(['Input', 'Kind', 'Status', 'Details'], rows, options);
+    const diffs = options.detail === 'compact' ? [] : record.inputs.filter((input) => input.diff).map((input) => details(`Diff of ${markdown_esc(input.path)} against the recorded commit`, codeFence(input.diff, DIFF_CHARS, 'diff')));
+    const body = [table(['Input', 'Kind', 'Status', 'Details'], rows, options), ...diffs].join('\n\n');
     return details(`Inputs checked: ${plural(record.inputs.length, 'file')}${failed ? `, ${failed} changed` : ', all match'}`, body, failed > 0);
 }
 function causesSection(record, options) {
@@ -19361,13 +20188,34 @@ function environmentSection(environment, options) {
     const rows = changes.map((change) => [markdown_esc(change.name), change.recorded === null ? '—' : markdown_esc(change.recorded), change.actual === null ? '—' : markdown_esc(change.actual), change.recorded === null ? 'added' : change.actual === null ? 'removed' : 'changed']);
     return details(summary, table(['Package', 'Recorded', 'Rerun', ''], rows, options), changes.length <= 5);
 }
+/** Which interpreters the probe saw: the evidence that the rebuilt environment, and only it, did the work. */
+function processesLine(run) {
+    if (run.processCount === undefined)
+        return '';
+    const outside = (run.processes ?? []).filter((process) => !process.inEnvironment);
+    const named = outside.length > 0 ? ` (outside the environment: ${outside.slice(0, 3).map((process) => markdown_esc(process.executable)).join(', ')})` : '';
+    return `\n\nPython processes seen by the probe: ${run.processCount}${named}`;
+}
 function runSection(run, options) {
     if (!run || (options.detail ?? 'full') !== 'full')
         return undefined;
     const outcome = run.timedOut ? 'timed out' : run.signal ? `killed by ${markdown_esc(run.signal)}` : `exit ${run.exitCode}`;
     const lines = run.logTail.split('\n').length;
-    const body = `Command: ${markdown_esc(run.command)} (in ${markdown_esc(run.workdir)})\n\n${codeFence(run.logTail || '(no output)', LOG_CHARS)}`;
+    const body = `Command: ${markdown_esc(run.command)} (in ${markdown_esc(run.workdir)})${processesLine(run)}\n\n${codeFence(run.logTail || '(no output)', LOG_CHARS)}`;
     return details(`Rerun log (last ${plural(lines, 'line')}) · ${outcome} · ${formatDuration(run.durationMs)}`, body, run.exitCode !== 0);
+}
+function warningsSection(record) {
+    if (!record.warnings?.length)
+        return undefined;
+    return record.warnings.map((warning) => `> ⚠️ ${markdown_esc(warning)}`).join('\n>\n');
+}
+/** Closes a drift: how to accept it, with the run.yaml diff from this (clean) rerun. */
+function updateSection(record, options) {
+    if (!record.update || record.verdict !== 'drift')
+        return undefined;
+    const command = codeFence(record.update.command, 1_000, 'sh');
+    const diff = options.detail === 'compact' ? '' : `\n\n${details(`run.yaml as this rerun would record it`, codeFence(record.update.diff, DIFF_CHARS, 'diff'))}`;
+    return `**If this change is intended**, accept it by re-recording (the diff below comes from this clean rerun):\n\n${command}${diff}`;
 }
 function errorSection(record) {
     if (!record.error)
@@ -19388,6 +20236,7 @@ function recordSection(record, options) {
     const sections = [
         headline,
         errorSection(record) ?? explainRecord(record, markdown_esc),
+        warningsSection(record),
         metricsSection(record, options),
         thresholdsSection(record, options),
         artifactsSection(record, options),
@@ -19396,6 +20245,7 @@ function recordSection(record, options) {
         environmentSection(record.environment, options),
         runSection(record.run, options),
         stagesLine(record),
+        updateSection(record, options),
     ];
     return sections.filter((section) => Boolean(section)).join('\n\n');
 }
@@ -19404,18 +20254,18 @@ function countLine(verdicts) {
         .map((verdict) => [verdict, verdicts.filter((v) => v === verdict).length])
         .filter(([, count]) => count > 0)
         .map(([verdict, count]) => `${count} ${VERDICT_LABEL[verdict]}`);
-    return `${plural(verdicts.length, 'record')}: ${counts.join(', ')}`;
+    // A pull request that deleted its only record checks none.
+    return counts.length > 0 ? `${plural(verdicts.length, 'record')}: ${counts.join(', ')}` : 'No record was checked.';
 }
 function renderMarkdown(report, options = {}) {
     const verdict = worstVerdict(report.records.map((record) => record.verdict));
     const head = `## ${VERDICT_EMOJI[verdict]} ${TOOL_NAME}: ${VERDICT_LABEL[verdict]}\n\n${countLine(report.records.map((record) => record.verdict))}`;
     const cut = (options.detail ?? 'full') !== 'full' || options.maxRows !== undefined;
     const hint = cut && options.fullReportHint ? `> ✂️ Some details were left out to fit. ${markdown_esc(options.fullReportHint)}` : undefined;
-    return `${[head, hint, ...report.records.map((record) => recordSection(record, options))].filter(Boolean).join('\n\n')}\n`;
+    const loosened = loosenedMarkdown(report, markdown_esc, options.maxRows);
+    return `${[head, loosened, hint, ...report.records.map((record) => recordSection(record, options))].filter(Boolean).join('\n\n')}\n`;
 }
 
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
 ;// CONCATENATED MODULE: ./src/write-file-atomic.ts
 
 
@@ -19452,6 +20302,7 @@ async function writeReports(report, files) {
 
 
 
+
 // Pure: the CLI's summary. Untrusted strings are sanitized so they cannot drive the terminal.
 const COLOR = { reproduced: '32', 'within-tolerance': '33', drift: '31', error: '35' };
 const MARK = { reproduced: '✓', 'within-tolerance': '~', drift: '✗', error: '!' };
@@ -19464,6 +20315,8 @@ function recordLines(record, paint) {
     const lines = [`${paint(record.verdict, `${MARK[record.verdict]} ${q(record.name)}: ${VERDICT_LABEL[record.verdict]}`)}  (${q(record.recordPath)})`, `  ${explainRecord(record, q)}`];
     if (record.error?.hint)
         lines.push(`  how to fix: ${q(record.error.hint)}`);
+    for (const warning of record.warnings ?? [])
+        lines.push(`  warning: ${q(warning)}`);
     const metrics = record.metrics.filter((metric) => metric.status !== 'equal' && metric.status !== 'new');
     if (metrics.length > 0) {
         const rows = metrics.map((metric) => {
@@ -19486,39 +20339,18 @@ function recordLines(record, paint) {
         lines.push(`  likely causes: ${describeCauses(record.causes, q, 8)}`);
     if (record.run?.logPath && record.verdict === 'error')
         lines.push(`  full log: ${q(record.run.logPath)}`);
+    if (record.update && record.verdict === 'drift')
+        lines.push(`  if this change is intended: ${q(record.update.command)}`);
+    if (record.stages.length > 0)
+        lines.push(`  stages: ${record.stages.map((stage) => `${stage.stage} ${formatDuration(stage.durationMs)}`).join(' · ')}`);
     return lines;
 }
 function renderTerminal(report, options = {}) {
     const paint = (verdict, text) => (options.color ? `\u001b[${COLOR[verdict]}m${text}\u001b[0m` : text);
     const verdict = worstVerdict(report.records.map((record) => record.verdict));
     const blocks = report.records.map((record) => recordLines(record, paint).join('\n'));
-    return [...blocks, paint(verdict, `repro-gate: ${VERDICT_LABEL[verdict]}`)].join('\n\n');
-}
-
-;// CONCATENATED MODULE: ./src/cli/parse-args.ts
-
-
-
-/** util.parseArgs with its errors turned into one clear usage message. */
-function parseCommandLine(args, options) {
-    try {
-        return (0,external_node_util_namespaceObject.parseArgs)({ args, options, allowPositionals: true, strict: true });
-    }
-    catch (error) {
-        throw new UserError(error.message.split('\n')[0] ?? 'invalid arguments', USAGE_HINT);
-    }
-}
-/** `NAME=VALUE` pairs from repeated flags; numbers stay numbers so seeds read naturally in the record. */
-function parsePairs(values, flag, numeric = false) {
-    const pairs = {};
-    for (const value of values ?? []) {
-        const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(value);
-        if (!match)
-            throw new UserError(`${flag} "${value}" is not NAME=VALUE`, `Example: ${flag} python=7`);
-        const [, name, raw] = match;
-        pairs[name] = numeric && /^-?\d+$/.test(raw) ? Number(raw) : raw;
-    }
-    return pairs;
+    const loosened = loosenedTerminal(report, sanitizeTerminal, (text) => paint('within-tolerance', text));
+    return [...(loosened ? [loosened] : []), ...blocks, paint(verdict, `repro-gate: ${VERDICT_LABEL[verdict]}`)].join('\n\n');
 }
 
 ;// CONCATENATED MODULE: ./src/cli/merge-command.ts
@@ -19542,37 +20374,6 @@ async function runMergeCommand(args, stdout) {
     await writeReports(report, { json: values.json, markdown: values.markdown });
     stdout.write(`${renderTerminal(report, { color: false })}\n`);
     return exitCodeFor(report.verdict);
-}
-
-;// CONCATENATED MODULE: ./src/compare/metrics-file.ts
-// Pure: the rerun's metrics file as Python's json.dump writes it, flattened to dotted names.
-const NON_FINITE = { NaN: Number.NaN, Infinity: Infinity, '-Infinity': -Infinity };
-const SENTINEL = '\u0000repro-gate-number:';
-/** JSON plus the bare NaN / Infinity / -Infinity tokens Python writes (left alone inside strings). */
-function parseMetricsJson(text) {
-    const tokenized = text.replace(/"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g, (token) => token.startsWith('"') ? token : JSON.stringify(`${SENTINEL}${token}`));
-    return JSON.parse(tokenized, (_key, value) => typeof value === 'string' && value.startsWith(SENTINEL) ? NON_FINITE[value.slice(SENTINEL.length)] : value);
-}
-/** Nested objects flatten with "." (`{"train": {"n_iter": 30}}` → `train.n_iter`); non-numeric leaves are listed as ignored. */
-function flattenMetrics(value) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        throw new Error('the top level must be a JSON object');
-    }
-    const values = {};
-    const ignored = [];
-    const visit = (node, prefix) => {
-        for (const [key, child] of Object.entries(node)) {
-            const name = prefix ? `${prefix}.${key}` : key;
-            if (typeof child === 'number')
-                values[name] = child;
-            else if (typeof child === 'object' && child !== null && !Array.isArray(child))
-                visit(child, name);
-            else
-                ignored.push(name);
-        }
-    };
-    visit(value, '');
-    return { values, ignored };
 }
 
 ;// CONCATENATED MODULE: ./src/child-env.ts
@@ -19672,6 +20473,9 @@ function parseFreeze(text) {
 
 
 
+
+
+
 const PIP_TAIL_LINES = 20;
 async function pipFreeze(python) {
     const result = await capture(python, ['-I', '-m', 'pip', 'freeze', '--disable-pip-version-check']);
@@ -19680,9 +20484,17 @@ async function pipFreeze(python) {
     }
     return parseFreeze(result.stdout);
 }
+/**
+ * pip's download cache lives in the repro-gate cache folder, so every venv build shares the wheels already fetched
+ * and one prune clears them; a PIP_CACHE_DIR the user set wins (a shared CI cache, the test suite's).
+ */
+function pipEnvironment(cacheRoot, base = process.env) {
+    const env = withoutSecrets(base);
+    return env[PIP_CACHE_DIR_ENV] ? env : { ...env, [PIP_CACHE_DIR_ENV]: pipCacheDirectory(cacheRoot) };
+}
 /** Installs the requirements through the venv's own interpreter (its bin/pip shebang is not relocatable). */
-async function pipInstall(python, requirementsFile, displayPath) {
-    const result = await capture(python, ['-I', '-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '-r', requirementsFile]);
+async function pipInstall(python, requirementsFile, displayPath, cacheRoot) {
+    const result = await capture(python, ['-I', '-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '-r', requirementsFile], pipEnvironment(cacheRoot));
     if (result.code === 0)
         return;
     const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-PIP_TAIL_LINES).join('\n');
@@ -19707,6 +20519,8 @@ class CurrentEnvironmentManager {
         return {
             binDir: null,
             venvDir: null,
+            python: null,
+            packages: null,
             report: {
                 python: { required: requiredPython, actual: interpreter.version },
                 platform: { recorded: recordedPlatform, actual: interpreter.platform },
@@ -19807,23 +20621,6 @@ async function sha256PathIfExists(target) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/environment/venv-cache.ts
-
-
-
-function defaultCacheRoot(env = process.env) {
-    if (env[CACHE_DIR_ENV])
-        return external_node_path_default().resolve(env[CACHE_DIR_ENV]);
-    return external_node_path_default().join(env.XDG_CACHE_HOME || external_node_path_default().join((0,external_node_os_namespaceObject.homedir)(), '.cache'), TOOL_NAME);
-}
-/** Exactly what decides a venv's contents: the requirements bytes, the exact interpreter, the platform. */
-function venvCacheKey(parts) {
-    return `${VENV_CACHE_PREFIX}-${parts.platform}-py${parts.pythonVersion}-${parts.requirementsSha256}`;
-}
-function venvDirectory(cacheRoot, key) {
-    return external_node_path_default().join(cacheRoot, 'venvs', key);
-}
-
 ;// CONCATENATED MODULE: ./src/environment/managers/pip-venv.ts
 
 
@@ -19836,8 +20633,8 @@ function venvDirectory(cacheRoot, key) {
 
 
 
+
 const LOCK_WAIT_MS = 250;
-const LOCK_STALE_MS = 30 * 60 * 1000;
 async function exists(file) {
     return (0,promises_namespaceObject.access)(file).then(() => true, () => false);
 }
@@ -19859,10 +20656,13 @@ class PipVenvManager {
         const dir = venvDirectory(cacheRoot, key);
         const source = await this.obtain(key, dir, interpreter);
         const venvPython = external_node_path_default().join(dir, 'bin', 'python');
-        const packages = recordedPackages ? diffPackages(recordedPackages, await pipFreeze(venvPython)) : null;
+        const frozen = await pipFreeze(venvPython);
+        const packages = recordedPackages ? diffPackages(recordedPackages, frozen) : null;
         return {
             binDir: external_node_path_default().join(dir, 'bin'),
             venvDir: dir,
+            python: venvPython,
+            packages: frozen,
             report: {
                 python: { required: requiredPython, actual: interpreter.version },
                 platform: { recorded: recordedPlatform, actual: interpreter.platform },
@@ -19872,40 +20672,67 @@ class PipVenvManager {
         };
     }
     async obtain(key, dir, interpreter) {
-        const marker = external_node_path_default().join(dir, VENV_COMPLETE_MARKER);
-        if (await exists(marker)) {
+        // Read before anything is built, so a bad REPRO_GATE_CACHE_MAX_SIZE fails at once, not after minutes of pip.
+        const bound = cacheBound();
+        if (await exists(external_node_path_default().join(dir, VENV_COMPLETE_MARKER))) {
+            await markUsed(dir);
             this.request.log(`venv ${key}: reused from the local cache`);
             return 'local-cache';
         }
-        const release = await this.lock(`${dir}.lock`);
+        const source = await this.obtainLocked(key, dir, interpreter);
+        // Once this venv's lock is released: eviction takes each evicted venv's own lock, and keeps this one.
+        if (source !== 'local-cache')
+            await enforceCacheBound(this.request.cacheRoot, bound, key, this.request.log);
+        return source;
+    }
+    async obtainLocked(key, dir, interpreter) {
+        const marker = external_node_path_default().join(dir, VENV_COMPLETE_MARKER);
+        const lockFile = venvLockFile(dir);
+        const release = await this.lock(lockFile);
+        const stopRefreshing = keepLockFresh(lockFile);
         try {
             // Another process may have finished building it while this one waited for the lock.
-            if (await exists(marker))
+            if (await exists(marker)) {
+                await markUsed(dir);
                 return 'local-cache';
+            }
             await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
             if (this.request.remoteCache && (await this.request.remoteCache.restore(key, dir)) && (await exists(marker))) {
+                await markUsed(dir);
                 this.request.log(`venv ${key}: restored from the remote cache`);
                 return 'remote-cache';
             }
             await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
-            await this.build(dir, interpreter);
-            await (0,promises_namespaceObject.writeFile)(marker, `${key}\n`);
+            await this.build(key, dir, interpreter);
             this.request.log(`venv ${key}: built`);
             await this.request.remoteCache?.save(key, dir).catch((error) => this.request.log(`venv cache save skipped: ${error.message}`));
             return 'built';
         }
         finally {
+            stopRefreshing();
             await release();
         }
     }
-    async build(dir, interpreter) {
-        this.request.log(`building a venv with Python ${interpreter.version} from ${this.request.requirementsDisplayPath ?? this.request.requirementsFile}`);
+    /**
+     * `python -m venv`, `pip install`, then the completion marker (which also dates the venv's last use). Any failure
+     * removes the folder before the error goes on, so a failed build leaves nothing behind in the cache.
+     */
+    async build(key, dir, interpreter) {
+        const requirements = this.request.requirementsDisplayPath ?? this.request.requirementsFile;
+        this.request.log(`building a venv with Python ${interpreter.version} from ${requirements}`);
         await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(dir), { recursive: true });
-        const created = await capture(interpreter.executable, ['-I', '-m', 'venv', dir]);
-        if (created.code !== 0) {
-            throw new UserError(`the environment failed to build: python -m venv exited ${created.code}: ${created.stderr.trim()}`, 'Install the venv module for this interpreter (e.g. apt install python3-venv).');
+        try {
+            const created = await capture(interpreter.executable, ['-I', '-m', 'venv', dir]);
+            if (created.code !== 0) {
+                throw new UserError(`the environment failed to build: python -m venv exited ${created.code}: ${created.stderr.trim()}`, 'Install the venv module for this interpreter (e.g. apt install python3-venv).');
+            }
+            await pipInstall(external_node_path_default().join(dir, 'bin', 'python'), this.request.requirementsFile, requirements, this.request.cacheRoot);
+            await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, VENV_COMPLETE_MARKER), `${key}\n`);
         }
-        await pipInstall(external_node_path_default().join(dir, 'bin', 'python'), this.request.requirementsFile, this.request.requirementsDisplayPath ?? this.request.requirementsFile);
+        catch (error) {
+            await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+            throw error;
+        }
     }
     /** An exclusive lock file, so two verifies building the same key never corrupt each other's venv. */
     async lock(lockFile) {
@@ -19941,6 +20768,37 @@ function createEnvironmentManager(request) {
 }
 function prepareEnvironment(request) {
     return createEnvironmentManager(request).prepare();
+}
+
+;// CONCATENATED MODULE: ./src/compare/metrics-file.ts
+// Pure: the rerun's metrics file as Python's json.dump writes it, flattened to dotted names.
+const NON_FINITE = { NaN: Number.NaN, Infinity: Infinity, '-Infinity': -Infinity };
+const SENTINEL = '\u0000repro-gate-number:';
+/** JSON plus the bare NaN / Infinity / -Infinity tokens Python writes (left alone inside strings). */
+function parseMetricsJson(text) {
+    const tokenized = text.replace(/"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g, (token) => token.startsWith('"') ? token : JSON.stringify(`${SENTINEL}${token}`));
+    return JSON.parse(tokenized, (_key, value) => typeof value === 'string' && value.startsWith(SENTINEL) ? NON_FINITE[value.slice(SENTINEL.length)] : value);
+}
+/** Nested objects flatten with "." (`{"train": {"n_iter": 30}}` → `train.n_iter`); non-numeric leaves are listed as ignored. */
+function flattenMetrics(value) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new Error('the top level must be a JSON object');
+    }
+    const values = {};
+    const ignored = [];
+    const visit = (node, prefix) => {
+        for (const [key, child] of Object.entries(node)) {
+            const name = prefix ? `${prefix}.${key}` : key;
+            if (typeof child === 'number')
+                values[name] = child;
+            else if (typeof child === 'object' && child !== null && !Array.isArray(child))
+                visit(child, name);
+            else
+                ignored.push(name);
+        }
+    };
+    visit(value, '');
+    return { values, ignored };
 }
 
 ;// CONCATENATED MODULE: external "node:fs"
@@ -20007,6 +20865,13 @@ async function countRows(file, format) {
     if (lineHasContent)
         nonEmptyLines += 1;
     return format === 'csv' ? Math.max(0, nonEmptyLines - 1) : nonEmptyLines;
+}
+
+;// CONCATENATED MODULE: ./src/record/measurement.ts
+/** How `record` writes a Python version: major.minor, unless the record already pins a patch. */
+function recordedPythonVersion(exact, current) {
+    const parts = current?.split('.').length === 3 ? 3 : 2;
+    return exact.split('.').slice(0, parts).join('.');
 }
 
 ;// CONCATENATED MODULE: ./src/rerun/duration.ts
@@ -20164,6 +21029,17 @@ async function copyEntry(from, to) {
     else if (stats.isFile())
         await (0,promises_namespaceObject.copyFile)(from, to, promises_namespaceObject.constants.COPYFILE_FICLONE);
 }
+async function clearOutputs(root, options) {
+    const tracked = options.isGitRepo ? new Set(await listTrackedFiles(options.repoRoot)) : new Set();
+    await Promise.all(options.clearPaths.map(async (relative) => {
+        const target = external_node_path_default().join(root, relative);
+        const stats = await (0,promises_namespaceObject.lstat)(target).catch(() => undefined);
+        if (!stats?.isDirectory())
+            return (0,promises_namespaceObject.rm)(target, { recursive: true, force: true });
+        const untracked = (await allFilesUnder(root, relative)).filter((file) => !tracked.has(file.split((external_node_path_default()).sep).join('/')));
+        await Promise.all(untracked.map((file) => (0,promises_namespaceObject.rm)(external_node_path_default().join(root, file), { force: true })));
+    }));
+}
 /** An isolated copy of the working tree for the rerun: what git would see, plus the record's data. */
 async function createSandbox(options) {
     const root = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-'));
@@ -20173,7 +21049,7 @@ async function createSandbox(options) {
         for (let i = 0; i < files.length; i += PARALLEL_COPIES) {
             await Promise.all(files.slice(i, i + PARALLEL_COPIES).map((file) => copyEntry(external_node_path_default().join(options.repoRoot, file), external_node_path_default().join(root, file))));
         }
-        await Promise.all(options.clearPaths.map((relative) => (0,promises_namespaceObject.rm)(external_node_path_default().join(root, relative), { recursive: true, force: true })));
+        await clearOutputs(root, options);
     }
     catch (error) {
         await dispose();
@@ -20188,7 +21064,412 @@ async function createSandbox(options) {
 
 
 
+;// CONCATENATED MODULE: ./src/pipeline/interpreter-that-ran.ts
+
+/**
+ * Without a rebuilt venv, the packages to record are those of the interpreter that actually ran the training
+ * (the one that ran a file of the project, else the first one), never of whatever `python3` is on PATH.
+ */
+async function interpreterThatRan(trace) {
+    const main = trace.processes.find((process) => process.scriptInSandbox || process.sandboxModules.length > 0) ?? trace.processes[0];
+    if (!main)
+        return undefined;
+    const [interpreter, packages] = await Promise.all([probeInterpreter(main.executable), pipFreeze(main.executable)]);
+    const others = [...new Set(trace.processes.filter((process) => process.prefix !== main.prefix).map((process) => process.executable))];
+    const warnings = others.length > 0 ? [`the command also ran ${others.join(', ')}; only ${main.executable}'s packages are recorded`] : [];
+    return { executable: main.executable, version: interpreter.version, platform: interpreter.platform, packages, warnings };
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/missing-input.ts
+
+
+
+// A file that is in the user's working tree but not in the sandbox (git ignores it, and it was not passed with
+// --data) makes `record` succeed where every `verify` would fail. At record time it is named, with the fix.
+/** Paths a non-Python tool reported missing, from the messages of coreutils, shells and most C programs. */
+function missingInLog(logTail) {
+    const found = new Set();
+    for (const match of logTail.matchAll(/No such file or directory: '([^'\n]+)'/g))
+        found.add(match[1]);
+    for (const match of logTail.matchAll(/(?:^|\s)'?([^\s':]+)'?: No such file or directory/gm))
+        found.add(match[1]);
+    return [...found];
+}
+async function existsInCheckout(repoRoot, repoRelative) {
+    return (0,promises_namespaceObject.lstat)(external_node_path_default().join(repoRoot, repoRelative)).then(() => true, () => false);
+}
+async function leftOutInput(run, repoRoot, workdir) {
+    const root = await (0,promises_namespaceObject.realpath)(run.root);
+    const candidates = [
+        ...run.trace.missingFiles.map((file) => external_node_path_default().relative(root, file)),
+        ...missingInLog(run.result.logTail).map((file) => external_node_path_default().relative(root, external_node_path_default().resolve(root, workdir, file))),
+    ].filter((relative) => relative && !relative.startsWith('..') && !external_node_path_default().isAbsolute(relative));
+    for (const candidate of candidates) {
+        if (await existsInCheckout(repoRoot, candidate))
+            return candidate.split((external_node_path_default()).sep).join('/');
+    }
+    return undefined;
+}
+/** The one message for a run that cannot be recorded: a left-out input, a failure, a timeout, or the wrong interpreter. */
+async function explainFailedRun(run, repoRoot, workdir, logFile) {
+    const { result } = run;
+    if (result.timedOut)
+        return new UserError('the command timed out and was killed; no record was written', `Raise --timeout; the log is ${logFile}.`);
+    if (result.exitCode !== 0) {
+        const input = await leftOutInput(run, repoRoot, workdir);
+        if (input) {
+            return new UserError(`the command could not open ${input}: it is in your working tree, but git ignores it and it was not passed with --data, so verify would never see it; no record was written`, `Pass it with --data ${input} (or commit it).`);
+        }
+        return new UserError(`the command failed (${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`}); no record was written`, `Fix the command first; its log is ${logFile}.`);
+    }
+    if (run.environmentUse.problem) {
+        const { message, hint } = run.environmentUse.problem;
+        return new UserError(`${message}; no record was written`, hint);
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/compare/environment-use.ts
+
+
+function relative(root, file) {
+    const inside = external_node_path_default().relative(root, file);
+    return inside && !inside.startsWith('..') && !external_node_path_default().isAbsolute(inside) ? inside : file;
+}
+const FIX_HINT = 'Call `python` (the rebuilt venv is first on PATH) instead of an interpreter by absolute path, such as a local venv or /usr/bin/python3; start Python subprocesses with sys.executable.';
+function whatItDid(process, pinned, sandboxRoot) {
+    if (process.scriptInSandbox && process.script)
+        return `ran ${relative(sandboxRoot, process.script)}`;
+    if (process.sandboxModules.length > 0)
+        return `imported ${relative(sandboxRoot, process.sandboxModules[0])}`;
+    const used = (process.distributions ?? []).map(normalizePackageName).filter((name) => pinned.has(name));
+    return used.length > 0 ? `imported ${used.slice(0, 3).join(', ')}` : undefined;
+}
+function judgeEnvironmentUse(facts) {
+    const imported = [...new Set(facts.processes.flatMap((process) => (process.distributions ?? []).map(normalizePackageName)))].sort();
+    if (facts.venvDir === null)
+        return { warnings: [], imported, outsidePids: [] };
+    const pinned = new Set(facts.recordedPackages.map(normalizePackageName));
+    const outside = facts.processes.filter((process) => process.prefix !== facts.venvDir);
+    const outsidePids = outside.map((process) => process.pid);
+    const warnings = [];
+    for (const process of outside) {
+        const did = whatItDid(process, pinned, facts.sandboxRoot);
+        if (did) {
+            return {
+                problem: { message: `the command ran Python outside the rebuilt environment: ${process.executable} (Python ${process.version}) ${did}`, hint: FIX_HINT },
+                warnings,
+                imported,
+                outsidePids,
+            };
+        }
+        warnings.push(`a Python process outside the rebuilt environment ran (${process.executable}); it imported nothing the record pins, so it was allowed`);
+    }
+    if (!facts.processes.some((process) => process.prefix === facts.venvDir)) {
+        return {
+            problem: {
+                message: 'the rebuilt environment was never used: no Python process of the command ran in it',
+                hint: `${FIX_HINT} A command that is not Python needs no \`requirements\` in the record; \`python -I\`, \`-E\` and \`-S\` skip the probe that sees it.`,
+            },
+            warnings,
+            imported,
+            outsidePids,
+        };
+    }
+    return { warnings, imported, outsidePids };
+}
+
+;// CONCATENATED MODULE: ./src/rerun/probe/probe-source.ts
+// The rerun probe, installed as `sitecustomize` on the command's PYTHONPATH. Every Python process of the command
+// (the training, and any interpreter it starts) loads it at start-up and appends JSON lines to the trace file:
+// where it ran, which files it could not open, and, at exit, which distributions it imported.
+// It prints nothing and imports nothing the interpreter has not loaded already (a module imported here would be
+// cached before the program's own path is set up, and a project's json.py could no longer shadow the standard one).
+// It chains to the project's own sitecustomize.
+// Each line is written as it happens (os._exit skips exit handlers, so only the `exit` line can be lost).
+const PROBE_MODULE_NAME = 'sitecustomize.py';
+const PROBE_SOURCE = String.raw `# Written by repro-gate for one run; see README "The rerun probe".
+def _repro_gate_probe():
+    import os
+    import sys
+
+    trace = os.environ.get("REPRO_GATE_TRACE")
+    sandbox = os.environ.get("REPRO_GATE_SANDBOX")
+    if not trace or not sandbox:
+        return
+    sandbox = os.path.join(os.path.realpath(sandbox), "")
+
+    def in_sandbox(target):
+        return os.path.realpath(target).startswith(sandbox)
+    def encode(value):
+        if value is None or isinstance(value, bool):
+            return {None: "null", True: "true", False: "false"}[value]
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, str):
+            return '"' + "".join(c if c >= " " and c not in '"\\' and not "\ud800" <= c <= "\udfff" else "\\u%04x" % ord(c) for c in value) + '"'
+        if isinstance(value, (list, tuple)):
+            return "[" + ",".join(encode(item) for item in value) + "]"
+        return "{" + ",".join(encode(key) + ":" + encode(item) for key, item in value.items()) + "}"
+
+    pid = os.getpid()
+    writing = [False]
+    budget = {"missing": 50, "exiting": False}
+
+    def write(event, **fields):
+        if writing[0]:
+            return
+        writing[0] = True
+        try:
+            line = encode(dict(event=event, pid=pid, **fields)) + "\n"
+            fd = os.open(trace, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line.encode("utf-8"))
+            finally:
+                os.close(fd)
+        except Exception:
+            pass
+        finally:
+            writing[0] = False
+
+    script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-m") else None
+    write(
+        "start",
+        ppid=os.getppid(),
+        executable=sys.executable,
+        prefix=sys.prefix,
+        base_prefix=sys.base_prefix,
+        version="%d.%d.%d" % sys.version_info[:3],
+        script=os.path.abspath(script) if script else None,
+        script_in_sandbox=bool(script) and in_sandbox(script),
+        cwd=os.getcwd(),
+    )
+
+    read_only = os.O_WRONLY | os.O_RDWR
+
+    def audit(event, args):
+        if event != "open" or budget["missing"] <= 0 or writing[0] or budget["exiting"]:
+            return
+        target, mode, flags = args
+        if not isinstance(target, (str, bytes)) or os.fsdecode(target).endswith(".pyc"):
+            return
+        reads = (mode is not None and not any(c in mode for c in "wax+")) or (mode is None and not (flags or 0) & read_only)
+        if not reads:
+            return
+        try:
+            # Only what the command could not open inside its sandbox: a data file left out of the copy.
+            if os.path.exists(target) or not in_sandbox(target):
+                return
+            budget["missing"] -= 1
+            write("missing", path=os.path.abspath(os.fsdecode(target)))
+        except Exception:
+            pass
+
+    sys.addaudithook(audit)
+
+    def at_exit():
+        budget["exiting"] = True
+        try:
+            stdlib = set(sys.stdlib_module_names) | set(sys.builtin_module_names)
+            top = {name.partition(".")[0] for name in list(sys.modules)} - stdlib
+            top = {name for name in top if not name.startswith("_")}
+            distributions = set()
+            if top:
+                import importlib.metadata
+
+                mapping = importlib.metadata.packages_distributions()
+                for name in top:
+                    distributions.update(mapping.get(name, ()))
+            files = [getattr(module, "__file__", None) for module in list(sys.modules.values())]
+            local = sorted({os.path.abspath(f) for f in files if isinstance(f, str) and in_sandbox(f)})
+            write("exit", distributions=sorted(distributions), sandbox_modules=local[:20])
+        except Exception:
+            pass
+
+    import atexit  # built in: nothing on the path can shadow it
+
+    atexit.register(at_exit)
+
+
+def _repro_gate_chain():
+    # The project's own sitecustomize, if any, still runs: found on the path without this folder.
+    import os
+    import sys
+
+    # The import system's own (always loaded) classes, so that nothing new is imported here either.
+    finder = sys.modules["_frozen_importlib_external"].PathFinder
+    here = os.path.dirname(os.path.abspath(__file__))
+    rest = [entry for entry in sys.path if os.path.abspath(entry or ".") != here]
+    spec = finder.find_spec("sitecustomize", rest)
+    if spec is None or spec.loader is None:
+        return
+    module = sys.modules["_frozen_importlib"].module_from_spec(spec)
+    sys.modules["sitecustomize"] = module
+    spec.loader.exec_module(module)
+
+
+try:
+    _repro_gate_probe()
+finally:
+    del _repro_gate_probe
+    _repro_gate_chain()
+    del _repro_gate_chain
+`;
+
+;// CONCATENATED MODULE: ./src/rerun/probe/install-probe.ts
+
+
+
+
+
+/** Writes the probe into a private folder outside the sandbox; the trace file is created by the first process. */
+async function installProbe() {
+    const dir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-probe-'));
+    const moduleDir = external_node_path_default().join(dir, 'site');
+    await (0,promises_namespaceObject.mkdir)(moduleDir);
+    await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(moduleDir, PROBE_MODULE_NAME), PROBE_SOURCE);
+    const traceFile = external_node_path_default().join(dir, 'trace.jsonl');
+    return {
+        traceFile,
+        environment: (sandboxRoot, pythonPath) => ({
+            PYTHONPATH: [moduleDir, pythonPath].filter(Boolean).join((external_node_path_default()).delimiter),
+            [PROBE_TRACE_ENV]: traceFile,
+            [PROBE_SANDBOX_ENV]: sandboxRoot,
+        }),
+        dispose: () => (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true }),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/rerun/probe/read-trace.ts
+
+
+
+// The trace is written by the command's own processes, so it is untrusted input: parsed line by line with zod,
+// bounded in size, and a line that does not parse is skipped.
+const Path = schemas_string().max(4096);
+const Start = object({
+    event: literal('start'),
+    pid: schemas_number().int(),
+    ppid: schemas_number().int(),
+    executable: Path,
+    prefix: Path,
+    version: schemas_string().max(40),
+    script: Path.nullable(),
+    script_in_sandbox: schemas_boolean(),
+    cwd: Path,
+});
+const Missing = object({ event: literal('missing'), pid: schemas_number().int(), path: Path });
+const Exit = object({
+    event: literal('exit'),
+    pid: schemas_number().int(),
+    distributions: array(schemas_string().max(200)).max(5_000),
+    sandbox_modules: array(Path).max(100),
+});
+const TraceLine = discriminatedUnion('event', [Start, Missing, Exit]);
+async function readBounded(file) {
+    const handle = await (0,promises_namespaceObject.open)(file, 'r').catch(() => undefined);
+    if (!handle)
+        return '';
+    try {
+        const buffer = Buffer.alloc(Math.min((await handle.stat()).size, PROBE_TRACE_MAX_BYTES));
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+        return buffer.subarray(0, bytesRead).toString('utf8');
+    }
+    finally {
+        await handle.close();
+    }
+}
+async function readTrace(traceFile) {
+    const processes = new Map();
+    const missing = new Set();
+    for (const text of (await readBounded(traceFile)).split('\n')) {
+        if (!text)
+            continue;
+        let json;
+        try {
+            json = JSON.parse(text);
+        }
+        catch {
+            continue;
+        }
+        const parsed = TraceLine.safeParse(json);
+        if (!parsed.success)
+            continue;
+        const line = parsed.data;
+        if (line.event === 'start') {
+            processes.set(line.pid, {
+                pid: line.pid,
+                executable: line.executable,
+                prefix: await (0,promises_namespaceObject.realpath)(line.prefix).catch(() => line.prefix),
+                version: line.version,
+                script: line.script,
+                scriptInSandbox: line.script_in_sandbox,
+                distributions: null,
+                sandboxModules: [],
+            });
+        }
+        else if (line.event === 'missing') {
+            missing.add(line.path);
+        }
+        else {
+            const process = processes.get(line.pid);
+            if (process)
+                Object.assign(process, { distributions: line.distributions, sandboxModules: line.sandbox_modules });
+        }
+    }
+    return { processes: [...processes.values()], missingFiles: [...missing] };
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/sandboxed-run.ts
+
+
+
+
+
+
+async function runInSandbox(request) {
+    const sandbox = await request.stage('sandbox', () => createSandbox({ repoRoot: request.repoRoot, isGitRepo: request.isGitRepo, extraPaths: request.copyPaths, clearPaths: request.outputs }));
+    const probe = await installProbe().catch(async (error) => {
+        await sandbox.dispose();
+        throw error;
+    });
+    try {
+        const { environment, variables } = request;
+        const env = {
+            ...rerunEnvironment({ base: process.env, binDir: environment.binDir, venvDir: environment.venvDir, variables, seeds: request.seeds }),
+            ...probe.environment(sandbox.root, variables.PYTHONPATH),
+        };
+        const result = await request.stage('rerun', () => runCommand({
+            command: request.command,
+            cwd: external_node_path_default().join(sandbox.root, request.workdir),
+            env,
+            timeoutMs: request.timeoutMs,
+            logFile: request.logFile,
+            onOutput: request.onOutput,
+        }));
+        const trace = await readTrace(probe.traceFile);
+        const environmentUse = judgeEnvironmentUse({
+            processes: trace.processes,
+            venvDir: environment.venvDir ? await (0,promises_namespaceObject.realpath)(environment.venvDir) : null,
+            sandboxRoot: await (0,promises_namespaceObject.realpath)(sandbox.root),
+            recordedPackages: request.recordedPackages,
+        });
+        return { root: sandbox.root, result, trace, environmentUse, dispose: sandbox.dispose };
+    }
+    catch (error) {
+        await sandbox.dispose();
+        throw error;
+    }
+    finally {
+        await probe.dispose();
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/pipeline/record.ts
+
+
+
+
 
 
 
@@ -20212,32 +21493,95 @@ function makeResolver(recordDir, repoRoot) {
         return { ...resolved, recordRelative: external_node_path_default().relative(recordDir, resolved.absolute).split((external_node_path_default()).sep).join('/') || '.' };
     };
 }
-async function modifiedTime(file) {
-    try {
-        return (await (0,promises_namespaceObject.stat)(file)).mtimeMs;
-    }
-    catch {
-        return undefined;
-    }
-}
 function defaultName(recordDir) {
     return external_node_path_default().basename(recordDir).toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'run';
 }
 async function hashEntries(entries) {
     return Promise.all(entries.map(async (entry) => ({ path: entry.recordRelative, sha256: await sha256Path(entry.absolute) })));
 }
+/** Flags that only shape the record are checked before anything runs, so a typo never costs a training. */
+function checkFlags(options) {
+    if (options.name !== undefined && !RecordName.safeParse(options.name).success) {
+        throw new UserError(`--name "${options.name}" must match [a-z0-9._-]+ (at most 100 characters)`, 'Example: --name iris-sgd');
+    }
+    if (options.timeout !== undefined && !Duration.safeParse(options.timeout).success) {
+        throw new UserError(`--timeout "${options.timeout}" must be a number followed by s, m or h`, 'Example: --timeout 20m');
+    }
+    if (options.requirements && options.currentEnv) {
+        throw new UserError('--requirements and --current-env exclude each other', 'Pass --requirements to rebuild a pinned venv, or --current-env to record the environment as it is.');
+    }
+    if (!options.requirements && !options.currentEnv) {
+        throw new UserError('record needs --requirements FILE (the run happens in a venv rebuilt from it, as verify will rerun it) or --current-env', '--current-env records without requirements; the packages are then frozen from the interpreter that actually ran.');
+    }
+}
+/** Regular files under a produced folder that the run wrote: untracked ones (the copy had them cleared) or changed tracked ones. */
+async function wroteInto(sandboxRoot, repoRoot, output, tracked) {
+    const entries = await (0,promises_namespaceObject.readdir)(external_node_path_default().join(sandboxRoot, output), { recursive: true, withFileTypes: true });
+    for (const entry of entries) {
+        if (!entry.isFile())
+            continue;
+        const relative = external_node_path_default().relative(sandboxRoot, external_node_path_default().join(entry.parentPath, entry.name)).split((external_node_path_default()).sep).join('/');
+        if (!tracked.has(relative))
+            return true;
+        const [now, before] = await Promise.all([sha256Path(external_node_path_default().join(sandboxRoot, relative)), sha256Path(external_node_path_default().join(repoRoot, relative)).catch(() => '')]);
+        if (now !== before)
+            return true;
+    }
+    return false;
+}
+async function checkProduced(run, repoRoot, isGitRepo, outputs) {
+    const tracked = new Set(isGitRepo ? await listTrackedFiles(repoRoot) : []);
+    for (const output of outputs) {
+        const stats = await (0,promises_namespaceObject.lstat)(external_node_path_default().join(run.root, output.repoRelative)).catch(() => undefined);
+        const produced = stats?.isFile() || (stats?.isDirectory() && (await wroteInto(run.root, repoRoot, output.repoRelative, tracked)));
+        if (!produced) {
+            throw new UserError(`the command did not produce ${output.recordRelative}${stats?.isDirectory() ? ' (nothing was written into the folder)' : ''}`, 'Only outputs written by this run can be recorded; check the --artifact and --metrics paths (relative to the current folder).');
+        }
+    }
+}
+/** The produced outputs, copied from the sandbox to where the user expects them, ready to commit with the record. */
+async function deliverOutputs(run, outputs) {
+    for (const output of outputs) {
+        await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(output.absolute), { recursive: true });
+        await (0,promises_namespaceObject.cp)(external_node_path_default().join(run.root, output.repoRelative), output.absolute, { recursive: true, force: true });
+    }
+}
+async function environmentFields(environment, run, warnings) {
+    if (environment.python) {
+        return { python: recordedPythonVersion(environment.report.python.actual), packages: environment.packages ?? {}, platform: environment.report.platform.actual };
+    }
+    const ran = await interpreterThatRan(run.trace);
+    if (!ran) {
+        warnings.push('no Python process ran, so the record pins no Python environment');
+        return {};
+    }
+    warnings.push(...ran.warnings);
+    return { python: recordedPythonVersion(ran.version), packages: ran.packages, platform: ran.platform };
+}
 /**
- * `repro-gate record`: runs the command in the current environment and writes a complete run record.
- * The record is validated against the same schema `verify` uses before it is written (atomically).
+ * `repro-gate record`: runs the command exactly as `verify` will rerun it (the rebuilt venv, an isolated copy of the
+ * working tree, the same variables and seeds, the probe) and writes a complete run record, validated against the
+ * schema `verify` uses, atomically. The outputs are copied back to the working tree to be committed with it.
  */
 async function recordRun(options) {
+    checkFlags(options);
     const out = external_node_path_default().resolve(options.out);
     await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(out), { recursive: true });
     const recordDir = await (0,promises_namespaceObject.realpath)(external_node_path_default().dirname(out));
-    const gitRoot = await findRepoRoot(recordDir);
+    const gitRoot = await git_findRepoRoot(recordDir);
     const repoRoot = gitRoot ? await (0,promises_namespaceObject.realpath)(gitRoot) : recordDir;
     const resolve = makeResolver(recordDir, repoRoot);
     const warnings = [];
+    const stages = [];
+    const stage = async (name, run) => {
+        const started = performance.now();
+        try {
+            return await options.hooks.group(`record: ${name}`, run);
+        }
+        finally {
+            stages.push({ stage: name, durationMs: Math.round(performance.now() - started) });
+        }
+    };
     const [workdir, artifacts, metrics, data, config, requirements] = await Promise.all([
         resolve(process.cwd(), 'the current folder'),
         Promise.all(options.artifacts.map((p) => resolve(p, '--artifact'))),
@@ -20250,36 +21594,61 @@ async function recordRun(options) {
         options.requirements ? resolve(options.requirements, '--requirements') : undefined,
     ]);
     const outputs = [...artifacts, ...(metrics ? [metrics] : [])];
-    const before = await Promise.all(outputs.map((output) => modifiedTime(output.absolute)));
-    const logDir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-record-'));
-    const seeds = options.seeds;
-    const result = await options.hooks.group('record: run', () => runCommand({
-        command: options.command,
-        cwd: process.cwd(),
-        env: rerunEnvironment({ base: process.env, binDir: null, venvDir: null, variables: options.variables, seeds }),
-        timeoutMs: Number.POSITIVE_INFINITY,
-        logFile: external_node_path_default().join(logDir, LOG_FILE_NAME),
-        onOutput: (chunk) => options.hooks.output(chunk),
+    const environment = await stage('environment', () => prepareEnvironment({
+        python: options.python,
+        requirementsFile: requirements?.absolute,
+        requirementsDisplayPath: requirements?.recordRelative,
+        cacheRoot: options.cacheRoot,
+        remoteCache: options.remoteCache,
+        log: (line) => options.hooks.info(line),
     }));
-    if (result.exitCode !== 0) {
-        throw new UserError(`the command failed (${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`}); no record was written`, `Fix the command first; its log is ${external_node_path_default().join(logDir, LOG_FILE_NAME)}.`);
-    }
-    const after = await Promise.all(outputs.map((output) => modifiedTime(output.absolute)));
-    outputs.forEach((output, i) => {
-        if (after[i] === undefined || after[i] === before[i]) {
-            throw new UserError(`the command did not ${after[i] === undefined ? 'produce' : 'rewrite'} ${output.recordRelative}`, 'Only outputs written by this run can be recorded; check the --artifact and --metrics paths.');
-        }
+    const logDir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-record-'));
+    const logFile = external_node_path_default().join(logDir, LOG_FILE_NAME);
+    const run = await runInSandbox({
+        repoRoot,
+        isGitRepo: gitRoot !== undefined,
+        command: options.command,
+        workdir: workdir.repoRelative,
+        copyPaths: data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
+        outputs: outputs.map((output) => output.repoRelative),
+        environment,
+        variables: options.variables,
+        seeds: options.seeds,
+        timeoutMs: options.timeout ? parseDuration(options.timeout) : Number.POSITIVE_INFINITY,
+        logFile,
+        recordedPackages: Object.keys(environment.packages ?? {}),
+        stage,
+        onOutput: (chunk) => options.hooks.output(chunk),
     });
-    const [interpreter, commit, artifactHashes, dataHashes, configHashes, requirementsHash, metricValues] = await Promise.all([
-        probeInterpreter(options.python),
+    let record;
+    try {
+        const failure = await explainFailedRun(run, repoRoot, workdir.repoRelative, logFile);
+        if (failure)
+            throw failure;
+        await checkProduced(run, repoRoot, gitRoot !== undefined, outputs);
+        record = await stage('compare', () => describeRun({ options, run, environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings }));
+        await deliverOutputs(run, outputs);
+    }
+    finally {
+        await run.dispose();
+    }
+    await writeFileAtomic(out, (0,dist/* stringify */.As)(record, { lineWidth: 0 }));
+    await (0,promises_namespaceObject.rm)(logDir, { recursive: true, force: true });
+    return { file: out, record, warnings, stages };
+}
+/** Hashes the inputs (in the working tree) and the outputs (in the sandbox) into a validated record. */
+async function describeRun(facts) {
+    const { options, run, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings } = facts;
+    const inSandbox = (entry) => ({ ...entry, absolute: external_node_path_default().join(run.root, entry.repoRelative) });
+    const [commit, artifactHashes, dataHashes, configHashes, requirementsHash, metricValues, environment] = await Promise.all([
         gitRoot ? headCommit(repoRoot) : undefined,
-        hashEntries(artifacts),
+        hashEntries(artifacts.map(inSandbox)),
         hashEntries(data.map((entry) => entry.data)),
         hashEntries(config),
         requirements ? sha256Path(requirements.absolute) : undefined,
-        metrics ? (0,promises_namespaceObject.readFile)(metrics.absolute, 'utf8').then((text) => flattenMetrics(parseMetricsJson(text)).values) : undefined,
+        metrics ? (0,promises_namespaceObject.readFile)(external_node_path_default().join(run.root, metrics.repoRelative), 'utf8').then((text) => flattenMetrics(parseMetricsJson(text)).values) : undefined,
+        environmentFields(facts.environment, run, warnings),
     ]);
-    const packages = await pipFreeze(options.python);
     for (const [i, entry] of data.entries()) {
         if (!entry.manifest)
             continue;
@@ -20291,22 +21660,22 @@ async function recordRun(options) {
     if (gitRoot && (await hasUncommittedChanges(repoRoot))) {
         warnings.push(`the working tree has uncommitted changes, so code.commit (${commit?.slice(0, 12)}) does not fully describe this run; commit them together with the record`);
     }
+    warnings.push(...run.environmentUse.warnings);
     const record = {
         version: RECORD_VERSION,
-        name: options.name ?? defaultName(recordDir),
+        name: options.name ?? defaultName(facts.recordDir),
         command: options.command,
         ...(workdir.recordRelative !== '.' ? { workdir: workdir.recordRelative } : {}),
         ...(options.timeout ? { timeout: options.timeout } : {}),
         ...(commit ? { code: { commit } } : {}),
         environment: {
-            // major.minor: a runner's setup-python gives the latest patch, which rarely changes results.
-            python: interpreter.version.split('.').slice(0, 2).join('.'),
+            ...(environment.python ? { python: environment.python } : {}),
             ...(requirements ? { requirements: requirements.recordRelative, requirements_sha256: requirementsHash } : {}),
-            packages,
-            platform: interpreter.platform,
+            ...(environment.packages ? { packages: environment.packages } : {}),
+            ...(environment.platform ? { platform: environment.platform } : {}),
             ...(Object.keys(options.variables).length > 0 ? { variables: options.variables } : {}),
         },
-        ...(Object.keys(seeds).length > 0 ? { seeds } : {}),
+        ...(Object.keys(options.seeds).length > 0 ? { seeds: options.seeds } : {}),
         ...(configHashes.length > 0 ? { config: configHashes } : {}),
         ...(data.length > 0
             ? { data: data.map((entry, i) => ({ ...dataHashes[i], ...(entry.manifest ? { manifest: entry.manifest.recordRelative } : {}) })) }
@@ -20319,94 +21688,717 @@ async function recordRun(options) {
         const issue = validated.error.issues[0];
         throw new UserError(`the recorded run is not a valid record: ${issue?.path.join('.')}: ${issue?.message}`, 'Check the options you passed.');
     }
-    await writeFileAtomic(out, (0,dist/* stringify */.As)(validated.data, { lineWidth: 0 }));
-    return { file: out, record: validated.data, warnings };
+    return validated.data;
 }
 
-;// CONCATENATED MODULE: ./src/cli/terminal-hooks.ts
-/** Progress and the rerun's live output go to stderr, so stdout carries only the summary. */
-function terminalHooks(stderr) {
-    return {
-        info: (line) => stderr.write(`  ${line}\n`),
-        group: async (title, run) => {
-            stderr.write(`── ${title}\n`);
-            return run();
-        },
-        output: (chunk) => stderr.write(chunk),
-    };
-}
-
-;// CONCATENATED MODULE: ./src/cli/record-command.ts
-
-
-
-
-
-
-/** `--data PATH=MANIFEST` pairs a dataset with its manifest. */
-function parseData(values) {
-    return (values ?? []).map((value) => {
-        const [dataPath, manifest] = value.split('=', 2);
-        return { path: dataPath, ...(manifest ? { manifest } : {}) };
-    });
-}
-/** One argument is taken as a shell command line; several are quoted so each stays one word. */
-function commandLine(words) {
-    if (words.length === 1)
-        return words[0];
-    return words.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`)).join(' ');
-}
-/** Seeds and variables are strings in the environment; quoting keeps numbers-as-text unambiguous in YAML. */
-function asStrings(pairs) {
-    return Object.fromEntries(Object.entries(pairs).map(([name, value]) => [name, String(value)]));
-}
-async function runRecordCommand(args, stdout, stderr) {
-    const { values, positionals } = parseCommandLine(args, {
-        name: { type: 'string' },
-        out: { type: 'string', default: 'run.yaml' },
-        artifact: { type: 'string', multiple: true },
-        metrics: { type: 'string' },
-        data: { type: 'string', multiple: true },
-        config: { type: 'string', multiple: true },
-        requirements: { type: 'string' },
-        seed: { type: 'string', multiple: true },
-        var: { type: 'string', multiple: true },
-        timeout: { type: 'string' },
-        python: { type: 'string' },
-    });
-    if (positionals.length === 0)
-        throw new UserError('record needs the command to run after `--`', USAGE_HINT);
-    if (!values.artifact?.length && !values.metrics) {
-        throw new UserError('record needs at least one --artifact or --metrics: otherwise there is nothing to reproduce', USAGE_HINT);
+;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/base.js
+class Diff {
+    diff(oldStr, newStr, 
+    // Type below is not accurate/complete - see above for full possibilities - but it compiles
+    options = {}) {
+        let callback;
+        if (typeof options === 'function') {
+            callback = options;
+            options = {};
+        }
+        else if ('callback' in options) {
+            callback = options.callback;
+        }
+        // Allow subclasses to massage the input prior to running
+        const oldString = this.castInput(oldStr, options);
+        const newString = this.castInput(newStr, options);
+        const oldTokens = this.removeEmpty(this.tokenize(oldString, options));
+        const newTokens = this.removeEmpty(this.tokenize(newString, options));
+        return this.diffWithOptionsObj(oldTokens, newTokens, options, callback);
     }
-    const result = await recordRun({
-        out: values.out,
-        name: values.name,
-        command: commandLine(positionals),
-        artifacts: values.artifact ?? [],
-        metrics: values.metrics,
-        data: parseData(values.data),
-        config: values.config ?? [],
-        requirements: values.requirements,
-        seeds: parsePairs(values.seed, '--seed', true),
-        variables: asStrings(parsePairs(values.var, '--var')),
-        timeout: values.timeout,
-        python: values.python ?? 'python3',
-        hooks: terminalHooks(stderr),
-    });
-    for (const warning of result.warnings)
-        stderr.write(`warning: ${warning}\n`);
-    stdout.write(`Recorded ${result.record.name} in ${result.file}\n`);
-    return ExitCode.Ok;
+    diffWithOptionsObj(oldTokens, newTokens, options, callback) {
+        var _a;
+        const done = (value) => {
+            value = this.postProcess(value, options);
+            if (callback) {
+                setTimeout(function () { callback(value); }, 0);
+                return undefined;
+            }
+            else {
+                return value;
+            }
+        };
+        const newLen = newTokens.length, oldLen = oldTokens.length;
+        let editLength = 1;
+        let maxEditLength = newLen + oldLen;
+        if (options.maxEditLength != null) {
+            maxEditLength = Math.min(maxEditLength, options.maxEditLength);
+        }
+        const maxExecutionTime = (_a = options.timeout) !== null && _a !== void 0 ? _a : Infinity;
+        const abortAfterTimestamp = Date.now() + maxExecutionTime;
+        const bestPath = [{ oldPos: -1, lastComponent: undefined }];
+        // Seed editLength = 0, i.e. the content starts with the same values
+        let newPos = this.extractCommon(bestPath[0], newTokens, oldTokens, 0, options);
+        if (bestPath[0].oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
+            // Identity per the equality and tokenizer
+            return done(this.buildValues(bestPath[0].lastComponent, newTokens, oldTokens));
+        }
+        // Once we hit the right edge of the edit graph on some diagonal k, we can
+        // definitely reach the end of the edit graph in no more than k edits, so
+        // there's no point in considering any moves to diagonal k+1 any more (from
+        // which we're guaranteed to need at least k+1 more edits).
+        // Similarly, once we've reached the bottom of the edit graph, there's no
+        // point considering moves to lower diagonals.
+        // We record this fact by setting minDiagonalToConsider and
+        // maxDiagonalToConsider to some finite value once we've hit the edge of
+        // the edit graph.
+        // This optimization is not faithful to the original algorithm presented in
+        // Myers's paper, which instead pointlessly extends D-paths off the end of
+        // the edit graph - see page 7 of Myers's paper which notes this point
+        // explicitly and illustrates it with a diagram. This has major performance
+        // implications for some common scenarios. For instance, to compute a diff
+        // where the new text simply appends d characters on the end of the
+        // original text of length n, the true Myers algorithm will take O(n+d^2)
+        // time while this optimization needs only O(n+d) time.
+        let minDiagonalToConsider = -Infinity, maxDiagonalToConsider = Infinity;
+        // Main worker method. checks all permutations of a given edit length for acceptance.
+        const execEditLength = () => {
+            for (let diagonalPath = Math.max(minDiagonalToConsider, -editLength); diagonalPath <= Math.min(maxDiagonalToConsider, editLength); diagonalPath += 2) {
+                let basePath;
+                const removePath = bestPath[diagonalPath - 1], addPath = bestPath[diagonalPath + 1];
+                if (removePath) {
+                    // No one else is going to attempt to use this value, clear it
+                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
+                    bestPath[diagonalPath - 1] = undefined;
+                }
+                let canAdd = false;
+                if (addPath) {
+                    // what newPos will be after we do an insertion:
+                    const addPathNewPos = addPath.oldPos - diagonalPath;
+                    canAdd = addPath && 0 <= addPathNewPos && addPathNewPos < newLen;
+                }
+                const canRemove = removePath && removePath.oldPos + 1 < oldLen;
+                if (!canAdd && !canRemove) {
+                    // If this path is a terminal then prune
+                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
+                    bestPath[diagonalPath] = undefined;
+                    continue;
+                }
+                // Select the diagonal that we want to branch from. We select the prior
+                // path whose position in the old string is the farthest from the origin
+                // and does not pass the bounds of the diff graph
+                if (!canRemove || (canAdd && removePath.oldPos < addPath.oldPos)) {
+                    basePath = this.addToPath(addPath, true, false, 0, options);
+                }
+                else {
+                    basePath = this.addToPath(removePath, false, true, 1, options);
+                }
+                newPos = this.extractCommon(basePath, newTokens, oldTokens, diagonalPath, options);
+                if (basePath.oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
+                    // If we have hit the end of both strings, then we are done
+                    return done(this.buildValues(basePath.lastComponent, newTokens, oldTokens)) || true;
+                }
+                else {
+                    bestPath[diagonalPath] = basePath;
+                    if (basePath.oldPos + 1 >= oldLen) {
+                        maxDiagonalToConsider = Math.min(maxDiagonalToConsider, diagonalPath - 1);
+                    }
+                    if (newPos + 1 >= newLen) {
+                        minDiagonalToConsider = Math.max(minDiagonalToConsider, diagonalPath + 1);
+                    }
+                }
+            }
+            editLength++;
+        };
+        // Performs the length of edit iteration. Is a bit fugly as this has to support the
+        // sync and async mode which is never fun. Loops over execEditLength until a value
+        // is produced, or until the edit length exceeds options.maxEditLength (if given),
+        // in which case it will return undefined.
+        if (callback) {
+            (function exec() {
+                setTimeout(function () {
+                    if (editLength > maxEditLength || Date.now() > abortAfterTimestamp) {
+                        return callback(undefined);
+                    }
+                    if (!execEditLength()) {
+                        exec();
+                    }
+                }, 0);
+            }());
+        }
+        else {
+            while (editLength <= maxEditLength && Date.now() <= abortAfterTimestamp) {
+                const ret = execEditLength();
+                if (ret) {
+                    return ret;
+                }
+            }
+        }
+    }
+    addToPath(path, added, removed, oldPosInc, options) {
+        const last = path.lastComponent;
+        if (last && !options.oneChangePerToken && last.added === added && last.removed === removed) {
+            return {
+                oldPos: path.oldPos + oldPosInc,
+                lastComponent: { count: last.count + 1, added: added, removed: removed, previousComponent: last.previousComponent }
+            };
+        }
+        else {
+            return {
+                oldPos: path.oldPos + oldPosInc,
+                lastComponent: { count: 1, added: added, removed: removed, previousComponent: last }
+            };
+        }
+    }
+    extractCommon(basePath, newTokens, oldTokens, diagonalPath, options) {
+        const newLen = newTokens.length, oldLen = oldTokens.length;
+        let oldPos = basePath.oldPos, newPos = oldPos - diagonalPath, commonCount = 0;
+        while (newPos + 1 < newLen && oldPos + 1 < oldLen && this.equals(oldTokens[oldPos + 1], newTokens[newPos + 1], options)) {
+            newPos++;
+            oldPos++;
+            commonCount++;
+            if (options.oneChangePerToken) {
+                basePath.lastComponent = { count: 1, previousComponent: basePath.lastComponent, added: false, removed: false };
+            }
+        }
+        if (commonCount && !options.oneChangePerToken) {
+            basePath.lastComponent = { count: commonCount, previousComponent: basePath.lastComponent, added: false, removed: false };
+        }
+        basePath.oldPos = oldPos;
+        return newPos;
+    }
+    equals(left, right, options) {
+        if (options.comparator) {
+            return options.comparator(left, right);
+        }
+        else {
+            return left === right
+                || (!!options.ignoreCase && left.toLowerCase() === right.toLowerCase());
+        }
+    }
+    removeEmpty(array) {
+        const ret = [];
+        for (let i = 0; i < array.length; i++) {
+            if (array[i]) {
+                ret.push(array[i]);
+            }
+        }
+        return ret;
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    castInput(value, options) {
+        return value;
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    tokenize(value, options) {
+        return Array.from(value);
+    }
+    join(chars) {
+        // Assumes ValueT is string, which is the case for most subclasses.
+        // When it's false, e.g. in diffArrays, this method needs to be overridden (e.g. with a no-op)
+        // Yes, the casts are verbose and ugly, because this pattern - of having the base class SORT OF
+        // assume tokens and values are strings, but not completely - is weird and janky.
+        return chars.join('');
+    }
+    postProcess(changeObjects, 
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    options) {
+        return changeObjects;
+    }
+    get useLongestToken() {
+        return false;
+    }
+    buildValues(lastComponent, newTokens, oldTokens) {
+        // First we convert our linked list of components in reverse order to an
+        // array in the right order:
+        const components = [];
+        let nextComponent;
+        while (lastComponent) {
+            components.push(lastComponent);
+            nextComponent = lastComponent.previousComponent;
+            delete lastComponent.previousComponent;
+            lastComponent = nextComponent;
+        }
+        components.reverse();
+        const componentLen = components.length;
+        let componentPos = 0, newPos = 0, oldPos = 0;
+        for (; componentPos < componentLen; componentPos++) {
+            const component = components[componentPos];
+            if (!component.removed) {
+                if (!component.added && this.useLongestToken) {
+                    let value = newTokens.slice(newPos, newPos + component.count);
+                    value = value.map(function (value, i) {
+                        const oldValue = oldTokens[oldPos + i];
+                        return oldValue.length > value.length ? oldValue : value;
+                    });
+                    component.value = this.join(value);
+                }
+                else {
+                    component.value = this.join(newTokens.slice(newPos, newPos + component.count));
+                }
+                newPos += component.count;
+                // Common case
+                if (!component.added) {
+                    oldPos += component.count;
+                }
+            }
+            else {
+                component.value = this.join(oldTokens.slice(oldPos, oldPos + component.count));
+                oldPos += component.count;
+            }
+        }
+        return components;
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/line.js
+
+
+class LineDiff extends Diff {
+    constructor() {
+        super(...arguments);
+        this.tokenize = tokenize;
+    }
+    equals(left, right, options) {
+        // If we're ignoring whitespace, we need to normalise lines by stripping
+        // whitespace before checking equality. (This has an annoying interaction
+        // with newlineIsToken that requires special handling: if newlines get their
+        // own token, then we DON'T want to trim the *newline* tokens down to empty
+        // strings, since this would cause us to treat whitespace-only line content
+        // as equal to a separator between lines, which would be weird and
+        // inconsistent with the documented behavior of the options.)
+        if (options.ignoreWhitespace) {
+            if (!options.newlineIsToken || !left.includes('\n')) {
+                left = left.trim();
+            }
+            if (!options.newlineIsToken || !right.includes('\n')) {
+                right = right.trim();
+            }
+        }
+        else if (options.ignoreNewlineAtEof && !options.newlineIsToken) {
+            if (left.endsWith('\n')) {
+                left = left.slice(0, -1);
+            }
+            if (right.endsWith('\n')) {
+                right = right.slice(0, -1);
+            }
+        }
+        return super.equals(left, right, options);
+    }
+}
+const lineDiff = new LineDiff();
+function diffLines(oldStr, newStr, options) {
+    return lineDiff.diff(oldStr, newStr, options);
+}
+function diffTrimmedLines(oldStr, newStr, options) {
+    options = generateOptions(options, { ignoreWhitespace: true });
+    return lineDiff.diff(oldStr, newStr, options);
+}
+// Exported standalone so it can be used from jsonDiff too.
+function tokenize(value, options) {
+    if (options.stripTrailingCr) {
+        // remove one \r before \n to match GNU diff's --strip-trailing-cr behavior
+        value = value.replace(/\r\n/g, '\n');
+    }
+    const retLines = [], linesAndNewlines = value.split(/(\n|\r\n)/);
+    // Ignore the final empty token that occurs if the string ends with a new line
+    if (!linesAndNewlines[linesAndNewlines.length - 1]) {
+        linesAndNewlines.pop();
+    }
+    // Merge the content and line separators into single tokens
+    for (let i = 0; i < linesAndNewlines.length; i++) {
+        const line = linesAndNewlines[i];
+        if (i % 2 && !options.newlineIsToken) {
+            retLines[retLines.length - 1] += line;
+        }
+        else {
+            retLines.push(line);
+        }
+    }
+    return retLines;
+}
+
+;// CONCATENATED MODULE: ./node_modules/diff/libesm/patch/create.js
+
+/**
+ * Returns true if the filename contains characters that require C-style
+ * quoting (as used by Git and GNU diffutils in diff output).
+ */
+function needsQuoting(s) {
+    for (let i = 0; i < s.length; i++) {
+        if (s[i] < '\x20' || s[i] > '\x7e' || s[i] === '"' || s[i] === '\\') {
+            return true;
+        }
+    }
+    return false;
+}
+/**
+ * C-style quotes a filename, encoding special characters as escape sequences
+ * and non-ASCII bytes as octal escapes. This is the inverse of
+ * `parseQuotedFileName` in parse.ts.
+ *
+ * Non-ASCII bytes are encoded as UTF-8 before being emitted as octal escapes.
+ * This matches the behaviour of both Git and GNU diffutils, which always emit
+ * UTF-8 octal escapes regardless of the underlying filesystem encoding (e.g.
+ * Git for Windows converts from NTFS's UTF-16 to UTF-8 internally).
+ *
+ * If the filename doesn't need quoting, returns it as-is.
+ */
+function quoteFileNameIfNeeded(s) {
+    if (!needsQuoting(s)) {
+        return s;
+    }
+    let result = '"';
+    const bytes = new TextEncoder().encode(s);
+    let i = 0;
+    while (i < bytes.length) {
+        const b = bytes[i];
+        // See https://en.wikipedia.org/wiki/Escape_sequences_in_C#Escape_sequences
+        if (b === 0x07) {
+            result += '\\a';
+        }
+        else if (b === 0x08) {
+            result += '\\b';
+        }
+        else if (b === 0x09) {
+            result += '\\t';
+        }
+        else if (b === 0x0a) {
+            result += '\\n';
+        }
+        else if (b === 0x0b) {
+            result += '\\v';
+        }
+        else if (b === 0x0c) {
+            result += '\\f';
+        }
+        else if (b === 0x0d) {
+            result += '\\r';
+        }
+        else if (b === 0x22) {
+            result += '\\"';
+        }
+        else if (b === 0x5c) {
+            result += '\\\\';
+        }
+        else if (b >= 0x20 && b <= 0x7e) {
+            // Just a printable ASCII character that is neither a double quote nor a
+            // backslash; no need to escape it.
+            result += String.fromCharCode(b);
+        }
+        else {
+            // Either part of a non-ASCII character or a control character without a
+            // special escape sequence; needs escaping as a 3-digit octal escape
+            result += '\\' + b.toString(8).padStart(3, '0');
+        }
+        i++;
+    }
+    result += '"';
+    return result;
+}
+const INCLUDE_HEADERS = {
+    includeIndex: true,
+    includeUnderline: true,
+    includeFileHeaders: true
+};
+const FILE_HEADERS_ONLY = {
+    includeIndex: false,
+    includeUnderline: false,
+    includeFileHeaders: true
+};
+const OMIT_HEADERS = {
+    includeIndex: false,
+    includeUnderline: false,
+    includeFileHeaders: false
+};
+function structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
+    let optionsObj;
+    if (!options) {
+        optionsObj = {};
+    }
+    else if (typeof options === 'function') {
+        optionsObj = { callback: options };
+    }
+    else {
+        optionsObj = options;
+    }
+    if (typeof optionsObj.context === 'undefined') {
+        optionsObj.context = 4;
+    }
+    // We copy this into its own variable to placate TypeScript, which thinks
+    // optionsObj.context might be undefined in the callbacks below.
+    const context = optionsObj.context;
+    // @ts-expect-error (runtime check for something that is correctly a static type error)
+    if (optionsObj.newlineIsToken) {
+        throw new Error('newlineIsToken may not be used with patch-generation functions, only with diffing functions');
+    }
+    if (!optionsObj.callback) {
+        return diffLinesResultToPatch(diffLines(oldStr, newStr, optionsObj));
+    }
+    else {
+        const { callback } = optionsObj;
+        diffLines(oldStr, newStr, Object.assign(Object.assign({}, optionsObj), { callback: (diff) => {
+                const patch = diffLinesResultToPatch(diff);
+                // TypeScript is unhappy without the cast because it does not understand that `patch` may
+                // be undefined here only if `callback` is StructuredPatchCallbackAbortable:
+                callback(patch);
+            } }));
+    }
+    function diffLinesResultToPatch(diff) {
+        // STEP 1: Build up the patch with no "\ No newline at end of file" lines and with the arrays
+        //         of lines containing trailing newline characters. We'll tidy up later...
+        if (!diff) {
+            return;
+        }
+        diff.push({ value: '', lines: [] }); // Append an empty value to make cleanup easier
+        function contextLines(lines) {
+            return lines.map(function (entry) { return ' ' + entry; });
+        }
+        const hunks = [];
+        let oldRangeStart = 0, newRangeStart = 0, curRange = [], oldLine = 1, newLine = 1;
+        for (let i = 0; i < diff.length; i++) {
+            const current = diff[i], lines = current.lines || splitLines(current.value);
+            current.lines = lines;
+            if (current.added || current.removed) {
+                // If we have previous context, start with that
+                if (!oldRangeStart) {
+                    const prev = diff[i - 1];
+                    oldRangeStart = oldLine;
+                    newRangeStart = newLine;
+                    if (prev) {
+                        curRange = context > 0 ? contextLines(prev.lines.slice(-context)) : [];
+                        oldRangeStart -= curRange.length;
+                        newRangeStart -= curRange.length;
+                    }
+                }
+                // Output our changes
+                for (const line of lines) {
+                    curRange.push((current.added ? '+' : '-') + line);
+                }
+                // Track the updated file position
+                if (current.added) {
+                    newLine += lines.length;
+                }
+                else {
+                    oldLine += lines.length;
+                }
+            }
+            else {
+                // Identical context lines. Track line changes
+                if (oldRangeStart) {
+                    // Close out any changes that have been output (or join overlapping)
+                    if (lines.length <= context * 2 && i < diff.length - 2) {
+                        // Overlapping
+                        for (const line of contextLines(lines)) {
+                            curRange.push(line);
+                        }
+                    }
+                    else {
+                        // end the range and output
+                        const contextSize = Math.min(lines.length, context);
+                        for (const line of contextLines(lines.slice(0, contextSize))) {
+                            curRange.push(line);
+                        }
+                        const hunk = {
+                            oldStart: oldRangeStart,
+                            oldLines: (oldLine - oldRangeStart + contextSize),
+                            newStart: newRangeStart,
+                            newLines: (newLine - newRangeStart + contextSize),
+                            lines: curRange
+                        };
+                        hunks.push(hunk);
+                        oldRangeStart = 0;
+                        newRangeStart = 0;
+                        curRange = [];
+                    }
+                }
+                oldLine += lines.length;
+                newLine += lines.length;
+            }
+        }
+        // Step 2: eliminate the trailing `\n` from each line of each hunk, and, where needed, add
+        //         "\ No newline at end of file".
+        for (const hunk of hunks) {
+            for (let i = 0; i < hunk.lines.length; i++) {
+                if (hunk.lines[i].endsWith('\n')) {
+                    hunk.lines[i] = hunk.lines[i].slice(0, -1);
+                }
+                else {
+                    hunk.lines.splice(i + 1, 0, '\\ No newline at end of file');
+                    i++; // Skip the line we just added, then continue iterating
+                }
+            }
+        }
+        return {
+            oldFileName: oldFileName, newFileName: newFileName,
+            oldHeader: oldHeader, newHeader: newHeader,
+            hunks: hunks
+        };
+    }
+}
+/**
+ * creates a unified diff patch.
+ *
+ * @param patch either a single structured patch object (as returned by `structuredPatch`) or an
+ *   array of them (as returned by `parsePatch`).
+ * @param headerOptions behaves the same as the `headerOptions` option of `createTwoFilesPatch`.
+ *   Ignored for patches where `isGit` is `true`.
+ *
+ * When a patch has `isGit: true`, `formatPatch` output is changed to more closely match Git's
+ * output: it emits a `diff --git` header, emits Git extended headers as appropriate based on
+ * properties like `isRename`, `isCreate`, `newMode`, etc, and will omit `---`/`+++` file
+ * headers for patches with no hunks (e.g. renames without content changes).
+ */
+function formatPatch(patch, headerOptions) {
+    var _a, _b, _c, _d, _e, _f;
+    if (!headerOptions) {
+        headerOptions = INCLUDE_HEADERS;
+    }
+    if (Array.isArray(patch)) {
+        if (patch.length > 1 && !headerOptions.includeFileHeaders && !patch.every(p => p.isGit)) {
+            throw new Error('Cannot omit file headers on a multi-file patch. '
+                + '(The result would be unparseable; how would a tool trying to apply '
+                + 'the patch know which changes are to which file?)');
+        }
+        return patch.map(p => formatPatch(p, headerOptions)).join('\n');
+    }
+    const ret = [];
+    // Git patches have a fixed header format (diff --git, extended headers,
+    // and ---/+++ when hunks are present), so headerOptions is ignored.
+    if (patch.isGit) {
+        headerOptions = INCLUDE_HEADERS;
+        // Emit Git-style diff --git header and extended headers.
+        // Git never puts /dev/null in the "diff --git" line; for file
+        // creations/deletions it uses the real filename on both sides.
+        if (!patch.oldFileName) {
+            throw new Error('oldFileName must be specified for Git patches');
+        }
+        if (!patch.newFileName) {
+            throw new Error('newFileName must be specified for Git patches');
+        }
+        let gitOldName = patch.oldFileName;
+        let gitNewName = patch.newFileName;
+        if (patch.isCreate && gitOldName === '/dev/null') {
+            gitOldName = gitNewName.replace(/^b\//, 'a/');
+        }
+        else if (patch.isDelete && gitNewName === '/dev/null') {
+            gitNewName = gitOldName.replace(/^a\//, 'b/');
+        }
+        ret.push('diff --git ' + quoteFileNameIfNeeded(gitOldName) + ' ' + quoteFileNameIfNeeded(gitNewName));
+        if (patch.isDelete) {
+            ret.push('deleted file mode ' + ((_a = patch.oldMode) !== null && _a !== void 0 ? _a : '100644'));
+        }
+        if (patch.isCreate) {
+            ret.push('new file mode ' + ((_b = patch.newMode) !== null && _b !== void 0 ? _b : '100644'));
+        }
+        if (patch.oldMode && patch.newMode && !patch.isDelete && !patch.isCreate) {
+            ret.push('old mode ' + patch.oldMode);
+            ret.push('new mode ' + patch.newMode);
+        }
+        if (patch.isRename) {
+            ret.push('rename from ' + quoteFileNameIfNeeded(((_c = patch.oldFileName) !== null && _c !== void 0 ? _c : '').replace(/^a\//, '')));
+            ret.push('rename to ' + quoteFileNameIfNeeded(((_d = patch.newFileName) !== null && _d !== void 0 ? _d : '').replace(/^b\//, '')));
+        }
+        if (patch.isCopy) {
+            ret.push('copy from ' + quoteFileNameIfNeeded(((_e = patch.oldFileName) !== null && _e !== void 0 ? _e : '').replace(/^a\//, '')));
+            ret.push('copy to ' + quoteFileNameIfNeeded(((_f = patch.newFileName) !== null && _f !== void 0 ? _f : '').replace(/^b\//, '')));
+        }
+    }
+    else {
+        if (headerOptions.includeIndex && patch.oldFileName == patch.newFileName && patch.oldFileName !== undefined) {
+            ret.push('Index: ' + patch.oldFileName);
+        }
+        if (headerOptions.includeUnderline) {
+            ret.push('===================================================================');
+        }
+    }
+    // Emit --- / +++ file headers. For Git patches with no hunks (e.g.
+    // pure renames, mode-only changes), Git omits these, so we do too.
+    const hasHunks = patch.hunks.length > 0;
+    if (headerOptions.includeFileHeaders && patch.oldFileName !== undefined && patch.newFileName !== undefined
+        && (!patch.isGit || hasHunks)) {
+        ret.push('--- ' + quoteFileNameIfNeeded(patch.oldFileName) + (patch.oldHeader ? '\t' + patch.oldHeader : ''));
+        ret.push('+++ ' + quoteFileNameIfNeeded(patch.newFileName) + (patch.newHeader ? '\t' + patch.newHeader : ''));
+    }
+    for (let i = 0; i < patch.hunks.length; i++) {
+        const hunk = patch.hunks[i];
+        // Unified Diff Format quirk: If the chunk size is 0,
+        // the first number is one lower than one would expect.
+        // https://www.artima.com/weblogs/viewpost.jsp?thread=164293
+        const oldStart = hunk.oldLines === 0 ? hunk.oldStart - 1 : hunk.oldStart;
+        const newStart = hunk.newLines === 0 ? hunk.newStart - 1 : hunk.newStart;
+        ret.push('@@ -' + oldStart + ',' + hunk.oldLines
+            + ' +' + newStart + ',' + hunk.newLines
+            + ' @@');
+        for (const line of hunk.lines) {
+            ret.push(line);
+        }
+    }
+    return ret.join('\n') + '\n';
+}
+function createTwoFilesPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
+    if (typeof options === 'function') {
+        options = { callback: options };
+    }
+    if (!(options === null || options === void 0 ? void 0 : options.callback)) {
+        const patchObj = structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options);
+        if (!patchObj) {
+            return;
+        }
+        return formatPatch(patchObj, options === null || options === void 0 ? void 0 : options.headerOptions);
+    }
+    else {
+        const { callback } = options;
+        structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, Object.assign(Object.assign({}, options), { callback: patchObj => {
+                if (!patchObj) {
+                    callback(undefined);
+                }
+                else {
+                    callback(formatPatch(patchObj, options.headerOptions));
+                }
+            } }));
+    }
+}
+function createPatch(fileName, oldStr, newStr, oldHeader, newHeader, options) {
+    return createTwoFilesPatch(fileName, fileName, oldStr, newStr, oldHeader, newHeader, options);
+}
+/**
+ * Split `text` into an array of lines, including the trailing newline character (where present)
+ */
+function splitLines(text) {
+    const hasTrailingNl = text.endsWith('\n');
+    const result = text.split('\n').map(line => line + '\n');
+    if (hasTrailingNl) {
+        result.pop();
+    }
+    else {
+        result.push(result.pop().slice(0, -1));
+    }
+    return result;
+}
+
+;// CONCATENATED MODULE: ./src/report/text-diff.ts
+
+/** Pure: a unified diff of two texts under one name, without the `===` banner; empty when they are equal. */
+function unifiedDiff(name, before, after) {
+    if (before === after)
+        return '';
+    return createTwoFilesPatch(`a/${name}`, `b/${name}`, before, after, undefined, undefined, { context: 3 })
+        .split('\n')
+        .filter((line) => !line.startsWith('==='))
+        .join('\n')
+        .trimEnd();
 }
 
 ;// CONCATENATED MODULE: ./src/compare/artifacts.ts
-/** Pure: recorded artifact hashes against what the rerun produced (null or absent: not produced). */
-function compareArtifacts(expected, actual) {
+/**
+ * Pure: recorded artifact hashes against what the rerun produced (null or absent: not produced), and against the
+ * same path in the checkout where one exists: a committed model that is not the recorded one is drift too.
+ */
+function compareArtifacts(expected, actual, committed = new Map()) {
     return expected.map(({ path, sha256, line }) => {
         const produced = actual.get(path) ?? null;
         const status = produced === null ? 'missing' : produced === sha256 ? 'identical' : 'differs';
-        return { path, recorded: sha256, actual: produced, status, line };
+        const inCheckout = committed.get(path) ?? null;
+        const check = { path, recorded: sha256, actual: produced, status, line };
+        if (inCheckout !== null)
+            check.committed = { actual: inCheckout, status: inCheckout === sha256 ? 'match' : 'differs' };
+        return check;
     });
 }
 
@@ -20487,7 +22479,7 @@ function decideVerdict(findings) {
     if (findings.error)
         return 'error';
     const drifted = findings.inputs.some((input) => input.kind === 'data' && input.status !== 'match') ||
-        findings.artifacts.some((artifact) => artifact.status !== 'identical') ||
+        findings.artifacts.some((artifact) => artifact.status !== 'identical' || artifact.committed?.status === 'differs') ||
         findings.metrics.some((metric) => metric.status === 'beyond' || metric.status === 'missing') ||
         findings.thresholds.some((threshold) => threshold.status !== 'pass');
     if (drifted)
@@ -20548,6 +22540,121 @@ async function checkInputs(loaded) {
     return Promise.all([...data, ...config, ...requirements]);
 }
 
+;// CONCATENATED MODULE: ./src/inputs/config-diff.ts
+
+
+
+
+
+const TEXT_CONFIG = new Set(['.yaml', '.yml', '.json', '.toml', '.ini', '.cfg']);
+/**
+ * A changed text config as a unified diff against its version at the recorded commit: a reviewer sees
+ * `lr: 0.01 → 0.05` instead of two hashes. Undefined for binary or large files, or when the commit is not in the clone.
+ */
+async function configDiff(repoRoot, commit, file) {
+    if (!commit || !TEXT_CONFIG.has(external_node_path_default().extname(file.repoRelative).toLowerCase()))
+        return undefined;
+    const size = await (0,promises_namespaceObject.stat)(file.absolute).then((info) => info.size, () => Infinity);
+    if (size > CONFIG_DIFF_MAX_BYTES)
+        return undefined;
+    const [before, after] = await Promise.all([readFileAtCommit(repoRoot, commit, file.repoRelative), (0,promises_namespaceObject.readFile)(file.absolute, 'utf8')]);
+    if (before === undefined)
+        return undefined;
+    return unifiedDiff(file.repoRelative, before, after) || undefined;
+}
+
+;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/array.js
+
+class ArrayDiff extends Diff {
+    tokenize(value) {
+        return value.slice();
+    }
+    join(value) {
+        return value;
+    }
+    removeEmpty(value) {
+        return value;
+    }
+}
+const arrayDiff = new ArrayDiff();
+function diffArrays(oldArr, newArr, options) {
+    return arrayDiff.diff(oldArr, newArr, options);
+}
+
+;// CONCATENATED MODULE: ./src/record/update-document.ts
+
+
+
+// Pure: rewrites only the measured fields of a run record's text. The yaml Document API keeps the user's comments,
+// key order and hand-written fields (tolerance, thresholds, variables) exactly as they were.
+function setEach(doc, list, hashes) {
+    hashes.forEach((hash, i) => doc.setIn([list, i, 'sha256'], hash));
+}
+function replaceMetricValues(doc, metrics) {
+    const values = doc.getIn(['metrics', 'values'], true);
+    if (!(0,dist/* isMap */.jh)(values)) {
+        doc.setIn(['metrics', 'values'], doc.createNode(metrics));
+        return;
+    }
+    const map = values;
+    for (const pair of [...map.items]) {
+        const name = String(pair.key?.value ?? pair.key);
+        if (!(name in metrics))
+            map.delete(pair.key);
+    }
+    for (const [name, value] of Object.entries(metrics))
+        map.set(name, value);
+}
+function updateRecordText(text, measured) {
+    const doc = (0,dist/* parseDocument */.Tp)(text);
+    setEach(doc, 'config', measured.config);
+    setEach(doc, 'data', measured.data);
+    setEach(doc, 'artifacts', measured.artifacts);
+    if (measured.requirementsSha256 && doc.hasIn(['environment', 'requirements'])) {
+        doc.setIn(['environment', 'requirements_sha256'], measured.requirementsSha256);
+    }
+    if (measured.metrics && doc.hasIn(['metrics']))
+        replaceMetricValues(doc, measured.metrics);
+    if (measured.python) {
+        const current = doc.getIn(['environment', 'python']);
+        doc.setIn(['environment', 'python'], recordedPythonVersion(measured.python, typeof current === 'string' ? current : undefined));
+    }
+    if (measured.packages) {
+        const sorted = Object.fromEntries(Object.entries(measured.packages).sort(([a], [b]) => (a < b ? -1 : 1)));
+        doc.setIn(['environment', 'packages'], doc.createNode(sorted));
+    }
+    if (measured.platform)
+        doc.setIn(['environment', 'platform'], measured.platform);
+    if (measured.commit)
+        doc.setIn(['code', 'commit'], measured.commit);
+    return keepUntouchedLines(text, doc.toString({ lineWidth: 0 }));
+}
+/**
+ * The yaml printer normalizes spacing (e.g. before a comment); a line that only changed that way is restored as the
+ * user wrote it, so the diff shows what was re-measured and nothing else.
+ */
+function keepUntouchedLines(before, after) {
+    const old = before.split('\n');
+    const now = after.split('\n');
+    const squeeze = (line) => line.replace(/\s+/g, ' ').trim();
+    const merged = [];
+    let i = 0;
+    let j = 0;
+    for (const part of diffArrays(old.map(squeeze), now.map(squeeze))) {
+        const count = part.count ?? part.value.length;
+        if (part.removed)
+            i += count;
+        else if (part.added)
+            merged.push(...now.slice(j, (j += count)));
+        else {
+            merged.push(...old.slice(i, i + count));
+            i += count;
+            j += count;
+        }
+    }
+    return merged.join('\n');
+}
+
 ;// CONCATENATED MODULE: ./src/pipeline/code-report.ts
 
 
@@ -20560,8 +22667,10 @@ async function codeReport(loaded) {
     const currentCommit = await headCommit(loaded.repoRoot);
     if (!recordedCommit)
         return { currentCommit, changedFiles: null };
-    // The record itself is committed after the run it describes, so it always differs: it is not a cause.
-    const changed = (await changedFilesSince(loaded.repoRoot, recordedCommit))?.filter((file) => file !== loaded.recordPath) ?? null;
+    // The record and its outputs are committed after the run they describe, so they always differ: they are not causes.
+    const own = [...loaded.paths.artifacts, ...(loaded.paths.metrics ? [loaded.paths.metrics] : [])].map((p) => p.repoRelative);
+    const isOwn = (file) => file === loaded.recordPath || own.some((output) => file === output || file.startsWith(`${output}/`));
+    const changed = (await changedFilesSince(loaded.repoRoot, recordedCommit))?.filter((file) => !isOwn(file)) ?? null;
     // In a repository of many models, what changed next to the training code matters most: it is listed first.
     const scope = external_node_path_default().relative(loaded.repoRoot, external_node_path_default().resolve(loaded.dir, loaded.record.workdir ?? '.')).split((external_node_path_default()).sep).join('/');
     const inScope = (file) => scope === '' || file === scope || file.startsWith(`${scope}/`);
@@ -20607,24 +22716,30 @@ async function collectOutputs(sandboxRoot, artifacts, metricsPath) {
     ]);
     return { artifactHashes: new Map(hashes), metrics };
 }
-/** Keeps produced files as evidence; copy-on-write where the filesystem allows, so large models cost little. */
-async function keepEvidence(sandboxRoot, files, evidenceDir) {
-    const kept = [];
-    await Promise.all(files.map(async (repoRelative) => {
+/**
+ * Keeps produced files and folders as evidence, at their repo-relative paths under `evidenceDir`; copy-on-write where
+ * the filesystem allows, so large models cost little. Returns `evidenceDir`.
+ */
+async function keepEvidence(sandboxRoot, outputs, evidenceDir) {
+    await Promise.all(outputs.map(async (repoRelative) => {
         const target = external_node_path_default().join(evidenceDir, repoRelative);
         await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(target), { recursive: true });
-        try {
-            await (0,promises_namespaceObject.copyFile)(external_node_path_default().join(sandboxRoot, repoRelative), target, promises_namespaceObject.constants.COPYFILE_FICLONE);
-            kept.push(target);
-        }
-        catch {
-            // Missing or a directory: the report already says so; evidence is best effort.
-        }
+        // A missing output is already in the report; evidence is best effort.
+        await (0,promises_namespaceObject.cp)(external_node_path_default().join(sandboxRoot, repoRelative), target, { recursive: true, mode: promises_namespaceObject.constants.COPYFILE_FICLONE, verbatimSymlinks: true }).catch(() => undefined);
     }));
-    return kept;
+    return evidenceDir;
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/verify-record.ts
+
+
+
+
+
+
+
+
+
 
 
 
@@ -20643,25 +22758,52 @@ async function keepEvidence(sandboxRoot, files, evidenceDir) {
 function missingInputError(missing) {
     return new UserError(`${missing.kind} ${missing.path} is missing`, missing.kind === 'data'
         ? 'Restore the data (e.g. `dvc pull`, or fetch it from its storage_uri) before verifying.'
-        : 'Restore the file, or update the run record with `repro-gate record`.', { field: missing.kind, line: missing.line });
+        : 'Restore the file, or update the run record with `repro-gate record --update`.', { field: missing.kind, line: missing.line });
 }
 function toRecordError(error) {
     const { message, hint } = error instanceof UserError ? { message: error.message, hint: error.hint } : describeError(error);
     const location = error instanceof UserError ? error.location : {};
     return { message: message.slice(0, 2_000), hint: hint?.slice(0, 2_000), field: location.field, line: location.line };
 }
+const MAX_LISTED_PROCESSES = 50;
+/** The probe's view of the run, for the report: which interpreters ran, and which changed packages were imported. */
+function describeProcesses(run, environment) {
+    const { processes } = run.trace;
+    return {
+        processCount: processes.length,
+        processes: processes.slice(0, MAX_LISTED_PROCESSES).map((process) => ({
+            pid: process.pid,
+            executable: process.executable,
+            version: process.version,
+            script: process.script ? external_node_path_default().relative(run.root, process.script) : null,
+            inEnvironment: environment.venvDir === null || !run.environmentUse.outsidePids.includes(process.pid),
+        })),
+    };
+}
+function markImported(report, use) {
+    const packages = report.environment?.packages;
+    if (!packages)
+        return;
+    const imported = new Set(use.imported);
+    for (const change of [...packages.changed, ...packages.added])
+        change.imported = imported.has(change.name);
+    for (const change of packages.removed)
+        change.imported = false;
+}
 class RecordVerification {
     recordFile;
     options;
     report;
+    result;
     started = new Map();
     constructor(recordFile, options) {
         this.recordFile = recordFile;
         this.options = options;
         const fallbackName = external_node_path_default().basename(external_node_path_default().dirname(external_node_path_default().resolve(recordFile)));
         this.report = { name: fallbackName, recordPath: recordFile, verdict: 'error', inputs: [], artifacts: [], metrics: [], thresholds: [], causes: [], stages: [] };
+        this.result = { report: this.report };
     }
-    async stage(stage, run) {
+    stage = async (stage, run) => {
         this.started.set(stage, performance.now());
         try {
             return await this.options.hooks.group(`${this.report.name}: ${stage}`, run);
@@ -20669,10 +22811,11 @@ class RecordVerification {
         finally {
             this.report.stages.push({ stage, durationMs: Math.round(performance.now() - (this.started.get(stage) ?? 0)) });
         }
-    }
+    };
     async run() {
         try {
             const loaded = await this.stage('load', () => loadRecord(this.recordFile));
+            this.result.loaded = loaded;
             this.report.name = loaded.record.name;
             this.report.recordPath = loaded.recordPath;
             await this.verifyLoaded(loaded);
@@ -20682,7 +22825,9 @@ class RecordVerification {
         }
         this.report.causes = likelyCauses(this.report);
         this.report.verdict = decideVerdict(this.report);
-        return this.report;
+        if (this.report.verdict === 'drift')
+            await this.proposeUpdate();
+        return this.result;
     }
     async verifyLoaded(loaded) {
         const [code, inputs] = await Promise.all([codeReport(loaded), this.stage('inputs', () => checkInputs(loaded))]);
@@ -20691,8 +22836,9 @@ class RecordVerification {
         const missing = inputs.find((input) => input.status === 'missing');
         if (missing)
             throw missingInputError(missing);
-        // Changed data makes any rerun meaningless, so training is not started.
-        if (inputs.some((input) => input.kind === 'data' && input.status !== 'match'))
+        await this.attachConfigDiffs(loaded);
+        // Changed data makes any rerun meaningless, so training is not started (unless it is being re-recorded).
+        if (!this.options.rerunOnChangedData && inputs.some((input) => input.kind === 'data' && input.status !== 'match'))
             return;
         const { record, paths } = loaded;
         const environment = await this.stage('environment', () => prepareEnvironment({
@@ -20709,38 +22855,46 @@ class RecordVerification {
         }));
         this.report.environment = environment.report;
         const outputs = [...paths.artifacts, ...(paths.metrics ? [paths.metrics] : [])].map((p) => p.repoRelative);
-        const sandbox = await createSandbox({
+        const evidenceDir = external_node_path_default().join(this.options.evidenceDir, record.name);
+        const logFile = external_node_path_default().join(evidenceDir, LOG_FILE_NAME);
+        const timeout = record.timeout ?? DEFAULT_TIMEOUT;
+        const run = await runInSandbox({
             repoRoot: loaded.repoRoot,
             isGitRepo: loaded.isGitRepo,
-            extraPaths: paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
-            clearPaths: outputs,
+            command: record.command,
+            workdir: paths.workdir.repoRelative,
+            copyPaths: paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
+            outputs,
+            environment,
+            variables: record.environment?.variables ?? {},
+            seeds: record.seeds ?? {},
+            timeoutMs: parseDuration(timeout),
+            logFile,
+            recordedPackages: Object.keys(record.environment?.packages ?? environment.packages ?? {}),
+            stage: this.stage,
+            onOutput: (chunk) => this.options.hooks.output(chunk),
         });
         try {
-            await this.rerunAndCompare(loaded, sandbox.root, environment, outputs);
+            await this.judgeRun(loaded, run, environment, { timeout, logFile, evidenceDir, outputs });
         }
         finally {
-            await sandbox.dispose();
+            await run.dispose();
         }
     }
-    async rerunAndCompare(loaded, sandboxRoot, environment, outputs) {
-        const { record, paths, lineOf } = loaded;
-        const evidenceDir = external_node_path_default().join(this.options.evidenceDir, record.name);
-        const timeout = record.timeout ?? DEFAULT_TIMEOUT;
-        const result = await this.stage('rerun', () => runCommand({
-            command: record.command,
-            cwd: external_node_path_default().join(sandboxRoot, paths.workdir.repoRelative),
-            env: rerunEnvironment({
-                base: process.env,
-                binDir: environment.binDir,
-                venvDir: environment.venvDir,
-                variables: record.environment?.variables ?? {},
-                seeds: record.seeds ?? {},
-            }),
-            timeoutMs: parseDuration(timeout),
-            logFile: external_node_path_default().join(evidenceDir, LOG_FILE_NAME),
-            onOutput: (chunk) => this.options.hooks.output(chunk),
+    async attachConfigDiffs(loaded) {
+        const commit = loaded.record.code?.commit;
+        await Promise.all(this.report.inputs.map(async (input) => {
+            if (input.kind !== 'config' || input.status !== 'mismatch' || !loaded.isGitRepo)
+                return;
+            const file = loaded.paths.config.find((entry) => entry.repoRelative === input.path);
+            const diff = file ? await configDiff(loaded.repoRoot, commit, file) : undefined;
+            if (diff)
+                input.diff = diff.slice(0, 20_000);
         }));
-        const logFile = external_node_path_default().join(evidenceDir, LOG_FILE_NAME);
+    }
+    async judgeRun(loaded, run, environment, where) {
+        const { record, paths, lineOf } = loaded;
+        const { result } = run;
         this.report.run = {
             command: record.command,
             workdir: paths.workdir.repoRelative,
@@ -20749,28 +22903,37 @@ class RecordVerification {
             timedOut: result.timedOut,
             durationMs: Math.round(result.durationMs),
             logTail: result.logTail,
-            logPath: logFile,
+            logPath: where.logFile,
+            ...describeProcesses(run, environment),
         };
+        markImported(this.report, run.environmentUse);
+        if (run.environmentUse.warnings.length > 0)
+            this.report.warnings = run.environmentUse.warnings.slice(0, 100);
         if (result.timedOut) {
-            throw new UserError(`the command timed out after ${timeout} and was killed with all its child processes`, 'Make the run faster or raise `timeout` in the run record.', {
+            throw new UserError(`the command timed out after ${where.timeout} and was killed with all its child processes`, 'Make the run faster or raise `timeout` in the run record.', {
                 field: 'timeout',
                 line: lineOf(['timeout']),
             });
         }
         if (result.exitCode !== 0) {
-            throw new UserError(`the command failed (${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`})`, `See the log tail below; the full log is ${logFile}.`, { field: 'command', line: lineOf(['command']) });
+            throw new UserError(`the command failed (${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`})`, `See the log tail below; the full log is ${where.logFile}.`, { field: 'command', line: lineOf(['command']) });
         }
-        const collected = await this.stage('compare', async () => {
-            const outputsFound = await collectOutputs(sandboxRoot, paths.artifacts, paths.metrics);
+        if (run.environmentUse.problem) {
+            const { message, hint } = run.environmentUse.problem;
+            throw new UserError(message, hint, { field: 'command', line: lineOf(['command']) });
+        }
+        const [collected, committed] = await this.stage('compare', async () => {
+            const outputsFound = await collectOutputs(run.root, paths.artifacts, paths.metrics);
             if (this.options.keepArtifacts)
-                await keepEvidence(sandboxRoot, outputs, external_node_path_default().join(evidenceDir, 'outputs'));
-            return outputsFound;
+                this.result.outputsDir = await keepEvidence(run.root, where.outputs, external_node_path_default().join(where.evidenceDir, 'outputs'));
+            const inCheckout = await Promise.all(paths.artifacts.map(async (artifact) => [artifact.repoRelative, await sha256PathIfExists(artifact.absolute)]));
+            return [outputsFound, new Map(inCheckout)];
         });
         this.report.artifacts = compareArtifacts((record.artifacts ?? []).map((artifact, i) => ({
             path: paths.artifacts[i].repoRelative,
             sha256: artifact.sha256,
             line: lineOf(['artifacts', i, 'sha256']),
-        })), collected.artifactHashes);
+        })), collected.artifactHashes, committed);
         this.report.metrics = compareMetrics({
             recorded: record.metrics?.values ?? {},
             rerun: collected.metrics,
@@ -20778,11 +22941,509 @@ class RecordVerification {
             lineOf: (name) => lineOf(['metrics', 'values', name]),
         });
         this.report.thresholds = checkThresholds(record.thresholds ?? {}, collected.metrics, (name) => lineOf(['thresholds', name]));
+        this.result.measurement = await this.measure(loaded, environment, collected, run);
+    }
+    async measure(loaded, environment, collected, run) {
+        const artifacts = loaded.paths.artifacts.map((artifact) => collected.artifactHashes.get(artifact.repoRelative) ?? null);
+        // A missing output cannot be recorded: there is no update to propose.
+        if (artifacts.some((hash) => hash === null) || (loaded.paths.metrics && collected.metrics === null))
+            return undefined;
+        const actual = (kind) => this.report.inputs.filter((input) => input.kind === kind).map((input) => input.actual);
+        const { report } = environment;
+        // In the current environment, what gets recorded is the interpreter that actually ran (as `record --current-env` does).
+        const ran = environment.python ? undefined : await interpreterThatRan(run.trace).catch(() => undefined);
+        return {
+            config: actual('config'),
+            data: actual('data'),
+            requirementsSha256: actual('requirements')[0],
+            artifacts: artifacts,
+            metrics: collected.metrics ?? undefined,
+            packages: environment.packages ?? ran?.packages,
+            python: environment.python ? report.python.actual : ran?.version,
+            platform: environment.python ? report.platform.actual : ran?.platform,
+            commit: loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined,
+        };
+    }
+    /** On drift: the record this rerun implies, written to the evidence, and its diff in the report. */
+    async proposeUpdate() {
+        const { loaded, measurement } = this.result;
+        if (!loaded || !measurement)
+            return;
+        const before = await (0,promises_namespaceObject.readFile)(loaded.file, 'utf8');
+        const after = updateRecordText(before, measurement);
+        this.result.updatedText = after;
+        await writeFileAtomic(external_node_path_default().join(this.options.evidenceDir, loaded.record.name, UPDATED_RECORD_NAME), after);
+        const diff = unifiedDiff(loaded.recordPath, before, after);
+        if (diff)
+            this.report.update = { command: `${TOOL_NAME} record --update ${loaded.recordPath}`, diff: diff.slice(0, 20_000) };
     }
 }
+/** Verifies one record and keeps what its rerun measured (for `record --update`). Never throws. */
+async function verifyAndMeasure(recordFile, options) {
+    const verification = new RecordVerification(recordFile, options);
+    const result = await verification.run();
+    if (!result.updatedText && result.loaded && result.measurement) {
+        result.updatedText = updateRecordText(await (0,promises_namespaceObject.readFile)(result.loaded.file, 'utf8'), result.measurement);
+    }
+    return result;
+}
 /** Verifies one record end to end. Never throws: every failure becomes an `error` verdict with one clear message. */
-function verifyRecord(recordFile, options) {
-    return new RecordVerification(recordFile, options).run();
+async function verifyRecord(recordFile, options) {
+    return (await new RecordVerification(recordFile, options).run()).report;
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/record-update.ts
+
+
+
+
+
+
+
+
+
+
+function failedThresholds(report) {
+    return report.thresholds.filter((threshold) => threshold.status !== 'pass').map((threshold) => `${threshold.metric} (${threshold.status === 'missing' ? 'no value' : `rerun ${threshold.value}`})`);
+}
+/** A rewritten record must still load: a tolerance or threshold naming a metric the run no longer writes does not. */
+function assertStillValid(text, recordPath) {
+    const parsed = parseSource(text);
+    const valid = 'source' in parsed && RunRecordSchema.safeParse(parsed.source.value);
+    if (valid && valid.success)
+        return;
+    const issue = valid ? valid.error.issues[0] : undefined;
+    throw new UserError(`the updated ${recordPath} would not be a valid record${issue ? `: ${issue.path.join('.')}: ${issue.message}` : ''}; nothing was written`, 'The run no longer writes something the record refers to (e.g. a metric named in tolerance or thresholds): edit the record by hand.');
+}
+/**
+ * `record --update`: reruns a record exactly as verify does, then rewrites only its measured fields (hashes,
+ * metric values, packages, Python, platform, code.commit), keeping everything written by hand.
+ */
+async function updateRecord(recordFile, options) {
+    const evidenceDir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-update-'));
+    try {
+        const measured = await verifyAndMeasure(recordFile, {
+            python: options.python,
+            cacheRoot: options.cacheRoot,
+            remoteCache: options.remoteCache,
+            evidenceDir,
+            keepArtifacts: true,
+            hooks: options.hooks,
+            rerunOnChangedData: true,
+        });
+        const { report, loaded, updatedText, outputsDir } = measured;
+        if (report.error || !loaded) {
+            throw new UserError(`${recordFile}: ${report.error?.message ?? 'the record could not be rerun'}; nothing was written`, report.error?.hint);
+        }
+        if (!updatedText || !outputsDir) {
+            const missing = report.artifacts.filter((artifact) => artifact.status === 'missing').map((artifact) => artifact.path);
+            throw new UserError(`${recordFile}: the rerun did not produce ${missing.join(', ') || 'its metrics file'}; nothing was written`, 'Check the command and the output paths in the record.');
+        }
+        const before = await (0,promises_namespaceObject.readFile)(loaded.file, 'utf8');
+        const diff = unifiedDiff(loaded.recordPath, before, updatedText);
+        const failed = failedThresholds(report);
+        const base = { recordPath: loaded.recordPath, diff, report };
+        if (failed.length > 0 && !options.force) {
+            return { ...base, written: false, exitCode: ExitCode.Drift, message: `thresholds failed: ${failed.join(', ')}; nothing was written (pass --force to record it anyway)` };
+        }
+        assertStillValid(updatedText, loaded.recordPath);
+        const outputs = [...loaded.paths.artifacts, ...(loaded.paths.metrics ? [loaded.paths.metrics] : [])];
+        for (const output of outputs) {
+            await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(output.absolute), { recursive: true });
+            await (0,promises_namespaceObject.cp)(external_node_path_default().join(outputsDir, output.repoRelative), output.absolute, { recursive: true, force: true });
+        }
+        if (diff)
+            await writeFileAtomic(loaded.file, updatedText);
+        const note = failed.length > 0 ? ` despite failed thresholds (${failed.join(', ')})` : '';
+        return { ...base, written: Boolean(diff), exitCode: ExitCode.Ok, message: diff ? `updated ${loaded.recordPath}${note}` : `${loaded.recordPath} is already up to date` };
+    }
+    finally {
+        await (0,promises_namespaceObject.rm)(evidenceDir, { recursive: true, force: true });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cli/terminal-hooks.ts
+/** Progress and the rerun's live output go to stderr, so stdout carries only the summary. */
+function terminalHooks(stderr) {
+    return {
+        info: (line) => stderr.write(`  ${line}\n`),
+        group: async (title, run) => {
+            stderr.write(`── ${title}\n`);
+            return run();
+        },
+        output: (chunk) => stderr.write(chunk),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/cli/record-command.ts
+
+
+
+
+
+
+
+
+
+/** `--data PATH=MANIFEST` pairs a dataset with its manifest. */
+function parseData(values) {
+    return (values ?? []).map((value) => {
+        const [dataPath, manifest] = value.split('=', 2);
+        return { path: dataPath, ...(manifest ? { manifest } : {}) };
+    });
+}
+/** One argument is taken as a shell command line; several are quoted so each stays one word. */
+function commandLine(words) {
+    if (words.length === 1)
+        return words[0];
+    return words.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`)).join(' ');
+}
+/** Seeds and variables are strings in the environment; quoting keeps numbers-as-text unambiguous in YAML. */
+function asStrings(pairs) {
+    return Object.fromEntries(Object.entries(pairs).map(([name, value]) => [name, String(value)]));
+}
+function record_command_stagesLine(stages) {
+    return `stages: ${stages.map((stage) => `${stage.stage} ${formatDuration(stage.durationMs)}`).join(' · ')}`;
+}
+/** `record --update RECORD...`: each record is rerun and its measured fields rewritten; prints the diff. */
+async function runUpdates(records, values, stdout, stderr) {
+    let exitCode = ExitCode.Ok;
+    for (const record of records) {
+        const result = await updateRecord(record, {
+            python: values.python ?? 'python3',
+            cacheRoot: defaultCacheRoot(),
+            force: values.force ?? false,
+            hooks: terminalHooks(stderr),
+        });
+        if (result.diff)
+            stdout.write(`${result.diff}\n`);
+        stderr.write(`${result.written || result.exitCode === ExitCode.Ok ? '' : 'error: '}${result.message}\n${record_command_stagesLine(result.report.stages)}\n`);
+        exitCode = Math.max(exitCode, result.exitCode);
+    }
+    return exitCode;
+}
+async function runRecordCommand(args, stdout, stderr) {
+    const { values, positionals } = parseCommandLine(args, {
+        name: { type: 'string' },
+        out: { type: 'string', default: 'run.yaml' },
+        artifact: { type: 'string', multiple: true },
+        metrics: { type: 'string' },
+        data: { type: 'string', multiple: true },
+        config: { type: 'string', multiple: true },
+        requirements: { type: 'string' },
+        'current-env': { type: 'boolean' },
+        seed: { type: 'string', multiple: true },
+        var: { type: 'string', multiple: true },
+        timeout: { type: 'string' },
+        python: { type: 'string' },
+        update: { type: 'boolean' },
+        force: { type: 'boolean' },
+    });
+    if (values.update) {
+        if (positionals.length === 0)
+            throw new UserError('record --update needs the run records to update', 'Example: repro-gate record --update run.yaml');
+        return runUpdates(positionals, values, stdout, stderr);
+    }
+    if (values.force)
+        throw new UserError('--force only applies with --update', USAGE_HINT);
+    if (positionals.length === 0)
+        throw new UserError('record needs the command to run after `--`', USAGE_HINT);
+    if (!values.artifact?.length && !values.metrics) {
+        throw new UserError('record needs at least one --artifact or --metrics: otherwise there is nothing to reproduce', USAGE_HINT);
+    }
+    const result = await recordRun({
+        out: values.out,
+        name: values.name,
+        command: commandLine(positionals),
+        artifacts: values.artifact ?? [],
+        metrics: values.metrics,
+        data: parseData(values.data),
+        config: values.config ?? [],
+        requirements: values.requirements,
+        currentEnv: values['current-env'] ?? false,
+        seeds: parsePairs(values.seed, '--seed', true),
+        variables: asStrings(parsePairs(values.var, '--var')),
+        timeout: values.timeout,
+        python: values.python ?? 'python3',
+        cacheRoot: defaultCacheRoot(),
+        hooks: terminalHooks(stderr),
+    });
+    for (const warning of result.warnings)
+        stderr.write(`warning: ${warning}\n`);
+    stderr.write(`${record_command_stagesLine(result.stages)}\n`);
+    stdout.write(`Recorded ${result.record.name} in ${result.file}\n`);
+    return ExitCode.Ok;
+}
+
+;// CONCATENATED MODULE: ./src/compare/loosening.ts
+
+
+
+
+
+/** Artifact comparison policies, strictest first; a missing `compare` means `exact`. */
+const ARTIFACT_POLICIES = ['exact', 'numeric', 'report'];
+/** A field that does not parse reads as undefined instead of failing the whole record. */
+const lenient = (schema) => schema.optional().catch(undefined);
+/** A list whose unreadable items are dropped, one by one. */
+const lenientList = (item) => array(unknown())
+    .catch([])
+    .transform((items) => items.flatMap((value) => {
+    const result = item.safeParse(value);
+    return result.success ? [result.data] : [];
+}));
+/** A map whose unreadable entries are dropped, one by one. */
+const lenientMap = (value) => record(schemas_string(), unknown())
+    .catch({})
+    .transform((entries) => Object.fromEntries(Object.entries(entries).flatMap(([key, raw]) => {
+    const result = value.safeParse(raw);
+    return result.success ? [[key, result.data]] : [];
+})));
+const loosening_MetricValue = union([schemas_number(), nan()]);
+const ToleranceView = object({ abs: lenient(schemas_number()), rel: lenient(schemas_number()) }).catch({});
+const HashedFileView = object({ path: schemas_string().min(1), sha256: lenient(schemas_string()) });
+const RecordView = object({
+    name: lenient(schemas_string()),
+    code: lenient(object({ commit: lenient(schemas_string()) })),
+    environment: lenient(object({
+        python: lenient(union([schemas_string(), schemas_number()]).transform(String)),
+        requirements_sha256: lenient(schemas_string()),
+        packages: lenientMap(union([schemas_string(), schemas_number()]).transform(String)),
+        platform: lenient(schemas_string()),
+    })),
+    config: lenientList(HashedFileView),
+    data: lenientList(HashedFileView),
+    artifacts: lenientList(HashedFileView.extend({ compare: lenient(schemas_string()) })),
+    metrics: lenient(object({ values: lenientMap(loosening_MetricValue) })),
+    tolerance: lenient(object({ default: lenient(ToleranceView), metrics: lenientMap(ToleranceView) })),
+    thresholds: lenientMap(object({ min: lenient(schemas_number()), max: lenient(schemas_number()) })),
+})
+    .catch({ config: [], data: [], artifacts: [], thresholds: {} });
+const samePath = (file) => external_node_path_default().posix.normalize(file.replace(/\\/g, '/'));
+const byPath = (entries) => new Map(entries.map((entry) => [samePath(entry.path), entry]));
+const sameNumber = (a, b) => a === b || (Number.isNaN(a) && Number.isNaN(b));
+function describeThreshold(threshold) {
+    const parts = [
+        threshold.min !== undefined ? `≥ ${formatNumber(threshold.min)}` : undefined,
+        threshold.max !== undefined ? `≤ ${formatNumber(threshold.max)}` : undefined,
+    ].filter(Boolean);
+    return parts.length > 0 ? parts.join(' and ') : null;
+}
+/** Unknown policies (a typo, or one from a future version) rank below every known one. */
+function policyRank(policy) {
+    const index = ARTIFACT_POLICIES.indexOf(policy ?? 'exact');
+    return index === -1 ? ARTIFACT_POLICIES.length : index;
+}
+function removedMetrics(base, current) {
+    const now = current.metrics?.values ?? {};
+    return Object.entries(base.metrics?.values ?? {})
+        .filter(([name]) => !(name in now))
+        .map(([name, value]) => ({ kind: 'metric-removed', subject: name, before: formatNumber(toReportNumber(value)), after: null }));
+}
+/** Per metric recorded both times: its effective tolerance (own fields over the default, the rest exact), before and after. */
+function widenedTolerances(base, current) {
+    const now = current.metrics?.values ?? {};
+    return Object.keys(base.metrics?.values ?? {})
+        .filter((name) => name in now)
+        .flatMap((name) => {
+        const before = toleranceFor(name, base.tolerance);
+        const after = toleranceFor(name, current.tolerance);
+        // Either part growing lets some result pass that failed before, whatever the other part did.
+        if (after.abs <= before.abs && after.rel <= before.rel)
+            return [];
+        return [{ kind: 'tolerance-widened', subject: name, before: formatTolerance(before), after: formatTolerance(after) }];
+    });
+}
+function relaxedThresholds(base, current) {
+    return Object.entries(base.thresholds).flatMap(([metric, before]) => {
+        const after = current.thresholds[metric];
+        if (!after)
+            return [{ kind: 'threshold-removed', subject: metric, before: describeThreshold(before), after: null }];
+        const minRelaxed = before.min !== undefined && (after.min === undefined || after.min < before.min);
+        const maxRelaxed = before.max !== undefined && (after.max === undefined || after.max > before.max);
+        if (!minRelaxed && !maxRelaxed)
+            return [];
+        return [{ kind: 'threshold-relaxed', subject: metric, before: describeThreshold(before), after: describeThreshold(after) }];
+    });
+}
+function weakenedArtifacts(base, current) {
+    const now = byPath(current.artifacts);
+    return base.artifacts.flatMap((artifact) => {
+        const before = artifact.compare ?? 'exact';
+        const match = now.get(samePath(artifact.path));
+        if (!match)
+            return [{ kind: 'artifact-removed', subject: artifact.path, before, after: null }];
+        const after = match.compare ?? 'exact';
+        if (policyRank(after) <= policyRank(before))
+            return [];
+        return [{ kind: 'artifact-weakened', subject: artifact.path, before, after }];
+    });
+}
+/** How many entries present both times carry a different recorded hash. */
+function changedHashes(base, current) {
+    const now = byPath(current);
+    return base.filter((entry) => {
+        const match = now.get(samePath(entry.path));
+        return match !== undefined && match.sha256 !== entry.sha256;
+    }).length;
+}
+function changedValues(base, current, same) {
+    return Object.entries(base).filter(([name, value]) => name in current && !same(value, current[name])).length;
+}
+function changedPackages(base, current) {
+    const names = new Set([...Object.keys(base), ...Object.keys(current)]);
+    return [...names].filter((name) => base[name] !== current[name]).length;
+}
+const changedText = (before, after) => (before !== undefined && after !== undefined && before !== after ? 1 : 0);
+function rerecorded(base, current) {
+    const counts = [
+        ['artifact-hash', changedHashes(base.artifacts, current.artifacts)],
+        ['metric-value', changedValues(base.metrics?.values ?? {}, current.metrics?.values ?? {}, sameNumber)],
+        ['config-hash', changedHashes(base.config, current.config)],
+        ['data-hash', changedHashes(base.data, current.data)],
+        ['requirements-hash', changedText(base.environment?.requirements_sha256, current.environment?.requirements_sha256)],
+        ['package', base.environment?.packages && current.environment?.packages ? changedPackages(base.environment.packages, current.environment.packages) : 0],
+        ['python', changedText(base.environment?.python, current.environment?.python)],
+        ['platform', changedText(base.environment?.platform, current.environment?.platform)],
+        ['code-commit', changedText(base.code?.commit, current.code?.commit)],
+    ];
+    return counts.filter(([, count]) => count > 0).map(([kind, count]) => ({ kind, count }));
+}
+/**
+ * The loosenings and re-recorded values of one record between the base and now, each given as the parsed YAML
+ * (`undefined`: the file does not exist there). A record new in this change has nothing to loosen.
+ */
+function compareRecordVersions(base, current, recordPath) {
+    if (base === undefined)
+        return { loosened: [], rerecorded: [] };
+    const before = RecordView.parse(base);
+    if (current === undefined) {
+        return { loosened: [{ kind: 'record-deleted', subject: recordPath, before: before.name ?? null, after: null }], rerecorded: [] };
+    }
+    const after = RecordView.parse(current);
+    return {
+        loosened: [
+            ...removedMetrics(before, after),
+            ...widenedTolerances(before, after),
+            ...relaxedThresholds(before, after),
+            ...weakenedArtifacts(before, after),
+        ],
+        rerecorded: rerecorded(before, after),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/loosening.ts
+
+
+
+
+
+
+const loosening_exists = (file) => (0,promises_namespaceObject.stat)(file).then(() => true, () => false);
+/** The record's repository and its path there, also for a record (or a folder) that no longer exists. */
+async function locateRecordFile(file) {
+    const absolute = external_node_path_default().resolve(file);
+    let existing = external_node_path_default().dirname(absolute);
+    while (!(await loosening_exists(existing)) && external_node_path_default().dirname(existing) !== existing)
+        existing = external_node_path_default().dirname(existing);
+    const realDir = await (0,promises_namespaceObject.realpath)(existing);
+    const root = await git_findRepoRoot(realDir);
+    if (!root) {
+        throw new UserError(`run record ${file} is not inside a git repository, so it has no version at a base to compare with`, 'Run inside the repository, or drop --base.', { file });
+    }
+    const repoRoot = await (0,promises_namespaceObject.realpath)(root);
+    const recordPath = external_node_path_default().relative(repoRoot, external_node_path_default().join(realDir, external_node_path_default().relative(existing, absolute))).split((external_node_path_default()).sep).join('/');
+    return { repoRoot, recordPath };
+}
+/** Parsed YAML; an unreadable or invalid file reads as null (compared leniently, it holds nothing to loosen). */
+function parseLeniently(text) {
+    try {
+        const parsed = parseSource(text);
+        return 'source' in parsed ? parsed.source.value : null;
+    }
+    catch {
+        return null;
+    }
+}
+async function currentVersion(file) {
+    if (!(await loosening_exists(file)))
+        return undefined;
+    return parseLeniently(await (0,promises_namespaceObject.readFile)(file, 'utf8').catch(() => ''));
+}
+/** Resolves the base once per repository; a base the clone lacks is an error, since nothing could be compared. */
+class BaseCommits {
+    base;
+    commits = new Map();
+    constructor(base) {
+        this.base = base;
+    }
+    commitIn(repoRoot) {
+        let commit = this.commits.get(repoRoot);
+        if (!commit) {
+            commit = resolveCommit(repoRoot, this.base.ref).then((resolved) => {
+                if (resolved)
+                    return resolved;
+                throw new UserError(`the base ${this.base.ref} to compare the run records with is not a commit in this clone`, this.base.fetchHint);
+            });
+            this.commits.set(repoRoot, commit);
+        }
+        return commit;
+    }
+    /** The base as the report names it: resolved in the first repository asked about (the current folder's when none was). */
+    async describe() {
+        const first = this.commits.values().next().value ?? this.commitIn((await git_findRepoRoot(process.cwd())) ?? process.cwd());
+        return { ref: this.base.label ?? this.base.ref, commit: await first };
+    }
+}
+/** Each record file (relative to the current folder) against its version at the base. */
+async function recordChangesSince(recordFiles, base) {
+    const commits = new BaseCommits(base);
+    const loosened = [];
+    const rerecorded = [];
+    const deleted = [];
+    for (const file of recordFiles) {
+        const { repoRoot, recordPath } = await locateRecordFile(file);
+        const commit = await commits.commitIn(repoRoot);
+        const baseText = await readFileAtCommit(repoRoot, commit, recordPath);
+        const current = await currentVersion(file);
+        if (baseText !== undefined && current === undefined)
+            deleted.push(file);
+        const changes = compareRecordVersions(baseText === undefined ? undefined : parseLeniently(baseText), current, recordPath);
+        loosened.push(...changes.loosened.map((finding) => ({ recordPath, ...finding })));
+        if (changes.rerecorded.length > 0)
+            rerecorded.push({ recordPath, changes: changes.rerecorded });
+    }
+    return { base: await commits.describe(), loosened, rerecorded, deleted };
+}
+const SKIPPED_FOLDERS = new Set(['node_modules', '.git']);
+/**
+ * Records matching the patterns (paths or globs relative to the current folder, as the action's `records` input)
+ * that exist at the base but not in the checkout: a deleted record cannot be found by a glob over the working tree.
+ */
+async function deletedRecordsMatching(patterns, base) {
+    const cwd = await realpath(process.cwd());
+    const root = await findRepoRoot(cwd);
+    if (!root)
+        return [];
+    const repoRoot = await realpath(root);
+    const commit = await new BaseCommits(base).commitIn(repoRoot);
+    const prefix = path.relative(repoRoot, cwd).split(path.sep).join('/');
+    const normalized = patterns.map((pattern) => path.posix.normalize(pattern.replace(/\\/g, '/')));
+    const candidates = (await listFilesAtCommit(repoRoot, commit))
+        .filter((file) => !prefix || file.startsWith(`${prefix}/`))
+        .map((file) => (prefix ? file.slice(prefix.length + 1) : file))
+        .filter((file) => !file.split('/').some((part) => SKIPPED_FOLDERS.has(part)))
+        // A pattern that names a file literally matches it, glob characters and all (as the records input treats it).
+        .filter((file) => normalized.some((pattern) => pattern === file || path.matchesGlob(file, pattern)));
+    const gone = [];
+    for (const file of candidates)
+        if (!(await loosening_exists(file)))
+            gone.push(file);
+    return gone;
+}
+/** The report with the comparison against the base attached. */
+function withRecordChanges(report, changes) {
+    return { ...report, base: changes.base, loosened: changes.loosened, rerecorded: changes.rerecorded };
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/verify.ts
@@ -20819,6 +23480,9 @@ async function verifyRecords(recordFiles, options, now = () => new Date()) {
 
 
 
+
+
+const FETCH_HINT = 'Fetch it first (`git fetch origin <branch>`; in a shallow clone `git fetch --unshallow`), or name a commit this clone has.';
 async function runVerifyCommand(args, stdout, stderr) {
     const { values, positionals } = parseCommandLine(args, {
         json: { type: 'string' },
@@ -20826,25 +23490,38 @@ async function runVerifyCommand(args, stdout, stderr) {
         python: { type: 'string' },
         'evidence-dir': { type: 'string' },
         'keep-artifacts': { type: 'boolean' },
+        base: { type: 'string' },
+        'fail-on-loosened': { type: 'boolean' },
     });
     if (positionals.length === 0)
         throw new UserError('verify needs at least one run record', USAGE_HINT);
+    if (values.base === '')
+        throw new UserError('--base needs a git ref (a branch, tag or commit)', USAGE_HINT);
+    if (values['fail-on-loosened'] && values.base === undefined)
+        throw new UserError('--fail-on-loosened needs --base REF to compare the records with', USAGE_HINT);
+    // Compared with the base first: a base missing from the clone fails before any training starts.
+    const changes = values.base === undefined ? undefined : await recordChangesSince(positionals, { ref: values.base, fetchHint: FETCH_HINT });
     const evidenceDir = values['evidence-dir'] ?? (await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-evidence-')));
-    const report = await verifyRecords(positionals, {
+    // A record deleted since the base has nothing to rerun: its deletion is the finding.
+    const verified = await verifyRecords(positionals.filter((file) => !changes?.deleted.includes(file)), {
         python: values.python ?? 'python3',
         cacheRoot: defaultCacheRoot(),
         evidenceDir,
         keepArtifacts: values['keep-artifacts'] ?? false,
         hooks: terminalHooks(stderr),
     });
+    const report = changes ? withRecordChanges(verified, changes) : verified;
     await writeReports(report, { json: values.json, markdown: values.markdown });
     const color = 'isTTY' in stdout && Boolean(stdout.isTTY) && !process.env.NO_COLOR;
     stdout.write(`${renderTerminal(report, { color })}\n`);
     stderr.write(`Logs and evidence: ${evidenceDir}\n`);
-    return exitCodeFor(report.verdict);
+    const loosened = values['fail-on-loosened'] === true && (report.loosened?.length ?? 0) > 0;
+    return loosened ? Math.max(exitCodeFor(report.verdict), ExitCode.Drift) : exitCodeFor(report.verdict);
 }
 
 ;// CONCATENATED MODULE: ./src/cli/main.ts
+
+
 
 
 
@@ -20856,6 +23533,11 @@ async function runVerifyCommand(args, stdout, stderr) {
 async function main(argv, stdout, stderr) {
     const [command, ...rest] = argv;
     try {
+        // Answered here, before any command parses its options, so every command gets --help the same way.
+        if (isCommandName(command) && helpRequested(rest)) {
+            stdout.write(`${COMMAND_USAGE[command]}\n`);
+            return ExitCode.Ok;
+        }
         switch (command) {
             case 'verify':
                 return await runVerifyCommand(rest, stdout, stderr);
@@ -20865,6 +23547,8 @@ async function main(argv, stdout, stderr) {
                 return await runMergeCommand(rest, stdout);
             case 'discover':
                 return await runDiscoverCommand(rest, stdout, stderr);
+            case 'cache':
+                return await runCacheCommand(rest, stdout);
             case '--version':
                 stdout.write(`${TOOL_VERSION}\n`);
                 return ExitCode.Ok;

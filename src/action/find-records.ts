@@ -7,7 +7,7 @@ const isFile = (file: string) => stat(file).then((info) => info.isFile(), () => 
  * Expands the `records` input: plain paths and globs, newline separated, node_modules and .git skipped.
  * A path that exists is taken as it is: `exp[1]/run.yaml` from the discover matrix is that file, not a glob.
  */
-export async function findRecords(patterns: string[]): Promise<string[]> {
+export async function findRecords(patterns: string[], options: { allowNone?: boolean } = {}): Promise<string[]> {
   const found = new Set<string>();
   for (const pattern of patterns) {
     if (await isFile(pattern)) {
@@ -18,7 +18,8 @@ export async function findRecords(patterns: string[]): Promise<string[]> {
       found.add(file);
     }
   }
-  if (found.size === 0) {
+  // allowNone: the caller knows of records that were deleted, and reports that instead.
+  if (found.size === 0 && !options.allowNone) {
     throw new UserError(`input "records" matched no run record (${patterns.join(', ')})`, 'Check the paths or globs, and the working-directory input; create a record with `repro-gate record`.');
   }
   return [...found].sort();

@@ -2,10 +2,12 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as core from '@actions/core';
+import * as github from '@actions/github';
 import { REPORT_JSON_NAME, REPORT_MARKDOWN_NAME } from '../constants.js';
 import { defaultCacheRoot } from '../environment/index.js';
 import { describeError, UserError } from '../errors.js';
 import { discoverRecords } from '../pipeline/discover.js';
+import { withRecordChanges } from '../pipeline/loosening.js';
 import { mergeReportFiles } from '../pipeline/merge.js';
 import { verifyRecords } from '../pipeline/verify.js';
 import { writeReports } from '../pipeline/write-reports.js';
@@ -14,11 +16,13 @@ import type { Report } from '../report/schema.js';
 import { actionsHooks } from './actions-hooks.js';
 import { findRecords } from './find-records.js';
 import { type ActionInputs, readActionInputs } from './inputs.js';
+import { recordsWithChanges } from './loosening.js';
 import { publishReport } from './publish.js';
 
 async function verifiedReport(inputs: ActionInputs, evidenceDir: string): Promise<Report> {
-  const records = await findRecords(inputs.records);
-  return verifyRecords(records, {
+  // Compared with the base first: a base missing from the clone fails before any training starts.
+  const { records, changes } = await recordsWithChanges(inputs.records, github.context.eventName, github.context.payload);
+  const report = await verifyRecords(records, {
     python: inputs.python,
     cacheRoot: defaultCacheRoot(),
     remoteCache: inputs.cache ? new ActionsVenvCache() : undefined,
@@ -26,6 +30,7 @@ async function verifiedReport(inputs: ActionInputs, evidenceDir: string): Promis
     keepArtifacts: inputs['upload-evidence'],
     hooks: actionsHooks(),
   });
+  return changes ? withRecordChanges(report, changes) : report;
 }
 
 async function mergedReport(inputs: ActionInputs): Promise<Report> {

@@ -10,6 +10,7 @@ import { writeJobSummary } from '../publish/summary.js';
 import { fitBytes, fitMarkdown } from '../report/fit.js';
 import type { Report, Verdict } from '../report/schema.js';
 import type { ActionInputs } from './inputs.js';
+import { loosenedFailure } from './loosening.js';
 import { pullRequestFor } from './pull-request.js';
 
 interface PublishedFiles {
@@ -107,4 +108,7 @@ export async function publishReport(report: Report, inputs: ActionInputs, files:
     const names = report.records.filter((record) => record.verdict === report.verdict).map((record) => record.name);
     core.setFailed(`repro-gate: ${report.verdict} in ${names.join(', ')}`);
   }
+  // Independent of the verdict: a loosened record can reproduce perfectly under its new, weaker rules.
+  const loosened = inputs['fail-on-loosened'] ? loosenedFailure(report) : undefined;
+  if (loosened) core.setFailed(loosened);
 }

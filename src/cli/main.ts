@@ -1,15 +1,22 @@
 import { ExitCode, TOOL_NAME, TOOL_VERSION } from '../constants.js';
 import { describeError, UserError } from '../errors.js';
+import { runCacheCommand } from './cache-command.js';
 import { runDiscoverCommand } from './discover-command.js';
 import { runMergeCommand } from './merge-command.js';
+import { helpRequested } from './parse-args.js';
 import { runRecordCommand } from './record-command.js';
-import { USAGE } from './usage.js';
+import { COMMAND_USAGE, isCommandName, USAGE } from './usage.js';
 import { runVerifyCommand } from './verify-command.js';
 
 /** Runs one CLI invocation and returns its exit status. Prints one clear message on failure, never a stack trace. */
 export async function main(argv: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    // Answered here, before any command parses its options, so every command gets --help the same way.
+    if (isCommandName(command) && helpRequested(rest)) {
+      stdout.write(`${COMMAND_USAGE[command]}\n`);
+      return ExitCode.Ok;
+    }
     switch (command) {
       case 'verify':
         return await runVerifyCommand(rest, stdout, stderr);
@@ -19,6 +26,8 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream, stderr
         return await runMergeCommand(rest, stdout);
       case 'discover':
         return await runDiscoverCommand(rest, stdout, stderr);
+      case 'cache':
+        return await runCacheCommand(rest, stdout);
       case '--version':
         stdout.write(`${TOOL_VERSION}\n`);
         return ExitCode.Ok;

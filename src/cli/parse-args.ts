@@ -13,6 +13,15 @@ export function parseCommandLine<T extends Options>(args: string[], options: T) 
   }
 }
 
+/**
+ * Whether a command's arguments ask for its help. Only flags before a `--` count: after it, `--help` belongs to
+ * the user's command (`record ... -- python train.py --help`).
+ */
+export function helpRequested(args: string[]): boolean {
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).some((arg) => arg === '--help' || arg === '-h');
+}
+
 /** `NAME=VALUE` pairs from repeated flags; numbers stay numbers so seeds read naturally in the record. */
 export function parsePairs(values: string[] | undefined, flag: string, numeric = false): Record<string, string | number> {
   const pairs: Record<string, string | number> = {};

@@ -1,6 +1,10 @@
 import { UserError } from '../errors.js';
 import { ExitCode } from '../constants.js';
+import { defaultCacheRoot } from '../environment/index.js';
 import { recordRun } from '../pipeline/record.js';
+import { updateRecord } from '../pipeline/record-update.js';
+import { formatDuration } from '../report/format.js';
+import type { StageTiming } from '../report/schema.js';
 import { parseCommandLine, parsePairs } from './parse-args.js';
 import { terminalHooks } from './terminal-hooks.js';
 import { USAGE_HINT } from './usage.js';
@@ -24,6 +28,27 @@ function asStrings(pairs: Record<string, string | number>): Record<string, strin
   return Object.fromEntries(Object.entries(pairs).map(([name, value]) => [name, String(value)]));
 }
 
+function stagesLine(stages: StageTiming[]): string {
+  return `stages: ${stages.map((stage) => `${stage.stage} ${formatDuration(stage.durationMs)}`).join(' · ')}`;
+}
+
+/** `record --update RECORD...`: each record is rerun and its measured fields rewritten; prints the diff. */
+async function runUpdates(records: string[], values: { python?: string; force?: boolean }, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
+  let exitCode: number = ExitCode.Ok;
+  for (const record of records) {
+    const result = await updateRecord(record, {
+      python: values.python ?? 'python3',
+      cacheRoot: defaultCacheRoot(),
+      force: values.force ?? false,
+      hooks: terminalHooks(stderr),
+    });
+    if (result.diff) stdout.write(`${result.diff}\n`);
+    stderr.write(`${result.written || result.exitCode === ExitCode.Ok ? '' : 'error: '}${result.message}\n${stagesLine(result.report.stages)}\n`);
+    exitCode = Math.max(exitCode, result.exitCode);
+  }
+  return exitCode;
+}
+
 export async function runRecordCommand(args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
     name: { type: 'string' },
@@ -33,11 +58,19 @@ export async function runRecordCommand(args: string[], stdout: NodeJS.WritableSt
     data: { type: 'string', multiple: true },
     config: { type: 'string', multiple: true },
     requirements: { type: 'string' },
+    'current-env': { type: 'boolean' },
     seed: { type: 'string', multiple: true },
     var: { type: 'string', multiple: true },
     timeout: { type: 'string' },
     python: { type: 'string' },
+    update: { type: 'boolean' },
+    force: { type: 'boolean' },
   });
+  if (values.update) {
+    if (positionals.length === 0) throw new UserError('record --update needs the run records to update', 'Example: repro-gate record --update run.yaml');
+    return runUpdates(positionals, values, stdout, stderr);
+  }
+  if (values.force) throw new UserError('--force only applies with --update', USAGE_HINT);
   if (positionals.length === 0) throw new UserError('record needs the command to run after `--`', USAGE_HINT);
   if (!values.artifact?.length && !values.metrics) {
     throw new UserError('record needs at least one --artifact or --metrics: otherwise there is nothing to reproduce', USAGE_HINT);
@@ -51,13 +84,16 @@ export async function runRecordCommand(args: string[], stdout: NodeJS.WritableSt
     data: parseData(values.data),
     config: values.config ?? [],
     requirements: values.requirements,
+    currentEnv: values['current-env'] ?? false,
     seeds: parsePairs(values.seed, '--seed', true),
     variables: asStrings(parsePairs(values.var, '--var')),
     timeout: values.timeout,
     python: values.python ?? 'python3',
+    cacheRoot: defaultCacheRoot(),
     hooks: terminalHooks(stderr),
   });
   for (const warning of result.warnings) stderr.write(`warning: ${warning}\n`);
+  stderr.write(`${stagesLine(result.stages)}\n`);
   stdout.write(`Recorded ${result.record.name} in ${result.file}\n`);
   return ExitCode.Ok;
 }

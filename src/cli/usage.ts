@@ -1,13 +1,110 @@
 import { TOOL_NAME } from '../constants.js';
 
+export const COMMANDS = ['verify', 'record', 'merge', 'discover', 'cache'] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+export function isCommandName(value: string | undefined): value is CommandName {
+  return (COMMANDS as readonly string[]).includes(value ?? '');
+}
+
+const EXIT_STATUS = 'Exit status: 0 reproduced or within tolerance, 1 drift, 2 error or usage error.';
+
+/** What `<command> --help` prints: the synopsis first, then every option, so a newcomer needs no README to start. */
+export const COMMAND_USAGE: Record<CommandName, string> = {
+  verify: `Usage: ${TOOL_NAME} verify <record>... [options]
+
+Rebuilds each record's environment, reruns its command in an isolated copy of the working tree,
+and compares artifacts and metrics with the record.
+
+Options:
+  --json FILE          write the report as JSON
+  --markdown FILE      write the report as Markdown (what the PR comment shows)
+  --python PATH        interpreter to build the venv from (default: python3 on PATH)
+  --evidence-dir DIR   keep logs and evidence here (default: a new temporary folder, printed at the end)
+  --keep-artifacts     copy the rerun's artifacts into the evidence folder
+  --base REF           also report how the record was loosened against its version at git REF
+                       (tolerances widened, thresholds relaxed, checks removed)
+  --fail-on-loosened   with --base: exit 1 when a record was loosened, even if it reproduces
+  -h, --help           show this help
+
+${EXIT_STATUS}`,
+
+  record: `Usage: ${TOOL_NAME} record --artifact PATH... [options] -- <command...>
+       ${TOOL_NAME} record --update RECORD... [--force]
+
+Runs the command the way verify reruns it and writes a run record (run.yaml) with every hash, seed, pin and
+metric. Paths are relative to the current folder; everything after \`--\` is the command (its own --help stays its own).
+
+Options:
+  --artifact PATH            an output file to hash (repeatable; at least one --artifact or --metrics)
+  --metrics FILE             a JSON file of metrics the command writes (nested keys flatten with ".")
+  --data PATH[=MANIFEST]     an input file or folder to hash, optionally with its data manifest (repeatable)
+  --config PATH              a config file to hash (repeatable)
+  --requirements FILE        pip requirements: the command runs in a venv built from them (cached like verify's)
+  --current-env              record without --requirements: run in the current environment and freeze
+                             the interpreter that actually ran
+  --seed NAME=VALUE          a seed, exported to the run as REPRO_SEED_<NAME> (repeatable)
+  --var NAME=VALUE           an environment variable set for the run (repeatable)
+  --name NAME                the record's name (default: its folder's name)
+  --out FILE                 where to write the record (default: run.yaml)
+  --timeout DURATION         the rerun's time limit, e.g. 20m (default: 60m)
+  --python PATH              the interpreter to build the venv from (default: python3 on PATH)
+  --update RECORD...         rerun existing records and rewrite their measured fields (hashes, metrics,
+                             packages), keeping their tolerances, thresholds and comments
+  --force                    with --update: write the record even when a threshold fails
+  -h, --help                 show this help`,
+
+  merge: `Usage: ${TOOL_NAME} merge <report.json|folder>... [options]
+
+Merges report.json files (as the action's comment mode does) into one report.
+
+Options:
+  --expect RECORD      a record that must have a report; a missing one becomes an error (repeatable)
+  --json FILE          write the merged report as JSON
+  --markdown FILE      write the merged report as Markdown
+  -h, --help           show this help
+
+${EXIT_STATUS}`,
+
+  discover: `Usage: ${TOOL_NAME} discover <record>...
+
+Prints the job matrix for the reusable workflow as JSON: {"include": [{record, name, python}, ...]}.
+A record that does not load still gets its entry (and a warning), so its own job reports the error.
+
+Options:
+  -h, --help           show this help`,
+
+  cache: `Usage: ${TOOL_NAME} cache list
+       ${TOOL_NAME} cache prune [--max-size SIZE] [--all]
+
+Manages the venv cache (REPRO_GATE_CACHE_DIR, else $XDG_CACHE_HOME/repro-gate, else ~/.cache/repro-gate).
+Its size is bounded by REPRO_GATE_CACHE_MAX_SIZE (default 10GiB): after each venv build, the least recently
+used venvs are evicted.
+
+Commands:
+  list                 each venv's key, size and last use; pip's download cache; the total against the bound
+  prune                evict least recently used venvs down to the bound, remove half-built venvs and stale locks
+
+Options (prune):
+  --max-size SIZE      the bound for this prune, e.g. 5GiB, 500MiB, 2GB or a number of bytes
+  --all                remove every venv that is not being built, and pip's download cache
+  -h, --help           show this help`,
+};
+
+/** The overview: one synopsis line per command. */
 export const USAGE = `Usage:
-  ${TOOL_NAME} verify <record>... [--json FILE] [--markdown FILE] [--python PATH] [--evidence-dir DIR] [--keep-artifacts]
+  ${TOOL_NAME} verify <record>... [--json FILE] [--markdown FILE] [--python PATH] [--evidence-dir DIR] [--keep-artifacts] [--base REF [--fail-on-loosened]]
   ${TOOL_NAME} record --artifact PATH... [--metrics FILE] [--data PATH[=MANIFEST]...] [--config PATH...]
-                     [--requirements FILE] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--name NAME]
+                     [--requirements FILE | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--name NAME]
                      [--out run.yaml] [--timeout 60m] [--python PATH] -- <command...>
+  ${TOOL_NAME} record --update RECORD... [--force]
   ${TOOL_NAME} merge <report.json|folder>... [--expect RECORD]... [--json FILE] [--markdown FILE]
   ${TOOL_NAME} discover <record>...
+  ${TOOL_NAME} cache list | prune [--max-size SIZE] [--all]
+  ${TOOL_NAME} --version
 
-Exit status: 0 reproduced or within tolerance, 1 drift, 2 error or usage error.`;
+Run \`${TOOL_NAME} <command> --help\` for a command's options.
+
+${EXIT_STATUS}`;
 
 export const USAGE_HINT = `Run \`${TOOL_NAME} --help\` for usage.`;

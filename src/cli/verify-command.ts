@@ -1,15 +1,19 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ExitCode } from '../constants.js';
 import { defaultCacheRoot } from '../environment/index.js';
 import { UserError } from '../errors.js';
 import { exitCodeFor } from '../pipeline/exit-code.js';
+import { recordChangesSince, withRecordChanges } from '../pipeline/loosening.js';
 import { verifyRecords } from '../pipeline/verify.js';
 import { writeReports } from '../pipeline/write-reports.js';
 import { renderTerminal } from '../report/terminal.js';
 import { parseCommandLine } from './parse-args.js';
 import { terminalHooks } from './terminal-hooks.js';
 import { USAGE_HINT } from './usage.js';
+
+const FETCH_HINT = 'Fetch it first (`git fetch origin <branch>`; in a shallow clone `git fetch --unshallow`), or name a commit this clone has.';
 
 export async function runVerifyCommand(args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
@@ -18,19 +22,28 @@ export async function runVerifyCommand(args: string[], stdout: NodeJS.WritableSt
     python: { type: 'string' },
     'evidence-dir': { type: 'string' },
     'keep-artifacts': { type: 'boolean' },
+    base: { type: 'string' },
+    'fail-on-loosened': { type: 'boolean' },
   });
   if (positionals.length === 0) throw new UserError('verify needs at least one run record', USAGE_HINT);
+  if (values.base === '') throw new UserError('--base needs a git ref (a branch, tag or commit)', USAGE_HINT);
+  if (values['fail-on-loosened'] && values.base === undefined) throw new UserError('--fail-on-loosened needs --base REF to compare the records with', USAGE_HINT);
+  // Compared with the base first: a base missing from the clone fails before any training starts.
+  const changes = values.base === undefined ? undefined : await recordChangesSince(positionals, { ref: values.base, fetchHint: FETCH_HINT });
   const evidenceDir = values['evidence-dir'] ?? (await mkdtemp(path.join(tmpdir(), 'repro-gate-evidence-')));
-  const report = await verifyRecords(positionals, {
+  // A record deleted since the base has nothing to rerun: its deletion is the finding.
+  const verified = await verifyRecords(positionals.filter((file) => !changes?.deleted.includes(file)), {
     python: values.python ?? 'python3',
     cacheRoot: defaultCacheRoot(),
     evidenceDir,
     keepArtifacts: values['keep-artifacts'] ?? false,
     hooks: terminalHooks(stderr),
   });
+  const report = changes ? withRecordChanges(verified, changes) : verified;
   await writeReports(report, { json: values.json, markdown: values.markdown });
   const color = 'isTTY' in stdout && Boolean(stdout.isTTY) && !process.env.NO_COLOR;
   stdout.write(`${renderTerminal(report, { color })}\n`);
   stderr.write(`Logs and evidence: ${evidenceDir}\n`);
-  return exitCodeFor(report.verdict);
+  const loosened = values['fail-on-loosened'] === true && (report.loosened?.length ?? 0) > 0;
+  return loosened ? Math.max(exitCodeFor(report.verdict), ExitCode.Drift) : exitCodeFor(report.verdict);
 }

@@ -1,13 +1,20 @@
 import type { ArtifactCheck } from '../report/schema.js';
 
-/** Pure: recorded artifact hashes against what the rerun produced (null or absent: not produced). */
+/**
+ * Pure: recorded artifact hashes against what the rerun produced (null or absent: not produced), and against the
+ * same path in the checkout where one exists: a committed model that is not the recorded one is drift too.
+ */
 export function compareArtifacts(
   expected: Array<{ path: string; sha256: string; line?: number }>,
   actual: ReadonlyMap<string, string | null>,
+  committed: ReadonlyMap<string, string | null> = new Map(),
 ): ArtifactCheck[] {
   return expected.map(({ path, sha256, line }) => {
     const produced = actual.get(path) ?? null;
     const status = produced === null ? 'missing' : produced === sha256 ? 'identical' : 'differs';
-    return { path, recorded: sha256, actual: produced, status, line };
+    const inCheckout = committed.get(path) ?? null;
+    const check: ArtifactCheck = { path, recorded: sha256, actual: produced, status, line };
+    if (inCheckout !== null) check.committed = { actual: inCheckout, status: inCheckout === sha256 ? 'match' : 'differs' };
+    return check;
   });
 }

@@ -21,6 +21,10 @@ export interface PreparedEnvironment {
   /** Put first on PATH for the rerun; null runs the command in the current environment. */
   binDir: string | null;
   venvDir: string | null;
+  /** The venv's interpreter; null in the current environment, where the probe tells which interpreter ran. */
+  python: string | null;
+  /** pip freeze of the venv (null in the current environment): what \`record\` writes as environment.packages. */
+  packages: Record<string, string> | null;
   report: EnvironmentReport;
 }
 

@@ -18,6 +18,23 @@ export function venvCacheKey(parts: { requirementsSha256: string; pythonVersion:
   return `${VENV_CACHE_PREFIX}-${parts.platform}-py${parts.pythonVersion}-${parts.requirementsSha256}`;
 }
 
+// The cache folder's layout: venvs/<key> (one venv each), venvs/<key>.lock (held while it is built or evicted),
+// pip/ (pip's download cache, shared by every build).
+
+export function venvsDirectory(cacheRoot: string): string {
+  return path.join(cacheRoot, 'venvs');
+}
+
 export function venvDirectory(cacheRoot: string, key: string): string {
-  return path.join(cacheRoot, 'venvs', key);
+  return path.join(venvsDirectory(cacheRoot), key);
+}
+
+export const LOCK_SUFFIX = '.lock';
+
+export function venvLockFile(venvDir: string): string {
+  return `${venvDir}${LOCK_SUFFIX}`;
+}
+
+export function pipCacheDirectory(cacheRoot: string): string {
+  return path.join(cacheRoot, 'pip');
 }

@@ -23,8 +23,12 @@ export function likelyCauses(facts: { inputs: InputCheck[]; environment?: Enviro
     const { recorded, actual } = environment.platform;
     if (recorded && recorded !== actual) causes.push({ kind: 'platform-changed', subject: `${recorded} → ${actual}` });
     const packages = environment.packages;
-    for (const change of [...(packages?.changed ?? []), ...(packages?.added ?? []), ...(packages?.removed ?? [])]) {
-      causes.push({ kind: 'packages-changed', subject: `${change.name} ${change.recorded ?? '(none)'} → ${change.actual ?? '(none)'}` });
+    const changes = [...(packages?.changed ?? []), ...(packages?.added ?? []), ...(packages?.removed ?? [])];
+    // A package no process of the rerun imported cannot have changed its results: listed last, as unlikely.
+    const unlikely = (change: (typeof changes)[number]) => change.imported === false;
+    for (const change of [...changes.filter((c) => !unlikely(c)), ...changes.filter(unlikely)]) {
+      const subject = `${change.name} ${change.recorded ?? '(none)'} → ${change.actual ?? '(none)'}`;
+      causes.push({ kind: 'packages-changed', subject, ...(unlikely(change) ? { unlikely: true } : {}) });
     }
   }
   const code = facts.code;

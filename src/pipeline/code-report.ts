@@ -11,8 +11,10 @@ export async function codeReport(loaded: LoadedRecord): Promise<CodeReport | und
   const recordedCommit = loaded.record.code?.commit;
   const currentCommit = await headCommit(loaded.repoRoot);
   if (!recordedCommit) return { currentCommit, changedFiles: null };
-  // The record itself is committed after the run it describes, so it always differs: it is not a cause.
-  const changed = (await changedFilesSince(loaded.repoRoot, recordedCommit))?.filter((file) => file !== loaded.recordPath) ?? null;
+  // The record and its outputs are committed after the run they describe, so they always differ: they are not causes.
+  const own = [...loaded.paths.artifacts, ...(loaded.paths.metrics ? [loaded.paths.metrics] : [])].map((p) => p.repoRelative);
+  const isOwn = (file: string) => file === loaded.recordPath || own.some((output) => file === output || file.startsWith(`${output}/`));
+  const changed = (await changedFilesSince(loaded.repoRoot, recordedCommit))?.filter((file) => !isOwn(file)) ?? null;
   // In a repository of many models, what changed next to the training code matters most: it is listed first.
   const scope = path.relative(loaded.repoRoot, path.resolve(loaded.dir, loaded.record.workdir ?? '.')).split(path.sep).join('/');
   const inScope = (file: string) => scope === '' || file === scope || file.startsWith(`${scope}/`);

@@ -1,4 +1,4 @@
-import { copyFile, constants, mkdir, readFile } from 'node:fs/promises';
+import { constants, cp, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { flattenMetrics, parseMetricsJson } from '../compare/metrics-file.js';
 import { UserError } from '../errors.js';
@@ -44,20 +44,18 @@ export async function collectOutputs(
   return { artifactHashes: new Map(hashes), metrics };
 }
 
-/** Keeps produced files as evidence; copy-on-write where the filesystem allows, so large models cost little. */
-export async function keepEvidence(sandboxRoot: string, files: string[], evidenceDir: string): Promise<string[]> {
-  const kept: string[] = [];
+/**
+ * Keeps produced files and folders as evidence, at their repo-relative paths under `evidenceDir`; copy-on-write where
+ * the filesystem allows, so large models cost little. Returns `evidenceDir`.
+ */
+export async function keepEvidence(sandboxRoot: string, outputs: string[], evidenceDir: string): Promise<string> {
   await Promise.all(
-    files.map(async (repoRelative) => {
+    outputs.map(async (repoRelative) => {
       const target = path.join(evidenceDir, repoRelative);
       await mkdir(path.dirname(target), { recursive: true });
-      try {
-        await copyFile(path.join(sandboxRoot, repoRelative), target, constants.COPYFILE_FICLONE);
-        kept.push(target);
-      } catch {
-        // Missing or a directory: the report already says so; evidence is best effort.
-      }
+      // A missing output is already in the report; evidence is best effort.
+      await cp(path.join(sandboxRoot, repoRelative), target, { recursive: true, mode: constants.COPYFILE_FICLONE, verbatimSymlinks: true }).catch(() => undefined);
     }),
   );
-  return kept;
+  return evidenceDir;
 }

@@ -1,19 +1,24 @@
-import { mkdir, mkdtemp, readFile, realpath, stat } from 'node:fs/promises';
+import { cp, lstat, mkdir, mkdtemp, readdir, readFile, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { flattenMetrics, parseMetricsJson } from '../compare/metrics-file.js';
 import { LOG_FILE_NAME, RECORD_VERSION } from '../constants.js';
-import { pipFreeze, probeInterpreter } from '../environment/index.js';
+import { prepareEnvironment, type PreparedEnvironment, type VenvCache } from '../environment/index.js';
 import { UserError } from '../errors.js';
-import { findRepoRoot, hasUncommittedChanges, headCommit } from '../git.js';
+import { findRepoRoot, hasUncommittedChanges, headCommit, listTrackedFiles } from '../git.js';
 import { sha256Path } from '../hashing/sha256.js';
 import { readManifest } from '../inputs/manifest.js';
+import { recordedPythonVersion } from '../record/measurement.js';
 import { type ResolvedPath, resolveInside } from '../record/paths.js';
-import { type RunRecord, RunRecordSchema } from '../record/schema.js';
-import { rerunEnvironment, runCommand } from '../rerun/index.js';
+import { Duration, RecordName, type RunRecord, RunRecordSchema } from '../record/schema.js';
+import type { StageTiming } from '../report/schema.js';
+import { parseDuration } from '../rerun/index.js';
 import { writeFileAtomic } from '../write-file-atomic.js';
 import type { PipelineHooks } from './hooks.js';
+import { interpreterThatRan } from './interpreter-that-ran.js';
+import { explainFailedRun } from './missing-input.js';
+import { runInSandbox, type SandboxedRun, type StageRunner } from './sandboxed-run.js';
 
 export interface RecordOptions {
   out: string;
@@ -24,10 +29,14 @@ export interface RecordOptions {
   data: Array<{ path: string; manifest?: string }>;
   config: string[];
   requirements?: string;
+  /** Record without requirements: the command runs as it is, and the interpreter that ran is frozen. */
+  currentEnv: boolean;
   seeds: Record<string, string | number>;
   variables: Record<string, string>;
   timeout?: string;
   python: string;
+  cacheRoot: string;
+  remoteCache?: VenvCache;
   hooks: PipelineHooks;
 }
 
@@ -35,23 +44,18 @@ export interface RecordResult {
   file: string;
   record: RunRecord;
   warnings: string[];
+  stages: StageTiming[];
 }
+
+type Resolved = ResolvedPath & { recordRelative: string };
 
 /** Record paths are given relative to the shell's folder and stored relative to the record's folder. */
 function makeResolver(recordDir: string, repoRoot: string) {
-  return async (value: string, flag: string): Promise<ResolvedPath & { recordRelative: string }> => {
+  return async (value: string, flag: string): Promise<Resolved> => {
     const fromCwd = path.resolve(value);
     const resolved = await resolveInside(recordDir, repoRoot, path.relative(recordDir, fromCwd) || '.', flag);
     return { ...resolved, recordRelative: path.relative(recordDir, resolved.absolute).split(path.sep).join('/') || '.' };
   };
-}
-
-async function modifiedTime(file: string): Promise<number | undefined> {
-  try {
-    return (await stat(file)).mtimeMs;
-  } catch {
-    return undefined;
-  }
 }
 
 function defaultName(recordDir: string): string {
@@ -62,11 +66,80 @@ async function hashEntries<T extends { absolute: string; recordRelative: string 
   return Promise.all(entries.map(async (entry) => ({ path: entry.recordRelative, sha256: await sha256Path(entry.absolute) })));
 }
 
+/** Flags that only shape the record are checked before anything runs, so a typo never costs a training. */
+function checkFlags(options: RecordOptions): void {
+  if (options.name !== undefined && !RecordName.safeParse(options.name).success) {
+    throw new UserError(`--name "${options.name}" must match [a-z0-9._-]+ (at most 100 characters)`, 'Example: --name iris-sgd');
+  }
+  if (options.timeout !== undefined && !Duration.safeParse(options.timeout).success) {
+    throw new UserError(`--timeout "${options.timeout}" must be a number followed by s, m or h`, 'Example: --timeout 20m');
+  }
+  if (options.requirements && options.currentEnv) {
+    throw new UserError('--requirements and --current-env exclude each other', 'Pass --requirements to rebuild a pinned venv, or --current-env to record the environment as it is.');
+  }
+  if (!options.requirements && !options.currentEnv) {
+    throw new UserError(
+      'record needs --requirements FILE (the run happens in a venv rebuilt from it, as verify will rerun it) or --current-env',
+      '--current-env records without requirements; the packages are then frozen from the interpreter that actually ran.',
+    );
+  }
+}
+
+/** Regular files under a produced folder that the run wrote: untracked ones (the copy had them cleared) or changed tracked ones. */
+async function wroteInto(sandboxRoot: string, repoRoot: string, output: string, tracked: Set<string>): Promise<boolean> {
+  const entries = await readdir(path.join(sandboxRoot, output), { recursive: true, withFileTypes: true });
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const relative = path.relative(sandboxRoot, path.join(entry.parentPath, entry.name)).split(path.sep).join('/');
+    if (!tracked.has(relative)) return true;
+    const [now, before] = await Promise.all([sha256Path(path.join(sandboxRoot, relative)), sha256Path(path.join(repoRoot, relative)).catch(() => '')]);
+    if (now !== before) return true;
+  }
+  return false;
+}
+
+async function checkProduced(run: SandboxedRun, repoRoot: string, isGitRepo: boolean, outputs: Resolved[]): Promise<void> {
+  const tracked = new Set(isGitRepo ? await listTrackedFiles(repoRoot) : []);
+  for (const output of outputs) {
+    const stats = await lstat(path.join(run.root, output.repoRelative)).catch(() => undefined);
+    const produced = stats?.isFile() || (stats?.isDirectory() && (await wroteInto(run.root, repoRoot, output.repoRelative, tracked)));
+    if (!produced) {
+      throw new UserError(
+        `the command did not produce ${output.recordRelative}${stats?.isDirectory() ? ' (nothing was written into the folder)' : ''}`,
+        'Only outputs written by this run can be recorded; check the --artifact and --metrics paths (relative to the current folder).',
+      );
+    }
+  }
+}
+
+/** The produced outputs, copied from the sandbox to where the user expects them, ready to commit with the record. */
+async function deliverOutputs(run: SandboxedRun, outputs: Resolved[]): Promise<void> {
+  for (const output of outputs) {
+    await mkdir(path.dirname(output.absolute), { recursive: true });
+    await cp(path.join(run.root, output.repoRelative), output.absolute, { recursive: true, force: true });
+  }
+}
+
+async function environmentFields(environment: PreparedEnvironment, run: SandboxedRun, warnings: string[]) {
+  if (environment.python) {
+    return { python: recordedPythonVersion(environment.report.python.actual), packages: environment.packages ?? {}, platform: environment.report.platform.actual };
+  }
+  const ran = await interpreterThatRan(run.trace);
+  if (!ran) {
+    warnings.push('no Python process ran, so the record pins no Python environment');
+    return {};
+  }
+  warnings.push(...ran.warnings);
+  return { python: recordedPythonVersion(ran.version), packages: ran.packages, platform: ran.platform };
+}
+
 /**
- * `repro-gate record`: runs the command in the current environment and writes a complete run record.
- * The record is validated against the same schema `verify` uses before it is written (atomically).
+ * `repro-gate record`: runs the command exactly as `verify` will rerun it (the rebuilt venv, an isolated copy of the
+ * working tree, the same variables and seeds, the probe) and writes a complete run record, validated against the
+ * schema `verify` uses, atomically. The outputs are copied back to the working tree to be committed with it.
  */
 export async function recordRun(options: RecordOptions): Promise<RecordResult> {
+  checkFlags(options);
   const out = path.resolve(options.out);
   await mkdir(path.dirname(out), { recursive: true });
   const recordDir = await realpath(path.dirname(out));
@@ -74,6 +147,15 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
   const repoRoot = gitRoot ? await realpath(gitRoot) : recordDir;
   const resolve = makeResolver(recordDir, repoRoot);
   const warnings: string[] = [];
+  const stages: StageTiming[] = [];
+  const stage: StageRunner = async (name, run) => {
+    const started = performance.now();
+    try {
+      return await options.hooks.group(`record: ${name}`, run);
+    } finally {
+      stages.push({ stage: name, durationMs: Math.round(performance.now() - started) });
+    }
+  };
 
   const [workdir, artifacts, metrics, data, config, requirements] = await Promise.all([
     resolve(process.cwd(), 'the current folder'),
@@ -89,47 +171,79 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
     options.requirements ? resolve(options.requirements, '--requirements') : undefined,
   ]);
   const outputs = [...artifacts, ...(metrics ? [metrics] : [])];
-  const before = await Promise.all(outputs.map((output) => modifiedTime(output.absolute)));
 
-  const logDir = await mkdtemp(path.join(tmpdir(), 'repro-gate-record-'));
-  const seeds = options.seeds;
-  const result = await options.hooks.group('record: run', () =>
-    runCommand({
-      command: options.command,
-      cwd: process.cwd(),
-      env: rerunEnvironment({ base: process.env, binDir: null, venvDir: null, variables: options.variables, seeds }),
-      timeoutMs: Number.POSITIVE_INFINITY,
-      logFile: path.join(logDir, LOG_FILE_NAME),
-      onOutput: (chunk) => options.hooks.output(chunk),
+  const environment = await stage('environment', () =>
+    prepareEnvironment({
+      python: options.python,
+      requirementsFile: requirements?.absolute,
+      requirementsDisplayPath: requirements?.recordRelative,
+      cacheRoot: options.cacheRoot,
+      remoteCache: options.remoteCache,
+      log: (line) => options.hooks.info(line),
     }),
   );
-  if (result.exitCode !== 0) {
-    throw new UserError(
-      `the command failed (${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`}); no record was written`,
-      `Fix the command first; its log is ${path.join(logDir, LOG_FILE_NAME)}.`,
-    );
-  }
-  const after = await Promise.all(outputs.map((output) => modifiedTime(output.absolute)));
-  outputs.forEach((output, i) => {
-    if (after[i] === undefined || after[i] === before[i]) {
-      throw new UserError(
-        `the command did not ${after[i] === undefined ? 'produce' : 'rewrite'} ${output.recordRelative}`,
-        'Only outputs written by this run can be recorded; check the --artifact and --metrics paths.',
-      );
-    }
+  const logDir = await mkdtemp(path.join(tmpdir(), 'repro-gate-record-'));
+  const logFile = path.join(logDir, LOG_FILE_NAME);
+  const run = await runInSandbox({
+    repoRoot,
+    isGitRepo: gitRoot !== undefined,
+    command: options.command,
+    workdir: workdir.repoRelative,
+    copyPaths: data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
+    outputs: outputs.map((output) => output.repoRelative),
+    environment,
+    variables: options.variables,
+    seeds: options.seeds,
+    timeoutMs: options.timeout ? parseDuration(options.timeout) : Number.POSITIVE_INFINITY,
+    logFile,
+    recordedPackages: Object.keys(environment.packages ?? {}),
+    stage,
+    onOutput: (chunk) => options.hooks.output(chunk),
   });
+  let record: RunRecord;
+  try {
+    const failure = await explainFailedRun(run, repoRoot, workdir.repoRelative, logFile);
+    if (failure) throw failure;
+    await checkProduced(run, repoRoot, gitRoot !== undefined, outputs);
+    record = await stage('compare', () => describeRun({ options, run, environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings }));
+    await deliverOutputs(run, outputs);
+  } finally {
+    await run.dispose();
+  }
+  await writeFileAtomic(out, stringify(record, { lineWidth: 0 }));
+  await rm(logDir, { recursive: true, force: true });
+  return { file: out, record, warnings, stages };
+}
 
-  const [interpreter, commit, artifactHashes, dataHashes, configHashes, requirementsHash, metricValues] = await Promise.all([
-    probeInterpreter(options.python),
+interface RunFacts {
+  options: RecordOptions;
+  run: SandboxedRun;
+  environment: PreparedEnvironment;
+  recordDir: string;
+  repoRoot: string;
+  gitRoot: string | undefined;
+  workdir: Resolved;
+  artifacts: Resolved[];
+  metrics: Resolved | undefined;
+  data: Array<{ data: Resolved; manifest?: Resolved }>;
+  config: Resolved[];
+  requirements: Resolved | undefined;
+  warnings: string[];
+}
+
+/** Hashes the inputs (in the working tree) and the outputs (in the sandbox) into a validated record. */
+async function describeRun(facts: RunFacts): Promise<RunRecord> {
+  const { options, run, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings } = facts;
+  const inSandbox = (entry: Resolved) => ({ ...entry, absolute: path.join(run.root, entry.repoRelative) });
+  const [commit, artifactHashes, dataHashes, configHashes, requirementsHash, metricValues, environment] = await Promise.all([
     gitRoot ? headCommit(repoRoot) : undefined,
-    hashEntries(artifacts),
+    hashEntries(artifacts.map(inSandbox)),
     hashEntries(data.map((entry) => entry.data)),
     hashEntries(config),
     requirements ? sha256Path(requirements.absolute) : undefined,
-    metrics ? readFile(metrics.absolute, 'utf8').then((text) => flattenMetrics(parseMetricsJson(text)).values) : undefined,
+    metrics ? readFile(path.join(run.root, metrics.repoRelative), 'utf8').then((text) => flattenMetrics(parseMetricsJson(text)).values) : undefined,
+    environmentFields(facts.environment, run, warnings),
   ]);
-  const packages = await pipFreeze(options.python);
-
   for (const [i, entry] of data.entries()) {
     if (!entry.manifest) continue;
     const manifest = await readManifest(entry.manifest.absolute, entry.manifest.recordRelative);
@@ -143,23 +257,22 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
   if (gitRoot && (await hasUncommittedChanges(repoRoot))) {
     warnings.push(`the working tree has uncommitted changes, so code.commit (${commit?.slice(0, 12)}) does not fully describe this run; commit them together with the record`);
   }
-
+  warnings.push(...run.environmentUse.warnings);
   const record: RunRecord = {
     version: RECORD_VERSION,
-    name: options.name ?? defaultName(recordDir),
+    name: options.name ?? defaultName(facts.recordDir),
     command: options.command,
     ...(workdir.recordRelative !== '.' ? { workdir: workdir.recordRelative } : {}),
     ...(options.timeout ? { timeout: options.timeout } : {}),
     ...(commit ? { code: { commit } } : {}),
     environment: {
-      // major.minor: a runner's setup-python gives the latest patch, which rarely changes results.
-      python: interpreter.version.split('.').slice(0, 2).join('.'),
+      ...(environment.python ? { python: environment.python } : {}),
       ...(requirements ? { requirements: requirements.recordRelative, requirements_sha256: requirementsHash } : {}),
-      packages,
-      platform: interpreter.platform,
+      ...(environment.packages ? { packages: environment.packages } : {}),
+      ...(environment.platform ? { platform: environment.platform } : {}),
       ...(Object.keys(options.variables).length > 0 ? { variables: options.variables } : {}),
     },
-    ...(Object.keys(seeds).length > 0 ? { seeds } : {}),
+    ...(Object.keys(options.seeds).length > 0 ? { seeds: options.seeds } : {}),
     ...(configHashes.length > 0 ? { config: configHashes } : {}),
     ...(data.length > 0
       ? { data: data.map((entry, i) => ({ ...dataHashes[i]!, ...(entry.manifest ? { manifest: entry.manifest.recordRelative } : {}) })) }
@@ -172,6 +285,5 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
     const issue = validated.error.issues[0];
     throw new UserError(`the recorded run is not a valid record: ${issue?.path.join('.')}: ${issue?.message}`, 'Check the options you passed.');
   }
-  await writeFileAtomic(out, stringify(validated.data, { lineWidth: 0 }));
-  return { file: out, record: validated.data, warnings };
+  return validated.data;
 }

@@ -1,19 +1,30 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { compareArtifacts } from '../compare/artifacts.js';
+import type { EnvironmentUse } from '../compare/environment-use.js';
 import { compareMetrics } from '../compare/metrics.js';
 import { checkThresholds } from '../compare/thresholds.js';
 import { decideVerdict } from '../compare/verdict.js';
-import { DEFAULT_TIMEOUT, LOG_FILE_NAME } from '../constants.js';
-import { prepareEnvironment, type VenvCache } from '../environment/index.js';
+import { DEFAULT_TIMEOUT, LOG_FILE_NAME, TOOL_NAME, UPDATED_RECORD_NAME } from '../constants.js';
+import { prepareEnvironment, type PreparedEnvironment, type VenvCache } from '../environment/index.js';
 import { describeError, UserError } from '../errors.js';
 import { likelyCauses } from '../explain/causes.js';
+import { headCommit } from '../git.js';
+import { sha256PathIfExists } from '../hashing/sha256.js';
 import { checkInputs } from '../inputs/check-inputs.js';
+import { configDiff } from '../inputs/config-diff.js';
 import { type LoadedRecord, loadRecord } from '../record/load.js';
-import type { InputCheck, RecordError, RecordReport, StageTiming } from '../report/schema.js';
-import { createSandbox, parseDuration, rerunEnvironment, runCommand } from '../rerun/index.js';
+import type { Measurement } from '../record/measurement.js';
+import { updateRecordText } from '../record/update-document.js';
+import type { InputCheck, RecordError, RecordReport, RunReport, StageTiming } from '../report/schema.js';
+import { unifiedDiff } from '../report/text-diff.js';
+import { parseDuration } from '../rerun/index.js';
+import { writeFileAtomic } from '../write-file-atomic.js';
 import { codeReport } from './code-report.js';
 import { collectOutputs, keepEvidence } from './collect-outputs.js';
 import type { PipelineHooks } from './hooks.js';
+import { interpreterThatRan } from './interpreter-that-ran.js';
+import { runInSandbox, type SandboxedRun } from './sandboxed-run.js';
 
 export interface VerifyOptions {
   /** Interpreter to build venvs from (`--python`, or `python3` on PATH). */
@@ -24,6 +35,19 @@ export interface VerifyOptions {
   evidenceDir: string;
   keepArtifacts: boolean;
   hooks: PipelineHooks;
+  /** `record --update`: rerun even when the data changed, since the new data is what gets recorded. */
+  rerunOnChangedData?: boolean;
+}
+
+/** A verification, plus what its rerun measured: what `record --update` writes. */
+export interface MeasuredVerification {
+  report: RecordReport;
+  loaded?: LoadedRecord;
+  measurement?: Measurement;
+  /** The record's text with the measured fields rewritten (set when the rerun completed). */
+  updatedText?: string;
+  /** Where the rerun's outputs were kept, with keepArtifacts. */
+  outputsDir?: string;
 }
 
 type Stage = StageTiming['stage'];
@@ -34,7 +58,7 @@ function missingInputError(missing: InputCheck): UserError {
     `${missing.kind} ${missing.path} is missing`,
     missing.kind === 'data'
       ? 'Restore the data (e.g. `dvc pull`, or fetch it from its storage_uri) before verifying.'
-      : 'Restore the file, or update the run record with `repro-gate record`.',
+      : 'Restore the file, or update the run record with `repro-gate record --update`.',
     { field: missing.kind, line: missing.line },
   );
 }
@@ -45,8 +69,34 @@ function toRecordError(error: unknown): RecordError {
   return { message: message.slice(0, 2_000), hint: hint?.slice(0, 2_000), field: location.field, line: location.line };
 }
 
+const MAX_LISTED_PROCESSES = 50;
+
+/** The probe's view of the run, for the report: which interpreters ran, and which changed packages were imported. */
+function describeProcesses(run: SandboxedRun, environment: PreparedEnvironment): Pick<RunReport, 'processes' | 'processCount'> {
+  const { processes } = run.trace;
+  return {
+    processCount: processes.length,
+    processes: processes.slice(0, MAX_LISTED_PROCESSES).map((process) => ({
+      pid: process.pid,
+      executable: process.executable,
+      version: process.version,
+      script: process.script ? path.relative(run.root, process.script) : null,
+      inEnvironment: environment.venvDir === null || !run.environmentUse.outsidePids.includes(process.pid),
+    })),
+  };
+}
+
+function markImported(report: RecordReport, use: EnvironmentUse): void {
+  const packages = report.environment?.packages;
+  if (!packages) return;
+  const imported = new Set(use.imported);
+  for (const change of [...packages.changed, ...packages.added]) change.imported = imported.has(change.name);
+  for (const change of packages.removed) change.imported = false;
+}
+
 class RecordVerification {
   readonly report: RecordReport;
+  readonly result: MeasuredVerification;
   private readonly started = new Map<Stage, number>();
 
   constructor(
@@ -55,20 +105,22 @@ class RecordVerification {
   ) {
     const fallbackName = path.basename(path.dirname(path.resolve(recordFile)));
     this.report = { name: fallbackName, recordPath: recordFile, verdict: 'error', inputs: [], artifacts: [], metrics: [], thresholds: [], causes: [], stages: [] };
+    this.result = { report: this.report };
   }
 
-  private async stage<T>(stage: Stage, run: () => Promise<T>): Promise<T> {
+  private stage = async <T>(stage: Stage, run: () => Promise<T>): Promise<T> => {
     this.started.set(stage, performance.now());
     try {
       return await this.options.hooks.group(`${this.report.name}: ${stage}`, run);
     } finally {
       this.report.stages.push({ stage, durationMs: Math.round(performance.now() - (this.started.get(stage) ?? 0)) });
     }
-  }
+  };
 
-  async run(): Promise<RecordReport> {
+  async run(): Promise<MeasuredVerification> {
     try {
       const loaded = await this.stage('load', () => loadRecord(this.recordFile));
+      this.result.loaded = loaded;
       this.report.name = loaded.record.name;
       this.report.recordPath = loaded.recordPath;
       await this.verifyLoaded(loaded);
@@ -77,7 +129,8 @@ class RecordVerification {
     }
     this.report.causes = likelyCauses(this.report);
     this.report.verdict = decideVerdict(this.report);
-    return this.report;
+    if (this.report.verdict === 'drift') await this.proposeUpdate();
+    return this.result;
   }
 
   private async verifyLoaded(loaded: LoadedRecord): Promise<void> {
@@ -86,8 +139,9 @@ class RecordVerification {
     this.report.inputs = inputs;
     const missing = inputs.find((input) => input.status === 'missing');
     if (missing) throw missingInputError(missing);
-    // Changed data makes any rerun meaningless, so training is not started.
-    if (inputs.some((input) => input.kind === 'data' && input.status !== 'match')) return;
+    await this.attachConfigDiffs(loaded);
+    // Changed data makes any rerun meaningless, so training is not started (unless it is being re-recorded).
+    if (!this.options.rerunOnChangedData && inputs.some((input) => input.kind === 'data' && input.status !== 'match')) return;
 
     const { record, paths } = loaded;
     const environment = await this.stage('environment', () =>
@@ -107,45 +161,52 @@ class RecordVerification {
     this.report.environment = environment.report;
 
     const outputs = [...paths.artifacts, ...(paths.metrics ? [paths.metrics] : [])].map((p) => p.repoRelative);
-    const sandbox = await createSandbox({
+    const evidenceDir = path.join(this.options.evidenceDir, record.name);
+    const logFile = path.join(evidenceDir, LOG_FILE_NAME);
+    const timeout = record.timeout ?? DEFAULT_TIMEOUT;
+    const run = await runInSandbox({
       repoRoot: loaded.repoRoot,
       isGitRepo: loaded.isGitRepo,
-      extraPaths: paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
-      clearPaths: outputs,
+      command: record.command,
+      workdir: paths.workdir.repoRelative,
+      copyPaths: paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
+      outputs,
+      environment,
+      variables: record.environment?.variables ?? {},
+      seeds: record.seeds ?? {},
+      timeoutMs: parseDuration(timeout),
+      logFile,
+      recordedPackages: Object.keys(record.environment?.packages ?? environment.packages ?? {}),
+      stage: this.stage,
+      onOutput: (chunk) => this.options.hooks.output(chunk),
     });
     try {
-      await this.rerunAndCompare(loaded, sandbox.root, environment, outputs);
+      await this.judgeRun(loaded, run, environment, { timeout, logFile, evidenceDir, outputs });
     } finally {
-      await sandbox.dispose();
+      await run.dispose();
     }
   }
 
-  private async rerunAndCompare(
-    loaded: LoadedRecord,
-    sandboxRoot: string,
-    environment: Awaited<ReturnType<typeof prepareEnvironment>>,
-    outputs: string[],
-  ): Promise<void> {
-    const { record, paths, lineOf } = loaded;
-    const evidenceDir = path.join(this.options.evidenceDir, record.name);
-    const timeout = record.timeout ?? DEFAULT_TIMEOUT;
-    const result = await this.stage('rerun', () =>
-      runCommand({
-        command: record.command,
-        cwd: path.join(sandboxRoot, paths.workdir.repoRelative),
-        env: rerunEnvironment({
-          base: process.env,
-          binDir: environment.binDir,
-          venvDir: environment.venvDir,
-          variables: record.environment?.variables ?? {},
-          seeds: record.seeds ?? {},
-        }),
-        timeoutMs: parseDuration(timeout),
-        logFile: path.join(evidenceDir, LOG_FILE_NAME),
-        onOutput: (chunk) => this.options.hooks.output(chunk),
+  private async attachConfigDiffs(loaded: LoadedRecord): Promise<void> {
+    const commit = loaded.record.code?.commit;
+    await Promise.all(
+      this.report.inputs.map(async (input) => {
+        if (input.kind !== 'config' || input.status !== 'mismatch' || !loaded.isGitRepo) return;
+        const file = loaded.paths.config.find((entry) => entry.repoRelative === input.path);
+        const diff = file ? await configDiff(loaded.repoRoot, commit, file) : undefined;
+        if (diff) input.diff = diff.slice(0, 20_000);
       }),
     );
-    const logFile = path.join(evidenceDir, LOG_FILE_NAME);
+  }
+
+  private async judgeRun(
+    loaded: LoadedRecord,
+    run: SandboxedRun,
+    environment: PreparedEnvironment,
+    where: { timeout: string; logFile: string; evidenceDir: string; outputs: string[] },
+  ): Promise<void> {
+    const { record, paths, lineOf } = loaded;
+    const { result } = run;
     this.report.run = {
       command: record.command,
       workdir: paths.workdir.repoRelative,
@@ -154,10 +215,13 @@ class RecordVerification {
       timedOut: result.timedOut,
       durationMs: Math.round(result.durationMs),
       logTail: result.logTail,
-      logPath: logFile,
+      logPath: where.logFile,
+      ...describeProcesses(run, environment),
     };
+    markImported(this.report, run.environmentUse);
+    if (run.environmentUse.warnings.length > 0) this.report.warnings = run.environmentUse.warnings.slice(0, 100);
     if (result.timedOut) {
-      throw new UserError(`the command timed out after ${timeout} and was killed with all its child processes`, 'Make the run faster or raise `timeout` in the run record.', {
+      throw new UserError(`the command timed out after ${where.timeout} and was killed with all its child processes`, 'Make the run faster or raise `timeout` in the run record.', {
         field: 'timeout',
         line: lineOf(['timeout']),
       });
@@ -165,14 +229,19 @@ class RecordVerification {
     if (result.exitCode !== 0) {
       throw new UserError(
         `the command failed (${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`})`,
-        `See the log tail below; the full log is ${logFile}.`,
+        `See the log tail below; the full log is ${where.logFile}.`,
         { field: 'command', line: lineOf(['command']) },
       );
     }
-    const collected = await this.stage('compare', async () => {
-      const outputsFound = await collectOutputs(sandboxRoot, paths.artifacts, paths.metrics);
-      if (this.options.keepArtifacts) await keepEvidence(sandboxRoot, outputs, path.join(evidenceDir, 'outputs'));
-      return outputsFound;
+    if (run.environmentUse.problem) {
+      const { message, hint } = run.environmentUse.problem;
+      throw new UserError(message, hint, { field: 'command', line: lineOf(['command']) });
+    }
+    const [collected, committed] = await this.stage('compare', async () => {
+      const outputsFound = await collectOutputs(run.root, paths.artifacts, paths.metrics);
+      if (this.options.keepArtifacts) this.result.outputsDir = await keepEvidence(run.root, where.outputs, path.join(where.evidenceDir, 'outputs'));
+      const inCheckout = await Promise.all(paths.artifacts.map(async (artifact) => [artifact.repoRelative, await sha256PathIfExists(artifact.absolute)] as const));
+      return [outputsFound, new Map(inCheckout)] as const;
     });
     this.report.artifacts = compareArtifacts(
       (record.artifacts ?? []).map((artifact, i) => ({
@@ -181,6 +250,7 @@ class RecordVerification {
         line: lineOf(['artifacts', i, 'sha256']),
       })),
       collected.artifactHashes,
+      committed,
     );
     this.report.metrics = compareMetrics({
       recorded: record.metrics?.values ?? {},
@@ -189,10 +259,59 @@ class RecordVerification {
       lineOf: (name) => lineOf(['metrics', 'values', name]),
     });
     this.report.thresholds = checkThresholds(record.thresholds ?? {}, collected.metrics, (name) => lineOf(['thresholds', name]));
+    this.result.measurement = await this.measure(loaded, environment, collected, run);
+  }
+
+  private async measure(
+    loaded: LoadedRecord,
+    environment: PreparedEnvironment,
+    collected: Awaited<ReturnType<typeof collectOutputs>>,
+    run: SandboxedRun,
+  ): Promise<Measurement | undefined> {
+    const artifacts = loaded.paths.artifacts.map((artifact) => collected.artifactHashes.get(artifact.repoRelative) ?? null);
+    // A missing output cannot be recorded: there is no update to propose.
+    if (artifacts.some((hash) => hash === null) || (loaded.paths.metrics && collected.metrics === null)) return undefined;
+    const actual = (kind: InputCheck['kind']) => this.report.inputs.filter((input) => input.kind === kind).map((input) => input.actual!);
+    const { report } = environment;
+    // In the current environment, what gets recorded is the interpreter that actually ran (as `record --current-env` does).
+    const ran = environment.python ? undefined : await interpreterThatRan(run.trace).catch(() => undefined);
+    return {
+      config: actual('config'),
+      data: actual('data'),
+      requirementsSha256: actual('requirements')[0],
+      artifacts: artifacts as string[],
+      metrics: collected.metrics ?? undefined,
+      packages: environment.packages ?? ran?.packages,
+      python: environment.python ? report.python.actual : ran?.version,
+      platform: environment.python ? report.platform.actual : ran?.platform,
+      commit: loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined,
+    };
+  }
+
+  /** On drift: the record this rerun implies, written to the evidence, and its diff in the report. */
+  private async proposeUpdate(): Promise<void> {
+    const { loaded, measurement } = this.result;
+    if (!loaded || !measurement) return;
+    const before = await readFile(loaded.file, 'utf8');
+    const after = updateRecordText(before, measurement);
+    this.result.updatedText = after;
+    await writeFileAtomic(path.join(this.options.evidenceDir, loaded.record.name, UPDATED_RECORD_NAME), after);
+    const diff = unifiedDiff(loaded.recordPath, before, after);
+    if (diff) this.report.update = { command: `${TOOL_NAME} record --update ${loaded.recordPath}`, diff: diff.slice(0, 20_000) };
   }
 }
 
+/** Verifies one record and keeps what its rerun measured (for `record --update`). Never throws. */
+export async function verifyAndMeasure(recordFile: string, options: VerifyOptions): Promise<MeasuredVerification> {
+  const verification = new RecordVerification(recordFile, options);
+  const result = await verification.run();
+  if (!result.updatedText && result.loaded && result.measurement) {
+    result.updatedText = updateRecordText(await readFile(result.loaded.file, 'utf8'), result.measurement);
+  }
+  return result;
+}
+
 /** Verifies one record end to end. Never throws: every failure becomes an `error` verdict with one clear message. */
-export function verifyRecord(recordFile: string, options: VerifyOptions): Promise<RecordReport> {
-  return new RecordVerification(recordFile, options).run();
+export async function verifyRecord(recordFile: string, options: VerifyOptions): Promise<RecordReport> {
+  return (await new RecordVerification(recordFile, options).run()).report;
 }

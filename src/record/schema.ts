@@ -13,6 +13,8 @@ export const RelativePath = z
   .min(1, 'must not be empty')
   .describe('Path relative to the folder that holds the record; must stay inside the repository.');
 
+export const RecordName = z.string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+').max(100);
+
 export const Duration = z
   .string()
   .regex(/^\d+(\.\d+)?(s|m|h)$/, 'must be a number followed by s, m or h, e.g. 90s, 20m, 2h');
@@ -77,7 +79,7 @@ const Environment = z
 export const RunRecordSchema = z
   .object({
     version: z.literal(RECORD_VERSION),
-    name: z.string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+').max(100),
+    name: RecordName,
     command: z.string().min(1).describe('Run with `sh -c` from workdir.'),
     workdir: RelativePath.optional(),
     timeout: Duration.optional(),

@@ -36,11 +36,11 @@ export function escapeInline(text: string, max = MAX_INLINE): string {
 }
 
 /** A fenced block that nothing inside can close; inside a fence nothing renders, mentions and links included. */
-export function codeFence(text: string, maxChars: number): string {
+export function codeFence(text: string, maxChars: number, language = 'text'): string {
   const body = cap(text.replace(ANSI, '').replace(CONTROL, ''), maxChars);
   const longestRun = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
   const fence = '`'.repeat(Math.max(3, longestRun + 1));
-  return `${fence}text\n${body}\n${fence}`;
+  return `${fence}${language}\n${body}\n${fence}`;
 }
 
 /** Terminal output: no escape sequences or control characters from untrusted strings. */

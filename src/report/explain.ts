@@ -13,7 +13,7 @@ function describeCause(cause: Cause, quote: Quote): string {
     case 'data-changed':
       return `data ${quote(cause.subject)} changed`;
     case 'packages-changed':
-      return quote(cause.subject);
+      return cause.unlikely ? `${quote(cause.subject)} (never imported: unlikely)` : quote(cause.subject);
     case 'python-changed':
       return `Python ${quote(cause.subject)}`;
     case 'platform-changed':
@@ -65,6 +65,7 @@ export function explainRecord(record: RecordReport, quote: Quote): string {
   }
   for (const artifact of record.artifacts) {
     if (artifact.status !== 'identical') findings.push(`${quote(artifact.path)} ${artifact.status === 'missing' ? 'was not produced' : 'differs'}`);
+    if (artifact.committed?.status === 'differs') findings.push(`the committed ${quote(artifact.path)} is not the one the record describes`);
   }
   for (const threshold of record.thresholds) {
     if (threshold.status !== 'pass') findings.push(`threshold on ${quote(threshold.metric)} ${threshold.status === 'missing' ? 'has no rerun value' : 'failed'}`);

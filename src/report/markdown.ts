@@ -2,6 +2,7 @@ import { TOOL_NAME } from '../constants.js';
 import { relevantChanges } from '../explain/causes.js';
 import { codeFence, escapeInline } from './escape.js';
 import { describeCauses, explainRecord } from './explain.js';
+import { loosenedMarkdown } from './loosening.js';
 import { formatDelta, formatDuration, formatNumber, formatPair, formatTolerance, plural, shortHash, VERDICT_EMOJI, VERDICT_LABEL } from './format.js';
 import type { EnvironmentReport, InputCheck, MetricCheck, RecordReport, Report, RunReport, Verdict } from './schema.js';
 import { worstVerdict } from './verdict-order.js';
@@ -18,6 +19,7 @@ export interface RenderOptions {
 }
 
 const LOG_CHARS = 6_000;
+const DIFF_CHARS = 8_000;
 const STATUS: Record<string, string> = {
   equal: '✅ equal',
   within: '🟡 within',
@@ -77,7 +79,10 @@ function thresholdsSection(record: RecordReport, options: RenderOptions): string
 
 function artifactsSection(record: RecordReport, options: RenderOptions): string | undefined {
   if (record.artifacts.length === 0) return undefined;
-  const rows = record.artifacts.map((artifact) => [esc(artifact.path), code(artifact.recorded), code(artifact.actual), STATUS[artifact.status]!]);
+  const rows = record.artifacts.map((artifact) => {
+    const committed = artifact.committed?.status === 'differs' ? `; ❌ committed file is ${code(artifact.committed.actual)}` : '';
+    return [esc(artifact.path), code(artifact.recorded), code(artifact.actual), `${STATUS[artifact.status]!}${committed}`];
+  });
   return table(['Artifact', 'Recorded', 'Rerun', 'Status'], rows, options);
 }
 
@@ -101,7 +106,8 @@ function inputsSection(record: RecordReport, options: RenderOptions): string | u
   if (record.inputs.length === 0) return undefined;
   const rows = record.inputs.map((input) => [esc(input.path), input.kind, STATUS[input.status]!, inputDetails(input)]);
   const failed = record.inputs.filter((input) => input.status !== 'match').length;
-  const body = table(['Input', 'Kind', 'Status', 'Details'], rows, options);
+  const diffs = options.detail === 'compact' ? [] : record.inputs.filter((input) => input.diff).map((input) => details(`Diff of ${esc(input.path)} against the recorded commit`, codeFence(input.diff!, DIFF_CHARS, 'diff')));
+  const body = [table(['Input', 'Kind', 'Status', 'Details'], rows, options), ...diffs].join('\n\n');
   return details(`Inputs checked: ${plural(record.inputs.length, 'file')}${failed ? `, ${failed} changed` : ', all match'}`, body, failed > 0);
 }
 
@@ -139,12 +145,33 @@ function environmentSection(environment: EnvironmentReport | undefined, options:
   return details(summary, table(['Package', 'Recorded', 'Rerun', ''], rows, options), changes.length <= 5);
 }
 
+/** Which interpreters the probe saw: the evidence that the rebuilt environment, and only it, did the work. */
+function processesLine(run: RunReport): string {
+  if (run.processCount === undefined) return '';
+  const outside = (run.processes ?? []).filter((process) => !process.inEnvironment);
+  const named = outside.length > 0 ? ` (outside the environment: ${outside.slice(0, 3).map((process) => esc(process.executable)).join(', ')})` : '';
+  return `\n\nPython processes seen by the probe: ${run.processCount}${named}`;
+}
+
 function runSection(run: RunReport | undefined, options: RenderOptions): string | undefined {
   if (!run || (options.detail ?? 'full') !== 'full') return undefined;
   const outcome = run.timedOut ? 'timed out' : run.signal ? `killed by ${esc(run.signal)}` : `exit ${run.exitCode}`;
   const lines = run.logTail.split('\n').length;
-  const body = `Command: ${esc(run.command)} (in ${esc(run.workdir)})\n\n${codeFence(run.logTail || '(no output)', LOG_CHARS)}`;
+  const body = `Command: ${esc(run.command)} (in ${esc(run.workdir)})${processesLine(run)}\n\n${codeFence(run.logTail || '(no output)', LOG_CHARS)}`;
   return details(`Rerun log (last ${plural(lines, 'line')}) · ${outcome} · ${formatDuration(run.durationMs)}`, body, run.exitCode !== 0);
+}
+
+function warningsSection(record: RecordReport): string | undefined {
+  if (!record.warnings?.length) return undefined;
+  return record.warnings.map((warning) => `> ⚠️ ${esc(warning)}`).join('\n>\n');
+}
+
+/** Closes a drift: how to accept it, with the run.yaml diff from this (clean) rerun. */
+function updateSection(record: RecordReport, options: RenderOptions): string | undefined {
+  if (!record.update || record.verdict !== 'drift') return undefined;
+  const command = codeFence(record.update.command, 1_000, 'sh');
+  const diff = options.detail === 'compact' ? '' : `\n\n${details(`run.yaml as this rerun would record it`, codeFence(record.update.diff, DIFF_CHARS, 'diff'))}`;
+  return `**If this change is intended**, accept it by re-recording (the diff below comes from this clean rerun):\n\n${command}${diff}`;
 }
 
 function errorSection(record: RecordReport): string | undefined {
@@ -165,6 +192,7 @@ function recordSection(record: RecordReport, options: RenderOptions): string {
   const sections = [
     headline,
     errorSection(record) ?? explainRecord(record, esc),
+    warningsSection(record),
     metricsSection(record, options),
     thresholdsSection(record, options),
     artifactsSection(record, options),
@@ -173,6 +201,7 @@ function recordSection(record: RecordReport, options: RenderOptions): string {
     environmentSection(record.environment, options),
     runSection(record.run, options),
     stagesLine(record),
+    updateSection(record, options),
   ];
   return sections.filter((section): section is string => Boolean(section)).join('\n\n');
 }
@@ -182,7 +211,8 @@ function countLine(verdicts: Verdict[]): string {
     .map((verdict) => [verdict, verdicts.filter((v) => v === verdict).length] as const)
     .filter(([, count]) => count > 0)
     .map(([verdict, count]) => `${count} ${VERDICT_LABEL[verdict]}`);
-  return `${plural(verdicts.length, 'record')}: ${counts.join(', ')}`;
+  // A pull request that deleted its only record checks none.
+  return counts.length > 0 ? `${plural(verdicts.length, 'record')}: ${counts.join(', ')}` : 'No record was checked.';
 }
 
 export function renderMarkdown(report: Report, options: RenderOptions = {}): string {
@@ -190,5 +220,6 @@ export function renderMarkdown(report: Report, options: RenderOptions = {}): str
   const head = `## ${VERDICT_EMOJI[verdict]} ${TOOL_NAME}: ${VERDICT_LABEL[verdict]}\n\n${countLine(report.records.map((record) => record.verdict))}`;
   const cut = (options.detail ?? 'full') !== 'full' || options.maxRows !== undefined;
   const hint = cut && options.fullReportHint ? `> ✂️ Some details were left out to fit. ${esc(options.fullReportHint)}` : undefined;
-  return `${[head, hint, ...report.records.map((record) => recordSection(record, options))].filter(Boolean).join('\n\n')}\n`;
+  const loosened = loosenedMarkdown(report, esc, options.maxRows);
+  return `${[head, loosened, hint, ...report.records.map((record) => recordSection(record, options))].filter(Boolean).join('\n\n')}\n`;
 }

@@ -1,5 +1,5 @@
 import { REPORT_SCHEMA_VERSION, TOOL_NAME, TOOL_VERSION } from '../constants.js';
-import type { RecordReport, Report } from './schema.js';
+import type { Loosened, RecordReport, Report, Rerecorded } from './schema.js';
 import { worstVerdict } from './verdict-order.js';
 
 const normalize = (recordPath: string) => recordPath.replace(/\\/g, '/').replace(/^(\.\/)+/, '');
@@ -24,6 +24,23 @@ function missingRecord(recordPath: string): RecordReport {
 }
 
 /**
+ * What every job found loosened, once each: jobs checking the same record against the same base agree.
+ * Only present when some report compared against a base (a pull request), so a plain merge stays as it was.
+ */
+function mergeRecordChanges(reports: Report[]): Pick<Report, 'base' | 'loosened' | 'rerecorded'> {
+  const compared = reports.filter((report) => report.base !== undefined || report.loosened !== undefined || report.rerecorded !== undefined);
+  if (compared.length === 0) return {};
+  const unique = <T>(items: T[]) => [...new Map(items.map((item) => [JSON.stringify(item), item])).values()];
+  const byRecord = <T extends { recordPath: string }>(items: T[]) => items.sort((a, b) => (a.recordPath < b.recordPath ? -1 : a.recordPath > b.recordPath ? 1 : 0));
+  const base = compared.find((report) => report.base)?.base;
+  return {
+    ...(base ? { base } : {}),
+    loosened: byRecord(unique(compared.flatMap((report): Loosened[] => report.loosened ?? []))),
+    rerecorded: byRecord(unique(compared.flatMap((report): Rerecorded[] => report.rerecorded ?? []))),
+  };
+}
+
+/**
  * Pure: one report from many (one per matrix job), records in a stable order, the verdict recomputed.
  * Every expected record path without a report becomes an error record.
  */
@@ -38,6 +55,7 @@ export function mergeReports(reports: Report[], createdAt: string, expectedRecor
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
     createdAt,
     verdict: worstVerdict(records.map((record) => record.verdict)),
+    ...mergeRecordChanges(reports),
     records,
   };
 }

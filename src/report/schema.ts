@@ -8,6 +8,7 @@ const MAX_TEXT = 2_000;
 const MAX_LOG = 16_000;
 // Generous per list (a model can log thousands of metrics); the 5 MiB cap on a report file bounds the whole.
 const MAX_ITEMS = 10_000;
+const MAX_DIFF = 20_000;
 
 const Text = z.string().max(MAX_TEXT);
 const Hash = z.string().regex(/^[0-9a-f]{64}$/);
@@ -54,10 +55,20 @@ export const InputCheckSchema = z
     status: z.enum(['match', 'mismatch', 'missing', 'manifest-mismatch']),
     line: Line.optional(),
     manifest: ManifestCheckSchema.optional(),
+    /** A changed text config: unified diff against its version at the recorded commit. */
+    diff: z.string().max(MAX_DIFF).optional(),
   })
   .strict();
 
-export const PackageChangeSchema = z.object({ name: Text, recorded: Text.nullable(), actual: Text.nullable() }).strict();
+export const PackageChangeSchema = z
+  .object({
+    name: Text,
+    recorded: Text.nullable(),
+    actual: Text.nullable(),
+    /** Whether any process of the rerun imported it (from the probe); absent when unknown. */
+    imported: z.boolean().optional(),
+  })
+  .strict();
 
 export const EnvironmentReportSchema = z
   .object({
@@ -92,6 +103,22 @@ export const RunReportSchema = z
     logTail: z.string().max(MAX_LOG),
     /** Full log on the machine that ran it; not meaningful elsewhere. */
     logPath: Text.nullable(),
+    /** The Python processes the probe saw (the first ones), and how many there were in all. */
+    processes: z
+      .array(
+        z
+          .object({
+            pid: z.number().int(),
+            executable: Text,
+            version: Text,
+            script: Text.nullable(),
+            inEnvironment: z.boolean(),
+          })
+          .strict(),
+      )
+      .max(50)
+      .optional(),
+    processCount: z.number().int().nonnegative().optional(),
   })
   .strict();
 
@@ -102,6 +129,8 @@ export const ArtifactCheckSchema = z
     actual: Hash.nullable(),
     status: z.enum(['identical', 'differs', 'missing']),
     line: Line.optional(),
+    /** The same path in the checkout (committed, or restored from LFS or DVC) against the recorded sha256. */
+    committed: z.object({ actual: Hash, status: z.enum(['match', 'differs']) }).strict().optional(),
   })
   .strict();
 
@@ -156,11 +185,13 @@ export const CauseSchema = z
     ]),
     subject: Text,
     line: Line.optional(),
+    /** A changed package that no process of the rerun imported: listed, but an unlikely cause. */
+    unlikely: z.boolean().optional(),
   })
   .strict();
 
 export const StageTimingSchema = z
-  .object({ stage: z.enum(['load', 'inputs', 'environment', 'rerun', 'compare']), durationMs: Duration })
+  .object({ stage: z.enum(['load', 'inputs', 'environment', 'sandbox', 'rerun', 'compare']), durationMs: Duration })
   .strict();
 
 export const RecordErrorSchema = z
@@ -183,6 +214,49 @@ export const RecordReportSchema = z
     thresholds: z.array(ThresholdCheckSchema).max(MAX_ITEMS),
     causes: z.array(CauseSchema).max(MAX_ITEMS),
     stages: z.array(StageTimingSchema).max(10),
+    /** Things a reader should know that do not change the verdict. */
+    warnings: z.array(Text).max(100).optional(),
+    /** On drift: how to accept the change, with the run.yaml diff this rerun implies. */
+    update: z.object({ command: Text, diff: z.string().max(MAX_DIFF) }).strict().optional(),
+  })
+  .strict();
+
+/** A change to a run record, against the pull request's base, that lets more results pass: the check itself was relaxed. */
+export const LoosenedSchema = z
+  .object({
+    /** The record file, relative to the repository root. */
+    recordPath: Text,
+    kind: z.enum([
+      'tolerance-widened',
+      'threshold-relaxed',
+      'threshold-removed',
+      'metric-removed',
+      'artifact-removed',
+      'artifact-weakened',
+      'record-deleted',
+    ]),
+    /** The metric, artifact path or (record-deleted) record path. */
+    subject: Text,
+    /** At the base and now, as shown to readers (`exact`, `±0.01`, `≥ 0.9`); null when there is none. */
+    before: Text.nullable(),
+    after: Text.nullable(),
+  })
+  .strict();
+
+/** What a record re-recorded against the base (new hashes and values): shown for information, never a loosening. */
+export const RerecordedSchema = z
+  .object({
+    recordPath: Text,
+    changes: z
+      .array(
+        z
+          .object({
+            kind: z.enum(['artifact-hash', 'metric-value', 'config-hash', 'data-hash', 'requirements-hash', 'package', 'python', 'platform', 'code-commit']),
+            count: z.number().int().positive().max(1_000_000),
+          })
+          .strict(),
+      )
+      .max(20),
   })
   .strict();
 
@@ -192,6 +266,10 @@ export const ReportSchema = z
     tool: z.object({ name: Text, version: Text }).strict(),
     createdAt: z.iso.datetime(),
     verdict: VerdictSchema,
+    /** The commit the records were compared against for loosening (`verify --base`, a pull request's base). */
+    base: z.object({ ref: Text, commit: z.string().regex(/^[0-9a-f]{40,64}$/) }).strict().optional(),
+    loosened: z.array(LoosenedSchema).max(MAX_ITEMS).optional(),
+    rerecorded: z.array(RerecordedSchema).max(200).optional(),
     records: z.array(RecordReportSchema).max(200),
   })
   .strict();
@@ -210,3 +288,5 @@ export type CodeReport = z.infer<typeof CodeReportSchema>;
 export type Cause = z.infer<typeof CauseSchema>;
 export type StageTiming = z.infer<typeof StageTimingSchema>;
 export type RecordError = z.infer<typeof RecordErrorSchema>;
+export type Loosened = z.infer<typeof LoosenedSchema>;
+export type Rerecorded = z.infer<typeof RerecordedSchema>;

@@ -1,6 +1,7 @@
 import { sanitizeTerminal } from './escape.js';
 import { describeCauses, explainRecord } from './explain.js';
-import { formatDelta, formatPair, formatTolerance, shortHash, VERDICT_LABEL } from './format.js';
+import { loosenedTerminal } from './loosening.js';
+import { formatDelta, formatDuration, formatPair, formatTolerance, shortHash, VERDICT_LABEL } from './format.js';
 import type { RecordReport, Report, Verdict } from './schema.js';
 import { worstVerdict } from './verdict-order.js';
 
@@ -18,6 +19,7 @@ function recordLines(record: RecordReport, paint: (verdict: Verdict, text: strin
   const q = sanitizeTerminal;
   const lines = [`${paint(record.verdict, `${MARK[record.verdict]} ${q(record.name)}: ${VERDICT_LABEL[record.verdict]}`)}  (${q(record.recordPath)})`, `  ${explainRecord(record, q)}`];
   if (record.error?.hint) lines.push(`  how to fix: ${q(record.error.hint)}`);
+  for (const warning of record.warnings ?? []) lines.push(`  warning: ${q(warning)}`);
   const metrics = record.metrics.filter((metric) => metric.status !== 'equal' && metric.status !== 'new');
   if (metrics.length > 0) {
     const rows = metrics.map((metric) => {
@@ -38,6 +40,8 @@ function recordLines(record: RecordReport, paint: (verdict: Verdict, text: strin
   }
   if (record.causes.length > 0 && record.verdict !== 'reproduced') lines.push(`  likely causes: ${describeCauses(record.causes, q, 8)}`);
   if (record.run?.logPath && record.verdict === 'error') lines.push(`  full log: ${q(record.run.logPath)}`);
+  if (record.update && record.verdict === 'drift') lines.push(`  if this change is intended: ${q(record.update.command)}`);
+  if (record.stages.length > 0) lines.push(`  stages: ${record.stages.map((stage) => `${stage.stage} ${formatDuration(stage.durationMs)}`).join(' · ')}`);
   return lines;
 }
 
@@ -45,5 +49,6 @@ export function renderTerminal(report: Report, options: { color?: boolean } = {}
   const paint = (verdict: Verdict, text: string) => (options.color ? `\u001b[${COLOR[verdict]}m${text}\u001b[0m` : text);
   const verdict = worstVerdict(report.records.map((record) => record.verdict));
   const blocks = report.records.map((record) => recordLines(record, paint).join('\n'));
-  return [...blocks, paint(verdict, `repro-gate: ${VERDICT_LABEL[verdict]}`)].join('\n\n');
+  const loosened = loosenedTerminal(report, sanitizeTerminal, (text) => paint('within-tolerance', text));
+  return [...(loosened ? [loosened] : []), ...blocks, paint(verdict, `repro-gate: ${VERDICT_LABEL[verdict]}`)].join('\n\n');
 }

@@ -1,14 +1,18 @@
 import { constants, copyFile, lstat, mkdir, mkdtemp, readdir, readlink, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { listWorkingTreeFiles } from '../git.js';
+import { listTrackedFiles, listWorkingTreeFiles } from '../git.js';
 
 export interface SandboxOptions {
   repoRoot: string;
   isGitRepo: boolean;
   /** Repo-relative data paths, copied even when git ignores them. */
   extraPaths: string[];
-  /** Repo-relative outputs removed from the copy, so a stale one can never be hashed in place of a missing one. */
+  /**
+   * Repo-relative outputs cleared in the copy, so a stale one can never be hashed in place of a missing one.
+   * A file output is removed; in a folder output only untracked files go (a tracked `model/.gitignore` stays,
+   * so the rerun hashes the same set of files the record did).
+   */
   clearPaths: string[];
 }
 
@@ -50,6 +54,19 @@ async function copyEntry(from: string, to: string): Promise<void> {
   else if (stats.isFile()) await copyFile(from, to, constants.COPYFILE_FICLONE);
 }
 
+async function clearOutputs(root: string, options: SandboxOptions): Promise<void> {
+  const tracked = options.isGitRepo ? new Set(await listTrackedFiles(options.repoRoot)) : new Set<string>();
+  await Promise.all(
+    options.clearPaths.map(async (relative) => {
+      const target = path.join(root, relative);
+      const stats = await lstat(target).catch(() => undefined);
+      if (!stats?.isDirectory()) return rm(target, { recursive: true, force: true });
+      const untracked = (await allFilesUnder(root, relative)).filter((file) => !tracked.has(file.split(path.sep).join('/')));
+      await Promise.all(untracked.map((file) => rm(path.join(root, file), { force: true })));
+    }),
+  );
+}
+
 /** An isolated copy of the working tree for the rerun: what git would see, plus the record's data. */
 export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const root = await mkdtemp(path.join(tmpdir(), 'repro-gate-'));
@@ -59,7 +76,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     for (let i = 0; i < files.length; i += PARALLEL_COPIES) {
       await Promise.all(files.slice(i, i + PARALLEL_COPIES).map((file) => copyEntry(path.join(options.repoRoot, file), path.join(root, file))));
     }
-    await Promise.all(options.clearPaths.map((relative) => rm(path.join(root, relative), { recursive: true, force: true })));
+    await clearOutputs(root, options);
   } catch (error) {
     await dispose();
     throw error;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { COMMENT_MAX_CHARS } from '../../src/constants.js';
 import { ReportSchema } from '../../src/report/schema.js';
-import { createRecordedRepo, editRecord, createRecordingVenv, type FixtureRepo, NUMPY_PIN } from '../support/fixture-repo.js';
+import { createRecordedRepo, editRecord, type FixtureRepo, git } from '../support/fixture-repo.js';
 import { type RunActionOptions, runAction, webhookExample } from '../support/run-action.js';
 import { actionServiceEnv, type Standin, startStandin } from '../support/standin/index.js';
 import { snapshotTree } from '../support/tree-snapshot.js';
@@ -15,14 +15,12 @@ import { snapshotTree } from '../support/tree-snapshot.js';
 const OWNER = 'Codertocat';
 const REPO = 'Hello-World';
 
-let recordingVenv: { python: string; bin: string };
 let pullRequestEvent: Record<string, any>;
 let prNumber: number;
 let standin: Standin;
 let cacheRoot: string;
 
 beforeAll(async () => {
-  recordingVenv = await createRecordingVenv(NUMPY_PIN);
   pullRequestEvent = await webhookExample('pull_request', (example) => example.action === 'opened');
   prNumber = pullRequestEvent.number;
 });
@@ -39,12 +37,19 @@ afterEach(async () => {
 
 const serviceEnv = (overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ ...actionServiceEnv(standin, cacheRoot), ...overrides });
 
+/** The opened pull_request event, based on the repository's HEAD (the action compares the records with the PR's base). */
+function pullRequestOn(repo: FixtureRepo): Record<string, any> {
+  const event = structuredClone(pullRequestEvent);
+  event.pull_request.base.sha = git(repo.root, 'rev-parse', 'HEAD').trim();
+  return event;
+}
+
 async function action(repo: FixtureRepo, options: Partial<RunActionOptions> & { inputs?: Record<string, string> } = {}) {
   const before = await snapshotTree(repo.root);
   const run = await runAction({
     cwd: repo.root,
     eventName: 'pull_request',
-    payload: pullRequestEvent,
+    payload: pullRequestOn(repo),
     ...options,
     inputs: { 'github-token': standin.token, records: 'run.yaml', ...options.inputs },
     env: serviceEnv(options.env),
@@ -62,7 +67,7 @@ async function action(repo: FixtureRepo, options: Partial<RunActionOptions> & { 
 }
 
 const prComments = () => standin.comments(OWNER, REPO, prNumber);
-const newRepo = () => createRecordedRepo({ cacheRoot, recordingVenv });
+const newRepo = () => createRecordedRepo({ cacheRoot });
 
 describe('the bundled action', () => {
   it('reproduces: exit 0, one sticky comment, summary, outputs, cache and evidence; a re-run updates the same comment', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { createRecordedRepo, createRecordingVenv, type FixtureRepo, git, NUMPY_PIN, PROJECT_ROOT } from '../support/fixture-repo.js';
+import { createRecordedRepo, type FixtureRepo, git, PROJECT_ROOT } from '../support/fixture-repo.js';
 import { webhookExample } from '../support/run-action.js';
 import { actionServiceEnv, type Standin, startStandin } from '../support/standin/index.js';
 import { type Job, type JobResult, runJob } from '../support/workflow-runner/index.js';
@@ -15,12 +15,10 @@ import { type Job, type JobResult, runJob } from '../support/workflow-runner/ind
 const OWNER = 'Codertocat';
 const REPO = 'Hello-World';
 
-let recordingVenv: { python: string; bin: string };
 let standin: Standin;
 let cacheRoot: string;
 
 beforeAll(async () => {
-  recordingVenv = await createRecordingVenv(NUMPY_PIN);
   cacheRoot = await mkdtemp(path.join(tmpdir(), 'repro-gate-workflow-cache-'));
 });
 
@@ -66,10 +64,12 @@ async function checkout(repo: FixtureRepo, subfolder = '.'): Promise<string> {
 
 describe('.github/workflows/reproduce.yml, run job by job', () => {
   it('discovers both records, reproduces each in its own job, and merges them into one comment that fails on drift', async () => {
-    const repo = await createRecordedRepo({ cacheRoot, recordingVenv });
+    const repo = await createRecordedRepo({ cacheRoot });
     await addDriftingRecord(repo);
     const workflow = await workflowFile('.github/workflows/reproduce.yml');
     const pullRequest = await webhookExample('pull_request', (example) => example.action === 'opened');
+    // The action compares the records with the PR's base, which must be in the clone.
+    pullRequest.pull_request.base.sha = git(repo.root, 'rev-parse', 'HEAD').trim();
     const artifacts = new Map<string, string>();
     const inputs = { records: '**/run.yaml', 'runs-on': '"ubuntu-latest"', 'python-version': '', 'fail-on': 'drift', comment: 'always', cache: true, 'timeout-minutes': 60 };
     const base = { context: {}, artifacts, eventName: 'pull_request', payload: pullRequest, env: serviceEnv() };
@@ -118,7 +118,7 @@ describe('.github/workflows/reproduce.yml, run job by job', () => {
 
 describe('.github/workflows/reproduce.yml when no record matches', () => {
   it('fails discover and the report job, so the required check cannot pass by being skipped', async () => {
-    const repo = await createRecordedRepo({ cacheRoot, recordingVenv });
+    const repo = await createRecordedRepo({ cacheRoot });
     const workflow = await workflowFile('.github/workflows/reproduce.yml');
     const pullRequest = await webhookExample('pull_request', (example) => example.action === 'opened');
     const common = { inputs: { records: 'models/**/run.yaml' }, job: {}, github: { event: pullRequest, token: standin.token } };
@@ -136,10 +136,12 @@ describe('.github/workflows/reproduce.yml when no record matches', () => {
 
 describe('docs/workflows/fork-safe-*.yml, run as the two workflows of a fork PR', () => {
   it('checks with a read-only flow, then comments from workflow_run on the PR the event names, whatever the artifact claims', async () => {
-    const repo = await createRecordedRepo({ cacheRoot, recordingVenv });
+    const repo = await createRecordedRepo({ cacheRoot });
     const check = await workflowFile('docs/workflows/fork-safe-check.yml');
     const comment = await workflowFile('docs/workflows/fork-safe-comment.yml');
     const pullRequest = await webhookExample('pull_request', (example) => example.action === 'opened');
+    // The action compares the records with the PR's base, which must be in the clone.
+    pullRequest.pull_request.base.sha = git(repo.root, 'rev-parse', 'HEAD').trim();
     const artifacts = new Map<string, string>();
 
     const checked = await runJob(check.jobs.reproduce!, {

@@ -4,34 +4,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { type Report, ReportSchema } from '../../src/report/schema.js';
-import { createRecordedRepo, editRecord, createRecordingVenv, type FixtureRepo, git, NUMPY_PIN } from '../support/fixture-repo.js';
-import { snapshotTree } from '../support/tree-snapshot.js';
+import { createRecordedRepo, editRecord, git } from '../support/fixture-repo.js';
+import { verifyUntouched } from '../support/verify-untouched.js';
 
 // Real pip, a real venv, a real numpy training, through the bundled CLI.
 
 let cacheRoot: string;
-let recordingVenv: { python: string; bin: string };
 
 beforeAll(async () => {
   cacheRoot = await mkdtemp(path.join(tmpdir(), 'repro-gate-cache-'));
-  recordingVenv = await createRecordingVenv(NUMPY_PIN);
 });
 
-const newRepo = () => createRecordedRepo({ cacheRoot, recordingVenv });
-
-/** Runs verify and proves the user's tree (including .git) is byte-identical afterwards. */
-async function verifyUntouched(repo: FixtureRepo, args: string[] = []) {
-  const jsonFile = path.join(await mkdtemp(path.join(tmpdir(), 'repro-gate-out-')), 'report.json');
-  const before = await snapshotTree(repo.root);
-  const result = await repo.verify(['--json', jsonFile, ...args]);
-  expect(await snapshotTree(repo.root)).toEqual(before);
-  const report: Report | undefined = await readFile(jsonFile, 'utf8').then(
-    (text) => ReportSchema.parse(JSON.parse(text)),
-    () => undefined,
-  );
-  return { ...result, report, record: report?.records[0] };
-}
+const newRepo = () => createRecordedRepo({ cacheRoot });
 
 describe('repro-gate verify (integration)', () => {
   it('reproduces a freshly recorded run, then reuses the cached venv', async () => {
@@ -125,7 +109,7 @@ describe('repro-gate verify (integration)', () => {
     const result = await verifyUntouched(repo);
     expect(result.status).toBe(1);
     expect(result.record?.artifacts[0]?.status).toBe('differs');
-    expect(result.record?.environment?.packages?.changed).toContainEqual({ name: 'numpy', recorded: '2.2.6', actual: '2.3.5' });
+    expect(result.record?.environment?.packages?.changed).toContainEqual({ name: 'numpy', recorded: '2.2.6', actual: '2.3.5', imported: true });
     expect(result.record?.causes.map((c) => c.kind)).toEqual(expect.arrayContaining(['requirements-changed', 'packages-changed']));
   });
 
@@ -199,7 +183,7 @@ describe('repro-gate verify (integration)', () => {
     await repo.write('out/model.json', 'stale model committed by mistake');
     git(repo.root, 'add', '-f', 'out/model.json');
     await editRecord(repo, (record) => {
-      record.command = 'echo produced nothing';
+      record.command = `python -c "print('produced nothing')"`;
     });
     git(repo.root, 'commit', '-qam', 'a run that produces nothing');
     const result = await verifyUntouched(repo);

@@ -63,11 +63,20 @@ export async function editRecord(repo: FixtureRepo, edit: (record: Record<string
   await repo.write('run.yaml', stringify(record));
 }
 
+let recordingCache: Promise<string> | undefined;
+
+/** One venv cache for every recording in a test file, apart from the cache the verify under test starts from. */
+export function recordingCacheRoot(): Promise<string> {
+  recordingCache ??= mkdtemp(path.join(tmpdir(), 'repro-gate-recording-cache-'));
+  return recordingCache;
+}
+
 /**
  * A real git repository with a seeded numpy training, data with a manifest, a config and pinned requirements,
- * recorded with `repro-gate record` in a venv that has the pins, and committed.
+ * recorded with `repro-gate record` (which rebuilds the pinned venv, as verify will), and committed.
+ * `cacheRoot` is the venv cache `verify` then uses.
  */
-export async function createRecordedRepo(options: { cacheRoot: string; recordingVenv: { python: string; bin: string } }): Promise<FixtureRepo> {
+export async function createRecordedRepo(options: { cacheRoot: string }): Promise<FixtureRepo> {
   const root = await mkdtemp(path.join(tmpdir(), 'repro-gate-repo-'));
   await mkdir(path.join(root, 'data'));
   await cp(path.join(LINEAR, 'train.py'), path.join(root, 'train.py'));
@@ -87,13 +96,13 @@ export async function createRecordedRepo(options: { cacheRoot: string; recording
   const env = { REPRO_GATE_CACHE_DIR: options.cacheRoot, PIP_RETRIES: '0' };
   const recorded = await runCli(
     [
-      'record', '--name', 'linear', '--python', options.recordingVenv.python,
+      'record', '--name', 'linear',
       '--artifact', 'out/model.json', '--metrics', 'out/metrics.json',
       '--data', 'data/points.csv=data/manifest.json', '--config', 'config.json', '--requirements', 'requirements.txt',
       '--seed', 'numpy=3', '--var', 'PYTHONHASHSEED=0',
       '--', 'python', 'train.py', 'config.json',
     ],
-    { cwd: root, env: { ...env, PATH: `${options.recordingVenv.bin}:${process.env.PATH}` } },
+    { cwd: root, env: { ...env, REPRO_GATE_CACHE_DIR: await recordingCacheRoot() } },
   );
   if (recorded.status !== 0) throw new Error(`record failed (${recorded.status}):\n${recorded.stderr}`);
   git(root, 'add', 'run.yaml');

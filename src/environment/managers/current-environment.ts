@@ -15,6 +15,8 @@ export class CurrentEnvironmentManager implements EnvironmentManager {
     return {
       binDir: null,
       venvDir: null,
+      python: null,
+      packages: null,
       report: {
         python: { required: requiredPython, actual: interpreter.version },
         platform: { recorded: recordedPlatform, actual: interpreter.platform },

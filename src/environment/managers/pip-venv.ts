@@ -3,18 +3,18 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VENV_COMPLETE_MARKER } from '../../constants.js';
 import { sha256File } from '../../hashing/sha256.js';
+import { cacheBound, enforceCacheBound, keepLockFresh, LOCK_STALE_MS, markUsed } from '../cache/index.js';
 import { capture } from '../exec.js';
 import { assertPythonMatches, type Interpreter, probeInterpreter } from '../interpreter.js';
 import { diffPackages } from '../package-diff.js';
 import { pipFreeze, pipInstall } from '../pip.js';
 import type { EnvironmentManager, EnvironmentRequest, PreparedEnvironment } from '../types.js';
-import { venvCacheKey, venvDirectory } from '../venv-cache.js';
+import { venvCacheKey, venvDirectory, venvLockFile } from '../venv-cache.js';
 import { UserError } from '../../errors.js';
 
 type Source = 'built' | 'local-cache' | 'remote-cache';
 
 const LOCK_WAIT_MS = 250;
-const LOCK_STALE_MS = 30 * 60 * 1000;
 
 async function exists(file: string): Promise<boolean> {
   return access(file).then(
@@ -41,10 +41,13 @@ export class PipVenvManager implements EnvironmentManager {
     const dir = venvDirectory(cacheRoot, key);
     const source = await this.obtain(key, dir, interpreter);
     const venvPython = path.join(dir, 'bin', 'python');
-    const packages = recordedPackages ? diffPackages(recordedPackages, await pipFreeze(venvPython)) : null;
+    const frozen = await pipFreeze(venvPython);
+    const packages = recordedPackages ? diffPackages(recordedPackages, frozen) : null;
     return {
       binDir: path.join(dir, 'bin'),
       venvDir: dir,
+      python: venvPython,
+      packages: frozen,
       report: {
         python: { required: requiredPython, actual: interpreter.version },
         platform: { recorded: recordedPlatform, actual: interpreter.platform },
@@ -55,39 +58,66 @@ export class PipVenvManager implements EnvironmentManager {
   }
 
   private async obtain(key: string, dir: string, interpreter: Interpreter): Promise<Source> {
-    const marker = path.join(dir, VENV_COMPLETE_MARKER);
-    if (await exists(marker)) {
+    // Read before anything is built, so a bad REPRO_GATE_CACHE_MAX_SIZE fails at once, not after minutes of pip.
+    const bound = cacheBound();
+    if (await exists(path.join(dir, VENV_COMPLETE_MARKER))) {
+      await markUsed(dir);
       this.request.log(`venv ${key}: reused from the local cache`);
       return 'local-cache';
     }
-    const release = await this.lock(`${dir}.lock`);
+    const source = await this.obtainLocked(key, dir, interpreter);
+    // Once this venv's lock is released: eviction takes each evicted venv's own lock, and keeps this one.
+    if (source !== 'local-cache') await enforceCacheBound(this.request.cacheRoot, bound, key, this.request.log);
+    return source;
+  }
+
+  private async obtainLocked(key: string, dir: string, interpreter: Interpreter): Promise<Source> {
+    const marker = path.join(dir, VENV_COMPLETE_MARKER);
+    const lockFile = venvLockFile(dir);
+    const release = await this.lock(lockFile);
+    const stopRefreshing = keepLockFresh(lockFile);
     try {
       // Another process may have finished building it while this one waited for the lock.
-      if (await exists(marker)) return 'local-cache';
+      if (await exists(marker)) {
+        await markUsed(dir);
+        return 'local-cache';
+      }
       await rm(dir, { recursive: true, force: true });
       if (this.request.remoteCache && (await this.request.remoteCache.restore(key, dir)) && (await exists(marker))) {
+        await markUsed(dir);
         this.request.log(`venv ${key}: restored from the remote cache`);
         return 'remote-cache';
       }
       await rm(dir, { recursive: true, force: true });
-      await this.build(dir, interpreter);
-      await writeFile(marker, `${key}\n`);
+      await this.build(key, dir, interpreter);
       this.request.log(`venv ${key}: built`);
       await this.request.remoteCache?.save(key, dir).catch((error: unknown) => this.request.log(`venv cache save skipped: ${(error as Error).message}`));
       return 'built';
     } finally {
+      stopRefreshing();
       await release();
     }
   }
 
-  private async build(dir: string, interpreter: Interpreter): Promise<void> {
-    this.request.log(`building a venv with Python ${interpreter.version} from ${this.request.requirementsDisplayPath ?? this.request.requirementsFile}`);
+  /**
+   * `python -m venv`, `pip install`, then the completion marker (which also dates the venv's last use). Any failure
+   * removes the folder before the error goes on, so a failed build leaves nothing behind in the cache.
+   */
+  private async build(key: string, dir: string, interpreter: Interpreter): Promise<void> {
+    const requirements = this.request.requirementsDisplayPath ?? this.request.requirementsFile;
+    this.request.log(`building a venv with Python ${interpreter.version} from ${requirements}`);
     await mkdir(path.dirname(dir), { recursive: true });
-    const created = await capture(interpreter.executable, ['-I', '-m', 'venv', dir]);
-    if (created.code !== 0) {
-      throw new UserError(`the environment failed to build: python -m venv exited ${created.code}: ${created.stderr.trim()}`, 'Install the venv module for this interpreter (e.g. apt install python3-venv).');
+    try {
+      const created = await capture(interpreter.executable, ['-I', '-m', 'venv', dir]);
+      if (created.code !== 0) {
+        throw new UserError(`the environment failed to build: python -m venv exited ${created.code}: ${created.stderr.trim()}`, 'Install the venv module for this interpreter (e.g. apt install python3-venv).');
+      }
+      await pipInstall(path.join(dir, 'bin', 'python'), this.request.requirementsFile, requirements, this.request.cacheRoot);
+      await writeFile(path.join(dir, VENV_COMPLETE_MARKER), `${key}\n`);
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
     }
-    await pipInstall(path.join(dir, 'bin', 'python'), this.request.requirementsFile, this.request.requirementsDisplayPath ?? this.request.requirementsFile);
   }
 
   /** An exclusive lock file, so two verifies building the same key never corrupt each other's venv. */

@@ -1,0 +1,58 @@
+import { lstat, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { UserError } from '../errors.js';
+import type { SandboxedRun } from './sandboxed-run.js';
+
+// A file that is in the user's working tree but not in the sandbox (git ignores it, and it was not passed with
+// --data) makes `record` succeed where every `verify` would fail. At record time it is named, with the fix.
+
+/** Paths a non-Python tool reported missing, from the messages of coreutils, shells and most C programs. */
+function missingInLog(logTail: string): string[] {
+  const found = new Set<string>();
+  for (const match of logTail.matchAll(/No such file or directory: '([^'\n]+)'/g)) found.add(match[1]!);
+  for (const match of logTail.matchAll(/(?:^|\s)'?([^\s':]+)'?: No such file or directory/gm)) found.add(match[1]!);
+  return [...found];
+}
+
+async function existsInCheckout(repoRoot: string, repoRelative: string): Promise<boolean> {
+  return lstat(path.join(repoRoot, repoRelative)).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function leftOutInput(run: SandboxedRun, repoRoot: string, workdir: string): Promise<string | undefined> {
+  const root = await realpath(run.root);
+  const candidates = [
+    ...run.trace.missingFiles.map((file) => path.relative(root, file)),
+    ...missingInLog(run.result.logTail).map((file) => path.relative(root, path.resolve(root, workdir, file))),
+  ].filter((relative) => relative && !relative.startsWith('..') && !path.isAbsolute(relative));
+  for (const candidate of candidates) {
+    if (await existsInCheckout(repoRoot, candidate)) return candidate.split(path.sep).join('/');
+  }
+  return undefined;
+}
+
+/** The one message for a run that cannot be recorded: a left-out input, a failure, a timeout, or the wrong interpreter. */
+export async function explainFailedRun(run: SandboxedRun, repoRoot: string, workdir: string, logFile: string): Promise<UserError | undefined> {
+  const { result } = run;
+  if (result.timedOut) return new UserError('the command timed out and was killed; no record was written', `Raise --timeout; the log is ${logFile}.`);
+  if (result.exitCode !== 0) {
+    const input = await leftOutInput(run, repoRoot, workdir);
+    if (input) {
+      return new UserError(
+        `the command could not open ${input}: it is in your working tree, but git ignores it and it was not passed with --data, so verify would never see it; no record was written`,
+        `Pass it with --data ${input} (or commit it).`,
+      );
+    }
+    return new UserError(
+      `the command failed (${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`}); no record was written`,
+      `Fix the command first; its log is ${logFile}.`,
+    );
+  }
+  if (run.environmentUse.problem) {
+    const { message, hint } = run.environmentUse.problem;
+    return new UserError(`${message}; no record was written`, hint);
+  }
+  return undefined;
+}

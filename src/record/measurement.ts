@@ -1,0 +1,23 @@
+/**
+ * What a run measured, index-aligned with the record's lists: everything `record --update` rewrites
+ * and nothing else (name, command, tolerances, thresholds, comments and key order stay as written).
+ */
+export interface Measurement {
+  config: string[];
+  data: string[];
+  requirementsSha256?: string;
+  artifacts: string[];
+  /** The rerun's flattened metrics; undefined when the record has no metrics file. */
+  metrics?: Record<string, number>;
+  packages?: Record<string, string>;
+  /** Exact version of the interpreter that ran, e.g. 3.11.7. */
+  python?: string;
+  platform?: string;
+  commit?: string;
+}
+
+/** How `record` writes a Python version: major.minor, unless the record already pins a patch. */
+export function recordedPythonVersion(exact: string, current?: string): string {
+  const parts = current?.split('.').length === 3 ? 3 : 2;
+  return exact.split('.').slice(0, parts).join('.');
+}
