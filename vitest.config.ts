@@ -9,6 +9,9 @@ export default defineConfig({
     testTimeout: 300_000,
     hookTimeout: 300_000,
     pool: 'forks',
+    // vitest's default is one worker per core less one: a single worker on these 2-core machines. The integration
+    // tests mostly wait on pip, training and git in child processes, so two files at a time use both cores.
+    maxWorkers: 2,
     env: {
       // The default index is unreachable on CI machines; without this every pip lookup stalls ~50 s.
       PIP_RETRIES: '0',

@@ -12,7 +12,12 @@ const SECRET_VARIABLES = new Set([
   'ACTIONS_RUNTIME_URL',
 ]);
 
-/** The environment without action inputs (`INPUT_GITHUB-TOKEN`…) and runner tokens. */
+/** Action inputs (`INPUT_GITHUB-TOKEN`…) and the runner's tokens and service URLs. */
+export function isSecretVariable(name: string): boolean {
+  return name.startsWith('INPUT_') || SECRET_VARIABLES.has(name);
+}
+
+/** The environment without action inputs and runner tokens. */
 export function withoutSecrets(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(base).filter(([name]) => !name.startsWith('INPUT_') && !SECRET_VARIABLES.has(name)));
+  return Object.fromEntries(Object.entries(base).filter(([name]) => !isSecretVariable(name)));
 }

@@ -59,3 +59,33 @@ export const CACHE_MAX_SIZE_ENV = 'REPRO_GATE_CACHE_MAX_SIZE';
 export const DEFAULT_CACHE_MAX_SIZE = '10GiB';
 /** pip's own variable for its download cache; when the user sets it, venv builds use theirs instead of ours. */
 export const PIP_CACHE_DIR_ENV = 'PIP_CACHE_DIR';
+/** Where a re-executed repro-gate finds the secrets it shed from its environment block (a 0600 file, deleted on read). */
+export const SECRETS_HANDOFF_ENV = 'REPRO_GATE_SECRETS_HANDOFF';
+/** Every process of a rerun inherits this variable, holding the run's unique id, so leftovers can be found where no cgroup can be created. */
+export const RUN_ID_ENV = 'REPRO_GATE_RUN_ID';
+/** How long the kill sweep after a rerun keeps going when processes refuse to die (stuck in the kernel). */
+export const SWEEP_MAX_MS = 2_000;
+/** After the rerun and its sweep, how long to wait for the output pipes to close before closing them from our side. */
+export const OUTPUT_CLOSE_GRACE_MS = 2_000;
+/** The report lists at most this many processes killed after the command ended, each command line capped. */
+export const KILLED_LISTED_MAX = 20;
+export const KILLED_COMMAND_MAX_CHARS = 200;
+/** A run record larger than this is refused before it is read: parsing YAML costs many times its size in memory. */
+export const RECORD_MAX_BYTES = 16 * 1024 * 1024;
+/** YAML aliases (`*name`) may expand to at most this many nodes: a "billion laughs" record is refused, not expanded. */
+export const RECORD_MAX_ALIAS_COUNT = 100;
+/** A metrics file larger than this is refused before it is read; the variable raises (or lowers) the bound. */
+export const METRICS_MAX_SIZE_ENV = 'REPRO_GATE_METRICS_MAX_SIZE';
+export const DEFAULT_METRICS_MAX_SIZE = '64MiB';
+/** At most this many metrics in a record or a metrics file: a report holds recorded and new ones, each with its verdict. */
+export const MAX_METRICS = 500_000;
+/** A flattened metric name longer than this is refused rather than carried into every report and comment. */
+export const MAX_METRIC_NAME_CHARS = 1_000;
+/** The longest a Node.js timer can wait (2^31-1 ms, about 24.8 days); a longer timeout would fire at once. */
+export const TIMER_MAX_MS = 2 ** 31 - 1;
+/** A failed `pip install` keeps pip's whole output here, in the record's evidence folder. */
+export const PIP_INSTALL_LOG_NAME = 'pip-install.log';
+/** The fingerprint of a complete venv, taken when it was built (or restored) and checked on every reuse. */
+export const VENV_FINGERPRINT_FILE = '.repro-gate-fingerprint.json';
+/** Past this many changed lines a diff is not read, and computing it would take minutes (Myers is O(N·D)). */
+export const DIFF_MAX_EDIT_LENGTH = 2_000;

@@ -3,16 +3,28 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { withoutSecrets } from './child-env.js';
 
 const execFileAsync = promisify(execFile);
 
 // Read-only git queries. None of them writes to the repository (no index refresh: --no-optional-locks).
+// A pull request's training can write into .git (a `core.fsmonitor` command, a hook) before these run: git must
+// never run a program the repository names, never read the machine's system config, and never see a secret.
+const NO_REPOSITORY_PROGRAMS = [
+  ...['-c', 'core.fsmonitor=', '-c', 'core.hooksPath=/dev/null', '-c', 'core.attributesFile=/dev/null'],
+  // The global config is not read (below), so actions/checkout's safe.directory entry is not either: these are
+  // read-only queries of the repository being verified, whoever owns its folder.
+  ...['-c', 'safe.directory=*'],
+];
+// The rerun can write the user's global config (a clean filter runs during `git status`): only the repository's
+// own config is read, and the working-tree guard checks that one before git runs again.
+const NO_OUTSIDE_CONFIG = { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_ATTR_NOSYSTEM: '1' };
 
 async function git(cwd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   try {
-    const { stdout } = await execFileAsync('git', ['--no-optional-locks', ...args], {
+    const { stdout } = await execFileAsync('git', ['--no-optional-locks', ...NO_REPOSITORY_PROGRAMS, ...args], {
       cwd,
-      env,
+      env: { ...withoutSecrets(env), ...NO_OUTSIDE_CONFIG },
       maxBuffer: 256 * 1024 * 1024,
       encoding: 'utf8',
     });
@@ -77,32 +89,48 @@ export async function changedFilesSince(repoRoot: string, commit: string): Promi
   return [...new Set([...out.split('\0'), ...untracked.split('\0')].filter(Boolean))].sort();
 }
 
+/**
+ * Every path `git status` has something to say about (modified, untracked, ignored: each file listed) with its status
+ * code; on a private index copy, since a status refresh would rewrite .git/index.
+ */
+export async function statusEntries(repoRoot: string): Promise<Map<string, string> | undefined> {
+  const out = await withPrivateIndex(repoRoot, (env) => git(repoRoot, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--ignored=traditional'], env));
+  if (out === undefined) return undefined;
+  const entries = new Map<string, string>();
+  const fields = out.split('\0');
+  for (let i = 0; i < fields.length; i += 1) {
+    const field = fields[i]!;
+    if (field.length < 4) continue;
+    entries.set(field.slice(3), field.slice(0, 2));
+    // A rename or copy carries its source path in the next field.
+    if (field[0] === 'R' || field[0] === 'C') i += 1;
+  }
+  return entries;
+}
+
 export async function hasUncommittedChanges(repoRoot: string): Promise<boolean> {
   return ((await git(repoRoot, ['status', '--porcelain'])) ?? '').trim() !== '';
 }
 
-// Queries about another commit (a pull request's base) never need the checkout's hooks or file-system monitor,
-// and a repository's own config must not get to run a program while we read it.
-const NO_REPOSITORY_PROGRAMS = ['-c', 'core.fsmonitor=', '-c', 'core.hooksPath=/dev/null'];
 
 /** The full commit hash a ref names, or undefined when the clone does not have it (a shallow clone, an unfetched branch). */
 export async function resolveCommit(repoRoot: string, ref: string): Promise<string | undefined> {
-  const out = await git(repoRoot, [...NO_REPOSITORY_PROGRAMS, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
+  const out = await git(repoRoot, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
   return out?.trim() || undefined;
 }
 
 /** A file's text at a commit (`git show COMMIT:PATH`), or undefined when the file does not exist there. */
 export async function readFileAtCommit(repoRoot: string, commit: string, repoRelative: string): Promise<string | undefined> {
   const object = `${commit}:${repoRelative}`;
-  if ((await git(repoRoot, [...NO_REPOSITORY_PROGRAMS, 'cat-file', '-e', object])) === undefined) return undefined;
-  const text = await git(repoRoot, [...NO_REPOSITORY_PROGRAMS, 'show', object]);
+  if ((await git(repoRoot, ['cat-file', '-e', object])) === undefined) return undefined;
+  const text = await git(repoRoot, ['show', object]);
   if (text === undefined) throw new Error(`git show ${object} failed in ${repoRoot}`);
   return text;
 }
 
 /** Every file in a commit's tree (`git ls-tree -r --name-only`), paths with `/`. */
 export async function listFilesAtCommit(repoRoot: string, commit: string): Promise<string[]> {
-  const out = await git(repoRoot, [...NO_REPOSITORY_PROGRAMS, 'ls-tree', '-r', '-z', '--name-only', commit]);
+  const out = await git(repoRoot, ['ls-tree', '-r', '-z', '--name-only', commit]);
   if (out === undefined) throw new Error(`git ls-tree ${commit} failed in ${repoRoot}`);
   return out.split('\0').filter(Boolean);
 }

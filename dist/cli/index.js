@@ -2649,12 +2649,12 @@ __webpack_unused_export__ = errors.YAMLError;
 __webpack_unused_export__ = errors.YAMLParseError;
 __webpack_unused_export__ = errors.YAMLWarning;
 __webpack_unused_export__ = Alias.Alias;
-__webpack_unused_export__ = identity.isAlias;
+exports.Vj = identity.isAlias;
 __webpack_unused_export__ = identity.isCollection;
 __webpack_unused_export__ = identity.isDocument;
 exports.jh = identity.isMap;
 exports.Ll = identity.isNode;
-__webpack_unused_export__ = identity.isPair;
+exports.tO = identity.isPair;
 exports.jn = identity.isScalar;
 exports.oP = identity.isSeq;
 __webpack_unused_export__ = Pair.Pair;
@@ -8651,6 +8651,35 @@ exports.visitAsync = visitAsync;
 /************************************************************************/
 var __webpack_exports__ = {};
 
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
+;// CONCATENATED MODULE: ./src/child-env.ts
+// Every child process repro-gate starts may run the pull request's code: the training, but also a `json.py`
+// shadowing the stdlib in the interpreter probe, or a setup.py that pip builds. None of them may see the action's
+// token or the runner's service tokens.
+const SECRET_VARIABLES = new Set([
+    'GITHUB_TOKEN',
+    'ACTIONS_RUNTIME_TOKEN',
+    'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
+    'ACTIONS_ID_TOKEN_REQUEST_URL',
+    'ACTIONS_RESULTS_URL',
+    'ACTIONS_CACHE_URL',
+    'ACTIONS_RUNTIME_URL',
+]);
+/** Action inputs (`INPUT_GITHUB-TOKEN`…) and the runner's tokens and service URLs. */
+function isSecretVariable(name) {
+    return name.startsWith('INPUT_') || SECRET_VARIABLES.has(name);
+}
+/** The environment without action inputs and runner tokens. */
+function withoutSecrets(base) {
+    return Object.fromEntries(Object.entries(base).filter(([name]) => !isSecretVariable(name)));
+}
+
 ;// CONCATENATED MODULE: ./src/constants.ts
 // Every name that crosses a boundary (exit codes, env vars, cache keys, markers, file names) lives here.
 const TOOL_NAME = 'repro-gate';
@@ -8702,6 +8731,68 @@ const CACHE_MAX_SIZE_ENV = 'REPRO_GATE_CACHE_MAX_SIZE';
 const DEFAULT_CACHE_MAX_SIZE = '10GiB';
 /** pip's own variable for its download cache; when the user sets it, venv builds use theirs instead of ours. */
 const PIP_CACHE_DIR_ENV = 'PIP_CACHE_DIR';
+/** Where a re-executed repro-gate finds the secrets it shed from its environment block (a 0600 file, deleted on read). */
+const SECRETS_HANDOFF_ENV = 'REPRO_GATE_SECRETS_HANDOFF';
+/** Every process of a rerun inherits this variable, holding the run's unique id, so leftovers can be found where no cgroup can be created. */
+const RUN_ID_ENV = 'REPRO_GATE_RUN_ID';
+/** How long the kill sweep after a rerun keeps going when processes refuse to die (stuck in the kernel). */
+const SWEEP_MAX_MS = 2_000;
+/** After the rerun and its sweep, how long to wait for the output pipes to close before closing them from our side. */
+const OUTPUT_CLOSE_GRACE_MS = 2_000;
+/** The report lists at most this many processes killed after the command ended, each command line capped. */
+const KILLED_LISTED_MAX = 20;
+const KILLED_COMMAND_MAX_CHARS = 200;
+/** A run record larger than this is refused before it is read: parsing YAML costs many times its size in memory. */
+const RECORD_MAX_BYTES = 16 * 1024 * 1024;
+/** YAML aliases (`*name`) may expand to at most this many nodes: a "billion laughs" record is refused, not expanded. */
+const RECORD_MAX_ALIAS_COUNT = 100;
+/** A metrics file larger than this is refused before it is read; the variable raises (or lowers) the bound. */
+const METRICS_MAX_SIZE_ENV = 'REPRO_GATE_METRICS_MAX_SIZE';
+const DEFAULT_METRICS_MAX_SIZE = '64MiB';
+/** At most this many metrics in a record or a metrics file: a report holds recorded and new ones, each with its verdict. */
+const MAX_METRICS = 500_000;
+/** A flattened metric name longer than this is refused rather than carried into every report and comment. */
+const MAX_METRIC_NAME_CHARS = 1_000;
+/** The longest a Node.js timer can wait (2^31-1 ms, about 24.8 days); a longer timeout would fire at once. */
+const TIMER_MAX_MS = 2 ** 31 - 1;
+/** A failed `pip install` keeps pip's whole output here, in the record's evidence folder. */
+const PIP_INSTALL_LOG_NAME = 'pip-install.log';
+/** The fingerprint of a complete venv, taken when it was built (or restored) and checked on every reuse. */
+const VENV_FINGERPRINT_FILE = '.repro-gate-fingerprint.json';
+/** Past this many changed lines a diff is not read, and computing it would take minutes (Myers is O(N·D)). */
+const DIFF_MAX_EDIT_LENGTH = 2_000;
+
+;// CONCATENATED MODULE: ./src/secrets/shed-secrets.ts
+
+
+
+
+
+/** Call first thing in an entry point. Returns only in the process that holds no secret in its environment block. */
+function shedSecretsFromEnvironment() {
+    const handoff = process.env[SECRETS_HANDOFF_ENV];
+    if (handoff) {
+        delete process.env[SECRETS_HANDOFF_ENV];
+        try {
+            Object.assign(process.env, JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(handoff, 'utf8')));
+        }
+        catch {
+            // Without its secrets the action still verifies; publishing then warns that it has no token.
+        }
+        (0,external_node_fs_namespaceObject.rmSync)(external_node_path_default().dirname(handoff), { recursive: true, force: true });
+        return;
+    }
+    const secrets = Object.fromEntries(Object.entries(process.env).filter(([name, value]) => isSecretVariable(name) && value !== undefined));
+    const execve = process.execve;
+    // Node < 23.11 (the CLI on an older Node) cannot re-exec; the rerun's own environment is still an allowlist.
+    if (Object.keys(secrets).length === 0 || typeof execve !== 'function')
+        return;
+    const dir = (0,external_node_fs_namespaceObject.mkdtempSync)(external_node_path_default().join(process.env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-handoff-'));
+    const file = external_node_path_default().join(dir, 'secrets.json');
+    (0,external_node_fs_namespaceObject.writeFileSync)(file, JSON.stringify(secrets), { mode: 0o600 });
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !(name in secrets)));
+    execve.call(process, process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], { ...clean, [SECRETS_HANDOFF_ENV]: file });
+}
 
 ;// CONCATENATED MODULE: ./src/errors.ts
 
@@ -8790,11 +8881,6 @@ function cacheBound(env = process.env) {
 const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 ;// CONCATENATED MODULE: ./src/environment/venv-cache.ts
 
 
@@ -9158,6 +9244,8 @@ Options:
                              the interpreter that actually ran
   --seed NAME=VALUE          a seed, exported to the run as REPRO_SEED_<NAME> (repeatable)
   --var NAME=VALUE           an environment variable set for the run (repeatable)
+  --pass-env NAME            a host variable the run may see, e.g. HF_TOKEN; recorded by name only
+                             (repeatable; every other host variable is withheld from the run)
   --name NAME                the record's name (default: its folder's name)
   --out FILE                 where to write the record (default: run.yaml)
   --timeout DURATION         the rerun's time limit, e.g. 20m (default: 60m)
@@ -9204,7 +9292,7 @@ Options (prune):
 const USAGE = `Usage:
   ${TOOL_NAME} verify <record>... [--json FILE] [--markdown FILE] [--python PATH] [--evidence-dir DIR] [--keep-artifacts] [--base REF [--fail-on-loosened]]
   ${TOOL_NAME} record --artifact PATH... [--metrics FILE] [--data PATH[=MANIFEST]...] [--config PATH...]
-                     [--requirements FILE | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--name NAME]
+                     [--requirements FILE | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--pass-env NAME...] [--name NAME]
                      [--out run.yaml] [--timeout 60m] [--python PATH] -- <command...>
   ${TOOL_NAME} record --update RECORD... [--force]
   ${TOOL_NAME} merge <report.json|folder>... [--expect RECORD]... [--json FILE] [--markdown FILE]
@@ -9361,13 +9449,25 @@ const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createReq
 
 
 
+
 const execFileAsync = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_namespaceObject.execFile);
 // Read-only git queries. None of them writes to the repository (no index refresh: --no-optional-locks).
+// A pull request's training can write into .git (a `core.fsmonitor` command, a hook) before these run: git must
+// never run a program the repository names, never read the machine's system config, and never see a secret.
+const NO_REPOSITORY_PROGRAMS = [
+    ...['-c', 'core.fsmonitor=', '-c', 'core.hooksPath=/dev/null', '-c', 'core.attributesFile=/dev/null'],
+    // The global config is not read (below), so actions/checkout's safe.directory entry is not either: these are
+    // read-only queries of the repository being verified, whoever owns its folder.
+    ...['-c', 'safe.directory=*'],
+];
+// The rerun can write the user's global config (a clean filter runs during `git status`): only the repository's
+// own config is read, and the working-tree guard checks that one before git runs again.
+const NO_OUTSIDE_CONFIG = { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_ATTR_NOSYSTEM: '1' };
 async function git(cwd, args, env = process.env) {
     try {
-        const { stdout } = await execFileAsync('git', ['--no-optional-locks', ...args], {
+        const { stdout } = await execFileAsync('git', ['--no-optional-locks', ...NO_REPOSITORY_PROGRAMS, ...args], {
             cwd,
-            env,
+            env: { ...withoutSecrets(env), ...NO_OUTSIDE_CONFIG },
             maxBuffer: 256 * 1024 * 1024,
             encoding: 'utf8',
         });
@@ -9430,30 +9530,48 @@ async function changedFilesSince(repoRoot, commit) {
     const untracked = (await git(repoRoot, ['ls-files', '-z', '--others', '--exclude-standard'])) ?? '';
     return [...new Set([...out.split('\0'), ...untracked.split('\0')].filter(Boolean))].sort();
 }
+/**
+ * Every path `git status` has something to say about (modified, untracked, ignored: each file listed) with its status
+ * code; on a private index copy, since a status refresh would rewrite .git/index.
+ */
+async function statusEntries(repoRoot) {
+    const out = await withPrivateIndex(repoRoot, (env) => git(repoRoot, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--ignored=traditional'], env));
+    if (out === undefined)
+        return undefined;
+    const entries = new Map();
+    const fields = out.split('\0');
+    for (let i = 0; i < fields.length; i += 1) {
+        const field = fields[i];
+        if (field.length < 4)
+            continue;
+        entries.set(field.slice(3), field.slice(0, 2));
+        // A rename or copy carries its source path in the next field.
+        if (field[0] === 'R' || field[0] === 'C')
+            i += 1;
+    }
+    return entries;
+}
 async function hasUncommittedChanges(repoRoot) {
     return ((await git(repoRoot, ['status', '--porcelain'])) ?? '').trim() !== '';
 }
-// Queries about another commit (a pull request's base) never need the checkout's hooks or file-system monitor,
-// and a repository's own config must not get to run a program while we read it.
-const NO_REPOSITORY_PROGRAMS = ['-c', 'core.fsmonitor=', '-c', 'core.hooksPath=/dev/null'];
 /** The full commit hash a ref names, or undefined when the clone does not have it (a shallow clone, an unfetched branch). */
 async function resolveCommit(repoRoot, ref) {
-    const out = await git(repoRoot, [...NO_REPOSITORY_PROGRAMS, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
+    const out = await git(repoRoot, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
     return out?.trim() || undefined;
 }
 /** A file's text at a commit (`git show COMMIT:PATH`), or undefined when the file does not exist there. */
 async function readFileAtCommit(repoRoot, commit, repoRelative) {
     const object = `${commit}:${repoRelative}`;
-    if ((await git(repoRoot, [...NO_REPOSITORY_PROGRAMS, 'cat-file', '-e', object])) === undefined)
+    if ((await git(repoRoot, ['cat-file', '-e', object])) === undefined)
         return undefined;
-    const text = await git(repoRoot, [...NO_REPOSITORY_PROGRAMS, 'show', object]);
+    const text = await git(repoRoot, ['show', object]);
     if (text === undefined)
         throw new Error(`git show ${object} failed in ${repoRoot}`);
     return text;
 }
 /** Every file in a commit's tree (`git ls-tree -r --name-only`), paths with `/`. */
 async function git_listFilesAtCommit(repoRoot, commit) {
-    const out = await git(repoRoot, [...NO_REPOSITORY_PROGRAMS, 'ls-tree', '-r', '-z', '--name-only', commit]);
+    const out = await git(repoRoot, ['ls-tree', '-r', '-z', '--name-only', commit]);
     if (out === undefined)
         throw new Error(`git ls-tree ${commit} failed in ${repoRoot}`);
     return out.split('\0').filter(Boolean);
@@ -9463,35 +9581,118 @@ async function git_listFilesAtCommit(repoRoot, commit) {
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/record/locate.ts
 
+
 /** `artifacts[0].path`, `metrics.values.train.n_iter` — the way users read field paths. */
 function formatFieldPath(path) {
     return path
         .map((part, index) => (typeof part === 'number' ? `[${part}]` : `${index === 0 ? '' : '.'}${String(part)}`))
         .join('');
 }
+/** A key's text as it ends up in the parsed value: `1` and `"1"` are the same property there. */
+function keyText(key) {
+    return (0,dist/* isScalar */.jn)(key) ? String(key.value) : String(key);
+}
+/**
+ * The first key that a map repeats. yaml's own `uniqueKeys` check compares each key with every earlier one, which
+ * took 19 s on a record with 40k metrics; this walk is linear, and iterative, so nesting depth costs no stack.
+ */
+function firstDuplicateKey(document, lineAt) {
+    const pending = [document.contents];
+    while (pending.length > 0) {
+        const node = pending.pop();
+        if ((0,dist/* isAlias */.Vj)(node))
+            continue;
+        if ((0,dist/* isPair */.tO)(node))
+            pending.push(node.key, node.value);
+        // One push per item: spreading a list of a million items into push() would overflow the stack.
+        if ((0,dist/* isSeq */.oP)(node))
+            for (const item of node.items)
+                pending.push(item);
+        if (!(0,dist/* isMap */.jh)(node))
+            continue;
+        const seen = new Map();
+        for (const pair of node.items) {
+            const key = keyText(pair.key);
+            const earlier = seen.get(key);
+            if (earlier) {
+                const line = (0,dist/* isNode */.Ll)(pair.key) && pair.key.range ? lineAt(pair.key.range[0]) : undefined;
+                const earlierLine = (0,dist/* isNode */.Ll)(earlier.key) && earlier.key.range ? lineAt(earlier.key.range[0]) : undefined;
+                return {
+                    message: `duplicate key "${key}"${earlierLine ? `: line ${earlierLine} already sets it` : ''}, and only one of the two would be kept`,
+                    line,
+                    hint: 'Remove one of the two, or merge them: each key may appear once per mapping.',
+                };
+            }
+            seen.set(key, pair);
+            pending.push(pair.value);
+            if ((0,dist/* isNode */.Ll)(pair.key) && !(0,dist/* isScalar */.jn)(pair.key))
+                pending.push(pair.key);
+        }
+    }
+    return undefined;
+}
+function syntaxProblem(message, line) {
+    // yaml turns a stack overflow while composing into a document error; say what it means for a record.
+    if (message.startsWith('Maximum call stack size exceeded')) {
+        return { message: 'not valid YAML or JSON: nested too deeply to parse', line, hint: 'A run record needs only a few levels of nesting: flatten the structure at that line.' };
+    }
+    return { message: `not valid YAML or JSON: ${message}`, line, hint: 'Fix the syntax at that line.' };
+}
 /** Parses YAML (and therefore JSON) keeping enough of the document to point at lines later. */
 function parseSource(text) {
     const lineCounter = new dist/* LineCounter */.HN();
-    const document = (0,dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+    const document = (0,dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: true, uniqueKeys: false });
     const [first] = document.errors;
     if (first) {
-        return { problem: { message: first.message.split('\n')[0] ?? first.message, line: first.linePos?.[0].line } };
+        return { problem: syntaxProblem(first.message.split('\n')[0] ?? first.message, first.linePos?.[0].line) };
     }
     const lineAt = (offset) => lineCounter.linePos(offset).line;
+    const duplicate = firstDuplicateKey(document, lineAt);
+    if (duplicate)
+        return { problem: duplicate };
+    let value;
+    try {
+        value = document.toJS({ maxAliasCount: RECORD_MAX_ALIAS_COUNT });
+    }
+    catch (error) {
+        // yaml throws a ReferenceError when aliases expand past maxAliasCount (the "billion laughs" attack).
+        if (!(error instanceof ReferenceError && /alias/i.test(error.message)))
+            throw error;
+        return {
+            problem: {
+                message: `YAML aliases expand too far: aliases (*name) are limited to ${RECORD_MAX_ALIAS_COUNT} expansions, so that a small record cannot grow into gigabytes`,
+                hint: 'Write the repeated values out instead of using anchors and aliases (&name / *name).',
+            },
+        };
+    }
+    const index = new WeakMap();
     return {
         source: {
-            value: document.toJS({ maxAliasCount: 100 }),
-            lineOf: (path) => locate(document, path, lineAt),
+            value,
+            lineOf: (path) => locate(document, path, lineAt, index),
         },
     };
 }
+/** A map's pairs by key, built on first use: looking up every metric's line is then linear, not quadratic. */
+function pairOf(node, key, index) {
+    let byKey = index.get(node);
+    if (!byKey) {
+        byKey = new Map();
+        for (const item of node.items) {
+            if ((0,dist/* isPair */.tO)(item) && (0,dist/* isScalar */.jn)(item.key) && !byKey.has(String(item.key.value)))
+                byKey.set(String(item.key.value), item);
+        }
+        index.set(node, byKey);
+    }
+    return byKey.get(key);
+}
 /** The line of the deepest part of `path` that exists: a field's key line, a list item's first line. */
-function locate(document, path, lineAt) {
+function locate(document, path, lineAt, index) {
     let node = document.contents;
     let line = (0,dist/* isNode */.Ll)(node) && node.range ? lineAt(node.range[0]) : undefined;
     for (const part of path) {
         if ((0,dist/* isMap */.jh)(node)) {
-            const pair = node.items.find((item) => (0,dist/* isScalar */.jn)(item.key) && String(item.key.value) === String(part));
+            const pair = pairOf(node, String(part), index);
             if (!pair)
                 break;
             if ((0,dist/* isNode */.Ll)(pair.key) && pair.key.range)
@@ -9539,6 +9740,16 @@ async function realPathOfExistingPart(target) {
         }
     }
 }
+const realRoots = new Map();
+/** The repository's real path, resolved once however many paths a record has (10,000 artifacts is realistic). */
+function realRootOf(repoRoot) {
+    let real = realRoots.get(repoRoot);
+    if (!real) {
+        real = (0,promises_namespaceObject.realpath)(repoRoot);
+        realRoots.set(repoRoot, real);
+    }
+    return real;
+}
 /**
  * Resolves a record path and proves it stays inside the repository: no absolute paths, no `..` escapes,
  * and no symlink (anywhere along the path) that leads outside.
@@ -9551,11 +9762,147 @@ async function resolveInside(recordDir, repoRoot, value, field) {
     if (!isInside(repoRoot, absolute)) {
         throw new UserError(`"${value}" resolves outside the repository (${repoRoot})`, HINT, { field });
     }
-    const realRoot = await (0,promises_namespaceObject.realpath)(repoRoot);
+    const realRoot = await realRootOf(repoRoot);
     if (!isInside(realRoot, await realPathOfExistingPart(absolute))) {
         throw new UserError(`"${value}" is a symlink that leads outside the repository`, HINT, { field });
     }
     return { absolute, repoRelative: external_node_path_default().relative(repoRoot, absolute).split((external_node_path_default()).sep).join('/') || '.' };
+}
+
+;// CONCATENATED MODULE: ./src/read-bounded.ts
+
+/** The file holds more than the caller accepts; `size` is what it held when it was looked at (at least limit + 1). */
+class read_bounded_FileTooLargeError extends Error {
+    size;
+    limit;
+    constructor(size, limit) {
+        super(`${size} bytes, over the ${limit}-byte limit`);
+        this.size = size;
+        this.limit = limit;
+        this.name = 'FileTooLargeError';
+    }
+}
+/** A directory, FIFO, socket or device: nothing a whole-file read should wait on or swallow. */
+class NotARegularFileError extends Error {
+    constructor() {
+        super('not a regular file');
+        this.name = 'NotARegularFileError';
+    }
+}
+/**
+ * Reads a whole regular file of at most `limit` bytes. The size is checked before anything is read, and again while
+ * reading, so a file that grows meanwhile cannot get past the bound. Other failures (ENOENT, EACCES) are thrown as they are.
+ */
+async function read_bounded_readFileWithin(file, limit) {
+    // O_NONBLOCK: opening a FIFO would otherwise wait for a writer; on a regular file it changes nothing.
+    const handle = await (0,promises_namespaceObject.open)(file, promises_namespaceObject.constants.O_RDONLY | promises_namespaceObject.constants.O_NONBLOCK);
+    try {
+        const stats = await handle.stat();
+        if (!stats.isFile())
+            throw new NotARegularFileError();
+        if (stats.size > limit)
+            throw new read_bounded_FileTooLargeError(stats.size, limit);
+        // One byte of room past the size tells a file that grew since from one that did not; a grown file is read on, to the bound.
+        let buffer = Buffer.alloc(Math.min(stats.size, limit) + 1);
+        let filled = 0;
+        for (;;) {
+            if (filled === buffer.length) {
+                if (filled > limit)
+                    throw new read_bounded_FileTooLargeError(filled, limit);
+                const grown = Buffer.alloc(Math.min(buffer.length * 2, limit + 1));
+                buffer.copy(grown);
+                buffer = grown;
+            }
+            const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
+            if (bytesRead === 0)
+                break;
+            filled += bytesRead;
+        }
+        return buffer.subarray(0, filled);
+    }
+    finally {
+        await handle.close();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/record/read-text.ts
+
+
+
+
+/** Where the first byte that is not UTF-8 sits, or -1. The rules are the WHATWG decoder's: no overlongs, surrogates or code points past U+10FFFF. */
+function firstInvalidUtf8Offset(bytes) {
+    let i = 0;
+    while (i < bytes.length) {
+        const lead = bytes[i];
+        if (lead < 0x80) {
+            i += 1;
+            continue;
+        }
+        // The allowed range of the second byte is narrower for some leads: that is what rules out overlongs and surrogates.
+        let continuation;
+        let low = 0x80;
+        let high = 0xbf;
+        if (lead >= 0xc2 && lead <= 0xdf)
+            continuation = 1;
+        else if (lead >= 0xe0 && lead <= 0xef) {
+            continuation = 2;
+            if (lead === 0xe0)
+                low = 0xa0;
+            if (lead === 0xed)
+                high = 0x9f;
+        }
+        else if (lead >= 0xf0 && lead <= 0xf4) {
+            continuation = 3;
+            if (lead === 0xf0)
+                low = 0x90;
+            if (lead === 0xf4)
+                high = 0x8f;
+        }
+        else
+            return i;
+        for (let k = 1; k <= continuation; k++) {
+            const byte = bytes[i + k];
+            if (byte === undefined || byte < (k === 1 ? low : 0x80) || byte > (k === 1 ? high : 0xbf))
+                return i;
+        }
+        i += continuation + 1;
+    }
+    return -1;
+}
+function lineAtOffset(bytes, offset) {
+    let line = 1;
+    for (let i = 0; i < offset; i++)
+        if (bytes[i] === 0x0a)
+            line += 1;
+    return line;
+}
+/**
+ * The record file's text: refused when it is not a regular file, over RECORD_MAX_BYTES (checked before reading) or not
+ * UTF-8 (a record in another encoding would otherwise load with replacement characters in its names and commands).
+ */
+async function readRecordText(file, displayPath) {
+    let bytes;
+    try {
+        bytes = await read_bounded_readFileWithin(file, RECORD_MAX_BYTES);
+    }
+    catch (error) {
+        if (error instanceof read_bounded_FileTooLargeError) {
+            throw new UserError(`run record is ${formatSize(error.size)} (${error.size} bytes), over the ${formatSize(error.limit)} limit for a run record`, 'A run record holds hashes and metric values, not data: keep large values in the metrics file or the data it points to.', { file: displayPath });
+        }
+        if (error instanceof NotARegularFileError) {
+            throw new UserError('run record is not a regular file', 'Pass the path of a run.yaml file.', { file: displayPath });
+        }
+        throw new UserError('run record not found or not readable', 'Pass the path of a run.yaml, or create one with `repro-gate record`.', { file: displayPath });
+    }
+    try {
+        return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    }
+    catch {
+        const offset = firstInvalidUtf8Offset(bytes);
+        const line = lineAtOffset(bytes, offset);
+        throw new UserError(`run record is not valid UTF-8: byte 0x${bytes[offset]?.toString(16).padStart(2, '0')} at byte offset ${offset} (line ${line})`, 'Save the record as UTF-8 (e.g. `iconv -f latin1 -t utf-8 run.yaml`), or remove the stray byte.', { file: displayPath, line });
+    }
 }
 
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
@@ -19093,7 +19440,20 @@ function preprocess(fn, schema) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/rerun/duration.ts
+const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000 };
+/** "90s" | "20m" | "1.5h" → milliseconds (the record schema has already checked the format). */
+function parseDuration(text) {
+    const match = /^(\d+(?:\.\d+)?)(s|m|h)$/.exec(text);
+    if (!match)
+        throw new Error(`invalid duration "${text}"`);
+    return Number(match[1]) * UNIT_MS[match[2]];
+}
+
 ;// CONCATENATED MODULE: ./src/record/schema.ts
+
+
+
 
 
 // The run record, version 1. Field names are the public format: never rename them.
@@ -19104,17 +19464,27 @@ const RelativePath = schemas_string()
     .min(1, 'must not be empty')
     .describe('Path relative to the folder that holds the record; must stay inside the repository.');
 const RecordName = schemas_string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+').max(100);
+const DURATION_PATTERN = /^\d+(\.\d+)?(s|m|h)$/;
+/** Carries the timer's limit itself, so `timeout` in a record and `record --timeout` are refused alike. */
 const Duration = schemas_string()
-    .regex(/^\d+(\.\d+)?(s|m|h)$/, 'must be a number followed by s, m or h, e.g. 90s, 20m, 2h');
-const MetricValue = union([schemas_number(), nan()]);
+    .regex(DURATION_PATTERN, 'must be a number followed by s, m or h, e.g. 90s, 20m, 2h')
+    .refine((text) => !DURATION_PATTERN.test(text) || parseDuration(text) > 0, 'must be more than 0: a zero timeout would stop the command at once')
+    .refine((text) => !DURATION_PATTERN.test(text) || parseDuration(text) <= TIMER_MAX_MS, `must be at most ${Math.floor(TIMER_MAX_MS / 3_600_000)}h (about 24.8 days, the longest a timer can wait; a longer one would fire at once)`);
+const MetricValue = union([schemas_number(), nan()], { error: 'must be a number (or .nan)' });
+const MetricName = schemas_string()
+    .min(1)
+    .max(MAX_METRIC_NAME_CHARS, `must be at most ${MAX_METRIC_NAME_CHARS} characters`);
+// `.nan` and `.inf` are numbers to YAML; a bound that is not finite would pass or fail everything.
+const FINITE_NONNEGATIVE = 'must be a finite number ≥ 0';
+const FINITE = 'must be a finite number';
 const Tolerance = object({
-    abs: schemas_number().nonnegative().optional().describe('Allowed absolute difference.'),
-    rel: schemas_number().nonnegative().optional().describe('Allowed difference relative to |recorded|.'),
+    abs: schemas_number({ error: FINITE_NONNEGATIVE }).nonnegative(FINITE_NONNEGATIVE).optional().describe('Allowed absolute difference.'),
+    rel: schemas_number({ error: FINITE_NONNEGATIVE }).nonnegative(FINITE_NONNEGATIVE).optional().describe('Allowed difference relative to |recorded|.'),
 })
     .strict();
 const Threshold = object({
-    min: schemas_number().optional().describe('The rerun value must be >= min.'),
-    max: schemas_number().optional().describe('The rerun value must be <= max.'),
+    min: schemas_number({ error: FINITE }).optional().describe('The rerun value must be >= min.'),
+    max: schemas_number({ error: FINITE }).optional().describe('The rerun value must be <= max.'),
 })
     .strict()
     .refine((t) => t.min !== undefined || t.max !== undefined, 'needs min, max or both')
@@ -19128,7 +19498,10 @@ const DataInput = object({
     .strict();
 const PackageName = schemas_string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a Python package name');
 const Environment = object({
-    python: schemas_string()
+    python: schemas_string({
+        // YAML reads an unquoted 3.10 as the number 3.1: say so, rather than "expected string".
+        error: (issue) => (issue.input === undefined ? undefined : 'must be a Python version in quotes, like "3.11" (unquoted, YAML reads 3.10 as the number 3.1)'),
+    })
         .regex(/^\d+\.\d+(\.\d+)?$/, 'must be a Python version like "3.11" or "3.11.7" (quote it in YAML)')
         .optional(),
     requirements: RelativePath.optional().describe('pip requirements file installed into a fresh venv.'),
@@ -19137,6 +19510,11 @@ const Environment = object({
     platform: schemas_string().min(1).optional().describe('sysconfig.get_platform() at record time, e.g. linux-x86_64.'),
     variables: record(schemas_string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), schemas_string())
         .optional(),
+    pass_env: array(schemas_string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+        .refine((name) => !isSecretVariable(name), 'names one of the job\'s own tokens, which a rerun never gets'))
+        .optional()
+        .describe('Host variables the rerun may see, e.g. HF_TOKEN (their values are never recorded); everything else is withheld.'),
 })
     .strict()
     .superRefine((env, ctx) => {
@@ -19150,6 +19528,18 @@ const Environment = object({
         ctx.addIssue({ code: 'custom', path: ['requirements'], message: 'is required when requirements_sha256 is set' });
     }
 });
+/** The same path listed twice would be checked twice and could disagree with itself (an artifact read as drift). */
+function addDuplicatePathIssues(ctx, list, entries) {
+    const first = new Map();
+    for (const [i, entry] of entries.entries()) {
+        const key = external_node_path_default().posix.normalize(entry.path).replace(/\/+$/, '');
+        const earlier = first.get(key);
+        if (earlier === undefined)
+            first.set(key, i);
+        else
+            ctx.addIssue({ code: 'custom', path: [list, i, 'path'], message: `repeats ${list}[${earlier}] (${entries[earlier].path}): list each path once` });
+    }
+}
 const RunRecordSchema = object({
     version: literal(RECORD_VERSION),
     name: RecordName,
@@ -19167,14 +19557,14 @@ const RunRecordSchema = object({
     artifacts: array(HashedFile).optional(),
     metrics: object({
         path: RelativePath.describe('JSON object written by the command; nested keys flatten with ".".'),
-        values: record(schemas_string().min(1), MetricValue),
+        values: record(MetricName, MetricValue),
     })
         .strict()
         .optional(),
-    tolerance: object({ default: Tolerance.optional(), metrics: record(schemas_string().min(1), Tolerance).optional() })
+    tolerance: object({ default: Tolerance.optional(), metrics: record(MetricName, Tolerance).optional() })
         .strict()
         .optional(),
-    thresholds: record(schemas_string().min(1), Threshold).optional(),
+    thresholds: record(MetricName, Threshold).optional(),
 })
     .strict()
     .superRefine((record, ctx) => {
@@ -19186,15 +19576,29 @@ const RunRecordSchema = object({
             message: 'at least one artifact or metric is required, otherwise there is nothing to reproduce',
         });
     }
+    const values = record.metrics?.values ?? {};
+    // Named once, and only the first few: a record with 40k metrics must not put all of them into each message.
+    const names = Object.keys(values);
+    const known = names.length === 0 ? 'none' : `${names.slice(0, 10).join(', ')}${names.length > 10 ? `, and ${names.length - 10} more` : ''}`;
     for (const name of Object.keys(record.tolerance?.metrics ?? {})) {
-        if (!(name in (record.metrics?.values ?? {}))) {
-            ctx.addIssue({
-                code: 'custom',
-                path: ['tolerance', 'metrics', name],
-                message: `names no metric in metrics.values (known: ${Object.keys(record.metrics?.values ?? {}).join(', ') || 'none'})`,
-            });
+        if (!Object.hasOwn(values, name)) {
+            ctx.addIssue({ code: 'custom', path: ['tolerance', 'metrics', name], message: `names no metric in metrics.values (known: ${known})` });
         }
     }
+    // Each of these becomes a list in every report: bounded here, so a report is never refused by its own schema.
+    const perMetric = [
+        [['metrics', 'values'], metricCount],
+        [['tolerance', 'metrics'], Object.keys(record.tolerance?.metrics ?? {}).length],
+        [['thresholds'], Object.keys(record.thresholds ?? {}).length],
+    ];
+    for (const [fieldPath, count] of perMetric) {
+        if (count > MAX_METRICS) {
+            ctx.addIssue({ code: 'custom', path: fieldPath, message: `holds ${count} entries; at most ${MAX_METRICS} metrics are compared (keep the ones that tell whether the model reproduced)` });
+        }
+    }
+    addDuplicatePathIssues(ctx, 'config', record.config ?? []);
+    addDuplicatePathIssues(ctx, 'data', record.data ?? []);
+    addDuplicatePathIssues(ctx, 'artifacts', record.artifacts ?? []);
     if (record.thresholds && !record.metrics) {
         ctx.addIssue({ code: 'custom', path: ['thresholds'], message: 'needs metrics.path to read the rerun values from' });
     }
@@ -19208,6 +19612,8 @@ const RunRecordSchema = object({
 
 
 
+
+const MAX_LISTED_PROBLEMS = 20;
 const SCHEMA_HINT = 'See the run record format in the README, or point your editor at schema/run-record.v1.json.';
 function describeIssue(issue) {
     if (issue.code === 'unrecognized_keys') {
@@ -19217,13 +19623,17 @@ function describeIssue(issue) {
             message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (typo?)`,
         };
     }
-    if (issue.code === 'invalid_type' && issue.input === undefined) {
+    if (issue.code === 'invalid_type' && issue.path.length === 0 && (issue.input === undefined || issue.input === null)) {
+        return { path: [], message: 'the run record is empty: it must be a mapping with at least version, name and command' };
+    }
+    // A field that is there but wrong (`.nan` for a number) gets the schema's own message, not "is required".
+    if (issue.code === 'invalid_type' && (issue.input === undefined || issue.input === null)) {
         return { path: issue.path, message: `is required (${issue.expected})` };
     }
     return { path: issue.path, message: issue.message };
 }
 function load_validate(source, file) {
-    const result = RunRecordSchema.safeParse(source.value);
+    const result = RunRecordSchema.safeParse(source.value, { reportInput: true });
     if (result.success)
         return result.data;
     const problems = result.error.issues.map((issue) => {
@@ -19233,7 +19643,11 @@ function load_validate(source, file) {
         return { line, field, message, text: `${file}${line ? `:${line}` : ''} ${field}: ${message}` };
     });
     const [first] = problems;
-    const detail = problems.length > 1 ? `\n${problems.map((p) => `  ${p.text}`).join('\n')}` : '';
+    // A record with thousands of bad values names the first ones and counts the rest: the message stays readable and bounded.
+    const listed = problems.slice(0, MAX_LISTED_PROBLEMS).map((p) => `  ${p.text}`);
+    if (problems.length > listed.length)
+        listed.push(`  … and ${problems.length - listed.length} more`);
+    const detail = problems.length > 1 ? `\n${listed.join('\n')}` : '';
     throw new UserError(problems.length > 1 ? `invalid run record (${problems.length} problems):${detail}` : `${first?.message}`, SCHEMA_HINT, problems.length > 1 ? { file } : { file, field: first?.field, line: first?.line });
 }
 async function resolvePaths(record, dir, repoRoot, where) {
@@ -19260,21 +19674,20 @@ async function resolvePaths(record, dir, repoRoot, where) {
         Promise.all((record.artifacts ?? []).map((entry, i) => resolve(entry.path, ['artifacts', i, 'path']))),
         record.metrics ? resolve(record.metrics.path, ['metrics', 'path']) : undefined,
     ]);
+    const workdirStats = await (0,promises_namespaceObject.stat)(workdir.absolute).catch(() => undefined);
+    if (workdirStats && !workdirStats.isDirectory()) {
+        const { file, line } = where(['workdir']);
+        throw new UserError(`workdir ${workdir.repoRelative} is a file, not a folder`, 'Point `workdir` at the folder the command runs in.', { file, field: 'workdir', line });
+    }
     return { workdir, requirements, config, data, artifacts, metrics };
 }
 /** Reads, validates and resolves a run record. Every problem is a UserError naming the field and line. */
 async function loadRecord(recordFile) {
     const file = external_node_path_default().resolve(recordFile);
-    let text;
-    try {
-        text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
-    }
-    catch {
-        throw new UserError('run record not found or not readable', 'Pass the path of a run.yaml, or create one with `repro-gate record`.', { file: recordFile });
-    }
+    const text = await readRecordText(file, recordFile);
     const parsed = parseSource(text);
     if ('problem' in parsed) {
-        throw new UserError(`not valid YAML or JSON: ${parsed.problem.message}`, 'Fix the syntax at that line.', { file: recordFile, line: parsed.problem.line });
+        throw new UserError(parsed.problem.message, parsed.problem.hint, { file: recordFile, line: parsed.problem.line });
     }
     const record = load_validate(parsed.source, recordFile);
     const dir = await (0,promises_namespaceObject.realpath)(external_node_path_default().dirname(file));
@@ -19436,13 +19849,19 @@ function iso_duration(params) {
 // The report is what `verify --json` writes and what the action and the workflow merge.
 // Reports from other jobs (or forks) are untrusted, so every object is strict and every size is capped.
 const MAX_TEXT = 2_000;
+/** What a free-text field holds at most; longer text (a long command) is cut to it when the report is made, not refused. */
+const REPORT_TEXT_MAX = MAX_TEXT;
 const MAX_LOG = 16_000;
-// Generous per list (a model can log thousands of metrics); the 5 MiB cap on a report file bounds the whole.
-const MAX_ITEMS = 10_000;
+// Generous per list: every verdict is kept, a model can log hundreds of thousands of metrics. What bounds a
+// report from another job is the size cap on its file (src/pipeline/load-reports.ts), checked before it is parsed.
+const MAX_ITEMS = 1_000_000;
+/** Every recorded metric and every new one, each side capped at MAX_METRICS by the record schema and the metrics reader. */
+const MAX_METRIC_CHECKS = 2 * MAX_METRICS;
 const MAX_DIFF = 20_000;
 const Text = schemas_string().max(MAX_TEXT);
 const Hash = schemas_string().regex(/^[0-9a-f]{64}$/);
-const Line = schemas_number().int().positive().max(10_000_000);
+// A 16 MiB record can have more than 16 million lines.
+const Line = schemas_number().int().positive().max(100_000_000);
 const schema_Duration = schemas_number().nonnegative().max(1e10);
 /** JSON cannot hold NaN or ±Infinity, so those travel as strings. */
 const ReportNumber = union([schemas_number(), schemas_enum(['NaN', 'Infinity', '-Infinity'])]);
@@ -19530,6 +19949,10 @@ const RunReportSchema = object({
         .max(50)
         .optional(),
     processCount: schemas_number().int().nonnegative().optional(),
+    /** How the rerun's processes were tracked: a cgroup cannot be left; an environment marker can (`env -u`). */
+    containment: schemas_enum(['cgroup', 'marker']).optional(),
+    /** Command lines of processes still running when the command ended or timed out, killed then (the first ones). */
+    killed: array(schemas_string().max(KILLED_COMMAND_MAX_CHARS)).max(KILLED_LISTED_MAX).optional(),
 })
     .strict();
 const ArtifactCheckSchema = object({
@@ -19605,12 +20028,14 @@ const RecordReportSchema = object({
     environment: EnvironmentReportSchema.optional(),
     run: RunReportSchema.optional(),
     artifacts: array(ArtifactCheckSchema).max(MAX_ITEMS),
-    metrics: array(MetricCheckSchema).max(MAX_ITEMS),
+    metrics: array(MetricCheckSchema).max(MAX_METRIC_CHECKS),
     thresholds: array(ThresholdCheckSchema).max(MAX_ITEMS),
     causes: array(CauseSchema).max(MAX_ITEMS),
     stages: array(StageTimingSchema).max(10),
     /** Things a reader should know that do not change the verdict. */
     warnings: array(Text).max(100).optional(),
+    /** The record's metrics file, when the rerun did not write it (every recorded metric is then missing). */
+    missingMetricsFile: Text.optional(),
     /** On drift: how to accept the change, with the run.yaml diff this rerun implies. */
     update: object({ command: Text, diff: schemas_string().max(MAX_DIFF) }).strict().optional(),
 })
@@ -19665,8 +20090,12 @@ const ReportSchema = object({
 
 
 
+
 // Reports to merge come from other jobs, possibly from a fork's pull request: untrusted input, capped and validated.
-const MAX_REPORT_BYTES = 5 * 1024 * 1024;
+// A report keeps every metric's verdict: one with 10k metrics is about 2.5 MB as verify writes it, so 64 MiB holds
+// some 250k. The total bounds the memory a merge of many reports (possibly from a fork) may take.
+const MAX_REPORT_BYTES = 64 * 1024 * 1024;
+const MAX_TOTAL_REPORT_BYTES = 256 * 1024 * 1024;
 const MAX_REPORT_FILES = 200;
 async function reportFilesIn(target) {
     if (!(await (0,promises_namespaceObject.stat)(target)).isDirectory())
@@ -19677,14 +20106,25 @@ async function reportFilesIn(target) {
         .map((entry) => external_node_path_default().join(entry.parentPath, entry.name))
         .sort();
 }
-async function readReport(file) {
-    const { size } = await (0,promises_namespaceObject.stat)(file);
-    if (size > MAX_REPORT_BYTES) {
-        throw new UserError(`report ${file} is ${size} bytes, over the ${MAX_REPORT_BYTES}-byte limit`, 'Only pass report.json files written by `repro-gate verify --json`.');
+/** The report's bytes: a FIFO or a link to a device (a fork can upload either) is refused, never waited on or read forever. */
+async function readReportBytes(file) {
+    try {
+        return await read_bounded_readFileWithin(file, MAX_REPORT_BYTES);
     }
+    catch (error) {
+        if (error instanceof read_bounded_FileTooLargeError) {
+            throw new UserError(`report ${file} is ${error.size} bytes, over the ${MAX_REPORT_BYTES}-byte limit`, 'Only pass report.json files written by `repro-gate verify --json`; one this large holds hundreds of thousands of metrics, so record fewer per model.');
+        }
+        if (error instanceof NotARegularFileError)
+            throw new UserError(`report ${file} is not a regular file`, 'Only pass report.json files written by `repro-gate verify --json`.');
+        throw new UserError(`report ${file} could not be read: ${error.message}`, 'Only pass report.json files written by `repro-gate verify --json`.');
+    }
+}
+async function readReport(file) {
+    const bytes = await readReportBytes(file);
     let value;
     try {
-        value = JSON.parse(await (0,promises_namespaceObject.readFile)(file, 'utf8'));
+        value = JSON.parse(bytes.toString('utf8'));
     }
     catch (error) {
         throw new UserError(`report ${file} is not valid JSON: ${error.message}`, 'Only pass report.json files written by `repro-gate verify --json`.');
@@ -19716,6 +20156,11 @@ async function loadReports(targets, options = {}) {
         throw new UserError(`no report .json files found in ${targets.join(', ')}`, 'Did the reproduce jobs upload their reports?');
     if (files.length > MAX_REPORT_FILES)
         throw new UserError(`${files.length} report files found; at most ${MAX_REPORT_FILES} are merged`, 'Split the records across workflows.');
+    const sizes = await Promise.all(files.map(async (file) => (await (0,promises_namespaceObject.stat)(file)).size));
+    const total = sizes.reduce((sum, size) => sum + size, 0);
+    if (total > MAX_TOTAL_REPORT_BYTES) {
+        throw new UserError(`the ${files.length} reports hold ${total} bytes in all, over the ${MAX_TOTAL_REPORT_BYTES}-byte limit of one merge`, 'Split the records across workflows, or record fewer metrics per model.');
+    }
     return Promise.all(files.map(readReport));
 }
 
@@ -19933,7 +20378,11 @@ function explainRecord(record, quote) {
     if (data)
         return data;
     const findings = [];
+    if (record.missingMetricsFile)
+        findings.push(`metrics file ${quote(record.missingMetricsFile)} was not produced`);
     for (const metric of record.metrics) {
+        if (record.missingMetricsFile && metric.status === 'missing')
+            continue;
         if (metric.status === 'beyond') {
             const [recorded, rerun] = formatPair(metric.recorded, metric.rerun);
             findings.push(`${quote(metric.name)} ${recorded} → ${rerun} (Δ ${formatDelta(metric.delta)}, tolerance ${formatTolerance(metric.tolerance)})`);
@@ -20060,6 +20509,8 @@ function loosenedTerminal(report, quote, highlight = (text) => text) {
 
 
 const LOG_CHARS = 6_000;
+/** Rows per table when the caller sets no cap: a report with 100k metrics still renders a readable page. */
+const DEFAULT_MAX_ROWS = 500;
 const DIFF_CHARS = 8_000;
 const STATUS = {
     equal: '✅ equal',
@@ -20077,12 +20528,15 @@ const STATUS = {
 };
 const markdown_esc = (text) => escapeInline(text);
 const code = (hash) => (hash === null ? '—' : `\`${shortHash(hash)}\``);
-function table(header, rows, options) {
-    const limit = options.maxRows ?? Infinity;
-    const shown = rows.slice(0, limit);
+function rowLimit(options) {
+    return options.maxRows ?? DEFAULT_MAX_ROWS;
+}
+/** `total`: how many rows there are in all, when the caller built only the first `rowLimit` of them. */
+function table(header, rows, options, total = rows.length) {
+    const shown = rows.slice(0, rowLimit(options));
     const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...shown.map((row) => `| ${row.join(' | ')} |`)];
-    if (rows.length > shown.length)
-        lines.push(`| … and ${rows.length - shown.length} more | ${header.slice(1).map(() => '').join(' | ')} |`);
+    if (total > shown.length)
+        lines.push(`| … and ${total - shown.length} more | ${header.slice(1).map(() => '').join(' | ')} |`);
     return lines.join('\n');
 }
 function details(summary, body, open = false) {
@@ -20095,13 +20549,15 @@ function metricsSection(record, options) {
         return undefined;
     // Problems first: in a long table the reader sees them without scrolling.
     const order = { beyond: 0, missing: 1, within: 2, equal: 3, new: 4 };
+    // Only the rows shown are formatted: a report may hold a million metrics.
     const rows = [...tracked]
         .sort((a, b) => order[a.status] - order[b.status])
+        .slice(0, rowLimit(options))
         .map((metric) => {
         const [recorded, rerun] = formatPair(metric.recorded, metric.rerun);
         return [markdown_esc(metric.name), recorded, rerun, formatDelta(metric.delta), formatTolerance(metric.tolerance), STATUS[metric.status]];
     });
-    const parts = tracked.length > 0 ? [table(['Metric', 'Recorded', 'Rerun', 'Δ', 'Tolerance', 'Status'], rows, options)] : [];
+    const parts = tracked.length > 0 ? [table(['Metric', 'Recorded', 'Rerun', 'Δ', 'Tolerance', 'Status'], rows, options, tracked.length)] : [];
     if (added.length > 0) {
         const names = added.slice(0, 10).map((metric) => `${markdown_esc(metric.name)} = ${metric.rerun === null ? '—' : formatNumber(metric.rerun)}`);
         parts.push(`New metrics (not recorded): ${names.join(', ')}${added.length > 10 ? `, and ${added.length - 10} more` : ''}`);
@@ -20196,12 +20652,20 @@ function processesLine(run) {
     const named = outside.length > 0 ? ` (outside the environment: ${outside.slice(0, 3).map((process) => markdown_esc(process.executable)).join(', ')})` : '';
     return `\n\nPython processes seen by the probe: ${run.processCount}${named}`;
 }
+/** How the rerun's processes were tracked, and the ones it left running that had to be killed (daemons, stray children). */
+function containmentLine(run) {
+    if (!run.containment)
+        return '';
+    const tracker = run.containment === 'cgroup' ? 'a cgroup' : 'an environment marker';
+    const killed = run.killed ?? [];
+    return `\n\nProcesses tracked by ${tracker}${killed.length > 0 ? `; left running by the command and killed: ${killed.map(markdown_esc).join(' · ')}` : ''}`;
+}
 function runSection(run, options) {
     if (!run || (options.detail ?? 'full') !== 'full')
         return undefined;
     const outcome = run.timedOut ? 'timed out' : run.signal ? `killed by ${markdown_esc(run.signal)}` : `exit ${run.exitCode}`;
     const lines = run.logTail.split('\n').length;
-    const body = `Command: ${markdown_esc(run.command)} (in ${markdown_esc(run.workdir)})${processesLine(run)}\n\n${codeFence(run.logTail || '(no output)', LOG_CHARS)}`;
+    const body = `Command: ${markdown_esc(run.command)} (in ${markdown_esc(run.workdir)})${processesLine(run)}${containmentLine(run)}\n\n${codeFence(run.logTail || '(no output)', LOG_CHARS)}`;
     return details(`Rerun log (last ${plural(lines, 'line')}) · ${outcome} · ${formatDuration(run.durationMs)}`, body, run.exitCode !== 0);
 }
 function warningsSection(record) {
@@ -20257,10 +20721,16 @@ function countLine(verdicts) {
     // A pull request that deleted its only record checks none.
     return counts.length > 0 ? `${plural(verdicts.length, 'record')}: ${counts.join(', ')}` : 'No record was checked.';
 }
+/** Whether some table of the record is cut at `limit` rows even in full detail (a record with thousands of metrics). */
+function hasLongTable(record, limit) {
+    const packages = record.environment?.packages;
+    const packageRows = packages ? packages.changed.length + packages.added.length + packages.removed.length : 0;
+    return [record.metrics.length, record.thresholds.length, record.artifacts.length, record.inputs.length, packageRows].some((rows) => rows > limit);
+}
 function renderMarkdown(report, options = {}) {
     const verdict = worstVerdict(report.records.map((record) => record.verdict));
     const head = `## ${VERDICT_EMOJI[verdict]} ${TOOL_NAME}: ${VERDICT_LABEL[verdict]}\n\n${countLine(report.records.map((record) => record.verdict))}`;
-    const cut = (options.detail ?? 'full') !== 'full' || options.maxRows !== undefined;
+    const cut = (options.detail ?? 'full') !== 'full' || options.maxRows !== undefined || report.records.some((record) => hasLongTable(record, rowLimit(options)));
     const hint = cut && options.fullReportHint ? `> ✂️ Some details were left out to fit. ${markdown_esc(options.fullReportHint)}` : undefined;
     const loosened = loosenedMarkdown(report, markdown_esc, options.maxRows);
     return `${[head, loosened, hint, ...report.records.map((record) => recordSection(record, options))].filter(Boolean).join('\n\n')}\n`;
@@ -20306,6 +20776,13 @@ async function writeReports(report, files) {
 // Pure: the CLI's summary. Untrusted strings are sanitized so they cannot drive the terminal.
 const COLOR = { reproduced: '32', 'within-tolerance': '33', drift: '31', error: '35' };
 const MARK = { reproduced: '✓', 'within-tolerance': '~', drift: '✗', error: '!' };
+/** Rows per list in the terminal; the rest is counted (the JSON and markdown reports hold more). */
+const MAX_ROWS = 50;
+/** The first MAX_ROWS items, formatted, and a line that counts the others. */
+function capped(items, format) {
+    const rows = items.slice(0, MAX_ROWS).map(format);
+    return { rows, more: items.length > MAX_ROWS ? [`    … and ${items.length - MAX_ROWS} more (see the JSON report)`] : [] };
+}
 function columns(rows) {
     const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
     return rows.map((row) => `    ${row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()}`);
@@ -20319,26 +20796,31 @@ function recordLines(record, paint) {
         lines.push(`  warning: ${q(warning)}`);
     const metrics = record.metrics.filter((metric) => metric.status !== 'equal' && metric.status !== 'new');
     if (metrics.length > 0) {
-        const rows = metrics.map((metric) => {
+        const { rows, more } = capped(metrics, (metric) => {
             const [recorded, rerun] = formatPair(metric.recorded, metric.rerun);
             return [q(metric.name), recorded, rerun, formatDelta(metric.delta), formatTolerance(metric.tolerance), metric.status];
         });
-        lines.push(...columns([['metric', 'recorded', 'rerun', 'Δ', 'tolerance', 'status'], ...rows]));
+        lines.push(...columns([['metric', 'recorded', 'rerun', 'Δ', 'tolerance', 'status'], ...rows]), ...more);
     }
     const artifacts = record.artifacts.filter((artifact) => artifact.status !== 'identical');
     if (artifacts.length > 0) {
-        lines.push(...columns([['artifact', 'recorded', 'rerun', 'status'], ...artifacts.map((a) => [q(a.path), shortHash(a.recorded), shortHash(a.actual), a.status])]));
+        const { rows, more } = capped(artifacts, (a) => [q(a.path), shortHash(a.recorded), shortHash(a.actual), a.status]);
+        lines.push(...columns([['artifact', 'recorded', 'rerun', 'status'], ...rows]), ...more);
     }
-    for (const threshold of record.thresholds.filter((t) => t.status !== 'pass')) {
-        lines.push(`    threshold ${q(threshold.metric)}: ${threshold.status} (rerun ${threshold.value ?? '—'}, min ${threshold.min ?? '—'}, max ${threshold.max ?? '—'})`);
-    }
-    for (const input of record.inputs.filter((i) => i.status !== 'match')) {
-        lines.push(`    ${input.kind} ${q(input.path)}: ${input.status} (recorded ${shortHash(input.recorded)}, now ${shortHash(input.actual)})`);
-    }
+    const thresholds = capped(record.thresholds.filter((t) => t.status !== 'pass'), (threshold) => [
+        `    threshold ${q(threshold.metric)}: ${threshold.status} (rerun ${threshold.value ?? '—'}, min ${threshold.min ?? '—'}, max ${threshold.max ?? '—'})`,
+    ]);
+    lines.push(...thresholds.rows.flat(), ...thresholds.more);
+    const inputs = capped(record.inputs.filter((i) => i.status !== 'match'), (input) => [
+        `    ${input.kind} ${q(input.path)}: ${input.status} (recorded ${shortHash(input.recorded)}, now ${shortHash(input.actual)})`,
+    ]);
+    lines.push(...inputs.rows.flat(), ...inputs.more);
     if (record.causes.length > 0 && record.verdict !== 'reproduced')
         lines.push(`  likely causes: ${describeCauses(record.causes, q, 8)}`);
     if (record.run?.logPath && record.verdict === 'error')
         lines.push(`  full log: ${q(record.run.logPath)}`);
+    if (record.run?.killed?.length)
+        lines.push(`  left running by the command, killed (found by ${record.run.containment === 'cgroup' ? 'its cgroup' : 'its environment marker'}): ${record.run.killed.map(q).join(' · ')}`);
     if (record.update && record.verdict === 'drift')
         lines.push(`  if this change is intended: ${q(record.update.command)}`);
     if (record.stages.length > 0)
@@ -20376,31 +20858,13 @@ async function runMergeCommand(args, stdout) {
     return exitCodeFor(report.verdict);
 }
 
-;// CONCATENATED MODULE: ./src/child-env.ts
-// Every child process repro-gate starts may run the pull request's code: the training, but also a `json.py`
-// shadowing the stdlib in the interpreter probe, or a setup.py that pip builds. None of them may see the action's
-// token or the runner's service tokens.
-const SECRET_VARIABLES = new Set([
-    'GITHUB_TOKEN',
-    'ACTIONS_RUNTIME_TOKEN',
-    'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
-    'ACTIONS_ID_TOKEN_REQUEST_URL',
-    'ACTIONS_RESULTS_URL',
-    'ACTIONS_CACHE_URL',
-    'ACTIONS_RUNTIME_URL',
-]);
-/** The environment without action inputs (`INPUT_GITHUB-TOKEN`…) and runner tokens. */
-function withoutSecrets(base) {
-    return Object.fromEntries(Object.entries(base).filter(([name]) => !name.startsWith('INPUT_') && !SECRET_VARIABLES.has(name)));
-}
-
 ;// CONCATENATED MODULE: ./src/environment/exec.ts
 
 
 /** Runs a program to completion and captures its output, without secrets in its environment; never throws, so callers word the failure. */
-function capture(program, args, env = withoutSecrets(process.env)) {
+function capture(program, args, env = withoutSecrets(process.env), cwd) {
     return new Promise((resolve) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
         const stdout = [];
         const stderr = [];
         child.stdout.on('data', (chunk) => stdout.push(chunk));
@@ -20469,6 +20933,46 @@ function parseFreeze(text) {
     return packages;
 }
 
+;// CONCATENATED MODULE: ./src/environment/pip-failure.ts
+// Pure: what a failed `pip install` says, cut to the part a reader needs. pip prints its ERROR lines last, after
+// pages of progress, so the end of its output is kept, and the requirement it could not satisfy is named.
+/** Lines of pip's output quoted in the message: the last ones, where pip says what went wrong. */
+const TAIL_LINES = 8;
+/** One long line (pip lists every version it found) is cut, so the quote stays readable and bounded. */
+const LINE_MAX_CHARS = 240;
+// Most telling first: each is looked for from the end of the output before the next one is tried.
+const UNSATISFIABLE = [
+    /No matching distribution found for (.+)$/,
+    /Could not find a version that satisfies the requirement (.+?)(?: \(from versions:.*)?$/,
+    /Failed building wheel for (\S+)/,
+    /Could not build wheels for (\S+?),/,
+];
+/** The requirement pip could not install (e.g. `numpy==0.0.0`), from its last line that names one. */
+function failingRequirement(output) {
+    const lines = output.split('\n');
+    for (const pattern of UNSATISFIABLE) {
+        for (let i = lines.length - 1; i >= 0; i--) {
+            const match = pattern.exec(lines[i].trim());
+            if (match?.[1])
+                return match[1].trim();
+        }
+    }
+    return undefined;
+}
+function capLine(line) {
+    return line.length > LINE_MAX_CHARS ? `${line.slice(0, LINE_MAX_CHARS - 1)}…` : line;
+}
+/** The last non-blank lines of pip's output, each capped: at most TAIL_LINES × LINE_MAX_CHARS characters. */
+function outputTail(output) {
+    return output
+        .split('\n')
+        .map((line) => line.trimEnd())
+        .filter((line) => line.trim() !== '')
+        .slice(-TAIL_LINES)
+        .map(capLine)
+        .join('\n');
+}
+
 ;// CONCATENATED MODULE: ./src/environment/pip.ts
 
 
@@ -20476,9 +20980,12 @@ function parseFreeze(text) {
 
 
 
-const PIP_TAIL_LINES = 20;
+
+
+
 async function pipFreeze(python) {
-    const result = await capture(python, ['-I', '-m', 'pip', 'freeze', '--disable-pip-version-check']);
+    // -B: reading a sealed venv must not write bytecode into it (see src/environment/venv-integrity.ts).
+    const result = await capture(python, ['-I', '-B', '-m', 'pip', 'freeze', '--disable-pip-version-check']);
     if (result.code !== 0) {
         throw new UserError(`pip freeze failed for ${python}: ${result.stderr.trim().split('\n').at(-1) ?? ''}`, 'Make sure pip is installed for that interpreter (python -m ensurepip).');
     }
@@ -20492,13 +20999,43 @@ function pipEnvironment(cacheRoot, base = process.env) {
     const env = withoutSecrets(base);
     return env[PIP_CACHE_DIR_ENV] ? env : { ...env, [PIP_CACHE_DIR_ENV]: pipCacheDirectory(cacheRoot) };
 }
-/** Installs the requirements through the venv's own interpreter (its bin/pip shebang is not relocatable). */
-async function pipInstall(python, requirementsFile, displayPath, cacheRoot) {
-    const result = await capture(python, ['-I', '-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '-r', requirementsFile], pipEnvironment(cacheRoot));
+/** pip's whole output, kept as evidence: the message quotes only its end. Best effort: a log that cannot be written is left out. */
+async function keepPipLog(logDir, args, result) {
+    if (!logDir)
+        return undefined;
+    const file = external_node_path_default().join(logDir, PIP_INSTALL_LOG_NAME);
+    const text = [`$ python ${args.join(' ')}`, `exit status ${result.code}`, '--- stdout ---', result.stdout, '--- stderr ---', result.stderr].join('\n');
+    try {
+        await (0,promises_namespaceObject.mkdir)(logDir, { recursive: true });
+        await (0,promises_namespaceObject.writeFile)(file, text);
+        return file;
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * Installs the requirements through the venv's own interpreter (its bin/pip shebang is not relocatable). A failure
+ * names the requirement pip could not install and quotes the end of its output (where pip says why); the whole
+ * output goes to `logDir`, so the message stays short however large the requirements file is.
+ */
+async function pipInstall(python, requirementsFile, displayPath, cacheRoot, logDir, cwd) {
+    const args = ['-I', '-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '-r', requirementsFile];
+    // From the sandbox's copy: `-e .` or a local path is resolved there, so pip never writes build files into the checkout.
+    const result = await capture(python, args, pipEnvironment(cacheRoot), cwd);
     if (result.code === 0)
         return;
-    const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-PIP_TAIL_LINES).join('\n');
-    throw new UserError(`the environment failed to build: pip install -r ${displayPath} exited ${result.code}\n${tail}`, 'Check that every pin exists for this Python version and platform, and that the package index is reachable.', { field: 'environment.requirements' });
+    const output = `${result.stdout}\n${result.stderr}`;
+    const requirement = failingRequirement(output);
+    const log = await keepPipLog(logDir, args, result);
+    throw new UserError(`the environment failed to build: pip install -r ${displayPath} exited ${result.code}${requirement ? `: could not install ${requirement}` : ''}\n${outputTail(output)}`, [
+        requirement
+            ? `Check that ${requirement} exists for this Python version and platform (\`pip index versions ${requirement.split(/[=<>!~;[ ]/)[0]}\`), and that the package index is reachable.`
+            : 'Check that every pin exists for this Python version and platform, and that the package index is reachable.',
+        log ? `pip's full output: ${log}` : '',
+    ]
+        .filter(Boolean)
+        .join(' '), { field: 'environment.requirements' });
 }
 
 ;// CONCATENATED MODULE: ./src/environment/managers/current-environment.ts
@@ -20533,7 +21070,30 @@ class CurrentEnvironmentManager {
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ./src/hashing/file-kind.ts
+// What a path is, in words for a message: "out/model.pkl is a FIFO".
+/** Pure: works on both `Stats` and `Dirent`. */
+function fileKind(entry) {
+    if (entry.isFile())
+        return 'a regular file';
+    if (entry.isDirectory())
+        return 'a folder';
+    if (entry.isSymbolicLink())
+        return 'a symlink';
+    if (entry.isFIFO())
+        return 'a FIFO (named pipe)';
+    if (entry.isCharacterDevice())
+        return 'a character device';
+    if (entry.isBlockDevice())
+        return 'a block device';
+    if (entry.isSocket())
+        return 'a socket';
+    return 'a special file';
+}
+
 ;// CONCATENATED MODULE: ./src/hashing/sha256.ts
+
+
 
 
 
@@ -20542,11 +21102,18 @@ const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createR
 // a fresh chunk per read, which measured at half of OpenSSL's throughput and 2.5x the RSS (`npm run bench`).
 const READ_CHUNK_BYTES = 1024 * 1024;
 const PARALLEL_FILES = 4;
-async function sha256File(file) {
+/**
+ * Only a regular file is read: opening does not wait (O_NONBLOCK: a FIFO would block until a writer comes), and what
+ * was opened is checked before the first read (a FIFO or a device such as /dev/zero would never end).
+ */
+async function sha256File(file, options = {}) {
     const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
     const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-    const handle = await (0,promises_namespaceObject.open)(file, 'r');
+    const handle = await (0,promises_namespaceObject.open)(file, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NONBLOCK | (options.noFollow ? external_node_fs_namespaceObject.constants.O_NOFOLLOW : 0));
     try {
+        const opened = await handle.stat();
+        if (!opened.isFile())
+            throw new UserError(`${file} is ${fileKind(opened)}, not a regular file`, 'Only regular files can be hashed.');
         for (;;) {
             const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
             if (bytesRead === 0)
@@ -20560,18 +21127,22 @@ async function sha256File(file) {
     return hash.digest('hex');
 }
 /** Regular files under `dir` as `/`-separated relative paths, sorted bytewise like `LC_ALL=C sort`. */
-async function listRegularFiles(dir) {
+async function listRegularFiles(dir, options) {
     const entries = await (0,promises_namespaceObject.readdir)(dir, { recursive: true, withFileTypes: true });
     const files = [];
     for (const entry of entries) {
         const relative = external_node_path_default().relative(dir, external_node_path_default().join(entry.parentPath, entry.name)).split((external_node_path_default()).sep).join('/');
+        const shown = options.displayPath ? `${options.displayPath}/${relative}` : external_node_path_default().join(dir, relative);
         if (entry.isSymbolicLink()) {
-            throw new UserError(`${external_node_path_default().join(dir, relative)} is a symlink inside a hashed directory`, 'Replace it with the file it points to: `find -type f` (and so the documented directory hash) does not follow symlinks.');
+            throw new UserError(`${shown} is a symlink inside a hashed directory`, 'Replace it with the file it points to: `find -type f` (and so the documented directory hash) does not follow symlinks.');
+        }
+        if (options.regularOnly && !entry.isFile() && !entry.isDirectory()) {
+            throw new UserError(`${shown} is ${fileKind(entry)}, not a regular file`, 'An output folder must hold only regular files (and folders of them).');
         }
         if (!entry.isFile())
             continue;
         if (/[\\\n]/.test(relative)) {
-            throw new UserError(`${external_node_path_default().join(dir, relative)} has a backslash or newline in its name`, 'Rename it: sha256sum escapes such names, so the hash would be ambiguous.');
+            throw new UserError(`${shown} has a backslash or newline in its name`, 'Rename it: sha256sum escapes such names, so the hash would be ambiguous.');
         }
         files.push(relative);
     }
@@ -20594,20 +21165,24 @@ async function mapLimited(items, limit, map) {
  * The documented directory hash: sha256 of exactly what `sha256sum` prints for every regular file,
  * sorted bytewise by relative path — so users can recompute it with coreutils.
  */
-async function sha256Directory(dir) {
-    const files = await listRegularFiles(dir);
-    const hashes = await mapLimited(files, PARALLEL_FILES, (file) => sha256File(external_node_path_default().join(dir, file)));
+async function sha256Directory(dir, options = {}) {
+    const files = await listRegularFiles(dir, options);
+    const hashes = await mapLimited(files, PARALLEL_FILES, (file) => sha256File(external_node_path_default().join(dir, file), { noFollow: options.regularOnly }));
     const listing = (0,external_node_crypto_namespaceObject.createHash)('sha256');
     files.forEach((file, i) => listing.update(`${hashes[i]}  ${file}\n`));
     return listing.digest('hex');
 }
+/** An input: a file or a directory, or a link to one (data kept elsewhere and linked into the repository is legitimate). */
 async function sha256Path(target) {
     const stats = await (0,promises_namespaceObject.lstat)(target);
-    if (stats.isSymbolicLink() || stats.isFile())
+    // What a link leads to is checked before it is opened: a link to /dev/zero would never end.
+    const resolved = stats.isSymbolicLink() ? await (0,promises_namespaceObject.stat)(target) : stats;
+    if (resolved.isFile())
         return sha256File(target);
-    if (stats.isDirectory())
+    if (resolved.isDirectory())
         return sha256Directory(target);
-    throw new UserError(`${target} is neither a file nor a directory`, 'Point the record at a regular file or a directory.');
+    const what = stats.isSymbolicLink() ? `a symlink to ${fileKind(resolved)}` : fileKind(resolved);
+    throw new UserError(`${target} is ${what}, neither a file nor a directory`, 'Point the record at a regular file or a directory.');
 }
 /** Null for a path that does not exist, so a missing output is reported as missing, never hashed from elsewhere. */
 async function sha256PathIfExists(target) {
@@ -20621,7 +21196,74 @@ async function sha256PathIfExists(target) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/environment/venv-integrity.ts
+
+
+
+// A cached venv is shared by every later rerun, so the pull request's code must not be able to change it for the
+// next one. Its files are made read-only once built (which stops a non-root user), and it is fingerprinted around
+// every rerun (which catches root too): a changed venv is discarded and never saved. The fingerprint taken when it
+// was built is checked again on every reuse, so a venv changed by anything in between is rebuilt, not trusted.
+async function filesOf(dir) {
+    const entries = await (0,promises_namespaceObject.readdir)(dir, { recursive: true, withFileTypes: true });
+    return entries
+        .filter((entry) => !entry.isDirectory())
+        .map((entry) => external_node_path_default().relative(dir, external_node_path_default().join(entry.parentPath, entry.name)))
+        // The completion marker is touched on every reuse (it dates the venv's last use for the LRU bound).
+        .filter((file) => file !== VENV_COMPLETE_MARKER && file !== VENV_FINGERPRINT_FILE);
+}
+async function makeFilesReadOnly(dir) {
+    for (const file of await filesOf(dir)) {
+        const stats = await (0,promises_namespaceObject.lstat)(external_node_path_default().join(dir, file));
+        if (stats.isFile())
+            await (0,promises_namespaceObject.chmod)(external_node_path_default().join(dir, file), stats.mode & ~0o222);
+    }
+}
+/**
+ * Every file's type, mode, size, times and inode. The inode change time (ns) is in it because no user can set it:
+ * a same-size rewrite with its mtime and mode put back still changes it.
+ */
+async function fingerprintVenv(dir) {
+    const fingerprint = new Map();
+    await Promise.all((await filesOf(dir)).map(async (file) => {
+        const stats = await (0,promises_namespaceObject.lstat)(external_node_path_default().join(dir, file), { bigint: true });
+        fingerprint.set(file, `${stats.mode}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}:${stats.ino}`);
+    }));
+    return fingerprint;
+}
+/** Stores the fingerprint beside the venv, once it is complete. */
+async function sealVenv(dir) {
+    await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, VENV_FINGERPRINT_FILE), JSON.stringify([...(await fingerprintVenv(dir))]));
+}
+/** The files that changed since the venv was sealed; a venv with no seal counts as changed. */
+async function changesSinceSealed(dir) {
+    const sealed = await (0,promises_namespaceObject.readFile)(external_node_path_default().join(dir, VENV_FINGERPRINT_FILE), 'utf8').then((text) => new Map(JSON.parse(text)), () => undefined);
+    if (!sealed)
+        return [VENV_FINGERPRINT_FILE];
+    return changedVenvFiles(sealed, await fingerprintVenv(dir));
+}
+/** Pure: the venv files that differ between two fingerprints. */
+function changedVenvFiles(before, after) {
+    return [...new Set([...before.keys(), ...after.keys()])].filter((file) => before.get(file) !== after.get(file)).sort();
+}
+
+;// CONCATENATED MODULE: ./src/environment/local-requirements.ts
+
+// Requirements that install the project itself (`-e .`, `./pkg`, `file:` URLs) make a venv that holds this
+// checkout's code: cached under the requirements' hash, it would keep old code and pass a pull request falsely.
+const LOCAL_REQUIREMENT = /^\s*(?:-e\b|--editable\b|\.{1,2}(?:\/|$)|\/|file:)|@\s*file:/;
+/** Pure: whether any line of a requirements file installs from a local path. */
+function installsLocalPaths(text) {
+    return text.split('\n').some((line) => LOCAL_REQUIREMENT.test(line.replace(/(^|\s)#.*$/, '')));
+}
+async function requirementsInstallLocalPaths(file) {
+    return installsLocalPaths(await (0,promises_namespaceObject.readFile)(file, 'utf8'));
+}
+
 ;// CONCATENATED MODULE: ./src/environment/managers/pip-venv.ts
+
+
+
 
 
 
@@ -20653,16 +21295,25 @@ class PipVenvManager {
         const [interpreter, requirementsSha256] = await Promise.all([probeInterpreter(python), sha256File(requirementsFile)]);
         assertPythonMatches(requiredPython, interpreter, python, this.request.requiredPythonLine);
         const key = venvCacheKey({ requirementsSha256, pythonVersion: interpreter.version, platform: interpreter.platform });
-        const dir = venvDirectory(cacheRoot, key);
-        const source = await this.obtain(key, dir, interpreter);
+        const local = await requirementsInstallLocalPaths(requirementsFile);
+        const dir = local ? await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-venv-')) : venvDirectory(cacheRoot, key);
+        if (local)
+            this.request.log(`${this.request.requirementsDisplayPath ?? requirementsFile} installs the project itself: the venv is built for this run only, never cached`);
+        const source = local ? await this.buildForThisRunOnly(key, dir, interpreter) : await this.obtain(key, dir, interpreter);
         const venvPython = external_node_path_default().join(dir, 'bin', 'python');
         const frozen = await pipFreeze(venvPython);
         const packages = recordedPackages ? diffPackages(recordedPackages, frozen) : null;
+        const { remoteCache, log } = this.request;
         return {
             binDir: external_node_path_default().join(dir, 'bin'),
             venvDir: dir,
             python: venvPython,
             packages: frozen,
+            // Saved only after a rerun that left it intact (see src/environment/venv-integrity.ts).
+            saveToRemoteCache: source === 'built' && remoteCache && !local
+                ? () => remoteCache.save(key, dir).catch((error) => log(`venv cache save skipped: ${error.message}`))
+                : undefined,
+            dispose: local ? () => (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true }) : undefined,
             report: {
                 python: { required: requiredPython, actual: interpreter.version },
                 platform: { recorded: recordedPlatform, actual: interpreter.platform },
@@ -20674,7 +21325,7 @@ class PipVenvManager {
     async obtain(key, dir, interpreter) {
         // Read before anything is built, so a bad REPRO_GATE_CACHE_MAX_SIZE fails at once, not after minutes of pip.
         const bound = cacheBound();
-        if (await exists(external_node_path_default().join(dir, VENV_COMPLETE_MARKER))) {
+        if (await this.intact(key, dir)) {
             await markUsed(dir);
             this.request.log(`venv ${key}: reused from the local cache`);
             return 'local-cache';
@@ -20692,12 +21343,14 @@ class PipVenvManager {
         const stopRefreshing = keepLockFresh(lockFile);
         try {
             // Another process may have finished building it while this one waited for the lock.
-            if (await exists(marker)) {
+            if (await this.intact(key, dir)) {
                 await markUsed(dir);
                 return 'local-cache';
             }
             await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
             if (this.request.remoteCache && (await this.request.remoteCache.restore(key, dir)) && (await exists(marker))) {
+                // Restored files get new inode times: the restored venv is what gets sealed.
+                await sealVenv(dir);
                 await markUsed(dir);
                 this.request.log(`venv ${key}: restored from the remote cache`);
                 return 'remote-cache';
@@ -20705,7 +21358,6 @@ class PipVenvManager {
             await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
             await this.build(key, dir, interpreter);
             this.request.log(`venv ${key}: built`);
-            await this.request.remoteCache?.save(key, dir).catch((error) => this.request.log(`venv cache save skipped: ${error.message}`));
             return 'built';
         }
         finally {
@@ -20726,13 +21378,30 @@ class PipVenvManager {
             if (created.code !== 0) {
                 throw new UserError(`the environment failed to build: python -m venv exited ${created.code}: ${created.stderr.trim()}`, 'Install the venv module for this interpreter (e.g. apt install python3-venv).');
             }
-            await pipInstall(external_node_path_default().join(dir, 'bin', 'python'), this.request.requirementsFile, requirements, this.request.cacheRoot);
+            await pipInstall(external_node_path_default().join(dir, 'bin', 'python'), this.request.requirementsFile, requirements, this.request.cacheRoot, this.request.logDir, this.request.installDir);
+            await makeFilesReadOnly(dir);
+            await sealVenv(dir);
             await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, VENV_COMPLETE_MARKER), `${key}\n`);
         }
         catch (error) {
             await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
             throw error;
         }
+    }
+    async buildForThisRunOnly(key, dir, interpreter) {
+        await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+        await this.build(key, dir, interpreter);
+        return 'built';
+    }
+    /** A complete venv whose files are exactly as they were when it was built; a changed one is rebuilt, never trusted. */
+    async intact(key, dir) {
+        if (!(await exists(external_node_path_default().join(dir, VENV_COMPLETE_MARKER))))
+            return false;
+        const changed = await changesSinceSealed(dir);
+        if (changed.length === 0)
+            return true;
+        this.request.log(`venv ${key}: changed since it was built (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''}); rebuilding it`);
+        return false;
     }
     /** An exclusive lock file, so two verifies building the same key never corrupt each other's venv. */
     async lock(lockFile) {
@@ -20770,39 +21439,6 @@ function prepareEnvironment(request) {
     return createEnvironmentManager(request).prepare();
 }
 
-;// CONCATENATED MODULE: ./src/compare/metrics-file.ts
-// Pure: the rerun's metrics file as Python's json.dump writes it, flattened to dotted names.
-const NON_FINITE = { NaN: Number.NaN, Infinity: Infinity, '-Infinity': -Infinity };
-const SENTINEL = '\u0000repro-gate-number:';
-/** JSON plus the bare NaN / Infinity / -Infinity tokens Python writes (left alone inside strings). */
-function parseMetricsJson(text) {
-    const tokenized = text.replace(/"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g, (token) => token.startsWith('"') ? token : JSON.stringify(`${SENTINEL}${token}`));
-    return JSON.parse(tokenized, (_key, value) => typeof value === 'string' && value.startsWith(SENTINEL) ? NON_FINITE[value.slice(SENTINEL.length)] : value);
-}
-/** Nested objects flatten with "." (`{"train": {"n_iter": 30}}` → `train.n_iter`); non-numeric leaves are listed as ignored. */
-function flattenMetrics(value) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        throw new Error('the top level must be a JSON object');
-    }
-    const values = {};
-    const ignored = [];
-    const visit = (node, prefix) => {
-        for (const [key, child] of Object.entries(node)) {
-            const name = prefix ? `${prefix}.${key}` : key;
-            if (typeof child === 'number')
-                values[name] = child;
-            else if (typeof child === 'object' && child !== null && !Array.isArray(child))
-                visit(child, name);
-            else
-                ignored.push(name);
-        }
-    };
-    visit(value, '');
-    return { values, ignored };
-}
-
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: ./src/inputs/manifest.ts
 
 
@@ -20874,37 +21510,440 @@ function recordedPythonVersion(exact, current) {
     return exact.split('.').slice(0, parts).join('.');
 }
 
-;// CONCATENATED MODULE: ./src/rerun/duration.ts
-const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000 };
-/** "90s" | "20m" | "1.5h" → milliseconds (the record schema has already checked the format). */
-function parseDuration(text) {
-    const match = /^(\d+(?:\.\d+)?)(s|m|h)$/.exec(text);
-    if (!match)
-        throw new Error(`invalid duration "${text}"`);
-    return Number(match[1]) * UNIT_MS[match[2]];
-}
-
 ;// CONCATENATED MODULE: ./src/rerun/rerun-environment.ts
 
 
 
-/** Pure: the rerun's environment — the venv first on PATH, the record's variables, and the seeds as REPRO_SEED_*. */
-function rerunEnvironment({ base, binDir, venvDir, variables, seeds }) {
-    const env = withoutSecrets(base);
-    delete env.PYTHONHOME;
+// The rerun's environment is an allowlist: what a training legitimately needs from the host, and nothing else
+// (no tokens, no cloud credentials, no CI variables). A training that needs more says so in the record
+// (`environment.variables`, or `environment.pass_env` for values that must not be written down, like HF_TOKEN).
+const HOST_VARIABLES = new Set(['PATH', 'LANG', 'TZ', 'CUDA_VISIBLE_DEVICES', 'LD_LIBRARY_PATH']);
+const isHostVariable = (name) => HOST_VARIABLES.has(name) || name.startsWith('LC_');
+/** Pure: the rerun's environment. */
+function rerunEnvironment(options) {
+    const { base, binDir, venvDir, sandbox } = options;
+    const passed = new Set(options.passEnv);
+    // The job's own tokens are never passed, whatever the record (a pull request can edit its record) asks for.
+    const env = Object.fromEntries(Object.entries(base).filter(([name]) => (isHostVariable(name) || passed.has(name)) && !isSecretVariable(name)));
     if (binDir && venvDir) {
         env.VIRTUAL_ENV = venvDir;
         env.PATH = [binDir, base.PATH].filter(Boolean).join((external_node_path_default()).delimiter);
     }
-    env.PYTHONNOUSERSITE = '1';
-    Object.assign(env, variables);
-    for (const [name, value] of Object.entries(seeds))
+    Object.assign(env, {
+        HOME: sandbox.home,
+        TMPDIR: sandbox.tmp,
+        // A script that finds the repository through the workflow's variable, or the shell's idea of the current folder, finds the copy.
+        GITHUB_WORKSPACE: sandbox.root,
+        PWD: options.cwd,
+        PYTHONNOUSERSITE: '1',
+        // The cached venv must come out of the rerun as it went in: no bytecode written into it.
+        PYTHONDONTWRITEBYTECODE: '1',
+    });
+    Object.assign(env, options.variables);
+    for (const [name, value] of Object.entries(options.seeds))
         env[`${SEED_ENV_PREFIX}${name.toUpperCase()}`] = String(value);
     return env;
 }
 
 ;// CONCATENATED MODULE: external "node:events"
 const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
+;// CONCATENATED MODULE: ./src/rerun/containment/cgroup-hierarchies.ts
+
+/** mountinfo escapes space, tab, newline and backslash in paths as octal. */
+function unescapeMountField(field) {
+    return field.replace(/\\([0-7]{3})/g, (_, octal) => String.fromCharCode(parseInt(octal, 8)));
+}
+function parseCgroupMounts(mountinfo) {
+    const mounts = [];
+    for (const line of mountinfo.split('\n')) {
+        const [before, after] = line.split(' - ');
+        if (!before || !after)
+            continue;
+        const fields = before.split(' ');
+        const [fsType, , superOptions = ''] = after.split(' ');
+        if (fsType !== 'cgroup' && fsType !== 'cgroup2')
+            continue;
+        const root = unescapeMountField(fields[3] ?? '/');
+        const mountPoint = unescapeMountField(fields[4] ?? '');
+        if (!mountPoint)
+            continue;
+        const version = fsType === 'cgroup2' ? 2 : 1;
+        mounts.push({ version, controllers: version === 1 ? superOptions.split(',') : [], root, mountPoint });
+    }
+    return mounts;
+}
+/** Our cgroup path per hierarchy: `0::/path` for v2, `N:pids,…:/path` for v1, keyed `v2` or by controller. */
+function parseOwnCgroups(procSelfCgroup) {
+    const own = new Map();
+    for (const line of procSelfCgroup.split('\n')) {
+        const match = /^(\d+):([^:]*):(.*)$/.exec(line);
+        if (!match)
+            continue;
+        const [, id, controllers, cgroupPath] = match;
+        if (id === '0' && controllers === '')
+            own.set('v2', cgroupPath);
+        else
+            for (const controller of controllers.split(','))
+                own.set(controller, cgroupPath);
+    }
+    return own;
+}
+/** Our cgroup's folder under a mount, or undefined when the mount does not show it. */
+function folderUnder(mount, ownPath) {
+    if (ownPath === undefined)
+        return undefined;
+    // Without a cgroup namespace, a container sees its own cgroup as the mount's root.
+    const relative = external_node_path_default().posix.relative(mount.root, ownPath);
+    if (relative.startsWith('..') || external_node_path_default().posix.isAbsolute(relative))
+        return undefined;
+    return external_node_path_default().join(mount.mountPoint, relative);
+}
+/**
+ * Candidates, best first: v2 (a whole-cgroup kill in one write), then the v1 `pids` and `freezer` hierarchies, which
+ * exist only to track processes. Other v1 controllers are left alone: moving a process there changes its resource limits.
+ */
+function cgroupCandidates(mountinfo, procSelfCgroup) {
+    const mounts = parseCgroupMounts(mountinfo);
+    const own = parseOwnCgroups(procSelfCgroup);
+    const candidates = [];
+    const add = (version, parent) => {
+        if (parent && !candidates.some((candidate) => candidate.parent === parent))
+            candidates.push({ version, parent });
+    };
+    for (const mount of mounts.filter((m) => m.version === 2))
+        add(2, folderUnder(mount, own.get('v2')));
+    for (const controller of ['pids', 'freezer']) {
+        for (const mount of mounts.filter((m) => m.version === 1 && m.controllers.includes(controller)))
+            add(1, folderUnder(mount, own.get(controller)));
+    }
+    return candidates;
+}
+
+;// CONCATENATED MODULE: ./src/rerun/containment/cgroup.ts
+
+
+
+
+
+// A cgroup created directly in the cgroup filesystem (root, or a delegated subtree). Unlike a process group or an
+// environment variable, a process cannot leave it without write access to the hierarchy, and its children are born in it.
+const REMOVE_ATTEMPTS = 20;
+const REMOVE_PAUSE_MS = 25;
+/** An empty cgroup of ours this old was left by a repro-gate that was killed before it could clean up. */
+const STALE_AFTER_MS = 60_000;
+const OUR_CGROUP = new RegExp(`^${TOOL_NAME}-[0-9a-f-]{36}$`);
+/** The candidates this host offers, where we may create a folder; empty when none (no cgroupfs, or not permitted). */
+async function writableCgroupParents() {
+    const [mountinfo, own] = await Promise.all([(0,promises_namespaceObject.readFile)('/proc/self/mountinfo', 'utf8').catch(() => ''), (0,promises_namespaceObject.readFile)('/proc/self/cgroup', 'utf8').catch(() => '')]);
+    const candidates = cgroupCandidates(mountinfo, own);
+    const writable = await Promise.all(candidates.map((candidate) => (0,promises_namespaceObject.access)(candidate.parent, promises_namespaceObject.constants.W_OK).then(() => true, () => false)));
+    return candidates.filter((_, i) => writable[i]);
+}
+/** The folder and every cgroup below it, deepest first: a command may create cgroups of its own (a nested repro-gate does). */
+async function foldersDeepestFirst(folder) {
+    const entries = await (0,promises_namespaceObject.readdir)(folder, { recursive: true, withFileTypes: true }).catch(() => []);
+    const below = entries.filter((entry) => entry.isDirectory()).map((entry) => external_node_path_default().join(entry.parentPath, entry.name));
+    return [...below.sort((a, b) => b.length - a.length), folder];
+}
+function openCgroup(folder, version) {
+    return {
+        folder,
+        // cgroup.procs lists only the processes directly in a cgroup, not in the cgroups below it.
+        list: async () => {
+            const folders = await foldersDeepestFirst(folder);
+            const texts = await Promise.all(folders.map((each) => (0,promises_namespaceObject.readFile)(external_node_path_default().join(each, 'cgroup.procs'), 'utf8').catch(() => '')));
+            return texts.flatMap((text) => text.split('\n').filter(Boolean).map(Number));
+        },
+        // Kernel 5.14+: kills every process in it and below at once, including any forked mid-sweep.
+        killAll: version === 2 ? () => (0,promises_namespaceObject.writeFile)(external_node_path_default().join(folder, 'cgroup.kill'), '1') : undefined,
+        remove: async () => {
+            // The kernel lets go of a killed process a moment after the signal; until then the folder is busy.
+            for (let attempt = 0; attempt < REMOVE_ATTEMPTS; attempt++) {
+                for (const each of await foldersDeepestFirst(folder))
+                    await (0,promises_namespaceObject.rmdir)(each).catch(() => undefined);
+                if (!(await (0,promises_namespaceObject.stat)(folder).catch(() => undefined)))
+                    return;
+                await (0,external_node_timers_promises_namespaceObject.setTimeout)(REMOVE_PAUSE_MS);
+            }
+        },
+    };
+}
+/** Best effort: the kernel refuses to remove a cgroup that still has processes, so a running rerun's is never touched. */
+async function removeStaleCgroups(parent) {
+    const names = await (0,promises_namespaceObject.readdir)(parent).catch(() => []);
+    await Promise.all(names
+        .filter((name) => OUR_CGROUP.test(name))
+        .map(async (name) => {
+        const folder = external_node_path_default().join(parent, name);
+        const stats = await (0,promises_namespaceObject.stat)(folder).catch(() => undefined);
+        if (stats && Date.now() - stats.mtimeMs > STALE_AFTER_MS)
+            await (0,promises_namespaceObject.rmdir)(folder).catch(() => undefined);
+    }));
+}
+/**
+ * Creates a cgroup for the run in the first candidate that accepts the process, and moves it there; the process must
+ * not have started the command yet (index.ts holds it until then). Undefined when no candidate accepts it.
+ */
+async function moveIntoNewCgroup(pid, runId, candidates) {
+    for (const candidate of candidates) {
+        await removeStaleCgroups(candidate.parent);
+        const folder = external_node_path_default().join(candidate.parent, `${TOOL_NAME}-${runId}`);
+        try {
+            await (0,promises_namespaceObject.mkdir)(folder);
+        }
+        catch {
+            continue;
+        }
+        const cgroup = openCgroup(folder, candidate.version);
+        try {
+            await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(folder, 'cgroup.procs'), String(pid));
+            return cgroup;
+        }
+        catch {
+            // v2 refuses a move across a boundary we may not write, or into a parent that distributes controllers.
+            await cgroup.remove();
+        }
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/rerun/containment/process-table.ts
+
+
+
+/** Pure: the fields after the command name, which may itself hold spaces and parentheses. */
+function parseStat(stat) {
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const [parent, processGroup] = [Number(fields[1]), Number(fields[2])];
+    if (!fields[0] || !Number.isInteger(parent) || !Number.isInteger(processGroup))
+        return undefined;
+    return { state: fields[0], parent, processGroup };
+}
+/** Kernel threads (children of kthreadd, pid 2) have no argv and no environment, ever. */
+function isKernelThread(pid, status) {
+    return pid === 2 || status.parent === 2;
+}
+async function processStatus(pid) {
+    return (0,promises_namespaceObject.readFile)(`/proc/${pid}/stat`, 'utf8').then(parseStat, () => undefined);
+}
+/** A process that has not exited: zombies hold no resources and ignore signals, so they count as gone. */
+async function isRunning(pid) {
+    const status = await processStatus(pid);
+    return status !== undefined && status.state !== 'Z';
+}
+/** Pure: the NUL-separated argv as one line, capped so a report stays small. */
+function formatCommandLine(cmdline) {
+    const line = cmdline.toString('utf8').replace(/\0+$/, '').replace(/\0/g, ' ').trim();
+    return line.length > KILLED_COMMAND_MAX_CHARS ? `${line.slice(0, KILLED_COMMAND_MAX_CHARS - 1)}…` : line;
+}
+// A process in the middle of an exec shows an empty argv and environment for a moment.
+const EXEC_ATTEMPTS = 10;
+const EXEC_PAUSE_MS = 2;
+/** The file's content once it is not empty (or after a few tries); undefined when it cannot be read. */
+async function readAfterExec(file) {
+    let content;
+    for (let attempt = 0; attempt < EXEC_ATTEMPTS; attempt++) {
+        content = await (0,promises_namespaceObject.readFile)(file).catch(() => undefined);
+        if (content === undefined || content.length > 0)
+            return content;
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(EXEC_PAUSE_MS);
+    }
+    return content;
+}
+async function commandLine(pid) {
+    const cmdline = await readAfterExec(`/proc/${pid}/cmdline`);
+    if (cmdline && cmdline.length > 0)
+        return formatCommandLine(cmdline);
+    // Gone, or still without argv: its name is the next best thing.
+    const comm = await (0,promises_namespaceObject.readFile)(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+    return comm.trim() ? `[${comm.trim()}]` : `pid ${pid}`;
+}
+/** Pure: whether a NUL-separated environment block holds exactly `NAME=value`. */
+function environHas(environ, entry) {
+    return environ.toString('latin1').split('\0').includes(entry);
+}
+/** Every pid in /proc except ours. */
+async function allPids() {
+    const names = await (0,promises_namespaceObject.readdir)('/proc').catch(() => []);
+    return names.filter((name) => /^\d+$/.test(name)).map(Number).filter((pid) => pid !== process.pid);
+}
+/** The process's environment as it was at exec; undefined when it cannot be read (another user's, or gone). */
+async function environOf(pid) {
+    return readAfterExec(`/proc/${pid}/environ`);
+}
+function killProcess(pid) {
+    try {
+        process.kill(pid, 'SIGKILL');
+    }
+    catch {
+        // ESRCH: already gone. EPERM: not ours to kill, and nothing else can be done about it.
+    }
+}
+
+;// CONCATENATED MODULE: ./src/rerun/containment/marker.ts
+
+
+// The fallback where no cgroup can be created (GitHub's runner does the same with RUNNER_TRACKING_ID): every process
+// of the run inherits a variable holding the run's unique id. A process that drops it (`env -u`, `env -i`) escapes.
+function markerEnvironment(runId) {
+    return { [RUN_ID_ENV]: runId };
+}
+/**
+ * The processes carrying the run's marker, plus those still in the command's process group (a member that dropped the
+ * marker but kept the group). Processes whose environment cannot be read (another user's) are not ours.
+ */
+function markedProcesses(runId, processGroup) {
+    const entry = `${RUN_ID_ENV}=${runId}`;
+    return {
+        list: async () => {
+            const pids = await allPids();
+            const marked = await Promise.all(pids.map(async (pid) => {
+                const status = await processStatus(pid);
+                if (!status || status.state === 'Z' || isKernelThread(pid, status))
+                    return undefined;
+                if (status.processGroup === processGroup)
+                    return pid;
+                const environ = await environOf(pid);
+                return environ && environHas(environ, entry) ? pid : undefined;
+            }));
+            return marked.filter((pid) => pid !== undefined);
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/rerun/containment/sweep.ts
+
+
+
+const SWEEP_PAUSE_MS = 10;
+/**
+ * Kills the run's processes until none is left: a process may fork while it is being killed, so the list is read
+ * again after every round. Bounded in time: a process stuck in the kernel (state D) cannot be killed by anyone.
+ * Returns the command line of every process it killed, in the order they were found.
+ */
+async function sweep(source, seen = new Set()) {
+    const killed = [];
+    const deadline = performance.now() + SWEEP_MAX_MS;
+    for (;;) {
+        const pids = await source.list();
+        const running = (await Promise.all(pids.map(async (pid) => ((await isRunning(pid)) ? pid : undefined)))).filter((pid) => pid !== undefined);
+        if (running.length === 0 || performance.now() > deadline)
+            return killed;
+        // Command lines first: after the kill they are gone.
+        const fresh = running.filter((pid) => !seen.has(pid));
+        const commands = await Promise.all(fresh.map(commandLine));
+        fresh.forEach((pid, i) => {
+            seen.add(pid);
+            killed.push({ pid, command: commands[i] });
+        });
+        await source.killAll?.().catch(() => undefined);
+        for (const pid of running)
+            killProcess(pid);
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(SWEEP_PAUSE_MS);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/rerun/containment/systemd-scope.ts
+
+
+
+
+
+
+// Without write access to the cgroup filesystem (a normal user on a desktop), the user's systemd can still put the
+// command in a scope of its own: `systemd-run --user --scope` moves itself into a new cgroup, then execs the command.
+const run = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_namespaceObject.execFile);
+const PROBE_TIMEOUT_MS = 5_000;
+const SCOPE_FLAGS = ['--user', '--scope', '--quiet', '--collect'];
+let available;
+/** Whether the user's systemd answers (it needs a session bus), tried once per process with a command that does nothing. */
+function systemdScopeAvailable() {
+    available ??= run('systemd-run', [...SCOPE_FLAGS, '--', 'true'], { timeout: PROBE_TIMEOUT_MS }).then(() => true, () => false);
+    return available;
+}
+function systemdScope(runId) {
+    const unit = `${TOOL_NAME}-${runId}.scope`;
+    const systemctl = (...args) => run('systemctl', ['--user', ...args], { timeout: PROBE_TIMEOUT_MS });
+    return {
+        wrap: (argv) => ['systemd-run', ...SCOPE_FLAGS, `--unit=${unit}`, '--', ...argv],
+        list: async () => {
+            // The scope is gone (collected) once it is empty; then nothing is left to list.
+            const { stdout } = await systemctl('show', '--property=ControlGroup', '--value', unit).catch(() => ({ stdout: '' }));
+            const controlGroup = stdout.trim();
+            if (!controlGroup)
+                return [];
+            const mountinfo = await (0,promises_namespaceObject.readFile)('/proc/self/mountinfo', 'utf8').catch(() => '');
+            const unified = parseCgroupMounts(mountinfo).find((mount) => mount.version === 2 && mount.root === '/');
+            if (!unified)
+                return [];
+            const text = await (0,promises_namespaceObject.readFile)(external_node_path_default().join(unified.mountPoint, controlGroup, 'cgroup.procs'), 'utf8').catch(() => '');
+            return text.split('\n').filter(Boolean).map(Number);
+        },
+        killAll: async () => {
+            await systemctl('kill', '--signal=SIGKILL', unit);
+        },
+        remove: async () => {
+            await systemctl('stop', unit).catch(() => undefined);
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/rerun/containment/index.ts
+
+
+
+
+
+
+
+// The command waits for one line on stdin before it starts, so it is in the cgroup before it can fork;
+// then it runs with stdin on /dev/null, as it would have without the wait.
+const HELD_START = 'read -r _ && exec "$@" </dev/null';
+// Its own process group, so that a timeout can signal the whole tree at once.
+function spawnPiped(argv, options) {
+    return (0,external_node_child_process_namespaceObject.spawn)(argv[0], argv.slice(1), { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+async function startInCgroupfs(argv, options, runId) {
+    const parents = await writableCgroupParents();
+    if (parents.length === 0)
+        return undefined;
+    const child = (0,external_node_child_process_namespaceObject.spawn)('/bin/sh', ['-c', HELD_START, 'sh', ...argv], { cwd: options.cwd, env: options.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const cgroup = await moveIntoNewCgroup(child.pid, runId, parents);
+    child.stdin.on('error', () => undefined);
+    child.stdin.end('\n');
+    return { child, tracker: cgroup };
+}
+async function start(argv, options, runId) {
+    const inCgroupfs = await startInCgroupfs(argv, options, runId);
+    if (inCgroupfs)
+        return inCgroupfs;
+    if (await systemdScopeAvailable()) {
+        const scope = systemdScope(runId);
+        return { child: spawnPiped(scope.wrap(argv), options), tracker: scope };
+    }
+    return { child: spawnPiped(argv, options), tracker: undefined };
+}
+/** Starts `argv` in its own process group, tracked by a cgroup where possible and by the marker always. */
+async function startContained(argv, options) {
+    const runId = (0,external_node_crypto_namespaceObject.randomUUID)();
+    const env = { ...options.env, ...markerEnvironment(runId) };
+    const { child, tracker } = await start(argv, { ...options, env }, runId);
+    return {
+        child,
+        kind: tracker ? 'cgroup' : 'marker',
+        sweep: async () => {
+            const seen = new Set();
+            const killed = tracker ? await sweep(tracker, seen) : [];
+            // Also under a cgroup: a process moved out of it by someone with the right to do so still carries the marker.
+            killed.push(...(await sweep(markedProcesses(runId, child.pid), seen)));
+            return killed.slice(0, KILLED_LISTED_MAX).map((process) => process.command);
+        },
+        dispose: async () => {
+            await tracker?.remove();
+        },
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/rerun/log-tail.ts
 // Keeps the last lines of a stream for the report, without holding the whole log in memory.
 // eslint-disable-next-line no-control-regex
@@ -20943,6 +21982,7 @@ class LogTail {
 
 
 
+
 /** Signals the whole process group; the group may already be gone. */
 function killGroup(pid, signal) {
     try {
@@ -20953,9 +21993,9 @@ function killGroup(pid, signal) {
     }
 }
 /**
- * Runs `sh -c command` in its own process group, streaming output live, to the log file and to a tail.
- * A timeout terminates the whole tree (SIGTERM, then SIGKILL after a grace period); after a normal exit,
- * anything the command left running in the background is killed too.
+ * Runs `sh -c command` in its own process group (and its own cgroup where possible), streaming output live, to the
+ * log file and to a tail. A timeout terminates the whole tree (SIGTERM, then SIGKILL after a grace period); after the
+ * command ends, every process it left behind is killed, daemons included.
  * A command sh cannot start ends with sh's own exit status 127, like in a terminal.
  */
 async function runCommand(options) {
@@ -20963,7 +22003,9 @@ async function runCommand(options) {
     const log = (0,external_node_fs_namespaceObject.createWriteStream)(options.logFile);
     const tail = new LogTail(LOG_TAIL_LINES, LOG_TAIL_MAX_CHARS);
     const started = performance.now();
-    const child = (0,external_node_child_process_namespaceObject.spawn)('sh', ['-c', options.command], { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    // By absolute path: the record's variables may set PATH to anything, and a shell that cannot start would crash.
+    const contained = await startContained(['/bin/sh', '-c', options.command], { cwd: options.cwd, env: options.env });
+    const { child } = contained;
     const pid = child.pid;
     const onChunk = (chunk) => {
         log.write(chunk);
@@ -20981,16 +22023,22 @@ async function runCommand(options) {
             killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
         }, options.timeoutMs)
         : undefined;
-    const closed = (0,external_node_events_namespaceObject.once)(child, 'close');
+    const closed = (0,external_node_events_namespaceObject.once)(child, 'close').then(() => true);
     const [exitCode, signal] = (await (0,external_node_events_namespaceObject.once)(child, 'exit'));
     clearTimeout(timer);
     clearTimeout(killTimer);
-    // Background children still hold the output pipes open; they die with the group, then the pipes close.
+    const killed = await contained.sweep();
     killGroup(pid, 'SIGKILL');
-    await closed;
+    // A process that escaped every tracker may still hold the output pipes: they are closed from our side after a grace.
+    // Unreferenced: once the pipes close, the pending grace must not keep the process alive.
+    if (!(await Promise.race([closed, (0,external_node_timers_promises_namespaceObject.setTimeout)(OUTPUT_CLOSE_GRACE_MS, false, { ref: false })]))) {
+        child.stdout.destroy();
+        child.stderr.destroy();
+    }
+    await contained.dispose();
     log.end();
     await (0,external_node_events_namespaceObject.once)(log, 'close');
-    return { exitCode, signal, timedOut, durationMs: performance.now() - started, logTail: tail.text() };
+    return { exitCode, signal, timedOut, durationMs: performance.now() - started, logTail: tail.text(), containment: contained.kind, killed };
 }
 
 ;// CONCATENATED MODULE: ./src/rerun/sandbox.ts
@@ -20998,14 +22046,31 @@ async function runCommand(options) {
 
 
 
+
 const PARALLEL_COPIES = 16;
+function sandbox_isInside(root, candidate) {
+    const relative = external_node_path_default().relative(root, candidate);
+    return relative === '' || (!relative.startsWith('..') && !external_node_path_default().isAbsolute(relative));
+}
+/**
+ * Every write or delete of repro-gate in the sandbox goes through here: the folder it touches, with every link
+ * resolved, must still be inside the sandbox. A link planted by the command can never lead one out.
+ */
+async function assertInsideSandbox(root, target) {
+    const realRoot = await (0,promises_namespaceObject.realpath)(root);
+    const parent = await (0,promises_namespaceObject.realpath)(external_node_path_default().dirname(target)).catch(() => undefined);
+    const leaf = await (0,promises_namespaceObject.lstat)(target).catch(() => undefined);
+    if ((parent === undefined || sandbox_isInside(realRoot, parent)) && !leaf?.isSymbolicLink())
+        return;
+    throw new UserError(`${external_node_path_default().relative(root, target)} leads outside the sandbox through a symlink; repro-gate does not follow it`, 'Outputs and data must be real files and folders inside the repository, not links that leave it.');
+}
 async function allFilesUnder(dir, prefix = '') {
     const entries = await (0,promises_namespaceObject.readdir)(external_node_path_default().join(dir, prefix), { recursive: true, withFileTypes: true });
     return entries
         .filter((entry) => !entry.isDirectory())
         .map((entry) => external_node_path_default().relative(dir, external_node_path_default().join(entry.parentPath, entry.name)));
 }
-async function filesOf(options) {
+async function sandbox_filesOf(options) {
     const base = options.isGitRepo ? await listWorkingTreeFiles(options.repoRoot) : await allFilesUnder(options.repoRoot);
     const extra = await Promise.all(options.extraPaths.map(async (relative) => {
         const stats = await (0,promises_namespaceObject.lstat)(external_node_path_default().join(options.repoRoot, relative)).catch(() => undefined);
@@ -21016,38 +22081,78 @@ async function filesOf(options) {
     return [...new Set([...base, ...extra.flat()])];
 }
 /**
- * Copies one entry: symlinks stay symlinks, files are copied (copy-on-write where the filesystem can).
+ * Where a link of the repository points inside the copy, as a relative link; undefined when it leaves the repository
+ * (an absolute link into the repository is rewritten, so the command never reaches the user's files through it).
+ */
+async function linkTargetInCopy(repoRoot, file) {
+    const from = external_node_path_default().join(repoRoot, file);
+    const target = external_node_path_default().resolve(external_node_path_default().dirname(from), await (0,promises_namespaceObject.readlink)(from));
+    const realRoot = await (0,promises_namespaceObject.realpath)(repoRoot);
+    const resolved = await (0,promises_namespaceObject.realpath)(target).catch(() => target);
+    const inRepo = sandbox_isInside(repoRoot, target) ? target : sandbox_isInside(realRoot, resolved) ? external_node_path_default().join(repoRoot, external_node_path_default().relative(realRoot, resolved)) : undefined;
+    return inRepo === undefined ? undefined : external_node_path_default().relative(external_node_path_default().dirname(from), inRepo) || '.';
+}
+/**
+ * Copies one entry: files are copied (copy-on-write where the filesystem can), links are re-pointed into the copy.
  * Never a hardlink or a link to the user's file: the command could write through it into the working tree.
  */
-async function copyEntry(from, to) {
+async function copyEntry(options, root, file, copy) {
+    const from = external_node_path_default().join(options.repoRoot, file);
+    const to = external_node_path_default().join(root, file);
     const stats = await (0,promises_namespaceObject.lstat)(from).catch(() => undefined);
-    if (!stats)
+    if (!stats || (!stats.isSymbolicLink() && !stats.isFile()))
         return;
     await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(to), { recursive: true });
-    if (stats.isSymbolicLink())
-        await (0,promises_namespaceObject.symlink)(await (0,promises_namespaceObject.readlink)(from), to);
-    else if (stats.isFile())
-        await (0,promises_namespaceObject.copyFile)(from, to, promises_namespaceObject.constants.COPYFILE_FICLONE);
+    // Only a path under a link of the copy can lead elsewhere; every other parent is a folder created here.
+    const underLink = [...copy.links].some((link) => file.startsWith(`${link}${(external_node_path_default()).sep}`));
+    if (underLink)
+        await assertInsideSandbox(root, to);
+    if (stats.isFile())
+        return (0,promises_namespaceObject.copyFile)(from, to, promises_namespaceObject.constants.COPYFILE_FICLONE);
+    const target = await linkTargetInCopy(options.repoRoot, file);
+    if (target === undefined)
+        copy.omitted.push(file.split((external_node_path_default()).sep).join('/'));
+    else {
+        await (0,promises_namespaceObject.symlink)(target, to);
+        copy.links.add(file);
+    }
 }
 async function clearOutputs(root, options) {
     const tracked = options.isGitRepo ? new Set(await listTrackedFiles(options.repoRoot)) : new Set();
-    await Promise.all(options.clearPaths.map(async (relative) => {
+    for (const relative of options.clearPaths) {
         const target = external_node_path_default().join(root, relative);
         const stats = await (0,promises_namespaceObject.lstat)(target).catch(() => undefined);
-        if (!stats?.isDirectory())
-            return (0,promises_namespaceObject.rm)(target, { recursive: true, force: true });
+        if (!stats)
+            continue;
+        await assertInsideSandbox(root, target);
+        if (!stats.isDirectory()) {
+            await (0,promises_namespaceObject.rm)(target, { recursive: true, force: true });
+            continue;
+        }
         const untracked = (await allFilesUnder(root, relative)).filter((file) => !tracked.has(file.split((external_node_path_default()).sep).join('/')));
-        await Promise.all(untracked.map((file) => (0,promises_namespaceObject.rm)(external_node_path_default().join(root, file), { force: true })));
-    }));
+        for (const file of untracked) {
+            const inside = await assertInsideSandbox(root, external_node_path_default().join(root, file)).then(() => true, () => false);
+            if (inside)
+                await (0,promises_namespaceObject.rm)(external_node_path_default().join(root, file), { force: true });
+        }
+    }
 }
 /** An isolated copy of the working tree for the rerun: what git would see, plus the record's data. */
 async function createSandbox(options) {
-    const root = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-'));
-    const dispose = () => (0,promises_namespaceObject.rm)(root, { recursive: true, force: true });
+    const base = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-'));
+    const [root, home, tmp] = ['work', 'home', 'tmp'].map((name) => external_node_path_default().join(base, name));
+    const dispose = () => (0,promises_namespaceObject.rm)(base, { recursive: true, force: true });
+    const copy = { links: new Set(), omitted: [] };
     try {
-        const files = await filesOf(options);
-        for (let i = 0; i < files.length; i += PARALLEL_COPIES) {
-            await Promise.all(files.slice(i, i + PARALLEL_COPIES).map((file) => copyEntry(external_node_path_default().join(options.repoRoot, file), external_node_path_default().join(root, file))));
+        await Promise.all([root, home, tmp].map((dir) => (0,promises_namespaceObject.mkdir)(dir)));
+        const files = await sandbox_filesOf(options);
+        const isLink = await Promise.all(files.map((file) => (0,promises_namespaceObject.lstat)(external_node_path_default().join(options.repoRoot, file)).then((stats) => stats.isSymbolicLink(), () => false)));
+        // Links first, so a file reached through one lands where the link leads in the copy, never in a folder of the same name.
+        for (const file of files.filter((_, i) => isLink[i]))
+            await copyEntry(options, root, file, copy);
+        const regular = files.filter((_, i) => !isLink[i]);
+        for (let i = 0; i < regular.length; i += PARALLEL_COPIES) {
+            await Promise.all(regular.slice(i, i + PARALLEL_COPIES).map((file) => copyEntry(options, root, file, copy)));
         }
         await clearOutputs(root, options);
     }
@@ -21055,7 +22160,7 @@ async function createSandbox(options) {
         await dispose();
         throw error;
     }
-    return { root, dispose };
+    return { root, home, tmp, omittedLinks: copy.omitted, dispose };
 }
 
 ;// CONCATENATED MODULE: ./src/rerun/index.ts
@@ -21063,6 +22168,289 @@ async function createSandbox(options) {
 
 
 
+
+;// CONCATENATED MODULE: ./src/compare/metrics-file.ts
+
+
+// Pure: the rerun's metrics file as Python's json.dump writes it, flattened to dotted names.
+// The file is written by the command, so nothing here recurses on its shape or scans it with a backtracking pattern.
+const NON_FINITE = { NaN: Number.NaN, Infinity: Infinity, '-Infinity': -Infinity };
+const NON_FINITE_TOKENS = ['-Infinity', 'Infinity', 'NaN'];
+const TOKEN_STARTS = new Set(NON_FINITE_TOKENS.map((token) => token.charCodeAt(0)));
+const SENTINEL = '\u0000repro-gate-number:';
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+/** A metrics file that parses but cannot be used as metrics; the message names the key. */
+class MetricsShapeError extends Error {
+    hint;
+    constructor(message, hint) {
+        super(message);
+        this.hint = hint;
+        this.name = 'MetricsShapeError';
+    }
+}
+/** Where the string that opens at `open` (a quote) ends, just past its closing quote. */
+function endOfString(text, open) {
+    let from = open + 1;
+    for (;;) {
+        const quote = text.indexOf('"', from);
+        if (quote === -1)
+            return text.length;
+        let backslashes = 0;
+        while (text.charCodeAt(quote - 1 - backslashes) === BACKSLASH)
+            backslashes += 1;
+        if (backslashes % 2 === 0)
+            return quote + 1;
+        from = quote + 1;
+    }
+}
+/**
+ * Bare NaN / Infinity / -Infinity outside strings become sentinel strings, in one linear pass. (A regular expression
+ * with an alternation inside a repetition did this before, and overflowed the stack on a 10 MB string value.)
+ */
+function quoteNonFiniteTokens(text) {
+    const parts = [];
+    let copiedUpTo = 0;
+    let i = 0;
+    while (i < text.length) {
+        const code = text.charCodeAt(i);
+        if (code === QUOTE) {
+            i = endOfString(text, i);
+            continue;
+        }
+        const token = TOKEN_STARTS.has(code) ? NON_FINITE_TOKENS.find((candidate) => text.startsWith(candidate, i)) : undefined;
+        if (token === undefined) {
+            i += 1;
+            continue;
+        }
+        parts.push(text.slice(copiedUpTo, i), JSON.stringify(`${SENTINEL}${token}`));
+        i += token.length;
+        copiedUpTo = i;
+    }
+    if (parts.length === 0)
+        return { text, found: false };
+    parts.push(text.slice(copiedUpTo));
+    return { text: parts.join(''), found: true };
+}
+const isObject = (value) => typeof value === 'object' && value !== null;
+/** Turns the sentinel strings back into numbers, walking with a list instead of recursion (any depth is fine). */
+function restoreNonFinite(root) {
+    const pending = isObject(root) ? [root] : [];
+    while (pending.length > 0) {
+        const node = pending.pop();
+        for (const key of Object.keys(node)) {
+            const value = node[key];
+            if (typeof value === 'string' && value.startsWith(SENTINEL))
+                node[key] = NON_FINITE[value.slice(SENTINEL.length)];
+            else if (isObject(value))
+                pending.push(value);
+        }
+    }
+}
+/** JSON plus the bare NaN / Infinity / -Infinity tokens Python writes (left alone inside strings). */
+function parseMetricsJson(text) {
+    const tokenized = quoteNonFiniteTokens(text);
+    const value = JSON.parse(tokenized.text);
+    if (tokenized.found) {
+        if (typeof value === 'string' && value.startsWith(SENTINEL))
+            return NON_FINITE[value.slice(SENTINEL.length)];
+        restoreNonFinite(value);
+    }
+    return value;
+}
+const shorten = (name) => (name.length > 80 ? `${name.slice(0, 80)}…` : name);
+/**
+ * Nested objects flatten with "." (`{"train": {"n_iter": 30}}` → `train.n_iter`); non-numeric leaves (strings, booleans,
+ * null, lists) are listed as ignored. Two entries that flatten to the same name (`{"a.b": 1, "a": {"b": 2}}`) are an
+ * error rather than one silently replacing the other. Throws MetricsShapeError for a file that cannot be used.
+ */
+function flattenMetrics(value) {
+    if (!isObject(value) || Array.isArray(value)) {
+        throw new MetricsShapeError('the top level must be a JSON object', 'The command must write its metrics as a JSON object, e.g. {"accuracy": 0.93}.');
+    }
+    // No prototype: a metric may be called "constructor" or "__proto__" like any other.
+    const values = Object.create(null);
+    const ignored = [];
+    const named = new Set();
+    let count = 0;
+    // Depth first, in the file's key order, with an explicit stack: nesting depth costs no call stack.
+    const stack = [{ entries: Object.entries(value)[Symbol.iterator](), prefix: '' }];
+    while (stack.length > 0) {
+        const top = stack.at(-1);
+        const next = top.entries.next();
+        if (next.done) {
+            stack.pop();
+            continue;
+        }
+        const [key, child] = next.value;
+        const name = top.prefix ? `${top.prefix}.${key}` : key;
+        if (name.length > MAX_METRIC_NAME_CHARS) {
+            throw new MetricsShapeError(`the metric name "${shorten(name)}" is ${name.length} characters long; at most ${MAX_METRIC_NAME_CHARS} are allowed`, 'Use shorter keys, or nest less deeply (nested keys join with ".").');
+        }
+        if (isObject(child) && !Array.isArray(child)) {
+            stack.push({ entries: Object.entries(child)[Symbol.iterator](), prefix: name });
+            continue;
+        }
+        if (named.has(name)) {
+            throw new MetricsShapeError(`two entries flatten to the same metric name "${shorten(name)}" (a key with a "." and a nested object, e.g. {"a.b": 1, "a": {"b": 2}})`, 'Rename one of them, so that every metric has its own name.');
+        }
+        named.add(name);
+        if (typeof child !== 'number') {
+            ignored.push(name);
+            continue;
+        }
+        count += 1;
+        if (count > MAX_METRICS) {
+            throw new MetricsShapeError(`more than ${MAX_METRICS} metrics`, 'Write the metrics that tell whether the model reproduced, not every internal value.');
+        }
+        values[name] = child;
+    }
+    return { values, ignored };
+}
+/**
+ * The metrics in a metrics file's text, or a UserError that names the file (and the key at fault). `written` says who
+ * wrote it, e.g. "written by the rerun", for the message.
+ */
+function metricsFromText(text, displayPath, written, location) {
+    let parsed;
+    try {
+        parsed = parseMetricsJson(text);
+    }
+    catch (error) {
+        throw new UserError(`metrics file ${displayPath} ${written} is not valid JSON: ${error.message}`, 'The command must write its metrics as a JSON object, e.g. {"accuracy": 0.93} (json.dump writes one).', location);
+    }
+    try {
+        return flattenMetrics(parsed).values;
+    }
+    catch (error) {
+        if (!(error instanceof MetricsShapeError))
+            throw error;
+        throw new UserError(`metrics file ${displayPath} ${written}: ${error.message}`, error.hint, location);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/compare/read-metrics-file.ts
+
+
+
+
+/** The largest metrics file read: REPRO_GATE_METRICS_MAX_SIZE, else 64 MiB. A bad value is an error, not a silent default. */
+function metricsSizeCap(env = process.env) {
+    const text = env[METRICS_MAX_SIZE_ENV];
+    if (text === undefined || text.trim() === '')
+        return { bytes: parseSize(DEFAULT_METRICS_MAX_SIZE, 'the default'), source: 'the default' };
+    return { bytes: parseSize(text, METRICS_MAX_SIZE_ENV), source: METRICS_MAX_SIZE_ENV };
+}
+function tooLarge(size, displayPath, location) {
+    const cap = metricsSizeCap();
+    return new UserError(`metrics file ${displayPath} is ${formatSize(size)} (${size} bytes), over the ${formatSize(cap.bytes)} limit for metrics files (${cap.source})`, `Write fewer metrics (the ones that tell whether the model reproduced, not every internal value), or raise the limit with ${METRICS_MAX_SIZE_ENV}, e.g. ${METRICS_MAX_SIZE_ENV}=256MiB.`, location);
+}
+/** For a caller that has the file open already: its size (from fstat), checked before the file is read. */
+function assertMetricsSizeWithin(size, displayPath, location) {
+    if (size > metricsSizeCap().bytes)
+        throw tooLarge(size, displayPath, location);
+}
+/**
+ * A metrics file's text, refused before it is read when it is over the cap (the command writes it, so its size is
+ * not ours to trust: a 1 GB file would otherwise be parsed whole). Errors other than the size (ENOENT: the command
+ * wrote none) are thrown as they are, for the caller to word.
+ */
+async function readMetricsText(file, displayPath, location) {
+    try {
+        return (await readFileWithin(file, metricsSizeCap().bytes)).toString('utf8');
+    }
+    catch (error) {
+        if (!(error instanceof FileTooLargeError))
+            throw error;
+        throw tooLarge(error.size, displayPath, location);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/collect-outputs.ts
+
+
+
+
+
+
+
+
+const OUTPUT_HINT = 'Outputs must be regular files (or folders of them) that the command writes inside the working tree: write or copy the file there, do not link to it.';
+function collect_outputs_isInside(root, candidate) {
+    const relative = external_node_path_default().relative(root, candidate);
+    return relative === '' || (!relative.startsWith('..') && !external_node_path_default().isAbsolute(relative));
+}
+/**
+ * What the rerun left at an output path, checked with lstat before anything is opened: a FIFO would block the read
+ * forever, a device (or a link to one, such as /dev/zero) would never end, and a link hashes something else than
+ * what the command wrote. Only a regular file or a folder inside the sandbox passes.
+ */
+async function inspectOutput(realSandboxRoot, absolute, shown, role) {
+    const stats = await (0,promises_namespaceObject.lstat)(absolute).catch((error) => {
+        if (error.code === 'ENOENT' || error.code === 'ENOTDIR')
+            return undefined;
+        throw error;
+    });
+    if (!stats)
+        return 'missing';
+    const folder = await (0,promises_namespaceObject.realpath)(external_node_path_default().dirname(absolute));
+    if (!collect_outputs_isInside(realSandboxRoot, folder)) {
+        throw new UserError(`${role} ${shown} was written through a symlinked folder that leads outside the working tree`, OUTPUT_HINT);
+    }
+    if (stats.isSymbolicLink()) {
+        const target = await (0,promises_namespaceObject.readlink)(absolute).catch(() => '?');
+        throw new UserError(`${role} ${shown} is a symlink (to ${target.slice(0, 200)}), not a regular file`, OUTPUT_HINT);
+    }
+    if (stats.isFile())
+        return 'file';
+    if (stats.isDirectory() && role === 'artifact')
+        return 'folder';
+    throw new UserError(`${role} ${shown} is ${fileKind(stats)}, not a regular file`, OUTPUT_HINT);
+}
+async function hashArtifact(realSandboxRoot, absolute, shown) {
+    const kind = await inspectOutput(realSandboxRoot, absolute, shown, 'artifact');
+    if (kind === 'missing')
+        return null;
+    // Never through a link: one swapped in after the check makes the open fail instead.
+    return kind === 'file' ? sha256File(absolute, { noFollow: true }) : sha256Directory(absolute, { regularOnly: true, displayPath: shown });
+}
+async function readMetrics(realSandboxRoot, file, displayPath) {
+    if ((await inspectOutput(realSandboxRoot, file, displayPath, 'metrics file')) === 'missing')
+        return null;
+    const handle = await (0,promises_namespaceObject.open)(file, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NONBLOCK | external_node_fs_namespaceObject.constants.O_NOFOLLOW);
+    let text;
+    try {
+        assertMetricsSizeWithin((await handle.stat()).size, displayPath, { field: 'metrics.path' });
+        text = await handle.readFile('utf8');
+    }
+    finally {
+        await handle.close();
+    }
+    return metricsFromText(text, displayPath, 'written by the rerun', { field: 'metrics.path' });
+}
+/** Hashes what the rerun produced inside the sandbox (in parallel) and reads its metrics. */
+async function collectOutputs(sandboxRoot, artifacts, metricsPath) {
+    const realSandboxRoot = await (0,promises_namespaceObject.realpath)(sandboxRoot);
+    const inSandbox = (resolved) => external_node_path_default().join(sandboxRoot, resolved.repoRelative);
+    const [hashes, metrics] = await Promise.all([
+        Promise.all(artifacts.map(async (artifact) => [artifact.repoRelative, await hashArtifact(realSandboxRoot, inSandbox(artifact), artifact.repoRelative)])),
+        metricsPath ? readMetrics(realSandboxRoot, inSandbox(metricsPath), metricsPath.repoRelative) : Promise.resolve(null),
+    ]);
+    return { artifactHashes: new Map(hashes), metrics };
+}
+/**
+ * Keeps produced files and folders as evidence, at their repo-relative paths under `evidenceDir`; copy-on-write where
+ * the filesystem allows, so large models cost little. Returns `evidenceDir`.
+ */
+async function keepEvidence(sandboxRoot, outputs, evidenceDir) {
+    await Promise.all(outputs.map(async (repoRelative) => {
+        const target = external_node_path_default().join(evidenceDir, repoRelative);
+        await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(target), { recursive: true });
+        // A missing output is already in the report; evidence is best effort.
+        await (0,promises_namespaceObject.cp)(external_node_path_default().join(sandboxRoot, repoRelative), target, { recursive: true, mode: external_node_fs_namespaceObject.constants.COPYFILE_FICLONE, verbatimSymlinks: true }).catch(() => undefined);
+    }));
+    return evidenceDir;
+}
 
 ;// CONCATENATED MODULE: ./src/pipeline/interpreter-that-ran.ts
 
@@ -21078,55 +22466,6 @@ async function interpreterThatRan(trace) {
     const others = [...new Set(trace.processes.filter((process) => process.prefix !== main.prefix).map((process) => process.executable))];
     const warnings = others.length > 0 ? [`the command also ran ${others.join(', ')}; only ${main.executable}'s packages are recorded`] : [];
     return { executable: main.executable, version: interpreter.version, platform: interpreter.platform, packages, warnings };
-}
-
-;// CONCATENATED MODULE: ./src/pipeline/missing-input.ts
-
-
-
-// A file that is in the user's working tree but not in the sandbox (git ignores it, and it was not passed with
-// --data) makes `record` succeed where every `verify` would fail. At record time it is named, with the fix.
-/** Paths a non-Python tool reported missing, from the messages of coreutils, shells and most C programs. */
-function missingInLog(logTail) {
-    const found = new Set();
-    for (const match of logTail.matchAll(/No such file or directory: '([^'\n]+)'/g))
-        found.add(match[1]);
-    for (const match of logTail.matchAll(/(?:^|\s)'?([^\s':]+)'?: No such file or directory/gm))
-        found.add(match[1]);
-    return [...found];
-}
-async function existsInCheckout(repoRoot, repoRelative) {
-    return (0,promises_namespaceObject.lstat)(external_node_path_default().join(repoRoot, repoRelative)).then(() => true, () => false);
-}
-async function leftOutInput(run, repoRoot, workdir) {
-    const root = await (0,promises_namespaceObject.realpath)(run.root);
-    const candidates = [
-        ...run.trace.missingFiles.map((file) => external_node_path_default().relative(root, file)),
-        ...missingInLog(run.result.logTail).map((file) => external_node_path_default().relative(root, external_node_path_default().resolve(root, workdir, file))),
-    ].filter((relative) => relative && !relative.startsWith('..') && !external_node_path_default().isAbsolute(relative));
-    for (const candidate of candidates) {
-        if (await existsInCheckout(repoRoot, candidate))
-            return candidate.split((external_node_path_default()).sep).join('/');
-    }
-    return undefined;
-}
-/** The one message for a run that cannot be recorded: a left-out input, a failure, a timeout, or the wrong interpreter. */
-async function explainFailedRun(run, repoRoot, workdir, logFile) {
-    const { result } = run;
-    if (result.timedOut)
-        return new UserError('the command timed out and was killed; no record was written', `Raise --timeout; the log is ${logFile}.`);
-    if (result.exitCode !== 0) {
-        const input = await leftOutInput(run, repoRoot, workdir);
-        if (input) {
-            return new UserError(`the command could not open ${input}: it is in your working tree, but git ignores it and it was not passed with --data, so verify would never see it; no record was written`, `Pass it with --data ${input} (or commit it).`);
-        }
-        return new UserError(`the command failed (${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`}); no record was written`, `Fix the command first; its log is ${logFile}.`);
-    }
-    if (run.environmentUse.problem) {
-        const { message, hint } = run.environmentUse.problem;
-        return new UserError(`${message}; no record was written`, hint);
-    }
-    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/compare/environment-use.ts
@@ -21420,6 +22759,57 @@ async function readTrace(traceFile) {
     return { processes: [...processes.values()], missingFiles: [...missing] };
 }
 
+;// CONCATENATED MODULE: ./src/rerun/working-tree-guard.ts
+
+
+
+
+// The command runs in a copy, but nothing stops it from writing into the user's repository by absolute path,
+// through $GITHUB_WORKSPACE, or with `cd ../..`. The working tree is fingerprinted before and after the rerun:
+// any difference means the command wrote outside its sandbox. Nothing is undone; the verdict says so.
+/** Files inside .git that would make git itself run code, or change what it reports. */
+const GIT_CONTROL = ['config', 'hooks', 'info', 'HEAD', 'packed-refs', 'refs/replace', 'objects/info', 'modules', 'commondir'];
+/** Metadata that a same-size rewrite with its mtime put back still changes: the inode change time (ns), which no user can set. */
+async function fileState(file) {
+    const stats = await (0,promises_namespaceObject.lstat)(file, { bigint: true }).catch(() => undefined);
+    return stats ? `${stats.mode}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}:${stats.ino}` : 'absent';
+}
+async function filesUnder(dir) {
+    const entries = await (0,promises_namespaceObject.readdir)(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+    return entries.filter((entry) => !entry.isDirectory()).map((entry) => external_node_path_default().join(entry.parentPath, entry.name));
+}
+async function gitControlState(repoRoot) {
+    const state = new Map();
+    for (const name of GIT_CONTROL) {
+        const target = external_node_path_default().join(repoRoot, '.git', name);
+        const files = (await (0,promises_namespaceObject.lstat)(target).catch(() => undefined))?.isDirectory() ? await filesUnder(target) : [target];
+        for (const file of files) {
+            const content = await (0,promises_namespaceObject.readFile)(file).catch(() => undefined);
+            state.set(external_node_path_default().relative(repoRoot, file), content ? (0,external_node_crypto_namespaceObject.createHash)('sha256').update(content).digest('hex') : 'absent');
+        }
+    }
+    return state;
+}
+/**
+ * The contents of .git's control files, plus what git reports about the tree (each listed file with its metadata).
+ * Given the fingerprint from before the rerun, git is not run at all when its control files changed since: the
+ * difference is already the verdict, and a changed config could make git run the command's program.
+ */
+async function fingerprintWorkingTree(repoRoot, isGitRepo, before) {
+    const state = isGitRepo ? await gitControlState(repoRoot) : new Map();
+    if (before && [...state].some(([file, value]) => before.get(file) !== value))
+        return new Map([...before, ...state]);
+    const listed = isGitRepo ? await statusEntries(repoRoot) : undefined;
+    const files = listed ? [...listed.keys()] : (await filesUnder(repoRoot)).map((file) => external_node_path_default().relative(repoRoot, file));
+    await Promise.all(files.map(async (file) => state.set(file, `${listed?.get(file) ?? ''}|${await fileState(external_node_path_default().join(repoRoot, file))}`)));
+    return state;
+}
+/** Pure: the paths whose state differs between two fingerprints, sorted. */
+function changedPaths(before, after) {
+    const paths = new Set([...before.keys(), ...after.keys()]);
+    return [...paths].filter((file) => before.get(file) !== after.get(file)).sort();
+}
+
 ;// CONCATENATED MODULE: ./src/pipeline/sandboxed-run.ts
 
 
@@ -21427,42 +22817,145 @@ async function readTrace(traceFile) {
 
 
 
+
+
+
+
+function listed(items) {
+    return `${items.slice(0, 5).join(', ')}${items.length > 5 ? ` and ${items.length - 5} more` : ''}`;
+}
+/** The one message for a command that wrote into the user's repository; nothing is undone. */
+function outsideWritesError(paths) {
+    const shown = paths.slice(0, 10).join(', ');
+    return new UserError(`the command wrote outside its sandbox: ${shown}${paths.length > 10 ? ` and ${paths.length - 10} more` : ''} changed in the repository while it ran (repro-gate did not undo this)`, 'Write outputs relative to the working folder; never into the repository by absolute path, through $GITHUB_WORKSPACE or with `cd ..`. Check those files in your working tree.', { field: 'command' });
+}
+/** A file of the repository as the sandbox's copy has it (pip resolves `-e .` next to it), or where it is when not copied. */
+async function inCopy(sandboxRoot, file) {
+    const copy = external_node_path_default().join(sandboxRoot, file.repoRelative);
+    return (await (0,promises_namespaceObject.stat)(copy).then((info) => info.isFile(), () => false)) ? copy : file.absolute;
+}
 async function runInSandbox(request) {
     const sandbox = await request.stage('sandbox', () => createSandbox({ repoRoot: request.repoRoot, isGitRepo: request.isGitRepo, extraPaths: request.copyPaths, clearPaths: request.outputs }));
+    let environment;
+    const disposeAll = async () => {
+        await Promise.all([sandbox.dispose(), environment?.dispose?.()]);
+    };
     const probe = await installProbe().catch(async (error) => {
         await sandbox.dispose();
         throw error;
     });
     try {
-        const { environment, variables } = request;
+        environment = await request.prepareEnvironment(sandbox.root);
+        const { variables } = request;
+        const cwd = external_node_path_default().join(sandbox.root, request.workdir);
+        if (!(await (0,promises_namespaceObject.stat)(cwd).then((info) => info.isDirectory(), () => false))) {
+            throw new UserError(`workdir ${request.workdir} is not a folder in the copy of the repository the command runs in`, 'The working folder must be a folder that git tracks files in (an ignored or empty folder is not copied); check `workdir` in the record.', { field: 'workdir', line: request.workdirLine });
+        }
         const env = {
-            ...rerunEnvironment({ base: process.env, binDir: environment.binDir, venvDir: environment.venvDir, variables, seeds: request.seeds }),
+            ...rerunEnvironment({
+                base: withoutSecrets(process.env),
+                binDir: environment.binDir,
+                venvDir: environment.venvDir,
+                variables,
+                seeds: request.seeds,
+                passEnv: request.passEnv,
+                sandbox,
+                cwd,
+            }),
             ...probe.environment(sandbox.root, variables.PYTHONPATH),
         };
+        const venvDir = environment.venvDir;
+        const [before, venvBefore, venvRealPath] = await Promise.all([
+            fingerprintWorkingTree(request.repoRoot, request.isGitRepo),
+            venvDir ? fingerprintVenv(venvDir) : undefined,
+            venvDir ? (0,promises_namespaceObject.realpath)(venvDir) : null,
+        ]);
         const result = await request.stage('rerun', () => runCommand({
             command: request.command,
-            cwd: external_node_path_default().join(sandbox.root, request.workdir),
+            cwd,
             env,
             timeoutMs: request.timeoutMs,
             logFile: request.logFile,
             onOutput: request.onOutput,
         }));
+        const outsideWrites = changedPaths(before, await fingerprintWorkingTree(request.repoRoot, request.isGitRepo, before));
+        const venvChanges = venvDir && venvBefore ? changedVenvFiles(venvBefore, await fingerprintVenv(venvDir)) : [];
+        if (venvChanges.length > 0 && venvDir)
+            await (0,promises_namespaceObject.rm)(venvDir, { recursive: true, force: true });
+        else
+            await environment.saveToRemoteCache?.();
         const trace = await readTrace(probe.traceFile);
         const environmentUse = judgeEnvironmentUse({
             processes: trace.processes,
-            venvDir: environment.venvDir ? await (0,promises_namespaceObject.realpath)(environment.venvDir) : null,
+            venvDir: venvRealPath,
             sandboxRoot: await (0,promises_namespaceObject.realpath)(sandbox.root),
-            recordedPackages: request.recordedPackages,
+            recordedPackages: request.recordedPackages ?? Object.keys(environment.packages ?? {}),
         });
-        return { root: sandbox.root, result, trace, environmentUse, dispose: sandbox.dispose };
+        const warnings = [
+            ...(sandbox.omittedLinks.length > 0 ? [`left out of the sandbox, as links that lead outside the repository: ${listed(sandbox.omittedLinks)}`] : []),
+            ...(venvChanges.length > 0 ? [`the command changed the cached venv (${listed(venvChanges)}): it was discarded, not reused or saved to the cache`] : []),
+        ];
+        return { root: sandbox.root, result, trace, environment, environmentUse, warnings, outsideWrites, dispose: disposeAll };
     }
     catch (error) {
-        await sandbox.dispose();
+        await disposeAll();
         throw error;
     }
     finally {
         await probe.dispose();
     }
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/missing-input.ts
+
+
+
+
+// A file that is in the user's working tree but not in the sandbox (git ignores it, and it was not passed with
+// --data) makes `record` succeed where every `verify` would fail. At record time it is named, with the fix.
+/** Paths a non-Python tool reported missing, from the messages of coreutils, shells and most C programs. */
+function missingInLog(logTail) {
+    const found = new Set();
+    for (const match of logTail.matchAll(/No such file or directory: '([^'\n]+)'/g))
+        found.add(match[1]);
+    for (const match of logTail.matchAll(/(?:^|\s)'?([^\s':]+)'?: No such file or directory/gm))
+        found.add(match[1]);
+    return [...found];
+}
+async function existsInCheckout(repoRoot, repoRelative) {
+    return (0,promises_namespaceObject.lstat)(external_node_path_default().join(repoRoot, repoRelative)).then(() => true, () => false);
+}
+async function leftOutInput(run, repoRoot, workdir) {
+    const root = await (0,promises_namespaceObject.realpath)(run.root);
+    const candidates = [
+        ...run.trace.missingFiles.map((file) => external_node_path_default().relative(root, file)),
+        ...missingInLog(run.result.logTail).map((file) => external_node_path_default().relative(root, external_node_path_default().resolve(root, workdir, file))),
+    ].filter((relative) => relative && !relative.startsWith('..') && !external_node_path_default().isAbsolute(relative));
+    for (const candidate of candidates) {
+        if (await existsInCheckout(repoRoot, candidate))
+            return candidate.split((external_node_path_default()).sep).join('/');
+    }
+    return undefined;
+}
+/** The one message for a run that cannot be recorded: a left-out input, a failure, a timeout, or the wrong interpreter. */
+async function explainFailedRun(run, repoRoot, workdir, logFile) {
+    const { result } = run;
+    if (run.outsideWrites.length > 0)
+        return outsideWritesError(run.outsideWrites);
+    if (result.timedOut)
+        return new UserError('the command timed out and was killed; no record was written', `Raise --timeout; the log is ${logFile}.`);
+    if (result.exitCode !== 0) {
+        const input = await leftOutInput(run, repoRoot, workdir);
+        if (input) {
+            return new UserError(`the command could not open ${input}: it is in your working tree, but git ignores it and it was not passed with --data, so verify would never see it; no record was written`, `Pass it with --data ${input} (or commit it).`);
+        }
+        return new UserError(`the command failed (${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`}); no record was written`, `Fix the command first; its log is ${logFile}.`);
+    }
+    if (run.environmentUse.problem) {
+        const { message, hint } = run.environmentUse.problem;
+        return new UserError(`${message}; no record was written`, hint);
+    }
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/record.ts
@@ -21504,14 +22997,26 @@ function checkFlags(options) {
     if (options.name !== undefined && !RecordName.safeParse(options.name).success) {
         throw new UserError(`--name "${options.name}" must match [a-z0-9._-]+ (at most 100 characters)`, 'Example: --name iris-sgd');
     }
-    if (options.timeout !== undefined && !Duration.safeParse(options.timeout).success) {
-        throw new UserError(`--timeout "${options.timeout}" must be a number followed by s, m or h`, 'Example: --timeout 20m');
+    const timeout = options.timeout === undefined ? undefined : Duration.safeParse(options.timeout);
+    if (timeout && !timeout.success) {
+        throw new UserError(`--timeout "${options.timeout}" ${timeout.error.issues[0]?.message ?? 'is not a duration'}`, 'Example: --timeout 20m');
     }
+    const badName = options.passEnv.find((name) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name));
+    if (badName !== undefined)
+        throw new UserError(`--pass-env "${badName}" is not an environment variable name`, 'Example: --pass-env HF_TOKEN');
     if (options.requirements && options.currentEnv) {
         throw new UserError('--requirements and --current-env exclude each other', 'Pass --requirements to rebuild a pinned venv, or --current-env to record the environment as it is.');
     }
     if (!options.requirements && !options.currentEnv) {
         throw new UserError('record needs --requirements FILE (the run happens in a venv rebuilt from it, as verify will rerun it) or --current-env', '--current-env records without requirements; the packages are then frozen from the interpreter that actually ran.');
+    }
+}
+/** Inputs are checked before anything is built or run: a typo in a path never costs a training. */
+async function assertInputsExist(inputs) {
+    for (const [flag, input] of inputs) {
+        if (!(await (0,promises_namespaceObject.lstat)(input.absolute).catch(() => undefined))) {
+            throw new UserError(`${flag} ${input.recordRelative} does not exist`, 'Check the path (relative to the current folder), or create the file before recording.');
+        }
     }
 }
 /** Regular files under a produced folder that the run wrote: untracked ones (the copy had them cleared) or changed tracked ones. */
@@ -21594,15 +23099,23 @@ async function recordRun(options) {
         options.requirements ? resolve(options.requirements, '--requirements') : undefined,
     ]);
     const outputs = [...artifacts, ...(metrics ? [metrics] : [])];
-    const environment = await stage('environment', () => prepareEnvironment({
+    await assertInputsExist([
+        ...data.flatMap((entry) => [['--data', entry.data], ...(entry.manifest ? [['--data (manifest)', entry.manifest]] : [])]),
+        ...config.map((entry) => ['--config', entry]),
+        ...(requirements ? [['--requirements', requirements]] : []),
+    ]);
+    // Made first, so a venv that fails to build leaves pip's whole output next to where the rerun log would be.
+    const logDir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-record-'));
+    const prepare = (sandboxRoot) => stage('environment', async () => prepareEnvironment({
         python: options.python,
-        requirementsFile: requirements?.absolute,
+        requirementsFile: requirements ? await inCopy(sandboxRoot, requirements) : undefined,
         requirementsDisplayPath: requirements?.recordRelative,
+        installDir: sandboxRoot,
         cacheRoot: options.cacheRoot,
         remoteCache: options.remoteCache,
         log: (line) => options.hooks.info(line),
+        logDir,
     }));
-    const logDir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-record-'));
     const logFile = external_node_path_default().join(logDir, LOG_FILE_NAME);
     const run = await runInSandbox({
         repoRoot,
@@ -21611,22 +23124,30 @@ async function recordRun(options) {
         workdir: workdir.repoRelative,
         copyPaths: data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
         outputs: outputs.map((output) => output.repoRelative),
-        environment,
+        prepareEnvironment: prepare,
         variables: options.variables,
+        passEnv: options.passEnv,
         seeds: options.seeds,
         timeoutMs: options.timeout ? parseDuration(options.timeout) : Number.POSITIVE_INFINITY,
         logFile,
-        recordedPackages: Object.keys(environment.packages ?? {}),
         stage,
         onOutput: (chunk) => options.hooks.output(chunk),
+    }).catch(async (error) => {
+        // Kept only when it holds pip's log: rmdir removes an empty folder and nothing else.
+        await (0,promises_namespaceObject.rmdir)(logDir).catch(() => undefined);
+        throw error;
     });
     let record;
     try {
         const failure = await explainFailedRun(run, repoRoot, workdir.repoRelative, logFile);
         if (failure)
             throw failure;
-        await checkProduced(run, repoRoot, gitRoot !== undefined, outputs);
-        record = await stage('compare', () => describeRun({ options, run, environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings }));
+        record = await stage('compare', async () => {
+            // The same checks and hashes as verify's: links, FIFOs and devices are refused by name before anything is read.
+            const collected = await collectOutputs(run.root, artifacts, metrics);
+            await checkProduced(run, repoRoot, gitRoot !== undefined, outputs);
+            return describeRun({ options, run, collected, environment: run.environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings });
+        });
         await deliverOutputs(run, outputs);
     }
     finally {
@@ -21638,15 +23159,14 @@ async function recordRun(options) {
 }
 /** Hashes the inputs (in the working tree) and the outputs (in the sandbox) into a validated record. */
 async function describeRun(facts) {
-    const { options, run, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings } = facts;
-    const inSandbox = (entry) => ({ ...entry, absolute: external_node_path_default().join(run.root, entry.repoRelative) });
-    const [commit, artifactHashes, dataHashes, configHashes, requirementsHash, metricValues, environment] = await Promise.all([
+    const { options, run, collected, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings } = facts;
+    const artifactHashes = artifacts.map((artifact) => ({ path: artifact.recordRelative, sha256: collected.artifactHashes.get(artifact.repoRelative) }));
+    const metricValues = collected.metrics ?? undefined;
+    const [commit, dataHashes, configHashes, requirementsHash, environment] = await Promise.all([
         gitRoot ? headCommit(repoRoot) : undefined,
-        hashEntries(artifacts.map(inSandbox)),
         hashEntries(data.map((entry) => entry.data)),
         hashEntries(config),
         requirements ? sha256Path(requirements.absolute) : undefined,
-        metrics ? (0,promises_namespaceObject.readFile)(external_node_path_default().join(run.root, metrics.repoRelative), 'utf8').then((text) => flattenMetrics(parseMetricsJson(text)).values) : undefined,
         environmentFields(facts.environment, run, warnings),
     ]);
     for (const [i, entry] of data.entries()) {
@@ -21660,7 +23180,7 @@ async function describeRun(facts) {
     if (gitRoot && (await hasUncommittedChanges(repoRoot))) {
         warnings.push(`the working tree has uncommitted changes, so code.commit (${commit?.slice(0, 12)}) does not fully describe this run; commit them together with the record`);
     }
-    warnings.push(...run.environmentUse.warnings);
+    warnings.push(...run.warnings, ...run.environmentUse.warnings);
     const record = {
         version: RECORD_VERSION,
         name: options.name ?? defaultName(facts.recordDir),
@@ -21674,6 +23194,7 @@ async function describeRun(facts) {
             ...(environment.packages ? { packages: environment.packages } : {}),
             ...(environment.platform ? { platform: environment.platform } : {}),
             ...(Object.keys(options.variables).length > 0 ? { variables: options.variables } : {}),
+            ...(options.passEnv.length > 0 ? { pass_env: options.passEnv } : {}),
         },
         ...(Object.keys(options.seeds).length > 0 ? { seeds: options.seeds } : {}),
         ...(configHashes.length > 0 ? { config: configHashes } : {}),
@@ -22374,11 +23895,18 @@ function splitLines(text) {
 
 ;// CONCATENATED MODULE: ./src/report/text-diff.ts
 
-/** Pure: a unified diff of two texts under one name, without the `===` banner; empty when they are equal. */
+
+/**
+ * Pure: a unified diff of two texts under one name, without the `===` banner; empty when they are equal, and a one-line
+ * summary when too much changed to show.
+ */
 function unifiedDiff(name, before, after) {
     if (before === after)
         return '';
-    return createTwoFilesPatch(`a/${name}`, `b/${name}`, before, after, undefined, undefined, { context: 3 })
+    const patch = createTwoFilesPatch(`a/${name}`, `b/${name}`, before, after, undefined, undefined, { context: 3, maxEditLength: DIFF_MAX_EDIT_LENGTH });
+    if (patch === undefined)
+        return `${name}: more than ${DIFF_MAX_EDIT_LENGTH} lines changed, too many to show`;
+    return patch
         .split('\n')
         .filter((line) => !line.startsWith('==='))
         .join('\n')
@@ -22585,6 +24113,7 @@ function diffArrays(oldArr, newArr, options) {
 
 
 
+
 // Pure: rewrites only the measured fields of a run record's text. The yaml Document API keeps the user's comments,
 // key order and hand-written fields (tolerance, thresholds, variables) exactly as they were.
 function setEach(doc, list, hashes) {
@@ -22596,17 +24125,23 @@ function replaceMetricValues(doc, metrics) {
         doc.setIn(['metrics', 'values'], doc.createNode(metrics));
         return;
     }
+    // Indexed once: map.set searches the pairs, which is quadratic over the thousands of metrics a model can log.
     const map = values;
-    for (const pair of [...map.items]) {
-        const name = String(pair.key?.value ?? pair.key);
-        if (!(name in metrics))
-            map.delete(pair.key);
+    const byName = new Map(map.items.map((pair) => [String((0,dist/* isScalar */.jn)(pair.key) ? pair.key.value : pair.key), pair]));
+    map.items = map.items.filter((pair) => Object.hasOwn(metrics, String((0,dist/* isScalar */.jn)(pair.key) ? pair.key.value : pair.key)));
+    for (const [name, value] of Object.entries(metrics)) {
+        const pair = byName.get(name);
+        if (!pair)
+            map.items.push(doc.createPair(name, value));
+        else if ((0,dist/* isScalar */.jn)(pair.value))
+            pair.value.value = value;
+        else
+            pair.value = doc.createNode(value);
     }
-    for (const [name, value] of Object.entries(metrics))
-        map.set(name, value);
 }
 function updateRecordText(text, measured) {
-    const doc = (0,dist/* parseDocument */.Tp)(text);
+    // The record was loaded (and its keys checked) already; yaml's own duplicate-key check is quadratic in the keys.
+    const doc = (0,dist/* parseDocument */.Tp)(text, { uniqueKeys: false });
     setEach(doc, 'config', measured.config);
     setEach(doc, 'data', measured.data);
     setEach(doc, 'artifacts', measured.artifacts);
@@ -22640,7 +24175,11 @@ function keepUntouchedLines(before, after) {
     const merged = [];
     let i = 0;
     let j = 0;
-    for (const part of diffArrays(old.map(squeeze), now.map(squeeze))) {
+    const parts = diffArrays(old.map(squeeze), now.map(squeeze), { maxEditLength: DIFF_MAX_EDIT_LENGTH });
+    // Too many changed lines to align cheaply: the printer's text stands as it is.
+    if (parts === undefined)
+        return after;
+    for (const part of parts) {
         const count = part.count ?? part.value.length;
         if (part.removed)
             i += count;
@@ -22653,6 +24192,30 @@ function keepUntouchedLines(before, after) {
         }
     }
     return merged.join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/report/truncate.ts
+// Pure: strings cut to a report field's cap instead of failing its schema. The cut is always said, with a count.
+/** The start of `text`, at most `max` characters in all, ending with how much was left out. */
+function keepStart(text, max) {
+    if (text.length <= max)
+        return text;
+    const note = (cut) => `… (${cut} more characters)`;
+    const kept = max - note(text.length).length;
+    return `${text.slice(0, kept)}${note(text.length - kept)}`;
+}
+/**
+ * The first line and the end of `text`, at most `max` characters: a message says what failed first and why last
+ * (pip's ERROR lines, a stack of causes), so the middle is what goes.
+ */
+function keepEnds(text, max) {
+    if (text.length <= max)
+        return text;
+    const firstLine = text.split('\n', 1)[0];
+    const head = firstLine.length <= max / 4 ? firstLine : `${firstLine.slice(0, Math.floor(max / 4) - 1)}…`;
+    const note = (cut) => `\n… (${cut} characters left out) …\n`;
+    const tailLength = max - head.length - note(text.length).length;
+    return `${head}${note(text.length - head.length - tailLength)}${text.slice(text.length - tailLength)}`;
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/code-report.ts
@@ -22686,51 +24249,9 @@ async function codeReport(loaded) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/pipeline/collect-outputs.ts
-
-
-
-
-
-async function readMetrics(file, displayPath) {
-    let text;
-    try {
-        text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
-    }
-    catch {
-        return null;
-    }
-    try {
-        return flattenMetrics(parseMetricsJson(text)).values;
-    }
-    catch (error) {
-        throw new UserError(`metrics file ${displayPath} written by the rerun is not a JSON object: ${error.message}`, 'The command must write its metrics as a JSON object, e.g. {"accuracy": 0.93}.', { field: 'metrics.path' });
-    }
-}
-/** Hashes what the rerun produced inside the sandbox (in parallel) and reads its metrics. */
-async function collectOutputs(sandboxRoot, artifacts, metricsPath) {
-    const inSandbox = (resolved) => external_node_path_default().join(sandboxRoot, resolved.repoRelative);
-    const [hashes, metrics] = await Promise.all([
-        Promise.all(artifacts.map(async (artifact) => [artifact.repoRelative, await sha256PathIfExists(inSandbox(artifact))])),
-        metricsPath ? readMetrics(inSandbox(metricsPath), metricsPath.repoRelative) : Promise.resolve(null),
-    ]);
-    return { artifactHashes: new Map(hashes), metrics };
-}
-/**
- * Keeps produced files and folders as evidence, at their repo-relative paths under `evidenceDir`; copy-on-write where
- * the filesystem allows, so large models cost little. Returns `evidenceDir`.
- */
-async function keepEvidence(sandboxRoot, outputs, evidenceDir) {
-    await Promise.all(outputs.map(async (repoRelative) => {
-        const target = external_node_path_default().join(evidenceDir, repoRelative);
-        await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(target), { recursive: true });
-        // A missing output is already in the report; evidence is best effort.
-        await (0,promises_namespaceObject.cp)(external_node_path_default().join(sandboxRoot, repoRelative), target, { recursive: true, mode: promises_namespaceObject.constants.COPYFILE_FICLONE, verbatimSymlinks: true }).catch(() => undefined);
-    }));
-    return evidenceDir;
-}
-
 ;// CONCATENATED MODULE: ./src/pipeline/verify-record.ts
+
+
 
 
 
@@ -22763,7 +24284,8 @@ function missingInputError(missing) {
 function toRecordError(error) {
     const { message, hint } = error instanceof UserError ? { message: error.message, hint: error.hint } : describeError(error);
     const location = error instanceof UserError ? error.location : {};
-    return { message: message.slice(0, 2_000), hint: hint?.slice(0, 2_000), field: location.field, line: location.line };
+    // Cut at the middle: a message says what failed first and the culprit last (pip's ERROR lines).
+    return { message: keepEnds(message, REPORT_TEXT_MAX), hint: hint && keepEnds(hint, REPORT_TEXT_MAX), field: location.field, line: location.line };
 }
 const MAX_LISTED_PROCESSES = 50;
 /** The probe's view of the run, for the report: which interpreters ran, and which changed packages were imported. */
@@ -22841,19 +24363,24 @@ class RecordVerification {
         if (!this.options.rerunOnChangedData && inputs.some((input) => input.kind === 'data' && input.status !== 'match'))
             return;
         const { record, paths } = loaded;
-        const environment = await this.stage('environment', () => prepareEnvironment({
-            python: this.options.python,
-            requiredPython: record.environment?.python,
-            requiredPythonLine: loaded.lineOf(['environment', 'python']),
-            requirementsFile: paths.requirements?.absolute,
-            requirementsDisplayPath: paths.requirements?.repoRelative,
-            recordedPackages: record.environment?.packages,
-            recordedPlatform: record.environment?.platform,
-            cacheRoot: this.options.cacheRoot,
-            remoteCache: this.options.remoteCache,
-            log: (line) => this.options.hooks.info(line),
-        }));
-        this.report.environment = environment.report;
+        const prepare = async (sandboxRoot) => {
+            const environment = await this.stage('environment', async () => prepareEnvironment({
+                python: this.options.python,
+                requiredPython: record.environment?.python,
+                requiredPythonLine: loaded.lineOf(['environment', 'python']),
+                requirementsFile: paths.requirements ? await inCopy(sandboxRoot, paths.requirements) : undefined,
+                requirementsDisplayPath: paths.requirements?.repoRelative,
+                installDir: sandboxRoot,
+                recordedPackages: record.environment?.packages,
+                recordedPlatform: record.environment?.platform,
+                cacheRoot: this.options.cacheRoot,
+                remoteCache: this.options.remoteCache,
+                log: (line) => this.options.hooks.info(line),
+                logDir: external_node_path_default().join(this.options.evidenceDir, record.name),
+            }));
+            this.report.environment = environment.report;
+            return environment;
+        };
         const outputs = [...paths.artifacts, ...(paths.metrics ? [paths.metrics] : [])].map((p) => p.repoRelative);
         const evidenceDir = external_node_path_default().join(this.options.evidenceDir, record.name);
         const logFile = external_node_path_default().join(evidenceDir, LOG_FILE_NAME);
@@ -22863,19 +24390,21 @@ class RecordVerification {
             isGitRepo: loaded.isGitRepo,
             command: record.command,
             workdir: paths.workdir.repoRelative,
+            workdirLine: loaded.lineOf(['workdir']),
             copyPaths: paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
             outputs,
-            environment,
+            prepareEnvironment: prepare,
             variables: record.environment?.variables ?? {},
+            passEnv: record.environment?.pass_env ?? [],
             seeds: record.seeds ?? {},
             timeoutMs: parseDuration(timeout),
             logFile,
-            recordedPackages: Object.keys(record.environment?.packages ?? environment.packages ?? {}),
+            recordedPackages: record.environment?.packages ? Object.keys(record.environment.packages) : undefined,
             stage: this.stage,
             onOutput: (chunk) => this.options.hooks.output(chunk),
         });
         try {
-            await this.judgeRun(loaded, run, environment, { timeout, logFile, evidenceDir, outputs });
+            await this.judgeRun(loaded, run, run.environment, { timeout, logFile, evidenceDir, outputs });
         }
         finally {
             await run.dispose();
@@ -22896,7 +24425,7 @@ class RecordVerification {
         const { record, paths, lineOf } = loaded;
         const { result } = run;
         this.report.run = {
-            command: record.command,
+            command: keepStart(record.command, REPORT_TEXT_MAX),
             workdir: paths.workdir.repoRelative,
             exitCode: result.exitCode,
             signal: result.signal,
@@ -22905,10 +24434,15 @@ class RecordVerification {
             logTail: result.logTail,
             logPath: where.logFile,
             ...describeProcesses(run, environment),
+            containment: result.containment,
+            killed: result.killed,
         };
         markImported(this.report, run.environmentUse);
-        if (run.environmentUse.warnings.length > 0)
-            this.report.warnings = run.environmentUse.warnings.slice(0, 100);
+        const warnings = [...run.warnings, ...run.environmentUse.warnings];
+        if (warnings.length > 0)
+            this.report.warnings = warnings.slice(0, 100);
+        if (run.outsideWrites.length > 0)
+            throw outsideWritesError(run.outsideWrites);
         if (result.timedOut) {
             throw new UserError(`the command timed out after ${where.timeout} and was killed with all its child processes`, 'Make the run faster or raise `timeout` in the run record.', {
                 field: 'timeout',
@@ -22940,6 +24474,8 @@ class RecordVerification {
             tolerance: record.tolerance,
             lineOf: (name) => lineOf(['metrics', 'values', name]),
         });
+        if (paths.metrics && collected.metrics === null)
+            this.report.missingMetricsFile = paths.metrics.repoRelative;
         this.report.thresholds = checkThresholds(record.thresholds ?? {}, collected.metrics, (name) => lineOf(['thresholds', name]));
         this.result.measurement = await this.measure(loaded, environment, collected, run);
     }
@@ -23093,7 +24629,7 @@ function parseData(values) {
     });
 }
 /** One argument is taken as a shell command line; several are quoted so each stays one word. */
-function commandLine(words) {
+function record_command_commandLine(words) {
     if (words.length === 1)
         return words[0];
     return words.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`)).join(' ');
@@ -23134,6 +24670,7 @@ async function runRecordCommand(args, stdout, stderr) {
         'current-env': { type: 'boolean' },
         seed: { type: 'string', multiple: true },
         var: { type: 'string', multiple: true },
+        'pass-env': { type: 'string', multiple: true },
         timeout: { type: 'string' },
         python: { type: 'string' },
         update: { type: 'boolean' },
@@ -23154,7 +24691,7 @@ async function runRecordCommand(args, stdout, stderr) {
     const result = await recordRun({
         out: values.out,
         name: values.name,
-        command: commandLine(positionals),
+        command: record_command_commandLine(positionals),
         artifacts: values.artifact ?? [],
         metrics: values.metrics,
         data: parseData(values.data),
@@ -23163,6 +24700,7 @@ async function runRecordCommand(args, stdout, stderr) {
         currentEnv: values['current-env'] ?? false,
         seeds: parsePairs(values.seed, '--seed', true),
         variables: asStrings(parsePairs(values.var, '--var')),
+        passEnv: values['pass-env'] ?? [],
         timeout: values.timeout,
         python: values.python ?? 'python3',
         cacheRoot: defaultCacheRoot(),
@@ -23339,6 +24877,7 @@ function compareRecordVersions(base, current, recordPath) {
 
 
 
+
 const loosening_exists = (file) => (0,promises_namespaceObject.stat)(file).then(() => true, () => false);
 /** The record's repository and its path there, also for a record (or a folder) that no longer exists. */
 async function locateRecordFile(file) {
@@ -23368,7 +24907,8 @@ function parseLeniently(text) {
 async function currentVersion(file) {
     if (!(await loosening_exists(file)))
         return undefined;
-    return parseLeniently(await (0,promises_namespaceObject.readFile)(file, 'utf8').catch(() => ''));
+    // Bounded like every record read: a 49 MB record or a FIFO is the same clear error here as in verify.
+    return parseLeniently(await readRecordText(file, file));
 }
 /** Resolves the base once per repository; a base the clone lacks is an error, since nothing could be compared. */
 class BaseCommits {
@@ -23569,6 +25109,8 @@ async function main(argv, stdout, stderr) {
 
 ;// CONCATENATED MODULE: ./src/cli/index.ts
 
+
+shedSecretsFromEnvironment();
 void main(process.argv.slice(2), process.stdout, process.stderr).then((status) => {
     process.exitCode = status;
 });

@@ -1,3 +1,5 @@
+import { shedSecretsFromEnvironment } from '../secrets/shed-secrets.js';
 import { run } from './main.js';
 
+shedSecretsFromEnvironment();
 void run();

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
+import { shedSecretsFromEnvironment } from '../secrets/shed-secrets.js';
 import { main } from './main.js';
 
+shedSecretsFromEnvironment();
 void main(process.argv.slice(2), process.stdout, process.stderr).then((status) => {
   process.exitCode = status;
 });

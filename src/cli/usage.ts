@@ -45,6 +45,8 @@ Options:
                              the interpreter that actually ran
   --seed NAME=VALUE          a seed, exported to the run as REPRO_SEED_<NAME> (repeatable)
   --var NAME=VALUE           an environment variable set for the run (repeatable)
+  --pass-env NAME            a host variable the run may see, e.g. HF_TOKEN; recorded by name only
+                             (repeatable; every other host variable is withheld from the run)
   --name NAME                the record's name (default: its folder's name)
   --out FILE                 where to write the record (default: run.yaml)
   --timeout DURATION         the rerun's time limit, e.g. 20m (default: 60m)
@@ -95,7 +97,7 @@ Options (prune):
 export const USAGE = `Usage:
   ${TOOL_NAME} verify <record>... [--json FILE] [--markdown FILE] [--python PATH] [--evidence-dir DIR] [--keep-artifacts] [--base REF [--fail-on-loosened]]
   ${TOOL_NAME} record --artifact PATH... [--metrics FILE] [--data PATH[=MANIFEST]...] [--config PATH...]
-                     [--requirements FILE | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--name NAME]
+                     [--requirements FILE | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--pass-env NAME...] [--name NAME]
                      [--out run.yaml] [--timeout 60m] [--python PATH] -- <command...>
   ${TOOL_NAME} record --update RECORD... [--force]
   ${TOOL_NAME} merge <report.json|folder>... [--expect RECORD]... [--json FILE] [--markdown FILE]

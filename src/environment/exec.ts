@@ -10,9 +10,9 @@ export interface Captured {
 }
 
 /** Runs a program to completion and captures its output, without secrets in its environment; never throws, so callers word the failure. */
-export function capture(program: string, args: string[], env: NodeJS.ProcessEnv = withoutSecrets(process.env)): Promise<Captured> {
+export function capture(program: string, args: string[], env: NodeJS.ProcessEnv = withoutSecrets(process.env), cwd?: string): Promise<Captured> {
   return new Promise((resolve) => {
-    const child = spawn(program, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(program, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));

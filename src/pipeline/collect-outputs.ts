@@ -1,8 +1,11 @@
-import { constants, cp, mkdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { cp, lstat, mkdir, open, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { flattenMetrics, parseMetricsJson } from '../compare/metrics-file.js';
+import { metricsFromText } from '../compare/metrics-file.js';
+import { assertMetricsSizeWithin } from '../compare/read-metrics-file.js';
 import { UserError } from '../errors.js';
-import { sha256PathIfExists } from '../hashing/sha256.js';
+import { fileKind } from '../hashing/file-kind.js';
+import { sha256Directory, sha256File } from '../hashing/sha256.js';
 import type { ResolvedPath } from '../record/paths.js';
 
 export interface CollectedOutputs {
@@ -12,22 +15,57 @@ export interface CollectedOutputs {
   metrics: Record<string, number> | null;
 }
 
-async function readMetrics(file: string, displayPath: string): Promise<Record<string, number> | null> {
+type OutputRole = 'artifact' | 'metrics file';
+
+const OUTPUT_HINT = 'Outputs must be regular files (or folders of them) that the command writes inside the working tree: write or copy the file there, do not link to it.';
+
+function isInside(root: string, candidate: string): boolean {
+  const relative = path.relative(root, candidate);
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
+/**
+ * What the rerun left at an output path, checked with lstat before anything is opened: a FIFO would block the read
+ * forever, a device (or a link to one, such as /dev/zero) would never end, and a link hashes something else than
+ * what the command wrote. Only a regular file or a folder inside the sandbox passes.
+ */
+async function inspectOutput(realSandboxRoot: string, absolute: string, shown: string, role: OutputRole): Promise<'missing' | 'file' | 'folder'> {
+  const stats = await lstat(absolute).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+    throw error;
+  });
+  if (!stats) return 'missing';
+  const folder = await realpath(path.dirname(absolute));
+  if (!isInside(realSandboxRoot, folder)) {
+    throw new UserError(`${role} ${shown} was written through a symlinked folder that leads outside the working tree`, OUTPUT_HINT);
+  }
+  if (stats.isSymbolicLink()) {
+    const target = await readlink(absolute).catch(() => '?');
+    throw new UserError(`${role} ${shown} is a symlink (to ${target.slice(0, 200)}), not a regular file`, OUTPUT_HINT);
+  }
+  if (stats.isFile()) return 'file';
+  if (stats.isDirectory() && role === 'artifact') return 'folder';
+  throw new UserError(`${role} ${shown} is ${fileKind(stats)}, not a regular file`, OUTPUT_HINT);
+}
+
+async function hashArtifact(realSandboxRoot: string, absolute: string, shown: string): Promise<string | null> {
+  const kind = await inspectOutput(realSandboxRoot, absolute, shown, 'artifact');
+  if (kind === 'missing') return null;
+  // Never through a link: one swapped in after the check makes the open fail instead.
+  return kind === 'file' ? sha256File(absolute, { noFollow: true }) : sha256Directory(absolute, { regularOnly: true, displayPath: shown });
+}
+
+async function readMetrics(realSandboxRoot: string, file: string, displayPath: string): Promise<Record<string, number> | null> {
+  if ((await inspectOutput(realSandboxRoot, file, displayPath, 'metrics file')) === 'missing') return null;
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return null;
+    assertMetricsSizeWithin((await handle.stat()).size, displayPath, { field: 'metrics.path' });
+    text = await handle.readFile('utf8');
+  } finally {
+    await handle.close();
   }
-  try {
-    return flattenMetrics(parseMetricsJson(text)).values;
-  } catch (error) {
-    throw new UserError(
-      `metrics file ${displayPath} written by the rerun is not a JSON object: ${(error as Error).message}`,
-      'The command must write its metrics as a JSON object, e.g. {"accuracy": 0.93}.',
-      { field: 'metrics.path' },
-    );
-  }
+  return metricsFromText(text, displayPath, 'written by the rerun', { field: 'metrics.path' });
 }
 
 /** Hashes what the rerun produced inside the sandbox (in parallel) and reads its metrics. */
@@ -36,10 +74,11 @@ export async function collectOutputs(
   artifacts: ResolvedPath[],
   metricsPath: ResolvedPath | undefined,
 ): Promise<CollectedOutputs> {
+  const realSandboxRoot = await realpath(sandboxRoot);
   const inSandbox = (resolved: ResolvedPath) => path.join(sandboxRoot, resolved.repoRelative);
   const [hashes, metrics] = await Promise.all([
-    Promise.all(artifacts.map(async (artifact) => [artifact.repoRelative, await sha256PathIfExists(inSandbox(artifact))] as const)),
-    metricsPath ? readMetrics(inSandbox(metricsPath), metricsPath.repoRelative) : Promise.resolve(null),
+    Promise.all(artifacts.map(async (artifact) => [artifact.repoRelative, await hashArtifact(realSandboxRoot, inSandbox(artifact), artifact.repoRelative)] as const)),
+    metricsPath ? readMetrics(realSandboxRoot, inSandbox(metricsPath), metricsPath.repoRelative) : Promise.resolve(null),
   ]);
   return { artifactHashes: new Map(hashes), metrics };
 }

@@ -1,9 +1,10 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { compareRecordVersions } from '../compare/loosening.js';
 import { UserError } from '../errors.js';
 import { findRepoRoot, listFilesAtCommit, readFileAtCommit, resolveCommit } from '../git.js';
 import { parseSource } from '../record/locate.js';
+import { readRecordText } from '../record/read-text.js';
 import type { Loosened, Report, Rerecorded } from '../report/schema.js';
 
 // The git edge of the loosening check, shared by `verify --base` and the action on pull requests: each record as
@@ -55,7 +56,8 @@ function parseLeniently(text: string): unknown {
 
 async function currentVersion(file: string): Promise<unknown> {
   if (!(await exists(file))) return undefined;
-  return parseLeniently(await readFile(file, 'utf8').catch(() => ''));
+  // Bounded like every record read: a 49 MB record or a FIFO is the same clear error here as in verify.
+  return parseLeniently(await readRecordText(file, file));
 }
 
 /** Resolves the base once per repository; a base the clone lacks is an error, since nothing could be compared. */

@@ -1,7 +1,7 @@
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import type { SandboxedRun } from './sandboxed-run.js';
+import { outsideWritesError, type SandboxedRun } from './sandboxed-run.js';
 
 // A file that is in the user's working tree but not in the sandbox (git ignores it, and it was not passed with
 // --data) makes `record` succeed where every `verify` would fail. At record time it is named, with the fix.
@@ -36,6 +36,7 @@ async function leftOutInput(run: SandboxedRun, repoRoot: string, workdir: string
 /** The one message for a run that cannot be recorded: a left-out input, a failure, a timeout, or the wrong interpreter. */
 export async function explainFailedRun(run: SandboxedRun, repoRoot: string, workdir: string, logFile: string): Promise<UserError | undefined> {
   const { result } = run;
+  if (run.outsideWrites.length > 0) return outsideWritesError(run.outsideWrites);
   if (result.timedOut) return new UserError('the command timed out and was killed; no record was written', `Raise --timeout; the log is ${logFile}.`);
   if (result.exitCode !== 0) {
     const input = await leftOutInput(run, repoRoot, workdir);

@@ -1,8 +1,7 @@
-import { cp, lstat, mkdir, mkdtemp, readdir, readFile, realpath, rm } from 'node:fs/promises';
+import { cp, lstat, mkdir, mkdtemp, readdir, realpath, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { flattenMetrics, parseMetricsJson } from '../compare/metrics-file.js';
 import { LOG_FILE_NAME, RECORD_VERSION } from '../constants.js';
 import { prepareEnvironment, type PreparedEnvironment, type VenvCache } from '../environment/index.js';
 import { UserError } from '../errors.js';
@@ -15,10 +14,11 @@ import { Duration, RecordName, type RunRecord, RunRecordSchema } from '../record
 import type { StageTiming } from '../report/schema.js';
 import { parseDuration } from '../rerun/index.js';
 import { writeFileAtomic } from '../write-file-atomic.js';
+import { type CollectedOutputs, collectOutputs } from './collect-outputs.js';
 import type { PipelineHooks } from './hooks.js';
 import { interpreterThatRan } from './interpreter-that-ran.js';
 import { explainFailedRun } from './missing-input.js';
-import { runInSandbox, type SandboxedRun, type StageRunner } from './sandboxed-run.js';
+import { inCopy, runInSandbox, type SandboxedRun, type StageRunner } from './sandboxed-run.js';
 
 export interface RecordOptions {
   out: string;
@@ -33,6 +33,8 @@ export interface RecordOptions {
   currentEnv: boolean;
   seeds: Record<string, string | number>;
   variables: Record<string, string>;
+  /** Host variables the command may see (`--pass-env`); recorded by name, never by value. */
+  passEnv: string[];
   timeout?: string;
   python: string;
   cacheRoot: string;
@@ -71,9 +73,12 @@ function checkFlags(options: RecordOptions): void {
   if (options.name !== undefined && !RecordName.safeParse(options.name).success) {
     throw new UserError(`--name "${options.name}" must match [a-z0-9._-]+ (at most 100 characters)`, 'Example: --name iris-sgd');
   }
-  if (options.timeout !== undefined && !Duration.safeParse(options.timeout).success) {
-    throw new UserError(`--timeout "${options.timeout}" must be a number followed by s, m or h`, 'Example: --timeout 20m');
+  const timeout = options.timeout === undefined ? undefined : Duration.safeParse(options.timeout);
+  if (timeout && !timeout.success) {
+    throw new UserError(`--timeout "${options.timeout}" ${timeout.error.issues[0]?.message ?? 'is not a duration'}`, 'Example: --timeout 20m');
   }
+  const badName = options.passEnv.find((name) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name));
+  if (badName !== undefined) throw new UserError(`--pass-env "${badName}" is not an environment variable name`, 'Example: --pass-env HF_TOKEN');
   if (options.requirements && options.currentEnv) {
     throw new UserError('--requirements and --current-env exclude each other', 'Pass --requirements to rebuild a pinned venv, or --current-env to record the environment as it is.');
   }
@@ -82,6 +87,15 @@ function checkFlags(options: RecordOptions): void {
       'record needs --requirements FILE (the run happens in a venv rebuilt from it, as verify will rerun it) or --current-env',
       '--current-env records without requirements; the packages are then frozen from the interpreter that actually ran.',
     );
+  }
+}
+
+/** Inputs are checked before anything is built or run: a typo in a path never costs a training. */
+async function assertInputsExist(inputs: ReadonlyArray<readonly [string, Resolved]>): Promise<void> {
+  for (const [flag, input] of inputs) {
+    if (!(await lstat(input.absolute).catch(() => undefined))) {
+      throw new UserError(`${flag} ${input.recordRelative} does not exist`, 'Check the path (relative to the current folder), or create the file before recording.');
+    }
   }
 }
 
@@ -171,18 +185,27 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
     options.requirements ? resolve(options.requirements, '--requirements') : undefined,
   ]);
   const outputs = [...artifacts, ...(metrics ? [metrics] : [])];
+  await assertInputsExist([
+    ...data.flatMap((entry) => [['--data', entry.data] as const, ...(entry.manifest ? [['--data (manifest)', entry.manifest] as const] : [])]),
+    ...config.map((entry) => ['--config', entry] as const),
+    ...(requirements ? [['--requirements', requirements] as const] : []),
+  ]);
 
-  const environment = await stage('environment', () =>
-    prepareEnvironment({
-      python: options.python,
-      requirementsFile: requirements?.absolute,
-      requirementsDisplayPath: requirements?.recordRelative,
-      cacheRoot: options.cacheRoot,
-      remoteCache: options.remoteCache,
-      log: (line) => options.hooks.info(line),
-    }),
-  );
+  // Made first, so a venv that fails to build leaves pip's whole output next to where the rerun log would be.
   const logDir = await mkdtemp(path.join(tmpdir(), 'repro-gate-record-'));
+  const prepare = (sandboxRoot: string) =>
+    stage('environment', async () =>
+      prepareEnvironment({
+        python: options.python,
+        requirementsFile: requirements ? await inCopy(sandboxRoot, requirements) : undefined,
+        requirementsDisplayPath: requirements?.recordRelative,
+        installDir: sandboxRoot,
+        cacheRoot: options.cacheRoot,
+        remoteCache: options.remoteCache,
+        log: (line) => options.hooks.info(line),
+        logDir,
+      }),
+    );
   const logFile = path.join(logDir, LOG_FILE_NAME);
   const run = await runInSandbox({
     repoRoot,
@@ -191,21 +214,29 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
     workdir: workdir.repoRelative,
     copyPaths: data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
     outputs: outputs.map((output) => output.repoRelative),
-    environment,
+    prepareEnvironment: prepare,
     variables: options.variables,
+    passEnv: options.passEnv,
     seeds: options.seeds,
     timeoutMs: options.timeout ? parseDuration(options.timeout) : Number.POSITIVE_INFINITY,
     logFile,
-    recordedPackages: Object.keys(environment.packages ?? {}),
     stage,
     onOutput: (chunk) => options.hooks.output(chunk),
+  }).catch(async (error: unknown) => {
+    // Kept only when it holds pip's log: rmdir removes an empty folder and nothing else.
+    await rmdir(logDir).catch(() => undefined);
+    throw error;
   });
   let record: RunRecord;
   try {
     const failure = await explainFailedRun(run, repoRoot, workdir.repoRelative, logFile);
     if (failure) throw failure;
-    await checkProduced(run, repoRoot, gitRoot !== undefined, outputs);
-    record = await stage('compare', () => describeRun({ options, run, environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings }));
+    record = await stage('compare', async () => {
+      // The same checks and hashes as verify's: links, FIFOs and devices are refused by name before anything is read.
+      const collected = await collectOutputs(run.root, artifacts, metrics);
+      await checkProduced(run, repoRoot, gitRoot !== undefined, outputs);
+      return describeRun({ options, run, collected, environment: run.environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings });
+    });
     await deliverOutputs(run, outputs);
   } finally {
     await run.dispose();
@@ -218,6 +249,7 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
 interface RunFacts {
   options: RecordOptions;
   run: SandboxedRun;
+  collected: CollectedOutputs;
   environment: PreparedEnvironment;
   recordDir: string;
   repoRoot: string;
@@ -233,15 +265,14 @@ interface RunFacts {
 
 /** Hashes the inputs (in the working tree) and the outputs (in the sandbox) into a validated record. */
 async function describeRun(facts: RunFacts): Promise<RunRecord> {
-  const { options, run, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings } = facts;
-  const inSandbox = (entry: Resolved) => ({ ...entry, absolute: path.join(run.root, entry.repoRelative) });
-  const [commit, artifactHashes, dataHashes, configHashes, requirementsHash, metricValues, environment] = await Promise.all([
+  const { options, run, collected, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings } = facts;
+  const artifactHashes = artifacts.map((artifact) => ({ path: artifact.recordRelative, sha256: collected.artifactHashes.get(artifact.repoRelative)! }));
+  const metricValues = collected.metrics ?? undefined;
+  const [commit, dataHashes, configHashes, requirementsHash, environment] = await Promise.all([
     gitRoot ? headCommit(repoRoot) : undefined,
-    hashEntries(artifacts.map(inSandbox)),
     hashEntries(data.map((entry) => entry.data)),
     hashEntries(config),
     requirements ? sha256Path(requirements.absolute) : undefined,
-    metrics ? readFile(path.join(run.root, metrics.repoRelative), 'utf8').then((text) => flattenMetrics(parseMetricsJson(text)).values) : undefined,
     environmentFields(facts.environment, run, warnings),
   ]);
   for (const [i, entry] of data.entries()) {
@@ -257,7 +288,7 @@ async function describeRun(facts: RunFacts): Promise<RunRecord> {
   if (gitRoot && (await hasUncommittedChanges(repoRoot))) {
     warnings.push(`the working tree has uncommitted changes, so code.commit (${commit?.slice(0, 12)}) does not fully describe this run; commit them together with the record`);
   }
-  warnings.push(...run.environmentUse.warnings);
+  warnings.push(...run.warnings, ...run.environmentUse.warnings);
   const record: RunRecord = {
     version: RECORD_VERSION,
     name: options.name ?? defaultName(facts.recordDir),
@@ -271,6 +302,7 @@ async function describeRun(facts: RunFacts): Promise<RunRecord> {
       ...(environment.packages ? { packages: environment.packages } : {}),
       ...(environment.platform ? { platform: environment.platform } : {}),
       ...(Object.keys(options.variables).length > 0 ? { variables: options.variables } : {}),
+      ...(options.passEnv.length > 0 ? { pass_env: options.passEnv } : {}),
     },
     ...(Object.keys(options.seeds).length > 0 ? { seeds: options.seeds } : {}),
     ...(configHashes.length > 0 ? { config: configHashes } : {}),

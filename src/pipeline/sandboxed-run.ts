@@ -1,11 +1,16 @@
-import { realpath } from 'node:fs/promises';
+import { realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type EnvironmentUse, judgeEnvironmentUse } from '../compare/environment-use.js';
 import type { PreparedEnvironment } from '../environment/index.js';
+import { withoutSecrets } from '../child-env.js';
+import { changedVenvFiles, fingerprintVenv } from '../environment/venv-integrity.js';
+import { UserError } from '../errors.js';
+import type { ResolvedPath } from '../record/paths.js';
 import type { StageTiming } from '../report/schema.js';
 import { type CommandResult, createSandbox, rerunEnvironment, runCommand } from '../rerun/index.js';
 import { installProbe } from '../rerun/probe/install-probe.js';
 import { type ProbeTrace, readTrace } from '../rerun/probe/read-trace.js';
+import { changedPaths, fingerprintWorkingTree } from '../rerun/working-tree-guard.js';
 
 // The one way a command runs, for `record` and for `verify` alike: in an isolated copy of the working tree,
 // in the prepared environment, with the probe watching every Python process.
@@ -16,19 +21,26 @@ export interface SandboxedRunRequest {
   repoRoot: string;
   isGitRepo: boolean;
   command: string;
-  /** Repo-relative folder the command runs in. */
+  /** Repo-relative folder the command runs in, and the record's line for it (errors point there). */
   workdir: string;
+  workdirLine?: number;
   /** Repo-relative data (and manifests), copied even when git ignores them. */
   copyPaths: string[];
   /** Repo-relative outputs, cleared in the copy before the command runs. */
   outputs: string[];
-  environment: PreparedEnvironment;
+  /** Prepares the environment once the copy exists: pip installs from the copy, never from the checkout. */
+  prepareEnvironment: (sandboxRoot: string) => Promise<PreparedEnvironment>;
   variables: Record<string, string>;
+  /** Host variables the record passes through (`environment.pass_env`). */
+  passEnv: string[];
   seeds: Record<string, string | number>;
   timeoutMs: number;
   logFile: string;
-  /** Package names the record pins: a process outside the environment that imports one did the training's work. */
-  recordedPackages: string[];
+  /**
+   * Package names the record pins: a process outside the environment that imports one did the training's work.
+   * Default: the packages of the prepared environment (when recording).
+   */
+  recordedPackages?: string[];
   stage: StageRunner;
   onOutput: (chunk: Buffer) => void;
 }
@@ -37,44 +49,105 @@ export interface SandboxedRun {
   root: string;
   result: CommandResult;
   trace: ProbeTrace;
+  environment: PreparedEnvironment;
   environmentUse: EnvironmentUse;
+  /** What the reader should know about how the run was set up (e.g. links left out of the copy). */
+  warnings: string[];
+  /** Paths of the user's repository that changed while the command ran: it wrote outside its sandbox. */
+  outsideWrites: string[];
   dispose(): Promise<void>;
+}
+
+function listed(items: string[]): string {
+  return `${items.slice(0, 5).join(', ')}${items.length > 5 ? ` and ${items.length - 5} more` : ''}`;
+}
+
+/** The one message for a command that wrote into the user's repository; nothing is undone. */
+export function outsideWritesError(paths: string[]): UserError {
+  const shown = paths.slice(0, 10).join(', ');
+  return new UserError(
+    `the command wrote outside its sandbox: ${shown}${paths.length > 10 ? ` and ${paths.length - 10} more` : ''} changed in the repository while it ran (repro-gate did not undo this)`,
+    'Write outputs relative to the working folder; never into the repository by absolute path, through $GITHUB_WORKSPACE or with `cd ..`. Check those files in your working tree.',
+    { field: 'command' },
+  );
+}
+
+/** A file of the repository as the sandbox's copy has it (pip resolves `-e .` next to it), or where it is when not copied. */
+export async function inCopy(sandboxRoot: string, file: ResolvedPath): Promise<string> {
+  const copy = path.join(sandboxRoot, file.repoRelative);
+  return (await stat(copy).then((info) => info.isFile(), () => false)) ? copy : file.absolute;
 }
 
 export async function runInSandbox(request: SandboxedRunRequest): Promise<SandboxedRun> {
   const sandbox = await request.stage('sandbox', () =>
     createSandbox({ repoRoot: request.repoRoot, isGitRepo: request.isGitRepo, extraPaths: request.copyPaths, clearPaths: request.outputs }),
   );
+  let environment: PreparedEnvironment | undefined;
+  const disposeAll = async () => {
+    await Promise.all([sandbox.dispose(), environment?.dispose?.()]);
+  };
   const probe = await installProbe().catch(async (error: unknown) => {
     await sandbox.dispose();
     throw error;
   });
   try {
-    const { environment, variables } = request;
+    environment = await request.prepareEnvironment(sandbox.root);
+    const { variables } = request;
+    const cwd = path.join(sandbox.root, request.workdir);
+    if (!(await stat(cwd).then((info) => info.isDirectory(), () => false))) {
+      throw new UserError(
+        `workdir ${request.workdir} is not a folder in the copy of the repository the command runs in`,
+        'The working folder must be a folder that git tracks files in (an ignored or empty folder is not copied); check `workdir` in the record.',
+        { field: 'workdir', line: request.workdirLine },
+      );
+    }
     const env = {
-      ...rerunEnvironment({ base: process.env, binDir: environment.binDir, venvDir: environment.venvDir, variables, seeds: request.seeds }),
+      ...rerunEnvironment({
+        base: withoutSecrets(process.env),
+        binDir: environment.binDir,
+        venvDir: environment.venvDir,
+        variables,
+        seeds: request.seeds,
+        passEnv: request.passEnv,
+        sandbox,
+        cwd,
+      }),
       ...probe.environment(sandbox.root, variables.PYTHONPATH),
     };
+    const venvDir = environment.venvDir;
+    const [before, venvBefore, venvRealPath] = await Promise.all([
+      fingerprintWorkingTree(request.repoRoot, request.isGitRepo),
+      venvDir ? fingerprintVenv(venvDir) : undefined,
+      venvDir ? realpath(venvDir) : null,
+    ]);
     const result = await request.stage('rerun', () =>
       runCommand({
         command: request.command,
-        cwd: path.join(sandbox.root, request.workdir),
+        cwd,
         env,
         timeoutMs: request.timeoutMs,
         logFile: request.logFile,
         onOutput: request.onOutput,
       }),
     );
+    const outsideWrites = changedPaths(before, await fingerprintWorkingTree(request.repoRoot, request.isGitRepo, before));
+    const venvChanges = venvDir && venvBefore ? changedVenvFiles(venvBefore, await fingerprintVenv(venvDir)) : [];
+    if (venvChanges.length > 0 && venvDir) await rm(venvDir, { recursive: true, force: true });
+    else await environment.saveToRemoteCache?.();
     const trace = await readTrace(probe.traceFile);
     const environmentUse = judgeEnvironmentUse({
       processes: trace.processes,
-      venvDir: environment.venvDir ? await realpath(environment.venvDir) : null,
+      venvDir: venvRealPath,
       sandboxRoot: await realpath(sandbox.root),
-      recordedPackages: request.recordedPackages,
+      recordedPackages: request.recordedPackages ?? Object.keys(environment.packages ?? {}),
     });
-    return { root: sandbox.root, result, trace, environmentUse, dispose: sandbox.dispose };
+    const warnings = [
+      ...(sandbox.omittedLinks.length > 0 ? [`left out of the sandbox, as links that lead outside the repository: ${listed(sandbox.omittedLinks)}`] : []),
+      ...(venvChanges.length > 0 ? [`the command changed the cached venv (${listed(venvChanges)}): it was discarded, not reused or saved to the cache`] : []),
+    ];
+    return { root: sandbox.root, result, trace, environment, environmentUse, warnings, outsideWrites, dispose: disposeAll };
   } catch (error) {
-    await sandbox.dispose();
+    await disposeAll();
     throw error;
   } finally {
     await probe.dispose();

@@ -16,15 +16,16 @@ import { configDiff } from '../inputs/config-diff.js';
 import { type LoadedRecord, loadRecord } from '../record/load.js';
 import type { Measurement } from '../record/measurement.js';
 import { updateRecordText } from '../record/update-document.js';
-import type { InputCheck, RecordError, RecordReport, RunReport, StageTiming } from '../report/schema.js';
+import { type InputCheck, type RecordError, type RecordReport, REPORT_TEXT_MAX, type RunReport, type StageTiming } from '../report/schema.js';
 import { unifiedDiff } from '../report/text-diff.js';
+import { keepEnds, keepStart } from '../report/truncate.js';
 import { parseDuration } from '../rerun/index.js';
 import { writeFileAtomic } from '../write-file-atomic.js';
 import { codeReport } from './code-report.js';
 import { collectOutputs, keepEvidence } from './collect-outputs.js';
 import type { PipelineHooks } from './hooks.js';
 import { interpreterThatRan } from './interpreter-that-ran.js';
-import { runInSandbox, type SandboxedRun } from './sandboxed-run.js';
+import { inCopy, outsideWritesError, runInSandbox, type SandboxedRun } from './sandboxed-run.js';
 
 export interface VerifyOptions {
   /** Interpreter to build venvs from (`--python`, or `python3` on PATH). */
@@ -66,7 +67,8 @@ function missingInputError(missing: InputCheck): UserError {
 function toRecordError(error: unknown): RecordError {
   const { message, hint } = error instanceof UserError ? { message: error.message, hint: error.hint } : describeError(error);
   const location = error instanceof UserError ? error.location : {};
-  return { message: message.slice(0, 2_000), hint: hint?.slice(0, 2_000), field: location.field, line: location.line };
+  // Cut at the middle: a message says what failed first and the culprit last (pip's ERROR lines).
+  return { message: keepEnds(message, REPORT_TEXT_MAX), hint: hint && keepEnds(hint, REPORT_TEXT_MAX), field: location.field, line: location.line };
 }
 
 const MAX_LISTED_PROCESSES = 50;
@@ -144,21 +146,26 @@ class RecordVerification {
     if (!this.options.rerunOnChangedData && inputs.some((input) => input.kind === 'data' && input.status !== 'match')) return;
 
     const { record, paths } = loaded;
-    const environment = await this.stage('environment', () =>
-      prepareEnvironment({
-        python: this.options.python,
-        requiredPython: record.environment?.python,
-        requiredPythonLine: loaded.lineOf(['environment', 'python']),
-        requirementsFile: paths.requirements?.absolute,
-        requirementsDisplayPath: paths.requirements?.repoRelative,
-        recordedPackages: record.environment?.packages,
-        recordedPlatform: record.environment?.platform,
-        cacheRoot: this.options.cacheRoot,
-        remoteCache: this.options.remoteCache,
-        log: (line) => this.options.hooks.info(line),
-      }),
-    );
-    this.report.environment = environment.report;
+    const prepare = async (sandboxRoot: string) => {
+      const environment = await this.stage('environment', async () =>
+        prepareEnvironment({
+          python: this.options.python,
+          requiredPython: record.environment?.python,
+          requiredPythonLine: loaded.lineOf(['environment', 'python']),
+          requirementsFile: paths.requirements ? await inCopy(sandboxRoot, paths.requirements) : undefined,
+          requirementsDisplayPath: paths.requirements?.repoRelative,
+          installDir: sandboxRoot,
+          recordedPackages: record.environment?.packages,
+          recordedPlatform: record.environment?.platform,
+          cacheRoot: this.options.cacheRoot,
+          remoteCache: this.options.remoteCache,
+          log: (line) => this.options.hooks.info(line),
+          logDir: path.join(this.options.evidenceDir, record.name),
+        }),
+      );
+      this.report.environment = environment.report;
+      return environment;
+    };
 
     const outputs = [...paths.artifacts, ...(paths.metrics ? [paths.metrics] : [])].map((p) => p.repoRelative);
     const evidenceDir = path.join(this.options.evidenceDir, record.name);
@@ -169,19 +176,21 @@ class RecordVerification {
       isGitRepo: loaded.isGitRepo,
       command: record.command,
       workdir: paths.workdir.repoRelative,
+      workdirLine: loaded.lineOf(['workdir']),
       copyPaths: paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
       outputs,
-      environment,
+      prepareEnvironment: prepare,
       variables: record.environment?.variables ?? {},
+      passEnv: record.environment?.pass_env ?? [],
       seeds: record.seeds ?? {},
       timeoutMs: parseDuration(timeout),
       logFile,
-      recordedPackages: Object.keys(record.environment?.packages ?? environment.packages ?? {}),
+      recordedPackages: record.environment?.packages ? Object.keys(record.environment.packages) : undefined,
       stage: this.stage,
       onOutput: (chunk) => this.options.hooks.output(chunk),
     });
     try {
-      await this.judgeRun(loaded, run, environment, { timeout, logFile, evidenceDir, outputs });
+      await this.judgeRun(loaded, run, run.environment, { timeout, logFile, evidenceDir, outputs });
     } finally {
       await run.dispose();
     }
@@ -208,7 +217,7 @@ class RecordVerification {
     const { record, paths, lineOf } = loaded;
     const { result } = run;
     this.report.run = {
-      command: record.command,
+      command: keepStart(record.command, REPORT_TEXT_MAX),
       workdir: paths.workdir.repoRelative,
       exitCode: result.exitCode,
       signal: result.signal,
@@ -217,9 +226,13 @@ class RecordVerification {
       logTail: result.logTail,
       logPath: where.logFile,
       ...describeProcesses(run, environment),
+      containment: result.containment,
+      killed: result.killed,
     };
     markImported(this.report, run.environmentUse);
-    if (run.environmentUse.warnings.length > 0) this.report.warnings = run.environmentUse.warnings.slice(0, 100);
+    const warnings = [...run.warnings, ...run.environmentUse.warnings];
+    if (warnings.length > 0) this.report.warnings = warnings.slice(0, 100);
+    if (run.outsideWrites.length > 0) throw outsideWritesError(run.outsideWrites);
     if (result.timedOut) {
       throw new UserError(`the command timed out after ${where.timeout} and was killed with all its child processes`, 'Make the run faster or raise `timeout` in the run record.', {
         field: 'timeout',
@@ -258,6 +271,7 @@ class RecordVerification {
       tolerance: record.tolerance,
       lineOf: (name) => lineOf(['metrics', 'values', name]),
     });
+    if (paths.metrics && collected.metrics === null) this.report.missingMetricsFile = paths.metrics.repoRelative;
     this.report.thresholds = checkThresholds(record.thresholds ?? {}, collected.metrics, (name) => lineOf(['thresholds', name]));
     this.result.measurement = await this.measure(loaded, environment, collected, run);
   }

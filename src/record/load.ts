@@ -1,10 +1,11 @@
-import { readFile, realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import { UserError } from '../errors.js';
 import { findRepoRoot } from '../git.js';
 import { type FieldPath, formatFieldPath, type ParsedSource, parseSource } from './locate.js';
 import { type ResolvedPath, resolveInside } from './paths.js';
+import { readRecordText } from './read-text.js';
 import { type RunRecord, RunRecordSchema } from './schema.js';
 
 export interface LoadedRecord {
@@ -31,6 +32,7 @@ export interface RecordPaths {
   metrics?: ResolvedPath;
 }
 
+const MAX_LISTED_PROBLEMS = 20;
 const SCHEMA_HINT = 'See the run record format in the README, or point your editor at schema/run-record.v1.json.';
 
 function describeIssue(issue: z.core.$ZodIssue): { path: FieldPath; message: string } {
@@ -41,14 +43,18 @@ function describeIssue(issue: z.core.$ZodIssue): { path: FieldPath; message: str
       message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (typo?)`,
     };
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) {
+  if (issue.code === 'invalid_type' && issue.path.length === 0 && (issue.input === undefined || issue.input === null)) {
+    return { path: [], message: 'the run record is empty: it must be a mapping with at least version, name and command' };
+  }
+  // A field that is there but wrong (`.nan` for a number) gets the schema's own message, not "is required".
+  if (issue.code === 'invalid_type' && (issue.input === undefined || issue.input === null)) {
     return { path: issue.path, message: `is required (${issue.expected})` };
   }
   return { path: issue.path, message: issue.message };
 }
 
 function validate(source: ParsedSource, file: string): RunRecord {
-  const result = RunRecordSchema.safeParse(source.value);
+  const result = RunRecordSchema.safeParse(source.value, { reportInput: true });
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const { path: fieldPath, message } = describeIssue(issue);
@@ -57,7 +63,10 @@ function validate(source: ParsedSource, file: string): RunRecord {
     return { line, field, message, text: `${file}${line ? `:${line}` : ''} ${field}: ${message}` };
   });
   const [first] = problems;
-  const detail = problems.length > 1 ? `\n${problems.map((p) => `  ${p.text}`).join('\n')}` : '';
+  // A record with thousands of bad values names the first ones and counts the rest: the message stays readable and bounded.
+  const listed = problems.slice(0, MAX_LISTED_PROBLEMS).map((p) => `  ${p.text}`);
+  if (problems.length > listed.length) listed.push(`  … and ${problems.length - listed.length} more`);
+  const detail = problems.length > 1 ? `\n${listed.join('\n')}` : '';
   throw new UserError(
     problems.length > 1 ? `invalid run record (${problems.length} problems):${detail}` : `${first?.message}`,
     SCHEMA_HINT,
@@ -94,29 +103,21 @@ async function resolvePaths(
     Promise.all((record.artifacts ?? []).map((entry, i) => resolve(entry.path, ['artifacts', i, 'path']))),
     record.metrics ? resolve(record.metrics.path, ['metrics', 'path']) : undefined,
   ]);
+  const workdirStats = await stat(workdir.absolute).catch(() => undefined);
+  if (workdirStats && !workdirStats.isDirectory()) {
+    const { file, line } = where(['workdir']);
+    throw new UserError(`workdir ${workdir.repoRelative} is a file, not a folder`, 'Point `workdir` at the folder the command runs in.', { file, field: 'workdir', line });
+  }
   return { workdir, requirements, config, data, artifacts, metrics };
 }
 
 /** Reads, validates and resolves a run record. Every problem is a UserError naming the field and line. */
 export async function loadRecord(recordFile: string): Promise<LoadedRecord> {
   const file = path.resolve(recordFile);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    throw new UserError(
-      'run record not found or not readable',
-      'Pass the path of a run.yaml, or create one with `repro-gate record`.',
-      { file: recordFile },
-    );
-  }
+  const text = await readRecordText(file, recordFile);
   const parsed = parseSource(text);
   if ('problem' in parsed) {
-    throw new UserError(
-      `not valid YAML or JSON: ${parsed.problem.message}`,
-      'Fix the syntax at that line.',
-      { file: recordFile, line: parsed.problem.line },
-    );
+    throw new UserError(parsed.problem.message, parsed.problem.hint, { file: recordFile, line: parsed.problem.line });
   }
   const record = validate(parsed.source, recordFile);
   const dir = await realpath(path.dirname(file));

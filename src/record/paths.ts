@@ -32,6 +32,18 @@ async function realPathOfExistingPart(target: string): Promise<string> {
   }
 }
 
+const realRoots = new Map<string, Promise<string>>();
+
+/** The repository's real path, resolved once however many paths a record has (10,000 artifacts is realistic). */
+function realRootOf(repoRoot: string): Promise<string> {
+  let real = realRoots.get(repoRoot);
+  if (!real) {
+    real = realpath(repoRoot);
+    realRoots.set(repoRoot, real);
+  }
+  return real;
+}
+
 /**
  * Resolves a record path and proves it stays inside the repository: no absolute paths, no `..` escapes,
  * and no symlink (anywhere along the path) that leads outside.
@@ -49,7 +61,7 @@ export async function resolveInside(
   if (!isInside(repoRoot, absolute)) {
     throw new UserError(`"${value}" resolves outside the repository (${repoRoot})`, HINT, { field });
   }
-  const realRoot = await realpath(repoRoot);
+  const realRoot = await realRootOf(repoRoot);
   if (!isInside(realRoot, await realPathOfExistingPart(absolute))) {
     throw new UserError(`"${value}" is a symlink that leads outside the repository`, HINT, { field });
   }

@@ -1,5 +1,8 @@
+import path from 'node:path';
 import { z } from 'zod';
-import { RECORD_VERSION } from '../constants.js';
+import { isSecretVariable } from '../child-env.js';
+import { MAX_METRIC_NAME_CHARS, MAX_METRICS, RECORD_VERSION, TIMER_MAX_MS } from '../constants.js';
+import { parseDuration } from '../rerun/duration.js';
 
 // The run record, version 1. Field names are the public format: never rename them.
 // Every object is strict so that a typo is an error instead of a silently disabled check.
@@ -15,23 +18,40 @@ export const RelativePath = z
 
 export const RecordName = z.string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+').max(100);
 
+const DURATION_PATTERN = /^\d+(\.\d+)?(s|m|h)$/;
+
+/** Carries the timer's limit itself, so `timeout` in a record and `record --timeout` are refused alike. */
 export const Duration = z
   .string()
-  .regex(/^\d+(\.\d+)?(s|m|h)$/, 'must be a number followed by s, m or h, e.g. 90s, 20m, 2h');
+  .regex(DURATION_PATTERN, 'must be a number followed by s, m or h, e.g. 90s, 20m, 2h')
+  .refine((text) => !DURATION_PATTERN.test(text) || parseDuration(text) > 0, 'must be more than 0: a zero timeout would stop the command at once')
+  .refine(
+    (text) => !DURATION_PATTERN.test(text) || parseDuration(text) <= TIMER_MAX_MS,
+    `must be at most ${Math.floor(TIMER_MAX_MS / 3_600_000)}h (about 24.8 days, the longest a timer can wait; a longer one would fire at once)`,
+  );
 
-const MetricValue = z.union([z.number(), z.nan()]);
+const MetricValue = z.union([z.number(), z.nan()], { error: 'must be a number (or .nan)' });
+
+const MetricName = z
+  .string()
+  .min(1)
+  .max(MAX_METRIC_NAME_CHARS, `must be at most ${MAX_METRIC_NAME_CHARS} characters`);
+
+// `.nan` and `.inf` are numbers to YAML; a bound that is not finite would pass or fail everything.
+const FINITE_NONNEGATIVE = 'must be a finite number ≥ 0';
+const FINITE = 'must be a finite number';
 
 const Tolerance = z
   .object({
-    abs: z.number().nonnegative().optional().describe('Allowed absolute difference.'),
-    rel: z.number().nonnegative().optional().describe('Allowed difference relative to |recorded|.'),
+    abs: z.number({ error: FINITE_NONNEGATIVE }).nonnegative(FINITE_NONNEGATIVE).optional().describe('Allowed absolute difference.'),
+    rel: z.number({ error: FINITE_NONNEGATIVE }).nonnegative(FINITE_NONNEGATIVE).optional().describe('Allowed difference relative to |recorded|.'),
   })
   .strict();
 
 const Threshold = z
   .object({
-    min: z.number().optional().describe('The rerun value must be >= min.'),
-    max: z.number().optional().describe('The rerun value must be <= max.'),
+    min: z.number({ error: FINITE }).optional().describe('The rerun value must be >= min.'),
+    max: z.number({ error: FINITE }).optional().describe('The rerun value must be <= max.'),
   })
   .strict()
   .refine((t) => t.min !== undefined || t.max !== undefined, 'needs min, max or both')
@@ -52,7 +72,10 @@ const PackageName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a 
 const Environment = z
   .object({
     python: z
-      .string()
+      .string({
+        // YAML reads an unquoted 3.10 as the number 3.1: say so, rather than "expected string".
+        error: (issue) => (issue.input === undefined ? undefined : 'must be a Python version in quotes, like "3.11" (unquoted, YAML reads 3.10 as the number 3.1)'),
+      })
       .regex(/^\d+\.\d+(\.\d+)?$/, 'must be a Python version like "3.11" or "3.11.7" (quote it in YAML)')
       .optional(),
     requirements: RelativePath.optional().describe('pip requirements file installed into a fresh venv.'),
@@ -62,6 +85,15 @@ const Environment = z
     variables: z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string())
       .optional(),
+    pass_env: z
+      .array(
+        z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+          .refine((name) => !isSecretVariable(name), 'names one of the job\'s own tokens, which a rerun never gets'),
+      )
+      .optional()
+      .describe('Host variables the rerun may see, e.g. HF_TOKEN (their values are never recorded); everything else is withheld.'),
   })
   .strict()
   .superRefine((env, ctx) => {
@@ -75,6 +107,19 @@ const Environment = z
       ctx.addIssue({ code: 'custom', path: ['requirements'], message: 'is required when requirements_sha256 is set' });
     }
   });
+
+type FieldPathStart = Array<string | number>;
+
+/** The same path listed twice would be checked twice and could disagree with itself (an artifact read as drift). */
+function addDuplicatePathIssues(ctx: z.core.$RefinementCtx, list: 'config' | 'data' | 'artifacts', entries: ReadonlyArray<{ path: string }>): void {
+  const first = new Map<string, number>();
+  for (const [i, entry] of entries.entries()) {
+    const key = path.posix.normalize(entry.path).replace(/\/+$/, '');
+    const earlier = first.get(key);
+    if (earlier === undefined) first.set(key, i);
+    else ctx.addIssue({ code: 'custom', path: [list, i, 'path'], message: `repeats ${list}[${earlier}] (${entries[earlier]!.path}): list each path once` });
+  }
+}
 
 export const RunRecordSchema = z
   .object({
@@ -97,15 +142,15 @@ export const RunRecordSchema = z
     metrics: z
       .object({
         path: RelativePath.describe('JSON object written by the command; nested keys flatten with ".".'),
-        values: z.record(z.string().min(1), MetricValue),
+        values: z.record(MetricName, MetricValue),
       })
       .strict()
       .optional(),
     tolerance: z
-      .object({ default: Tolerance.optional(), metrics: z.record(z.string().min(1), Tolerance).optional() })
+      .object({ default: Tolerance.optional(), metrics: z.record(MetricName, Tolerance).optional() })
       .strict()
       .optional(),
-    thresholds: z.record(z.string().min(1), Threshold).optional(),
+    thresholds: z.record(MetricName, Threshold).optional(),
   })
   .strict()
   .superRefine((record, ctx) => {
@@ -117,15 +162,29 @@ export const RunRecordSchema = z
         message: 'at least one artifact or metric is required, otherwise there is nothing to reproduce',
       });
     }
+    const values = record.metrics?.values ?? {};
+    // Named once, and only the first few: a record with 40k metrics must not put all of them into each message.
+    const names = Object.keys(values);
+    const known = names.length === 0 ? 'none' : `${names.slice(0, 10).join(', ')}${names.length > 10 ? `, and ${names.length - 10} more` : ''}`;
     for (const name of Object.keys(record.tolerance?.metrics ?? {})) {
-      if (!(name in (record.metrics?.values ?? {}))) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['tolerance', 'metrics', name],
-          message: `names no metric in metrics.values (known: ${Object.keys(record.metrics?.values ?? {}).join(', ') || 'none'})`,
-        });
+      if (!Object.hasOwn(values, name)) {
+        ctx.addIssue({ code: 'custom', path: ['tolerance', 'metrics', name], message: `names no metric in metrics.values (known: ${known})` });
       }
     }
+    // Each of these becomes a list in every report: bounded here, so a report is never refused by its own schema.
+    const perMetric: Array<[FieldPathStart, number]> = [
+      [['metrics', 'values'], metricCount],
+      [['tolerance', 'metrics'], Object.keys(record.tolerance?.metrics ?? {}).length],
+      [['thresholds'], Object.keys(record.thresholds ?? {}).length],
+    ];
+    for (const [fieldPath, count] of perMetric) {
+      if (count > MAX_METRICS) {
+        ctx.addIssue({ code: 'custom', path: fieldPath, message: `holds ${count} entries; at most ${MAX_METRICS} metrics are compared (keep the ones that tell whether the model reproduced)` });
+      }
+    }
+    addDuplicatePathIssues(ctx, 'config', record.config ?? []);
+    addDuplicatePathIssues(ctx, 'data', record.data ?? []);
+    addDuplicatePathIssues(ctx, 'artifacts', record.artifacts ?? []);
     if (record.thresholds && !record.metrics) {
       ctx.addIssue({ code: 'custom', path: ['thresholds'], message: 'needs metrics.path to read the rerun values from' });
     }

@@ -1,5 +1,6 @@
 import { diffArrays } from 'diff';
-import { isMap, parseDocument, type YAMLMap } from 'yaml';
+import { DIFF_MAX_EDIT_LENGTH } from '../constants.js';
+import { isMap, isScalar, parseDocument, type YAMLMap } from 'yaml';
 import { type Measurement, recordedPythonVersion } from './measurement.js';
 
 // Pure: rewrites only the measured fields of a run record's text. The yaml Document API keeps the user's comments,
@@ -15,16 +16,21 @@ function replaceMetricValues(doc: ReturnType<typeof parseDocument>, metrics: Rec
     doc.setIn(['metrics', 'values'], doc.createNode(metrics));
     return;
   }
+  // Indexed once: map.set searches the pairs, which is quadratic over the thousands of metrics a model can log.
   const map = values as YAMLMap<unknown, unknown>;
-  for (const pair of [...map.items]) {
-    const name = String((pair.key as { value?: unknown })?.value ?? pair.key);
-    if (!(name in metrics)) map.delete(pair.key);
+  const byName = new Map(map.items.map((pair) => [String(isScalar(pair.key) ? pair.key.value : pair.key), pair] as const));
+  map.items = map.items.filter((pair) => Object.hasOwn(metrics, String(isScalar(pair.key) ? pair.key.value : pair.key)));
+  for (const [name, value] of Object.entries(metrics)) {
+    const pair = byName.get(name);
+    if (!pair) map.items.push(doc.createPair(name, value));
+    else if (isScalar(pair.value)) pair.value.value = value;
+    else pair.value = doc.createNode(value);
   }
-  for (const [name, value] of Object.entries(metrics)) map.set(name, value);
 }
 
 export function updateRecordText(text: string, measured: Measurement): string {
-  const doc = parseDocument(text);
+  // The record was loaded (and its keys checked) already; yaml's own duplicate-key check is quadratic in the keys.
+  const doc = parseDocument(text, { uniqueKeys: false });
   setEach(doc, 'config', measured.config);
   setEach(doc, 'data', measured.data);
   setEach(doc, 'artifacts', measured.artifacts);
@@ -56,7 +62,10 @@ function keepUntouchedLines(before: string, after: string): string {
   const merged: string[] = [];
   let i = 0;
   let j = 0;
-  for (const part of diffArrays(old.map(squeeze), now.map(squeeze))) {
+  const parts = diffArrays(old.map(squeeze), now.map(squeeze), { maxEditLength: DIFF_MAX_EDIT_LENGTH });
+  // Too many changed lines to align cheaply: the printer's text stands as it is.
+  if (parts === undefined) return after;
+  for (const part of parts) {
     const count = part.count ?? part.value.length;
     if (part.removed) i += count;
     else if (part.added) merged.push(...now.slice(j, (j += count)));

@@ -53,7 +53,9 @@ export function explainRecord(record: RecordReport, quote: Quote): string {
   const data = dataSentence(record, quote);
   if (data) return data;
   const findings: string[] = [];
+  if (record.missingMetricsFile) findings.push(`metrics file ${quote(record.missingMetricsFile)} was not produced`);
   for (const metric of record.metrics) {
+    if (record.missingMetricsFile && metric.status === 'missing') continue;
     if (metric.status === 'beyond') {
       const [recorded, rerun] = formatPair(metric.recorded, metric.rerun);
       findings.push(`${quote(metric.name)} ${recorded} → ${rerun} (Δ ${formatDelta(metric.delta)}, tolerance ${formatTolerance(metric.tolerance)})`);

@@ -19,6 +19,8 @@ export interface RenderOptions {
 }
 
 const LOG_CHARS = 6_000;
+/** Rows per table when the caller sets no cap: a report with 100k metrics still renders a readable page. */
+const DEFAULT_MAX_ROWS = 500;
 const DIFF_CHARS = 8_000;
 const STATUS: Record<string, string> = {
   equal: '✅ equal',
@@ -38,11 +40,15 @@ const STATUS: Record<string, string> = {
 const esc = (text: string) => escapeInline(text);
 const code = (hash: string | null) => (hash === null ? '—' : `\`${shortHash(hash)}\``);
 
-function table(header: string[], rows: string[][], options: RenderOptions): string {
-  const limit = options.maxRows ?? Infinity;
-  const shown = rows.slice(0, limit);
+function rowLimit(options: RenderOptions): number {
+  return options.maxRows ?? DEFAULT_MAX_ROWS;
+}
+
+/** `total`: how many rows there are in all, when the caller built only the first `rowLimit` of them. */
+function table(header: string[], rows: string[][], options: RenderOptions, total = rows.length): string {
+  const shown = rows.slice(0, rowLimit(options));
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...shown.map((row) => `| ${row.join(' | ')} |`)];
-  if (rows.length > shown.length) lines.push(`| … and ${rows.length - shown.length} more | ${header.slice(1).map(() => '').join(' | ')} |`);
+  if (total > shown.length) lines.push(`| … and ${total - shown.length} more | ${header.slice(1).map(() => '').join(' | ')} |`);
   return lines.join('\n');
 }
 
@@ -56,13 +62,15 @@ function metricsSection(record: RecordReport, options: RenderOptions): string | 
   if (tracked.length === 0 && added.length === 0) return undefined;
   // Problems first: in a long table the reader sees them without scrolling.
   const order: Record<MetricCheck['status'], number> = { beyond: 0, missing: 1, within: 2, equal: 3, new: 4 };
+  // Only the rows shown are formatted: a report may hold a million metrics.
   const rows = [...tracked]
     .sort((a, b) => order[a.status] - order[b.status])
+    .slice(0, rowLimit(options))
     .map((metric) => {
       const [recorded, rerun] = formatPair(metric.recorded, metric.rerun);
       return [esc(metric.name), recorded, rerun, formatDelta(metric.delta), formatTolerance(metric.tolerance), STATUS[metric.status]!];
     });
-  const parts = tracked.length > 0 ? [table(['Metric', 'Recorded', 'Rerun', 'Δ', 'Tolerance', 'Status'], rows, options)] : [];
+  const parts = tracked.length > 0 ? [table(['Metric', 'Recorded', 'Rerun', 'Δ', 'Tolerance', 'Status'], rows, options, tracked.length)] : [];
   if (added.length > 0) {
     const names = added.slice(0, 10).map((metric) => `${esc(metric.name)} = ${metric.rerun === null ? '—' : formatNumber(metric.rerun)}`);
     parts.push(`New metrics (not recorded): ${names.join(', ')}${added.length > 10 ? `, and ${added.length - 10} more` : ''}`);
@@ -153,11 +161,19 @@ function processesLine(run: RunReport): string {
   return `\n\nPython processes seen by the probe: ${run.processCount}${named}`;
 }
 
+/** How the rerun's processes were tracked, and the ones it left running that had to be killed (daemons, stray children). */
+function containmentLine(run: RunReport): string {
+  if (!run.containment) return '';
+  const tracker = run.containment === 'cgroup' ? 'a cgroup' : 'an environment marker';
+  const killed = run.killed ?? [];
+  return `\n\nProcesses tracked by ${tracker}${killed.length > 0 ? `; left running by the command and killed: ${killed.map(esc).join(' · ')}` : ''}`;
+}
+
 function runSection(run: RunReport | undefined, options: RenderOptions): string | undefined {
   if (!run || (options.detail ?? 'full') !== 'full') return undefined;
   const outcome = run.timedOut ? 'timed out' : run.signal ? `killed by ${esc(run.signal)}` : `exit ${run.exitCode}`;
   const lines = run.logTail.split('\n').length;
-  const body = `Command: ${esc(run.command)} (in ${esc(run.workdir)})${processesLine(run)}\n\n${codeFence(run.logTail || '(no output)', LOG_CHARS)}`;
+  const body = `Command: ${esc(run.command)} (in ${esc(run.workdir)})${processesLine(run)}${containmentLine(run)}\n\n${codeFence(run.logTail || '(no output)', LOG_CHARS)}`;
   return details(`Rerun log (last ${plural(lines, 'line')}) · ${outcome} · ${formatDuration(run.durationMs)}`, body, run.exitCode !== 0);
 }
 
@@ -215,10 +231,17 @@ function countLine(verdicts: Verdict[]): string {
   return counts.length > 0 ? `${plural(verdicts.length, 'record')}: ${counts.join(', ')}` : 'No record was checked.';
 }
 
+/** Whether some table of the record is cut at `limit` rows even in full detail (a record with thousands of metrics). */
+function hasLongTable(record: RecordReport, limit: number): boolean {
+  const packages = record.environment?.packages;
+  const packageRows = packages ? packages.changed.length + packages.added.length + packages.removed.length : 0;
+  return [record.metrics.length, record.thresholds.length, record.artifacts.length, record.inputs.length, packageRows].some((rows) => rows > limit);
+}
+
 export function renderMarkdown(report: Report, options: RenderOptions = {}): string {
   const verdict = worstVerdict(report.records.map((record) => record.verdict));
   const head = `## ${VERDICT_EMOJI[verdict]} ${TOOL_NAME}: ${VERDICT_LABEL[verdict]}\n\n${countLine(report.records.map((record) => record.verdict))}`;
-  const cut = (options.detail ?? 'full') !== 'full' || options.maxRows !== undefined;
+  const cut = (options.detail ?? 'full') !== 'full' || options.maxRows !== undefined || report.records.some((record) => hasLongTable(record, rowLimit(options)));
   const hint = cut && options.fullReportHint ? `> ✂️ Some details were left out to fit. ${esc(options.fullReportHint)}` : undefined;
   const loosened = loosenedMarkdown(report, esc, options.maxRows);
   return `${[head, loosened, hint, ...report.records.map((record) => recordSection(record, options))].filter(Boolean).join('\n\n')}\n`;

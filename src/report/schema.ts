@@ -1,18 +1,24 @@
 import { z } from 'zod';
-import { REPORT_SCHEMA_VERSION } from '../constants.js';
+import { KILLED_COMMAND_MAX_CHARS, KILLED_LISTED_MAX, MAX_METRICS, REPORT_SCHEMA_VERSION } from '../constants.js';
 
 // The report is what `verify --json` writes and what the action and the workflow merge.
 // Reports from other jobs (or forks) are untrusted, so every object is strict and every size is capped.
 
 const MAX_TEXT = 2_000;
+/** What a free-text field holds at most; longer text (a long command) is cut to it when the report is made, not refused. */
+export const REPORT_TEXT_MAX = MAX_TEXT;
 const MAX_LOG = 16_000;
-// Generous per list (a model can log thousands of metrics); the 5 MiB cap on a report file bounds the whole.
-const MAX_ITEMS = 10_000;
+// Generous per list: every verdict is kept, a model can log hundreds of thousands of metrics. What bounds a
+// report from another job is the size cap on its file (src/pipeline/load-reports.ts), checked before it is parsed.
+const MAX_ITEMS = 1_000_000;
+/** Every recorded metric and every new one, each side capped at MAX_METRICS by the record schema and the metrics reader. */
+const MAX_METRIC_CHECKS = 2 * MAX_METRICS;
 const MAX_DIFF = 20_000;
 
 const Text = z.string().max(MAX_TEXT);
 const Hash = z.string().regex(/^[0-9a-f]{64}$/);
-const Line = z.number().int().positive().max(10_000_000);
+// A 16 MiB record can have more than 16 million lines.
+const Line = z.number().int().positive().max(100_000_000);
 const Duration = z.number().nonnegative().max(1e10);
 
 /** JSON cannot hold NaN or ±Infinity, so those travel as strings. */
@@ -119,6 +125,10 @@ export const RunReportSchema = z
       .max(50)
       .optional(),
     processCount: z.number().int().nonnegative().optional(),
+    /** How the rerun's processes were tracked: a cgroup cannot be left; an environment marker can (`env -u`). */
+    containment: z.enum(['cgroup', 'marker']).optional(),
+    /** Command lines of processes still running when the command ended or timed out, killed then (the first ones). */
+    killed: z.array(z.string().max(KILLED_COMMAND_MAX_CHARS)).max(KILLED_LISTED_MAX).optional(),
   })
   .strict();
 
@@ -210,12 +220,14 @@ export const RecordReportSchema = z
     environment: EnvironmentReportSchema.optional(),
     run: RunReportSchema.optional(),
     artifacts: z.array(ArtifactCheckSchema).max(MAX_ITEMS),
-    metrics: z.array(MetricCheckSchema).max(MAX_ITEMS),
+    metrics: z.array(MetricCheckSchema).max(MAX_METRIC_CHECKS),
     thresholds: z.array(ThresholdCheckSchema).max(MAX_ITEMS),
     causes: z.array(CauseSchema).max(MAX_ITEMS),
     stages: z.array(StageTimingSchema).max(10),
     /** Things a reader should know that do not change the verdict. */
     warnings: z.array(Text).max(100).optional(),
+    /** The record's metrics file, when the rerun did not write it (every recorded metric is then missing). */
+    missingMetricsFile: Text.optional(),
     /** On drift: how to accept the change, with the run.yaml diff this rerun implies. */
     update: z.object({ command: Text, diff: z.string().max(MAX_DIFF) }).strict().optional(),
   })

@@ -10,6 +10,15 @@ import { worstVerdict } from './verdict-order.js';
 const COLOR: Record<Verdict, string> = { reproduced: '32', 'within-tolerance': '33', drift: '31', error: '35' };
 const MARK: Record<Verdict, string> = { reproduced: '✓', 'within-tolerance': '~', drift: '✗', error: '!' };
 
+/** Rows per list in the terminal; the rest is counted (the JSON and markdown reports hold more). */
+const MAX_ROWS = 50;
+
+/** The first MAX_ROWS items, formatted, and a line that counts the others. */
+function capped<T>(items: T[], format: (item: T) => string[]): { rows: string[][]; more: string[] } {
+  const rows = items.slice(0, MAX_ROWS).map(format);
+  return { rows, more: items.length > MAX_ROWS ? [`    … and ${items.length - MAX_ROWS} more (see the JSON report)`] : [] };
+}
+
 function columns(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   return rows.map((row) => `    ${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}`);
@@ -22,24 +31,28 @@ function recordLines(record: RecordReport, paint: (verdict: Verdict, text: strin
   for (const warning of record.warnings ?? []) lines.push(`  warning: ${q(warning)}`);
   const metrics = record.metrics.filter((metric) => metric.status !== 'equal' && metric.status !== 'new');
   if (metrics.length > 0) {
-    const rows = metrics.map((metric) => {
+    const { rows, more } = capped(metrics, (metric) => {
       const [recorded, rerun] = formatPair(metric.recorded, metric.rerun);
       return [q(metric.name), recorded, rerun, formatDelta(metric.delta), formatTolerance(metric.tolerance), metric.status];
     });
-    lines.push(...columns([['metric', 'recorded', 'rerun', 'Δ', 'tolerance', 'status'], ...rows]));
+    lines.push(...columns([['metric', 'recorded', 'rerun', 'Δ', 'tolerance', 'status'], ...rows]), ...more);
   }
   const artifacts = record.artifacts.filter((artifact) => artifact.status !== 'identical');
   if (artifacts.length > 0) {
-    lines.push(...columns([['artifact', 'recorded', 'rerun', 'status'], ...artifacts.map((a) => [q(a.path), shortHash(a.recorded), shortHash(a.actual), a.status])]));
+    const { rows, more } = capped(artifacts, (a) => [q(a.path), shortHash(a.recorded), shortHash(a.actual), a.status]);
+    lines.push(...columns([['artifact', 'recorded', 'rerun', 'status'], ...rows]), ...more);
   }
-  for (const threshold of record.thresholds.filter((t) => t.status !== 'pass')) {
-    lines.push(`    threshold ${q(threshold.metric)}: ${threshold.status} (rerun ${threshold.value ?? '—'}, min ${threshold.min ?? '—'}, max ${threshold.max ?? '—'})`);
-  }
-  for (const input of record.inputs.filter((i) => i.status !== 'match')) {
-    lines.push(`    ${input.kind} ${q(input.path)}: ${input.status} (recorded ${shortHash(input.recorded)}, now ${shortHash(input.actual)})`);
-  }
+  const thresholds = capped(record.thresholds.filter((t) => t.status !== 'pass'), (threshold) => [
+    `    threshold ${q(threshold.metric)}: ${threshold.status} (rerun ${threshold.value ?? '—'}, min ${threshold.min ?? '—'}, max ${threshold.max ?? '—'})`,
+  ]);
+  lines.push(...thresholds.rows.flat(), ...thresholds.more);
+  const inputs = capped(record.inputs.filter((i) => i.status !== 'match'), (input) => [
+    `    ${input.kind} ${q(input.path)}: ${input.status} (recorded ${shortHash(input.recorded)}, now ${shortHash(input.actual)})`,
+  ]);
+  lines.push(...inputs.rows.flat(), ...inputs.more);
   if (record.causes.length > 0 && record.verdict !== 'reproduced') lines.push(`  likely causes: ${describeCauses(record.causes, q, 8)}`);
   if (record.run?.logPath && record.verdict === 'error') lines.push(`  full log: ${q(record.run.logPath)}`);
+  if (record.run?.killed?.length) lines.push(`  left running by the command, killed (found by ${record.run.containment === 'cgroup' ? 'its cgroup' : 'its environment marker'}): ${record.run.killed.map(q).join(' · ')}`);
   if (record.update && record.verdict === 'drift') lines.push(`  if this change is intended: ${q(record.update.command)}`);
   if (record.stages.length > 0) lines.push(`  stages: ${record.stages.map((stage) => `${stage.stage} ${formatDuration(stage.durationMs)}`).join(' · ')}`);
   return lines;

@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
-import { KILL_GRACE_MS, LOG_TAIL_LINES, LOG_TAIL_MAX_CHARS } from '../constants.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { KILL_GRACE_MS, LOG_TAIL_LINES, LOG_TAIL_MAX_CHARS, OUTPUT_CLOSE_GRACE_MS } from '../constants.js';
+import { type ContainmentKind, startContained } from './containment/index.js';
 import { LogTail } from './log-tail.js';
 
 export interface RunCommandOptions {
@@ -21,6 +22,10 @@ export interface CommandResult {
   timedOut: boolean;
   durationMs: number;
   logTail: string;
+  /** How the command's processes were tracked (see src/rerun/containment). */
+  containment: ContainmentKind;
+  /** Command lines of processes still running when the command ended or timed out, killed then. */
+  killed: string[];
 }
 
 /** Signals the whole process group; the group may already be gone. */
@@ -33,9 +38,9 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * Runs `sh -c command` in its own process group, streaming output live, to the log file and to a tail.
- * A timeout terminates the whole tree (SIGTERM, then SIGKILL after a grace period); after a normal exit,
- * anything the command left running in the background is killed too.
+ * Runs `sh -c command` in its own process group (and its own cgroup where possible), streaming output live, to the
+ * log file and to a tail. A timeout terminates the whole tree (SIGTERM, then SIGKILL after a grace period); after the
+ * command ends, every process it left behind is killed, daemons included.
  * A command sh cannot start ends with sh's own exit status 127, like in a terminal.
  */
 export async function runCommand(options: RunCommandOptions): Promise<CommandResult> {
@@ -43,7 +48,9 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandRes
   const log = createWriteStream(options.logFile);
   const tail = new LogTail(LOG_TAIL_LINES, LOG_TAIL_MAX_CHARS);
   const started = performance.now();
-  const child = spawn('sh', ['-c', options.command], { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  // By absolute path: the record's variables may set PATH to anything, and a shell that cannot start would crash.
+  const contained = await startContained(['/bin/sh', '-c', options.command], { cwd: options.cwd, env: options.env });
+  const { child } = contained;
   const pid = child.pid!;
   const onChunk = (chunk: Buffer) => {
     log.write(chunk);
@@ -63,14 +70,20 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandRes
       }, options.timeoutMs)
     : undefined;
 
-  const closed = once(child, 'close');
+  const closed = once(child, 'close').then(() => true);
   const [exitCode, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
   clearTimeout(timer);
   clearTimeout(killTimer);
-  // Background children still hold the output pipes open; they die with the group, then the pipes close.
+  const killed = await contained.sweep();
   killGroup(pid, 'SIGKILL');
-  await closed;
+  // A process that escaped every tracker may still hold the output pipes: they are closed from our side after a grace.
+  // Unreferenced: once the pipes close, the pending grace must not keep the process alive.
+  if (!(await Promise.race([closed, delay(OUTPUT_CLOSE_GRACE_MS, false, { ref: false })]))) {
+    child.stdout.destroy();
+    child.stderr.destroy();
+  }
+  await contained.dispose();
   log.end();
   await once(log, 'close');
-  return { exitCode, signal, timedOut, durationMs: performance.now() - started, logTail: tail.text() };
+  return { exitCode, signal, timedOut, durationMs: performance.now() - started, logTail: tail.text(), containment: contained.kind, killed };
 }

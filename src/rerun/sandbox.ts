@@ -1,6 +1,7 @@
-import { constants, copyFile, lstat, mkdir, mkdtemp, readdir, readlink, rm, symlink } from 'node:fs/promises';
+import { constants, copyFile, lstat, mkdir, mkdtemp, readdir, readlink, realpath, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { UserError } from '../errors.js';
 import { listTrackedFiles, listWorkingTreeFiles } from '../git.js';
 
 export interface SandboxOptions {
@@ -17,11 +18,37 @@ export interface SandboxOptions {
 }
 
 export interface Sandbox {
+  /** The copy of the repository. */
   root: string;
+  /** The command's HOME and TMPDIR, beside the copy. */
+  home: string;
+  tmp: string;
+  /** Symlinks that lead outside the repository, left out of the copy (repo-relative). */
+  omittedLinks: string[];
   dispose(): Promise<void>;
 }
 
 const PARALLEL_COPIES = 16;
+
+function isInside(root: string, candidate: string): boolean {
+  const relative = path.relative(root, candidate);
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
+/**
+ * Every write or delete of repro-gate in the sandbox goes through here: the folder it touches, with every link
+ * resolved, must still be inside the sandbox. A link planted by the command can never lead one out.
+ */
+export async function assertInsideSandbox(root: string, target: string): Promise<void> {
+  const realRoot = await realpath(root);
+  const parent = await realpath(path.dirname(target)).catch(() => undefined);
+  const leaf = await lstat(target).catch(() => undefined);
+  if ((parent === undefined || isInside(realRoot, parent)) && !leaf?.isSymbolicLink()) return;
+  throw new UserError(
+    `${path.relative(root, target)} leads outside the sandbox through a symlink; repro-gate does not follow it`,
+    'Outputs and data must be real files and folders inside the repository, not links that leave it.',
+  );
+}
 
 async function allFilesUnder(dir: string, prefix = ''): Promise<string[]> {
   const entries = await readdir(path.join(dir, prefix), { recursive: true, withFileTypes: true });
@@ -43,43 +70,82 @@ async function filesOf(options: SandboxOptions): Promise<string[]> {
 }
 
 /**
- * Copies one entry: symlinks stay symlinks, files are copied (copy-on-write where the filesystem can).
+ * Where a link of the repository points inside the copy, as a relative link; undefined when it leaves the repository
+ * (an absolute link into the repository is rewritten, so the command never reaches the user's files through it).
+ */
+async function linkTargetInCopy(repoRoot: string, file: string): Promise<string | undefined> {
+  const from = path.join(repoRoot, file);
+  const target = path.resolve(path.dirname(from), await readlink(from));
+  const realRoot = await realpath(repoRoot);
+  const resolved = await realpath(target).catch(() => target);
+  const inRepo = isInside(repoRoot, target) ? target : isInside(realRoot, resolved) ? path.join(repoRoot, path.relative(realRoot, resolved)) : undefined;
+  return inRepo === undefined ? undefined : path.relative(path.dirname(from), inRepo) || '.';
+}
+
+/**
+ * Copies one entry: files are copied (copy-on-write where the filesystem can), links are re-pointed into the copy.
  * Never a hardlink or a link to the user's file: the command could write through it into the working tree.
  */
-async function copyEntry(from: string, to: string): Promise<void> {
+async function copyEntry(options: SandboxOptions, root: string, file: string, copy: { links: Set<string>; omitted: string[] }): Promise<void> {
+  const from = path.join(options.repoRoot, file);
+  const to = path.join(root, file);
   const stats = await lstat(from).catch(() => undefined);
-  if (!stats) return;
+  if (!stats || (!stats.isSymbolicLink() && !stats.isFile())) return;
   await mkdir(path.dirname(to), { recursive: true });
-  if (stats.isSymbolicLink()) await symlink(await readlink(from), to);
-  else if (stats.isFile()) await copyFile(from, to, constants.COPYFILE_FICLONE);
+  // Only a path under a link of the copy can lead elsewhere; every other parent is a folder created here.
+  const underLink = [...copy.links].some((link) => file.startsWith(`${link}${path.sep}`));
+  if (underLink) await assertInsideSandbox(root, to);
+  if (stats.isFile()) return copyFile(from, to, constants.COPYFILE_FICLONE);
+  const target = await linkTargetInCopy(options.repoRoot, file);
+  if (target === undefined) copy.omitted.push(file.split(path.sep).join('/'));
+  else {
+    await symlink(target, to);
+    copy.links.add(file);
+  }
 }
 
 async function clearOutputs(root: string, options: SandboxOptions): Promise<void> {
   const tracked = options.isGitRepo ? new Set(await listTrackedFiles(options.repoRoot)) : new Set<string>();
-  await Promise.all(
-    options.clearPaths.map(async (relative) => {
-      const target = path.join(root, relative);
-      const stats = await lstat(target).catch(() => undefined);
-      if (!stats?.isDirectory()) return rm(target, { recursive: true, force: true });
-      const untracked = (await allFilesUnder(root, relative)).filter((file) => !tracked.has(file.split(path.sep).join('/')));
-      await Promise.all(untracked.map((file) => rm(path.join(root, file), { force: true })));
-    }),
-  );
+  for (const relative of options.clearPaths) {
+    const target = path.join(root, relative);
+    const stats = await lstat(target).catch(() => undefined);
+    if (!stats) continue;
+    await assertInsideSandbox(root, target);
+    if (!stats.isDirectory()) {
+      await rm(target, { recursive: true, force: true });
+      continue;
+    }
+    const untracked = (await allFilesUnder(root, relative)).filter((file) => !tracked.has(file.split(path.sep).join('/')));
+    for (const file of untracked) {
+      const inside = await assertInsideSandbox(root, path.join(root, file)).then(
+        () => true,
+        () => false,
+      );
+      if (inside) await rm(path.join(root, file), { force: true });
+    }
+  }
 }
 
 /** An isolated copy of the working tree for the rerun: what git would see, plus the record's data. */
 export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
-  const root = await mkdtemp(path.join(tmpdir(), 'repro-gate-'));
-  const dispose = () => rm(root, { recursive: true, force: true });
+  const base = await mkdtemp(path.join(tmpdir(), 'repro-gate-'));
+  const [root, home, tmp] = ['work', 'home', 'tmp'].map((name) => path.join(base, name)) as [string, string, string];
+  const dispose = () => rm(base, { recursive: true, force: true });
+  const copy = { links: new Set<string>(), omitted: [] as string[] };
   try {
+    await Promise.all([root, home, tmp].map((dir) => mkdir(dir)));
     const files = await filesOf(options);
-    for (let i = 0; i < files.length; i += PARALLEL_COPIES) {
-      await Promise.all(files.slice(i, i + PARALLEL_COPIES).map((file) => copyEntry(path.join(options.repoRoot, file), path.join(root, file))));
+    const isLink = await Promise.all(files.map((file) => lstat(path.join(options.repoRoot, file)).then((stats) => stats.isSymbolicLink(), () => false)));
+    // Links first, so a file reached through one lands where the link leads in the copy, never in a folder of the same name.
+    for (const file of files.filter((_, i) => isLink[i])) await copyEntry(options, root, file, copy);
+    const regular = files.filter((_, i) => !isLink[i]);
+    for (let i = 0; i < regular.length; i += PARALLEL_COPIES) {
+      await Promise.all(regular.slice(i, i + PARALLEL_COPIES).map((file) => copyEntry(options, root, file, copy)));
     }
     await clearOutputs(root, options);
   } catch (error) {
     await dispose();
     throw error;
   }
-  return { root, dispose };
+  return { root, home, tmp, omittedLinks: copy.omitted, dispose };
 }

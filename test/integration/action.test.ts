@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { COMMENT_MAX_CHARS } from '../../src/constants.js';
 import { ReportSchema } from '../../src/report/schema.js';
-import { createRecordedRepo, editRecord, type FixtureRepo, git } from '../support/fixture-repo.js';
+import { createRecordedRepo, editRecord, type FixtureRepo, git, recordingCacheRoot } from '../support/fixture-repo.js';
 import { type RunActionOptions, runAction, webhookExample } from '../support/run-action.js';
 import { actionServiceEnv, type Standin, startStandin } from '../support/standin/index.js';
 import { snapshotTree } from '../support/tree-snapshot.js';
@@ -27,8 +27,14 @@ beforeAll(async () => {
 
 beforeEach(async () => {
   standin = await startStandin();
-  cacheRoot = await mkdtemp(path.join(tmpdir(), 'repro-gate-action-cache-'));
+  // The recordings' venv cache: most tests are about publishing, not about building venvs (those take a fresh one).
+  cacheRoot = await recordingCacheRoot();
 });
+
+/** An empty local venv cache, for the tests about building, saving and restoring venvs. */
+async function startWithEmptyCache(): Promise<void> {
+  cacheRoot = await mkdtemp(path.join(tmpdir(), 'repro-gate-action-cache-'));
+}
 
 afterEach(async () => {
   expect(standin.validationErrors).toEqual([]);
@@ -71,6 +77,7 @@ const newRepo = () => createRecordedRepo({ cacheRoot });
 
 describe('the bundled action', () => {
   it('reproduces: exit 0, one sticky comment, summary, outputs, cache and evidence; a re-run updates the same comment', async () => {
+    await startWithEmptyCache();
     const repo = await newRepo();
     const first = await action(repo);
     expect(first.status).toBe(0);
@@ -105,6 +112,7 @@ describe('the bundled action', () => {
   });
 
   it('restores the venv from the cache service when the runner starts empty', async () => {
+    await startWithEmptyCache();
     const repo = await newRepo();
     expect((await action(repo)).status).toBe(0);
     await rm(cacheRoot, { recursive: true, force: true });
@@ -204,15 +212,30 @@ describe('the bundled action', () => {
     expect(fixed.outputs['comment-url']).toBe(prComments()[0]!.html_url);
   });
 
-  it('never hands a token to the pull request\'s code: not in the interpreter probe, pip or the rerun', async () => {
+  it('never hands a token to the pull request\'s code: not in the interpreter probe, pip or the rerun, nor in any ancestor\'s environment block', async () => {
     const repo = await newRepo();
     const probe = path.join(await mkdtemp(path.join(tmpdir(), 'repro-gate-probe-')), 'seen.txt');
-    // A json.py that shadows the standard library logs the environment it runs in, then hands over the real json.
+    // The rerun's environment is an allowlist: the record passes the probe's path on explicitly.
+    await editRecord(repo, (record) => {
+      record.environment.variables = { ...record.environment.variables, REPRO_PROBE: probe };
+    });
+    // A json.py that shadows the standard library logs the environment it runs in, and the environment block of
+    // every ancestor process (/proc/<pid>/environ, readable by the same user), then hands over the real json.
     await repo.write(
       'json.py',
       [
         'import os, sys',
-        'open(os.environ["REPRO_PROBE"], "a").write(repr(sorted(os.environ.items())) + "\\n")',
+        'seen = open(os.environ["REPRO_PROBE"], "a")',
+        'seen.write(repr(sorted(os.environ.items())) + "\\n")',
+        'pid = os.getppid()',
+        'while pid > 1:',
+        '    try:',
+        '        seen.write(open(f"/proc/{pid}/environ", "rb").read().decode(errors="replace") + "\\n")',
+        '        status = open(f"/proc/{pid}/status").read()',
+        '    except OSError:',
+        '        break',
+        '    pid = int(status.split("PPid:")[1].split()[0])',
+        'seen.close()',
         'here = os.path.dirname(os.path.abspath(__file__))',
         'sys.path = [p for p in sys.path if os.path.abspath(p or ".") != here]',
         'del sys.modules[__name__]',
@@ -224,8 +247,10 @@ describe('the bundled action', () => {
     const run = await action(repo, { env: { REPRO_PROBE: probe } });
     expect(run.outputs.verdict).toBe('reproduced');
     const seen = readFileSync(probe, 'utf8');
-    // The rerun imported it (so the probe works), and nothing it saw holds a secret.
+    // The rerun imported it (so the probe works), it read the action's own environment block (the runner's
+    // GITHUB_EVENT_PATH is there), and nothing it saw holds a secret.
     expect(seen).toContain('REPRO_SEED_NUMPY');
+    expect(seen).toMatch(/GITHUB_EVENT_PATH=/);
     expect(seen).not.toContain(standin.token);
     expect(seen).not.toContain(standin.runtimeToken);
     expect(seen).not.toMatch(/INPUT_/);
@@ -247,6 +272,7 @@ describe('the bundled action', () => {
   });
 
   it('skips cache and evidence with warnings when the runtime services are missing, with the same verdict', async () => {
+    await startWithEmptyCache();
     const repo = await newRepo();
     const run = await action(repo, { env: { ACTIONS_RUNTIME_TOKEN: '', ACTIONS_RESULTS_URL: '' } });
     expect(run.status).toBe(0);

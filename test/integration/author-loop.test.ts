@@ -5,7 +5,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { UPDATED_RECORD_NAME } from '../../src/constants.js';
-import { createRecordedRepo, createRecordingVenv, editRecord, type FixtureRepo, git, NUMPY_PIN, runCli } from '../support/fixture-repo.js';
+import { createRecordedRepo, recordingCacheRoot, createRecordingVenv, editRecord, type FixtureRepo, git, NUMPY_PIN, runCli } from '../support/fixture-repo.js';
 import { snapshotTree } from '../support/tree-snapshot.js';
 import { verifyUntouched } from '../support/verify-untouched.js';
 
@@ -14,7 +14,8 @@ import { verifyUntouched } from '../support/verify-untouched.js';
 
 let cacheRoot: string;
 beforeAll(async () => {
-  cacheRoot = await mkdtemp(path.join(tmpdir(), 'repro-gate-loop-cache-'));
+  // Verify shares the recordings' venv cache: these tests are about the loop, not about building venvs.
+  cacheRoot = await recordingCacheRoot();
 });
 
 const newRepo = () => createRecordedRepo({ cacheRoot });

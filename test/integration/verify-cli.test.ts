@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createRecordedRepo, editRecord, git } from '../support/fixture-repo.js';
+import { createRecordedRepo, editRecord, git, recordingCacheRoot } from '../support/fixture-repo.js';
 import { verifyUntouched } from '../support/verify-untouched.js';
 
 // Real pip, a real venv, a real numpy training, through the bundled CLI.
@@ -12,7 +12,8 @@ import { verifyUntouched } from '../support/verify-untouched.js';
 let cacheRoot: string;
 
 beforeAll(async () => {
-  cacheRoot = await mkdtemp(path.join(tmpdir(), 'repro-gate-cache-'));
+  // Verify shares the recordings' venv cache: one venv build for the whole file.
+  cacheRoot = await recordingCacheRoot();
 });
 
 const newRepo = () => createRecordedRepo({ cacheRoot });

@@ -78,6 +78,18 @@ describe('updateRecordText', () => {
     expect(recordedPythonVersion('3.12.1', '3.11.7')).toBe('3.12.1');
   });
 
+  it('rewrites 10,000 metric values at once, and summarises a diff too large to show', () => {
+    const names = Array.from({ length: 10_000 }, (_, i) => `layer_${i}.norm`);
+    const text = `${RECORD.replace('    acc: 0.9\n    gone: 1\n', names.map((name) => `    ${name}: 1\n`).join(''))}`.replace(/tolerance:[\s\S]*$/, '');
+    const started = performance.now();
+    const rewritten = updateRecordText(text, { config: [], data: [], artifacts: [], metrics: Object.fromEntries(names.map((name) => [name, 2])) });
+    const diff = unifiedDiff('run.yaml', text, rewritten);
+    // Linear work, about a second here; the quadratic version took about two minutes.
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect(diff).toBe('run.yaml: more than 2000 lines changed, too many to show');
+    expect(parse(rewritten, { uniqueKeys: false }).metrics.values['layer_9999.norm']).toBe(2);
+  });
+
   it('diffs only what changed', () => {
     const diff = unifiedDiff('run.yaml', RECORD, updated);
     expect(diff).toMatch(/^--- a\/run\.yaml\n\+\+\+ b\/run\.yaml\n@@/);

@@ -83,12 +83,12 @@ describe('loadRecord', () => {
     ['bad name', VALID.replace('name: digits-sgd', 'name: Digits SGD'), 'name', 2, /\[a-z0-9._-\]\+/],
     ['wrong version', VALID.replace('version: 1', 'version: 2'), 'version', 1, /1/],
     ['bad timeout', VALID.replace('timeout: 20m', 'timeout: 20 minutes'), 'timeout', 4, /s, m or h/],
-    ['unquoted python version', VALID.replace('python: "3.11"', 'python: 3.11'), 'environment.python', 6, /string/],
+    ['unquoted python version', VALID.replace('python: "3.11"', 'python: 3.11'), 'environment.python', 6, /in quotes.*3\.10 as the number 3\.1/],
     ['requirements without python', VALID.replace('  python: "3.11"\n', ''), 'environment.python', 5, /required when requirements/],
     ['tolerance for an unknown metric', VALID.replace('{ accuracy: { abs: 0.005 } }', '{ acuracy: { abs: 0.005 } }'), 'tolerance.metrics.acuracy', 27, /names no metric/],
     ['threshold without a rule', VALID.replace('{ min: 0.9 }', '{}'), 'thresholds.accuracy', 29, /min, max or both/],
     ['threshold min above max', VALID.replace('{ min: 0.9 }', '{ min: 0.9, max: 0.1 }'), 'thresholds.accuracy', 29, /must not exceed/],
-    ['negative tolerance', VALID.replace('abs: 0.005', 'abs: -1'), 'tolerance.metrics.accuracy.abs', 27, />=0|non-negative|too small/i],
+    ['negative tolerance', VALID.replace('abs: 0.005', 'abs: -1'), 'tolerance.metrics.accuracy.abs', 27, />=0|≥ 0|non-negative|too small/i],
     ['missing command', VALID.replace('command: python train.py configs/train.yaml\n', ''), 'command', undefined, /required/],
   ])('names the field and line for %s', async (_label, text, field, line, message) => {
     const error = await failure(text);

@@ -1,4 +1,5 @@
-import { access, mkdir, open, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VENV_COMPLETE_MARKER } from '../../constants.js';
@@ -8,6 +9,8 @@ import { capture } from '../exec.js';
 import { assertPythonMatches, type Interpreter, probeInterpreter } from '../interpreter.js';
 import { diffPackages } from '../package-diff.js';
 import { pipFreeze, pipInstall } from '../pip.js';
+import { changesSinceSealed, makeFilesReadOnly, sealVenv } from '../venv-integrity.js';
+import { requirementsInstallLocalPaths } from '../local-requirements.js';
 import type { EnvironmentManager, EnvironmentRequest, PreparedEnvironment } from '../types.js';
 import { venvCacheKey, venvDirectory, venvLockFile } from '../venv-cache.js';
 import { UserError } from '../../errors.js';
@@ -38,16 +41,25 @@ export class PipVenvManager implements EnvironmentManager {
     const [interpreter, requirementsSha256] = await Promise.all([probeInterpreter(python), sha256File(requirementsFile)]);
     assertPythonMatches(requiredPython, interpreter, python, this.request.requiredPythonLine);
     const key = venvCacheKey({ requirementsSha256, pythonVersion: interpreter.version, platform: interpreter.platform });
-    const dir = venvDirectory(cacheRoot, key);
-    const source = await this.obtain(key, dir, interpreter);
+    const local = await requirementsInstallLocalPaths(requirementsFile);
+    const dir = local ? await mkdtemp(path.join(tmpdir(), 'repro-gate-venv-')) : venvDirectory(cacheRoot, key);
+    if (local) this.request.log(`${this.request.requirementsDisplayPath ?? requirementsFile} installs the project itself: the venv is built for this run only, never cached`);
+    const source = local ? await this.buildForThisRunOnly(key, dir, interpreter) : await this.obtain(key, dir, interpreter);
     const venvPython = path.join(dir, 'bin', 'python');
     const frozen = await pipFreeze(venvPython);
     const packages = recordedPackages ? diffPackages(recordedPackages, frozen) : null;
+    const { remoteCache, log } = this.request;
     return {
       binDir: path.join(dir, 'bin'),
       venvDir: dir,
       python: venvPython,
       packages: frozen,
+      // Saved only after a rerun that left it intact (see src/environment/venv-integrity.ts).
+      saveToRemoteCache:
+        source === 'built' && remoteCache && !local
+          ? () => remoteCache.save(key, dir).catch((error: unknown) => log(`venv cache save skipped: ${(error as Error).message}`))
+          : undefined,
+      dispose: local ? () => rm(dir, { recursive: true, force: true }) : undefined,
       report: {
         python: { required: requiredPython, actual: interpreter.version },
         platform: { recorded: recordedPlatform, actual: interpreter.platform },
@@ -60,7 +72,7 @@ export class PipVenvManager implements EnvironmentManager {
   private async obtain(key: string, dir: string, interpreter: Interpreter): Promise<Source> {
     // Read before anything is built, so a bad REPRO_GATE_CACHE_MAX_SIZE fails at once, not after minutes of pip.
     const bound = cacheBound();
-    if (await exists(path.join(dir, VENV_COMPLETE_MARKER))) {
+    if (await this.intact(key, dir)) {
       await markUsed(dir);
       this.request.log(`venv ${key}: reused from the local cache`);
       return 'local-cache';
@@ -78,12 +90,14 @@ export class PipVenvManager implements EnvironmentManager {
     const stopRefreshing = keepLockFresh(lockFile);
     try {
       // Another process may have finished building it while this one waited for the lock.
-      if (await exists(marker)) {
+      if (await this.intact(key, dir)) {
         await markUsed(dir);
         return 'local-cache';
       }
       await rm(dir, { recursive: true, force: true });
       if (this.request.remoteCache && (await this.request.remoteCache.restore(key, dir)) && (await exists(marker))) {
+        // Restored files get new inode times: the restored venv is what gets sealed.
+        await sealVenv(dir);
         await markUsed(dir);
         this.request.log(`venv ${key}: restored from the remote cache`);
         return 'remote-cache';
@@ -91,7 +105,6 @@ export class PipVenvManager implements EnvironmentManager {
       await rm(dir, { recursive: true, force: true });
       await this.build(key, dir, interpreter);
       this.request.log(`venv ${key}: built`);
-      await this.request.remoteCache?.save(key, dir).catch((error: unknown) => this.request.log(`venv cache save skipped: ${(error as Error).message}`));
       return 'built';
     } finally {
       stopRefreshing();
@@ -112,12 +125,29 @@ export class PipVenvManager implements EnvironmentManager {
       if (created.code !== 0) {
         throw new UserError(`the environment failed to build: python -m venv exited ${created.code}: ${created.stderr.trim()}`, 'Install the venv module for this interpreter (e.g. apt install python3-venv).');
       }
-      await pipInstall(path.join(dir, 'bin', 'python'), this.request.requirementsFile, requirements, this.request.cacheRoot);
+      await pipInstall(path.join(dir, 'bin', 'python'), this.request.requirementsFile, requirements, this.request.cacheRoot, this.request.logDir, this.request.installDir);
+      await makeFilesReadOnly(dir);
+      await sealVenv(dir);
       await writeFile(path.join(dir, VENV_COMPLETE_MARKER), `${key}\n`);
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
+  }
+
+  private async buildForThisRunOnly(key: string, dir: string, interpreter: Interpreter): Promise<Source> {
+    await rm(dir, { recursive: true, force: true });
+    await this.build(key, dir, interpreter);
+    return 'built';
+  }
+
+  /** A complete venv whose files are exactly as they were when it was built; a changed one is rebuilt, never trusted. */
+  private async intact(key: string, dir: string): Promise<boolean> {
+    if (!(await exists(path.join(dir, VENV_COMPLETE_MARKER)))) return false;
+    const changed = await changesSinceSealed(dir);
+    if (changed.length === 0) return true;
+    this.request.log(`venv ${key}: changed since it was built (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''}); rebuilding it`);
+    return false;
   }
 
   /** An exclusive lock file, so two verifies building the same key never corrupt each other's venv. */
