@@ -19490,6 +19490,11 @@ const Threshold = object({
     .refine((t) => t.min !== undefined || t.max !== undefined, 'needs min, max or both')
     .refine((t) => t.min === undefined || t.max === undefined || t.min <= t.max, 'min must not exceed max');
 const HashedFile = object({ path: RelativePath, sha256: Sha256Hex }).strict();
+const Artifact = HashedFile.extend({
+    compare: schemas_enum(['exact', 'report'])
+        .optional()
+        .describe('exact (default): the bytes must match. report: shown when it changes (a plot, a log), never gating.'),
+}).strict();
 const DataInput = object({
     path: RelativePath.describe('A file, or a directory hashed like `sha256sum` over its sorted files.'),
     sha256: Sha256Hex,
@@ -19554,7 +19559,7 @@ const RunRecordSchema = object({
         .optional(),
     config: array(HashedFile).optional(),
     data: array(DataInput).optional(),
-    artifacts: array(HashedFile).optional(),
+    artifacts: array(Artifact).optional(),
     metrics: object({
         path: RelativePath.describe('JSON object written by the command; nested keys flatten with ".".'),
         values: record(MetricName, MetricValue),
@@ -19960,6 +19965,8 @@ const ArtifactCheckSchema = object({
     recorded: Hash,
     actual: Hash.nullable(),
     status: schemas_enum(['identical', 'differs', 'missing']),
+    /** `report`: the record shows this artifact's changes but never gates on them (a plot, a log). */
+    policy: schemas_enum(['exact', 'report']).optional(),
     line: Line.optional(),
     /** The same path in the checkout (committed, or restored from LFS or DVC) against the recorded sha256. */
     committed: object({ actual: Hash, status: schemas_enum(['match', 'differs']) }).strict().optional(),
@@ -20395,7 +20402,9 @@ function explainRecord(record, quote) {
         }
     }
     for (const artifact of record.artifacts) {
-        if (artifact.status !== 'identical')
+        if (artifact.status !== 'identical' && artifact.policy === 'report')
+            findings.push(`${quote(artifact.path)} ${artifact.status === 'missing' ? 'was not produced' : 'changed'} (not gating)`);
+        else if (artifact.status !== 'identical')
             findings.push(`${quote(artifact.path)} ${artifact.status === 'missing' ? 'was not produced' : 'differs'}`);
         if (artifact.committed?.status === 'differs')
             findings.push(`the committed ${quote(artifact.path)} is not the one the record describes`);
@@ -20576,7 +20585,8 @@ function artifactsSection(record, options) {
         return undefined;
     const rows = record.artifacts.map((artifact) => {
         const committed = artifact.committed?.status === 'differs' ? `; ❌ committed file is ${code(artifact.committed.actual)}` : '';
-        return [markdown_esc(artifact.path), code(artifact.recorded), code(artifact.actual), `${STATUS[artifact.status]}${committed}`];
+        const status = artifact.policy === 'report' && artifact.status !== 'identical' ? `ℹ️ ${artifact.status === 'missing' ? 'missing' : 'changed'} (not gating)` : STATUS[artifact.status];
+        return [markdown_esc(artifact.path), code(artifact.recorded), code(artifact.actual), `${status}${committed}`];
     });
     return table(['Artifact', 'Recorded', 'Rerun', 'Status'], rows, options);
 }
@@ -20804,7 +20814,7 @@ function recordLines(record, paint) {
     }
     const artifacts = record.artifacts.filter((artifact) => artifact.status !== 'identical');
     if (artifacts.length > 0) {
-        const { rows, more } = capped(artifacts, (a) => [q(a.path), shortHash(a.recorded), shortHash(a.actual), a.status]);
+        const { rows, more } = capped(artifacts, (a) => [q(a.path), shortHash(a.recorded), shortHash(a.actual), `${a.status}${a.policy === 'report' ? ' (not gating)' : ''}`]);
         lines.push(...columns([['artifact', 'recorded', 'rerun', 'status'], ...rows]), ...more);
     }
     const thresholds = capped(record.thresholds.filter((t) => t.status !== 'pass'), (threshold) => [
@@ -23919,11 +23929,11 @@ function unifiedDiff(name, before, after) {
  * same path in the checkout where one exists: a committed model that is not the recorded one is drift too.
  */
 function compareArtifacts(expected, actual, committed = new Map()) {
-    return expected.map(({ path, sha256, line }) => {
+    return expected.map(({ path, sha256, line, policy }) => {
         const produced = actual.get(path) ?? null;
         const status = produced === null ? 'missing' : produced === sha256 ? 'identical' : 'differs';
         const inCheckout = committed.get(path) ?? null;
-        const check = { path, recorded: sha256, actual: produced, status, line };
+        const check = { path, recorded: sha256, actual: produced, status, line, ...(policy === 'report' ? { policy } : {}) };
         if (inCheckout !== null)
             check.committed = { actual: inCheckout, status: inCheckout === sha256 ? 'match' : 'differs' };
         return check;
@@ -24007,7 +24017,7 @@ function decideVerdict(findings) {
     if (findings.error)
         return 'error';
     const drifted = findings.inputs.some((input) => input.kind === 'data' && input.status !== 'match') ||
-        findings.artifacts.some((artifact) => artifact.status !== 'identical' || artifact.committed?.status === 'differs') ||
+        findings.artifacts.some((artifact) => (artifact.status !== 'identical' && artifact.policy !== 'report') || artifact.committed?.status === 'differs') ||
         findings.metrics.some((metric) => metric.status === 'beyond' || metric.status === 'missing') ||
         findings.thresholds.some((threshold) => threshold.status !== 'pass');
     if (drifted)
@@ -24467,6 +24477,7 @@ class RecordVerification {
             path: paths.artifacts[i].repoRelative,
             sha256: artifact.sha256,
             line: lineOf(['artifacts', i, 'sha256']),
+            policy: artifact.compare,
         })), collected.artifactHashes, committed);
         this.report.metrics = compareMetrics({
             recorded: record.metrics?.values ?? {},

@@ -10,7 +10,7 @@ export function decideVerdict(findings: Findings): Verdict {
   if (findings.error) return 'error';
   const drifted =
     findings.inputs.some((input) => input.kind === 'data' && input.status !== 'match') ||
-    findings.artifacts.some((artifact) => artifact.status !== 'identical' || artifact.committed?.status === 'differs') ||
+    findings.artifacts.some((artifact) => (artifact.status !== 'identical' && artifact.policy !== 'report') || artifact.committed?.status === 'differs') ||
     findings.metrics.some((metric) => metric.status === 'beyond' || metric.status === 'missing') ||
     findings.thresholds.some((threshold) => threshold.status !== 'pass');
   if (drifted) return 'drift';

@@ -261,6 +261,7 @@ class RecordVerification {
         path: paths.artifacts[i]!.repoRelative,
         sha256: artifact.sha256,
         line: lineOf(['artifacts', i, 'sha256']),
+        policy: artifact.compare,
       })),
       collected.artifactHashes,
       committed,

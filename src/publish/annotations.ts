@@ -40,7 +40,9 @@ function recordAnnotations(record: RecordReport): Annotation[] {
   for (const artifact of record.artifacts) {
     if (artifact.status === 'identical') continue;
     const detail = artifact.status === 'missing' ? 'was not produced by the rerun' : `differs: rerun ${shortHash(artifact.actual)}, recorded ${shortHash(artifact.recorded)}`;
-    found.push(at('error', artifact.line, 'artifact drift', `${artifact.path} ${detail}`));
+    // A `compare: report` artifact (a plot) is shown, never gating: a notice, not an error.
+    if (artifact.policy === 'report') found.push(at('notice', artifact.line, 'artifact changed (not gating)', `${artifact.path} ${detail}`));
+    else found.push(at('error', artifact.line, 'artifact drift', `${artifact.path} ${detail}`));
   }
   for (const metric of record.metrics) {
     if (metric.status === 'missing') found.push(at('error', metric.line, 'metric missing', `${metric.name} is missing from the rerun's metrics`));

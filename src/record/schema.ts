@@ -59,6 +59,13 @@ const Threshold = z
 
 const HashedFile = z.object({ path: RelativePath, sha256: Sha256Hex }).strict();
 
+const Artifact = HashedFile.extend({
+  compare: z
+    .enum(['exact', 'report'])
+    .optional()
+    .describe('exact (default): the bytes must match. report: shown when it changes (a plot, a log), never gating.'),
+}).strict();
+
 const DataInput = z
   .object({
     path: RelativePath.describe('A file, or a directory hashed like `sha256sum` over its sorted files.'),
@@ -138,7 +145,7 @@ export const RunRecordSchema = z
       .optional(),
     config: z.array(HashedFile).optional(),
     data: z.array(DataInput).optional(),
-    artifacts: z.array(HashedFile).optional(),
+    artifacts: z.array(Artifact).optional(),
     metrics: z
       .object({
         path: RelativePath.describe('JSON object written by the command; nested keys flatten with ".".'),

@@ -66,7 +66,8 @@ export function explainRecord(record: RecordReport, quote: Quote): string {
     }
   }
   for (const artifact of record.artifacts) {
-    if (artifact.status !== 'identical') findings.push(`${quote(artifact.path)} ${artifact.status === 'missing' ? 'was not produced' : 'differs'}`);
+    if (artifact.status !== 'identical' && artifact.policy === 'report') findings.push(`${quote(artifact.path)} ${artifact.status === 'missing' ? 'was not produced' : 'changed'} (not gating)`);
+    else if (artifact.status !== 'identical') findings.push(`${quote(artifact.path)} ${artifact.status === 'missing' ? 'was not produced' : 'differs'}`);
     if (artifact.committed?.status === 'differs') findings.push(`the committed ${quote(artifact.path)} is not the one the record describes`);
   }
   for (const threshold of record.thresholds) {

@@ -89,7 +89,8 @@ function artifactsSection(record: RecordReport, options: RenderOptions): string 
   if (record.artifacts.length === 0) return undefined;
   const rows = record.artifacts.map((artifact) => {
     const committed = artifact.committed?.status === 'differs' ? `; ❌ committed file is ${code(artifact.committed.actual)}` : '';
-    return [esc(artifact.path), code(artifact.recorded), code(artifact.actual), `${STATUS[artifact.status]!}${committed}`];
+    const status = artifact.policy === 'report' && artifact.status !== 'identical' ? `ℹ️ ${artifact.status === 'missing' ? 'missing' : 'changed'} (not gating)` : STATUS[artifact.status]!;
+    return [esc(artifact.path), code(artifact.recorded), code(artifact.actual), `${status}${committed}`];
   });
   return table(['Artifact', 'Recorded', 'Rerun', 'Status'], rows, options);
 }

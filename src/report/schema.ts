@@ -138,6 +138,8 @@ export const ArtifactCheckSchema = z
     recorded: Hash,
     actual: Hash.nullable(),
     status: z.enum(['identical', 'differs', 'missing']),
+    /** `report`: the record shows this artifact's changes but never gates on them (a plot, a log). */
+    policy: z.enum(['exact', 'report']).optional(),
     line: Line.optional(),
     /** The same path in the checkout (committed, or restored from LFS or DVC) against the recorded sha256. */
     committed: z.object({ actual: Hash, status: z.enum(['match', 'differs']) }).strict().optional(),

@@ -39,7 +39,7 @@ function recordLines(record: RecordReport, paint: (verdict: Verdict, text: strin
   }
   const artifacts = record.artifacts.filter((artifact) => artifact.status !== 'identical');
   if (artifacts.length > 0) {
-    const { rows, more } = capped(artifacts, (a) => [q(a.path), shortHash(a.recorded), shortHash(a.actual), a.status]);
+    const { rows, more } = capped(artifacts, (a) => [q(a.path), shortHash(a.recorded), shortHash(a.actual), `${a.status}${a.policy === 'report' ? ' (not gating)' : ''}`]);
     lines.push(...columns([['artifact', 'recorded', 'rerun', 'status'], ...rows]), ...more);
   }
   const thresholds = capped(record.thresholds.filter((t) => t.status !== 'pass'), (threshold) => [

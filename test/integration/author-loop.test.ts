@@ -219,6 +219,20 @@ describe('outputs and causes', () => {
     expect(result.stdout).toMatch(/the committed out\/model\.json is not the one the record describes/);
   });
 
+  it('shows a `compare: report` artifact that changes on every run (a plot) as not gating, and reproduces', async () => {
+    const repo = await newRepo();
+    await repo.write('train.py', `${await repo.read('train.py')}\nimport time\n(out / "plot.txt").write_text(str(time.time_ns()))\n`);
+    await editRecord(repo, (record) => {
+      record.artifacts.push({ path: 'out/plot.txt', sha256: '0'.repeat(64), compare: 'report' });
+    });
+    commitAll(repo, 'a plot that is never the same');
+    const result = await verifyUntouched(repo);
+    expect(result.status).toBe(0);
+    expect(result.report?.verdict).toBe('reproduced');
+    expect(result.record?.artifacts[1]).toMatchObject({ path: 'out/plot.txt', status: 'differs', policy: 'report' });
+    expect(result.stdout).toMatch(/out\/plot\.txt changed \(not gating\)/);
+  });
+
   it('never lists the record or its outputs as changed code', async () => {
     const repo = await newRepo();
     await repo.write('out/model.json', await readFile(path.join(repo.root, 'out', 'model.json'), 'utf8'));
