@@ -9719,6 +9719,7 @@ function locate(document, path, lineAt, index) {
 
 
 const HINT = "Paths in a run record are relative to the record's folder and must stay inside the repository.";
+/** Whether `candidate` is `root` or lies below it (paths as given: resolve links first where they matter). */
 function isInside(root, candidate) {
     const relative = external_node_path_default().relative(root, candidate);
     return relative === '' || (!relative.startsWith('..') && !external_node_path_default().isAbsolute(relative));
@@ -21416,20 +21417,12 @@ class PipVenvManager {
     /** An exclusive lock file, so two verifies building the same key never corrupt each other's venv. */
     async lock(lockFile) {
         await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(lockFile), { recursive: true });
+        // The cache's own lock (a stale one, left by a killed build, is broken), retried until it is free.
         for (;;) {
-            try {
-                const handle = await (0,promises_namespaceObject.open)(lockFile, 'wx');
-                await handle.close();
-                return () => (0,promises_namespaceObject.rm)(lockFile, { force: true });
-            }
-            catch (error) {
-                if (error.code !== 'EEXIST')
-                    throw error;
-                const { mtimeMs } = await (0,promises_namespaceObject.stat)(lockFile).catch(() => ({ mtimeMs: Date.now() }));
-                if (Date.now() - mtimeMs > LOCK_STALE_MS)
-                    await (0,promises_namespaceObject.rm)(lockFile, { force: true });
-                await (0,external_node_timers_promises_namespaceObject.setTimeout)(LOCK_WAIT_MS);
-            }
+            const release = await tryLock(lockFile);
+            if (release)
+                return release;
+            await (0,external_node_timers_promises_namespaceObject.setTimeout)(LOCK_WAIT_MS);
         }
     }
 }
@@ -22057,11 +22050,8 @@ async function runCommand(options) {
 
 
 
+
 const PARALLEL_COPIES = 16;
-function sandbox_isInside(root, candidate) {
-    const relative = external_node_path_default().relative(root, candidate);
-    return relative === '' || (!relative.startsWith('..') && !external_node_path_default().isAbsolute(relative));
-}
 /**
  * Every write or delete of repro-gate in the sandbox goes through here: the folder it touches, with every link
  * resolved, must still be inside the sandbox. A link planted by the command can never lead one out.
@@ -22070,7 +22060,7 @@ async function assertInsideSandbox(root, target) {
     const realRoot = await (0,promises_namespaceObject.realpath)(root);
     const parent = await (0,promises_namespaceObject.realpath)(external_node_path_default().dirname(target)).catch(() => undefined);
     const leaf = await (0,promises_namespaceObject.lstat)(target).catch(() => undefined);
-    if ((parent === undefined || sandbox_isInside(realRoot, parent)) && !leaf?.isSymbolicLink())
+    if ((parent === undefined || isInside(realRoot, parent)) && !leaf?.isSymbolicLink())
         return;
     throw new UserError(`${external_node_path_default().relative(root, target)} leads outside the sandbox through a symlink; repro-gate does not follow it`, 'Outputs and data must be real files and folders inside the repository, not links that leave it.');
 }
@@ -22099,7 +22089,7 @@ async function linkTargetInCopy(repoRoot, file) {
     const target = external_node_path_default().resolve(external_node_path_default().dirname(from), await (0,promises_namespaceObject.readlink)(from));
     const realRoot = await (0,promises_namespaceObject.realpath)(repoRoot);
     const resolved = await (0,promises_namespaceObject.realpath)(target).catch(() => target);
-    const inRepo = sandbox_isInside(repoRoot, target) ? target : sandbox_isInside(realRoot, resolved) ? external_node_path_default().join(repoRoot, external_node_path_default().relative(realRoot, resolved)) : undefined;
+    const inRepo = isInside(repoRoot, target) ? target : isInside(realRoot, resolved) ? external_node_path_default().join(repoRoot, external_node_path_default().relative(realRoot, resolved)) : undefined;
     return inRepo === undefined ? undefined : external_node_path_default().relative(external_node_path_default().dirname(from), inRepo) || '.';
 }
 /**
@@ -22385,11 +22375,8 @@ async function readMetricsText(file, displayPath, location) {
 
 
 
+
 const OUTPUT_HINT = 'Outputs must be regular files (or folders of them) that the command writes inside the working tree: write or copy the file there, do not link to it.';
-function collect_outputs_isInside(root, candidate) {
-    const relative = external_node_path_default().relative(root, candidate);
-    return relative === '' || (!relative.startsWith('..') && !external_node_path_default().isAbsolute(relative));
-}
 /**
  * What the rerun left at an output path, checked with lstat before anything is opened: a FIFO would block the read
  * forever, a device (or a link to one, such as /dev/zero) would never end, and a link hashes something else than
@@ -22404,7 +22391,7 @@ async function inspectOutput(realSandboxRoot, absolute, shown, role) {
     if (!stats)
         return 'missing';
     const folder = await (0,promises_namespaceObject.realpath)(external_node_path_default().dirname(absolute));
-    if (!collect_outputs_isInside(realSandboxRoot, folder)) {
+    if (!isInside(realSandboxRoot, folder)) {
         throw new UserError(`${role} ${shown} was written through a symlinked folder that leads outside the working tree`, OUTPUT_HINT);
     }
     if (stats.isSymbolicLink()) {

@@ -6,7 +6,7 @@ import { assertMetricsSizeWithin } from '../compare/read-metrics-file.js';
 import { UserError } from '../errors.js';
 import { fileKind } from '../hashing/file-kind.js';
 import { sha256Directory, sha256File } from '../hashing/sha256.js';
-import type { ResolvedPath } from '../record/paths.js';
+import { isInside, type ResolvedPath } from '../record/paths.js';
 
 export interface CollectedOutputs {
   /** Artifact hashes by repo-relative path; null when the command did not produce it. */
@@ -18,11 +18,6 @@ export interface CollectedOutputs {
 type OutputRole = 'artifact' | 'metrics file';
 
 const OUTPUT_HINT = 'Outputs must be regular files (or folders of them) that the command writes inside the working tree: write or copy the file there, do not link to it.';
-
-function isInside(root: string, candidate: string): boolean {
-  const relative = path.relative(root, candidate);
-  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
-}
 
 /**
  * What the rerun left at an output path, checked with lstat before anything is opened: a FIFO would block the read

@@ -11,7 +11,8 @@ export interface ResolvedPath {
 
 const HINT = "Paths in a run record are relative to the record's folder and must stay inside the repository.";
 
-function isInside(root: string, candidate: string): boolean {
+/** Whether `candidate` is `root` or lies below it (paths as given: resolve links first where they matter). */
+export function isInside(root: string, candidate: string): boolean {
   const relative = path.relative(root, candidate);
   return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { listTrackedFiles, listWorkingTreeFiles } from '../git.js';
+import { isInside } from '../record/paths.js';
 
 export interface SandboxOptions {
   repoRoot: string;
@@ -29,11 +30,6 @@ export interface Sandbox {
 }
 
 const PARALLEL_COPIES = 16;
-
-function isInside(root: string, candidate: string): boolean {
-  const relative = path.relative(root, candidate);
-  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
-}
 
 /**
  * Every write or delete of repro-gate in the sandbox goes through here: the folder it touches, with every link

@@ -1,10 +1,10 @@
-import { access, mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VENV_COMPLETE_MARKER } from '../../constants.js';
 import { sha256File } from '../../hashing/sha256.js';
-import { cacheBound, enforceCacheBound, keepLockFresh, LOCK_STALE_MS, markUsed } from '../cache/index.js';
+import { cacheBound, enforceCacheBound, keepLockFresh, markUsed, tryLock } from '../cache/index.js';
 import { capture } from '../exec.js';
 import { assertPythonMatches, type Interpreter, probeInterpreter } from '../interpreter.js';
 import { diffPackages } from '../package-diff.js';
@@ -153,17 +153,11 @@ export class PipVenvManager implements EnvironmentManager {
   /** An exclusive lock file, so two verifies building the same key never corrupt each other's venv. */
   private async lock(lockFile: string): Promise<() => Promise<void>> {
     await mkdir(path.dirname(lockFile), { recursive: true });
+    // The cache's own lock (a stale one, left by a killed build, is broken), retried until it is free.
     for (;;) {
-      try {
-        const handle = await open(lockFile, 'wx');
-        await handle.close();
-        return () => rm(lockFile, { force: true });
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        const { mtimeMs } = await stat(lockFile).catch(() => ({ mtimeMs: Date.now() }));
-        if (Date.now() - mtimeMs > LOCK_STALE_MS) await rm(lockFile, { force: true });
-        await sleep(LOCK_WAIT_MS);
-      }
+      const release = await tryLock(lockFile);
+      if (release) return release;
+      await sleep(LOCK_WAIT_MS);
     }
   }
 }
