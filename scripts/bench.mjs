@@ -1,10 +1,12 @@
 // `npm run bench`: verify's hashing throughput on a 1 GiB artifact against `openssl dgst -sha256`, and verify's peak RSS.
 // Targets: at least 0.9x openssl's throughput, and under 150 MB peak RSS. Prints its figures; exits 1 when a target is missed.
+// Numeric compare of two 256 MiB float32 .npy files against reading both (cat) and numpy's load + allclose: targets
+// within 2x the read time and faster than numpy; under 200 MB peak RSS on a 1 GiB pair.
 // Then, side by side and without targets: a cold scikit-learn venv build (empty repro-gate cache, empty pip cache) and
 // the rebuild after one pin changed, which shares pip's cache with the first.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,10 +17,12 @@ const repo = mkdtempSync(path.join(tmpdir(), 'repro-gate-bench-'));
 const gitIn = (cwd, ...args) => execFileSync('git', ['-c', 'user.email=bench@example.com', '-c', 'user.name=bench', ...args], { cwd });
 const git = (...args) => gitIn(repo, ...args);
 
+/** Runs argv[1:] and prints, last on stderr, the peak RSS (KiB) of it and its children, from getrusage. */
+const RSS_PROBE = 'import resource, subprocess, sys\nstatus = subprocess.run(sys.argv[1:]).returncode\nprint(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\nsys.exit(status)';
+
 /** Runs a command under python's getrusage, which sees the peak RSS of the command and its children. */
 function runMeasured(command, args) {
-  const probe = 'import resource, subprocess, sys\nstatus = subprocess.run(sys.argv[1:]).returncode\nprint(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\nsys.exit(status)';
-  const result = spawnSync('python3', ['-c', probe, command, ...args], { cwd: repo, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const result = spawnSync('python3', ['-c', RSS_PROBE, command, ...args], { cwd: repo, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
   const maxRssKiB = Number(result.stderr.trim().split('\n').at(-1));
   return { status: result.status, maxRssKiB, stderr: result.stderr };
 }
@@ -117,8 +121,109 @@ function benchVenvBuildsIn(dir, cacheRoot) {
   console.log("  (pip caches a download only when the index sends caching headers; pins served from local file indexes are not downloaded)");
 }
 
+// A float32 .npy written in 1 MiB blocks: sin(i), scaled by (1 + noise·k) so every element moves when noise is set.
+const NPY_WRITER = `
+const { openSync, writeSync, closeSync, mkdirSync, readFileSync } = require('node:fs');
+const { elements, noise } = JSON.parse(readFileSync('config.json', 'utf8'));
+const header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + elements + ",), }";
+const padded = header + ' '.repeat(64 - ((10 + header.length + 1) % 64)) + '\\n';
+const preamble = Buffer.alloc(10);
+preamble.write('\\x93NUMPY', 0, 'latin1');
+preamble[6] = 1;
+preamble.writeUInt16LE(padded.length, 8);
+mkdirSync('out', { recursive: true });
+const fd = openSync('out/weights.npy', 'w');
+writeSync(fd, preamble);
+writeSync(fd, Buffer.from(padded, 'latin1'));
+const block = new Float32Array(1 << 18);
+for (let start = 0; start < elements; start += block.length) {
+  const count = Math.min(block.length, elements - start);
+  for (let i = 0; i < count; i++) block[i] = Math.sin(start + i) * (1 + noise * ((i % 7) - 3));
+  writeSync(fd, new Uint8Array(block.buffer, 0, count * 4));
+}
+closeSync(fd);
+`;
+
+/** A venv with numpy, for the reference timing: numpy loading both files and calling allclose. */
+function numpyPython() {
+  const venv = path.join(repo, 'numpy-venv');
+  execFileSync('python3', ['-m', 'venv', venv]);
+  const python = path.join(venv, 'bin', 'python');
+  execFileSync(python, ['-m', 'pip', 'install', '--no-input', '-q', 'numpy==2.2.6'], { stdio: 'inherit' });
+  return python;
+}
+
+/**
+ * Records a numeric .npy artifact of `elements` float32 values, perturbs every element, and verifies against the
+ * recorded file as baseline: returns verify's compare stage, its peak RSS and the verdict.
+ */
+function verifyNumericPair(dir, elements) {
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ elements, noise: 0 }));
+  writeFileSync(path.join(dir, 'write_npy.cjs'), NPY_WRITER);
+  writeFileSync(path.join(dir, '.gitignore'), 'out/\nbaseline/\nreport.json\n');
+  gitIn(dir, 'init', '-q');
+  gitIn(dir, 'add', '.');
+  gitIn(dir, 'commit', '-qm', 'npy');
+  const node = process.execPath;
+  execFileSync(node, [cli, 'record', '--current-env', '--name', 'npy', '--config', 'config.json', '--numeric', 'out/weights.npy', '--', node, 'write_npy.cjs'], { cwd: dir, stdio: 'inherit' });
+  gitIn(dir, 'add', 'run.yaml');
+  gitIn(dir, 'commit', '-qm', 'record');
+  // The recorded file is the baseline; the rerun writes every element scaled by at most 3e-7 (float32 noise).
+  mkdirSync(path.join(dir, 'baseline', 'out'), { recursive: true });
+  renameSync(path.join(dir, 'out', 'weights.npy'), path.join(dir, 'baseline', 'out', 'weights.npy'));
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ elements, noise: 1e-7 }));
+  const json = path.join(dir, 'report.json');
+  const started = spawnSync('python3', ['-c', RSS_PROBE, node, cli, 'verify', 'run.yaml', '--baseline', 'baseline', '--json', json], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const record = JSON.parse(readFileSync(json, 'utf8')).records[0];
+  if (record.verdict === 'error') throw new Error(`numeric verify failed: ${record.error.message}\n${started.stderr}`);
+  return {
+    compareMs: record.stages.find((stage) => stage.stage === 'compare').durationMs,
+    rssMB: (Number(started.stderr.trim().split('\n').at(-1)) * 1024) / 1e6,
+    verdict: record.verdict,
+    outcome: record.artifacts[0].numeric?.outcome,
+    files: [path.join(dir, 'baseline', 'out', 'weights.npy'), path.join(dir, 'out', 'weights.npy')],
+  };
+}
+
+function benchNumeric() {
+  const elements = (256 * 2 ** 20) / 4;
+  const pairDir = mkdtempSync(path.join(tmpdir(), 'repro-gate-bench-npy-'));
+  const bigDir = mkdtempSync(path.join(tmpdir(), 'repro-gate-bench-npy-1g-'));
+  try {
+    const pair = verifyNumericPair(pairDir, elements);
+    // verify left the rerun's outputs in its own sandbox: write the rerun's file once more for the references.
+    execFileSync(process.execPath, ['write_npy.cjs'], { cwd: pairDir });
+    const time = (run) => {
+      run(); // warm the page cache, as verify's reads were
+      const started = performance.now();
+      run();
+      return performance.now() - started;
+    };
+    const readMs = time(() => execFileSync('sh', ['-c', 'cat "$0" "$1" > /dev/null', ...pair.files]));
+    const python = numpyPython();
+    const allclose = 'import sys, time, numpy as np\nt = time.perf_counter()\na = np.load(sys.argv[1]); b = np.load(sys.argv[2])\nnp.allclose(b, a, rtol=1.3e-6, atol=1e-5)\nprint((time.perf_counter() - t) * 1000)';
+    execFileSync(python, ['-c', allclose, ...pair.files]);
+    const numpyMs = Number(execFileSync(python, ['-c', allclose, ...pair.files], { encoding: 'utf8' }).trim());
+    const opensslMs = time(() => execFileSync('openssl', ['dgst', '-sha256', pair.files[1]]));
+    const big = verifyNumericPair(bigDir, elements * 4);
+    console.log('');
+    console.log(`numeric compare, two 256 MiB float32 .npy files (every element moved by float32 noise; verdict ${pair.verdict}, ${pair.outcome}):`);
+    console.log(`  verify compare stage:        ${pair.compareMs} ms (target <= 2x read time = ${(2 * readMs).toFixed(0)} ms, and < numpy)`);
+    console.log(`  read both (cat a b):         ${readMs.toFixed(0)} ms`);
+    console.log(`  numpy load + allclose:       ${numpyMs.toFixed(0)} ms`);
+    console.log(`  openssl sha256 of one file:  ${opensslMs.toFixed(0)} ms (the stage hashes the rerun's file and each tensor: a floor this CPU sets)`);
+    console.log(`  1 GiB pair: peak RSS ${big.rssMB.toFixed(1)} MB (target < 200 MB), compare stage ${big.compareMs} ms, verdict ${big.verdict}`);
+    return pair.compareMs <= 2 * readMs && pair.compareMs < numpyMs && big.rssMB < 200 && pair.outcome === 'within-tolerance';
+  } finally {
+    rmSync(pairDir, { recursive: true, force: true });
+    rmSync(bigDir, { recursive: true, force: true });
+  }
+}
+
 try {
-  const ok = benchHashing();
+  const hashingOk = benchHashing();
+  const numericOk = benchNumeric();
+  const ok = hashingOk && numericOk;
   benchVenvBuilds();
   console.log(ok ? 'bench: all targets met' : 'bench: TARGET MISSED');
   process.exitCode = ok ? 0 : 1;

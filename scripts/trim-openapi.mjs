@@ -15,6 +15,10 @@ const OPERATIONS = {
   '/repos/{owner}/{repo}/issues/comments/{comment_id}': ['patch'],
   '/repos/{owner}/{repo}/commits/{commit_sha}/pulls': ['get'],
   '/repos/{owner}/{repo}/pulls': ['get'],
+  '/repos/{owner}/{repo}/actions/runs/{run_id}': ['get'],
+  '/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs': ['get'],
+  '/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts': ['get'],
+  '/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}': ['get'],
 };
 const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fixtures', 'github-openapi-subset.json');
 

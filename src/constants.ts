@@ -79,6 +79,17 @@ export const METRICS_MAX_SIZE_ENV = 'REPRO_GATE_METRICS_MAX_SIZE';
 export const DEFAULT_METRICS_MAX_SIZE = '64MiB';
 /** At most this many metrics in a record or a metrics file: a report holds recorded and new ones, each with its verdict. */
 export const MAX_METRICS = 500_000;
+/** Elements a `fingerprint: sampled` artifact keeps per tensor, at fixed pseudo-random positions. */
+export const FINGERPRINT_SAMPLE_COUNT = 4096;
+/** Tensors one numeric artifact may hold (a large language model has a few thousand). */
+export const MAX_TENSORS = 100_000;
+export const MAX_TENSOR_NAME_CHARS = 1_000;
+/** The log of the Python helper that reads pickled models, in the record's evidence folder. */
+export const NUMERIC_HELPER_LOG_NAME = 'pickle-reader.log';
+/** Reading a pickled model takes seconds; a helper stuck longer (or a record with no timeout) is stopped here. */
+export const HELPER_TIMEOUT_MS = 10 * 60 * 1000;
+/** Tensors the comment's table shows, the largest deviations first; the rest are counted. */
+export const TENSOR_TABLE_ROWS = 20;
 /** A flattened metric name longer than this is refused rather than carried into every report and comment. */
 export const MAX_METRIC_NAME_CHARS = 1_000;
 /** The longest a Node.js timer can wait (2^31-1 ms, about 24.8 days); a longer timeout would fire at once. */

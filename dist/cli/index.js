@@ -2643,7 +2643,7 @@ var visit = __nccwpck_require__(204);
 
 
 __webpack_unused_export__ = composer.Composer;
-__webpack_unused_export__ = Document.Document;
+exports.yo = Document.Document;
 __webpack_unused_export__ = Schema.Schema;
 __webpack_unused_export__ = errors.YAMLError;
 __webpack_unused_export__ = errors.YAMLParseError;
@@ -2659,8 +2659,8 @@ exports.jn = identity.isScalar;
 exports.oP = identity.isSeq;
 __webpack_unused_export__ = Pair.Pair;
 __webpack_unused_export__ = Scalar.Scalar;
-__webpack_unused_export__ = YAMLMap.YAMLMap;
-__webpack_unused_export__ = YAMLSeq.YAMLSeq;
+exports.CA = YAMLMap.YAMLMap;
+exports.Rw = YAMLSeq.YAMLSeq;
 __webpack_unused_export__ = cst;
 __webpack_unused_export__ = lexer.Lexer;
 exports.HN = lineCounter.LineCounter;
@@ -2668,7 +2668,7 @@ __webpack_unused_export__ = parser.Parser;
 __webpack_unused_export__ = publicApi.parse;
 __webpack_unused_export__ = publicApi.parseAllDocuments;
 exports.Tp = publicApi.parseDocument;
-exports.As = publicApi.stringify;
+__webpack_unused_export__ = publicApi.stringify;
 __webpack_unused_export__ = visit.visit;
 __webpack_unused_export__ = visit.visitAsync;
 
@@ -8751,6 +8751,17 @@ const METRICS_MAX_SIZE_ENV = 'REPRO_GATE_METRICS_MAX_SIZE';
 const DEFAULT_METRICS_MAX_SIZE = '64MiB';
 /** At most this many metrics in a record or a metrics file: a report holds recorded and new ones, each with its verdict. */
 const MAX_METRICS = 500_000;
+/** Elements a `fingerprint: sampled` artifact keeps per tensor, at fixed pseudo-random positions. */
+const FINGERPRINT_SAMPLE_COUNT = 4096;
+/** Tensors one numeric artifact may hold (a large language model has a few thousand). */
+const MAX_TENSORS = 100_000;
+const MAX_TENSOR_NAME_CHARS = 1_000;
+/** The log of the Python helper that reads pickled models, in the record's evidence folder. */
+const NUMERIC_HELPER_LOG_NAME = 'pickle-reader.log';
+/** Reading a pickled model takes seconds; a helper stuck longer (or a record with no timeout) is stopped here. */
+const HELPER_TIMEOUT_MS = 10 * 60 * 1000;
+/** Tensors the comment's table shows, the largest deviations first; the rest are counted. */
+const TENSOR_TABLE_ROWS = 20;
 /** A flattened metric name longer than this is refused rather than carried into every report and comment. */
 const MAX_METRIC_NAME_CHARS = 1_000;
 /** The longest a Node.js timer can wait (2^31-1 ms, about 24.8 days); a longer timeout would fire at once. */
@@ -9222,6 +9233,8 @@ Options:
   --python PATH        interpreter to build the venv from (default: python3 on PATH)
   --evidence-dir DIR   keep logs and evidence here (default: a new temporary folder, printed at the end)
   --keep-artifacts     copy the rerun's artifacts into the evidence folder
+  --baseline DIR       earlier outputs of the records (a folder of artifacts at their paths, or unpacked evidence):
+                       a numeric artifact found there with the recorded sha256 is compared element by element
   --base REF           also report how the record was loosened against its version at git REF
                        (tolerances widened, thresholds relaxed, checks removed)
   --fail-on-loosened   with --base: exit 1 when a record was loosened, even if it reproduces
@@ -9235,7 +9248,9 @@ Runs the command the way verify reruns it and writes a run record (run.yaml) wit
 metric. Paths are relative to the current folder; everything after \`--\` is the command (its own --help stays its own).
 
 Options:
-  --artifact PATH            an output file to hash (repeatable; at least one --artifact or --metrics)
+  --artifact PATH            an output file to hash (repeatable; at least one --artifact, --numeric or --metrics)
+  --numeric PATH             an output tensor file (.npy .npz .safetensors .pt .pth .pkl .joblib .json .csv) compared
+                             tensor by tensor within tolerance; its per-tensor fingerprint is recorded (repeatable)
   --metrics FILE             a JSON file of metrics the command writes (nested keys flatten with ".")
   --data PATH[=MANIFEST]     an input file or folder to hash, optionally with its data manifest (repeatable)
   --config PATH              a config file to hash (repeatable)
@@ -14392,9 +14407,9 @@ function leafPattern(schema) {
     if (minimum !== undefined && maximum !== undefined && minimum > maximum)
         return "(?!)";
     if (minimum !== undefined || maximum !== undefined)
-        return regexes.string({ minimum, maximum }).source;
+        return string({ minimum, maximum }).source;
     const own = schema._zod.pattern;
-    return (isInt && own === regexes.number ? regexes.integer : own)?.source;
+    return (isInt && own === number ? integer : own)?.source;
 }
 // a part's pattern source. a wrapper's pattern embeds its inner pattern's source verbatim, so the folded form is substituted in place without knowing the wrapper's own composition; a union's options are joined the way the union builds its own pattern
 function partPattern(schema) {
@@ -14406,18 +14421,18 @@ function partPattern(schema) {
         const before = inner._zod.pattern?.source;
         const after = partPattern(inner);
         if (own && before && after && after !== before) {
-            return own.replace(util.cleanRegex(before), () => util.cleanRegex(after));
+            return own.replace(cleanRegex(before), () => cleanRegex(after));
         }
         return own;
     }
     if (def.options) {
         const sources = def.options.map(partPattern);
         if (sources.every(Boolean))
-            return `^(${sources.map((s) => util.cleanRegex(s)).join("|")})$`;
+            return `^(${sources.map((s) => cleanRegex(s)).join("|")})$`;
     }
     return leafPattern(schema);
 }
-const $ZodTemplateLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodTemplateLiteral", (inst, def) => {
+const $ZodTemplateLiteral = /*@__PURE__*/ $constructor("$ZodTemplateLiteral", (inst, def) => {
     $ZodType.init(inst, def);
     const regexParts = [];
     for (const part of def.parts) {
@@ -14427,10 +14442,10 @@ const $ZodTemplateLiteral = /*@__PURE__*/ (/* unused pure expression or super */
             if (!source) {
                 throw new Error(`Invalid template literal part, no pattern found: ${[...part._zod.traits].shift()}`);
             }
-            regexParts.push(util.cleanRegex(source));
+            regexParts.push(cleanRegex(source));
         }
-        else if (part === null || util.primitiveTypes.has(typeof part)) {
-            regexParts.push(util.escapeRegex(`${part}`));
+        else if (part === null || primitiveTypes.has(typeof part)) {
+            regexParts.push(escapeRegex(`${part}`));
         }
         else {
             throw new Error(`Invalid template literal part: ${part}`);
@@ -14460,7 +14475,7 @@ const $ZodTemplateLiteral = /*@__PURE__*/ (/* unused pure expression or super */
         }
         return payload;
     };
-})));
+});
 const $ZodFunction = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodFunction", (inst, def) => {
     $ZodType.init(inst, def);
     // Defined, not assigned: the classic prototype exposes `_def` as a getter with no setter.
@@ -18909,14 +18924,14 @@ const ZodTuple = /*@__PURE__*/ $constructor("ZodTuple", (inst, def) => {
     },
 });
 function tuple(items, _paramsOrRest, _params) {
-    const hasRest = _paramsOrRest instanceof core.$ZodType;
+    const hasRest = _paramsOrRest instanceof $ZodType;
     const params = hasRest ? _params : _paramsOrRest;
     const rest = hasRest ? _paramsOrRest : null;
     return new ZodTuple({
         type: "tuple",
         items: items,
         rest,
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 const ZodRecord = /*@__PURE__*/ $constructor("ZodRecord", (inst, def) => {
@@ -19312,16 +19327,16 @@ function readonly(innerType) {
         innerType: innerType,
     });
 }
-const ZodTemplateLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodTemplateLiteral", (inst, def) => {
-    core.$ZodTemplateLiteral.init(inst, def);
+const ZodTemplateLiteral = /*@__PURE__*/ $constructor("ZodTemplateLiteral", (inst, def) => {
+    $ZodTemplateLiteral.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.templateLiteralProcessor(inst, ctx, json, params);
-})));
+    inst._zod.processJSONSchema = (ctx, json, params) => templateLiteralProcessor(inst, ctx, json, params);
+});
 function templateLiteral(parts, params) {
     return new ZodTemplateLiteral({
         type: "template_literal",
         parts,
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 const ZodLazy = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodLazy", (inst, def) => {
@@ -19441,6 +19456,75 @@ function preprocess(fn, schema) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/compare/formats/format-of.ts
+
+/** Which reader a numeric artifact needs, by its file name: the formats `compare: numeric` accepts. */
+const FORMAT_BY_EXTENSION = {
+    '.npy': 'npy',
+    '.npz': 'npz',
+    '.safetensors': 'safetensors',
+    '.pt': 'torch',
+    '.pth': 'torch',
+    '.json': 'json',
+    '.csv': 'csv',
+    '.pkl': 'pickle',
+    '.pickle': 'pickle',
+    '.joblib': 'pickle',
+};
+const NUMERIC_FORMAT_EXTENSIONS = Object.keys(FORMAT_BY_EXTENSION);
+function formatOf(file) {
+    return FORMAT_BY_EXTENSION[external_node_path_default().extname(file).toLowerCase()];
+}
+function isNumericFormatPath(file) {
+    return formatOf(file) !== undefined;
+}
+
+;// CONCATENATED MODULE: ./src/compare/formats/tensor-file.ts
+// The one description every numeric-artifact reader produces (npy, npz, safetensors, PyTorch archives, JSON/CSV
+// tables, and pickles through the Python helper), so fingerprinting and comparison never know the file format.
+/** Element types with numeric meaning: these get statistics and tolerances. */
+const NUMERIC_DTYPES = [
+    'float16',
+    'bfloat16',
+    'float32',
+    'float64',
+    'int8',
+    'int16',
+    'int32',
+    'int64',
+    'uint8',
+    'uint16',
+    'uint32',
+    'uint64',
+    'bool',
+];
+/** Reading chunk size: large enough for memcmp and typed-array loops to run at memory speed, small enough to bound RSS. */
+const TENSOR_CHUNK_BYTES = 4 * 1024 * 1024;
+function itemSizeOf(dtype) {
+    switch (dtype) {
+        case 'bool':
+        case 'int8':
+        case 'uint8':
+            return 1;
+        case 'float16':
+        case 'bfloat16':
+        case 'int16':
+        case 'uint16':
+            return 2;
+        case 'float32':
+        case 'int32':
+        case 'uint32':
+            return 4;
+        case 'float64':
+        case 'int64':
+        case 'uint64':
+            return 8;
+    }
+}
+function isNumericDType(dtype) {
+    return !dtype.startsWith('raw:');
+}
+
 ;// CONCATENATED MODULE: ./src/rerun/duration.ts
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000 };
 /** "90s" | "20m" | "1.5h" → milliseconds (the record schema has already checked the format). */
@@ -19452,6 +19536,8 @@ function parseDuration(text) {
 }
 
 ;// CONCATENATED MODULE: ./src/record/schema.ts
+
+
 
 
 
@@ -19491,11 +19577,53 @@ const Threshold = object({
     .refine((t) => t.min !== undefined || t.max !== undefined, 'needs min, max or both')
     .refine((t) => t.min === undefined || t.max === undefined || t.min <= t.max, 'min must not exceed max');
 const HashedFile = object({ path: RelativePath, sha256: Sha256Hex }).strict();
+const TensorFingerprint = object({
+    name: schemas_string().min(1).max(MAX_TENSOR_NAME_CHARS),
+    dtype: union([schemas_enum(NUMERIC_DTYPES), templateLiteral(['raw:', schemas_string().min(1).max(200)], { error: 'must be a numeric dtype or raw:<type>' })]),
+    shape: array(schemas_number().int().nonnegative()).max(64),
+    sha256: Sha256Hex,
+    count: schemas_number().int().nonnegative(),
+    nonfinite: schemas_number().int().nonnegative().optional(),
+    min: schemas_number().nullable().optional(),
+    max: schemas_number().nullable().optional(),
+    mean: schemas_number().nullable().optional(),
+    l2: schemas_number().optional(),
+    samples: schemas_string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64').optional(),
+})
+    .strict();
+const ArtifactContent = object({
+    format: schemas_string().min(1).max(40),
+    tensors: array(TensorFingerprint).max(MAX_TENSORS, `must list at most ${MAX_TENSORS} tensors`),
+    parameters: record(schemas_string().max(MAX_TENSOR_NAME_CHARS), schemas_string().max(10_000)).optional(),
+})
+    .strict()
+    .describe('Measured by record: one fingerprint per tensor (dtype, shape, sha256, statistics), so verify can tell which tensors changed and how.');
+const NUMERIC_ONLY_FIELDS = ['tolerance', 'tensors', 'equal_nan', 'fingerprint', 'content'];
 const Artifact = HashedFile.extend({
-    compare: schemas_enum(['exact', 'report'])
+    compare: schemas_enum(['exact', 'numeric', 'report'])
         .optional()
-        .describe('exact (default): the bytes must match. report: shown when it changes (a plot, a log), never gating.'),
-}).strict();
+        .describe('exact (default): the bytes must match. numeric: tensor by tensor, within tolerance (per-dtype defaults). report: shown when it changes (a plot, a log), never gating.'),
+    tolerance: Tolerance.optional().describe('compare: numeric only. |rerun − recorded| ≤ abs + rel·|recorded| for every element; unset fields take the dtype default.'),
+    tensors: record(schemas_string().min(1), Tolerance).optional().describe('compare: numeric only. Per-tensor tolerance by glob on the tensor name (`classifier.*`); the first match wins.'),
+    equal_nan: schemas_boolean().optional().describe('compare: numeric only. NaN equals NaN (default false).'),
+    fingerprint: schemas_enum(['stats', 'sampled'])
+        .optional()
+        .describe('compare: numeric only. sampled: also keep 4,096 elements per tensor, so a rerun can be judged without a baseline file.'),
+    content: ArtifactContent.optional(),
+})
+    .strict()
+    .superRefine((artifact, ctx) => {
+    if (artifact.compare === 'numeric') {
+        if (!isNumericFormatPath(artifact.path)) {
+            ctx.addIssue({ code: 'custom', path: ['compare'], message: `numeric needs a tensor file (${NUMERIC_FORMAT_EXTENSIONS.join(', ')}); ${artifact.path} is none of them` });
+        }
+        return;
+    }
+    for (const field of NUMERIC_ONLY_FIELDS) {
+        if (artifact[field] !== undefined)
+            ctx.addIssue({ code: 'custom', path: [field], message: 'only applies with compare: numeric (it would be ignored here)' });
+    }
+});
 const DataInput = object({
     path: RelativePath.describe('A file, or a directory hashed like `sha256sum` over its sorted files.'),
     sha256: Sha256Hex,
@@ -19961,13 +20089,62 @@ const RunReportSchema = object({
     killed: array(schemas_string().max(KILLED_COMMAND_MAX_CHARS)).max(KILLED_LISTED_MAX).optional(),
 })
     .strict();
+const TensorStatisticsSchema = object({ nonfinite: schemas_number().int().nonnegative(), min: ReportNumber.nullable(), max: ReportNumber.nullable(), mean: ReportNumber.nullable(), l2: ReportNumber })
+    .strict();
+/** One tensor of a numeric artifact that is not bit-identical to the record (identical ones are only counted). */
+const TensorCheckSchema = object({
+    name: Text,
+    dtype: Text,
+    shape: array(schemas_number().int().nonnegative()).max(64),
+    /**
+     * within/beyond: judged against the tolerance (on every element with a baseline, else on the recorded sample);
+     * differs: its bytes changed and there is nothing to compare elementwise with; added/removed/changed: the
+     * artifact's structure changed (`change` says how); retyped: a scalar of another type with the same value (listed, not gating).
+     */
+    status: schemas_enum(['within', 'beyond', 'differs', 'added', 'removed', 'changed', 'retyped']),
+    change: Text.optional(),
+    basis: schemas_enum(['baseline', 'sample']).optional(),
+    total: schemas_number().int().nonnegative().optional(),
+    mismatched: schemas_number().int().nonnegative().optional(),
+    maxAbs: ReportNumber.optional(),
+    maxRel: ReportNumber.optional(),
+    /** Index of the first element beyond tolerance, one number per dimension. */
+    firstMismatch: array(schemas_number().int().nonnegative()).max(64).optional(),
+    tolerance: object({ abs: schemas_number(), rel: schemas_number() }).strict().optional(),
+    recorded: TensorStatisticsSchema.optional(),
+    rerun: TensorStatisticsSchema.optional(),
+})
+    .strict();
+/** How a `compare: numeric` artifact whose bytes changed compares tensor by tensor. */
+const NumericCheckSchema = object({
+    format: Text,
+    /**
+     * content-identical: every tensor bit-identical (serialization changed); within-tolerance / beyond-tolerance;
+     * structure-changed: tensors added, removed, or of another dtype or shape; no-baseline: tensors differ and neither
+     * a baseline nor a recorded sample can show them close; unrecorded: the record holds no fingerprint to compare with.
+     */
+    outcome: schemas_enum(['content-identical', 'within-tolerance', 'beyond-tolerance', 'structure-changed', 'no-baseline', 'unrecorded']),
+    /** Where the elementwise comparison came from, when there was one. */
+    basis: schemas_enum(['baseline', 'sample']).optional(),
+    /** The baseline file compared with (for the reader), when one was found. */
+    baseline: Text.optional(),
+    tensorCount: schemas_number().int().nonnegative(),
+    identicalCount: schemas_number().int().nonnegative(),
+    /** The tensors that are not identical, largest deviation first, cut to the first few hundred. */
+    tensors: array(TensorCheckSchema).max(500),
+    /** Constructor parameters (pickled estimators) that appeared, disappeared or changed: listed, never gating. */
+    parameters: object({ added: array(Text).max(200), removed: array(Text).max(200), changed: array(Text).max(200) }).strict().optional(),
+})
+    .strict();
 const ArtifactCheckSchema = object({
     path: Text,
     recorded: Hash,
     actual: Hash.nullable(),
-    status: schemas_enum(['identical', 'differs', 'missing']),
-    /** `report`: the record shows this artifact's changes but never gates on them (a plot, a log). */
-    policy: schemas_enum(['exact', 'report']).optional(),
+    /** within: the bytes differ, but every tensor is within its tolerance or bit-identical (`numeric` says which). */
+    status: schemas_enum(['identical', 'within', 'differs', 'missing']),
+    /** `report`: the record shows this artifact's changes but never gates on them (a plot, a log). `numeric`: compared tensor by tensor. */
+    policy: schemas_enum(['exact', 'numeric', 'report']).optional(),
+    numeric: NumericCheckSchema.optional(),
     line: Line.optional(),
     /** The same path in the checkout (committed, or restored from LFS or DVC) against the recorded sha256. */
     committed: object({ actual: Hash, status: schemas_enum(['match', 'differs']) }).strict().optional(),
@@ -20334,7 +20511,122 @@ function plural(count, noun) {
     return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
+;// CONCATENATED MODULE: ./src/report/numeric.ts
+
+
+// Pure: how a numeric artifact's tensor-by-tensor comparison reads, in a sentence and in a table.
+const TENSOR_STATUS = {
+    within: '🟡 within',
+    beyond: '❌ beyond',
+    differs: '❌ differs',
+    added: '❌ added',
+    removed: '❌ removed',
+    changed: '❌ changed',
+    retyped: 'ℹ️ retyped (not gating)',
+};
+const SAMPLE_NOTE = 'judged on a sample, not every element';
+function shape(check) {
+    return `${check.dtype}[${check.shape.join('×')}]`;
+}
+function mismatchFigures(check) {
+    const parts = [];
+    if (check.mismatched !== undefined && check.total !== undefined)
+        parts.push(`${check.mismatched}/${check.total} beyond`);
+    if (check.maxAbs !== undefined)
+        parts.push(`max abs Δ ${formatNumber(check.maxAbs, 3)}`);
+    return parts.join(', ');
+}
+/** The package versions that changed, for "serialization changed" (the reader's first question is: by what?). */
+function packageChanges(record) {
+    const changed = record.environment?.packages?.changed ?? [];
+    if (changed.length === 0)
+        return '';
+    const shown = changed.slice(0, 3).map((change) => `${change.name} ${change.recorded} → ${change.actual}`);
+    return ` (${shown.join(', ')}${changed.length > 3 ? `, and ${changed.length - 3} more` : ''})`;
+}
+function listed(checks, quote, describe) {
+    const shown = checks.slice(0, 3).map((check) => `${quote(check.name)} ${describe(check)}`.trim());
+    return `${shown.join('; ')}${checks.length > 3 ? `; and ${checks.length - 3} more` : ''}`;
+}
+function structureChange(check) {
+    return check.status === 'changed' ? (check.change ?? 'changed') : check.status;
+}
+function l2Change(check) {
+    return check.recorded && check.rerun ? `L2 ${formatNumber(check.recorded.l2)} → ${formatNumber(check.rerun.l2)}` : '';
+}
+/** One finding for the record's explanation line. */
+function describeNumericArtifact(artifact, numeric, record, quote) {
+    const name = quote(artifact.path);
+    const moved = numeric.tensors.filter((check) => check.status === 'within' || check.status === 'beyond');
+    const sample = numeric.basis === 'sample' ? `; ${SAMPLE_NOTE}` : '';
+    switch (numeric.outcome) {
+        case 'content-identical': {
+            const retyped = numeric.tensors.filter((check) => check.status === 'retyped');
+            const note = retyped.length > 0 ? `; ${listed(retyped, quote, (check) => check.change ?? '')}` : '';
+            return `${name}: serialization changed, content identical (${plural(numeric.identicalCount, 'tensor')} bit-identical${note})${packageChanges(record)}`;
+        }
+        case 'within-tolerance':
+            return `${name} within tolerance: ${plural(moved.length, 'tensor')} moved, ${numeric.identicalCount} bit-identical, largest ${listed(moved.slice(0, 1), quote, mismatchFigures)}${sample}`;
+        case 'beyond-tolerance': {
+            const beyond = numeric.tensors.filter((check) => check.status === 'beyond');
+            return `${name} beyond tolerance in ${plural(beyond.length, 'tensor')}: ${listed(beyond, quote, (check) => check.change ?? mismatchFigures(check))}${sample}`;
+        }
+        case 'structure-changed': {
+            const changed = numeric.tensors.filter((check) => ['changed', 'added', 'removed'].includes(check.status));
+            return `${name} structure changed: ${listed(changed, quote, structureChange)}`;
+        }
+        case 'no-baseline': {
+            const differs = numeric.tensors.filter((check) => check.status === 'differs');
+            return `${name} differs in ${plural(differs.length, 'tensor')}; no baseline to compare elementwise: ${listed(differs, quote, l2Change)}`;
+        }
+        case 'unrecorded':
+            return `${name} differs; the record holds no tensor fingerprint to compare with (\`${TOOL_NAME} record --update\` adds it)`;
+    }
+}
+function statisticsCell(check) {
+    if (!check.recorded || !check.rerun)
+        return '';
+    const { recorded, rerun } = check;
+    const mean = (value) => (value === null ? '—' : formatNumber(value, 4));
+    return `L2 ${formatNumber(recorded.l2, 4)} → ${formatNumber(rerun.l2, 4)}, mean ${mean(recorded.mean)} → ${mean(rerun.mean)}`;
+}
+/** The collapsed tensor table of one artifact: the largest deviations first, then a count of the rest. */
+function tensorTable(artifact, numeric, quote) {
+    if (numeric.tensors.length === 0 && !numeric.parameters)
+        return undefined;
+    const rows = numeric.tensors.slice(0, TENSOR_TABLE_ROWS).map((check) => [
+        quote(check.name),
+        quote(shape(check)),
+        `${TENSOR_STATUS[check.status]}${check.change ? `: ${quote(check.change)}` : ''}`,
+        mismatchFigures(check),
+        check.maxRel === undefined ? '' : formatNumber(check.maxRel, 3),
+        check.firstMismatch ? `[${check.firstMismatch.join(', ')}]` : '',
+        check.tolerance ? formatTolerance(check.tolerance) : '',
+        statisticsCell(check),
+    ]);
+    const lines = ['| Tensor | dtype[shape] | Status | Elements | max rel | First at | Tolerance | Statistics |', '|---|---|---|---|---|---|---|---|'];
+    lines.push(...rows.map((row) => `| ${row.join(' | ')} |`));
+    const rest = numeric.tensorCount - numeric.identicalCount - rows.length;
+    const notes = [
+        rest > 0 ? `… and ${rest} more tensors that are not identical.` : '',
+        `${plural(numeric.identicalCount, 'tensor')} of ${numeric.tensorCount} bit-identical.`,
+        numeric.basis === 'sample' ? `Differing tensors were ${SAMPLE_NOTE}.` : numeric.basis === 'baseline' && numeric.baseline ? `Compared element by element with the baseline ${quote(numeric.baseline)}.` : '',
+        parametersNote(numeric, quote),
+    ].filter(Boolean);
+    const table = rows.length > 0 ? `${lines.join('\n')}\n\n` : '';
+    return `<details><summary>Tensors of ${quote(artifact.path)} (${numeric.format})</summary>\n\n${table}${notes.join(' ')}\n\n</details>`;
+}
+function parametersNote(numeric, quote) {
+    const parameters = numeric.parameters;
+    if (!parameters)
+        return '';
+    const part = (label, names) => (names.length > 0 ? `${label} ${names.slice(0, 10).map(quote).join(', ')}${names.length > 10 ? ` and ${names.length - 10} more` : ''}` : '');
+    const parts = [part('added', parameters.added), part('removed', parameters.removed), part('changed', parameters.changed)].filter(Boolean);
+    return `Constructor parameters (listed, not gating): ${parts.join('; ')}.`;
+}
+
 ;// CONCATENATED MODULE: ./src/report/explain.ts
+
 
 function describeCause(cause, quote) {
     switch (cause.kind) {
@@ -20405,6 +20697,8 @@ function explainRecord(record, quote) {
     for (const artifact of record.artifacts) {
         if (artifact.status !== 'identical' && artifact.policy === 'report')
             findings.push(`${quote(artifact.path)} ${artifact.status === 'missing' ? 'was not produced' : 'changed'} (not gating)`);
+        else if (artifact.numeric && artifact.status !== 'identical')
+            findings.push(describeNumericArtifact(artifact, artifact.numeric, record, quote));
         else if (artifact.status !== 'identical')
             findings.push(`${quote(artifact.path)} ${artifact.status === 'missing' ? 'was not produced' : 'differs'}`);
         if (artifact.committed?.status === 'differs')
@@ -20518,6 +20812,7 @@ function loosenedTerminal(report, quote, highlight = (text) => text) {
 
 
 
+
 const LOG_CHARS = 6_000;
 /** Rows per table when the caller sets no cap: a report with 100k metrics still renders a readable page. */
 const DEFAULT_MAX_ROWS = 500;
@@ -20589,7 +20884,8 @@ function artifactsSection(record, options) {
         const status = artifact.policy === 'report' && artifact.status !== 'identical' ? `ℹ️ ${artifact.status === 'missing' ? 'missing' : 'changed'} (not gating)` : STATUS[artifact.status];
         return [markdown_esc(artifact.path), code(artifact.recorded), code(artifact.actual), `${status}${committed}`];
     });
-    return table(['Artifact', 'Recorded', 'Rerun', 'Status'], rows, options);
+    const tensors = options.detail === 'compact' ? [] : record.artifacts.flatMap((artifact) => (artifact.numeric ? [tensorTable(artifact, artifact.numeric, markdown_esc)] : []));
+    return [table(['Artifact', 'Recorded', 'Rerun', 'Status'], rows, options), ...tensors.filter(Boolean)].join('\n\n');
 }
 function inputDetails(input) {
     const parts = [];
@@ -21513,6 +21809,3857 @@ function recordedPythonVersion(exact, current) {
     return exact.split('.').slice(0, parts).join('.');
 }
 
+;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/base.js
+class Diff {
+    diff(oldStr, newStr, 
+    // Type below is not accurate/complete - see above for full possibilities - but it compiles
+    options = {}) {
+        let callback;
+        if (typeof options === 'function') {
+            callback = options;
+            options = {};
+        }
+        else if ('callback' in options) {
+            callback = options.callback;
+        }
+        // Allow subclasses to massage the input prior to running
+        const oldString = this.castInput(oldStr, options);
+        const newString = this.castInput(newStr, options);
+        const oldTokens = this.removeEmpty(this.tokenize(oldString, options));
+        const newTokens = this.removeEmpty(this.tokenize(newString, options));
+        return this.diffWithOptionsObj(oldTokens, newTokens, options, callback);
+    }
+    diffWithOptionsObj(oldTokens, newTokens, options, callback) {
+        var _a;
+        const done = (value) => {
+            value = this.postProcess(value, options);
+            if (callback) {
+                setTimeout(function () { callback(value); }, 0);
+                return undefined;
+            }
+            else {
+                return value;
+            }
+        };
+        const newLen = newTokens.length, oldLen = oldTokens.length;
+        let editLength = 1;
+        let maxEditLength = newLen + oldLen;
+        if (options.maxEditLength != null) {
+            maxEditLength = Math.min(maxEditLength, options.maxEditLength);
+        }
+        const maxExecutionTime = (_a = options.timeout) !== null && _a !== void 0 ? _a : Infinity;
+        const abortAfterTimestamp = Date.now() + maxExecutionTime;
+        const bestPath = [{ oldPos: -1, lastComponent: undefined }];
+        // Seed editLength = 0, i.e. the content starts with the same values
+        let newPos = this.extractCommon(bestPath[0], newTokens, oldTokens, 0, options);
+        if (bestPath[0].oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
+            // Identity per the equality and tokenizer
+            return done(this.buildValues(bestPath[0].lastComponent, newTokens, oldTokens));
+        }
+        // Once we hit the right edge of the edit graph on some diagonal k, we can
+        // definitely reach the end of the edit graph in no more than k edits, so
+        // there's no point in considering any moves to diagonal k+1 any more (from
+        // which we're guaranteed to need at least k+1 more edits).
+        // Similarly, once we've reached the bottom of the edit graph, there's no
+        // point considering moves to lower diagonals.
+        // We record this fact by setting minDiagonalToConsider and
+        // maxDiagonalToConsider to some finite value once we've hit the edge of
+        // the edit graph.
+        // This optimization is not faithful to the original algorithm presented in
+        // Myers's paper, which instead pointlessly extends D-paths off the end of
+        // the edit graph - see page 7 of Myers's paper which notes this point
+        // explicitly and illustrates it with a diagram. This has major performance
+        // implications for some common scenarios. For instance, to compute a diff
+        // where the new text simply appends d characters on the end of the
+        // original text of length n, the true Myers algorithm will take O(n+d^2)
+        // time while this optimization needs only O(n+d) time.
+        let minDiagonalToConsider = -Infinity, maxDiagonalToConsider = Infinity;
+        // Main worker method. checks all permutations of a given edit length for acceptance.
+        const execEditLength = () => {
+            for (let diagonalPath = Math.max(minDiagonalToConsider, -editLength); diagonalPath <= Math.min(maxDiagonalToConsider, editLength); diagonalPath += 2) {
+                let basePath;
+                const removePath = bestPath[diagonalPath - 1], addPath = bestPath[diagonalPath + 1];
+                if (removePath) {
+                    // No one else is going to attempt to use this value, clear it
+                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
+                    bestPath[diagonalPath - 1] = undefined;
+                }
+                let canAdd = false;
+                if (addPath) {
+                    // what newPos will be after we do an insertion:
+                    const addPathNewPos = addPath.oldPos - diagonalPath;
+                    canAdd = addPath && 0 <= addPathNewPos && addPathNewPos < newLen;
+                }
+                const canRemove = removePath && removePath.oldPos + 1 < oldLen;
+                if (!canAdd && !canRemove) {
+                    // If this path is a terminal then prune
+                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
+                    bestPath[diagonalPath] = undefined;
+                    continue;
+                }
+                // Select the diagonal that we want to branch from. We select the prior
+                // path whose position in the old string is the farthest from the origin
+                // and does not pass the bounds of the diff graph
+                if (!canRemove || (canAdd && removePath.oldPos < addPath.oldPos)) {
+                    basePath = this.addToPath(addPath, true, false, 0, options);
+                }
+                else {
+                    basePath = this.addToPath(removePath, false, true, 1, options);
+                }
+                newPos = this.extractCommon(basePath, newTokens, oldTokens, diagonalPath, options);
+                if (basePath.oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
+                    // If we have hit the end of both strings, then we are done
+                    return done(this.buildValues(basePath.lastComponent, newTokens, oldTokens)) || true;
+                }
+                else {
+                    bestPath[diagonalPath] = basePath;
+                    if (basePath.oldPos + 1 >= oldLen) {
+                        maxDiagonalToConsider = Math.min(maxDiagonalToConsider, diagonalPath - 1);
+                    }
+                    if (newPos + 1 >= newLen) {
+                        minDiagonalToConsider = Math.max(minDiagonalToConsider, diagonalPath + 1);
+                    }
+                }
+            }
+            editLength++;
+        };
+        // Performs the length of edit iteration. Is a bit fugly as this has to support the
+        // sync and async mode which is never fun. Loops over execEditLength until a value
+        // is produced, or until the edit length exceeds options.maxEditLength (if given),
+        // in which case it will return undefined.
+        if (callback) {
+            (function exec() {
+                setTimeout(function () {
+                    if (editLength > maxEditLength || Date.now() > abortAfterTimestamp) {
+                        return callback(undefined);
+                    }
+                    if (!execEditLength()) {
+                        exec();
+                    }
+                }, 0);
+            }());
+        }
+        else {
+            while (editLength <= maxEditLength && Date.now() <= abortAfterTimestamp) {
+                const ret = execEditLength();
+                if (ret) {
+                    return ret;
+                }
+            }
+        }
+    }
+    addToPath(path, added, removed, oldPosInc, options) {
+        const last = path.lastComponent;
+        if (last && !options.oneChangePerToken && last.added === added && last.removed === removed) {
+            return {
+                oldPos: path.oldPos + oldPosInc,
+                lastComponent: { count: last.count + 1, added: added, removed: removed, previousComponent: last.previousComponent }
+            };
+        }
+        else {
+            return {
+                oldPos: path.oldPos + oldPosInc,
+                lastComponent: { count: 1, added: added, removed: removed, previousComponent: last }
+            };
+        }
+    }
+    extractCommon(basePath, newTokens, oldTokens, diagonalPath, options) {
+        const newLen = newTokens.length, oldLen = oldTokens.length;
+        let oldPos = basePath.oldPos, newPos = oldPos - diagonalPath, commonCount = 0;
+        while (newPos + 1 < newLen && oldPos + 1 < oldLen && this.equals(oldTokens[oldPos + 1], newTokens[newPos + 1], options)) {
+            newPos++;
+            oldPos++;
+            commonCount++;
+            if (options.oneChangePerToken) {
+                basePath.lastComponent = { count: 1, previousComponent: basePath.lastComponent, added: false, removed: false };
+            }
+        }
+        if (commonCount && !options.oneChangePerToken) {
+            basePath.lastComponent = { count: commonCount, previousComponent: basePath.lastComponent, added: false, removed: false };
+        }
+        basePath.oldPos = oldPos;
+        return newPos;
+    }
+    equals(left, right, options) {
+        if (options.comparator) {
+            return options.comparator(left, right);
+        }
+        else {
+            return left === right
+                || (!!options.ignoreCase && left.toLowerCase() === right.toLowerCase());
+        }
+    }
+    removeEmpty(array) {
+        const ret = [];
+        for (let i = 0; i < array.length; i++) {
+            if (array[i]) {
+                ret.push(array[i]);
+            }
+        }
+        return ret;
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    castInput(value, options) {
+        return value;
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    tokenize(value, options) {
+        return Array.from(value);
+    }
+    join(chars) {
+        // Assumes ValueT is string, which is the case for most subclasses.
+        // When it's false, e.g. in diffArrays, this method needs to be overridden (e.g. with a no-op)
+        // Yes, the casts are verbose and ugly, because this pattern - of having the base class SORT OF
+        // assume tokens and values are strings, but not completely - is weird and janky.
+        return chars.join('');
+    }
+    postProcess(changeObjects, 
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    options) {
+        return changeObjects;
+    }
+    get useLongestToken() {
+        return false;
+    }
+    buildValues(lastComponent, newTokens, oldTokens) {
+        // First we convert our linked list of components in reverse order to an
+        // array in the right order:
+        const components = [];
+        let nextComponent;
+        while (lastComponent) {
+            components.push(lastComponent);
+            nextComponent = lastComponent.previousComponent;
+            delete lastComponent.previousComponent;
+            lastComponent = nextComponent;
+        }
+        components.reverse();
+        const componentLen = components.length;
+        let componentPos = 0, newPos = 0, oldPos = 0;
+        for (; componentPos < componentLen; componentPos++) {
+            const component = components[componentPos];
+            if (!component.removed) {
+                if (!component.added && this.useLongestToken) {
+                    let value = newTokens.slice(newPos, newPos + component.count);
+                    value = value.map(function (value, i) {
+                        const oldValue = oldTokens[oldPos + i];
+                        return oldValue.length > value.length ? oldValue : value;
+                    });
+                    component.value = this.join(value);
+                }
+                else {
+                    component.value = this.join(newTokens.slice(newPos, newPos + component.count));
+                }
+                newPos += component.count;
+                // Common case
+                if (!component.added) {
+                    oldPos += component.count;
+                }
+            }
+            else {
+                component.value = this.join(oldTokens.slice(oldPos, oldPos + component.count));
+                oldPos += component.count;
+            }
+        }
+        return components;
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/array.js
+
+class ArrayDiff extends Diff {
+    tokenize(value) {
+        return value.slice();
+    }
+    join(value) {
+        return value;
+    }
+    removeEmpty(value) {
+        return value;
+    }
+}
+const arrayDiff = new ArrayDiff();
+function diffArrays(oldArr, newArr, options) {
+    return arrayDiff.diff(oldArr, newArr, options);
+}
+
+;// CONCATENATED MODULE: ./src/record/update-document.ts
+
+
+
+
+// Pure: rewrites only the measured fields of a run record's text. The yaml Document API keeps the user's comments,
+// key order and hand-written fields (tolerance, thresholds, variables) exactly as they were.
+function setEach(doc, list, hashes) {
+    hashes.forEach((hash, i) => doc.setIn([list, i, 'sha256'], hash));
+}
+function replaceMetricValues(doc, metrics) {
+    const values = doc.getIn(['metrics', 'values'], true);
+    if (!(0,dist/* isMap */.jh)(values)) {
+        doc.setIn(['metrics', 'values'], doc.createNode(metrics));
+        return;
+    }
+    // Indexed once: map.set searches the pairs, which is quadratic over the thousands of metrics a model can log.
+    const map = values;
+    const byName = new Map(map.items.map((pair) => [String((0,dist/* isScalar */.jn)(pair.key) ? pair.key.value : pair.key), pair]));
+    map.items = map.items.filter((pair) => Object.hasOwn(metrics, String((0,dist/* isScalar */.jn)(pair.key) ? pair.key.value : pair.key)));
+    for (const [name, value] of Object.entries(metrics)) {
+        const pair = byName.get(name);
+        if (!pair)
+            map.items.push(doc.createPair(name, value));
+        else if ((0,dist/* isScalar */.jn)(pair.value))
+            pair.value.value = value;
+        else
+            pair.value = doc.createNode(value);
+    }
+}
+/** One line per tensor (a flow map): the update's diff then names exactly the tensors that changed. */
+function contentNode(doc, content) {
+    const tensors = new dist/* YAMLSeq */.Rw();
+    tensors.items = content.tensors.map((tensor) => doc.createNode(tensor, { flow: true }));
+    const node = new dist/* YAMLMap */.CA();
+    node.set('format', content.format);
+    node.set('tensors', tensors);
+    if (content.parameters)
+        node.set('parameters', doc.createNode(content.parameters));
+    return node;
+}
+/** Writes each measured `content` into its artifact (index-aligned; undefined leaves one alone). */
+function setArtifactContents(doc, contents) {
+    contents.forEach((content, i) => {
+        if (content)
+            doc.setIn(['artifacts', i, 'content'], contentNode(doc, content));
+    });
+}
+function updateRecordText(text, measured) {
+    // The record was loaded (and its keys checked) already; yaml's own duplicate-key check is quadratic in the keys.
+    const doc = (0,dist/* parseDocument */.Tp)(text, { uniqueKeys: false });
+    setEach(doc, 'config', measured.config);
+    setEach(doc, 'data', measured.data);
+    setEach(doc, 'artifacts', measured.artifacts);
+    if (measured.contents)
+        setArtifactContents(doc, measured.contents);
+    if (measured.requirementsSha256 && doc.hasIn(['environment', 'requirements'])) {
+        doc.setIn(['environment', 'requirements_sha256'], measured.requirementsSha256);
+    }
+    if (measured.metrics && doc.hasIn(['metrics']))
+        replaceMetricValues(doc, measured.metrics);
+    if (measured.python) {
+        const current = doc.getIn(['environment', 'python']);
+        doc.setIn(['environment', 'python'], recordedPythonVersion(measured.python, typeof current === 'string' ? current : undefined));
+    }
+    if (measured.packages) {
+        const sorted = Object.fromEntries(Object.entries(measured.packages).sort(([a], [b]) => (a < b ? -1 : 1)));
+        doc.setIn(['environment', 'packages'], doc.createNode(sorted));
+    }
+    if (measured.platform)
+        doc.setIn(['environment', 'platform'], measured.platform);
+    if (measured.commit)
+        doc.setIn(['code', 'commit'], measured.commit);
+    return keepUntouchedLines(text, doc.toString({ lineWidth: 0 }));
+}
+/**
+ * The yaml printer normalizes spacing (e.g. before a comment); a line that only changed that way is restored as the
+ * user wrote it, so the diff shows what was re-measured and nothing else.
+ */
+function keepUntouchedLines(before, after) {
+    const old = before.split('\n');
+    const now = after.split('\n');
+    const squeeze = (line) => line.replace(/\s+/g, ' ').trim();
+    const merged = [];
+    let i = 0;
+    let j = 0;
+    const parts = diffArrays(old.map(squeeze), now.map(squeeze), { maxEditLength: DIFF_MAX_EDIT_LENGTH });
+    // Too many changed lines to align cheaply: the printer's text stands as it is.
+    if (parts === undefined)
+        return after;
+    for (const part of parts) {
+        const count = part.count ?? part.value.length;
+        if (part.removed)
+            i += count;
+        else if (part.added)
+            merged.push(...now.slice(j, (j += count)));
+        else {
+            merged.push(...old.slice(i, i + count));
+            i += count;
+            j += count;
+        }
+    }
+    return merged.join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/baseline/baseline-file.ts
+
+
+
+
+/**
+ * Where an artifact may sit in a baseline folder, most specific first: an evidence artifact unpacked into the
+ * folder (`<record>/outputs/<path>`), a plain folder of artifacts at their repository paths, and evidence
+ * artifacts unpacked one per subfolder (what the action downloads, and what `gh run download` leaves).
+ */
+async function candidates(baselineDir, recordName, repoRelativePath) {
+    const inEvidence = (root) => external_node_path_default().join(root, recordName, 'outputs', repoRelativePath);
+    const subfolders = await (0,promises_namespaceObject.readdir)(baselineDir, { withFileTypes: true }).catch(() => []);
+    const unpacked = subfolders
+        .filter((entry) => entry.isDirectory())
+        .map((entry) => entry.name)
+        .sort()
+        .map((name) => inEvidence(external_node_path_default().join(baselineDir, name)));
+    return [inEvidence(baselineDir), external_node_path_default().join(baselineDir, repoRelativePath), ...unpacked];
+}
+/** A regular file (not a link, not a folder) whose real folder is inside the baseline folder (no `..`, no linked folder out). */
+async function isRegularFileInside(realRoot, file) {
+    const stats = await (0,promises_namespaceObject.lstat)(file).catch(() => undefined);
+    if (!stats?.isFile())
+        return false;
+    const folder = await (0,promises_namespaceObject.realpath)(external_node_path_default().dirname(file)).catch(() => undefined);
+    return folder !== undefined && isInside(realRoot, folder);
+}
+/** The file's sha256, or undefined when it cannot be read (it vanished, or was swapped for a link after the check). */
+async function hashOf(file) {
+    return sha256File(file, { noFollow: true }).catch(() => undefined);
+}
+/**
+ * The file in `baselineDir` holding exactly the recorded artifact (`expectedSha256`), or null. The hash decides,
+ * never the name: a stale or foreign file at the right path is not a baseline. A directory artifact has none.
+ */
+async function resolveBaselineFile(baselineDir, recordName, repoRelativePath, expectedSha256) {
+    const root = external_node_path_default().resolve(baselineDir);
+    const realRoot = await (0,promises_namespaceObject.realpath)(root).catch(() => undefined);
+    if (realRoot === undefined)
+        return null;
+    for (const candidate of await candidates(root, recordName, repoRelativePath)) {
+        if (!(await isRegularFileInside(realRoot, candidate)))
+            continue;
+        if ((await hashOf(candidate)) === expectedSha256)
+            return candidate;
+    }
+    return null;
+}
+
+;// CONCATENATED MODULE: ./src/compare/read-metrics-file.ts
+
+
+
+
+/** The largest metrics file read: REPRO_GATE_METRICS_MAX_SIZE, else 64 MiB. A bad value is an error, not a silent default. */
+function metricsSizeCap(env = process.env) {
+    const text = env[METRICS_MAX_SIZE_ENV];
+    if (text === undefined || text.trim() === '')
+        return { bytes: parseSize(DEFAULT_METRICS_MAX_SIZE, 'the default'), source: 'the default' };
+    return { bytes: parseSize(text, METRICS_MAX_SIZE_ENV), source: METRICS_MAX_SIZE_ENV };
+}
+function tooLarge(size, displayPath, location) {
+    const cap = metricsSizeCap();
+    return new UserError(`metrics file ${displayPath} is ${formatSize(size)} (${size} bytes), over the ${formatSize(cap.bytes)} limit for metrics files (${cap.source})`, `Write fewer metrics (the ones that tell whether the model reproduced, not every internal value), or raise the limit with ${METRICS_MAX_SIZE_ENV}, e.g. ${METRICS_MAX_SIZE_ENV}=256MiB.`, location);
+}
+/** For a caller that has the file open already: its size (from fstat), checked before the file is read. */
+function assertMetricsSizeWithin(size, displayPath, location) {
+    if (size > metricsSizeCap().bytes)
+        throw tooLarge(size, displayPath, location);
+}
+/**
+ * A metrics file's text, refused before it is read when it is over the cap (the command writes it, so its size is
+ * not ours to trust: a 1 GB file would otherwise be parsed whole). Errors other than the size (ENOENT: the command
+ * wrote none) are thrown as they are, for the caller to word.
+ */
+async function readMetricsText(file, displayPath, location) {
+    try {
+        return (await readFileWithin(file, metricsSizeCap().bytes)).toString('utf8');
+    }
+    catch (error) {
+        if (!(error instanceof FileTooLargeError))
+            throw error;
+        throw tooLarge(error.size, displayPath, location);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/compare/formats/numeric-table.ts
+
+
+
+
+
+
+// What the JSON and CSV table readers share: the text read whole under the metrics files' size cap (a table is parsed
+// in memory, so it gets the bound the other parsed outputs of a command have), and the tensors they yield.
+/** More tensors than this in one table file is refused: each is listed in the report. */
+const MAX_TABLE_TENSORS = 100_000;
+const FLOAT64_BYTES = 8;
+/** A tensor name longer than this is refused rather than carried into every report (and deep nesting stops here). */
+const MAX_TABLE_NAME_CHARS = 1_000;
+/** The table's text, or a UserError naming the file when it is too large, not a regular file, or unreadable. */
+async function readTableText(file, displayPath, kind) {
+    const cap = metricsSizeCap();
+    try {
+        return (await read_bounded_readFileWithin(file, cap.bytes)).toString('utf8');
+    }
+    catch (error) {
+        if (error instanceof read_bounded_FileTooLargeError) {
+            throw new UserError(`${displayPath}: the ${kind} table is ${formatSize(error.size)} (${error.size} bytes), over the ${formatSize(cap.bytes)} limit for tables read whole (${cap.source}, shared with metrics files)`, `Save large arrays as .npy, .npz or .safetensors (read in chunks), or raise the limit with ${METRICS_MAX_SIZE_ENV}, e.g. ${METRICS_MAX_SIZE_ENV}=256MiB.`);
+        }
+        if (error instanceof NotARegularFileError) {
+            throw new UserError(`${displayPath}: is not a regular file`, 'Numeric artifacts must be regular files written by the command.');
+        }
+        const code = error.code ?? error.message;
+        throw new UserError(`${displayPath}: cannot be read (${code})`, 'Make sure the command writes this file and that it is readable.');
+    }
+}
+/** A float64 tensor over values already in memory, encoded little-endian one chunk at a time. */
+function float64Tensor(name, shape, values) {
+    const perChunk = TENSOR_CHUNK_BYTES / FLOAT64_BYTES;
+    return {
+        name,
+        dtype: 'float64',
+        shape,
+        itemSize: FLOAT64_BYTES,
+        byteLength: values.length * FLOAT64_BYTES,
+        async *chunks() {
+            for (let start = 0; start < values.length; start += perChunk) {
+                const count = Math.min(perChunk, values.length - start);
+                const chunk = new Uint8Array(count * FLOAT64_BYTES);
+                const view = new DataView(chunk.buffer);
+                for (let i = 0; i < count; i += 1)
+                    view.setFloat64(i * FLOAT64_BYTES, values[start + i], true);
+                yield chunk;
+            }
+        },
+    };
+}
+/** Text compared by its bytes: `raw:utf8`, one byte per element. */
+function utf8Tensor(name, text) {
+    const bytes = Buffer.from(text, 'utf8');
+    return {
+        name,
+        dtype: 'raw:utf8',
+        shape: [bytes.length],
+        itemSize: 1,
+        byteLength: bytes.length,
+        async *chunks() {
+            for (let start = 0; start < bytes.length; start += TENSOR_CHUNK_BYTES)
+                yield bytes.subarray(start, start + TENSOR_CHUNK_BYTES);
+        },
+    };
+}
+function tooManyTensors(displayPath) {
+    return new UserError(`${displayPath}: more than ${MAX_TABLE_TENSORS} tensors in one table`, 'Group values into arrays (one key per array) rather than one key per number, or save them as .npz or .safetensors.');
+}
+/** Refuses a name longer than the reports carry, quoting its start. */
+function checkTensorName(name, displayPath) {
+    if (name.length <= MAX_TABLE_NAME_CHARS)
+        return;
+    throw new UserError(`${displayPath}: the name "${name.slice(0, 80)}…" is ${name.length} characters long; at most ${MAX_TABLE_NAME_CHARS} are allowed`, 'Use shorter keys or column names, or nest less deeply (nested keys join with ".").');
+}
+
+;// CONCATENATED MODULE: ./src/compare/formats/csv-table.ts
+
+
+// A CSV numeric table (RFC 4180: comma-separated, fields optionally in double quotes with "" for a quote, LF or CRLF
+// lines): a header row, then one row per record. A column whose cells all read as numbers (an empty cell is NaN, as
+// pandas writes a missing value) is a float64 tensor named by its header; any other column is its cells' text,
+// joined by "\n", compared by bytes (`raw:utf8`). The text is scanned twice, once to type the columns and once to
+// fill them, so a column is held only in its final form.
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+const LINE_FEED = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+const BYTE_ORDER_MARK = '\ufeff';
+const CSV_TABLE_HINT = 'A CSV table starts with a header row naming each column, then one row per record with as many comma-separated fields.';
+/** Decimal numbers, and the non-finite spellings numpy and pandas write (nan, inf, -inf; any case). */
+const NUMBER_PATTERN = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const NON_FINITE = { nan: Number.NaN, inf: Infinity, infinity: Infinity };
+function parseCell(cell) {
+    const text = cell.trim();
+    if (text === '')
+        return Number.NaN;
+    if (NUMBER_PATTERN.test(text))
+        return Number(text);
+    const sign = text[0] === '-' ? -1 : 1;
+    const magnitude = NON_FINITE[(text[0] === '-' || text[0] === '+' ? text.slice(1) : text).toLowerCase()];
+    return magnitude === undefined ? undefined : sign * magnitude;
+}
+/** Where the unquoted rest of a field ends: the next comma or line break, or the end of the text. */
+function nextDelimiter(text, from) {
+    for (let i = from; i < text.length; i += 1) {
+        const code = text.charCodeAt(i);
+        if (code === COMMA || code === LINE_FEED || code === CARRIAGE_RETURN)
+            return i;
+    }
+    return text.length;
+}
+/** The quoted field opening at `open`: its value ("" read as one quote, line breaks kept) and where it closes. */
+function readQuoted(text, open, displayPath, line) {
+    const parts = [];
+    let from = open + 1;
+    for (;;) {
+        const close = text.indexOf('"', from);
+        if (close === -1)
+            throw new UserError(`${displayPath}: the quoted field that starts on line ${line} is never closed`, CSV_TABLE_HINT);
+        parts.push(text.slice(from, close));
+        if (text.charCodeAt(close + 1) !== QUOTE)
+            return { value: parts.join('"'), end: close + 1 };
+        from = close + 2;
+    }
+}
+function countLineFeeds(text) {
+    let count = 0;
+    for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1))
+        count += 1;
+    return count;
+}
+/** Calls `onRow` with each row's fields and the line it starts on; blank lines are skipped (as pandas does). */
+function forEachRow(text, displayPath, onRow) {
+    let position = text.startsWith(BYTE_ORDER_MARK) ? 1 : 0;
+    let line = 1;
+    while (position < text.length) {
+        const rowLine = line;
+        const fields = [];
+        for (;;) {
+            let field = '';
+            if (text.charCodeAt(position) === QUOTE) {
+                const quoted = readQuoted(text, position, displayPath, line);
+                field = quoted.value;
+                position = quoted.end;
+                line += countLineFeeds(field);
+            }
+            const end = nextDelimiter(text, position);
+            fields.push(field + text.slice(position, end));
+            const delimiter = text.charCodeAt(end);
+            position = end + 1;
+            if (delimiter === COMMA)
+                continue;
+            if (delimiter === CARRIAGE_RETURN && text.charCodeAt(position) === LINE_FEED)
+                position += 1;
+            line += 1;
+            break;
+        }
+        if (fields.length === 1 && fields[0].trim() === '')
+            continue;
+        onRow(fields, rowLine);
+    }
+}
+/** Header names as pandas reads them: an empty one (the index column to_csv writes) is "Unnamed: <position>". */
+function columnNames(header, displayPath) {
+    if (header.length > MAX_TABLE_TENSORS)
+        throw tooManyTensors(displayPath);
+    const names = header.map((name, position) => (name === '' ? `Unnamed: ${position}` : name));
+    const seen = new Set();
+    for (const name of names) {
+        checkTensorName(name, displayPath);
+        if (seen.has(name))
+            throw new UserError(`${displayPath}: the header names the column "${name}" twice`, 'Give every column its own name.');
+        seen.add(name);
+    }
+    return names;
+}
+async function openCsvTable(file, displayPath) {
+    const text = await readTableText(file, displayPath, 'CSV');
+    let names;
+    let numeric = [];
+    let rowCount = 0;
+    forEachRow(text, displayPath, (fields, line) => {
+        if (names === undefined) {
+            names = columnNames(fields, displayPath);
+            numeric = names.map(() => true);
+            return;
+        }
+        if (fields.length !== names.length) {
+            throw new UserError(`${displayPath}: line ${line} has ${fields.length} fields, but the header names ${names.length} columns`, CSV_TABLE_HINT);
+        }
+        fields.forEach((field, column) => {
+            if (numeric[column] && parseCell(field) === undefined)
+                numeric[column] = false;
+        });
+        rowCount += 1;
+    });
+    if (names === undefined)
+        throw new UserError(`${displayPath}: the CSV table is empty (not even a header row)`, CSV_TABLE_HINT);
+    const numbers = numeric.map((isNumeric) => (isNumeric ? new Float64Array(rowCount) : undefined));
+    const cells = numeric.map((isNumeric) => (isNumeric ? undefined : new Array(rowCount)));
+    let row = -1;
+    forEachRow(text, displayPath, (fields) => {
+        if (row >= 0) {
+            fields.forEach((field, column) => {
+                const columnNumbers = numbers[column];
+                if (columnNumbers)
+                    columnNumbers[row] = parseCell(field);
+                else
+                    cells[column][row] = field;
+            });
+        }
+        row += 1;
+    });
+    const tensors = names.map((name, column) => {
+        const columnNumbers = numbers[column];
+        return columnNumbers ? float64Tensor(name, [rowCount], columnNumbers) : utf8Tensor(name, cells[column].join('\n'));
+    });
+    return { format: 'csv', tensors, close: async () => { } };
+}
+
+;// CONCATENATED MODULE: ./src/compare/metrics-file.ts
+
+
+// Pure: the rerun's metrics file as Python's json.dump writes it, flattened to dotted names.
+// The file is written by the command, so nothing here recurses on its shape or scans it with a backtracking pattern.
+const metrics_file_NON_FINITE = { NaN: Number.NaN, Infinity: Infinity, '-Infinity': -Infinity };
+const NON_FINITE_TOKENS = ['-Infinity', 'Infinity', 'NaN'];
+const TOKEN_STARTS = new Set(NON_FINITE_TOKENS.map((token) => token.charCodeAt(0)));
+const SENTINEL = '\u0000repro-gate-number:';
+const metrics_file_QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+/** A metrics file that parses but cannot be used as metrics; the message names the key. */
+class MetricsShapeError extends Error {
+    hint;
+    constructor(message, hint) {
+        super(message);
+        this.hint = hint;
+        this.name = 'MetricsShapeError';
+    }
+}
+/** Where the string that opens at `open` (a quote) ends, just past its closing quote. */
+function endOfString(text, open) {
+    let from = open + 1;
+    for (;;) {
+        const quote = text.indexOf('"', from);
+        if (quote === -1)
+            return text.length;
+        let backslashes = 0;
+        while (text.charCodeAt(quote - 1 - backslashes) === BACKSLASH)
+            backslashes += 1;
+        if (backslashes % 2 === 0)
+            return quote + 1;
+        from = quote + 1;
+    }
+}
+/**
+ * Bare NaN / Infinity / -Infinity outside strings become sentinel strings, in one linear pass. (A regular expression
+ * with an alternation inside a repetition did this before, and overflowed the stack on a 10 MB string value.)
+ */
+function quoteNonFiniteTokens(text) {
+    const parts = [];
+    let copiedUpTo = 0;
+    let i = 0;
+    while (i < text.length) {
+        const code = text.charCodeAt(i);
+        if (code === metrics_file_QUOTE) {
+            i = endOfString(text, i);
+            continue;
+        }
+        const token = TOKEN_STARTS.has(code) ? NON_FINITE_TOKENS.find((candidate) => text.startsWith(candidate, i)) : undefined;
+        if (token === undefined) {
+            i += 1;
+            continue;
+        }
+        parts.push(text.slice(copiedUpTo, i), JSON.stringify(`${SENTINEL}${token}`));
+        i += token.length;
+        copiedUpTo = i;
+    }
+    if (parts.length === 0)
+        return { text, found: false };
+    parts.push(text.slice(copiedUpTo));
+    return { text: parts.join(''), found: true };
+}
+const isObject = (value) => typeof value === 'object' && value !== null;
+/** Turns the sentinel strings back into numbers, walking with a list instead of recursion (any depth is fine). */
+function restoreNonFinite(root) {
+    const pending = isObject(root) ? [root] : [];
+    while (pending.length > 0) {
+        const node = pending.pop();
+        for (const key of Object.keys(node)) {
+            const value = node[key];
+            if (typeof value === 'string' && value.startsWith(SENTINEL))
+                node[key] = metrics_file_NON_FINITE[value.slice(SENTINEL.length)];
+            else if (isObject(value))
+                pending.push(value);
+        }
+    }
+}
+/** JSON plus the bare NaN / Infinity / -Infinity tokens Python writes (left alone inside strings). */
+function parseMetricsJson(text) {
+    const tokenized = quoteNonFiniteTokens(text);
+    const value = JSON.parse(tokenized.text);
+    if (tokenized.found) {
+        if (typeof value === 'string' && value.startsWith(SENTINEL))
+            return metrics_file_NON_FINITE[value.slice(SENTINEL.length)];
+        restoreNonFinite(value);
+    }
+    return value;
+}
+const shorten = (name) => (name.length > 80 ? `${name.slice(0, 80)}…` : name);
+/**
+ * Nested objects flatten with "." (`{"train": {"n_iter": 30}}` → `train.n_iter`); non-numeric leaves (strings, booleans,
+ * null, lists) are listed as ignored. Two entries that flatten to the same name (`{"a.b": 1, "a": {"b": 2}}`) are an
+ * error rather than one silently replacing the other. Throws MetricsShapeError for a file that cannot be used.
+ */
+function flattenMetrics(value) {
+    if (!isObject(value) || Array.isArray(value)) {
+        throw new MetricsShapeError('the top level must be a JSON object', 'The command must write its metrics as a JSON object, e.g. {"accuracy": 0.93}.');
+    }
+    // No prototype: a metric may be called "constructor" or "__proto__" like any other.
+    const values = Object.create(null);
+    const ignored = [];
+    const named = new Set();
+    let count = 0;
+    // Depth first, in the file's key order, with an explicit stack: nesting depth costs no call stack.
+    const stack = [{ entries: Object.entries(value)[Symbol.iterator](), prefix: '' }];
+    while (stack.length > 0) {
+        const top = stack.at(-1);
+        const next = top.entries.next();
+        if (next.done) {
+            stack.pop();
+            continue;
+        }
+        const [key, child] = next.value;
+        const name = top.prefix ? `${top.prefix}.${key}` : key;
+        if (name.length > MAX_METRIC_NAME_CHARS) {
+            throw new MetricsShapeError(`the metric name "${shorten(name)}" is ${name.length} characters long; at most ${MAX_METRIC_NAME_CHARS} are allowed`, 'Use shorter keys, or nest less deeply (nested keys join with ".").');
+        }
+        if (isObject(child) && !Array.isArray(child)) {
+            stack.push({ entries: Object.entries(child)[Symbol.iterator](), prefix: name });
+            continue;
+        }
+        if (named.has(name)) {
+            throw new MetricsShapeError(`two entries flatten to the same metric name "${shorten(name)}" (a key with a "." and a nested object, e.g. {"a.b": 1, "a": {"b": 2}})`, 'Rename one of them, so that every metric has its own name.');
+        }
+        named.add(name);
+        if (typeof child !== 'number') {
+            ignored.push(name);
+            continue;
+        }
+        count += 1;
+        if (count > MAX_METRICS) {
+            throw new MetricsShapeError(`more than ${MAX_METRICS} metrics`, 'Write the metrics that tell whether the model reproduced, not every internal value.');
+        }
+        values[name] = child;
+    }
+    return { values, ignored };
+}
+/**
+ * The metrics in a metrics file's text, or a UserError that names the file (and the key at fault). `written` says who
+ * wrote it, e.g. "written by the rerun", for the message.
+ */
+function metricsFromText(text, displayPath, written, location) {
+    let parsed;
+    try {
+        parsed = parseMetricsJson(text);
+    }
+    catch (error) {
+        throw new UserError(`metrics file ${displayPath} ${written} is not valid JSON: ${error.message}`, 'The command must write its metrics as a JSON object, e.g. {"accuracy": 0.93} (json.dump writes one).', location);
+    }
+    try {
+        return flattenMetrics(parsed).values;
+    }
+    catch (error) {
+        if (!(error instanceof MetricsShapeError))
+            throw error;
+        throw new UserError(`metrics file ${displayPath} ${written}: ${error.message}`, error.hint, location);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/compare/formats/json-table.ts
+
+
+
+// A JSON numeric table: a top-level (nested, rectangular) array of numbers is one tensor "values"; an object maps
+// dotted key paths to numbers (0-d tensors) or such arrays. Every value is float64, whatever JSON spelled.
+// NaN / Infinity / -Infinity are accepted as Python's json.dump writes them. The file is the command's output, so
+// nothing here recurses on its shape: nesting is walked with explicit stacks.
+/** numpy's limit on dimensions (NPY_MAXDIMS). */
+const MAX_DIMENSIONS = 64;
+const TOP_LEVEL_TENSOR = 'values';
+const JSON_TABLE_HINT = 'A JSON table is an array of numbers (nested arrays of equal length for more dimensions) or an object whose values are numbers or such arrays; write missing values as NaN (json.dump does).';
+const json_table_isObject = (value) => typeof value === 'object' && value !== null && !Array.isArray(value);
+function describeValue(value) {
+    if (value === null)
+        return 'null';
+    if (Array.isArray(value))
+        return 'an array';
+    if (typeof value === 'object')
+        return 'an object';
+    if (typeof value === 'string')
+        return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+    return `${typeof value} ${String(value)}`;
+}
+/** The shape (from each level's first element) and the values in row-major order, or a message saying what is wrong. */
+function flattenNumericArray(root) {
+    const shape = [];
+    for (let probe = root; Array.isArray(probe); probe = probe[0]) {
+        if (shape.length === MAX_DIMENSIONS)
+            return { problem: `nests arrays more than ${MAX_DIMENSIONS} levels deep` };
+        shape.push(probe.length);
+    }
+    const values = [];
+    const stack = [{ items: root, depth: 0, next: 0 }];
+    const indexOf = () => `[${stack.map((level) => level.next - 1).join('][')}]`;
+    while (stack.length > 0) {
+        const level = stack.at(-1);
+        if (level.next === level.items.length) {
+            stack.pop();
+            continue;
+        }
+        const item = level.items[level.next++];
+        if (level.depth === shape.length - 1) {
+            if (typeof item !== 'number')
+                return { problem: `has ${describeValue(item)} at ${indexOf()}, where a number belongs` };
+            values.push(item);
+            continue;
+        }
+        const expected = shape[level.depth + 1];
+        if (!Array.isArray(item) || item.length !== expected) {
+            const found = Array.isArray(item) ? `an array of ${item.length}` : describeValue(item);
+            return { problem: `is not rectangular: ${indexOf()} is ${found}, where the first element at that depth is an array of ${expected}` };
+        }
+        stack.push({ items: item, depth: level.depth + 1, next: 0 });
+    }
+    return { shape, values };
+}
+function arrayTensor(name, array, displayPath) {
+    const flattened = flattenNumericArray(array);
+    if ('problem' in flattened) {
+        const which = name === TOP_LEVEL_TENSOR ? 'the top-level array' : `"${name}"`;
+        throw new UserError(`${displayPath}: ${which} ${flattened.problem}`, JSON_TABLE_HINT);
+    }
+    return float64Tensor(name, flattened.shape, flattened.values);
+}
+/** One tensor per leaf, named by its dotted key path, in the file's key order. */
+function objectTensors(root, displayPath) {
+    const tensors = [];
+    const named = new Set();
+    const stack = [{ entries: Object.entries(root)[Symbol.iterator](), prefix: '' }];
+    while (stack.length > 0) {
+        const next = stack.at(-1).entries.next();
+        if (next.done) {
+            stack.pop();
+            continue;
+        }
+        const [key, value] = next.value;
+        const prefix = stack.at(-1).prefix;
+        const name = prefix ? `${prefix}.${key}` : key;
+        checkTensorName(name, displayPath);
+        if (json_table_isObject(value)) {
+            stack.push({ entries: Object.entries(value)[Symbol.iterator](), prefix: name });
+            continue;
+        }
+        if (named.has(name)) {
+            throw new UserError(`${displayPath}: two entries flatten to the same name "${name}" (a key with a "." and a nested object)`, 'Rename one of them.');
+        }
+        named.add(name);
+        if (tensors.length === MAX_TABLE_TENSORS)
+            throw tooManyTensors(displayPath);
+        if (typeof value === 'number')
+            tensors.push(float64Tensor(name, [], [value]));
+        else if (Array.isArray(value))
+            tensors.push(arrayTensor(name, value, displayPath));
+        else
+            throw new UserError(`${displayPath}: "${name}" is ${describeValue(value)}, not a number or an array of numbers`, JSON_TABLE_HINT);
+    }
+    return tensors;
+}
+async function openJsonTable(file, displayPath) {
+    const text = await readTableText(file, displayPath, 'JSON');
+    let parsed;
+    try {
+        parsed = parseMetricsJson(text);
+    }
+    catch (error) {
+        throw new UserError(`${displayPath}: is not valid JSON: ${error.message}`, JSON_TABLE_HINT);
+    }
+    let tensors;
+    if (Array.isArray(parsed))
+        tensors = [arrayTensor(TOP_LEVEL_TENSOR, parsed, displayPath)];
+    else if (json_table_isObject(parsed))
+        tensors = objectTensors(parsed, displayPath);
+    else
+        throw new UserError(`${displayPath}: the top level is ${describeValue(parsed)}, not an array or an object`, JSON_TABLE_HINT);
+    return { format: 'json', tensors, close: async () => { } };
+}
+
+;// CONCATENATED MODULE: ./src/compare/formats/byte-source.ts
+// Byte sources for the tensor readers: a regular file opened safely and read at positions, byte ranges of it, and
+// tensors' elements streamed from either (or from a zip member, see zip.ts) in bounded chunks. Every read that comes
+// up short is a UserError naming the file: a file that shrinks while it is read is never a crash.
+
+
+
+
+
+/**
+ * Opens a regular file without following a link at its path or waiting on a FIFO, and checks what was opened before
+ * the first read. Any failure is a UserError naming `displayPath`.
+ */
+async function openRegularFile(file, displayPath) {
+    const handle = await (0,promises_namespaceObject.open)(file, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NONBLOCK | external_node_fs_namespaceObject.constants.O_NOFOLLOW).catch((error) => {
+        throw new UserError(`${displayPath}: cannot be opened (${error.code ?? error.message})`, 'Make sure the command writes this file as a regular file (not a link) and that it is readable.');
+    });
+    let closed = false;
+    const close = async () => {
+        if (closed)
+            return;
+        closed = true;
+        await handle.close();
+    };
+    try {
+        const stats = await handle.stat();
+        if (!stats.isFile()) {
+            throw new UserError(`${displayPath} is ${fileKind(stats)}, not a regular file`, 'Numeric artifacts must be regular files written by the command.');
+        }
+        return { handle, source: fileRangeSource(handle, 0, stats.size, displayPath), close };
+    }
+    catch (error) {
+        await close();
+        throw error;
+    }
+}
+/** Exactly `length` bytes of the file at `position`, in a fresh array of its own (its buffer starts at the first byte). */
+async function readAt(handle, position, length, displayPath) {
+    const bytes = new Uint8Array(length);
+    for (let filled = 0; filled < length;) {
+        const { bytesRead } = await handle.read(bytes, filled, length - filled, position + filled);
+        if (bytesRead === 0) {
+            throw new UserError(`${displayPath}: the file ends at byte ${position + filled}, before the ${length} bytes read at byte ${position}`, 'The file was truncated or changed while it was being read; compare it once the command that writes it has finished.');
+        }
+        filled += bytesRead;
+    }
+    return bytes;
+}
+/** The `size` bytes of an open file from `offset`: a stored zip member, one tensor's range in a safetensors file. */
+function fileRangeSource(handle, offset, size, displayPath) {
+    return {
+        size,
+        async *stream(start, chunkBytes) {
+            for (let position = start; position < size; position += chunkBytes) {
+                yield await readAt(handle, offset + position, Math.min(chunkBytes, size - position), displayPath);
+            }
+        },
+    };
+}
+/** The first `length` bytes of a source (a header, a small member); the caller checks `length <= source.size`. */
+async function readPrefix(source, length) {
+    if (length === 0)
+        return new Uint8Array(0);
+    for await (const chunk of source.stream(0, length))
+        return chunk;
+    return new Uint8Array(0);
+}
+/**
+ * A tensor's elements from `start` to the end of `source`, in chunks of whole elements of at most TENSOR_CHUNK_BYTES,
+ * byte-swapped to little-endian when `bigEndian` (the chunks are fresh, so they are swapped in place).
+ */
+async function* elementChunks(source, start, itemSize, bigEndian) {
+    // An element wider than a chunk is only ever raw (compared by bytes), so it may be split.
+    const chunkBytes = itemSize <= TENSOR_CHUNK_BYTES ? TENSOR_CHUNK_BYTES - (TENSOR_CHUNK_BYTES % itemSize) : TENSOR_CHUNK_BYTES;
+    for await (const chunk of source.stream(start, chunkBytes)) {
+        if (bigEndian)
+            swapToLittleEndian(chunk, itemSize);
+        yield chunk;
+    }
+}
+function swapToLittleEndian(chunk, itemSize) {
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (itemSize === 2)
+        bytes.swap16();
+    else if (itemSize === 4)
+        bytes.swap32();
+    else if (itemSize === 8)
+        bytes.swap64();
+}
+
+;// CONCATENATED MODULE: ./src/compare/formats/npy.ts
+// numpy's .npy format (header versions 1.0, 2.0 and 3.0): a magic string, a Python-literal dict naming the dtype,
+// memory order and shape, then the raw elements. The header is parsed by a strict reader of the literal subset
+// numpy writes (nothing is evaluated), and the data size it implies must match the bytes that follow it exactly.
+
+
+
+const MAGIC = [0x93, ...Buffer.from('NUMPY')];
+const MAX_HEADER_BYTES = 1024 * 1024;
+// numpy's own limit on dimensions (NPY_MAXDIMS in numpy 2).
+const npy_MAX_DIMENSIONS = 64;
+const MAX_LITERAL_DEPTH = 32;
+const NPY_HINT = 'Write it with numpy.save (or numpy.savez for several arrays) and make sure the file is complete.';
+/** Reads a standalone .npy file: one tensor, named `array`. */
+async function openNpy(file, displayPath) {
+    const opened = await openRegularFile(file, displayPath);
+    try {
+        const tensor = await readNpyEntry(opened.source, 'array', displayPath);
+        return { format: 'npy', tensors: [tensor], close: opened.close };
+    }
+    catch (error) {
+        await opened.close();
+        throw error;
+    }
+}
+/**
+ * Parses the .npy header at the start of `source` (a file, or an npz member) and describes the array after it.
+ * `where` names the source in messages (`out/a.npy`, `out/a.npz (member x.npy)`).
+ */
+async function readNpyEntry(source, name, where) {
+    const fail = (what) => new UserError(`${where}: ${what}`, NPY_HINT);
+    const preamble = await readPrefix(source, Math.min(source.size, 12));
+    if (preamble.length < 10 || MAGIC.some((byte, index) => preamble[index] !== byte)) {
+        throw fail('not an .npy array (it does not start with the \\x93NUMPY magic string)');
+    }
+    const [major, minor] = [preamble[6], preamble[7]];
+    if (![1, 2, 3].includes(major) || minor !== 0)
+        throw fail(`.npy format version ${major}.${minor} is not supported (only 1.0, 2.0 and 3.0)`);
+    if (major > 1 && preamble.length < 12)
+        throw fail('the file ends inside its header');
+    const view = new DataView(preamble.buffer, preamble.byteOffset, preamble.byteLength);
+    const headerStart = major === 1 ? 10 : 12;
+    const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+    if (headerLength > MAX_HEADER_BYTES)
+        throw fail(`its header claims ${headerLength} bytes, more than the ${MAX_HEADER_BYTES} repro-gate reads`);
+    const dataOffset = headerStart + headerLength;
+    if (dataOffset > source.size)
+        throw fail(`its header claims ${headerLength} bytes, past the end of the ${source.size}-byte file`);
+    const headerBytes = (await readPrefix(source, dataOffset)).subarray(headerStart);
+    let headerText;
+    try {
+        headerText = new TextDecoder(major === 3 ? 'utf-8' : 'latin1', { fatal: true }).decode(headerBytes);
+    }
+    catch {
+        throw fail('its version 3.0 header is not valid UTF-8');
+    }
+    const header = parseHeader(headerText, fail);
+    const element = elementTypeOf(header.descr, fail);
+    const elementCount = header.shape.reduce((product, dimension) => product * BigInt(dimension), 1n);
+    const byteLength = elementCount * BigInt(element.itemSize);
+    const available = source.size - dataOffset;
+    if (byteLength !== BigInt(available)) {
+        const shapeText = header.shape.length === 1 ? `(${header.shape[0]},)` : `(${header.shape.join(', ')})`;
+        throw fail(`the header declares ${byteLength} bytes of data (shape ${shapeText} of ${element.itemSize}-byte ${element.dtype}) but the file holds ${available} after the header`);
+    }
+    return {
+        // A Fortran-ordered array is streamed as stored (column-major) with the shape as written, so np.save(W.T) of a
+        // square W holds W's very bytes under W's shape. Naming the order keeps the two from comparing identical: an
+        // array that switches order is a tensor gone and another new, a change of structure the comparison reports.
+        name: header.fortranOrder ? `${name} (Fortran order)` : name,
+        dtype: element.dtype,
+        shape: header.shape,
+        itemSize: element.itemSize,
+        byteLength: available,
+        chunks: () => elementChunks(source, dataOffset, element.itemSize, element.bigEndian),
+    };
+}
+function parseHeader(text, fail) {
+    const literal = parsePyLiteral(text, fail);
+    if (!(literal instanceof PyDict))
+        throw fail(`its header is not a dict: ${text.trim().slice(0, 200)}`);
+    const keys = [...literal.entries.keys()].sort();
+    if (keys.join() !== 'descr,fortran_order,shape') {
+        throw fail(`its header has the keys ${keys.join(', ') || '(none)'}; an .npy header has exactly descr, fortran_order and shape`);
+    }
+    const fortranOrder = literal.entries.get('fortran_order');
+    if (typeof fortranOrder !== 'boolean')
+        throw fail(`its header's fortran_order is ${renderPyLiteral(fortranOrder)}, not True or False`);
+    const shape = literal.entries.get('shape');
+    if (!(shape instanceof PyTuple))
+        throw fail(`its header's shape is ${renderPyLiteral(shape)}, not a tuple`);
+    if (shape.items.length > npy_MAX_DIMENSIONS)
+        throw fail(`its shape has ${shape.items.length} dimensions, more than numpy's ${npy_MAX_DIMENSIONS}`);
+    const dimensions = shape.items.map((dimension) => {
+        if (typeof dimension !== 'bigint' || dimension < 0n || dimension > BigInt(Number.MAX_SAFE_INTEGER)) {
+            throw fail(`its shape ${renderPyLiteral(shape)} holds ${renderPyLiteral(dimension)}, not a non-negative dimension`);
+        }
+        return Number(dimension);
+    });
+    return { descr: literal.entries.get('descr'), fortranOrder, shape: dimensions };
+}
+const NUMERIC_BY_KIND = {
+    b1: 'bool',
+    f2: 'float16',
+    f4: 'float32',
+    f8: 'float64',
+    i1: 'int8',
+    i2: 'int16',
+    i4: 'int32',
+    i8: 'int64',
+    u1: 'uint8',
+    u2: 'uint16',
+    u4: 'uint32',
+    u8: 'uint64',
+};
+// Byte order, kind, size, and a datetime unit: '<f4', '|b1', '>U8', '<M8[ns]', '|V2'.
+const SIMPLE_DESCR = /^([<>|=!]?)([biufcmMSUV])(\d+)(\[\w+\])?$/;
+const MAX_ITEM_BYTES = 2n ** 31n;
+function elementTypeOf(descr, fail) {
+    if (typeof descr === 'string') {
+        const numeric = NUMERIC_BY_KIND[descr.replace(/^[<>|=!]/, '')];
+        if (numeric)
+            return { dtype: numeric, itemSize: itemSizeOf(numeric), bigEndian: descr.startsWith('>') || descr.startsWith('!') };
+    }
+    const itemSize = itemSizeOfDescr(descr, 0, fail);
+    if (itemSize === 0n)
+        throw fail(`its dtype ${renderPyLiteral(descr)} has zero-size elements`);
+    if (itemSize > MAX_ITEM_BYTES)
+        throw fail(`its dtype ${renderPyLiteral(descr)} has elements of ${itemSize} bytes`);
+    return { dtype: `raw:${typeof descr === 'string' ? descr : renderPyLiteral(descr)}`, itemSize: Number(itemSize), bigEndian: false };
+}
+/** Bytes per element of a simple descr ('<U8') or a structured one ([('a', '<i4'), ('b', '<f8', (2,))]). */
+function itemSizeOfDescr(descr, depth, fail) {
+    if (depth > MAX_LITERAL_DEPTH)
+        throw fail('its dtype is nested too deeply');
+    if (typeof descr === 'string') {
+        if (/^[<>|=!]?O\d*$/.test(descr)) {
+            throw fail('it holds Python objects (dtype object), which cannot be compared without unpickling; save numeric arrays instead');
+        }
+        const match = SIMPLE_DESCR.exec(descr);
+        if (!match)
+            throw fail(`its dtype ${renderPyLiteral(descr)} is not one numpy writes`);
+        const [, , kind, digits] = match;
+        return BigInt(digits) * (kind === 'U' ? 4n : 1n);
+    }
+    if (!(descr instanceof PyList))
+        throw fail(`its dtype ${renderPyLiteral(descr)} is neither a type string nor a list of fields`);
+    let total = 0n;
+    for (const field of descr.items) {
+        if (!(field instanceof PyTuple) || field.items.length < 2 || field.items.length > 3) {
+            throw fail(`its dtype field ${renderPyLiteral(field)} is not (name, type) or (name, type, shape)`);
+        }
+        const [, fieldDescr, fieldShape] = field.items;
+        const dimensions = fieldShape === undefined ? [] : fieldShape instanceof PyTuple ? fieldShape.items : [fieldShape];
+        const count = dimensions.reduce((product, dimension) => {
+            if (typeof dimension !== 'bigint' || dimension < 0n)
+                throw fail(`its dtype field ${renderPyLiteral(field)} has a bad shape`);
+            return product * dimension;
+        }, 1n);
+        total += itemSizeOfDescr(fieldDescr, depth + 1, fail) * count;
+        if (total > MAX_ITEM_BYTES)
+            return total;
+    }
+    return total;
+}
+class PyList {
+    items;
+    constructor(items) {
+        this.items = items;
+    }
+}
+class PyTuple {
+    items;
+    constructor(items) {
+        this.items = items;
+    }
+}
+class PyDict {
+    entries;
+    constructor(entries) {
+        this.entries = entries;
+    }
+}
+const CLOSING = { '[': ']', '(': ')', '{': '}' };
+const ESCAPES = { '\\': '\\', "'": "'", '"': '"', n: '\n', t: '\t', r: '\r', '0': '\0' };
+function parsePyLiteral(text, fail) {
+    let at = 0;
+    const bad = (what) => fail(`its header is not a valid Python literal (${what} at character ${at}): ${text.trim().slice(0, 200)}`);
+    const skipSpace = () => {
+        while (at < text.length && /\s/.test(text[at]))
+            at++;
+    };
+    const parseString = () => {
+        const quote = text[at++];
+        let value = '';
+        for (;;) {
+            if (at >= text.length)
+                throw bad('unterminated string');
+            const char = text[at++];
+            if (char === quote)
+                return value;
+            if (char !== '\\') {
+                value += char;
+                continue;
+            }
+            const escaped = text[at++] ?? '';
+            const hexLength = escaped === 'x' ? 2 : escaped === 'u' ? 4 : escaped === 'U' ? 8 : 0;
+            if (hexLength > 0) {
+                const hex = text.slice(at, at + hexLength);
+                const codePoint = /^[0-9a-fA-F]+$/.test(hex) && hex.length === hexLength ? parseInt(hex, 16) : NaN;
+                if (!(codePoint <= 0x10ffff))
+                    throw bad('bad escape');
+                value += String.fromCodePoint(codePoint);
+                at += hexLength;
+            }
+            else if (escaped in ESCAPES)
+                value += ESCAPES[escaped];
+            else
+                throw bad('unsupported escape');
+        }
+    };
+    const parseValue = (depth) => {
+        if (depth > MAX_LITERAL_DEPTH)
+            throw bad('nesting too deep');
+        skipSpace();
+        const char = text[at];
+        if (char === "'" || char === '"')
+            return parseString();
+        if (char === '{' || char === '(' || char === '[')
+            return parseContainer(char, depth);
+        const word = /^(?:-?\d+L?|True|False|None)/.exec(text.slice(at, at + 64))?.[0];
+        if (word === undefined)
+            throw bad(char === undefined ? 'unexpected end' : `unexpected ${JSON.stringify(char)}`);
+        at += word.length;
+        if (word === 'True' || word === 'False')
+            return word === 'True';
+        if (word === 'None')
+            return null;
+        // Python 2 wrote long integers with an L suffix.
+        return BigInt(word.replace(/L$/, ''));
+    };
+    const parseContainer = (open, depth) => {
+        at++;
+        const items = [];
+        const entries = new Map();
+        let trailingComma = false;
+        for (;;) {
+            skipSpace();
+            if (text[at] === CLOSING[open]) {
+                at++;
+                break;
+            }
+            const item = parseValue(depth + 1);
+            if (open === '{') {
+                if (typeof item !== 'string')
+                    throw bad('a dict key that is not a string');
+                skipSpace();
+                if (text[at++] !== ':')
+                    throw bad('expected ":"');
+                if (entries.has(item))
+                    throw bad(`the key '${item}' twice`);
+                entries.set(item, parseValue(depth + 1));
+            }
+            else
+                items.push(item);
+            skipSpace();
+            trailingComma = text[at] === ',';
+            if (trailingComma)
+                at++;
+            else if (text[at] !== CLOSING[open])
+                throw bad(`expected "," or "${CLOSING[open]}"`);
+        }
+        if (open === '{')
+            return new PyDict(entries);
+        // (x) is x in Python; only (x,) is a tuple.
+        if (open === '(' && items.length === 1 && !trailingComma)
+            return items[0];
+        return open === '(' ? new PyTuple(items) : new PyList(items);
+    };
+    const value = parseValue(0);
+    skipSpace();
+    if (at !== text.length)
+        throw bad('trailing characters');
+    return value;
+}
+/** Python's repr of a literal, so a structured dtype is named the way numpy prints its descr. */
+function renderPyLiteral(value) {
+    if (typeof value === 'string')
+        return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    if (typeof value === 'bigint')
+        return value.toString();
+    if (typeof value === 'boolean')
+        return value ? 'True' : 'False';
+    if (value === null)
+        return 'None';
+    if (value instanceof PyList)
+        return `[${value.items.map(renderPyLiteral).join(', ')}]`;
+    if (value instanceof PyTuple)
+        return value.items.length === 1 ? `(${renderPyLiteral(value.items[0])},)` : `(${value.items.map(renderPyLiteral).join(', ')})`;
+    return `{${[...value.entries].map(([key, item]) => `${renderPyLiteral(key)}: ${renderPyLiteral(item)}`).join(', ')}}`;
+}
+
+;// CONCATENATED MODULE: external "node:stream"
+const external_node_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
+;// CONCATENATED MODULE: external "node:zlib"
+const external_node_zlib_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
+;// CONCATENATED MODULE: ./src/compare/formats/zip.ts
+// The members of a zip archive (npz, PyTorch archives) read without unpacking them. Only what those writers produce
+// is supported: stored and deflated members, ZIP64, one disk, no encryption. Every size and offset in the archive is
+// checked against the file before use.
+
+
+
+
+const END_OF_DIRECTORY_SIGNATURE = 0x06054b50;
+const END_OF_DIRECTORY_BYTES = 22;
+const MAX_COMMENT_BYTES = 0xffff;
+const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
+const ZIP64_LOCATOR_BYTES = 20;
+const ZIP64_END_OF_DIRECTORY_SIGNATURE = 0x06064b50;
+const ZIP64_END_OF_DIRECTORY_BYTES = 56;
+const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
+const CENTRAL_HEADER_BYTES = 46;
+const LOCAL_HEADER_SIGNATURE = 0x04034b50;
+const LOCAL_HEADER_BYTES = 30;
+const ZIP64_EXTRA_ID = 0x0001;
+const FLAG_ENCRYPTED = 0x0001;
+const FLAG_STRONG_ENCRYPTION = 0x0040;
+const FLAG_UTF8_NAME = 0x0800;
+const METHOD_STORED = 0;
+const METHOD_DEFLATED = 8;
+const MAX_ENTRIES = 100_000;
+const MAX_CENTRAL_DIRECTORY_BYTES = 64 * 1024 * 1024;
+// Compressed bytes per read while inflating; the inflated output is regrouped into the caller's chunk size.
+const INFLATE_READ_BYTES = 1024 * 1024;
+/** A read-only view of a zip archive; entries are listed on open, members are read on demand. */
+class ZipArchive {
+    handle;
+    displayPath;
+    hint;
+    byName;
+    /** In central directory order. */
+    entries;
+    constructor(handle, displayPath, hint, byName) {
+        this.handle = handle;
+        this.displayPath = displayPath;
+        this.hint = hint;
+        this.byName = byName;
+        this.entries = [...byName.values()];
+    }
+    /** `hint` says how to write a file the caller can read (e.g. "Save it with numpy.savez"); it goes with every error. */
+    static async open(file, displayPath, hint) {
+        const fail = (what) => new UserError(`${displayPath}: ${what}`, hint);
+        const fileSize = file.source.size;
+        const read = async (position, length) => new DataView((await readAt(file.handle, position, length, displayPath)).buffer);
+        const tailStart = Math.max(0, fileSize - END_OF_DIRECTORY_BYTES - MAX_COMMENT_BYTES);
+        const tail = await read(tailStart, fileSize - tailStart);
+        const endRecord = findEndOfDirectory(tail);
+        if (endRecord === undefined) {
+            throw fail(`not a zip archive (no end-of-central-directory record in its last ${tail.byteLength} bytes)`);
+        }
+        let directoryEnd = tailStart + endRecord;
+        let disk = tail.getUint16(endRecord + 4, true);
+        let directoryDisk = tail.getUint16(endRecord + 6, true);
+        let entryCount = tail.getUint16(endRecord + 10, true);
+        let directorySize = tail.getUint32(endRecord + 12, true);
+        let directoryOffset = tail.getUint32(endRecord + 16, true);
+        const locator = endRecord - ZIP64_LOCATOR_BYTES;
+        if (locator >= 0 && tail.getUint32(locator, true) === ZIP64_LOCATOR_SIGNATURE) {
+            const zip64Offset = safeUint64(tail, locator + 8, () => fail('its ZIP64 locator holds an offset beyond any file size'));
+            if (zip64Offset + ZIP64_END_OF_DIRECTORY_BYTES > tailStart + locator) {
+                throw fail(`its ZIP64 end-of-central-directory offset ${zip64Offset} points past the records that follow it`);
+            }
+            const zip64 = await read(zip64Offset, ZIP64_END_OF_DIRECTORY_BYTES);
+            if (zip64.getUint32(0, true) !== ZIP64_END_OF_DIRECTORY_SIGNATURE) {
+                throw fail(`no ZIP64 end-of-central-directory record at byte ${zip64Offset}, where its locator points`);
+            }
+            const field = (at) => safeUint64(zip64, at, () => fail('its ZIP64 end-of-central-directory record holds a size beyond any file size'));
+            directoryEnd = zip64Offset;
+            disk = zip64.getUint32(16, true);
+            directoryDisk = zip64.getUint32(20, true);
+            entryCount = field(32);
+            directorySize = field(40);
+            directoryOffset = field(48);
+        }
+        if (disk !== 0 || directoryDisk !== 0)
+            throw fail('it is one part of a split (multi-disk) zip archive');
+        if (entryCount > MAX_ENTRIES)
+            throw fail(`it lists ${entryCount} entries, more than the ${MAX_ENTRIES} repro-gate reads`);
+        if (directorySize > MAX_CENTRAL_DIRECTORY_BYTES) {
+            throw fail(`its central directory is ${directorySize} bytes, more than the ${MAX_CENTRAL_DIRECTORY_BYTES} repro-gate reads`);
+        }
+        if (directoryOffset + directorySize > directoryEnd) {
+            throw fail(`its central directory (${directorySize} bytes at byte ${directoryOffset}) runs past byte ${directoryEnd}, where its end record is; the file is truncated or damaged`);
+        }
+        const directory = await read(directoryOffset, directorySize);
+        const entries = new Map();
+        for (const listed of parseCentralDirectory(directory, entryCount, directoryOffset, fail).values()) {
+            // Members' data lies before the central directory.
+            entries.set(listed.name, await locateData(listed, read, directoryOffset, fail));
+        }
+        refuseOverlaps([...entries.values()], fail);
+        return new ZipArchive(file.handle, displayPath, hint, entries);
+    }
+    find(name) {
+        return this.byName.get(name);
+    }
+    /** The member's uncompressed bytes; checks its method and encryption before anything is streamed. */
+    entrySource(entry) {
+        const fail = (what) => new UserError(`${this.displayPath}: zip entry ${entry.name}: ${what}`, this.hint);
+        if (entry.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION))
+            throw fail('it is encrypted');
+        if (entry.method !== METHOD_STORED && entry.method !== METHOD_DEFLATED) {
+            throw fail(`compression method ${entry.method} is not supported (only stored and deflated members are read)`);
+        }
+        if (entry.method === METHOD_STORED && entry.compressedSize !== entry.uncompressedSize) {
+            throw fail(`it is stored uncompressed, yet declares ${entry.compressedSize} bytes stored and ${entry.uncompressedSize} bytes of content`);
+        }
+        if (entry.method === METHOD_STORED)
+            return fileRangeSource(this.handle, entry.dataOffset, entry.uncompressedSize, this.displayPath);
+        return deflatedSource(this.handle, entry, this.displayPath, fail);
+    }
+}
+/** Where a member's data starts: its local header is read when the archive is opened, so every member's range is known. */
+async function locateData(entry, read, dataEnd, fail) {
+    const where = `zip entry ${entry.name}`;
+    const header = await read(entry.localHeaderOffset, LOCAL_HEADER_BYTES);
+    if (header.getUint32(0, true) !== LOCAL_HEADER_SIGNATURE) {
+        throw fail(`${where}: no local header at byte ${entry.localHeaderOffset}, where the central directory points`);
+    }
+    const dataOffset = entry.localHeaderOffset + LOCAL_HEADER_BYTES + header.getUint16(26, true) + header.getUint16(28, true);
+    if (dataOffset + entry.compressedSize > dataEnd) {
+        throw fail(`${where}: its ${entry.compressedSize} bytes at byte ${dataOffset} run past byte ${dataEnd}, where the central directory starts`);
+    }
+    return { ...entry, dataOffset };
+}
+/**
+ * No writer lets two members share bytes, and a hostile archive that does multiplies the work of reading it: a
+ * thousand directory entries pointing at one deflate stream inflate it a thousand times. Each member's range runs
+ * from its local header to the end of its data.
+ */
+function refuseOverlaps(entries, fail) {
+    const byStart = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+    for (let index = 1; index < byStart.length; index++) {
+        const [previous, entry] = [byStart[index - 1], byStart[index]];
+        const previousEnd = previous.dataOffset + previous.compressedSize;
+        // Ranges are never empty (a local header is 30 bytes), so ranges that do not overlap their neighbour end in order.
+        if (entry.localHeaderOffset < previousEnd) {
+            throw fail(`zip entries ${previous.name} and ${entry.name} overlap: ${previous.name} runs from byte ${previous.localHeaderOffset} to byte ${previousEnd}, and ${entry.name} starts at byte ${entry.localHeaderOffset}`);
+        }
+    }
+}
+function findEndOfDirectory(tail) {
+    for (let at = tail.byteLength - END_OF_DIRECTORY_BYTES; at >= 0; at--) {
+        if (tail.getUint32(at, true) !== END_OF_DIRECTORY_SIGNATURE)
+            continue;
+        if (at + END_OF_DIRECTORY_BYTES + tail.getUint16(at + 20, true) <= tail.byteLength)
+            return at;
+    }
+    return undefined;
+}
+function safeUint64(view, at, tooLarge) {
+    const value = view.getBigUint64(at, true);
+    if (value > BigInt(Number.MAX_SAFE_INTEGER))
+        throw tooLarge();
+    return Number(value);
+}
+function parseCentralDirectory(directory, entryCount, directoryOffset, fail) {
+    const entries = new Map();
+    let at = 0;
+    for (let index = 0; index < entryCount; index++) {
+        const where = `central directory entry ${index + 1} (byte ${directoryOffset + at})`;
+        if (at + CENTRAL_HEADER_BYTES > directory.byteLength || directory.getUint32(at, true) !== CENTRAL_HEADER_SIGNATURE) {
+            throw fail(`${where} is missing or damaged`);
+        }
+        const flags = directory.getUint16(at + 8, true);
+        const nameLength = directory.getUint16(at + 28, true);
+        const extraLength = directory.getUint16(at + 30, true);
+        const commentLength = directory.getUint16(at + 32, true);
+        const next = at + CENTRAL_HEADER_BYTES + nameLength + extraLength + commentLength;
+        if (next > directory.byteLength)
+            throw fail(`${where} runs past the end of the central directory`);
+        const nameBytes = new Uint8Array(directory.buffer, at + CENTRAL_HEADER_BYTES, nameLength);
+        // Without the UTF-8 flag names are CP437; the writers read here (numpy, torch) only use ASCII, where the two agree.
+        const name = new TextDecoder(flags & FLAG_UTF8_NAME ? 'utf-8' : 'latin1').decode(nameBytes);
+        const sizes = {
+            uncompressedSize: directory.getUint32(at + 24, true),
+            compressedSize: directory.getUint32(at + 20, true),
+            localHeaderOffset: directory.getUint32(at + 42, true),
+        };
+        applyZip64Extra(sizes, new DataView(directory.buffer, at + CENTRAL_HEADER_BYTES + nameLength, extraLength), (what) => fail(`zip entry ${name}: ${what}`));
+        if (sizes.localHeaderOffset + LOCAL_HEADER_BYTES + sizes.compressedSize > directoryOffset) {
+            throw fail(`zip entry ${name}: its data (${sizes.compressedSize} bytes after the local header at byte ${sizes.localHeaderOffset}) runs past byte ${directoryOffset}, where the central directory starts`);
+        }
+        if (entries.has(name))
+            throw fail(`zip entry ${name} appears twice`);
+        entries.set(name, { name, method: directory.getUint16(at + 10, true), flags, ...sizes });
+        at = next;
+    }
+    return entries;
+}
+/** Fields saturated at 0xFFFFFFFF hold their real value in the ZIP64 extra field, in this order. */
+function applyZip64Extra(sizes, extra, fail) {
+    const saturated = ['uncompressedSize', 'compressedSize', 'localHeaderOffset'].filter((field) => sizes[field] === 0xffffffff);
+    if (saturated.length === 0)
+        return;
+    for (let at = 0; at + 4 <= extra.byteLength;) {
+        const id = extra.getUint16(at, true);
+        const length = extra.getUint16(at + 2, true);
+        if (at + 4 + length > extra.byteLength)
+            break;
+        if (id === ZIP64_EXTRA_ID) {
+            if (length < saturated.length * 8)
+                throw fail('its ZIP64 extra field is too short for the sizes it must hold');
+            saturated.forEach((field, index) => {
+                sizes[field] = safeUint64(extra, at + 4 + index * 8, () => fail('its ZIP64 extra field holds a size beyond any file size'));
+            });
+            return;
+        }
+        at += 4 + length;
+    }
+    throw fail('its sizes need a ZIP64 extra field, which is missing');
+}
+function deflatedSource(handle, entry, displayPath, fail) {
+    const declared = entry.uncompressedSize;
+    const compressed = fileRangeSource(handle, entry.dataOffset, entry.compressedSize, displayPath);
+    return {
+        size: declared,
+        async *stream(start, chunkBytes) {
+            // Not an fs read stream: destroying one (when the caller stops early) would close the shared file handle.
+            const inflated = (0,external_node_stream_namespaceObject.pipeline)(external_node_stream_namespaceObject.Readable.from(compressed.stream(0, INFLATE_READ_BYTES)), (0,external_node_zlib_namespaceObject.createInflateRaw)(), () => { });
+            let produced = 0;
+            let pending = new Uint8Array(Math.min(chunkBytes, declared - start));
+            let filled = 0;
+            try {
+                for await (const piece of inflated) {
+                    if (produced + piece.length > declared) {
+                        throw fail(`it inflates to more than the ${declared} bytes its directory declares (a damaged entry or a zip bomb)`);
+                    }
+                    // Bytes before \`start\` are inflated and dropped: deflate cannot seek.
+                    let from = Math.max(0, start - produced);
+                    produced += piece.length;
+                    while (from < piece.length) {
+                        const taken = Math.min(piece.length - from, pending.length - filled);
+                        pending.set(piece.subarray(from, from + taken), filled);
+                        filled += taken;
+                        from += taken;
+                        if (filled === pending.length) {
+                            yield pending;
+                            pending = new Uint8Array(Math.min(chunkBytes, declared - (produced - (piece.length - from))));
+                            filled = 0;
+                        }
+                    }
+                }
+            }
+            catch (error) {
+                if (error instanceof UserError)
+                    throw error;
+                throw fail(`its deflate data is damaged (${error instanceof Error ? error.message : String(error)})`);
+            }
+            finally {
+                inflated.destroy();
+            }
+            if (produced < declared)
+                throw fail(`it inflates to ${produced} bytes, fewer than the ${declared} its directory declares`);
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/compare/formats/npz.ts
+// numpy's .npz (numpy.savez stores members, numpy.savez_compressed deflates them): a zip archive of .npy files,
+// one per array, each member `name.npy` holding the array saved under `name`.
+
+
+
+
+const NPZ_HINT = 'Write it with numpy.savez or numpy.savez_compressed and make sure the file is complete.';
+async function openNpz(file, displayPath) {
+    const opened = await openRegularFile(file, displayPath);
+    try {
+        const archive = await ZipArchive.open(opened, displayPath, NPZ_HINT);
+        const tensors = [];
+        for (const entry of archive.entries) {
+            if (entry.name.endsWith('/'))
+                continue;
+            if (!entry.name.endsWith('.npy')) {
+                throw new UserError(`${displayPath}: zip entry ${entry.name} is not an .npy array; an .npz holds only arrays`, NPZ_HINT);
+            }
+            const source = archive.entrySource(entry);
+            tensors.push(await readNpyEntry(source, entry.name.slice(0, -'.npy'.length), `${displayPath} (member ${entry.name})`));
+        }
+        return { format: 'npz', tensors, close: opened.close };
+    }
+    catch (error) {
+        await opened.close();
+        throw error;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/compare/formats/safetensors.ts
+
+
+
+
+// A .safetensors file: an 8-byte little-endian header length N, N bytes of JSON naming each tensor's dtype, shape and
+// byte range, then the data buffer. The checks are the reference implementation's (huggingface/safetensors,
+// safetensors/src/tensor.rs): the header is at most 100 MB, the tensors, sorted by offset, cover the buffer exactly
+// (no gap, no overlap: a polyglot file is refused), each range holds itemsize × prod(shape) bytes, and the buffer
+// ends where the file ends.
+const HEADER_LENGTH_BYTES = 8;
+/** The reference's MAX_HEADER_SIZE. */
+const safetensors_MAX_HEADER_BYTES = 100_000_000;
+const METADATA_KEY = '__metadata__';
+const SAFETENSORS_HINT = 'The file must be written by safetensors (save_file / save_model); rewrite it, or compare it with `compare: exact`.';
+const NUMERIC_SAFETENSORS_DTYPES = {
+    BOOL: 'bool',
+    U8: 'uint8',
+    I8: 'int8',
+    U16: 'uint16',
+    I16: 'int16',
+    F16: 'float16',
+    BF16: 'bfloat16',
+    U32: 'uint32',
+    I32: 'int32',
+    F32: 'float32',
+    U64: 'uint64',
+    I64: 'int64',
+    F64: 'float64',
+};
+/** Whole-byte element types without numeric statistics here: compared by their bytes. */
+const RAW_SAFETENSORS_ITEM_SIZES = {
+    F8_E5M2: 1,
+    F8_E4M3: 1,
+    F8_E8M0: 1,
+    F8_E4M3FNUZ: 1,
+    F8_E5M2FNUZ: 1,
+    C64: 8,
+};
+/** Packed types whose elements are smaller than a byte: a TensorEntry counts whole bytes per element. */
+const SUB_BYTE_DTYPES = new Set(['F4', 'F6_E2M3', 'F6_E3M2']);
+const TensorInfoSchema = object({
+    dtype: schemas_string(),
+    shape: array(schemas_int().nonnegative()),
+    data_offsets: tuple([schemas_int().nonnegative(), schemas_int().nonnegative()]),
+});
+const MetadataSchema = record(schemas_string(), schemas_string());
+function invalid(displayPath, problem) {
+    return new UserError(`${displayPath}: ${problem}`, SAFETENSORS_HINT);
+}
+/** itemSize × prod(shape), or undefined when it passes 2^53 (no file that size can exist). */
+function tensorByteLength(itemSize, shape) {
+    let bytes = itemSize;
+    for (const dimension of shape) {
+        bytes *= dimension;
+        if (!Number.isSafeInteger(bytes))
+            return undefined;
+    }
+    return bytes;
+}
+function elementType(name, dtype, displayPath) {
+    const numeric = NUMERIC_SAFETENSORS_DTYPES[dtype];
+    if (numeric !== undefined)
+        return { dtype: numeric, itemSize: itemSizeOf(numeric) };
+    const rawSize = RAW_SAFETENSORS_ITEM_SIZES[dtype];
+    if (rawSize !== undefined)
+        return { dtype: `raw:${dtype}`, itemSize: rawSize };
+    if (SUB_BYTE_DTYPES.has(dtype)) {
+        throw new UserError(`${displayPath}: tensor "${name}" has dtype ${dtype}, whose elements are smaller than a byte; numeric comparison does not read packed sub-byte types`, 'Compare this artifact with `compare: exact` (its sha256), or save the tensor in a whole-byte dtype.');
+    }
+    throw invalid(displayPath, `tensor "${name}" has an unknown dtype "${dtype}"`);
+}
+function safetensors_parseHeader(bytes, displayPath) {
+    if (bytes[0] !== 0x7b)
+        throw invalid(displayPath, 'the header does not start with "{" (this is not a safetensors file)');
+    let text;
+    try {
+        text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    }
+    catch {
+        throw invalid(displayPath, 'the header is not valid UTF-8');
+    }
+    let parsed;
+    try {
+        parsed = JSON.parse(text);
+    }
+    catch (error) {
+        throw invalid(displayPath, `the header is not valid JSON: ${error.message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw invalid(displayPath, 'the header is not a JSON object');
+    return parsed;
+}
+function safetensors_describeIssue(error) {
+    const issue = error.issues[0];
+    const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+    return `${where}${issue?.message ?? 'invalid'}`;
+}
+function tensorInfos(header, displayPath) {
+    const tensors = [];
+    for (const [name, value] of Object.entries(header)) {
+        if (name === METADATA_KEY) {
+            const metadata = MetadataSchema.safeParse(value);
+            if (!metadata.success)
+                throw invalid(displayPath, `"${METADATA_KEY}" must map strings to strings (${safetensors_describeIssue(metadata.error)})`);
+            continue;
+        }
+        const info = TensorInfoSchema.safeParse(value);
+        if (!info.success)
+            throw invalid(displayPath, `tensor "${name}" has an invalid description in the header (${safetensors_describeIssue(info.error)})`);
+        tensors.push({ name, info: info.data });
+    }
+    // The reference sorts by (begin, end): writers order tensors by name or alignment, never necessarily by offset.
+    return tensors.sort((a, b) => a.info.data_offsets[0] - b.info.data_offsets[0] || a.info.data_offsets[1] - b.info.data_offsets[1]);
+}
+function describeTensors(handle, header, dataStart, fileSize, displayPath) {
+    const dataBytes = fileSize - dataStart;
+    let expectedBegin = 0;
+    const entries = tensorInfos(header, displayPath).map(({ name, info }) => {
+        const [begin, end] = info.data_offsets;
+        if (begin !== expectedBegin || end < begin) {
+            throw invalid(displayPath, `tensor "${name}" has data_offsets [${begin}, ${end}], but the next tensor's data must start at ${expectedBegin} (tensors must cover the data buffer in order, without gaps or overlaps)`);
+        }
+        expectedBegin = end;
+        const { dtype, itemSize } = elementType(name, info.dtype, displayPath);
+        const byteLength = tensorByteLength(itemSize, info.shape);
+        if (byteLength !== end - begin) {
+            throw invalid(displayPath, `tensor "${name}" is ${info.dtype} with shape [${info.shape.join(', ')}], which is ${byteLength ?? 'more than 2^53'} bytes, but its data_offsets [${begin}, ${end}] span ${end - begin}`);
+        }
+        if (end > dataBytes) {
+            throw invalid(displayPath, `tensor "${name}" ends at byte ${end} of the data, but the file holds ${dataBytes} bytes after the header (truncated?)`);
+        }
+        return {
+            name,
+            dtype,
+            shape: info.shape,
+            itemSize,
+            byteLength,
+            chunks: () => elementChunks(fileRangeSource(handle, dataStart + begin, byteLength, displayPath), 0, itemSize, false),
+        };
+    });
+    if (expectedBegin !== dataBytes) {
+        throw invalid(displayPath, `the tensors cover ${expectedBegin} bytes of data, but the file holds ${dataBytes} bytes after the header (bytes no tensor accounts for)`);
+    }
+    return entries;
+}
+async function openSafetensors(file, displayPath) {
+    const opened = await openRegularFile(file, displayPath);
+    const { handle, source } = opened;
+    try {
+        if (source.size < HEADER_LENGTH_BYTES) {
+            throw invalid(displayPath, `the file is ${source.size} bytes, too short for the ${HEADER_LENGTH_BYTES}-byte header length a safetensors file starts with`);
+        }
+        const lengthBytes = await readAt(handle, 0, HEADER_LENGTH_BYTES, displayPath);
+        const headerLength = new DataView(lengthBytes.buffer).getBigUint64(0, true);
+        if (headerLength > BigInt(safetensors_MAX_HEADER_BYTES)) {
+            throw invalid(displayPath, `the header length is ${headerLength} bytes, over the ${safetensors_MAX_HEADER_BYTES}-byte limit safetensors itself applies`);
+        }
+        const headerBytes = Number(headerLength);
+        if (headerBytes > source.size - HEADER_LENGTH_BYTES) {
+            throw invalid(displayPath, `the header length is ${headerBytes} bytes, but the file holds ${source.size - HEADER_LENGTH_BYTES} after the length (truncated?)`);
+        }
+        const header = safetensors_parseHeader(await readAt(handle, HEADER_LENGTH_BYTES, headerBytes, displayPath), displayPath);
+        const tensors = describeTensors(handle, header, HEADER_LENGTH_BYTES + headerBytes, source.size, displayPath);
+        return { format: 'safetensors', tensors, close: opened.close };
+    }
+    catch (error) {
+        await opened.close();
+        throw error;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/compare/formats/pickle/pickle-helper-source.ts
+// The Python side of pickle comparison: run by the rebuilt venv's interpreter, inside the sandbox, as
+// `python -I -c PICKLE_HELPER_SOURCE <model file> <out dir>`. It unpickles the model (joblib.load when joblib is
+// installed: it reads plain pickles too, and joblib's own dumps, compressed or not, which pickle.load cannot), walks
+// it, and writes out_dir/index.json and out_dir/tensors.bin (each tensor's little-endian C-order bytes, one after
+// another, written one array at a time). On failure it prints one line to stderr and exits 3.
+//
+// Passed with -c rather than written to a file: nothing exists on disk for the model's code to replace before the
+// helper runs, and there is nothing to clean up. -I keeps the user's site-packages, PYTHON* variables and the
+// working directory off sys.path while the helper imports its own modules; the working directory and PYTHONPATH are
+// then appended, so the project's classes still resolve for the unpickler but cannot shadow json, pickle or numpy.
+//
+// What it emits, by dotted name:
+// - numpy arrays and scalars, Python bool/int/float (0-d), str and bytes (raw:str / raw:bytes, one byte per element);
+//   a list or tuple of plain numbers is one 1-d array;
+// - for an estimator (anything with get_params), the fitted state: attributes ending in "_" and not starting with
+//   "_", walked recursively (estimators, dicts, lists, tuples, sklearn Tree objects, object arrays of estimators),
+//   named by attribute, key, index, or a (name, estimator, ...) step's name; a Pipeline's steps are named by step
+//   name alone ("clf.coef_");
+// - its constructor parameters (get_params(deep=False), plus public attributes outside get_params, such as an unused
+//   parameter a version stores but no longer declares) go to "parameters" as repr text; estimators among them are
+//   walked for their own fitted state and parameters.
+// An object the walk does not know is listed as a parameter by its repr (memory addresses removed), never guessed at.
+// Attributes starting with "_" are not read: HistGradientBoosting*, for one, keeps its trees there (_predictors).
+const PICKLE_HELPER_EXIT_FAILURE = 3;
+const PICKLE_HELPER_SOURCE = String.raw `# Written by repro-gate: reads a pickled model's numeric content; see src/compare/formats/pickle/.
+import sys
+
+
+class Failure(Exception):
+    pass
+
+
+MAX_ENTRIES = 200000
+MAX_PARAMETER_CHARS = 1000
+NUMERIC = {
+    "f2": "float16", "f4": "float32", "f8": "float64",
+    "i1": "int8", "i2": "int16", "i4": "int32", "i8": "int64",
+    "u1": "uint8", "u2": "uint16", "u4": "uint32", "u8": "uint64",
+    "b1": "bool",
+}
+# Fitted state that estimators keep in private attributes: XGBoost's and LightGBM's scikit-learn wrappers hold the
+# trained booster in _Booster, scikit-learn's HistGradientBoosting its trees in _predictors.
+PRIVATE_FITTED_STATE = ("_Booster", "_predictors", "_baseline_prediction")
+TREE_ATTRIBUTES = (
+    "node_count", "max_depth", "n_features", "n_outputs", "n_classes", "children_left", "children_right", "feature",
+    "threshold", "value", "impurity", "n_node_samples", "weighted_n_node_samples", "missing_go_to_left",
+)
+
+
+def describe_exception(error):
+    text = str(error)
+    return type(error).__name__ + (": " + text if text else "")
+
+
+def join(path, part):
+    return str(part) if path == "" else path + "." + str(part)
+
+
+class Walker:
+    def __init__(self, np, tensors_file):
+        self.np = np
+        self.out = tensors_file
+        self.offset = 0
+        self.tensors = []
+        self.parameters = {}
+        self.names = set()
+        # id -> object: holding the object keeps its id from being reused by a later temporary.
+        self.seen = {}
+
+    def claim(self, name):
+        name = name or "value"
+        if name in self.names:
+            raise Failure("two values are both named " + repr(name))
+        if len(self.names) >= MAX_ENTRIES:
+            raise Failure("the model has more than %d arrays and parameters" % MAX_ENTRIES)
+        self.names.add(name)
+        return name
+
+    def parameter(self, path, text):
+        import re
+        text = re.sub(r" at 0x[0-9a-fA-F]+", "", text)
+        if len(text) > MAX_PARAMETER_CHARS:
+            text = text[:MAX_PARAMETER_CHARS] + "..."
+        self.parameters[self.claim(path)] = text
+
+    def write(self, path, dtype, shape, itemsize, data):
+        name = self.claim(path)
+        length = len(data)
+        self.out.write(data)
+        self.tensors.append({"name": name, "dtype": dtype, "shape": shape, "itemsize": itemsize, "offset": self.offset, "length": length})
+        self.offset += length
+
+    def text(self, path, dtype, value):
+        data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else bytes(value)
+        self.write(path, dtype, [len(data)], 1, memoryview(data))
+
+    def array(self, path, array):
+        np = self.np
+        # Subclasses (masked arrays, matrices) as their plain data: their views do not flatten like an ndarray's.
+        array = np.asarray(array)
+        if array.dtype.kind == "O":
+            return self.object_array(path, array)
+        if array.dtype.byteorder == ">" or (array.dtype.byteorder == "=" and sys.byteorder == "big"):
+            array = array.astype(array.dtype.newbyteorder("<"))
+        shape = [int(n) for n in array.shape]
+        if not array.flags.c_contiguous:
+            array = array.copy(order="C")
+        key = array.dtype.kind + str(array.dtype.itemsize)
+        dtype = "bfloat16" if array.dtype.name == "bfloat16" else NUMERIC.get(key) or "raw:" + array.dtype.str
+        data = array.reshape(-1).view(np.uint8).data if array.size else memoryview(b"")
+        self.write(path, dtype, shape, array.dtype.itemsize, data)
+
+    def object_array(self, path, array):
+        items = array.reshape(-1).tolist()
+        if all(isinstance(item, str) for item in items):
+            return self.text(path, "raw:str", "\n".join(items))
+        if any(is_estimator(item) for item in items):
+            for index, item in zip(self.np.ndindex(*array.shape), items):
+                self.walk(item, join(path, ".".join(str(i) for i in index)))
+            return
+        kinds = sorted({type(item).__name__ for item in items})
+        raise Failure("%s is an object array of %s, which has no numeric content to compare" % (path or "the model", ", ".join(kinds[:5])))
+
+    def walk(self, value, path):
+        np = self.np
+        if value is None:
+            return
+        if isinstance(value, bool):
+            return self.array(path, np.asarray(value, dtype=np.bool_))
+        if isinstance(value, int):
+            if -(2 ** 63) <= value < 2 ** 63:
+                return self.array(path, np.asarray(value, dtype=np.int64))
+            return self.parameter(path, repr(value))
+        if isinstance(value, float):
+            return self.array(path, np.asarray(value, dtype=np.float64))
+        if isinstance(value, str):
+            return self.text(path, "raw:str", value)
+        if isinstance(value, (bytes, bytearray)):
+            return self.text(path, "raw:bytes", value)
+        if isinstance(value, np.generic):
+            return self.array(path, np.asarray(value))
+        if isinstance(value, np.ndarray):
+            return self.array(path, value)
+        if id(value) in self.seen:
+            return
+        self.seen[id(value)] = value
+        if is_estimator(value):
+            return self.estimator(value, path)
+        if is_tree(value):
+            for attribute in TREE_ATTRIBUTES:
+                if hasattr(value, attribute):
+                    self.walk(getattr(value, attribute), join(path, attribute))
+            return
+        if isinstance(value, dict):
+            for key, item in value.items():
+                self.walk(item, join(path, key))
+            return
+        if isinstance(value, (list, tuple)):
+            return self.sequence(value, path)
+        self.opaque(value, path)
+
+    def opaque(self, value, path):
+        # State this walker cannot read as numbers (a booster, a torch module, a custom class) is compared by its
+        # pickled bytes: never shown as a parameter, which would not gate, and so never a silent pass.
+        import pickle
+        try:
+            data = pickle.dumps(value, protocol=4)
+        except Exception as error:
+            raise Failure("%s (%s.%s) cannot be read as numbers or pickled again: %s" % (
+                path or "the model", type(value).__module__, type(value).__qualname__, describe_exception(error)))
+        self.text(path, "raw:pickle", data)
+
+    def sequence(self, items, path):
+        np = self.np
+        if items and all(isinstance(item, (bool, int, float, np.number, np.bool_)) for item in items):
+            array = np.asarray(items)
+            if array.dtype.kind in "biuf":
+                return self.array(path, array)
+        for item, item_path in named_items(items, path):
+            self.walk(item, item_path)
+
+    def estimator(self, estimator, path):
+        state = getattr(estimator, "__dict__", {})
+        for attribute in sorted(state):
+            if (attribute.endswith("_") and not attribute.startswith("_")) or attribute in PRIVATE_FITTED_STATE:
+                self.walk(state[attribute], join(path, attribute))
+        try:
+            parameters = dict(estimator.get_params(deep=False))
+        except Exception:
+            parameters = {}
+        for attribute in state:
+            if not attribute.startswith("_") and not attribute.endswith("_") and attribute not in parameters:
+                parameters[attribute] = state[attribute]
+        pipeline = hasattr(estimator, "named_steps")
+        for name in sorted(parameters):
+            self.parameter_value(parameters[name], path if pipeline and name == "steps" else join(path, name))
+
+    def parameter_value(self, value, path):
+        if is_estimator(value):
+            if id(value) not in self.seen:
+                self.seen[id(value)] = value
+                self.estimator(value, path)
+            return
+        if isinstance(value, (list, tuple)) and any(is_estimator(item) or is_named_step(item) for item in value):
+            for item, item_path in named_items(value, path):
+                self.parameter_value(item, item_path)
+            return
+        self.parameter(path, describe_object(value))
+
+
+def describe_object(value):
+    try:
+        return repr(value)
+    except Exception:
+        return "<%s.%s object>" % (type(value).__module__, type(value).__qualname__)
+
+
+def is_estimator(value):
+    return not isinstance(value, type) and callable(getattr(value, "get_params", None))
+
+
+def is_named_step(item):
+    return isinstance(item, tuple) and len(item) >= 2 and isinstance(item[0], str) and (is_estimator(item[1]) or isinstance(item[1], str))
+
+
+def named_items(items, path):
+    """Each item of a list or tuple with its path: by index, or for a (name, estimator, ...) step by its name."""
+    for index, item in enumerate(items):
+        if is_named_step(item):
+            yield item[1], join(path, item[0])
+            for position, extra in enumerate(item[2:], 2):
+                yield extra, join(join(path, item[0]), position)
+        else:
+            yield item, join(path, index)
+
+
+def is_tree(value):
+    return type(value).__name__ == "Tree" and type(value).__module__.startswith("sklearn.tree")
+
+
+def load(model_path, joblib):
+    import pickle
+    import warnings
+
+    with warnings.catch_warnings():
+        # A version warning (InconsistentVersionWarning) is expected here: the point is to compare across versions.
+        warnings.simplefilter("ignore")
+        try:
+            if joblib is not None:
+                return joblib.load(model_path)
+            if model_path.endswith(".joblib"):
+                raise Failure("could not unpickle: the file is a joblib dump, and joblib is not installed in the environment")
+            with open(model_path, "rb") as model_file:
+                return pickle.load(model_file)
+        except Failure:
+            raise
+        except EOFError:
+            raise Failure("could not unpickle: the file ends before the pickle does (empty or truncated)")
+        except Exception as error:
+            raise Failure("could not unpickle: " + describe_exception(error))
+
+
+def main():
+    import json
+    import os
+
+    model_path, out_dir = sys.argv[1], sys.argv[2]
+    try:
+        import numpy
+    except Exception as error:
+        raise Failure("numpy cannot be imported in the environment (%s); the model's arrays are written with it" % describe_exception(error))
+    try:
+        import joblib
+    except Exception:
+        joblib = None
+    sys.path.extend(entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry)
+    sys.path.append(os.getcwd())
+    model = load(model_path, joblib)
+    with open(os.path.join(out_dir, "tensors.bin"), "wb") as tensors_file:
+        walker = Walker(numpy, tensors_file)
+        try:
+            walker.walk(model, "")
+        except RecursionError:
+            raise Failure("the model nests objects too deeply to walk")
+    with open(os.path.join(out_dir, "index.json"), "w", encoding="utf-8") as index_file:
+        json.dump({"format": "pickle", "tensors": walker.tensors, "parameters": walker.parameters}, index_file)
+
+
+try:
+    main()
+except Failure as failure:
+    sys.stderr.write(str(failure).replace("\n", " ")[:2000] + "\n")
+    sys.exit(3)
+except Exception as error:
+    sys.stderr.write(("could not read the model: " + describe_exception(error)).replace("\n", " ")[:2000] + "\n")
+    sys.exit(3)
+`;
+
+;// CONCATENATED MODULE: ./src/compare/formats/pickle/pickle.ts
+
+
+
+
+
+
+
+
+
+/** The helper's own bound, with room for the parameters listed beside the tensors. */
+const MAX_INDEX_ENTRIES = 200_000;
+const MAX_INDEX_BYTES = 64 * 1024 * 1024;
+const MAX_NAME_CHARS = 10_000;
+const MAX_ITEM_SIZE = 1024 * 1024;
+const pickle_MAX_DIMENSIONS = 64;
+const MAX_REASON_CHARS = 1_000;
+const IndexSchema = object({
+    format: literal('pickle'),
+    tensors: array(object({
+        name: schemas_string().min(1).max(MAX_NAME_CHARS),
+        dtype: union([schemas_enum(NUMERIC_DTYPES), templateLiteral(['raw:', schemas_string().min(1).max(100)])]),
+        shape: array(schemas_int().nonnegative()).max(pickle_MAX_DIMENSIONS),
+        itemsize: schemas_int().min(1).max(MAX_ITEM_SIZE),
+        offset: schemas_int().nonnegative(),
+        length: schemas_int().nonnegative(),
+    }))
+        .max(MAX_INDEX_ENTRIES),
+    parameters: record(schemas_string().max(MAX_NAME_CHARS), schemas_string())
+        .refine((parameters) => Object.keys(parameters).length <= MAX_INDEX_ENTRIES, `more than ${MAX_INDEX_ENTRIES} parameters`),
+});
+const PICKLE_HINT = 'The file must be a pickle or joblib dump that the pinned environment can load: pin every package the model needs (scikit-learn, its dependencies, your own modules in the repository), or compare it with `compare: exact`.';
+function helperFailed(displayPath, reason, hint = PICKLE_HINT) {
+    return new UserError(`${displayPath}: the model could not be read: ${reason}`, hint);
+}
+/** The helper's failure line (its last line of stderr: libraries may print warnings before it), bounded. */
+function failureReason(exitCode, stderr) {
+    const line = stderr.trimEnd().split('\n').at(-1)?.trim() ?? '';
+    const reason = line.length > MAX_REASON_CHARS ? `${line.slice(0, MAX_REASON_CHARS)}…` : line;
+    if (exitCode === PICKLE_HELPER_EXIT_FAILURE && reason)
+        return reason;
+    const how = exitCode === null ? 'was killed by a signal' : `exited with code ${exitCode}`;
+    return reason ? `the reading helper ${how}: ${reason}` : `the reading helper ${how}`;
+}
+async function readIndex(outDir, displayPath) {
+    const file = await openRegularFile(external_node_path_default().join(outDir, 'index.json'), `${displayPath} (the helper's index)`);
+    let text;
+    try {
+        const { size } = file.source;
+        if (size > MAX_INDEX_BYTES)
+            throw helperFailed(displayPath, `the helper's index is ${size} bytes, over the ${MAX_INDEX_BYTES}-byte limit`);
+        text = Buffer.from(await readPrefix(file.source, size)).toString('utf8');
+    }
+    finally {
+        await file.close();
+    }
+    let parsed;
+    try {
+        parsed = JSON.parse(text);
+    }
+    catch (error) {
+        throw helperFailed(displayPath, `the helper's index is not valid JSON (${error.message})`);
+    }
+    const index = IndexSchema.safeParse(parsed);
+    if (!index.success) {
+        const issue = index.error.issues[0];
+        throw helperFailed(displayPath, `the helper's index is invalid at ${issue?.path.join('.') || 'the top level'}: ${issue?.message}`);
+    }
+    return index.data;
+}
+/** `dataPath` names the helper's bytes file in read errors; `displayPath` names the model in every other message. */
+function describeEntries(entries, data, dataPath, displayPath) {
+    const dataBytes = data.source.size;
+    const names = new Set();
+    const tensors = entries.map((entry) => {
+        const problem = (what) => helperFailed(displayPath, `the helper's index entry "${entry.name}" ${what}`);
+        const dtype = entry.dtype;
+        if (names.has(entry.name))
+            throw problem('appears twice');
+        names.add(entry.name);
+        if (isNumericDType(dtype) && itemSizeOf(dtype) !== entry.itemsize)
+            throw problem(`gives ${dtype} an item size of ${entry.itemsize}`);
+        if (tensorByteLength(entry.itemsize, entry.shape) !== entry.length) {
+            throw problem(`has shape [${entry.shape.join(', ')}] of ${entry.itemsize}-byte items but a length of ${entry.length} bytes`);
+        }
+        if (entry.offset + entry.length > dataBytes) {
+            throw problem(`ends at byte ${entry.offset + entry.length}, past the ${dataBytes} bytes the helper wrote`);
+        }
+        return {
+            name: entry.name,
+            dtype,
+            shape: entry.shape,
+            itemSize: entry.itemsize,
+            byteLength: entry.length,
+            chunks: () => elementChunks(fileRangeSource(data.handle, entry.offset, entry.length, dataPath), 0, entry.itemsize, false),
+        };
+    });
+    refuseSharedBytes(entries, displayPath);
+    return tensors;
+}
+/**
+ * The helper writes each tensor's bytes once, one after another; entries that share bytes would let a small file
+ * pose as a huge model, its few bytes read and compared once per entry.
+ */
+function refuseSharedBytes(entries, displayPath) {
+    const byOffset = entries.filter((entry) => entry.length > 0).sort((a, b) => a.offset - b.offset);
+    for (let index = 1; index < byOffset.length; index++) {
+        const [previous, entry] = [byOffset[index - 1], byOffset[index]];
+        // Ranges that do not overlap their neighbour end in order, so neighbours are all that need checking.
+        if (entry.offset < previous.offset + previous.length) {
+            throw helperFailed(displayPath, `the helper's index entries "${previous.name}" (bytes ${previous.offset} to ${previous.offset + previous.length}) and "${entry.name}" (from byte ${entry.offset}) share bytes`);
+        }
+    }
+}
+async function openPickle(file, displayPath, run) {
+    const outDir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-pickle-'));
+    // Closed here when anything fails before the TensorFile that owns it is returned.
+    let openedData;
+    try {
+        // -B: no bytecode written into the venv, which is checked unchanged after the helper ran.
+        const result = await run(['-I', '-B', '-c', PICKLE_HELPER_SOURCE, file, outDir]);
+        if (result.exitCode !== 0) {
+            const reason = failureReason(result.exitCode, result.stderr);
+            const missing = /No module named '([^']+)'/.exec(reason)?.[1];
+            throw missing
+                ? helperFailed(displayPath, reason, `The model needs the module "${missing}", which the pinned environment does not have: add the package that provides it to the requirements (or, for a module of your own, make sure it is committed).`)
+                : helperFailed(displayPath, reason);
+        }
+        const index = await readIndex(outDir, displayPath);
+        const tensorsPath = `${displayPath} (the helper's tensors)`;
+        const data = await openRegularFile(external_node_path_default().join(outDir, 'tensors.bin'), tensorsPath);
+        openedData = data;
+        const tensors = describeEntries(index.tensors, data, tensorsPath, displayPath);
+        return {
+            format: 'pickle',
+            tensors,
+            parameters: index.parameters,
+            async close() {
+                await data.close();
+                await (0,promises_namespaceObject.rm)(outDir, { recursive: true, force: true });
+            },
+        };
+    }
+    catch (error) {
+        await openedData?.close();
+        await (0,promises_namespaceObject.rm)(outDir, { recursive: true, force: true });
+        throw error;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/compare/formats/torch/dtypes.ts
+// PyTorch's element types, as an archive names them: a legacy typed storage class (torch.FloatStorage), or for
+// dtypes added since (uint16, float8_e4m3fn, …) an UntypedStorage paired with the dtype (torch.uint16).
+const numeric = (dtype, itemSize) => ({ dtype, itemSize });
+const TYPED_STORAGES = {
+    FloatStorage: numeric('float32', 4),
+    DoubleStorage: numeric('float64', 8),
+    HalfStorage: numeric('float16', 2),
+    BFloat16Storage: numeric('bfloat16', 2),
+    LongStorage: numeric('int64', 8),
+    IntStorage: numeric('int32', 4),
+    ShortStorage: numeric('int16', 2),
+    CharStorage: numeric('int8', 1),
+    ByteStorage: numeric('uint8', 1),
+    BoolStorage: numeric('bool', 1),
+};
+// Typed storages without a numeric meaning here: compared by bytes, so only their width matters.
+const RAW_TYPED_STORAGE_BYTES = {
+    ComplexFloatStorage: 8,
+    ComplexDoubleStorage: 16,
+    QInt8Storage: 1,
+    QUInt8Storage: 1,
+    QInt32Storage: 4,
+    QUInt4x2Storage: 1,
+    QUInt2x4Storage: 1,
+};
+const NUMERIC_TORCH_DTYPES = {
+    float32: numeric('float32', 4),
+    float64: numeric('float64', 8),
+    float16: numeric('float16', 2),
+    bfloat16: numeric('bfloat16', 2),
+    int64: numeric('int64', 8),
+    int32: numeric('int32', 4),
+    int16: numeric('int16', 2),
+    int8: numeric('int8', 1),
+    uint8: numeric('uint8', 1),
+    uint16: numeric('uint16', 2),
+    uint32: numeric('uint32', 4),
+    uint64: numeric('uint64', 8),
+    bool: numeric('bool', 1),
+};
+const RAW_TORCH_DTYPE_BYTES = {
+    complex32: 4,
+    complex64: 8,
+    complex128: 16,
+    float8_e5m2: 1,
+    float8_e4m3fn: 1,
+    float8_e5m2fnuz: 1,
+    float8_e4m3fnuz: 1,
+    float8_e8m0fnu: 1,
+    float4_e2m1fn_x2: 1,
+    bits8: 1,
+    bits16: 2,
+    bits1x8: 1,
+    bits2x4: 1,
+    bits4x2: 1,
+};
+/** A legacy typed storage class (`FloatStorage`); undefined for one this table does not know. */
+function typedStorageElement(storageType) {
+    const raw = RAW_TYPED_STORAGE_BYTES[storageType];
+    return TYPED_STORAGES[storageType] ?? (raw === undefined ? undefined : { dtype: `raw:${storageType}`, itemSize: raw });
+}
+/** A torch dtype's name (`uint16`, `float8_e4m3fn`); one this table does not know is compared as bytes. */
+function dtypeElement(dtypeName) {
+    return NUMERIC_TORCH_DTYPES[dtypeName] ?? { dtype: `raw:${dtypeName}`, itemSize: RAW_TORCH_DTYPE_BYTES[dtypeName] ?? 1 };
+}
+
+;// CONCATENATED MODULE: ./src/compare/formats/torch/pickle-machine.ts
+// A pickle virtual machine that executes nothing: it understands the opcodes torch.save emits (protocol 2, and the
+// protocol 3-5 forms a newer writer might use) and builds inert values. A global is a name, a call of a global is
+// an opaque object unless the caller's hook models it (torch's tensor rebuild functions). Every length is checked
+// against the bytes left, and the stack (with its marks), the memo and the items containers hold are capped, so a
+// hostile pickle cannot exhaust memory: one byte of pickle can be one value, and a 64 MiB pickle deflates to 64 KiB.
+
+/** A module-level name (a class or function) the pickle refers to; never imported. */
+class PickleGlobal {
+    module;
+    name;
+    constructor(module, name) {
+        this.module = module;
+        this.name = name;
+    }
+    get qualifiedName() {
+        return `${this.module}.${this.name}`;
+    }
+}
+class PickleTuple {
+    items;
+    constructor(items) {
+        this.items = items;
+    }
+}
+class PickleList {
+    items = [];
+}
+/** A dict or an OrderedDict. */
+class PickleDict {
+    entries = new Map();
+}
+/**
+ * An instance of a class this machine does not model, kept with what built it (so its contents can still be
+ * searched): constructor arguments, the state BUILD gave it, and items added as if it were a dict, list or set.
+ */
+class PickleObject {
+    type;
+    args;
+    state = null;
+    dictItems = new Map();
+    listItems = [];
+    constructor(type, args) {
+        this.type = type;
+        this.args = args;
+    }
+}
+/** Values the caller's hooks create (torch storages and tensor views); the machine passes them around untouched. */
+class PickleExtension {
+}
+const MAX_STACK_ITEMS = 1_000_000;
+const MAX_MEMO_ENTRIES = 1_000_000;
+// Far more than a checkpoint's tensors need (a few dozen items each), far less than a pickle of one-byte items holds.
+const MAX_CONTAINER_ITEMS = 10_000_000;
+const MAX_LONG_BYTES = 1024;
+const HIGHEST_PROTOCOL = 5;
+const DECODERS = { 'utf-8': new TextDecoder('utf-8'), latin1: new TextDecoder('latin1') };
+/** Runs the pickle in `bytes` and returns what its STOP leaves on the stack. */
+function unpickle(bytes, hooks, context) {
+    return new PickleMachine(bytes, hooks, context).run();
+}
+class PickleMachine {
+    bytes;
+    hooks;
+    context;
+    at = 0;
+    opcodeAt = 0;
+    stack = [];
+    marks = [];
+    /** Values on the stack and marks under it, together: each mark holds an array of its own. */
+    stackItems = 0;
+    containerItems = 0;
+    memo = new Map();
+    view;
+    constructor(bytes, hooks, context) {
+        this.bytes = bytes;
+        this.hooks = hooks;
+        this.context = context;
+        this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+    run() {
+        while (this.at < this.bytes.length) {
+            this.opcodeAt = this.at;
+            const opcode = this.bytes[this.at++];
+            if (opcode === 0x2e /* . STOP */)
+                return this.pop();
+            this.step(opcode);
+        }
+        throw this.fail('it ends without a STOP opcode (the pickle is truncated)');
+    }
+    step(opcode) {
+        switch (opcode) {
+            case 0x80 /* PROTO */: {
+                const protocol = this.u8();
+                if (protocol > HIGHEST_PROTOCOL)
+                    throw this.fail(`pickle protocol ${protocol} is newer than the ${HIGHEST_PROTOCOL} repro-gate reads`);
+                return;
+            }
+            case 0x95 /* FRAME: a length prefix for buffering, nothing to build */:
+                this.take(8);
+                return;
+            case 0x28 /* ( MARK */:
+                this.growStack();
+                this.marks.push(this.stack);
+                this.stack = [];
+                return;
+            case 0x30 /* 0 POP */:
+                if (this.stack.length > 0)
+                    this.pop();
+                else
+                    this.popMark();
+                return;
+            case 0x31 /* 1 POP_MARK */:
+                this.popMark();
+                return;
+            case 0x32 /* 2 DUP */:
+                return this.push(this.top());
+            case 0x63 /* c GLOBAL */: {
+                const module = this.line();
+                return this.push(new PickleGlobal(module, this.line()));
+            }
+            case 0x93 /* STACK_GLOBAL */: {
+                const name = this.pop();
+                const module = this.pop();
+                if (typeof module !== 'string' || typeof name !== 'string')
+                    throw this.fail('STACK_GLOBAL names a global with something other than strings');
+                return this.push(new PickleGlobal(module, name));
+            }
+            case 0x71 /* q BINPUT */:
+                return this.memoize(this.u8());
+            case 0x72 /* r LONG_BINPUT */:
+                return this.memoize(this.u32());
+            case 0x94 /* MEMOIZE */:
+                return this.memoize(this.memo.size);
+            case 0x68 /* h BINGET */:
+                return this.recall(this.u8());
+            case 0x6a /* j LONG_BINGET */:
+                return this.recall(this.u32());
+            case 0x7d /* } EMPTY_DICT */:
+                return this.push(new PickleDict());
+            case 0x5d /* ] EMPTY_LIST */:
+                return this.push(new PickleList());
+            case 0x29 /* ) EMPTY_TUPLE */:
+                return this.push(new PickleTuple([]));
+            case 0x8f /* EMPTY_SET */:
+                return this.push(new PickleObject(new PickleGlobal('builtins', 'set'), []));
+            case 0x74 /* t TUPLE */:
+                return this.push(new PickleTuple(this.hold(this.popMark())));
+            case 0x85 /* TUPLE1 */:
+            case 0x86 /* TUPLE2 */:
+            case 0x87 /* TUPLE3 */: {
+                const items = Array.from({ length: opcode - 0x84 }, () => this.pop()).reverse();
+                return this.push(new PickleTuple(this.hold(items)));
+            }
+            case 0x91 /* FROZENSET */: {
+                const set = new PickleObject(new PickleGlobal('builtins', 'frozenset'), []);
+                for (const item of this.hold(this.popMark()))
+                    set.listItems.push(item);
+                return this.push(set);
+            }
+            case 0x73 /* s SETITEM */: {
+                const value = this.pop();
+                const key = this.pop();
+                return this.setItems([key, value]);
+            }
+            case 0x75 /* u SETITEMS */:
+                return this.setItems(this.popMark());
+            case 0x61 /* a APPEND */:
+                return this.append([this.pop()]);
+            case 0x65 /* e APPENDS */:
+            case 0x90 /* ADDITEMS */:
+                return this.append(this.popMark());
+            case 0x4a /* J BININT */:
+                return this.push(this.view.getInt32(this.take(4), true));
+            case 0x4b /* K BININT1 */:
+                return this.push(this.u8());
+            case 0x4d /* M BININT2 */:
+                return this.push(this.view.getUint16(this.take(2), true));
+            case 0x8a /* LONG1 */:
+                return this.push(this.long(this.u8()));
+            case 0x8b /* LONG4 */:
+                return this.push(this.long(this.u32()));
+            case 0x47 /* G BINFLOAT */:
+                return this.push(this.view.getFloat64(this.take(8), false));
+            case 0x58 /* X BINUNICODE */:
+                return this.push(this.text(this.u32(), 'utf-8'));
+            case 0x8c /* SHORT_BINUNICODE */:
+                return this.push(this.text(this.u8(), 'utf-8'));
+            case 0x8d /* BINUNICODE8 */:
+                return this.push(this.text(this.u64(), 'utf-8'));
+            case 0x55 /* U SHORT_BINSTRING */:
+                return this.push(this.text(this.u8(), 'latin1'));
+            case 0x54 /* T BINSTRING */:
+                return this.push(this.text(this.u32(), 'latin1'));
+            case 0x43 /* C SHORT_BINBYTES */:
+                return this.push(this.slice(this.u8()));
+            case 0x42 /* B BINBYTES */:
+                return this.push(this.slice(this.u32()));
+            case 0x8e /* BINBYTES8 */:
+            case 0x96 /* BYTEARRAY8 */:
+                return this.push(this.slice(this.u64()));
+            case 0x4e /* N NONE */:
+                return this.push(null);
+            case 0x88 /* NEWTRUE */:
+                return this.push(true);
+            case 0x89 /* NEWFALSE */:
+                return this.push(false);
+            case 0x51 /* Q BINPERSID */:
+                return this.push(this.hooks.persistentLoad(this.pop()));
+            case 0x52 /* R REDUCE */:
+            case 0x81 /* NEWOBJ */: {
+                const args = this.pop();
+                return this.push(this.construct(this.pop(), args));
+            }
+            case 0x92 /* NEWOBJ_EX: keyword arguments are not needed to find tensors */: {
+                this.pop();
+                const args = this.pop();
+                return this.push(this.construct(this.pop(), args));
+            }
+            case 0x62 /* b BUILD */: {
+                const state = this.pop();
+                const target = this.top();
+                // Dicts get attributes this way (an OrderedDict's _metadata), never items: only opaque objects keep it.
+                if (target instanceof PickleObject)
+                    target.state = state;
+                return;
+            }
+            default:
+                throw this.fail(`unsupported pickle opcode 0x${opcode.toString(16).padStart(2, '0')} (${JSON.stringify(String.fromCharCode(opcode))})`);
+        }
+    }
+    construct(callable, args) {
+        if (!(args instanceof PickleTuple))
+            throw this.fail('a call gets its arguments as something other than a tuple');
+        if (callable instanceof PickleGlobal) {
+            const name = callable.qualifiedName;
+            if ((name === 'collections.OrderedDict' || name === 'builtins.dict') && args.items.length === 0)
+                return new PickleDict();
+            const modelled = this.hooks.reduce(callable, args.items);
+            if (modelled !== undefined)
+                return modelled;
+        }
+        return new PickleObject(callable, args.items);
+    }
+    setItems(items) {
+        if (items.length % 2 !== 0)
+            throw this.fail('SETITEMS gets an odd number of keys and values');
+        const target = this.top();
+        const entries = target instanceof PickleDict ? target.entries : target instanceof PickleObject ? target.dictItems : undefined;
+        if (!entries)
+            throw this.fail(`it sets items on ${pickle_machine_describe(target)}`);
+        this.hold(items);
+        for (let index = 0; index < items.length; index += 2)
+            entries.set(items[index], items[index + 1]);
+    }
+    append(items) {
+        const target = this.top();
+        const list = target instanceof PickleList ? target.items : target instanceof PickleObject ? target.listItems : undefined;
+        if (!list)
+            throw this.fail(`it appends to ${pickle_machine_describe(target)}`);
+        this.hold(items);
+        for (const item of items)
+            list.push(item);
+    }
+    memoize(index) {
+        if (this.memo.size >= MAX_MEMO_ENTRIES && !this.memo.has(index))
+            throw this.fail(`its memo grows past ${MAX_MEMO_ENTRIES} entries`);
+        this.memo.set(index, this.top());
+    }
+    recall(index) {
+        if (!this.memo.has(index))
+            throw this.fail(`it recalls memo entry ${index}, which was never stored`);
+        this.push(this.memo.get(index));
+    }
+    push(value) {
+        this.growStack();
+        this.stack.push(value);
+    }
+    growStack() {
+        if (++this.stackItems > MAX_STACK_ITEMS)
+            throw this.fail(`its stack grows past ${MAX_STACK_ITEMS} items and marks`);
+    }
+    /** Counts `items` as they go into a container (where the stack no longer counts them). */
+    hold(items) {
+        this.containerItems += items.length;
+        if (this.containerItems > MAX_CONTAINER_ITEMS)
+            throw this.fail(`its lists, tuples, dicts and sets hold more than ${MAX_CONTAINER_ITEMS} items`);
+        return items;
+    }
+    pop() {
+        if (this.stack.length === 0)
+            throw this.fail('it pops from an empty stack');
+        this.stackItems--;
+        return this.stack.pop();
+    }
+    top() {
+        if (this.stack.length === 0)
+            throw this.fail('it uses the top of an empty stack');
+        return this.stack[this.stack.length - 1];
+    }
+    /** The items pushed since the last MARK, which is removed with them. */
+    popMark() {
+        const items = this.stack;
+        const outer = this.marks.pop();
+        if (outer === undefined)
+            throw this.fail('it uses a MARK that was never set');
+        this.stack = outer;
+        this.stackItems -= items.length + 1;
+        return items;
+    }
+    /** The position of `length` bytes, which must lie inside the pickle. */
+    take(length) {
+        if (length > this.bytes.length - this.at)
+            throw this.fail(`it needs ${length} more bytes, past the end of the pickle (truncated)`);
+        const start = this.at;
+        this.at += length;
+        return start;
+    }
+    u8() {
+        return this.bytes[this.take(1)];
+    }
+    u32() {
+        return this.view.getUint32(this.take(4), true);
+    }
+    u64() {
+        const value = this.view.getBigUint64(this.take(8), true);
+        // Any length past the pickle's size fails in take(); clamping keeps the number exact enough to say so.
+        return value > BigInt(this.bytes.length) ? this.bytes.length + 1 : Number(value);
+    }
+    slice(length) {
+        const start = this.take(length);
+        return this.bytes.slice(start, start + length);
+    }
+    text(length, encoding) {
+        const start = this.take(length);
+        return DECODERS[encoding].decode(this.bytes.subarray(start, start + length));
+    }
+    line() {
+        const end = this.bytes.indexOf(0x0a, this.at);
+        if (end < 0)
+            throw this.fail('a GLOBAL name runs past the end of the pickle (truncated)');
+        return this.text(end - this.at + 1, 'utf-8').slice(0, -1);
+    }
+    /** A little-endian two's-complement integer; a number when it is exact as one. */
+    long(length) {
+        if (length > MAX_LONG_BYTES)
+            throw this.fail(`it holds a ${length}-byte integer, longer than the ${MAX_LONG_BYTES} bytes repro-gate reads`);
+        const start = this.take(length);
+        let value = 0n;
+        for (let index = length - 1; index >= 0; index--)
+            value = (value << 8n) | BigInt(this.bytes[start + index]);
+        if (length > 0 && this.bytes[start + length - 1] & 0x80)
+            value -= 1n << BigInt(length * 8);
+        return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+    }
+    fail(what) {
+        return new UserError(`${this.context.where}: ${what} (pickle opcode at byte ${this.opcodeAt})`, this.context.hint);
+    }
+}
+function pickle_machine_describe(value) {
+    if (value === null)
+        return 'None';
+    if (typeof value !== 'object')
+        return `a ${typeof value}`;
+    return `a ${value.constructor.name.replace(/^Pickle/, '').toLowerCase()}`;
+}
+
+;// CONCATENATED MODULE: ./src/compare/formats/torch/tensor-views.ts
+// What torch.save's pickle says about tensors, modelled without running it: a persistent id names a storage
+// (one `data/<key>` member of the archive), and torch._utils' rebuild functions describe a tensor as a view of one.
+
+class StorageRef extends PickleExtension {
+    key;
+    storageType;
+    numel;
+    constructor(key, 
+    /** The storage class's name: `FloatStorage`…, or `UntypedStorage` (whose numel counts bytes). */
+    storageType, numel) {
+        super();
+        this.key = key;
+        this.storageType = storageType;
+        this.numel = numel;
+    }
+}
+class TensorView extends PickleExtension {
+    storage;
+    offset;
+    shape;
+    stride;
+    dtypeName;
+    constructor(storage, 
+    /** In elements of the tensor's dtype, like `stride`. */
+    offset, shape, stride, 
+    /** The dtype `_rebuild_tensor_v3` pairs with an UntypedStorage (`uint16`); typed storages imply theirs. */
+    dtypeName) {
+        super();
+        this.storage = storage;
+        this.offset = offset;
+        this.shape = shape;
+        this.stride = stride;
+        this.dtypeName = dtypeName;
+    }
+}
+class TorchPickleHooks {
+    fail;
+    /** Every storage the pickle refers to, in the order it first does. */
+    storages = new Map();
+    constructor(fail) {
+        this.fail = fail;
+    }
+    persistentLoad(pid) {
+        const [tag, storageType, key, , numel] = pid instanceof PickleTuple ? pid.items : [];
+        if (tag !== 'storage' || !(storageType instanceof PickleGlobal) || typeof key !== 'string' || !isCount(numel)) {
+            throw this.fail("a persistent id is not a torch storage ('storage', <storage type>, <key>, <location>, <numel>)");
+        }
+        const known = this.storages.get(key);
+        if (known && (known.storageType !== storageType.name || known.numel !== numel)) {
+            throw this.fail(`storage ${key} is declared twice, as ${known.numel} ${known.storageType} and as ${numel} ${storageType.name}`);
+        }
+        const storage = known ?? new StorageRef(key, storageType.name, numel);
+        this.storages.set(key, storage);
+        return storage;
+    }
+    reduce(callable, args) {
+        switch (callable.qualifiedName) {
+            case 'torch._utils._rebuild_tensor':
+            case 'torch._utils._rebuild_tensor_v2':
+                return this.view(args, undefined);
+            case 'torch._utils._rebuild_tensor_v3': {
+                const dtype = args[6];
+                if (!(dtype instanceof PickleGlobal))
+                    throw this.fail('a _rebuild_tensor_v3 call names its dtype with something other than a torch dtype');
+                return this.view(args, dtype.name);
+            }
+            case 'torch._utils._rebuild_parameter':
+            case 'torch._utils._rebuild_parameter_with_state':
+                return args[0] instanceof TensorView ? args[0] : undefined;
+            case 'torch._tensor._rebuild_from_type_v2': {
+                // A tensor subclass: the tensor itself is rebuilt by the function and arguments it wraps.
+                const [rebuild, , rebuildArgs] = args;
+                return rebuild instanceof PickleGlobal && rebuildArgs instanceof PickleTuple ? this.reduce(rebuild, rebuildArgs.items) : undefined;
+            }
+            default:
+                return undefined;
+        }
+    }
+    view(args, dtypeName) {
+        const [storage, offset, size, stride] = args;
+        if (!(storage instanceof StorageRef))
+            throw this.fail('a tensor is rebuilt from something other than a storage');
+        const shape = size instanceof PickleTuple && size.items.every(isCount) ? size.items : undefined;
+        const strides = stride instanceof PickleTuple && stride.items.every(isCount) ? stride.items : undefined;
+        if (!isCount(offset) || !shape || !strides || shape.length !== strides.length) {
+            throw this.fail(`a tensor of storage ${storage.key} has a malformed offset, size or stride`);
+        }
+        return new TensorView(storage, offset, shape, strides, dtypeName);
+    }
+}
+function isCount(value) {
+    return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+;// CONCATENATED MODULE: ./src/compare/formats/torch/torch.ts
+// PyTorch archives (torch.save's zip format, the default since PyTorch 1.6): `<prefix>/data.pkl` describes the saved
+// object, each tensor a view of a storage kept raw in `<prefix>/data/<key>`. Storages are what is compared, one entry
+// each, named after the tensors that view them (a state dict's `fc1.weight`); the pickle is read by an inert machine.
+
+
+
+
+
+
+
+const TORCH_HINT = 'Save it with torch.save(obj, path) in its default zip format (PyTorch 1.6 or later) and make sure the file is complete.';
+const MAX_PICKLE_BYTES = 64 * 1024 * 1024;
+const MAX_BYTEORDER_BYTES = 16;
+const MAX_NESTING = 64;
+// A path segment (a dict key) longer than this is cut: a tensor's name stays readable, and a hostile key cheap.
+const MAX_KEY_CHARS = 100;
+// A storage viewed by many tensors is named by a few of them, so one name stays readable.
+const MAX_ALSO_NAMED = 3;
+const PICKLE_PROTO_OPCODE = 0x80;
+async function openTorch(file, displayPath) {
+    const fail = (what) => new UserError(`${displayPath}: ${what}`, TORCH_HINT);
+    const opened = await openRegularFile(file, displayPath);
+    try {
+        // The legacy format is a bare pickle stream: it starts with a PROTO opcode where a zip starts with "PK".
+        if ((await readPrefix(opened.source, Math.min(1, opened.source.size)))[0] === PICKLE_PROTO_OPCODE) {
+            throw new UserError(`${displayPath}: written in PyTorch's legacy serialization format (_use_new_zipfile_serialization=False), which repro-gate does not read`, 'Save it with torch.save(obj, path) without _use_new_zipfile_serialization=False: the zip format is the default since PyTorch 1.6.');
+        }
+        const archive = await ZipArchive.open(opened, displayPath, TORCH_HINT);
+        const prefix = archivePrefix(archive, fail);
+        const bigEndian = await isBigEndian(archive, prefix, fail);
+        const hooks = new TorchPickleHooks((what) => fail(`${prefix}/data.pkl: ${what}`));
+        const pickle = await readMember(archive, `${prefix}/data.pkl`, MAX_PICKLE_BYTES, fail);
+        const root = unpickle(pickle, hooks, { where: `${displayPath} (member ${prefix}/data.pkl)`, hint: TORCH_HINT });
+        const views = findTensors(root, (what) => fail(`${prefix}/data.pkl: ${what}`));
+        const tensors = storageEntries(archive, prefix, [...hooks.storages.values()], views, bigEndian, fail);
+        return { format: 'torch', tensors, close: opened.close };
+    }
+    catch (error) {
+        await opened.close();
+        throw error;
+    }
+}
+function archivePrefix(archive, fail) {
+    const pickles = archive.entries.map((entry) => /^([^/]+)\/data\.pkl$/.exec(entry.name)?.[1]).filter((prefix) => prefix !== undefined);
+    if (pickles.length === 0)
+        throw fail('a zip archive without <name>/data.pkl, so not one torch.save wrote');
+    if (pickles.length > 1)
+        throw fail(`it holds ${pickles.length} data.pkl files (${pickles.join(', ')}), where torch.save writes one`);
+    return pickles[0];
+}
+async function readMember(archive, name, limit, fail) {
+    const entry = archive.find(name);
+    if (!entry)
+        throw fail(`the archive has no ${name}`);
+    const source = archive.entrySource(entry);
+    if (source.size > limit)
+        throw fail(`${name} is ${source.size} bytes, more than the ${limit} repro-gate reads`);
+    return readPrefix(source, source.size);
+}
+/** Archives from before PyTorch 1.10 have no byteorder record; they were written little-endian, like every later default. */
+async function isBigEndian(archive, prefix, fail) {
+    const name = `${prefix}/byteorder`;
+    if (!archive.find(name))
+        return false;
+    const order = new TextDecoder('latin1').decode(await readMember(archive, name, MAX_BYTEORDER_BYTES, fail)).trim();
+    if (order !== 'little' && order !== 'big')
+        throw fail(`${name} says ${JSON.stringify(order)}, not "little" or "big"`);
+    return order === 'big';
+}
+/**
+ * Every tensor reachable from the saved object, named by its dotted path (`model.fc1.weight`,
+ * `optimizer.state.0.exp_avg`), each once, in pickle order. Scalars and other values are not tensors and are skipped.
+ * Every object is walked once (the memo can share one object among many parents, or make it its own child) and
+ * at most MAX_NESTING deep, and a path segment is only rendered for an object walked.
+ */
+function findTensors(root, fail) {
+    const found = [];
+    const seen = new Set();
+    const keyTexts = new KeyTexts();
+    const visit = (value, path) => {
+        if (value instanceof TensorView) {
+            found.push({ name: path.length === 0 ? 'tensor' : path.join('.'), view: value });
+            return;
+        }
+        const children = childrenOf(value, seen);
+        if (children.length > 0 && path.length >= MAX_NESTING)
+            throw fail(`the saved object is nested more than ${MAX_NESTING} levels deep`);
+        for (const [key, child] of children) {
+            if (child === null || typeof child !== 'object' || seen.has(child))
+                continue;
+            seen.add(child);
+            visit(child, [...path, keyTexts.of(key)]);
+        }
+    };
+    if (root !== null && typeof root === 'object')
+        seen.add(root);
+    visit(root, []);
+    return found;
+}
+/**
+ * A container's items keyed by key or index. An object of a class not modelled here has its constructor arguments,
+ * its items, and its attributes: its BUILD state's own children, followed through states that are objects in turn,
+ * without recursion (a chain of states can be as long as the pickle) and each state once (it can be the object
+ * itself): a state is marked `seen` as it is followed.
+ */
+function childrenOf(value, seen) {
+    const children = [];
+    const addItems = (items) => items.forEach((item, index) => children.push([index, item]));
+    for (let current = value;;) {
+        if (current instanceof PickleDict) {
+            for (const entry of current.entries)
+                children.push(entry);
+            break;
+        }
+        if (current instanceof PickleList || current instanceof PickleTuple) {
+            addItems(current.items);
+            break;
+        }
+        if (!(current instanceof PickleObject))
+            break;
+        addItems(current.args);
+        addItems(current.listItems);
+        for (const entry of current.dictItems)
+            children.push(entry);
+        const { state } = current;
+        if (!isContainer(state) || seen.has(state))
+            break;
+        seen.add(state);
+        current = state;
+    }
+    return children;
+}
+function isContainer(value) {
+    return value instanceof PickleDict || value instanceof PickleList || value instanceof PickleTuple || value instanceof PickleObject;
+}
+/**
+ * Dict keys as path segments, cut at MAX_KEY_CHARS. A tuple key is rendered once, and only as far as the cut: through
+ * the memo a tuple can hold another twice, that one the next twice, and so on, its full text doubling every level.
+ */
+class KeyTexts {
+    tupleTexts = new Map();
+    of(key) {
+        if (!(key instanceof PickleTuple))
+            return cut(scalarKeyText(key));
+        let text = this.tupleTexts.get(key);
+        if (text === undefined) {
+            text = cut(keyTextPrefix(key, MAX_KEY_CHARS + 1));
+            this.tupleTexts.set(key, text);
+        }
+        return text;
+    }
+}
+function cut(text) {
+    return text.length > MAX_KEY_CHARS ? `${text.slice(0, MAX_KEY_CHARS)}…` : text;
+}
+/**
+ * The key's text up to `limit` characters. Every tuple adds at least one character before its items, so the walk
+ * nests at most `limit` deep and renders at most about `limit` values, however many the tuples hold.
+ */
+function keyTextPrefix(key, limit) {
+    if (!(key instanceof PickleTuple))
+        return scalarKeyText(key).slice(0, limit);
+    let text = '(';
+    for (let index = 0; index < key.items.length; index++) {
+        if (index > 0)
+            text += ', ';
+        if (text.length >= limit)
+            break;
+        text += keyTextPrefix(key.items[index], limit - text.length);
+    }
+    return `${text})`.slice(0, limit);
+}
+function scalarKeyText(key) {
+    if (typeof key === 'string')
+        return key;
+    if (typeof key === 'number' || typeof key === 'bigint')
+        return String(key);
+    if (typeof key === 'boolean')
+        return key ? 'True' : 'False';
+    if (key === null)
+        return 'None';
+    return `<${key.constructor.name}>`;
+}
+function storageEntries(archive, prefix, storages, views, bigEndian, fail) {
+    const viewsOf = new Map();
+    for (const named of views) {
+        const shared = viewsOf.get(named.view.storage);
+        if (shared)
+            shared.push(named);
+        else
+            viewsOf.set(named.view.storage, [named]);
+    }
+    const usedNames = new Set();
+    const entries = [];
+    for (const storage of storages) {
+        const memberName = `${prefix}/data/${storage.key}`;
+        const member = archive.find(memberName);
+        if (!member)
+            throw fail(`data.pkl refers to storage ${storage.key}, but the archive has no ${memberName}`);
+        const named = viewsOf.get(storage) ?? [];
+        const element = storageElement(storage, named, member.uncompressedSize);
+        const byteLength = storage.storageType === 'UntypedStorage' ? storage.numel : storage.numel * element.itemSize;
+        if (byteLength !== member.uncompressedSize || byteLength % element.itemSize !== 0) {
+            throw fail(`data.pkl declares storage ${storage.key} as ${storage.numel} ${storage.storageType} (${byteLength} bytes of ${element.itemSize}-byte ${element.dtype}), but ${memberName} holds ${member.uncompressedSize} bytes`);
+        }
+        const elementCount = byteLength / element.itemSize;
+        // A view covering the storage whole names it and gives it its shape; other views only add their names.
+        const whole = named.find(({ view }) => coversWhole(view, elementCount));
+        const [first, ...others] = whole ? [whole, ...named.filter((view) => view !== whole)] : named;
+        let name = first ? first.name + alsoNamed(others) : `storage ${storage.key}`;
+        if (usedNames.has(name))
+            name = `${name} [storage ${storage.key}]`;
+        usedNames.add(name);
+        // One source per storage, however many views share it: a storage is read once per comparison.
+        const source = archive.entrySource(member);
+        const { dtype, itemSize } = element;
+        const numeric = isNumericDType(dtype);
+        entries.push({
+            name,
+            // Raw bytes cannot be swapped without knowing their layout: a big-endian raw storage says so in its type.
+            dtype: bigEndian && !numeric ? `${dtype} (big-endian)` : dtype,
+            shape: whole ? [...whole.view.shape] : [elementCount],
+            itemSize,
+            byteLength,
+            chunks: () => elementChunks(source, 0, itemSize, bigEndian && numeric),
+        });
+    }
+    return entries;
+}
+function alsoNamed(others) {
+    if (others.length === 0)
+        return '';
+    const listed = others
+        .slice(0, MAX_ALSO_NAMED)
+        .map((view) => view.name)
+        .join(', ');
+    return ` (also ${listed}${others.length > MAX_ALSO_NAMED ? ` and ${others.length - MAX_ALSO_NAMED} more` : ''})`;
+}
+function storageElement(storage, named, storedBytes) {
+    if (storage.storageType === 'UntypedStorage') {
+        const dtypeName = named.find(({ view }) => view.dtypeName !== undefined)?.view.dtypeName;
+        return dtypeName === undefined ? { dtype: 'raw:UntypedStorage', itemSize: 1 } : dtypeElement(dtypeName);
+    }
+    // A typed storage class newer than this table: its width is whatever the stored bytes divide into.
+    const inferredWidth = storage.numel > 0 && storedBytes % storage.numel === 0 ? storedBytes / storage.numel : 1;
+    return typedStorageElement(storage.storageType) ?? { dtype: `raw:${storage.storageType}`, itemSize: inferredWidth };
+}
+function coversWhole(view, elementCount) {
+    const count = view.shape.reduce((product, dimension) => product * dimension, 1);
+    if (view.offset !== 0 || count !== elementCount)
+        return false;
+    let expectedStride = 1;
+    for (let axis = view.shape.length - 1; axis >= 0; axis--) {
+        if (view.shape[axis] !== 1 && count > 0 && view.stride[axis] !== expectedStride)
+            return false;
+        expectedStride *= view.shape[axis];
+    }
+    return true;
+}
+
+;// CONCATENATED MODULE: ./src/compare/formats/open-tensor-file.ts
+
+
+
+
+
+
+
+
+
+const OPENERS = {
+    npy: openNpy,
+    npz: openNpz,
+    safetensors: openSafetensors,
+    torch: openTorch,
+    json: openJsonTable,
+    csv: openCsvTable,
+    pickle: openPickle,
+};
+/**
+ * Opens a numeric artifact with the reader its name calls for. Pickles need the project's own classes, so they are
+ * read by a Python helper through `runPython` (the rebuilt environment, in the sandbox); every other format is read here.
+ */
+async function openTensorFile(file, displayPath, runPython) {
+    const format = formatOf(file);
+    if (format === undefined) {
+        throw new UserError(`${displayPath} is not a tensor file repro-gate can read`, `compare: numeric reads ${NUMERIC_FORMAT_EXTENSIONS.join(', ')} files.`);
+    }
+    return OPENERS[format](file, displayPath, runPython);
+}
+
+;// CONCATENATED MODULE: ./src/compare/tensors/judge.ts
+
+const LISTED_TENSORS = 500;
+const LISTED_PARAMETERS = 200;
+const judge_SEVERITY = { changed: 0, removed: 1, added: 2, beyond: 3, differs: 4, within: 5, retyped: 6 };
+function describeShape(shape) {
+    return `[${shape.join(', ')}]`;
+}
+function statistics(fingerprint) {
+    if (fingerprint.l2 === undefined)
+        return undefined;
+    const number = (value) => (value === null || value === undefined ? null : toReportNumber(value));
+    return { nonfinite: fingerprint.nonfinite ?? 0, min: number(fingerprint.min), max: number(fingerprint.max), mean: number(fingerprint.mean), l2: toReportNumber(fingerprint.l2) };
+}
+/** Row-major index of a flat position, one number per dimension. */
+function unflattenIndex(flat, shape) {
+    const index = new Array(shape.length).fill(0);
+    let rest = flat;
+    for (let dimension = shape.length - 1; dimension >= 0; dimension--) {
+        const size = shape[dimension];
+        index[dimension] = size === 0 ? 0 : rest % size;
+        rest = size === 0 ? 0 : Math.floor(rest / size);
+    }
+    return index;
+}
+function elementwise(result, shape, basis, tolerance) {
+    return {
+        status: result.mismatched === 0 ? 'within' : 'beyond',
+        basis,
+        total: result.total,
+        mismatched: result.mismatched,
+        maxAbs: toReportNumber(result.maxAbs),
+        maxRel: toReportNumber(result.maxRel),
+        ...(result.firstMismatch === null ? {} : { firstMismatch: unflattenIndex(result.firstMismatch, shape) }),
+        tolerance: { abs: tolerance.abs, rel: tolerance.rel },
+    };
+}
+/**
+ * A scalar whose type changed but not its value: a library's bookkeeping (scikit-learn 1.9 counts a scaler's
+ * n_samples_seen_ as float64 where 1.6 used int64). Only for scalars: a weight tensor that changes dtype computes differently.
+ */
+function sameScalarValue(recorded, rerun) {
+    const scalar = (fingerprint) => fingerprint.shape.length === 0 && fingerprint.count === 1 && typeof fingerprint.min === 'number';
+    return scalar(recorded) && scalar(rerun) && recorded.dtype !== rerun.dtype && recorded.min === rerun.min;
+}
+/**
+ * The statistic that moved beyond what the tolerance allows, if any: a sample sees 4,096 elements, the statistics
+ * all of them (counts exactly; min, max, mean per element; the L2 norm by at most abs·√n + rel·‖e‖).
+ */
+function statisticBeyond(recorded, rerun, tolerance) {
+    if (recorded.count !== rerun.count || (recorded.nonfinite ?? 0) !== (rerun.nonfinite ?? 0))
+        return `non-finite count ${recorded.nonfinite ?? 0} → ${rerun.nonfinite ?? 0}`;
+    const within = (e, a, bound) => e === a || (typeof e === 'number' && typeof a === 'number' && Math.abs(a - e) <= bound(e));
+    const perElement = (e) => tolerance.abs + tolerance.rel * Math.abs(e);
+    for (const statistic of ['min', 'max', 'mean']) {
+        if (!within(recorded[statistic], rerun[statistic], perElement))
+            return `${statistic} ${recorded[statistic]} → ${rerun[statistic]}`;
+    }
+    const norm = (e) => tolerance.abs * Math.sqrt(recorded.count) + tolerance.rel * Math.abs(e);
+    return within(recorded.l2, rerun.l2, norm) ? undefined : `L2 ${recorded.l2} → ${rerun.l2}`;
+}
+function judgedOnSample(sample, recorded, rerun, tolerance) {
+    const judged = elementwise(sample, recorded.shape, 'sample', tolerance);
+    const statistic = judged.status === 'within' ? statisticBeyond(recorded, rerun, tolerance) : undefined;
+    return statistic ? { ...judged, status: 'beyond', change: `statistics beyond tolerance: ${statistic}` } : judged;
+}
+function judge_structureChange(recorded, rerun) {
+    const changes = [
+        recorded.dtype !== rerun.dtype ? `dtype ${recorded.dtype} → ${rerun.dtype}` : undefined,
+        describeShape(recorded.shape) !== describeShape(rerun.shape) ? `shape ${describeShape(recorded.shape)} → ${describeShape(rerun.shape)}` : undefined,
+    ].filter(Boolean);
+    return changes.length > 0 ? changes.join(', ') : undefined;
+}
+/** Largest deviation first: structure changes, then tensors beyond tolerance by how far, then the rest. */
+function byDeviation(a, b) {
+    const severity = judge_SEVERITY[a.status] - judge_SEVERITY[b.status];
+    if (severity !== 0)
+        return severity;
+    const deviation = (check) => (typeof check.maxAbs === 'number' ? check.maxAbs : check.maxAbs === undefined ? 0 : Infinity);
+    return deviation(b) - deviation(a) || (b.mismatched ?? 0) - (a.mismatched ?? 0) || (a.name < b.name ? -1 : 1);
+}
+function parameterChanges(recorded, rerun) {
+    if (!recorded || !rerun)
+        return undefined;
+    const added = Object.keys(rerun).filter((name) => !Object.hasOwn(recorded, name));
+    const removed = Object.keys(recorded).filter((name) => !Object.hasOwn(rerun, name));
+    const changed = Object.keys(rerun).filter((name) => Object.hasOwn(recorded, name) && recorded[name] !== rerun[name]);
+    if (added.length + removed.length + changed.length === 0)
+        return undefined;
+    const cut = (names) => names.slice(0, LISTED_PARAMETERS);
+    return { added: cut(added), removed: cut(removed), changed: cut(changed) };
+}
+function judgeNumericArtifact(options) {
+    const { recorded, rerun } = options;
+    const base = { format: rerun.format, tensorCount: rerun.tensors.length, ...(options.baseline ? { baseline: options.baseline } : {}) };
+    if (!recorded)
+        return { ...base, outcome: 'unrecorded', identicalCount: 0, tensors: [] };
+    const rerunByName = new Map(rerun.tensors.map((pass) => [pass.fingerprint.name, pass]));
+    const recordedNames = new Set(recorded.tensors.map((tensor) => tensor.name));
+    const checks = [];
+    let identicalCount = 0;
+    for (const expected of recorded.tensors) {
+        const pass = rerunByName.get(expected.name);
+        const row = { name: expected.name, dtype: expected.dtype, shape: expected.shape };
+        if (!pass) {
+            checks.push({ ...row, status: 'removed' });
+            continue;
+        }
+        const actual = pass.fingerprint;
+        const change = judge_structureChange(expected, actual);
+        if (change && sameScalarValue(expected, actual)) {
+            checks.push({ ...row, status: 'retyped', change: `${change}, same value` });
+            continue;
+        }
+        if (change) {
+            checks.push({ ...row, status: 'changed', change });
+            continue;
+        }
+        if (actual.sha256 === expected.sha256) {
+            identicalCount++;
+            continue;
+        }
+        const tolerance = options.toleranceFor(expected.name, expected.dtype);
+        const judged = pass.comparison
+            ? elementwise(pass.comparison, expected.shape, 'baseline', tolerance)
+            : pass.sampleComparison
+                ? judgedOnSample(pass.sampleComparison, expected, actual, tolerance)
+                : { status: 'differs' };
+        checks.push({ ...row, status: 'differs', ...judged, recorded: statistics(expected), rerun: statistics(actual) });
+    }
+    for (const pass of rerun.tensors) {
+        if (!recordedNames.has(pass.fingerprint.name))
+            checks.push({ name: pass.fingerprint.name, dtype: pass.fingerprint.dtype, shape: pass.fingerprint.shape, status: 'added' });
+    }
+    checks.sort(byDeviation);
+    const has = (status) => checks.some((check) => check.status === status);
+    const outcome = has('changed') || has('removed') || has('added')
+        ? 'structure-changed'
+        : has('beyond')
+            ? 'beyond-tolerance'
+            : has('differs')
+                ? 'no-baseline'
+                : checks.every((check) => check.status === 'retyped')
+                    ? 'content-identical'
+                    : 'within-tolerance';
+    const basis = checks.some((check) => check.basis === 'sample') ? 'sample' : checks.some((check) => check.basis === 'baseline') ? 'baseline' : undefined;
+    const parameters = parameterChanges(recorded.parameters, rerun.parameters);
+    return {
+        ...base,
+        outcome,
+        ...(basis ? { basis } : {}),
+        identicalCount,
+        tensors: checks.slice(0, LISTED_TENSORS),
+        ...(parameters ? { parameters } : {}),
+    };
+}
+/** The artifact's status in the report: content identical or within tolerance passes as `within`. */
+function numericArtifactStatus(check) {
+    return check.outcome === 'content-identical' || check.outcome === 'within-tolerance' ? 'within' : 'differs';
+}
+
+;// CONCATENATED MODULE: ./src/compare/tensors/decode.ts
+const HALF_TO_FLOAT = (() => {
+    // 65,536 entries: every float16 bit pattern decoded once, so a float16 tensor converts by lookup.
+    const table = new Float32Array(65536);
+    for (let bits = 0; bits < 65536; bits++) {
+        const sign = bits & 0x8000 ? -1 : 1;
+        const exponent = (bits >> 10) & 0x1f;
+        const fraction = bits & 0x3ff;
+        if (exponent === 0)
+            table[bits] = sign * fraction * 2 ** -24;
+        else if (exponent === 31)
+            table[bits] = fraction === 0 ? sign * Infinity : NaN;
+        else
+            table[bits] = sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+    }
+    return table;
+})();
+class Decoder {
+    dtype;
+    scratch = new Float64Array(0);
+    word = new Uint32Array(1);
+    wordAsFloat = new Float32Array(this.word.buffer);
+    constructor(dtype) {
+        this.dtype = dtype;
+    }
+    /** `bytes` holds whole elements and starts at an offset aligned to the element size. */
+    decode(bytes) {
+        const { buffer, byteOffset, byteLength } = bytes;
+        switch (this.dtype) {
+            case 'float32':
+                return new Float32Array(buffer, byteOffset, byteLength / 4);
+            case 'float64':
+                return new Float64Array(buffer, byteOffset, byteLength / 8);
+            case 'float16':
+                return this.fill(new Uint16Array(buffer, byteOffset, byteLength / 2), (bits) => HALF_TO_FLOAT[bits]);
+            case 'bfloat16':
+                // bfloat16 is the top half of a float32.
+                return this.fill(new Uint16Array(buffer, byteOffset, byteLength / 2), (bits) => {
+                    this.word[0] = bits << 16;
+                    return this.wordAsFloat[0];
+                });
+            case 'int8':
+                return this.fill(new Int8Array(buffer, byteOffset, byteLength), Number);
+            case 'uint8':
+            case 'bool':
+                return this.fill(bytes, Number);
+            case 'int16':
+                return this.fill(new Int16Array(buffer, byteOffset, byteLength / 2), Number);
+            case 'uint16':
+                return this.fill(new Uint16Array(buffer, byteOffset, byteLength / 2), Number);
+            case 'int32':
+                return this.fill(new Int32Array(buffer, byteOffset, byteLength / 4), Number);
+            case 'uint32':
+                return this.fill(new Uint32Array(buffer, byteOffset, byteLength / 4), Number);
+            case 'int64':
+                return this.fill(new BigInt64Array(buffer, byteOffset, byteLength / 8), Number);
+            case 'uint64':
+                return this.fill(new BigUint64Array(buffer, byteOffset, byteLength / 8), Number);
+        }
+    }
+    fill(source, convert) {
+        if (this.scratch.length < source.length)
+            this.scratch = new Float64Array(source.length);
+        const out = this.scratch;
+        for (let i = 0; i < source.length; i++)
+            out[i] = convert(source[i]);
+        return out.subarray(0, source.length);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/compare/tensors/elementwise.ts
+class ElementwiseAccumulator {
+    tolerance;
+    total;
+    mismatched = 0;
+    maxAbs = 0;
+    maxRel = 0;
+    firstMismatch = null;
+    bitIdentical = true;
+    constructor(tolerance, total = 0) {
+        this.tolerance = tolerance;
+        this.total = total;
+    }
+    /** Numbers at element offset `start`; `expected` and `actual` have the same length. */
+    addValues(expected, actual, start) {
+        this.bitIdentical = false;
+        // Branch-free first: float noise makes every element differ, and per-element branches would mispredict. The
+        // largest excess over the relative part tells whether any element is beyond tolerance; a NaN anywhere poisons
+        // the maxima, and only then (or on a mismatch, to count it and find the first) is the piece walked element by element.
+        const { abs, rel } = this.tolerance;
+        let maxAbs = 0;
+        let maxRel = 0;
+        let worstExcess = -Infinity;
+        for (let i = 0; i < actual.length; i++) {
+            const e = expected[i];
+            const difference = Math.abs(actual[i] - e);
+            const magnitude = Math.abs(e);
+            maxAbs = Math.max(maxAbs, difference);
+            maxRel = Math.max(maxRel, difference / magnitude);
+            worstExcess = Math.max(worstExcess, difference - rel * magnitude);
+        }
+        if (worstExcess <= abs && Number.isFinite(maxAbs) && !Number.isNaN(maxRel)) {
+            this.maxAbs = Math.max(this.maxAbs, maxAbs);
+            this.maxRel = Math.max(this.maxRel, maxRel);
+            return;
+        }
+        this.addCheckingEach(expected, actual, start);
+    }
+    addCheckingEach(expected, actual, start) {
+        const { abs, rel, equalNan } = this.tolerance;
+        let { maxAbs, maxRel } = this;
+        for (let i = 0; i < actual.length; i++) {
+            const a = actual[i];
+            const e = expected[i];
+            if (a === e)
+                continue;
+            if (a !== a || e !== e) {
+                if (!(equalNan && a !== a && e !== e))
+                    this.mismatch(start + i);
+                continue;
+            }
+            const difference = Math.abs(a - e);
+            // Infinity − Infinity is NaN and Infinity − x is Infinity: both fail the bound below, as they must.
+            if (difference - difference === 0) {
+                const relative = difference / Math.abs(e);
+                if (difference > maxAbs)
+                    maxAbs = difference;
+                if (relative > maxRel)
+                    maxRel = relative;
+            }
+            if (!(difference <= abs + rel * Math.abs(e)))
+                this.mismatch(start + i);
+        }
+        this.maxAbs = maxAbs;
+        this.maxRel = maxRel;
+    }
+    /**
+     * Exact comparison of whole elements by their bytes (integers under an exact tolerance, where a 64-bit value can
+     * exceed a double's precision, and raw dtypes); `numbers`, when the dtype has them, give the figures.
+     */
+    addBytes(expected, actual, itemSize, start, numbers) {
+        this.bitIdentical = false;
+        for (let element = 0, offset = 0; offset < actual.length; element++, offset += itemSize) {
+            let same = true;
+            for (let k = 0; k < itemSize; k++) {
+                if (actual[offset + k] !== expected[offset + k]) {
+                    same = false;
+                    break;
+                }
+            }
+            if (same)
+                continue;
+            this.mismatch(start + element);
+            if (numbers) {
+                const e = numbers.expected[element];
+                const difference = Math.abs(numbers.actual[element] - e);
+                this.maxAbs = Math.max(this.maxAbs, difference);
+                this.maxRel = Math.max(this.maxRel, difference / Math.abs(e));
+            }
+        }
+    }
+    count(elements) {
+        this.total += elements;
+    }
+    result() {
+        return { total: this.total, mismatched: this.mismatched, maxAbs: this.maxAbs, maxRel: this.maxRel, firstMismatch: this.firstMismatch, bitIdentical: this.bitIdentical };
+    }
+    mismatch(index) {
+        this.mismatched++;
+        this.firstMismatch ??= index;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/compare/tensors/piece-reader.ts
+// Reads a tensor's byte stream in pieces of a requested size, whatever sizes the reader's chunks come in (an inflated
+// zip entry yields arbitrary ones), so two tensors can be walked in lockstep and typed arrays see aligned whole elements.
+class PieceReader {
+    iterator;
+    /** The next chunk, already requested: the read runs while the caller computes on the current one. */
+    next;
+    current = new Uint8Array(0);
+    position = 0;
+    done = false;
+    constructor(chunks) {
+        this.iterator = chunks[Symbol.asyncIterator]();
+    }
+    /**
+     * Up to `size` bytes (fewer only at the end; empty once the stream ends), starting at an offset aligned to
+     * `alignment`: a slice of the reader's own chunk when it holds the whole piece aligned, a copy otherwise.
+     */
+    async read(size, alignment) {
+        if (this.position === this.current.length && !(await this.advance()))
+            return new Uint8Array(0);
+        const available = this.current.length - this.position;
+        const start = this.current.byteOffset + this.position;
+        if (available >= size && start % alignment === 0) {
+            const piece = this.current.subarray(this.position, this.position + size);
+            this.position += size;
+            return piece;
+        }
+        const piece = new Uint8Array(size);
+        let filled = 0;
+        while (filled < size) {
+            if (this.position === this.current.length && !(await this.advance()))
+                break;
+            const take = Math.min(size - filled, this.current.length - this.position);
+            piece.set(this.current.subarray(this.position, this.position + take), filled);
+            this.position += take;
+            filled += take;
+        }
+        return piece.subarray(0, filled);
+    }
+    /** Stops the underlying read early (a file handle or an inflate stream is released). */
+    async close() {
+        if (!this.done) {
+            // An async generator runs one step at a time: the prefetched step settles before return() can run.
+            await this.next?.catch(() => undefined);
+            await this.iterator.return?.();
+        }
+        this.done = true;
+    }
+    async advance() {
+        while (!this.done) {
+            const next = await (this.next ?? this.iterator.next());
+            this.next = undefined;
+            if (next.done) {
+                this.done = true;
+                return false;
+            }
+            this.next = this.iterator.next();
+            // Unobserved until awaited: a read error surfaces at the next advance, not as an unhandled rejection.
+            this.next.catch(() => undefined);
+            if (next.value.length > 0) {
+                this.current = next.value;
+                this.position = 0;
+                return true;
+            }
+        }
+        return false;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/compare/tensors/sample-positions.ts
+
+/**
+ * The fixed pseudo-random element positions a sampled fingerprint keeps: a function of the element count only, so
+ * record and verify pick the same ones. Sorted ascending for a single streaming pass; every element when there are
+ * no more than the sample count.
+ */
+function samplePositions(count, sampleCount = FINGERPRINT_SAMPLE_COUNT) {
+    if (count <= sampleCount)
+        return Float64Array.from({ length: count }, (_, i) => i);
+    // splitmix64 on 32-bit halves would be overkill: mulberry32 seeded by the count spreads positions evenly enough.
+    let state = (count % 4294967296) ^ 0x9e3779b9;
+    const next = () => {
+        state = (state + 0x6d2b79f5) | 0;
+        let t = Math.imul(state ^ (state >>> 15), 1 | state);
+        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const chosen = new Set();
+    while (chosen.size < sampleCount)
+        chosen.add(Math.floor(next() * count));
+    return Float64Array.from(chosen).sort();
+}
+
+;// CONCATENATED MODULE: ./src/compare/tensors/statistics.ts
+class StatisticsAccumulator {
+    count = 0;
+    nonfinite = 0;
+    min = Infinity;
+    max = -Infinity;
+    sum = 0;
+    sumOfSquares = 0;
+    add(values) {
+        this.count += values.length;
+        // Branch-free first: on real weights min/max branches mispredict half the time. A NaN or ±Infinity anywhere makes
+        // the sum non-finite, and only then is the piece walked again element by element.
+        let { min, max } = this;
+        let sum = 0;
+        let sumOfSquares = 0;
+        for (let i = 0; i < values.length; i++) {
+            const value = values[i];
+            min = Math.min(min, value);
+            max = Math.max(max, value);
+            sum += value;
+            sumOfSquares += value * value;
+        }
+        if (Number.isFinite(sum) && Number.isFinite(sumOfSquares)) {
+            Object.assign(this, { min, max, sum: this.sum + sum, sumOfSquares: this.sumOfSquares + sumOfSquares });
+            return;
+        }
+        this.addCheckingEach(values);
+    }
+    addCheckingEach(values) {
+        let { min, max, sum, sumOfSquares, nonfinite } = this;
+        for (let i = 0; i < values.length; i++) {
+            const value = values[i];
+            // value - value is 0 for finite numbers and NaN for NaN and ±Infinity: one branch covers all three.
+            if (value - value === 0) {
+                if (value < min)
+                    min = value;
+                if (value > max)
+                    max = value;
+                sum += value;
+                sumOfSquares += value * value;
+            }
+            else
+                nonfinite++;
+        }
+        Object.assign(this, { min, max, sum, sumOfSquares, nonfinite });
+    }
+    result() {
+        const finite = this.count - this.nonfinite;
+        return {
+            count: this.count,
+            nonfinite: this.nonfinite,
+            min: finite > 0 ? this.min : null,
+            max: finite > 0 ? this.max : null,
+            mean: finite > 0 ? this.sum / finite : null,
+            l2: Math.sqrt(this.sumOfSquares),
+        };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/compare/tensors/tensor-pass.ts
+
+
+
+
+
+
+
+
+const INTEGER_DTYPES = new Set(['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'bool']);
+function bytesEqual(a, b) {
+    return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+/** Integers under an exact tolerance and raw dtypes are compared by their bytes: a double cannot hold every int64. */
+function comparesBytes(dtype, tolerance) {
+    return !isNumericDType(dtype) || (INTEGER_DTYPES.has(dtype) && tolerance.abs === 0 && tolerance.rel === 0);
+}
+function sizeError(options, entry, what) {
+    return new UserError(`${options.displayPath}: tensor ${entry.name} ${what}`, 'The file is truncated or its header does not describe its data; write it again with the library that made it.');
+}
+/**
+ * One streaming pass over the rerun's tensor: its fingerprint (sha256, statistics, samples) and, in the same read,
+ * its element-by-element comparison with the baseline. Pieces whose bytes are equal skip the comparison loop
+ * (a memcmp), so a mostly unchanged model costs little more than reading it.
+ */
+async function measureTensor(actual, options) {
+    const { dtype, itemSize } = actual;
+    const numeric = isNumericDType(dtype);
+    const alignment = numeric ? itemSize : 1;
+    const pieceSize = Math.max(itemSize, Math.floor(TENSOR_CHUNK_BYTES / itemSize) * itemSize);
+    const count = actual.byteLength / itemSize;
+    // Without a baseline the sha256 is the only way to tell the tensor is unchanged.
+    const hash = options.hash !== false || !options.baseline ? (0,external_node_crypto_namespaceObject.createHash)('sha256') : undefined;
+    const statistics = numeric ? new StatisticsAccumulator() : undefined;
+    const decoders = numeric ? { actual: new Decoder(dtype), expected: new Decoder(dtype) } : undefined;
+    const comparison = options.baseline ? new ElementwiseAccumulator(options.tolerance) : undefined;
+    const byBytes = comparesBytes(dtype, options.tolerance);
+    const positions = options.sample || options.recordedSamples ? samplePositions(count) : undefined;
+    const samples = positions ? new Uint8Array(positions.length * itemSize) : undefined;
+    let nextSample = 0;
+    let element = 0;
+    const reader = new PieceReader(actual.chunks());
+    const baselineReader = options.baseline ? new PieceReader(options.baseline.chunks()) : undefined;
+    try {
+        for (;;) {
+            const piece = await reader.read(pieceSize, alignment);
+            if (piece.length === 0)
+                break;
+            if (piece.length % itemSize !== 0 || element * itemSize + piece.length > actual.byteLength) {
+                throw sizeError(options, actual, `holds more or fewer bytes than its ${actual.byteLength} (${dtype} × ${actual.shape.join('×') || 'scalar'})`);
+            }
+            const elements = piece.length / itemSize;
+            hash?.update(piece);
+            const values = decoders?.actual.decode(piece);
+            if (values)
+                statistics.add(values);
+            if (positions && samples) {
+                for (; nextSample < positions.length && positions[nextSample] < element + elements; nextSample++) {
+                    const offset = (positions[nextSample] - element) * itemSize;
+                    samples.set(piece.subarray(offset, offset + itemSize), nextSample * itemSize);
+                }
+            }
+            if (baselineReader && comparison) {
+                const other = await baselineReader.read(piece.length, alignment);
+                if (other.length !== piece.length)
+                    throw sizeError(options, actual, 'is shorter in the baseline than in the rerun');
+                comparison.count(elements);
+                if (!bytesEqual(piece, other)) {
+                    const expected = decoders?.expected.decode(other);
+                    if (byBytes)
+                        comparison.addBytes(other, piece, itemSize, element, values && expected ? { expected, actual: values } : undefined);
+                    else
+                        comparison.addValues(expected, values, element);
+                }
+            }
+            element += elements;
+        }
+    }
+    finally {
+        await Promise.all([reader.close(), baselineReader?.close()]);
+    }
+    if (element !== count)
+        throw sizeError(options, actual, `ended after ${element * itemSize} of its ${actual.byteLength} bytes`);
+    const fingerprint = {
+        name: actual.name,
+        dtype,
+        shape: actual.shape,
+        sha256: hash ? hash.digest('hex') : sha256FromComparison(comparison?.result(), options.baselineSha256),
+        ...statistics?.result(),
+        count,
+        ...(options.sample && samples ? { samples: Buffer.from(samples).toString('base64') } : {}),
+    };
+    const result = { fingerprint, comparison: comparison?.result() };
+    if (options.recordedSamples !== undefined && samples && positions) {
+        result.sampleComparison = compareSamples(options.recordedSamples, samples, positions, actual, options);
+    }
+    return result;
+}
+/** Unhashed: the record's sha256 when the comparison proved the bytes equal, else unknown (empty: see isMeasured). */
+function sha256FromComparison(comparison, baselineSha256) {
+    return comparison?.bitIdentical && baselineSha256 ? baselineSha256 : '';
+}
+/** Whether a fingerprint is complete enough to be recorded (its sha256 was computed or proved). */
+function isMeasured(fingerprint) {
+    return fingerprint.sha256 !== '';
+}
+function compareSamples(recorded, rerun, positions, entry, options) {
+    // A fresh buffer: decoded base64 may start at an offset no typed array of the dtype can use.
+    const expectedBytes = new Uint8Array(Buffer.from(recorded, 'base64'));
+    if (expectedBytes.length !== rerun.length) {
+        throw new UserError(`${options.displayPath}: the recorded samples of tensor ${entry.name} hold ${expectedBytes.length} bytes, not the ${rerun.length} its dtype and shape need`, 'Re-record the artifact with `repro-gate record --update`.');
+    }
+    const accumulator = new ElementwiseAccumulator(options.tolerance, positions.length);
+    if (comparesBytes(entry.dtype, options.tolerance) || !isNumericDType(entry.dtype)) {
+        accumulator.addBytes(expectedBytes, rerun, entry.itemSize, 0);
+    }
+    else {
+        const decoders = { expected: new Decoder(entry.dtype), actual: new Decoder(entry.dtype) };
+        accumulator.addValues(decoders.expected.decode(expectedBytes), decoders.actual.decode(rerun), 0);
+    }
+    const result = accumulator.result();
+    return { ...result, firstMismatch: result.firstMismatch === null ? null : positions[result.firstMismatch] };
+}
+
+;// CONCATENATED MODULE: ./src/compare/tensors/tolerance.ts
+/**
+ * Opting into `compare: numeric` accepts float noise, so each float dtype has the defaults of
+ * `torch.testing.assert_close` (rel, abs); integers, bools and raw bytes stay exact.
+ */
+const DTYPE_DEFAULT_TOLERANCE = {
+    float16: { rel: 1e-3, abs: 1e-5 },
+    bfloat16: { rel: 1.6e-2, abs: 1e-5 },
+    float32: { rel: 1.3e-6, abs: 1e-5 },
+    float64: { rel: 1e-7, abs: 1e-7 },
+};
+function globPattern(glob) {
+    const source = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+    return new RegExp(`^${source}$`, 's');
+}
+/** Resolves each tensor's tolerance field by field: its glob override, then the artifact's, then the dtype's default. */
+function toleranceResolver(spec) {
+    const overrides = Object.entries(spec.tensors ?? {}).map(([glob, tolerance]) => ({ pattern: globPattern(glob), tolerance }));
+    const equalNan = spec.equal_nan ?? false;
+    return (name, dtype) => {
+        const own = overrides.find((override) => override.pattern.test(name))?.tolerance;
+        const fallback = DTYPE_DEFAULT_TOLERANCE[dtype] ?? { abs: 0, rel: 0 };
+        return {
+            abs: own?.abs ?? spec.tolerance?.abs ?? fallback.abs,
+            rel: own?.rel ?? spec.tolerance?.rel ?? fallback.rel,
+            equalNan,
+        };
+    };
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/numeric-artifacts.ts
+
+
+
+
+
+
+
+async function withTensorFile(file, displayPath, runPython, use) {
+    const opened = await openTensorFile(file, displayPath, runPython);
+    try {
+        return await use(opened);
+    }
+    finally {
+        await opened.close();
+    }
+}
+async function baselineFile(artifact, context) {
+    if (!context.baselineDir || artifact.produced === artifact.spec.sha256)
+        return null;
+    return resolveBaselineFile(context.baselineDir, context.recordName, artifact.repoRelative, artifact.spec.sha256);
+}
+/** Fingerprints a file's tensors on their own (a baseline standing in for a fingerprint the record does not hold yet). */
+async function fingerprintOf(tensors, spec, displayPath) {
+    const resolve = toleranceResolver(spec);
+    const fingerprints = [];
+    for (const tensor of tensors.tensors) {
+        fingerprints.push((await measureTensor(tensor, { tolerance: resolve(tensor.name, tensor.dtype), sample: spec.fingerprint === 'sampled', displayPath })).fingerprint);
+    }
+    return { format: tensors.format, tensors: fingerprints, ...(tensors.parameters ? { parameters: tensors.parameters } : {}) };
+}
+/**
+ * Measures one numeric artifact of the rerun: its fingerprint for the record and, when its bytes changed, its
+ * comparison with the record, element by element against a baseline file whose sha256 is the recorded one, else on
+ * the recorded samples, else by fingerprint alone.
+ */
+async function measureNumericArtifact(artifact, context) {
+    const { spec, repoRelative } = artifact;
+    const toleranceFor = toleranceResolver(spec);
+    const baselinePath = await baselineFile(artifact, context);
+    return withTensorFile(artifact.file, repoRelative, context.runPython, async (rerun) => {
+        // Nothing to compare would compare equal: a file with no tensors is not a numeric artifact.
+        if (rerun.tensors.length === 0) {
+            throw new UserError(`${repoRelative} holds no tensor, array or number to compare`, 'Compare it with `compare: exact` (the default), or save the model\'s arrays.');
+        }
+        const measure = async (baseline) => {
+            const recorded = spec.content ?? (baseline ? await fingerprintOf(baseline, spec, `${repoRelative} (baseline)`) : undefined);
+            const recordedByName = new Map(recorded?.tensors.map((tensor) => [tensor.name, tensor]));
+            const baselineByName = new Map(baseline?.tensors.map((tensor) => [tensor.name, tensor]));
+            const passes = [];
+            for (const tensor of rerun.tensors) {
+                const expected = recordedByName.get(tensor.name);
+                const counterpart = baselineByName.get(tensor.name);
+                const comparable = (candidate) => candidate && candidate.dtype === tensor.dtype && candidate.shape.join(',') === tensor.shape.join(',') ? candidate : undefined;
+                // Only a tensor whose bytes changed needs the baseline or the samples; the sha256 settles the others.
+                passes.push(await measureTensor(tensor, {
+                    baseline: artifact.produced === spec.sha256 ? undefined : comparable(counterpart),
+                    baselineSha256: expected?.sha256,
+                    hash: context.hashTensors,
+                    tolerance: toleranceFor(tensor.name, tensor.dtype),
+                    sample: spec.fingerprint === 'sampled',
+                    recordedSamples: counterpart || artifact.produced === spec.sha256 ? undefined : expected?.samples,
+                    displayPath: repoRelative,
+                }));
+            }
+            const content = {
+                format: rerun.format,
+                tensors: passes.map((pass) => pass.fingerprint),
+                ...(rerun.parameters ? { parameters: rerun.parameters } : {}),
+            };
+            if (artifact.produced === spec.sha256)
+                return { content };
+            const shownBaseline = baselinePath ? external_node_path_default().relative(context.baselineDir, baselinePath) : undefined;
+            return { content, check: judgeNumericArtifact({ recorded, rerun: { ...content, tensors: passes }, toleranceFor, baseline: shownBaseline }) };
+        };
+        return baselinePath ? withTensorFile(baselinePath, `${repoRelative} (baseline)`, context.runPython, measure) : measure(undefined);
+    });
+}
+/** A recorded content that matches the artifact's fingerprint setting (samples kept exactly when `sampled`). */
+function contentUpToDate(spec) {
+    const sampled = spec.fingerprint === 'sampled';
+    return spec.content !== undefined && spec.content.tensors.every((tensor) => (tensor.samples !== undefined) === sampled);
+}
+/**
+ * Every `compare: numeric` artifact the rerun produced: a comparison for those whose bytes changed, and the content
+ * to record for each (skipped when the bytes match a record that already holds it: nothing to re-measure).
+ */
+async function measureNumericArtifacts(loaded, run, produced, options) {
+    const checks = new Map();
+    const contents = [];
+    const context = { recordName: options.recordName, baselineDir: options.baselineDir, runPython: (args) => run.runPython(args, options.logFile), hashTensors: false };
+    const artifacts = (loaded.record.artifacts ?? []).map((spec, i) => {
+        const { repoRelative } = loaded.paths.artifacts[i];
+        const hash = produced.get(repoRelative) ?? null;
+        const measured = spec.compare === 'numeric' && hash !== null && !(hash === spec.sha256 && contentUpToDate(spec));
+        return measured ? { spec, repoRelative, file: external_node_path_default().join(run.root, repoRelative), produced: hash } : undefined;
+    });
+    for (const artifact of artifacts) {
+        const result = artifact ? await measureNumericArtifact(artifact, context) : undefined;
+        contents.push(result?.content);
+        if (artifact && result?.check)
+            checks.set(artifact.repoRelative, result.check);
+    }
+    const completeContents = async () => {
+        const complete = [];
+        for (const [i, artifact] of artifacts.entries()) {
+            const content = contents[i];
+            const finished = artifact && content && !content.tensors.every(isMeasured);
+            complete.push(finished ? (await measureNumericArtifact(artifact, { ...context, baselineDir: undefined, hashTensors: true })).content : content);
+        }
+        return complete;
+    };
+    return { checks, contents, completeContents };
+}
+
 ;// CONCATENATED MODULE: ./src/rerun/rerun-environment.ts
 
 
@@ -22169,203 +26316,6 @@ async function createSandbox(options) {
 
 
 
-;// CONCATENATED MODULE: ./src/compare/metrics-file.ts
-
-
-// Pure: the rerun's metrics file as Python's json.dump writes it, flattened to dotted names.
-// The file is written by the command, so nothing here recurses on its shape or scans it with a backtracking pattern.
-const NON_FINITE = { NaN: Number.NaN, Infinity: Infinity, '-Infinity': -Infinity };
-const NON_FINITE_TOKENS = ['-Infinity', 'Infinity', 'NaN'];
-const TOKEN_STARTS = new Set(NON_FINITE_TOKENS.map((token) => token.charCodeAt(0)));
-const SENTINEL = '\u0000repro-gate-number:';
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-/** A metrics file that parses but cannot be used as metrics; the message names the key. */
-class MetricsShapeError extends Error {
-    hint;
-    constructor(message, hint) {
-        super(message);
-        this.hint = hint;
-        this.name = 'MetricsShapeError';
-    }
-}
-/** Where the string that opens at `open` (a quote) ends, just past its closing quote. */
-function endOfString(text, open) {
-    let from = open + 1;
-    for (;;) {
-        const quote = text.indexOf('"', from);
-        if (quote === -1)
-            return text.length;
-        let backslashes = 0;
-        while (text.charCodeAt(quote - 1 - backslashes) === BACKSLASH)
-            backslashes += 1;
-        if (backslashes % 2 === 0)
-            return quote + 1;
-        from = quote + 1;
-    }
-}
-/**
- * Bare NaN / Infinity / -Infinity outside strings become sentinel strings, in one linear pass. (A regular expression
- * with an alternation inside a repetition did this before, and overflowed the stack on a 10 MB string value.)
- */
-function quoteNonFiniteTokens(text) {
-    const parts = [];
-    let copiedUpTo = 0;
-    let i = 0;
-    while (i < text.length) {
-        const code = text.charCodeAt(i);
-        if (code === QUOTE) {
-            i = endOfString(text, i);
-            continue;
-        }
-        const token = TOKEN_STARTS.has(code) ? NON_FINITE_TOKENS.find((candidate) => text.startsWith(candidate, i)) : undefined;
-        if (token === undefined) {
-            i += 1;
-            continue;
-        }
-        parts.push(text.slice(copiedUpTo, i), JSON.stringify(`${SENTINEL}${token}`));
-        i += token.length;
-        copiedUpTo = i;
-    }
-    if (parts.length === 0)
-        return { text, found: false };
-    parts.push(text.slice(copiedUpTo));
-    return { text: parts.join(''), found: true };
-}
-const isObject = (value) => typeof value === 'object' && value !== null;
-/** Turns the sentinel strings back into numbers, walking with a list instead of recursion (any depth is fine). */
-function restoreNonFinite(root) {
-    const pending = isObject(root) ? [root] : [];
-    while (pending.length > 0) {
-        const node = pending.pop();
-        for (const key of Object.keys(node)) {
-            const value = node[key];
-            if (typeof value === 'string' && value.startsWith(SENTINEL))
-                node[key] = NON_FINITE[value.slice(SENTINEL.length)];
-            else if (isObject(value))
-                pending.push(value);
-        }
-    }
-}
-/** JSON plus the bare NaN / Infinity / -Infinity tokens Python writes (left alone inside strings). */
-function parseMetricsJson(text) {
-    const tokenized = quoteNonFiniteTokens(text);
-    const value = JSON.parse(tokenized.text);
-    if (tokenized.found) {
-        if (typeof value === 'string' && value.startsWith(SENTINEL))
-            return NON_FINITE[value.slice(SENTINEL.length)];
-        restoreNonFinite(value);
-    }
-    return value;
-}
-const shorten = (name) => (name.length > 80 ? `${name.slice(0, 80)}…` : name);
-/**
- * Nested objects flatten with "." (`{"train": {"n_iter": 30}}` → `train.n_iter`); non-numeric leaves (strings, booleans,
- * null, lists) are listed as ignored. Two entries that flatten to the same name (`{"a.b": 1, "a": {"b": 2}}`) are an
- * error rather than one silently replacing the other. Throws MetricsShapeError for a file that cannot be used.
- */
-function flattenMetrics(value) {
-    if (!isObject(value) || Array.isArray(value)) {
-        throw new MetricsShapeError('the top level must be a JSON object', 'The command must write its metrics as a JSON object, e.g. {"accuracy": 0.93}.');
-    }
-    // No prototype: a metric may be called "constructor" or "__proto__" like any other.
-    const values = Object.create(null);
-    const ignored = [];
-    const named = new Set();
-    let count = 0;
-    // Depth first, in the file's key order, with an explicit stack: nesting depth costs no call stack.
-    const stack = [{ entries: Object.entries(value)[Symbol.iterator](), prefix: '' }];
-    while (stack.length > 0) {
-        const top = stack.at(-1);
-        const next = top.entries.next();
-        if (next.done) {
-            stack.pop();
-            continue;
-        }
-        const [key, child] = next.value;
-        const name = top.prefix ? `${top.prefix}.${key}` : key;
-        if (name.length > MAX_METRIC_NAME_CHARS) {
-            throw new MetricsShapeError(`the metric name "${shorten(name)}" is ${name.length} characters long; at most ${MAX_METRIC_NAME_CHARS} are allowed`, 'Use shorter keys, or nest less deeply (nested keys join with ".").');
-        }
-        if (isObject(child) && !Array.isArray(child)) {
-            stack.push({ entries: Object.entries(child)[Symbol.iterator](), prefix: name });
-            continue;
-        }
-        if (named.has(name)) {
-            throw new MetricsShapeError(`two entries flatten to the same metric name "${shorten(name)}" (a key with a "." and a nested object, e.g. {"a.b": 1, "a": {"b": 2}})`, 'Rename one of them, so that every metric has its own name.');
-        }
-        named.add(name);
-        if (typeof child !== 'number') {
-            ignored.push(name);
-            continue;
-        }
-        count += 1;
-        if (count > MAX_METRICS) {
-            throw new MetricsShapeError(`more than ${MAX_METRICS} metrics`, 'Write the metrics that tell whether the model reproduced, not every internal value.');
-        }
-        values[name] = child;
-    }
-    return { values, ignored };
-}
-/**
- * The metrics in a metrics file's text, or a UserError that names the file (and the key at fault). `written` says who
- * wrote it, e.g. "written by the rerun", for the message.
- */
-function metricsFromText(text, displayPath, written, location) {
-    let parsed;
-    try {
-        parsed = parseMetricsJson(text);
-    }
-    catch (error) {
-        throw new UserError(`metrics file ${displayPath} ${written} is not valid JSON: ${error.message}`, 'The command must write its metrics as a JSON object, e.g. {"accuracy": 0.93} (json.dump writes one).', location);
-    }
-    try {
-        return flattenMetrics(parsed).values;
-    }
-    catch (error) {
-        if (!(error instanceof MetricsShapeError))
-            throw error;
-        throw new UserError(`metrics file ${displayPath} ${written}: ${error.message}`, error.hint, location);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/compare/read-metrics-file.ts
-
-
-
-
-/** The largest metrics file read: REPRO_GATE_METRICS_MAX_SIZE, else 64 MiB. A bad value is an error, not a silent default. */
-function metricsSizeCap(env = process.env) {
-    const text = env[METRICS_MAX_SIZE_ENV];
-    if (text === undefined || text.trim() === '')
-        return { bytes: parseSize(DEFAULT_METRICS_MAX_SIZE, 'the default'), source: 'the default' };
-    return { bytes: parseSize(text, METRICS_MAX_SIZE_ENV), source: METRICS_MAX_SIZE_ENV };
-}
-function tooLarge(size, displayPath, location) {
-    const cap = metricsSizeCap();
-    return new UserError(`metrics file ${displayPath} is ${formatSize(size)} (${size} bytes), over the ${formatSize(cap.bytes)} limit for metrics files (${cap.source})`, `Write fewer metrics (the ones that tell whether the model reproduced, not every internal value), or raise the limit with ${METRICS_MAX_SIZE_ENV}, e.g. ${METRICS_MAX_SIZE_ENV}=256MiB.`, location);
-}
-/** For a caller that has the file open already: its size (from fstat), checked before the file is read. */
-function assertMetricsSizeWithin(size, displayPath, location) {
-    if (size > metricsSizeCap().bytes)
-        throw tooLarge(size, displayPath, location);
-}
-/**
- * A metrics file's text, refused before it is read when it is over the cap (the command writes it, so its size is
- * not ours to trust: a 1 GB file would otherwise be parsed whole). Errors other than the size (ENOENT: the command
- * wrote none) are thrown as they are, for the caller to word.
- */
-async function readMetricsText(file, displayPath, location) {
-    try {
-        return (await readFileWithin(file, metricsSizeCap().bytes)).toString('utf8');
-    }
-    catch (error) {
-        if (!(error instanceof FileTooLargeError))
-            throw error;
-        throw tooLarge(error.size, displayPath, location);
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/pipeline/collect-outputs.ts
 
 
@@ -22807,6 +26757,12 @@ function changedPaths(before, after) {
     return [...paths].filter((file) => before.get(file) !== after.get(file)).sort();
 }
 
+;// CONCATENATED MODULE: ./src/rerun/shell-quote.ts
+/** One word for `sh -c`: left bare when it has no shell syntax, single-quoted otherwise. */
+function shellQuote(word) {
+    return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
 ;// CONCATENATED MODULE: ./src/pipeline/sandboxed-run.ts
 
 
@@ -22818,7 +26774,9 @@ function changedPaths(before, after) {
 
 
 
-function listed(items) {
+
+
+function sandboxed_run_listed(items) {
     return `${items.slice(0, 5).join(', ')}${items.length > 5 ? ` and ${items.length - 5} more` : ''}`;
 }
 /** The one message for a command that wrote into the user's repository; nothing is undone. */
@@ -22848,6 +26806,9 @@ async function runInSandbox(request) {
         if (!(await (0,promises_namespaceObject.stat)(cwd).then((info) => info.isDirectory(), () => false))) {
             throw new UserError(`workdir ${request.workdir} is not a folder in the copy of the repository the command runs in`, 'The working folder must be a folder that git tracks files in (an ignored or empty folder is not copied); check `workdir` in the record.', { field: 'workdir', line: request.workdirLine });
         }
+        const probeVariables = probe.environment(sandbox.root, variables.PYTHONPATH);
+        // Helpers run without the probe: the project's own PYTHONPATH (if any) is what they need to import its classes.
+        const restoredPythonPath = variables.PYTHONPATH === undefined ? {} : { PYTHONPATH: variables.PYTHONPATH };
         const env = {
             ...rerunEnvironment({
                 base: withoutSecrets(process.env),
@@ -22859,7 +26820,7 @@ async function runInSandbox(request) {
                 sandbox,
                 cwd,
             }),
-            ...probe.environment(sandbox.root, variables.PYTHONPATH),
+            ...probeVariables,
         };
         const venvDir = environment.venvDir;
         const [before, venvBefore, venvRealPath] = await Promise.all([
@@ -22889,10 +26850,34 @@ async function runInSandbox(request) {
             recordedPackages: request.recordedPackages ?? Object.keys(environment.packages ?? {}),
         });
         const warnings = [
-            ...(sandbox.omittedLinks.length > 0 ? [`left out of the sandbox, as links that lead outside the repository: ${listed(sandbox.omittedLinks)}`] : []),
-            ...(venvChanges.length > 0 ? [`the command changed the cached venv (${listed(venvChanges)}): it was discarded, not reused or saved to the cache`] : []),
+            ...(sandbox.omittedLinks.length > 0 ? [`left out of the sandbox, as links that lead outside the repository: ${sandboxed_run_listed(sandbox.omittedLinks)}`] : []),
+            ...(venvChanges.length > 0 ? [`the command changed the cached venv (${sandboxed_run_listed(venvChanges)}): it was discarded, not reused or saved to the cache`] : []),
         ];
-        return { root: sandbox.root, result, trace, environment, environmentUse, warnings, outsideWrites, dispose: disposeAll };
+        const helperEnvironment = Object.fromEntries(Object.entries(env).filter(([name]) => !Object.hasOwn(probeVariables, name)));
+        // The interpreter the command ran with: the venv's, or in the current environment the first one the probe saw.
+        const python = environment.python ?? trace.processes[0]?.executable ?? 'python3';
+        const runPython = async (args, logFile) => {
+            const helper = await runCommand({
+                command: ['exec', python, ...args].map(shellQuote).join(' '),
+                cwd,
+                env: { ...helperEnvironment, ...restoredPythonPath },
+                timeoutMs: Math.min(request.timeoutMs, HELPER_TIMEOUT_MS),
+                logFile,
+            });
+            const written = changedPaths(before, await fingerprintWorkingTree(request.repoRoot, request.isGitRepo, before));
+            if (written.length > 0)
+                throw outsideWritesError(written);
+            // The helper runs the project's code after the venv was checked (and maybe saved to a cache): checked again.
+            const venvChanged = venvDir && venvBefore ? changedVenvFiles(venvBefore, await fingerprintVenv(venvDir)) : [];
+            if (venvChanged.length > 0 && venvDir) {
+                await (0,promises_namespaceObject.rm)(venvDir, { recursive: true, force: true });
+                throw new UserError(`reading the model changed the cached venv (${sandboxed_run_listed(venvChanged)}); it was discarded`, 'Unpickling ran code that writes into the environment: compare this artifact with `compare: exact`, or save its arrays in a format that runs no code (safetensors, .npy).');
+            }
+            if (helper.timedOut)
+                return { exitCode: null, stderr: `timed out after ${Math.round(Math.min(request.timeoutMs, HELPER_TIMEOUT_MS) / 1000)} s` };
+            return { exitCode: helper.exitCode, stderr: helper.logTail };
+        };
+        return { root: sandbox.root, result, trace, environment, environmentUse, warnings, outsideWrites, runPython, dispose: disposeAll };
     }
     catch (error) {
         await disposeAll();
@@ -22956,6 +26941,8 @@ async function explainFailedRun(run, repoRoot, workdir, logFile) {
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/record.ts
+
+
 
 
 
@@ -23086,7 +27073,7 @@ async function recordRun(options) {
     };
     const [workdir, artifacts, metrics, data, config, requirements] = await Promise.all([
         resolve(process.cwd(), 'the current folder'),
-        Promise.all(options.artifacts.map((p) => resolve(p, '--artifact'))),
+        Promise.all(options.artifacts.map((p) => resolve(p, options.numeric.includes(p) ? '--numeric' : '--artifact'))),
         options.metrics ? resolve(options.metrics, '--metrics') : undefined,
         Promise.all(options.data.map(async (entry) => ({
             data: await resolve(entry.path, '--data'),
@@ -23143,21 +27130,41 @@ async function recordRun(options) {
             // The same checks and hashes as verify's: links, FIFOs and devices are refused by name before anything is read.
             const collected = await collectOutputs(run.root, artifacts, metrics);
             await checkProduced(run, repoRoot, gitRoot !== undefined, outputs);
-            return describeRun({ options, run, collected, environment: run.environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings });
+            return describeRun({ options, run, collected, environment: run.environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings, logDir });
         });
         await deliverOutputs(run, outputs);
     }
     finally {
         await run.dispose();
     }
-    await writeFileAtomic(out, (0,dist/* stringify */.As)(record, { lineWidth: 0 }));
+    const doc = new dist/* Document */.yo(record);
+    setArtifactContents(doc, (record.artifacts ?? []).map((artifact) => artifact.content));
+    await writeFileAtomic(out, doc.toString({ lineWidth: 0 }));
     await (0,promises_namespaceObject.rm)(logDir, { recursive: true, force: true });
     return { file: out, record, warnings, stages };
 }
+/** Each artifact's hash; a numeric one also gets its tensor fingerprint, read from the sandbox's copy. */
+async function recordedArtifacts(facts) {
+    const { options, run, collected, artifacts } = facts;
+    const numeric = new Set(options.numeric.map((given) => external_node_path_default().resolve(given)));
+    const runPython = (args) => run.runPython(args, external_node_path_default().join(facts.logDir, NUMERIC_HELPER_LOG_NAME));
+    const recorded = [];
+    for (const artifact of artifacts) {
+        const sha256 = collected.artifactHashes.get(artifact.repoRelative);
+        if (!numeric.has(artifact.absolute)) {
+            recorded.push({ path: artifact.recordRelative, sha256 });
+            continue;
+        }
+        const spec = { path: artifact.recordRelative, sha256, compare: 'numeric' };
+        const { content } = await measureNumericArtifact({ spec, repoRelative: artifact.repoRelative, file: external_node_path_default().join(run.root, artifact.repoRelative), produced: sha256 }, { recordName: '', runPython, hashTensors: true });
+        recorded.push({ ...spec, content });
+    }
+    return recorded;
+}
 /** Hashes the inputs (in the working tree) and the outputs (in the sandbox) into a validated record. */
 async function describeRun(facts) {
-    const { options, run, collected, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings } = facts;
-    const artifactHashes = artifacts.map((artifact) => ({ path: artifact.recordRelative, sha256: collected.artifactHashes.get(artifact.repoRelative) }));
+    const { options, run, collected, repoRoot, gitRoot, workdir, metrics, data, config, requirements, warnings } = facts;
+    const artifactHashes = await recordedArtifacts(facts);
     const metricValues = collected.metrics ?? undefined;
     const [commit, dataHashes, configHashes, requirementsHash, environment] = await Promise.all([
         gitRoot ? headCommit(repoRoot) : undefined,
@@ -23207,261 +27214,6 @@ async function describeRun(facts) {
         throw new UserError(`the recorded run is not a valid record: ${issue?.path.join('.')}: ${issue?.message}`, 'Check the options you passed.');
     }
     return validated.data;
-}
-
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/base.js
-class Diff {
-    diff(oldStr, newStr, 
-    // Type below is not accurate/complete - see above for full possibilities - but it compiles
-    options = {}) {
-        let callback;
-        if (typeof options === 'function') {
-            callback = options;
-            options = {};
-        }
-        else if ('callback' in options) {
-            callback = options.callback;
-        }
-        // Allow subclasses to massage the input prior to running
-        const oldString = this.castInput(oldStr, options);
-        const newString = this.castInput(newStr, options);
-        const oldTokens = this.removeEmpty(this.tokenize(oldString, options));
-        const newTokens = this.removeEmpty(this.tokenize(newString, options));
-        return this.diffWithOptionsObj(oldTokens, newTokens, options, callback);
-    }
-    diffWithOptionsObj(oldTokens, newTokens, options, callback) {
-        var _a;
-        const done = (value) => {
-            value = this.postProcess(value, options);
-            if (callback) {
-                setTimeout(function () { callback(value); }, 0);
-                return undefined;
-            }
-            else {
-                return value;
-            }
-        };
-        const newLen = newTokens.length, oldLen = oldTokens.length;
-        let editLength = 1;
-        let maxEditLength = newLen + oldLen;
-        if (options.maxEditLength != null) {
-            maxEditLength = Math.min(maxEditLength, options.maxEditLength);
-        }
-        const maxExecutionTime = (_a = options.timeout) !== null && _a !== void 0 ? _a : Infinity;
-        const abortAfterTimestamp = Date.now() + maxExecutionTime;
-        const bestPath = [{ oldPos: -1, lastComponent: undefined }];
-        // Seed editLength = 0, i.e. the content starts with the same values
-        let newPos = this.extractCommon(bestPath[0], newTokens, oldTokens, 0, options);
-        if (bestPath[0].oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
-            // Identity per the equality and tokenizer
-            return done(this.buildValues(bestPath[0].lastComponent, newTokens, oldTokens));
-        }
-        // Once we hit the right edge of the edit graph on some diagonal k, we can
-        // definitely reach the end of the edit graph in no more than k edits, so
-        // there's no point in considering any moves to diagonal k+1 any more (from
-        // which we're guaranteed to need at least k+1 more edits).
-        // Similarly, once we've reached the bottom of the edit graph, there's no
-        // point considering moves to lower diagonals.
-        // We record this fact by setting minDiagonalToConsider and
-        // maxDiagonalToConsider to some finite value once we've hit the edge of
-        // the edit graph.
-        // This optimization is not faithful to the original algorithm presented in
-        // Myers's paper, which instead pointlessly extends D-paths off the end of
-        // the edit graph - see page 7 of Myers's paper which notes this point
-        // explicitly and illustrates it with a diagram. This has major performance
-        // implications for some common scenarios. For instance, to compute a diff
-        // where the new text simply appends d characters on the end of the
-        // original text of length n, the true Myers algorithm will take O(n+d^2)
-        // time while this optimization needs only O(n+d) time.
-        let minDiagonalToConsider = -Infinity, maxDiagonalToConsider = Infinity;
-        // Main worker method. checks all permutations of a given edit length for acceptance.
-        const execEditLength = () => {
-            for (let diagonalPath = Math.max(minDiagonalToConsider, -editLength); diagonalPath <= Math.min(maxDiagonalToConsider, editLength); diagonalPath += 2) {
-                let basePath;
-                const removePath = bestPath[diagonalPath - 1], addPath = bestPath[diagonalPath + 1];
-                if (removePath) {
-                    // No one else is going to attempt to use this value, clear it
-                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
-                    bestPath[diagonalPath - 1] = undefined;
-                }
-                let canAdd = false;
-                if (addPath) {
-                    // what newPos will be after we do an insertion:
-                    const addPathNewPos = addPath.oldPos - diagonalPath;
-                    canAdd = addPath && 0 <= addPathNewPos && addPathNewPos < newLen;
-                }
-                const canRemove = removePath && removePath.oldPos + 1 < oldLen;
-                if (!canAdd && !canRemove) {
-                    // If this path is a terminal then prune
-                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
-                    bestPath[diagonalPath] = undefined;
-                    continue;
-                }
-                // Select the diagonal that we want to branch from. We select the prior
-                // path whose position in the old string is the farthest from the origin
-                // and does not pass the bounds of the diff graph
-                if (!canRemove || (canAdd && removePath.oldPos < addPath.oldPos)) {
-                    basePath = this.addToPath(addPath, true, false, 0, options);
-                }
-                else {
-                    basePath = this.addToPath(removePath, false, true, 1, options);
-                }
-                newPos = this.extractCommon(basePath, newTokens, oldTokens, diagonalPath, options);
-                if (basePath.oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
-                    // If we have hit the end of both strings, then we are done
-                    return done(this.buildValues(basePath.lastComponent, newTokens, oldTokens)) || true;
-                }
-                else {
-                    bestPath[diagonalPath] = basePath;
-                    if (basePath.oldPos + 1 >= oldLen) {
-                        maxDiagonalToConsider = Math.min(maxDiagonalToConsider, diagonalPath - 1);
-                    }
-                    if (newPos + 1 >= newLen) {
-                        minDiagonalToConsider = Math.max(minDiagonalToConsider, diagonalPath + 1);
-                    }
-                }
-            }
-            editLength++;
-        };
-        // Performs the length of edit iteration. Is a bit fugly as this has to support the
-        // sync and async mode which is never fun. Loops over execEditLength until a value
-        // is produced, or until the edit length exceeds options.maxEditLength (if given),
-        // in which case it will return undefined.
-        if (callback) {
-            (function exec() {
-                setTimeout(function () {
-                    if (editLength > maxEditLength || Date.now() > abortAfterTimestamp) {
-                        return callback(undefined);
-                    }
-                    if (!execEditLength()) {
-                        exec();
-                    }
-                }, 0);
-            }());
-        }
-        else {
-            while (editLength <= maxEditLength && Date.now() <= abortAfterTimestamp) {
-                const ret = execEditLength();
-                if (ret) {
-                    return ret;
-                }
-            }
-        }
-    }
-    addToPath(path, added, removed, oldPosInc, options) {
-        const last = path.lastComponent;
-        if (last && !options.oneChangePerToken && last.added === added && last.removed === removed) {
-            return {
-                oldPos: path.oldPos + oldPosInc,
-                lastComponent: { count: last.count + 1, added: added, removed: removed, previousComponent: last.previousComponent }
-            };
-        }
-        else {
-            return {
-                oldPos: path.oldPos + oldPosInc,
-                lastComponent: { count: 1, added: added, removed: removed, previousComponent: last }
-            };
-        }
-    }
-    extractCommon(basePath, newTokens, oldTokens, diagonalPath, options) {
-        const newLen = newTokens.length, oldLen = oldTokens.length;
-        let oldPos = basePath.oldPos, newPos = oldPos - diagonalPath, commonCount = 0;
-        while (newPos + 1 < newLen && oldPos + 1 < oldLen && this.equals(oldTokens[oldPos + 1], newTokens[newPos + 1], options)) {
-            newPos++;
-            oldPos++;
-            commonCount++;
-            if (options.oneChangePerToken) {
-                basePath.lastComponent = { count: 1, previousComponent: basePath.lastComponent, added: false, removed: false };
-            }
-        }
-        if (commonCount && !options.oneChangePerToken) {
-            basePath.lastComponent = { count: commonCount, previousComponent: basePath.lastComponent, added: false, removed: false };
-        }
-        basePath.oldPos = oldPos;
-        return newPos;
-    }
-    equals(left, right, options) {
-        if (options.comparator) {
-            return options.comparator(left, right);
-        }
-        else {
-            return left === right
-                || (!!options.ignoreCase && left.toLowerCase() === right.toLowerCase());
-        }
-    }
-    removeEmpty(array) {
-        const ret = [];
-        for (let i = 0; i < array.length; i++) {
-            if (array[i]) {
-                ret.push(array[i]);
-            }
-        }
-        return ret;
-    }
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    castInput(value, options) {
-        return value;
-    }
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    tokenize(value, options) {
-        return Array.from(value);
-    }
-    join(chars) {
-        // Assumes ValueT is string, which is the case for most subclasses.
-        // When it's false, e.g. in diffArrays, this method needs to be overridden (e.g. with a no-op)
-        // Yes, the casts are verbose and ugly, because this pattern - of having the base class SORT OF
-        // assume tokens and values are strings, but not completely - is weird and janky.
-        return chars.join('');
-    }
-    postProcess(changeObjects, 
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    options) {
-        return changeObjects;
-    }
-    get useLongestToken() {
-        return false;
-    }
-    buildValues(lastComponent, newTokens, oldTokens) {
-        // First we convert our linked list of components in reverse order to an
-        // array in the right order:
-        const components = [];
-        let nextComponent;
-        while (lastComponent) {
-            components.push(lastComponent);
-            nextComponent = lastComponent.previousComponent;
-            delete lastComponent.previousComponent;
-            lastComponent = nextComponent;
-        }
-        components.reverse();
-        const componentLen = components.length;
-        let componentPos = 0, newPos = 0, oldPos = 0;
-        for (; componentPos < componentLen; componentPos++) {
-            const component = components[componentPos];
-            if (!component.removed) {
-                if (!component.added && this.useLongestToken) {
-                    let value = newTokens.slice(newPos, newPos + component.count);
-                    value = value.map(function (value, i) {
-                        const oldValue = oldTokens[oldPos + i];
-                        return oldValue.length > value.length ? oldValue : value;
-                    });
-                    component.value = this.join(value);
-                }
-                else {
-                    component.value = this.join(newTokens.slice(newPos, newPos + component.count));
-                }
-                newPos += component.count;
-                // Common case
-                if (!component.added) {
-                    oldPos += component.count;
-                }
-            }
-            else {
-                component.value = this.join(oldTokens.slice(oldPos, oldPos + component.count));
-                oldPos += component.count;
-            }
-        }
-        return components;
-    }
 }
 
 ;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/line.js
@@ -23911,16 +27663,20 @@ function unifiedDiff(name, before, after) {
 }
 
 ;// CONCATENATED MODULE: ./src/compare/artifacts.ts
+
 /**
  * Pure: recorded artifact hashes against what the rerun produced (null or absent: not produced), and against the
  * same path in the checkout where one exists: a committed model that is not the recorded one is drift too.
+ * Identical bytes are identical whatever the policy; a `numeric` artifact whose bytes changed takes its status
+ * from the tensor-by-tensor comparison in `numeric`.
  */
-function compareArtifacts(expected, actual, committed = new Map()) {
+function compareArtifacts(expected, actual, committed = new Map(), numeric = new Map()) {
     return expected.map(({ path, sha256, line, policy }) => {
         const produced = actual.get(path) ?? null;
-        const status = produced === null ? 'missing' : produced === sha256 ? 'identical' : 'differs';
+        const tensors = produced !== null && produced !== sha256 ? numeric.get(path) : undefined;
+        const status = produced === null ? 'missing' : produced === sha256 ? 'identical' : tensors ? numericArtifactStatus(tensors) : 'differs';
         const inCheckout = committed.get(path) ?? null;
-        const check = { path, recorded: sha256, actual: produced, status, line, ...(policy === 'report' ? { policy } : {}) };
+        const check = { path, recorded: sha256, actual: produced, status, line, ...(policy && policy !== 'exact' ? { policy } : {}), ...(tensors ? { numeric: tensors } : {}) };
         if (inCheckout !== null)
             check.committed = { actual: inCheckout, status: inCheckout === sha256 ? 'match' : 'differs' };
         return check;
@@ -24004,12 +27760,14 @@ function decideVerdict(findings) {
     if (findings.error)
         return 'error';
     const drifted = findings.inputs.some((input) => input.kind === 'data' && input.status !== 'match') ||
-        findings.artifacts.some((artifact) => (artifact.status !== 'identical' && artifact.policy !== 'report') || artifact.committed?.status === 'differs') ||
+        findings.artifacts.some((artifact) => (artifact.status !== 'identical' && artifact.status !== 'within' && artifact.policy !== 'report') || artifact.committed?.status === 'differs') ||
         findings.metrics.some((metric) => metric.status === 'beyond' || metric.status === 'missing') ||
         findings.thresholds.some((threshold) => threshold.status !== 'pass');
     if (drifted)
         return 'drift';
-    return findings.metrics.some((metric) => metric.status === 'within') ? 'within-tolerance' : 'reproduced';
+    const within = findings.metrics.some((metric) => metric.status === 'within') ||
+        findings.artifacts.some((artifact) => artifact.status === 'within' && artifact.policy !== 'report');
+    return within ? 'within-tolerance' : 'reproduced';
 }
 
 ;// CONCATENATED MODULE: ./src/inputs/check-inputs.ts
@@ -24086,109 +27844,6 @@ async function configDiff(repoRoot, commit, file) {
     if (before === undefined)
         return undefined;
     return unifiedDiff(file.repoRelative, before, after) || undefined;
-}
-
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/array.js
-
-class ArrayDiff extends Diff {
-    tokenize(value) {
-        return value.slice();
-    }
-    join(value) {
-        return value;
-    }
-    removeEmpty(value) {
-        return value;
-    }
-}
-const arrayDiff = new ArrayDiff();
-function diffArrays(oldArr, newArr, options) {
-    return arrayDiff.diff(oldArr, newArr, options);
-}
-
-;// CONCATENATED MODULE: ./src/record/update-document.ts
-
-
-
-
-// Pure: rewrites only the measured fields of a run record's text. The yaml Document API keeps the user's comments,
-// key order and hand-written fields (tolerance, thresholds, variables) exactly as they were.
-function setEach(doc, list, hashes) {
-    hashes.forEach((hash, i) => doc.setIn([list, i, 'sha256'], hash));
-}
-function replaceMetricValues(doc, metrics) {
-    const values = doc.getIn(['metrics', 'values'], true);
-    if (!(0,dist/* isMap */.jh)(values)) {
-        doc.setIn(['metrics', 'values'], doc.createNode(metrics));
-        return;
-    }
-    // Indexed once: map.set searches the pairs, which is quadratic over the thousands of metrics a model can log.
-    const map = values;
-    const byName = new Map(map.items.map((pair) => [String((0,dist/* isScalar */.jn)(pair.key) ? pair.key.value : pair.key), pair]));
-    map.items = map.items.filter((pair) => Object.hasOwn(metrics, String((0,dist/* isScalar */.jn)(pair.key) ? pair.key.value : pair.key)));
-    for (const [name, value] of Object.entries(metrics)) {
-        const pair = byName.get(name);
-        if (!pair)
-            map.items.push(doc.createPair(name, value));
-        else if ((0,dist/* isScalar */.jn)(pair.value))
-            pair.value.value = value;
-        else
-            pair.value = doc.createNode(value);
-    }
-}
-function updateRecordText(text, measured) {
-    // The record was loaded (and its keys checked) already; yaml's own duplicate-key check is quadratic in the keys.
-    const doc = (0,dist/* parseDocument */.Tp)(text, { uniqueKeys: false });
-    setEach(doc, 'config', measured.config);
-    setEach(doc, 'data', measured.data);
-    setEach(doc, 'artifacts', measured.artifacts);
-    if (measured.requirementsSha256 && doc.hasIn(['environment', 'requirements'])) {
-        doc.setIn(['environment', 'requirements_sha256'], measured.requirementsSha256);
-    }
-    if (measured.metrics && doc.hasIn(['metrics']))
-        replaceMetricValues(doc, measured.metrics);
-    if (measured.python) {
-        const current = doc.getIn(['environment', 'python']);
-        doc.setIn(['environment', 'python'], recordedPythonVersion(measured.python, typeof current === 'string' ? current : undefined));
-    }
-    if (measured.packages) {
-        const sorted = Object.fromEntries(Object.entries(measured.packages).sort(([a], [b]) => (a < b ? -1 : 1)));
-        doc.setIn(['environment', 'packages'], doc.createNode(sorted));
-    }
-    if (measured.platform)
-        doc.setIn(['environment', 'platform'], measured.platform);
-    if (measured.commit)
-        doc.setIn(['code', 'commit'], measured.commit);
-    return keepUntouchedLines(text, doc.toString({ lineWidth: 0 }));
-}
-/**
- * The yaml printer normalizes spacing (e.g. before a comment); a line that only changed that way is restored as the
- * user wrote it, so the diff shows what was re-measured and nothing else.
- */
-function keepUntouchedLines(before, after) {
-    const old = before.split('\n');
-    const now = after.split('\n');
-    const squeeze = (line) => line.replace(/\s+/g, ' ').trim();
-    const merged = [];
-    let i = 0;
-    let j = 0;
-    const parts = diffArrays(old.map(squeeze), now.map(squeeze), { maxEditLength: DIFF_MAX_EDIT_LENGTH });
-    // Too many changed lines to align cheaply: the printer's text stands as it is.
-    if (parts === undefined)
-        return after;
-    for (const part of parts) {
-        const count = part.count ?? part.value.length;
-        if (part.removed)
-            i += count;
-        else if (part.added)
-            merged.push(...now.slice(j, (j += count)));
-        else {
-            merged.push(...old.slice(i, i + count));
-            i += count;
-            j += count;
-        }
-    }
-    return merged.join('\n');
 }
 
 ;// CONCATENATED MODULE: ./src/report/truncate.ts
@@ -24272,6 +27927,7 @@ async function codeReport(loaded) {
 
 
 
+
 /** An input problem that stops the check before anything runs. */
 function missingInputError(missing) {
     return new UserError(`${missing.kind} ${missing.path} is missing`, missing.kind === 'data'
@@ -24315,6 +27971,7 @@ class RecordVerification {
     report;
     result;
     started = new Map();
+    numericContents = [];
     constructor(recordFile, options) {
         this.recordFile = recordFile;
         this.options = options;
@@ -24328,7 +27985,13 @@ class RecordVerification {
             return await this.options.hooks.group(`${this.report.name}: ${stage}`, run);
         }
         finally {
-            this.report.stages.push({ stage, durationMs: Math.round(performance.now() - (this.started.get(stage) ?? 0)) });
+            // A stage entered twice (the compare stage finishing a drifting record's fingerprints) is reported once, summed.
+            const durationMs = Math.round(performance.now() - (this.started.get(stage) ?? 0));
+            const earlier = this.report.stages.find((timing) => timing.stage === stage);
+            if (earlier)
+                earlier.durationMs += durationMs;
+            else
+                this.report.stages.push({ stage, durationMs });
         }
     };
     async run() {
@@ -24453,19 +28116,25 @@ class RecordVerification {
             const { message, hint } = run.environmentUse.problem;
             throw new UserError(message, hint, { field: 'command', line: lineOf(['command']) });
         }
-        const [collected, committed] = await this.stage('compare', async () => {
+        const [collected, committed, numeric] = await this.stage('compare', async () => {
             const outputsFound = await collectOutputs(run.root, paths.artifacts, paths.metrics);
             if (this.options.keepArtifacts)
                 this.result.outputsDir = await keepEvidence(run.root, where.outputs, external_node_path_default().join(where.evidenceDir, 'outputs'));
             const inCheckout = await Promise.all(paths.artifacts.map(async (artifact) => [artifact.repoRelative, await sha256PathIfExists(artifact.absolute)]));
-            return [outputsFound, new Map(inCheckout)];
+            const tensors = await measureNumericArtifacts(loaded, run, outputsFound.artifactHashes, {
+                recordName: record.name,
+                baselineDir: this.options.baselineDir,
+                logFile: external_node_path_default().join(where.evidenceDir, NUMERIC_HELPER_LOG_NAME),
+            });
+            return [outputsFound, new Map(inCheckout), tensors];
         });
+        this.numericContents = numeric.contents;
         this.report.artifacts = compareArtifacts((record.artifacts ?? []).map((artifact, i) => ({
             path: paths.artifacts[i].repoRelative,
             sha256: artifact.sha256,
             line: lineOf(['artifacts', i, 'sha256']),
             policy: artifact.compare,
-        })), collected.artifactHashes, committed);
+        })), collected.artifactHashes, committed, numeric.checks);
         this.report.metrics = compareMetrics({
             recorded: record.metrics?.values ?? {},
             rerun: collected.metrics,
@@ -24475,6 +28144,9 @@ class RecordVerification {
         if (paths.metrics && collected.metrics === null)
             this.report.missingMetricsFile = paths.metrics.repoRelative;
         this.report.thresholds = checkThresholds(record.thresholds ?? {}, collected.metrics, (name) => lineOf(['thresholds', name]));
+        // A record is written only on drift (the proposed update) and by `record --update`: only then is every tensor hashed.
+        if (this.options.rerunOnChangedData || decideVerdict(this.report) === 'drift')
+            this.numericContents = await this.stage('compare', () => numeric.completeContents());
         this.result.measurement = await this.measure(loaded, environment, collected, run);
     }
     async measure(loaded, environment, collected, run) {
@@ -24491,6 +28163,7 @@ class RecordVerification {
             data: actual('data'),
             requirementsSha256: actual('requirements')[0],
             artifacts: artifacts,
+            contents: this.numericContents,
             metrics: collected.metrics ?? undefined,
             packages: environment.packages ?? ran?.packages,
             python: environment.python ? report.python.actual : ran?.version,
@@ -24619,6 +28292,7 @@ function terminalHooks(stderr) {
 
 
 
+
 /** `--data PATH=MANIFEST` pairs a dataset with its manifest. */
 function parseData(values) {
     return (values ?? []).map((value) => {
@@ -24630,7 +28304,7 @@ function parseData(values) {
 function record_command_commandLine(words) {
     if (words.length === 1)
         return words[0];
-    return words.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`)).join(' ');
+    return words.map(shellQuote).join(' ');
 }
 /** Seeds and variables are strings in the environment; quoting keeps numbers-as-text unambiguous in YAML. */
 function asStrings(pairs) {
@@ -24661,6 +28335,7 @@ async function runRecordCommand(args, stdout, stderr) {
         name: { type: 'string' },
         out: { type: 'string', default: 'run.yaml' },
         artifact: { type: 'string', multiple: true },
+        numeric: { type: 'string', multiple: true },
         metrics: { type: 'string' },
         data: { type: 'string', multiple: true },
         config: { type: 'string', multiple: true },
@@ -24683,14 +28358,15 @@ async function runRecordCommand(args, stdout, stderr) {
         throw new UserError('--force only applies with --update', USAGE_HINT);
     if (positionals.length === 0)
         throw new UserError('record needs the command to run after `--`', USAGE_HINT);
-    if (!values.artifact?.length && !values.metrics) {
+    if (!values.artifact?.length && !values.numeric?.length && !values.metrics) {
         throw new UserError('record needs at least one --artifact or --metrics: otherwise there is nothing to reproduce', USAGE_HINT);
     }
     const result = await recordRun({
         out: values.out,
         name: values.name,
         command: record_command_commandLine(positionals),
-        artifacts: values.artifact ?? [],
+        artifacts: [...(values.artifact ?? []), ...(values.numeric ?? [])],
+        numeric: values.numeric ?? [],
         metrics: values.metrics,
         data: parseData(values.data),
         config: values.config ?? [],
@@ -24717,8 +28393,11 @@ async function runRecordCommand(args, stdout, stderr) {
 
 
 
+
 /** Artifact comparison policies, strictest first; a missing `compare` means `exact`. */
 const ARTIFACT_POLICIES = ['exact', 'numeric', 'report'];
+/** Every dtype a tolerance can apply to differently (unset fields fall back per dtype; integers default to exact). */
+const PROBED_DTYPES = ['float16', 'bfloat16', 'float32', 'float64', 'int64'];
 /** A field that does not parse reads as undefined instead of failing the whole record. */
 const lenient = (schema) => schema.optional().catch(undefined);
 /** A list whose unreadable items are dropped, one by one. */
@@ -24749,7 +28428,14 @@ const RecordView = object({
     })),
     config: lenientList(HashedFileView),
     data: lenientList(HashedFileView),
-    artifacts: lenientList(HashedFileView.extend({ compare: lenient(schemas_string()) })),
+    artifacts: lenientList(HashedFileView.extend({
+        compare: lenient(schemas_string()),
+        tolerance: lenient(ToleranceView),
+        tensors: lenientMap(ToleranceView),
+        equal_nan: lenient(schemas_boolean()),
+        fingerprint: lenient(schemas_string()),
+        content: lenient(object({ tensors: lenientList(object({ name: schemas_string(), sha256: lenient(schemas_string()) })) })),
+    })),
     metrics: lenient(object({ values: lenientMap(loosening_MetricValue) })),
     tolerance: lenient(object({ default: lenient(ToleranceView), metrics: lenientMap(ToleranceView) })),
     thresholds: lenientMap(object({ min: lenient(schemas_number()), max: lenient(schemas_number()) })),
@@ -24815,6 +28501,48 @@ function weakenedArtifacts(base, current) {
         return [{ kind: 'artifact-weakened', subject: artifact.path, before, after }];
     });
 }
+/** A numeric artifact's tolerance as each dtype and each tensor glob of either version resolves it. */
+function numericTolerances(artifact, probes) {
+    const resolve = toleranceResolver(artifact);
+    return probes.flatMap((probe) => PROBED_DTYPES.map((dtype) => ({ probe: `${probe} (${dtype})`, ...resolve(probe, dtype) })));
+}
+function fingerprintsDiffer(base, current) {
+    const text = (artifact) => JSON.stringify((artifact.content?.tensors ?? []).map((tensor) => [tensor.name, tensor.sha256]));
+    return base.content !== undefined && text(base) !== text(current);
+}
+/**
+ * Per numeric artifact compared both times: any tensor tolerance that grew (artifact-wide, by glob, or by dtype through
+ * an unset field), NaN accepted as equal, or a sampled fingerprint (which judges a rerun on a sample) is a loosening.
+ */
+function widenedArtifactTolerances(base, current) {
+    const now = byPath(current.artifacts);
+    return base.artifacts.flatMap((artifact) => {
+        const match = now.get(samePath(artifact.path));
+        if (!match || artifact.compare !== 'numeric' || match.compare !== 'numeric')
+            return [];
+        // A glob's own name is a tensor it matches; '' stands for a tensor no glob names.
+        const probes = ['', ...new Set([...Object.keys(artifact.tensors), ...Object.keys(match.tensors)])];
+        const before = numericTolerances(artifact, probes);
+        const after = numericTolerances(match, probes);
+        const widened = after.find((tolerance, i) => tolerance.abs > before[i].abs || tolerance.rel > before[i].rel);
+        const found = [];
+        if (widened) {
+            const was = before[after.indexOf(widened)];
+            found.push({ kind: 'tolerance-widened', subject: `${artifact.path} ${widened.probe.trim()}`, before: formatTolerance(was), after: formatTolerance(widened) });
+        }
+        if (after[0].equalNan && !before[0].equalNan)
+            found.push({ kind: 'artifact-weakened', subject: artifact.path, before: 'NaN ≠ NaN', after: 'equal_nan: true' });
+        if (artifact.sha256 !== undefined && artifact.sha256 === match.sha256 && fingerprintsDiffer(artifact, match)) {
+            // Measured from the artifact's bytes, a fingerprint changes only with them: rewritten alone, it can make a
+            // drifting rerun read as identical when there is no baseline to compare with.
+            found.push({ kind: 'artifact-weakened', subject: artifact.path, before: 'tensor fingerprints of the recorded artifact', after: 'tensor fingerprints rewritten, same artifact sha256' });
+        }
+        if (match.fingerprint === 'sampled' && artifact.fingerprint !== 'sampled') {
+            found.push({ kind: 'artifact-weakened', subject: artifact.path, before: `fingerprint: ${artifact.fingerprint ?? 'stats'}`, after: 'fingerprint: sampled' });
+        }
+        return found;
+    });
+}
 /** How many entries present both times carry a different recorded hash. */
 function changedHashes(base, current) {
     const now = byPath(current);
@@ -24863,6 +28591,7 @@ function compareRecordVersions(base, current, recordPath) {
             ...widenedTolerances(before, after),
             ...relaxedThresholds(before, after),
             ...weakenedArtifacts(before, after),
+            ...widenedArtifactTolerances(before, after),
         ],
         rerecorded: rerecorded(before, after),
     };
@@ -25028,6 +28757,7 @@ async function runVerifyCommand(args, stdout, stderr) {
         python: { type: 'string' },
         'evidence-dir': { type: 'string' },
         'keep-artifacts': { type: 'boolean' },
+        baseline: { type: 'string' },
         base: { type: 'string' },
         'fail-on-loosened': { type: 'boolean' },
     });
@@ -25046,6 +28776,7 @@ async function runVerifyCommand(args, stdout, stderr) {
         cacheRoot: defaultCacheRoot(),
         evidenceDir,
         keepArtifacts: values['keep-artifacts'] ?? false,
+        baselineDir: values.baseline,
         hooks: terminalHooks(stderr),
     });
     const report = changes ? withRecordChanges(verified, changes) : verified;

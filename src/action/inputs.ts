@@ -18,6 +18,7 @@ const ActionInputsSchema = z.object({
   python: z.string().min(1),
   cache: BooleanInput,
   'upload-evidence': BooleanInput,
+  baseline: z.enum(['auto', 'none']),
   'working-directory': z.string(),
 });
 
@@ -36,6 +37,7 @@ const DEFAULTS: Record<InputName, string> = {
   python: 'python3',
   cache: 'true',
   'upload-evidence': 'true',
+  baseline: 'auto',
   'working-directory': '.',
 };
 
@@ -59,6 +61,7 @@ function rawInputs(): Record<InputName, unknown> {
     python: read('python'),
     cache: read('cache').toLowerCase(),
     'upload-evidence': read('upload-evidence').toLowerCase(),
+    baseline: read('baseline'),
     'working-directory': read('working-directory'),
   };
 }

@@ -3,10 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as core from '@actions/core';
 import * as github from '@actions/github';
+import { baseBranchOf, baseCommitOf } from '../baseline/base-branch.js';
+import { downloadBaseline } from '../baseline/download-baseline.js';
 import { REPORT_JSON_NAME, REPORT_MARKDOWN_NAME } from '../constants.js';
 import { defaultCacheRoot } from '../environment/index.js';
 import { describeError, UserError } from '../errors.js';
 import { discoverRecords } from '../pipeline/discover.js';
+import type { PipelineHooks } from '../pipeline/hooks.js';
 import { withRecordChanges } from '../pipeline/loosening.js';
 import { mergeReportFiles } from '../pipeline/merge.js';
 import { verifyRecords } from '../pipeline/verify.js';
@@ -19,16 +22,36 @@ import { type ActionInputs, readActionInputs } from './inputs.js';
 import { recordsWithChanges } from './loosening.js';
 import { publishReport } from './publish.js';
 
+/** On pull requests, the base branch's evidence, for element-by-element comparison of numeric artifacts. */
+async function preparedBaseline(inputs: ActionInputs, hooks: PipelineHooks): Promise<string | undefined> {
+  const branch = baseBranchOf(github.context.eventName, github.context.payload);
+  if (inputs.baseline === 'none' || branch === undefined) return undefined;
+  return hooks.group(`baseline from ${branch}`, () =>
+    downloadBaseline({
+      token: inputs['github-token'],
+      repository: github.context.repo,
+      runId: github.context.runId,
+      branch,
+      baseCommit: baseCommitOf(github.context.eventName, github.context.payload),
+      tempRoot: process.env.RUNNER_TEMP || tmpdir(),
+      log: core,
+    }),
+  );
+}
+
 async function verifiedReport(inputs: ActionInputs, evidenceDir: string): Promise<Report> {
   // Compared with the base first: a base missing from the clone fails before any training starts.
   const { records, changes } = await recordsWithChanges(inputs.records, github.context.eventName, github.context.payload);
+  const hooks = actionsHooks();
+  const baselineDir = await preparedBaseline(inputs, hooks);
   const report = await verifyRecords(records, {
     python: inputs.python,
     cacheRoot: defaultCacheRoot(),
     remoteCache: inputs.cache ? new ActionsVenvCache() : undefined,
     evidenceDir,
     keepArtifacts: inputs['upload-evidence'],
-    hooks: actionsHooks(),
+    hooks,
+    baselineDir,
   });
   return changes ? withRecordChanges(report, changes) : report;
 }

@@ -8,6 +8,7 @@ import type { StageTiming } from '../report/schema.js';
 import { parseCommandLine, parsePairs } from './parse-args.js';
 import { terminalHooks } from './terminal-hooks.js';
 import { USAGE_HINT } from './usage.js';
+import { shellQuote } from '../rerun/shell-quote.js';
 
 /** `--data PATH=MANIFEST` pairs a dataset with its manifest. */
 function parseData(values: string[] | undefined) {
@@ -20,7 +21,7 @@ function parseData(values: string[] | undefined) {
 /** One argument is taken as a shell command line; several are quoted so each stays one word. */
 function commandLine(words: string[]): string {
   if (words.length === 1) return words[0]!;
-  return words.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`)).join(' ');
+  return words.map(shellQuote).join(' ');
 }
 
 /** Seeds and variables are strings in the environment; quoting keeps numbers-as-text unambiguous in YAML. */
@@ -54,6 +55,7 @@ export async function runRecordCommand(args: string[], stdout: NodeJS.WritableSt
     name: { type: 'string' },
     out: { type: 'string', default: 'run.yaml' },
     artifact: { type: 'string', multiple: true },
+    numeric: { type: 'string', multiple: true },
     metrics: { type: 'string' },
     data: { type: 'string', multiple: true },
     config: { type: 'string', multiple: true },
@@ -73,14 +75,15 @@ export async function runRecordCommand(args: string[], stdout: NodeJS.WritableSt
   }
   if (values.force) throw new UserError('--force only applies with --update', USAGE_HINT);
   if (positionals.length === 0) throw new UserError('record needs the command to run after `--`', USAGE_HINT);
-  if (!values.artifact?.length && !values.metrics) {
+  if (!values.artifact?.length && !values.numeric?.length && !values.metrics) {
     throw new UserError('record needs at least one --artifact or --metrics: otherwise there is nothing to reproduce', USAGE_HINT);
   }
   const result = await recordRun({
     out: values.out,
     name: values.name,
     command: commandLine(positionals),
-    artifacts: values.artifact ?? [],
+    artifacts: [...(values.artifact ?? []), ...(values.numeric ?? [])],
+    numeric: values.numeric ?? [],
     metrics: values.metrics,
     data: parseData(values.data),
     config: values.config ?? [],

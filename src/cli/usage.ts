@@ -22,6 +22,8 @@ Options:
   --python PATH        interpreter to build the venv from (default: python3 on PATH)
   --evidence-dir DIR   keep logs and evidence here (default: a new temporary folder, printed at the end)
   --keep-artifacts     copy the rerun's artifacts into the evidence folder
+  --baseline DIR       earlier outputs of the records (a folder of artifacts at their paths, or unpacked evidence):
+                       a numeric artifact found there with the recorded sha256 is compared element by element
   --base REF           also report how the record was loosened against its version at git REF
                        (tolerances widened, thresholds relaxed, checks removed)
   --fail-on-loosened   with --base: exit 1 when a record was loosened, even if it reproduces
@@ -36,7 +38,9 @@ Runs the command the way verify reruns it and writes a run record (run.yaml) wit
 metric. Paths are relative to the current folder; everything after \`--\` is the command (its own --help stays its own).
 
 Options:
-  --artifact PATH            an output file to hash (repeatable; at least one --artifact or --metrics)
+  --artifact PATH            an output file to hash (repeatable; at least one --artifact, --numeric or --metrics)
+  --numeric PATH             an output tensor file (.npy .npz .safetensors .pt .pth .pkl .joblib .json .csv) compared
+                             tensor by tensor within tolerance; its per-tensor fingerprint is recorded (repeatable)
   --metrics FILE             a JSON file of metrics the command writes (nested keys flatten with ".")
   --data PATH[=MANIFEST]     an input file or folder to hash, optionally with its data manifest (repeatable)
   --config PATH              a config file to hash (repeatable)

@@ -22,6 +22,7 @@ export async function runVerifyCommand(args: string[], stdout: NodeJS.WritableSt
     python: { type: 'string' },
     'evidence-dir': { type: 'string' },
     'keep-artifacts': { type: 'boolean' },
+    baseline: { type: 'string' },
     base: { type: 'string' },
     'fail-on-loosened': { type: 'boolean' },
   });
@@ -37,6 +38,7 @@ export async function runVerifyCommand(args: string[], stdout: NodeJS.WritableSt
     cacheRoot: defaultCacheRoot(),
     evidenceDir,
     keepArtifacts: values['keep-artifacts'] ?? false,
+    baselineDir: values.baseline,
     hooks: terminalHooks(stderr),
   });
   const report = changes ? withRecordChanges(verified, changes) : verified;

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { formatNumber, formatTolerance } from '../report/format.js';
 import { type Loosened, type Rerecorded, toReportNumber } from '../report/schema.js';
+import { toleranceResolver } from './tensors/tolerance.js';
 import { toleranceFor } from './tolerance.js';
 
 // Pure: how a pull request changed a run record against its base. A change that lets more results pass
@@ -20,6 +21,8 @@ export interface RecordChanges {
 
 /** Artifact comparison policies, strictest first; a missing `compare` means `exact`. */
 const ARTIFACT_POLICIES = ['exact', 'numeric', 'report'] as const;
+/** Every dtype a tolerance can apply to differently (unset fields fall back per dtype; integers default to exact). */
+const PROBED_DTYPES = ['float16', 'bfloat16', 'float32', 'float64', 'int64'] as const;
 
 /** A field that does not parse reads as undefined instead of failing the whole record. */
 const lenient = <T extends z.ZodType>(schema: T) => schema.optional().catch(undefined);
@@ -68,7 +71,16 @@ const RecordView = z
     ),
     config: lenientList(HashedFileView),
     data: lenientList(HashedFileView),
-    artifacts: lenientList(HashedFileView.extend({ compare: lenient(z.string()) })),
+    artifacts: lenientList(
+      HashedFileView.extend({
+        compare: lenient(z.string()),
+        tolerance: lenient(ToleranceView),
+        tensors: lenientMap(ToleranceView),
+        equal_nan: lenient(z.boolean()),
+        fingerprint: lenient(z.string()),
+        content: lenient(z.object({ tensors: lenientList(z.object({ name: z.string(), sha256: lenient(z.string()) })) })),
+      }),
+    ),
     metrics: lenient(z.object({ values: lenientMap(MetricValue) })),
     tolerance: lenient(z.object({ default: lenient(ToleranceView), metrics: lenientMap(ToleranceView) })),
     thresholds: lenientMap(z.object({ min: lenient(z.number()), max: lenient(z.number()) })),
@@ -140,6 +152,51 @@ function weakenedArtifacts(base: RecordView, current: RecordView): Loosening[] {
   });
 }
 
+type ArtifactView = RecordView['artifacts'][number];
+
+/** A numeric artifact's tolerance as each dtype and each tensor glob of either version resolves it. */
+function numericTolerances(artifact: ArtifactView, probes: string[]): Array<{ probe: string; abs: number; rel: number; equalNan: boolean }> {
+  const resolve = toleranceResolver(artifact);
+  return probes.flatMap((probe) => PROBED_DTYPES.map((dtype) => ({ probe: `${probe} (${dtype})`, ...resolve(probe, dtype) })));
+}
+
+function fingerprintsDiffer(base: ArtifactView, current: ArtifactView): boolean {
+  const text = (artifact: ArtifactView) => JSON.stringify((artifact.content?.tensors ?? []).map((tensor) => [tensor.name, tensor.sha256]));
+  return base.content !== undefined && text(base) !== text(current);
+}
+
+/**
+ * Per numeric artifact compared both times: any tensor tolerance that grew (artifact-wide, by glob, or by dtype through
+ * an unset field), NaN accepted as equal, or a sampled fingerprint (which judges a rerun on a sample) is a loosening.
+ */
+function widenedArtifactTolerances(base: RecordView, current: RecordView): Loosening[] {
+  const now = byPath(current.artifacts);
+  return base.artifacts.flatMap((artifact): Loosening[] => {
+    const match = now.get(samePath(artifact.path));
+    if (!match || artifact.compare !== 'numeric' || match.compare !== 'numeric') return [];
+    // A glob's own name is a tensor it matches; '' stands for a tensor no glob names.
+    const probes = ['', ...new Set([...Object.keys(artifact.tensors), ...Object.keys(match.tensors)])];
+    const before = numericTolerances(artifact, probes);
+    const after = numericTolerances(match, probes);
+    const widened = after.find((tolerance, i) => tolerance.abs > before[i]!.abs || tolerance.rel > before[i]!.rel);
+    const found: Loosening[] = [];
+    if (widened) {
+      const was = before[after.indexOf(widened)]!;
+      found.push({ kind: 'tolerance-widened', subject: `${artifact.path} ${widened.probe.trim()}`, before: formatTolerance(was), after: formatTolerance(widened) });
+    }
+    if (after[0]!.equalNan && !before[0]!.equalNan) found.push({ kind: 'artifact-weakened', subject: artifact.path, before: 'NaN ≠ NaN', after: 'equal_nan: true' });
+    if (artifact.sha256 !== undefined && artifact.sha256 === match.sha256 && fingerprintsDiffer(artifact, match)) {
+      // Measured from the artifact's bytes, a fingerprint changes only with them: rewritten alone, it can make a
+      // drifting rerun read as identical when there is no baseline to compare with.
+      found.push({ kind: 'artifact-weakened', subject: artifact.path, before: 'tensor fingerprints of the recorded artifact', after: 'tensor fingerprints rewritten, same artifact sha256' });
+    }
+    if (match.fingerprint === 'sampled' && artifact.fingerprint !== 'sampled') {
+      found.push({ kind: 'artifact-weakened', subject: artifact.path, before: `fingerprint: ${artifact.fingerprint ?? 'stats'}`, after: 'fingerprint: sampled' });
+    }
+    return found;
+  });
+}
+
 /** How many entries present both times carry a different recorded hash. */
 function changedHashes(base: Array<{ path: string; sha256?: string }>, current: Array<{ path: string; sha256?: string }>): number {
   const now = byPath(current);
@@ -192,6 +249,7 @@ export function compareRecordVersions(base: unknown, current: unknown, recordPat
       ...widenedTolerances(before, after),
       ...relaxedThresholds(before, after),
       ...weakenedArtifacts(before, after),
+      ...widenedArtifactTolerances(before, after),
     ],
     rerecorded: rerecorded(before, after),
   };

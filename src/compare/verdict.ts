@@ -10,9 +10,14 @@ export function decideVerdict(findings: Findings): Verdict {
   if (findings.error) return 'error';
   const drifted =
     findings.inputs.some((input) => input.kind === 'data' && input.status !== 'match') ||
-    findings.artifacts.some((artifact) => (artifact.status !== 'identical' && artifact.policy !== 'report') || artifact.committed?.status === 'differs') ||
+    findings.artifacts.some(
+      (artifact) => (artifact.status !== 'identical' && artifact.status !== 'within' && artifact.policy !== 'report') || artifact.committed?.status === 'differs',
+    ) ||
     findings.metrics.some((metric) => metric.status === 'beyond' || metric.status === 'missing') ||
     findings.thresholds.some((threshold) => threshold.status !== 'pass');
   if (drifted) return 'drift';
-  return findings.metrics.some((metric) => metric.status === 'within') ? 'within-tolerance' : 'reproduced';
+  const within =
+    findings.metrics.some((metric) => metric.status === 'within') ||
+    findings.artifacts.some((artifact) => artifact.status === 'within' && artifact.policy !== 'report');
+  return within ? 'within-tolerance' : 'reproduced';
 }

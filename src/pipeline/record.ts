@@ -1,14 +1,16 @@
 import { cp, lstat, mkdir, mkdtemp, readdir, realpath, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { stringify } from 'yaml';
-import { LOG_FILE_NAME, RECORD_VERSION } from '../constants.js';
+import { Document } from 'yaml';
+import { LOG_FILE_NAME, NUMERIC_HELPER_LOG_NAME, RECORD_VERSION } from '../constants.js';
 import { prepareEnvironment, type PreparedEnvironment, type VenvCache } from '../environment/index.js';
 import { UserError } from '../errors.js';
 import { findRepoRoot, hasUncommittedChanges, headCommit, listTrackedFiles } from '../git.js';
 import { sha256Path } from '../hashing/sha256.js';
 import { readManifest } from '../inputs/manifest.js';
 import { recordedPythonVersion } from '../record/measurement.js';
+import { setArtifactContents } from '../record/update-document.js';
+import { measureNumericArtifact } from './numeric-artifacts.js';
 import { type ResolvedPath, resolveInside } from '../record/paths.js';
 import { Duration, RecordName, type RunRecord, RunRecordSchema } from '../record/schema.js';
 import type { StageTiming } from '../report/schema.js';
@@ -25,6 +27,8 @@ export interface RecordOptions {
   name?: string;
   command: string;
   artifacts: string[];
+  /** Of `artifacts`, those compared tensor by tensor (`--numeric`): their content is fingerprinted into the record. */
+  numeric: string[];
   metrics?: string;
   data: Array<{ path: string; manifest?: string }>;
   config: string[];
@@ -173,7 +177,7 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
 
   const [workdir, artifacts, metrics, data, config, requirements] = await Promise.all([
     resolve(process.cwd(), 'the current folder'),
-    Promise.all(options.artifacts.map((p) => resolve(p, '--artifact'))),
+    Promise.all(options.artifacts.map((p) => resolve(p, options.numeric.includes(p) ? '--numeric' : '--artifact'))),
     options.metrics ? resolve(options.metrics, '--metrics') : undefined,
     Promise.all(
       options.data.map(async (entry) => ({
@@ -235,13 +239,15 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
       // The same checks and hashes as verify's: links, FIFOs and devices are refused by name before anything is read.
       const collected = await collectOutputs(run.root, artifacts, metrics);
       await checkProduced(run, repoRoot, gitRoot !== undefined, outputs);
-      return describeRun({ options, run, collected, environment: run.environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings });
+      return describeRun({ options, run, collected, environment: run.environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings, logDir });
     });
     await deliverOutputs(run, outputs);
   } finally {
     await run.dispose();
   }
-  await writeFileAtomic(out, stringify(record, { lineWidth: 0 }));
+  const doc = new Document(record);
+  setArtifactContents(doc, (record.artifacts ?? []).map((artifact) => artifact.content));
+  await writeFileAtomic(out, doc.toString({ lineWidth: 0 }));
   await rm(logDir, { recursive: true, force: true });
   return { file: out, record, warnings, stages };
 }
@@ -261,12 +267,32 @@ interface RunFacts {
   config: Resolved[];
   requirements: Resolved | undefined;
   warnings: string[];
+  logDir: string;
+}
+
+/** Each artifact's hash; a numeric one also gets its tensor fingerprint, read from the sandbox's copy. */
+async function recordedArtifacts(facts: RunFacts): Promise<NonNullable<RunRecord['artifacts']>> {
+  const { options, run, collected, artifacts } = facts;
+  const numeric = new Set(options.numeric.map((given) => path.resolve(given)));
+  const runPython = (args: string[]) => run.runPython(args, path.join(facts.logDir, NUMERIC_HELPER_LOG_NAME));
+  const recorded = [];
+  for (const artifact of artifacts) {
+    const sha256 = collected.artifactHashes.get(artifact.repoRelative)!;
+    if (!numeric.has(artifact.absolute)) {
+      recorded.push({ path: artifact.recordRelative, sha256 });
+      continue;
+    }
+    const spec = { path: artifact.recordRelative, sha256, compare: 'numeric' as const };
+    const { content } = await measureNumericArtifact({ spec, repoRelative: artifact.repoRelative, file: path.join(run.root, artifact.repoRelative), produced: sha256 }, { recordName: '', runPython, hashTensors: true });
+    recorded.push({ ...spec, content });
+  }
+  return recorded;
 }
 
 /** Hashes the inputs (in the working tree) and the outputs (in the sandbox) into a validated record. */
 async function describeRun(facts: RunFacts): Promise<RunRecord> {
-  const { options, run, collected, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings } = facts;
-  const artifactHashes = artifacts.map((artifact) => ({ path: artifact.recordRelative, sha256: collected.artifactHashes.get(artifact.repoRelative)! }));
+  const { options, run, collected, repoRoot, gitRoot, workdir, metrics, data, config, requirements, warnings } = facts;
+  const artifactHashes = await recordedArtifacts(facts);
   const metricValues = collected.metrics ?? undefined;
   const [commit, dataHashes, configHashes, requirementsHash, environment] = await Promise.all([
     gitRoot ? headCommit(repoRoot) : undefined,

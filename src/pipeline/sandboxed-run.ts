@@ -5,12 +5,14 @@ import type { PreparedEnvironment } from '../environment/index.js';
 import { withoutSecrets } from '../child-env.js';
 import { changedVenvFiles, fingerprintVenv } from '../environment/venv-integrity.js';
 import { UserError } from '../errors.js';
+import { HELPER_TIMEOUT_MS } from '../constants.js';
 import type { ResolvedPath } from '../record/paths.js';
 import type { StageTiming } from '../report/schema.js';
 import { type CommandResult, createSandbox, rerunEnvironment, runCommand } from '../rerun/index.js';
 import { installProbe } from '../rerun/probe/install-probe.js';
 import { type ProbeTrace, readTrace } from '../rerun/probe/read-trace.js';
 import { changedPaths, fingerprintWorkingTree } from '../rerun/working-tree-guard.js';
+import { shellQuote } from '../rerun/shell-quote.js';
 
 // The one way a command runs, for `record` and for `verify` alike: in an isolated copy of the working tree,
 // in the prepared environment, with the probe watching every Python process.
@@ -55,6 +57,11 @@ export interface SandboxedRun {
   warnings: string[];
   /** Paths of the user's repository that changed while the command ran: it wrote outside its sandbox. */
   outsideWrites: string[];
+  /**
+   * Runs the environment's python with `args` the way the command ran (sandbox, environment, containment, timeout),
+   * for helpers that must execute the project's code, such as unpickling a model. A write outside the sandbox fails it.
+   */
+  runPython: (args: string[], logFile: string) => Promise<{ exitCode: number | null; stderr: string }>;
   dispose(): Promise<void>;
 }
 
@@ -101,6 +108,9 @@ export async function runInSandbox(request: SandboxedRunRequest): Promise<Sandbo
         { field: 'workdir', line: request.workdirLine },
       );
     }
+    const probeVariables = probe.environment(sandbox.root, variables.PYTHONPATH);
+    // Helpers run without the probe: the project's own PYTHONPATH (if any) is what they need to import its classes.
+    const restoredPythonPath = variables.PYTHONPATH === undefined ? {} : { PYTHONPATH: variables.PYTHONPATH };
     const env = {
       ...rerunEnvironment({
         base: withoutSecrets(process.env),
@@ -112,7 +122,7 @@ export async function runInSandbox(request: SandboxedRunRequest): Promise<Sandbo
         sandbox,
         cwd,
       }),
-      ...probe.environment(sandbox.root, variables.PYTHONPATH),
+      ...probeVariables,
     };
     const venvDir = environment.venvDir;
     const [before, venvBefore, venvRealPath] = await Promise.all([
@@ -145,7 +155,32 @@ export async function runInSandbox(request: SandboxedRunRequest): Promise<Sandbo
       ...(sandbox.omittedLinks.length > 0 ? [`left out of the sandbox, as links that lead outside the repository: ${listed(sandbox.omittedLinks)}`] : []),
       ...(venvChanges.length > 0 ? [`the command changed the cached venv (${listed(venvChanges)}): it was discarded, not reused or saved to the cache`] : []),
     ];
-    return { root: sandbox.root, result, trace, environment, environmentUse, warnings, outsideWrites, dispose: disposeAll };
+    const helperEnvironment = Object.fromEntries(Object.entries(env).filter(([name]) => !Object.hasOwn(probeVariables, name)));
+    // The interpreter the command ran with: the venv's, or in the current environment the first one the probe saw.
+    const python = environment.python ?? trace.processes[0]?.executable ?? 'python3';
+    const runPython = async (args: string[], logFile: string) => {
+      const helper = await runCommand({
+        command: ['exec', python, ...args].map(shellQuote).join(' '),
+        cwd,
+        env: { ...helperEnvironment, ...restoredPythonPath },
+        timeoutMs: Math.min(request.timeoutMs, HELPER_TIMEOUT_MS),
+        logFile,
+      });
+      const written = changedPaths(before, await fingerprintWorkingTree(request.repoRoot, request.isGitRepo, before));
+      if (written.length > 0) throw outsideWritesError(written);
+      // The helper runs the project's code after the venv was checked (and maybe saved to a cache): checked again.
+      const venvChanged = venvDir && venvBefore ? changedVenvFiles(venvBefore, await fingerprintVenv(venvDir)) : [];
+      if (venvChanged.length > 0 && venvDir) {
+        await rm(venvDir, { recursive: true, force: true });
+        throw new UserError(
+          `reading the model changed the cached venv (${listed(venvChanged)}); it was discarded`,
+          'Unpickling ran code that writes into the environment: compare this artifact with `compare: exact`, or save its arrays in a format that runs no code (safetensors, .npy).',
+        );
+      }
+      if (helper.timedOut) return { exitCode: null, stderr: `timed out after ${Math.round(Math.min(request.timeoutMs, HELPER_TIMEOUT_MS) / 1000)} s` };
+      return { exitCode: helper.exitCode, stderr: helper.logTail };
+    };
+    return { root: sandbox.root, result, trace, environment, environmentUse, warnings, outsideWrites, runPython, dispose: disposeAll };
   } catch (error) {
     await disposeAll();
     throw error;

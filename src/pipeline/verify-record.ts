@@ -5,7 +5,7 @@ import type { EnvironmentUse } from '../compare/environment-use.js';
 import { compareMetrics } from '../compare/metrics.js';
 import { checkThresholds } from '../compare/thresholds.js';
 import { decideVerdict } from '../compare/verdict.js';
-import { DEFAULT_TIMEOUT, LOG_FILE_NAME, TOOL_NAME, UPDATED_RECORD_NAME } from '../constants.js';
+import { DEFAULT_TIMEOUT, LOG_FILE_NAME, NUMERIC_HELPER_LOG_NAME, TOOL_NAME, UPDATED_RECORD_NAME } from '../constants.js';
 import { prepareEnvironment, type PreparedEnvironment, type VenvCache } from '../environment/index.js';
 import { describeError, UserError } from '../errors.js';
 import { likelyCauses } from '../explain/causes.js';
@@ -22,6 +22,8 @@ import { keepEnds, keepStart } from '../report/truncate.js';
 import { parseDuration } from '../rerun/index.js';
 import { writeFileAtomic } from '../write-file-atomic.js';
 import { codeReport } from './code-report.js';
+import { measureNumericArtifacts } from './numeric-artifacts.js';
+import type { RecordedContent } from '../compare/tensors/judge.js';
 import { collectOutputs, keepEvidence } from './collect-outputs.js';
 import type { PipelineHooks } from './hooks.js';
 import { interpreterThatRan } from './interpreter-that-ran.js';
@@ -38,6 +40,11 @@ export interface VerifyOptions {
   hooks: PipelineHooks;
   /** `record --update`: rerun even when the data changed, since the new data is what gets recorded. */
   rerunOnChangedData?: boolean;
+  /**
+   * A folder holding earlier outputs of the records (`--baseline`, or the base branch's evidence in the action): a
+   * numeric artifact found there with the recorded sha256 is compared element by element.
+   */
+  baselineDir?: string;
 }
 
 /** A verification, plus what its rerun measured: what `record --update` writes. */
@@ -100,6 +107,7 @@ class RecordVerification {
   readonly report: RecordReport;
   readonly result: MeasuredVerification;
   private readonly started = new Map<Stage, number>();
+  private numericContents: Array<RecordedContent | undefined> = [];
 
   constructor(
     private readonly recordFile: string,
@@ -115,7 +123,11 @@ class RecordVerification {
     try {
       return await this.options.hooks.group(`${this.report.name}: ${stage}`, run);
     } finally {
-      this.report.stages.push({ stage, durationMs: Math.round(performance.now() - (this.started.get(stage) ?? 0)) });
+      // A stage entered twice (the compare stage finishing a drifting record's fingerprints) is reported once, summed.
+      const durationMs = Math.round(performance.now() - (this.started.get(stage) ?? 0));
+      const earlier = this.report.stages.find((timing) => timing.stage === stage);
+      if (earlier) earlier.durationMs += durationMs;
+      else this.report.stages.push({ stage, durationMs });
     }
   };
 
@@ -250,12 +262,18 @@ class RecordVerification {
       const { message, hint } = run.environmentUse.problem;
       throw new UserError(message, hint, { field: 'command', line: lineOf(['command']) });
     }
-    const [collected, committed] = await this.stage('compare', async () => {
+    const [collected, committed, numeric] = await this.stage('compare', async () => {
       const outputsFound = await collectOutputs(run.root, paths.artifacts, paths.metrics);
       if (this.options.keepArtifacts) this.result.outputsDir = await keepEvidence(run.root, where.outputs, path.join(where.evidenceDir, 'outputs'));
       const inCheckout = await Promise.all(paths.artifacts.map(async (artifact) => [artifact.repoRelative, await sha256PathIfExists(artifact.absolute)] as const));
-      return [outputsFound, new Map(inCheckout)] as const;
+      const tensors = await measureNumericArtifacts(loaded, run, outputsFound.artifactHashes, {
+        recordName: record.name,
+        baselineDir: this.options.baselineDir,
+        logFile: path.join(where.evidenceDir, NUMERIC_HELPER_LOG_NAME),
+      });
+      return [outputsFound, new Map(inCheckout), tensors] as const;
     });
+    this.numericContents = numeric.contents;
     this.report.artifacts = compareArtifacts(
       (record.artifacts ?? []).map((artifact, i) => ({
         path: paths.artifacts[i]!.repoRelative,
@@ -265,6 +283,7 @@ class RecordVerification {
       })),
       collected.artifactHashes,
       committed,
+      numeric.checks,
     );
     this.report.metrics = compareMetrics({
       recorded: record.metrics?.values ?? {},
@@ -274,6 +293,8 @@ class RecordVerification {
     });
     if (paths.metrics && collected.metrics === null) this.report.missingMetricsFile = paths.metrics.repoRelative;
     this.report.thresholds = checkThresholds(record.thresholds ?? {}, collected.metrics, (name) => lineOf(['thresholds', name]));
+    // A record is written only on drift (the proposed update) and by `record --update`: only then is every tensor hashed.
+    if (this.options.rerunOnChangedData || decideVerdict(this.report) === 'drift') this.numericContents = await this.stage('compare', () => numeric.completeContents());
     this.result.measurement = await this.measure(loaded, environment, collected, run);
   }
 
@@ -295,6 +316,7 @@ class RecordVerification {
       data: actual('data'),
       requirementsSha256: actual('requirements')[0],
       artifacts: artifacts as string[],
+      contents: this.numericContents,
       metrics: collected.metrics ?? undefined,
       packages: environment.packages ?? ran?.packages,
       python: environment.python ? report.python.actual : ran?.version,

@@ -1,3 +1,4 @@
+import { describeNumericArtifact } from '../report/numeric.js';
 import * as core from '@actions/core';
 import { formatDelta, formatNumber, formatPair, formatTolerance, shortHash } from '../report/format.js';
 import type { RecordReport, Report } from '../report/schema.js';
@@ -42,7 +43,10 @@ function recordAnnotations(record: RecordReport): Annotation[] {
     const detail = artifact.status === 'missing' ? 'was not produced by the rerun' : `differs: rerun ${shortHash(artifact.actual)}, recorded ${shortHash(artifact.recorded)}`;
     // A `compare: report` artifact (a plot) is shown, never gating: a notice, not an error.
     if (artifact.policy === 'report') found.push(at('notice', artifact.line, 'artifact changed (not gating)', `${artifact.path} ${detail}`));
-    else found.push(at('error', artifact.line, 'artifact drift', `${artifact.path} ${detail}`));
+    else if (artifact.numeric) {
+      const finding = describeNumericArtifact(artifact, artifact.numeric, record, (text) => text);
+      found.push(artifact.status === 'within' ? at('notice', artifact.line, 'artifact within tolerance', finding) : at('error', artifact.line, 'artifact drift', finding));
+    } else found.push(at('error', artifact.line, 'artifact drift', `${artifact.path} ${detail}`));
   }
   for (const metric of record.metrics) {
     if (metric.status === 'missing') found.push(at('error', metric.line, 'metric missing', `${metric.name} is missing from the rerun's metrics`));

@@ -1,3 +1,5 @@
+import type { RecordedContent } from '../compare/tensors/judge.js';
+
 /**
  * What a run measured, index-aligned with the record's lists: everything `record --update` rewrites
  * and nothing else (name, command, tolerances, thresholds, comments and key order stay as written).
@@ -7,6 +9,8 @@ export interface Measurement {
   data: string[];
   requirementsSha256?: string;
   artifacts: string[];
+  /** Each numeric artifact's tensor fingerprint (`content`), index-aligned; undefined leaves the written one alone. */
+  contents?: Array<RecordedContent | undefined>;
   /** The rerun's flattened metrics; undefined when the record has no metrics file. */
   metrics?: Record<string, number>;
   packages?: Record<string, string>;

@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { isSecretVariable } from '../child-env.js';
-import { MAX_METRIC_NAME_CHARS, MAX_METRICS, RECORD_VERSION, TIMER_MAX_MS } from '../constants.js';
+import { MAX_METRIC_NAME_CHARS, MAX_METRICS, MAX_TENSOR_NAME_CHARS, MAX_TENSORS, RECORD_VERSION, TIMER_MAX_MS } from '../constants.js';
+import { isNumericFormatPath, NUMERIC_FORMAT_EXTENSIONS } from '../compare/formats/format-of.js';
+import { NUMERIC_DTYPES } from '../compare/formats/tensor-file.js';
 import { parseDuration } from '../rerun/duration.js';
 
 // The run record, version 1. Field names are the public format: never rename them.
@@ -59,12 +61,59 @@ const Threshold = z
 
 const HashedFile = z.object({ path: RelativePath, sha256: Sha256Hex }).strict();
 
+const TensorFingerprint = z
+  .object({
+    name: z.string().min(1).max(MAX_TENSOR_NAME_CHARS),
+    dtype: z.union([z.enum(NUMERIC_DTYPES), z.templateLiteral(['raw:', z.string().min(1).max(200)], { error: 'must be a numeric dtype or raw:<type>' })]),
+    shape: z.array(z.number().int().nonnegative()).max(64),
+    sha256: Sha256Hex,
+    count: z.number().int().nonnegative(),
+    nonfinite: z.number().int().nonnegative().optional(),
+    min: z.number().nullable().optional(),
+    max: z.number().nullable().optional(),
+    mean: z.number().nullable().optional(),
+    l2: z.number().optional(),
+    samples: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64').optional(),
+  })
+  .strict();
+
+const ArtifactContent = z
+  .object({
+    format: z.string().min(1).max(40),
+    tensors: z.array(TensorFingerprint).max(MAX_TENSORS, `must list at most ${MAX_TENSORS} tensors`),
+    parameters: z.record(z.string().max(MAX_TENSOR_NAME_CHARS), z.string().max(10_000)).optional(),
+  })
+  .strict()
+  .describe('Measured by record: one fingerprint per tensor (dtype, shape, sha256, statistics), so verify can tell which tensors changed and how.');
+
+const NUMERIC_ONLY_FIELDS = ['tolerance', 'tensors', 'equal_nan', 'fingerprint', 'content'] as const;
+
 const Artifact = HashedFile.extend({
   compare: z
-    .enum(['exact', 'report'])
+    .enum(['exact', 'numeric', 'report'])
     .optional()
-    .describe('exact (default): the bytes must match. report: shown when it changes (a plot, a log), never gating.'),
-}).strict();
+    .describe('exact (default): the bytes must match. numeric: tensor by tensor, within tolerance (per-dtype defaults). report: shown when it changes (a plot, a log), never gating.'),
+  tolerance: Tolerance.optional().describe('compare: numeric only. |rerun − recorded| ≤ abs + rel·|recorded| for every element; unset fields take the dtype default.'),
+  tensors: z.record(z.string().min(1), Tolerance).optional().describe('compare: numeric only. Per-tensor tolerance by glob on the tensor name (`classifier.*`); the first match wins.'),
+  equal_nan: z.boolean().optional().describe('compare: numeric only. NaN equals NaN (default false).'),
+  fingerprint: z
+    .enum(['stats', 'sampled'])
+    .optional()
+    .describe('compare: numeric only. sampled: also keep 4,096 elements per tensor, so a rerun can be judged without a baseline file.'),
+  content: ArtifactContent.optional(),
+})
+  .strict()
+  .superRefine((artifact, ctx) => {
+    if (artifact.compare === 'numeric') {
+      if (!isNumericFormatPath(artifact.path)) {
+        ctx.addIssue({ code: 'custom', path: ['compare'], message: `numeric needs a tensor file (${NUMERIC_FORMAT_EXTENSIONS.join(', ')}); ${artifact.path} is none of them` });
+      }
+      return;
+    }
+    for (const field of NUMERIC_ONLY_FIELDS) {
+      if (artifact[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'only applies with compare: numeric (it would be ignored here)' });
+    }
+  });
 
 const DataInput = z
   .object({
@@ -199,4 +248,5 @@ export const RunRecordSchema = z
 
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 export type ToleranceSpec = z.infer<typeof Tolerance>;
+export type ArtifactSpec = z.infer<typeof Artifact>;
 export type ThresholdSpec = z.infer<typeof Threshold>;

@@ -1,6 +1,7 @@
 import { diffArrays } from 'diff';
 import { DIFF_MAX_EDIT_LENGTH } from '../constants.js';
-import { isMap, isScalar, parseDocument, type YAMLMap } from 'yaml';
+import { type Document, isMap, isScalar, parseDocument, YAMLMap, YAMLSeq } from 'yaml';
+import type { RecordedContent } from '../compare/tensors/judge.js';
 import { type Measurement, recordedPythonVersion } from './measurement.js';
 
 // Pure: rewrites only the measured fields of a run record's text. The yaml Document API keeps the user's comments,
@@ -28,12 +29,31 @@ function replaceMetricValues(doc: ReturnType<typeof parseDocument>, metrics: Rec
   }
 }
 
+/** One line per tensor (a flow map): the update's diff then names exactly the tensors that changed. */
+function contentNode(doc: Document, content: RecordedContent): YAMLMap {
+  const tensors = new YAMLSeq();
+  tensors.items = content.tensors.map((tensor) => doc.createNode(tensor, { flow: true }));
+  const node = new YAMLMap();
+  node.set('format', content.format);
+  node.set('tensors', tensors);
+  if (content.parameters) node.set('parameters', doc.createNode(content.parameters));
+  return node;
+}
+
+/** Writes each measured `content` into its artifact (index-aligned; undefined leaves one alone). */
+export function setArtifactContents(doc: Document, contents: ReadonlyArray<RecordedContent | undefined>): void {
+  contents.forEach((content, i) => {
+    if (content) doc.setIn(['artifacts', i, 'content'], contentNode(doc, content));
+  });
+}
+
 export function updateRecordText(text: string, measured: Measurement): string {
   // The record was loaded (and its keys checked) already; yaml's own duplicate-key check is quadratic in the keys.
   const doc = parseDocument(text, { uniqueKeys: false });
   setEach(doc, 'config', measured.config);
   setEach(doc, 'data', measured.data);
   setEach(doc, 'artifacts', measured.artifacts);
+  if (measured.contents) setArtifactContents(doc, measured.contents);
   if (measured.requirementsSha256 && doc.hasIn(['environment', 'requirements'])) {
     doc.setIn(['environment', 'requirements_sha256'], measured.requirementsSha256);
   }

@@ -1,4 +1,5 @@
 import { formatDelta, formatPair, formatTolerance, plural } from './format.js';
+import { describeNumericArtifact } from './numeric.js';
 import type { Cause, RecordReport } from './schema.js';
 
 /** How a user-controlled name is shown: escaped for markdown, sanitized for the terminal. */
@@ -67,6 +68,7 @@ export function explainRecord(record: RecordReport, quote: Quote): string {
   }
   for (const artifact of record.artifacts) {
     if (artifact.status !== 'identical' && artifact.policy === 'report') findings.push(`${quote(artifact.path)} ${artifact.status === 'missing' ? 'was not produced' : 'changed'} (not gating)`);
+    else if (artifact.numeric && artifact.status !== 'identical') findings.push(describeNumericArtifact(artifact, artifact.numeric, record, quote));
     else if (artifact.status !== 'identical') findings.push(`${quote(artifact.path)} ${artifact.status === 'missing' ? 'was not produced' : 'differs'}`);
     if (artifact.committed?.status === 'differs') findings.push(`the committed ${quote(artifact.path)} is not the one the record describes`);
   }

@@ -3,6 +3,7 @@ import { relevantChanges } from '../explain/causes.js';
 import { codeFence, escapeInline } from './escape.js';
 import { describeCauses, explainRecord } from './explain.js';
 import { loosenedMarkdown } from './loosening.js';
+import { tensorTable } from './numeric.js';
 import { formatDelta, formatDuration, formatNumber, formatPair, formatTolerance, plural, shortHash, VERDICT_EMOJI, VERDICT_LABEL } from './format.js';
 import type { EnvironmentReport, InputCheck, MetricCheck, RecordReport, Report, RunReport, Verdict } from './schema.js';
 import { worstVerdict } from './verdict-order.js';
@@ -92,7 +93,8 @@ function artifactsSection(record: RecordReport, options: RenderOptions): string 
     const status = artifact.policy === 'report' && artifact.status !== 'identical' ? `ℹ️ ${artifact.status === 'missing' ? 'missing' : 'changed'} (not gating)` : STATUS[artifact.status]!;
     return [esc(artifact.path), code(artifact.recorded), code(artifact.actual), `${status}${committed}`];
   });
-  return table(['Artifact', 'Recorded', 'Rerun', 'Status'], rows, options);
+  const tensors = options.detail === 'compact' ? [] : record.artifacts.flatMap((artifact) => (artifact.numeric ? [tensorTable(artifact, artifact.numeric, esc)] : []));
+  return [table(['Artifact', 'Recorded', 'Rerun', 'Status'], rows, options), ...tensors.filter(Boolean)].join('\n\n');
 }
 
 function inputDetails(input: InputCheck): string {

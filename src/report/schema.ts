@@ -132,14 +132,69 @@ export const RunReportSchema = z
   })
   .strict();
 
+const TensorStatisticsSchema = z
+  .object({ nonfinite: z.number().int().nonnegative(), min: ReportNumber.nullable(), max: ReportNumber.nullable(), mean: ReportNumber.nullable(), l2: ReportNumber })
+  .strict();
+
+/** One tensor of a numeric artifact that is not bit-identical to the record (identical ones are only counted). */
+export const TensorCheckSchema = z
+  .object({
+    name: Text,
+    dtype: Text,
+    shape: z.array(z.number().int().nonnegative()).max(64),
+    /**
+     * within/beyond: judged against the tolerance (on every element with a baseline, else on the recorded sample);
+     * differs: its bytes changed and there is nothing to compare elementwise with; added/removed/changed: the
+     * artifact's structure changed (`change` says how); retyped: a scalar of another type with the same value (listed, not gating).
+     */
+    status: z.enum(['within', 'beyond', 'differs', 'added', 'removed', 'changed', 'retyped']),
+    change: Text.optional(),
+    basis: z.enum(['baseline', 'sample']).optional(),
+    total: z.number().int().nonnegative().optional(),
+    mismatched: z.number().int().nonnegative().optional(),
+    maxAbs: ReportNumber.optional(),
+    maxRel: ReportNumber.optional(),
+    /** Index of the first element beyond tolerance, one number per dimension. */
+    firstMismatch: z.array(z.number().int().nonnegative()).max(64).optional(),
+    tolerance: z.object({ abs: z.number(), rel: z.number() }).strict().optional(),
+    recorded: TensorStatisticsSchema.optional(),
+    rerun: TensorStatisticsSchema.optional(),
+  })
+  .strict();
+
+/** How a `compare: numeric` artifact whose bytes changed compares tensor by tensor. */
+export const NumericCheckSchema = z
+  .object({
+    format: Text,
+    /**
+     * content-identical: every tensor bit-identical (serialization changed); within-tolerance / beyond-tolerance;
+     * structure-changed: tensors added, removed, or of another dtype or shape; no-baseline: tensors differ and neither
+     * a baseline nor a recorded sample can show them close; unrecorded: the record holds no fingerprint to compare with.
+     */
+    outcome: z.enum(['content-identical', 'within-tolerance', 'beyond-tolerance', 'structure-changed', 'no-baseline', 'unrecorded']),
+    /** Where the elementwise comparison came from, when there was one. */
+    basis: z.enum(['baseline', 'sample']).optional(),
+    /** The baseline file compared with (for the reader), when one was found. */
+    baseline: Text.optional(),
+    tensorCount: z.number().int().nonnegative(),
+    identicalCount: z.number().int().nonnegative(),
+    /** The tensors that are not identical, largest deviation first, cut to the first few hundred. */
+    tensors: z.array(TensorCheckSchema).max(500),
+    /** Constructor parameters (pickled estimators) that appeared, disappeared or changed: listed, never gating. */
+    parameters: z.object({ added: z.array(Text).max(200), removed: z.array(Text).max(200), changed: z.array(Text).max(200) }).strict().optional(),
+  })
+  .strict();
+
 export const ArtifactCheckSchema = z
   .object({
     path: Text,
     recorded: Hash,
     actual: Hash.nullable(),
-    status: z.enum(['identical', 'differs', 'missing']),
-    /** `report`: the record shows this artifact's changes but never gates on them (a plot, a log). */
-    policy: z.enum(['exact', 'report']).optional(),
+    /** within: the bytes differ, but every tensor is within its tolerance or bit-identical (`numeric` says which). */
+    status: z.enum(['identical', 'within', 'differs', 'missing']),
+    /** `report`: the record shows this artifact's changes but never gates on them (a plot, a log). `numeric`: compared tensor by tensor. */
+    policy: z.enum(['exact', 'numeric', 'report']).optional(),
+    numeric: NumericCheckSchema.optional(),
     line: Line.optional(),
     /** The same path in the checkout (committed, or restored from LFS or DVC) against the recorded sha256. */
     committed: z.object({ actual: Hash, status: z.enum(['match', 'differs']) }).strict().optional(),
@@ -296,6 +351,8 @@ export type EnvironmentReport = z.infer<typeof EnvironmentReportSchema>;
 export type PackageChange = z.infer<typeof PackageChangeSchema>;
 export type RunReport = z.infer<typeof RunReportSchema>;
 export type ArtifactCheck = z.infer<typeof ArtifactCheckSchema>;
+export type NumericCheck = z.infer<typeof NumericCheckSchema>;
+export type TensorCheck = z.infer<typeof TensorCheckSchema>;
 export type MetricCheck = z.infer<typeof MetricCheckSchema>;
 export type ThresholdCheck = z.infer<typeof ThresholdCheckSchema>;
 export type CodeReport = z.infer<typeof CodeReportSchema>;

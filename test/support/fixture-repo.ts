@@ -108,6 +108,11 @@ export async function createRecordedRepo(options: { cacheRoot: string }): Promis
   git(root, 'add', 'run.yaml');
   git(root, 'commit', '-qm', 'record');
 
+  return fixtureRepo(root, env);
+}
+
+/** A FixtureRepo over a repository already on disk, verified with `env`. */
+export function fixtureRepo(root: string, env: NodeJS.ProcessEnv): FixtureRepo {
   return {
     root,
     env,
@@ -115,4 +120,20 @@ export async function createRecordedRepo(options: { cacheRoot: string }): Promis
     read: (relative) => readFile(path.join(root, relative), 'utf8'),
     verify: (args = []) => runCli(['verify', 'run.yaml', ...args], { cwd: root, env }),
   };
+}
+
+/**
+ * One of examples/ as a user's repository: its files (those named, or all but out/), plus `extra` ones, committed
+ * in a fresh git repository, verified with the shared recording cache.
+ */
+export async function exampleRepo(example: string, options: { only?: string[]; extra?: Record<string, string> } = {}): Promise<FixtureRepo> {
+  const root = await mkdtemp(path.join(tmpdir(), `repro-gate-${example}-`));
+  const source = path.join(PROJECT_ROOT, 'examples', example);
+  if (options.only) for (const entry of options.only) await cp(path.join(source, entry), path.join(root, entry), { recursive: true });
+  else await cp(source, root, { recursive: true, filter: (file) => path.relative(source, file).split(path.sep)[0] !== 'out' });
+  for (const [relative, content] of Object.entries(options.extra ?? {})) await writeFile(path.join(root, relative), content);
+  git(root, 'init', '-q');
+  git(root, 'add', '.');
+  git(root, 'commit', '-qm', example);
+  return fixtureRepo(root, { REPRO_GATE_CACHE_DIR: await recordingCacheRoot(), PIP_RETRIES: '0' });
 }

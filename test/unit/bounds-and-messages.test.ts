@@ -115,6 +115,7 @@ describe('2. the size of a metrics file', () => {
         out: 'run.yaml',
         command: 'mkdir -p out && truncate -s 65M out/metrics.json',
         artifacts: [],
+        numeric: [],
         metrics: 'out/metrics.json',
         data: [],
         config: [],
@@ -352,7 +353,7 @@ describe('6. messages that name the culprit', () => {
   });
 
   it('refuses record --timeout past the longest timer before anything runs', async () => {
-    const options = { out: path.join(dir, 'run.yaml'), command: 'true', artifacts: ['m'], data: [], config: [], currentEnv: true, seeds: {}, variables: {}, passEnv: [], timeout: '1000h', python: 'python3', cacheRoot: dir, hooks: quietHooks };
+    const options = { out: path.join(dir, 'run.yaml'), command: 'true', artifacts: ['m'], numeric: [], data: [], config: [], currentEnv: true, seeds: {}, variables: {}, passEnv: [], timeout: '1000h', python: 'python3', cacheRoot: dir, hooks: quietHooks };
     const error = (await recordRun(options).catch((thrown: unknown) => thrown)) as UserError;
     expect(error).toBeInstanceOf(UserError);
     expect(error.message).toMatch(/^--timeout "1000h" must be at most 596h/);

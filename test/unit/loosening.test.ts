@@ -180,6 +180,43 @@ describe('compareRecordVersions: each kind of loosening', () => {
     ]);
   });
 
+  it('reports a numeric artifact whose tensors pass more easily: a wider tolerance by glob or dtype, NaN equal, a sampled fingerprint', () => {
+    expect(loosened((record) => (record.artifacts[1].tensors = { 'classifier.*': { abs: 1e-3 } }))).toEqual([
+      { kind: 'tolerance-widened', subject: 'out/report.json classifier.* (float16)', before: '±0.00001 + 0.1%', after: '±0.001 + 0.1%' },
+    ]);
+    // Tighter than every float dtype's default, but integers were exact: an int64 tensor may now move.
+    expect(loosened((record) => (record.artifacts[1].tolerance = { abs: 1e-8, rel: 1e-8 }))).toEqual([
+      { kind: 'tolerance-widened', subject: 'out/report.json (int64)', before: 'exact', after: '±1e-8 + 0.000001%' },
+    ]);
+    expect(loosened((record) => (record.artifacts[1].tolerance = { abs: 0, rel: 0 }))).toEqual([]);
+    // Tighter than the float32 default, wider than float64's: a float64 tensor can now pass more.
+    expect(loosened((record) => (record.artifacts[1].tolerance = { abs: 1e-6, rel: 1e-6 }))[0]).toMatchObject({ subject: 'out/report.json (float64)' });
+    expect(loosened((record) => (record.artifacts[1].tolerance = { rel: 0.5 }))[0]).toMatchObject({ kind: 'tolerance-widened', subject: 'out/report.json (float16)' });
+    expect(
+      loosened((record) => {
+        record.artifacts[1].equal_nan = true;
+        record.artifacts[1].fingerprint = 'sampled';
+      }),
+    ).toEqual([
+      { kind: 'artifact-weakened', subject: 'out/report.json', before: 'NaN ≠ NaN', after: 'equal_nan: true' },
+      { kind: 'artifact-weakened', subject: 'out/report.json', before: 'fingerprint: stats', after: 'fingerprint: sampled' },
+    ]);
+  });
+
+  it('reports tensor fingerprints rewritten while the artifact sha256 stayed: they are measured from its bytes', () => {
+    const withContent = (sha: string) => (record: any) => (record.artifacts[1].content = { format: 'npy', tensors: [{ name: 'array', sha256: sha }] });
+    const base = baseRecord();
+    withContent(HASH_A)(base);
+    const rewritten = structuredClone(base);
+    withContent(HASH_C)(rewritten);
+    expect(compareRecordVersions(base, rewritten, 'run.yaml').loosened).toEqual([
+      { kind: 'artifact-weakened', subject: 'out/report.json', before: 'tensor fingerprints of the recorded artifact', after: 'tensor fingerprints rewritten, same artifact sha256' },
+    ]);
+    // A re-record changes both: that is a re-record, not a loosening.
+    rewritten.artifacts[1].sha256 = HASH_C;
+    expect(compareRecordVersions(base, rewritten, 'run.yaml').loosened).toEqual([]);
+  });
+
   it('reports a deleted record, and nothing else about it', () => {
     expect(compareRecordVersions(baseRecord(), undefined, 'models/digits/run.yaml')).toEqual({
       loosened: [{ kind: 'record-deleted', subject: 'models/digits/run.yaml', before: 'digits', after: null }],

@@ -127,10 +127,10 @@ describe('the reusable workflow', () => {
     expect(workflow.on.workflow_call.secrets).toBeUndefined();
   });
 
-  it('grants contents: read everywhere and pull-requests: write only to the report job', () => {
+  it('grants contents: read everywhere, actions: read only to the reproduce job (its baseline) and pull-requests: write only to the report job', () => {
     expect(workflow.permissions).toEqual({ contents: 'read' });
     expect(discover?.permissions).toEqual({ contents: 'read' });
-    expect(reproduce?.permissions).toEqual({ contents: 'read' });
+    expect(reproduce?.permissions).toEqual({ actions: 'read', contents: 'read' });
     expect(report?.permissions).toEqual({ contents: 'read', 'pull-requests': 'write' });
   });
 
@@ -194,8 +194,11 @@ describe('the fork-safe templates', () => {
   const comment = parse(read('docs/workflows/fork-safe-comment.yml')) as Workflow;
 
   it('checks pull requests with a read-only token and never comments there', () => {
-    expect(Object.keys(check.on)).toEqual(['pull_request']);
-    expect(check.permissions).toEqual({ contents: 'read' });
+    // Push runs of the base branch upload the pull requests' baseline; the comment workflow ignores them.
+    expect(check.on).toEqual({ pull_request: null, push: { branches: ['main'] } });
+    expect(comment.jobs.comment?.if).toMatch(/github\.event\.workflow_run\.event == 'pull_request'/);
+    // Read-only: actions: read lets the check fetch the base branch's evidence as a baseline, and writes nothing.
+    expect(check.permissions).toEqual({ actions: 'read', contents: 'read' });
     const steps = Object.values(check.jobs).flatMap((job) => job.steps ?? []);
     expect(steps.find((step) => step.uses?.startsWith('repro-gate/repro-gate'))?.with?.comment).toBe('never');
     expect(steps.find((step) => step.uses?.startsWith('actions/upload-artifact'))?.with?.name).toBe('repro-gate-report');

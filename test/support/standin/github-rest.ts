@@ -4,9 +4,11 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../fixture-repo.js';
 import { sendJson } from './http.js';
 import type { OpenApiValidator } from './openapi.js';
+import type { UploadedArtifact } from './results-service.js';
 
 // The REST endpoints the action calls, with GitHub's behaviour where it matters: pagination with Link
-// headers, GET /user refused to an installation token, comments authored by the token's bot user.
+// headers, GET /user refused to an installation token, comments authored by the token's bot user, the Actions
+// endpoints refused to a token without `actions: read`, and artifact downloads redirected to blob storage.
 // Objects are built from the OpenAPI description's own examples, so their shape is GitHub's.
 
 const EXAMPLES = (
@@ -36,6 +38,26 @@ export interface SeededPullRequest {
   fromFork?: boolean;
 }
 
+/** A workflow run of the repository; its artifacts are ones the results service received (an earlier action run's). */
+export interface SeededWorkflowRun {
+  id: number;
+  workflowId: number;
+  headBranch: string;
+  /** The commit the run ran on; the description's example commit when not given. */
+  headSha?: string;
+  event: string;
+  status: 'completed' | 'in_progress';
+  conclusion: 'success' | 'failure' | null;
+  /** A pull request's run from a fork: its head repository is the fork, whatever its branch is called. */
+  fromFork?: boolean;
+  artifacts?: Array<UploadedArtifact & { expired?: boolean }>;
+}
+
+/** What the workflow token may do; GitHub answers 403 to an Actions endpoint when `actions` is `none`. */
+export interface TokenPermissions {
+  actions: 'read' | 'none';
+}
+
 export interface InjectedFailure {
   method: string;
   path: RegExp;
@@ -55,6 +77,51 @@ function simpleUser(login: string, id: number): Record<string, unknown> {
   return { ...user, login, id, node_id: Buffer.from(`04:${bot ? 'Bot' : 'User'}${id}`).toString('base64'), type: bot ? 'Bot' : 'User' };
 }
 
+/** The repository the stand-in serves, as the examples' `minimal-repository`, renamed; a fork keeps the example's other repository. */
+function repositoryOf(owner: string, repo: string, fork: boolean): Record<string, unknown> {
+  const template = EXAMPLES['workflow-run']!.value as Record<string, any>;
+  if (fork) return template.head_repository as Record<string, unknown>;
+  return { ...template.repository, name: repo, full_name: `${owner}/${repo}`, owner: { ...template.repository.owner, login: owner } };
+}
+
+function workflowRunObject(api: string, owner: string, repo: string, run: SeededWorkflowRun): Record<string, unknown> {
+  const template = EXAMPLES['workflow-run']!.value as Record<string, any>;
+  const url = `${api}/repos/${owner}/${repo}/actions/runs/${run.id}`;
+  return {
+    ...template,
+    id: run.id,
+    workflow_id: run.workflowId,
+    head_branch: run.headBranch,
+    head_sha: run.headSha ?? template.head_sha,
+    event: run.event,
+    status: run.status,
+    conclusion: run.conclusion,
+    url,
+    html_url: `https://github.com/${owner}/${repo}/actions/runs/${run.id}`,
+    artifacts_url: `${url}/artifacts`,
+    workflow_url: `${api}/repos/${owner}/${repo}/actions/workflows/${run.workflowId}`,
+    repository: repositoryOf(owner, repo, false),
+    head_repository: repositoryOf(owner, repo, run.fromFork ?? false),
+  };
+}
+
+function artifactObject(api: string, owner: string, repo: string, run: SeededWorkflowRun, artifact: UploadedArtifact & { expired?: boolean }): Record<string, unknown> {
+  const template = EXAMPLES['artifact-paginated']!.value.artifacts[0] as Record<string, any>;
+  const url = `${api}/repos/${owner}/${repo}/actions/artifacts/${artifact.id}`;
+  return {
+    ...template,
+    id: artifact.id,
+    node_id: Buffer.from(`011:Artifact${artifact.id}`).toString('base64'),
+    name: artifact.name,
+    size_in_bytes: artifact.size,
+    url,
+    archive_download_url: `${url}/zip`,
+    expired: artifact.expired ?? false,
+    digest: artifact.digest,
+    workflow_run: { ...template.workflow_run, id: run.id, head_branch: run.headBranch },
+  };
+}
+
 function pullRequestSimple(pull: SeededPullRequest): Record<string, unknown> {
   const template = EXAMPLES['pull-request-simple-items']!.value[0] as Record<string, any>;
   // The description's own example lacks the now-required `requested_teams[].type`; GitHub's answers carry it.
@@ -65,6 +132,8 @@ export class GitHubRestStandin {
   private readonly issueComments = new Map<string, IssueComment[]>();
   private readonly pullRequests = new Map<string, SeededPullRequest[]>();
   private readonly failures: InjectedFailure[] = [];
+  private readonly workflowRuns = new Map<string, SeededWorkflowRun[]>();
+  private permissions: TokenPermissions = { actions: 'read' };
   private nextCommentId = 1_000_001;
   private readonly userIds = new Map<string, number>([[ACTIONS_BOT.login, ACTIONS_BOT.id]]);
 
@@ -74,6 +143,8 @@ export class GitHubRestStandin {
       token: string;
       validator: OpenApiValidator;
       report: (problem: string) => void;
+      /** The signed blob-storage URL an artifact download redirects to. */
+      artifactDownloadUrl: (artifact: UploadedArtifact) => string;
     },
   ) {}
 
@@ -88,6 +159,15 @@ export class GitHubRestStandin {
   seedPullRequest(owner: string, repo: string, pull: SeededPullRequest): void {
     const key = `${owner}/${repo}`;
     this.pullRequests.set(key, [...(this.pullRequests.get(key) ?? []), pull]);
+  }
+
+  seedWorkflowRun(owner: string, repo: string, run: SeededWorkflowRun): void {
+    const key = `${owner}/${repo}`;
+    this.workflowRuns.set(key, [...(this.workflowRuns.get(key) ?? []), run]);
+  }
+
+  setTokenPermissions(permissions: TokenPermissions): void {
+    this.permissions = permissions;
   }
 
   failNext(failure: InjectedFailure): void {
@@ -156,13 +236,23 @@ export class GitHubRestStandin {
     }
     for (const problem of operation.validateRequest(body)) this.options.report(`${operation.operationId}: ${problem}`);
     if (!this.authorized(request)) return send(401, { message: 'Bad credentials', documentation_url: DOCS, status: '401' });
+    if (operation.operationId.startsWith('actions/') && this.permissions.actions === 'none') {
+      // The permission check answers before the endpoint does, so the description does not list it.
+      const documentation_url = `${DOCS}/actions`;
+      return send(403, { message: 'Resource not accessible by integration', documentation_url, status: '403' }, {}, true);
+    }
     const failure = this.takeFailure(method, url);
     if (failure) {
       const body = failure.body ?? { message: 'Server Error', documentation_url: DOCS, status: String(failure.status) };
       const crossCutting = failure.status >= 500 || failure.status === 429 || failure.headers?.['x-ratelimit-remaining'] === '0';
       return send(failure.status, body, failure.headers, crossCutting);
     }
-    return this.answer(operation.operationId, operation.pathParams, url, body as { body?: string } | undefined, send);
+    const redirect = (location: string) => {
+      response.writeHead(302, { location, 'content-length': 0 });
+      response.end();
+      return 302;
+    };
+    return this.answer(operation.operationId, operation.pathParams, url, body as { body?: string } | undefined, send, redirect);
   }
 
   private answer(
@@ -170,7 +260,8 @@ export class GitHubRestStandin {
     params: Record<string, string>,
     url: URL,
     body: { body?: string } | undefined,
-    send: (status: number, body: unknown, headers?: Record<string, string>) => number,
+    send: Send,
+    redirect: (location: string) => number,
   ): number {
     const { owner = '', repo = '' } = params;
     switch (operationId) {
@@ -198,29 +289,74 @@ export class GitHubRestStandin {
         const pulls = (this.pullRequests.get(`${owner}/${repo}`) ?? []).filter((pull) => !head || `${pull.headOwner}:${pull.headBranch}` === head);
         return send(200, pulls.map(pullRequestSimple));
       }
+      case 'actions/get-workflow-run': {
+        const run = this.runsOf(owner, repo).find((candidate) => candidate.id === Number(params.run_id));
+        return run ? send(200, workflowRunObject(this.options.apiUrl(), owner, repo, run)) : notFound(send);
+      }
+      case 'actions/list-workflow-runs': {
+        const branch = url.searchParams.get('branch');
+        const event = url.searchParams.get('event');
+        const status = url.searchParams.get('status');
+        const runs = this.runsOf(owner, repo)
+          .filter((run) => String(run.workflowId) === params.workflow_id)
+          .filter((run) => !branch || run.headBranch === branch)
+          .filter((run) => !event || run.event === event)
+          // `status` takes a status or a conclusion (`success`).
+          .filter((run) => !status || run.status === status || run.conclusion === status)
+          .sort((a, b) => b.id - a.id);
+        const { items, headers } = paginate(url, runs);
+        const api = this.options.apiUrl();
+        return send(200, { total_count: runs.length, workflow_runs: items.map((run) => workflowRunObject(api, owner, repo, run)) }, headers);
+      }
+      case 'actions/list-workflow-run-artifacts': {
+        const run = this.runsOf(owner, repo).find((candidate) => candidate.id === Number(params.run_id));
+        if (!run) return notFound(send);
+        const artifacts = run.artifacts ?? [];
+        const { items, headers } = paginate(url, artifacts);
+        const api = this.options.apiUrl();
+        return send(200, { total_count: artifacts.length, artifacts: items.map((artifact) => artifactObject(api, owner, repo, run, artifact)) }, headers);
+      }
+      case 'actions/download-artifact': {
+        const artifact = this.runsOf(owner, repo)
+          .flatMap((run) => run.artifacts ?? [])
+          .find((candidate) => candidate.id === Number(params.artifact_id));
+        if (!artifact || params.archive_format !== 'zip') return notFound(send);
+        if (artifact.expired) return send(410, { message: 'Artifact has expired', documentation_url: DOCS, status: '410' });
+        return redirect(this.options.artifactDownloadUrl(artifact));
+      }
       default:
         return send(404, { message: 'Not Found', documentation_url: DOCS, status: '404' });
     }
   }
 
-  private listComments(
-    owner: string,
-    repo: string,
-    issueNumber: number,
-    url: URL,
-    send: (status: number, body: unknown, headers?: Record<string, string>) => number,
-  ): number {
-    const all = this.comments(owner, repo, issueNumber);
-    const perPage = Math.min(Number(url.searchParams.get('per_page') ?? 30), 100);
-    const page = Number(url.searchParams.get('page') ?? 1);
-    const last = Math.max(1, Math.ceil(all.length / perPage));
-    const link = (target: number, rel: string) => {
-      const next = new URL(url);
-      next.searchParams.set('per_page', String(perPage));
-      next.searchParams.set('page', String(target));
-      return `<${next.href}>; rel="${rel}"`;
-    };
-    const links = [page < last && link(page + 1, 'next'), page < last && link(last, 'last'), page > 1 && link(1, 'first'), page > 1 && link(page - 1, 'prev')].filter(Boolean);
-    return send(200, all.slice((page - 1) * perPage, page * perPage), links.length > 0 ? { link: links.join(', ') } : {});
+  private runsOf(owner: string, repo: string): SeededWorkflowRun[] {
+    return this.workflowRuns.get(`${owner}/${repo}`) ?? [];
   }
+
+  private listComments(owner: string, repo: string, issueNumber: number, url: URL, send: Send): number {
+    const { items, headers } = paginate(url, this.comments(owner, repo, issueNumber));
+    return send(200, items, headers);
+  }
+}
+
+type Send = (status: number, body: unknown, headers?: Record<string, string>, crossCutting?: boolean) => number;
+
+/** GitHub answers 404 for anything that does not exist or that the token cannot see; most operations leave it out. */
+function notFound(send: Send): number {
+  return send(404, { message: 'Not Found', documentation_url: DOCS, status: '404' }, {}, true);
+}
+
+/** One page of `all`, with GitHub's Link header (`per_page` at most 100, default 30). */
+function paginate<T>(url: URL, all: T[]): { items: T[]; headers: Record<string, string> } {
+  const perPage = Math.min(Number(url.searchParams.get('per_page') ?? 30), 100);
+  const page = Number(url.searchParams.get('page') ?? 1);
+  const last = Math.max(1, Math.ceil(all.length / perPage));
+  const link = (target: number, rel: string) => {
+    const next = new URL(url);
+    next.searchParams.set('per_page', String(perPage));
+    next.searchParams.set('page', String(target));
+    return `<${next.href}>; rel="${rel}"`;
+  };
+  const links = [page < last && link(page + 1, 'next'), page < last && link(last, 'last'), page > 1 && link(1, 'first'), page > 1 && link(page - 1, 'prev')].filter(Boolean);
+  return { items: all.slice((page - 1) * perPage, page * perPage), headers: links.length > 0 ? { link: links.join(', ') } : {} };
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ACTIONS_BOT, GitHubRestStandin, type InjectedFailure, type IssueComment, type SeededPullRequest } from './github-rest.js';
+import { ACTIONS_BOT, GitHubRestStandin, type InjectedFailure, type IssueComment, type SeededPullRequest, type SeededWorkflowRun, type TokenPermissions } from './github-rest.js';
 import { type LoggedRequest, readBody, sendJson } from './http.js';
 import { OpenApiValidator } from './openapi.js';
 import { type CacheEntry, ResultsServiceStandin, type UploadedArtifact } from './results-service.js';
@@ -24,6 +24,9 @@ export interface Standin {
   comments(owner: string, repo: string, issueNumber: number): IssueComment[];
   seedComments(owner: string, repo: string, issueNumber: number, comments: Array<{ body: string; login: string }>): void;
   seedPullRequest(owner: string, repo: string, pull: SeededPullRequest): void;
+  /** A run of a workflow, e.g. the base branch's, carrying artifacts an earlier action run uploaded (`artifacts`). */
+  seedWorkflowRun(owner: string, repo: string, run: SeededWorkflowRun): void;
+  setTokenPermissions(permissions: TokenPermissions): void;
   failNext(failure: InjectedFailure): void;
   close(): Promise<void>;
 }
@@ -45,8 +48,9 @@ export async function startStandin(): Promise<Standin> {
   const requests: LoggedRequest[] = [];
   const token = `ghs_${randomBytes(18).toString('base64url')}`;
   const report = (problem: string) => validationErrors.push(problem);
-  const rest = new GitHubRestStandin({ apiUrl: () => origin, token, validator: new OpenApiValidator(), report });
   const results = new ResultsServiceStandin({ baseUrl: () => origin, report });
+  const artifactDownloadUrl = (artifact: UploadedArtifact) => results.signedReadUrl(artifact.blob);
+  const rest = new GitHubRestStandin({ apiUrl: () => origin, token, validator: new OpenApiValidator(), report, artifactDownloadUrl });
 
   const server = createServer((request, response) => {
     void (async () => {
@@ -78,6 +82,8 @@ export async function startStandin(): Promise<Standin> {
     comments: (owner, repo, issueNumber) => rest.comments(owner, repo, issueNumber),
     seedComments: (owner, repo, issueNumber, comments) => rest.seedComments(owner, repo, issueNumber, comments),
     seedPullRequest: (owner, repo, pull) => rest.seedPullRequest(owner, repo, pull),
+    seedWorkflowRun: (owner, repo, run) => rest.seedWorkflowRun(owner, repo, run),
+    setTokenPermissions: (permissions) => rest.setTokenPermissions(permissions),
     failNext: (failure) => rest.failNext(failure),
     close: () =>
       new Promise<void>((resolve) => {

@@ -53,9 +53,14 @@ export interface CacheEntry {
 }
 
 export interface UploadedArtifact {
+  id: number;
   name: string;
   size: number;
   zip: Buffer;
+  /** `sha256:<hex>` of the zip, as the REST API's `digest` reports it. */
+  digest: string;
+  /** Where blob storage keeps the zip, for a signed download URL. */
+  blob: string;
 }
 
 const base64url = (value: string) => Buffer.from(value).toString('base64url');
@@ -69,6 +74,8 @@ export class ResultsServiceStandin {
   private readonly jobId = 'e5f6a7b8-0000-4000-8000-000000000001';
   private readonly signingKey = randomBytes(32);
   private readonly blobs = new Map<string, Buffer>();
+  /** The Content-Type each blob was uploaded with (`x-ms-blob-content-type`), which blob storage serves it with. */
+  private readonly contentTypes = new Map<string, string>();
   private readonly stagedBlocks = new Map<string, Map<string, Buffer>>();
   private readonly pendingArtifacts = new Map<string, string>();
   private nextId = 1;
@@ -94,6 +101,11 @@ export class ResultsServiceStandin {
   private signedUrl(container: string): string {
     const blob = `/blob/devstoreaccount1/${container}/${this.nextId++}`;
     return `${this.options.baseUrl()}${blob}?sv=2025-01-05&sp=rcw&sig=${encodeURIComponent(this.sign(blob))}`;
+  }
+
+  /** A read-only signed URL of a stored blob, as the cache service and the REST API's artifact download hand out. */
+  signedReadUrl(blobPath: string): string {
+    return `${this.options.baseUrl()}${blobPath}?sv=2025-01-05&sp=r&sig=${encodeURIComponent(this.sign(blobPath))}`;
   }
 
   private sign(blobPath: string): string {
@@ -128,8 +140,7 @@ export class ResultsServiceStandin {
         };
         const matched = usable(key) ? key : restore_keys.map((prefix) => [...this.caches.keys()].reverse().find((candidate) => candidate.startsWith(prefix) && usable(candidate))).find(Boolean);
         if (!matched) return { ok: false };
-        const blob = this.caches.get(matched)!.blob;
-        return { ok: true, signed_download_url: `${this.options.baseUrl()}${blob}?sv=2025-01-05&sp=r&sig=${encodeURIComponent(this.sign(blob))}`, matched_key: matched };
+        return { ok: true, signed_download_url: this.signedReadUrl(this.caches.get(matched)!.blob), matched_key: matched };
       }
       case `${CACHE_SERVICE}/CreateCacheEntry`: {
         const { key, version } = request as Request<typeof method>;
@@ -157,12 +168,15 @@ export class ResultsServiceStandin {
       case `${ARTIFACT_SERVICE}/FinalizeArtifact`: {
         const { name, size, hash } = request as Request<typeof method>;
         this.checkBackendIds(request as Request<typeof method>);
-        const zip = this.blobs.get(this.pendingArtifacts.get(name) ?? '');
+        const blob = this.pendingArtifacts.get(name) ?? '';
+        const zip = this.blobs.get(blob);
         if (!zip) return { ok: false };
         if (zip.length !== Number(size)) this.options.report(`artifact ${name}: finalized with size ${size}, uploaded ${zip.length}`);
-        if (hash && hash !== `sha256:${createHash('sha256').update(zip).digest('hex')}`) this.options.report(`artifact ${name}: hash ${hash} does not match the upload`);
-        this.artifacts.push({ name, size: zip.length, zip });
-        return { ok: true, artifact_id: String(this.nextId++) };
+        const digest = `sha256:${createHash('sha256').update(zip).digest('hex')}`;
+        if (hash && hash !== digest) this.options.report(`artifact ${name}: hash ${hash} does not match the upload`);
+        const id = this.nextId++;
+        this.artifacts.push({ id, name, size: zip.length, zip, digest, blob });
+        return { ok: true, artifact_id: String(id) };
       }
     }
   }
@@ -183,6 +197,8 @@ export class ResultsServiceStandin {
     if (url.searchParams.get('sig') !== this.sign(blobPath)) return answer(403, { 'x-ms-error-code': 'AuthenticationFailed' });
     const committed = { etag: `"0x${randomBytes(8).toString('hex')}"`, 'last-modified': new Date().toUTCString() };
     if (request.method === 'PUT') {
+      const contentType = request.headers['x-ms-blob-content-type'];
+      if (typeof contentType === 'string' && url.searchParams.get('comp') !== 'block') this.contentTypes.set(blobPath, contentType);
       const comp = url.searchParams.get('comp');
       if (comp === 'block') {
         const blocks = this.stagedBlocks.get(blobPath) ?? new Map<string, Buffer>();
@@ -205,7 +221,8 @@ export class ResultsServiceStandin {
     }
     const stored = this.blobs.get(blobPath);
     if (!stored) return answer(404, { 'x-ms-error-code': 'BlobNotFound' });
-    const headers = { 'content-length': stored.length, 'content-type': 'application/octet-stream', 'x-ms-blob-type': 'BlockBlob', ...committed };
+    const contentType = this.contentTypes.get(blobPath) ?? 'application/octet-stream';
+    const headers = { 'content-length': stored.length, 'content-type': contentType, 'x-ms-blob-type': 'BlockBlob', ...committed };
     return request.method === 'HEAD' ? answer(200, headers) : answer(200, headers, stored);
   }
 }
