@@ -28770,6 +28770,10 @@ async function runVerifyCommand(args, stdout, stderr) {
         throw new UserError('--base needs a git ref (a branch, tag or commit)', USAGE_HINT);
     if (values['fail-on-loosened'] && values.base === undefined)
         throw new UserError('--fail-on-loosened needs --base REF to compare the records with', USAGE_HINT);
+    // A mistyped folder would silently mean "no baseline": numeric artifacts would drift for want of one.
+    if (values.baseline !== undefined && !(await (0,promises_namespaceObject.stat)(values.baseline).then((info) => info.isDirectory(), () => false))) {
+        throw new UserError(`--baseline ${values.baseline} is not a folder`, 'Point it at a folder holding the recorded artifacts at their paths (or unpacked evidence artifacts).');
+    }
     // Compared with the base first: a base missing from the clone fails before any training starts.
     const changes = values.base === undefined ? undefined : await recordChangesSince(positionals, { ref: values.base, fetchHint: FETCH_HINT });
     const evidenceDir = values['evidence-dir'] ?? (await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-evidence-')));

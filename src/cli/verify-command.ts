@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ExitCode } from '../constants.js';
@@ -29,6 +29,10 @@ export async function runVerifyCommand(args: string[], stdout: NodeJS.WritableSt
   if (positionals.length === 0) throw new UserError('verify needs at least one run record', USAGE_HINT);
   if (values.base === '') throw new UserError('--base needs a git ref (a branch, tag or commit)', USAGE_HINT);
   if (values['fail-on-loosened'] && values.base === undefined) throw new UserError('--fail-on-loosened needs --base REF to compare the records with', USAGE_HINT);
+  // A mistyped folder would silently mean "no baseline": numeric artifacts would drift for want of one.
+  if (values.baseline !== undefined && !(await stat(values.baseline).then((info) => info.isDirectory(), () => false))) {
+    throw new UserError(`--baseline ${values.baseline} is not a folder`, 'Point it at a folder holding the recorded artifacts at their paths (or unpacked evidence artifacts).');
+  }
   // Compared with the base first: a base missing from the clone fails before any training starts.
   const changes = values.base === undefined ? undefined : await recordChangesSince(positionals, { ref: values.base, fetchHint: FETCH_HINT });
   const evidenceDir = values['evidence-dir'] ?? (await mkdtemp(path.join(tmpdir(), 'repro-gate-evidence-')));

@@ -28,6 +28,15 @@ async function repoWriting(file: Buffer) {
 
 const WRITE = ['--', 'sh', '-c', 'mkdir -p out && cp weights.bin out/weights.npy'];
 
+describe('verify --baseline', () => {
+  it('refuses a folder that does not exist before anything runs: it would silently mean no baseline', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'repro-gate-no-baseline-'));
+    const result = await runCli(['verify', 'run.yaml', '--baseline', 'no-such-folder'], { cwd: root });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/--baseline no-such-folder is not a folder/);
+  });
+});
+
 describe('numeric artifacts that lie about their size', () => {
   it('record refuses a truncated .npy, naming it, and writes no record', async () => {
     const root = await repoWriting(npy([1000], 400));
