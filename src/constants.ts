@@ -100,3 +100,11 @@ export const PIP_INSTALL_LOG_NAME = 'pip-install.log';
 export const VENV_FINGERPRINT_FILE = '.repro-gate-fingerprint.json';
 /** Past this many changed lines a diff is not read, and computing it would take minutes (Myers is O(N·D)). */
 export const DIFF_MAX_EDIT_LENGTH = 2_000;
+/** The probe's seeding plan (`numpy=7,torch=3`): set only when the record applies seeds or asks for strict determinism. */
+export const PROBE_SEED_PLAN_ENV = 'REPRO_GATE_SEED_PLAN';
+/** `strict`: the probe turns on each framework's deterministic algorithms. */
+export const PROBE_DETERMINISM_ENV = 'REPRO_GATE_DETERMINISM';
+/** `record --runs` and `verify --runs` run the command at most this many times: each run is a whole training. */
+export const MAX_RECORD_RUNS = 50;
+/** The venv's `pip freeze`, taken when it is built and sealed with it (src/environment/frozen-packages.ts). */
+export const VENV_FREEZE_FILE = '.repro-gate-freeze.json';

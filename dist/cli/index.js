@@ -8655,6 +8655,7 @@ var __webpack_exports__ = {};
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "node:os"
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
@@ -8772,6 +8773,14 @@ const PIP_INSTALL_LOG_NAME = 'pip-install.log';
 const VENV_FINGERPRINT_FILE = '.repro-gate-fingerprint.json';
 /** Past this many changed lines a diff is not read, and computing it would take minutes (Myers is O(N·D)). */
 const DIFF_MAX_EDIT_LENGTH = 2_000;
+/** The probe's seeding plan (`numpy=7,torch=3`): set only when the record applies seeds or asks for strict determinism. */
+const PROBE_SEED_PLAN_ENV = 'REPRO_GATE_SEED_PLAN';
+/** `strict`: the probe turns on each framework's deterministic algorithms. */
+const PROBE_DETERMINISM_ENV = 'REPRO_GATE_DETERMINISM';
+/** `record --runs` and `verify --runs` run the command at most this many times: each run is a whole training. */
+const MAX_RECORD_RUNS = 50;
+/** The venv's `pip freeze`, taken when it is built and sealed with it (src/environment/frozen-packages.ts). */
+const VENV_FREEZE_FILE = '.repro-gate-freeze.json';
 
 ;// CONCATENATED MODULE: ./src/secrets/shed-secrets.ts
 
@@ -9238,11 +9247,15 @@ Options:
   --base REF           also report how the record was loosened against its version at git REF
                        (tolerances widened, thresholds relaxed, checks removed)
   --fail-on-loosened   with --base: exit 1 when a record was loosened, even if it reproduces
+  --runs N             when a record drifts, rerun it until it has run N times: reruns that agree are
+                       deterministic drift (a real change), reruns that disagree nondeterministic training
+  --vary LIST          diagnosis: rerun once per variation against the unvaried run and report which outputs
+                       each changes (threads, hashseed, tz-locale, workdir, env-order, or all)
   -h, --help           show this help
 
 ${EXIT_STATUS}`,
     record: `Usage: ${TOOL_NAME} record --artifact PATH... [options] -- <command...>
-       ${TOOL_NAME} record --update RECORD... [--force]
+       ${TOOL_NAME} record --update RECORD... [--force] [--runs N]
 
 Runs the command the way verify reruns it and writes a run record (run.yaml) with every hash, seed, pin and
 metric. Paths are relative to the current folder; everything after \`--\` is the command (its own --help stays its own).
@@ -9257,7 +9270,13 @@ Options:
   --requirements FILE        pip requirements: the command runs in a venv built from them (cached like verify's)
   --current-env              record without --requirements: run in the current environment and freeze
                              the interpreter that actually ran
-  --seed NAME=VALUE          a seed, exported to the run as REPRO_SEED_<NAME> (repeatable)
+  --seed NAME=VALUE          a seed, exported as REPRO_SEED_<NAME> and applied in-process by the probe for python,
+                             random, numpy, torch and tensorflow when the program imports them (repeatable)
+  --determinism strict       also deterministic algorithms (torch, cuDNN, TF), one BLAS/OpenMP thread, PYTHONHASHSEED
+  --runs N                   run the command N times (N ≥ 3 to calibrate; 5 recommended), each in a fresh sandbox:
+                             nondeterministic metrics are recorded at the median with a calibrated tolerance,
+                             numeric artifacts get per-tensor tolerances, other varying artifacts a warning
+  --calibrate-factor K       with --runs: tolerance = K × the spread of the runs (default 3)
   --var NAME=VALUE           an environment variable set for the run (repeatable)
   --pass-env NAME            a host variable the run may see, e.g. HF_TOKEN; recorded by name only
                              (repeatable; every other host variable is withheld from the run)
@@ -9268,6 +9287,7 @@ Options:
   --update RECORD...         rerun existing records and rewrite their measured fields (hashes, metrics,
                              packages), keeping their tolerances, thresholds and comments
   --force                    with --update: write the record even when a threshold fails
+                             (--update keeps calibrated tolerances; with --runs N it calibrates them again)
   -h, --help                 show this help`,
     merge: `Usage: ${TOOL_NAME} merge <report.json|folder>... [options]
 
@@ -9306,10 +9326,11 @@ Options (prune):
 /** The overview: one synopsis line per command. */
 const USAGE = `Usage:
   ${TOOL_NAME} verify <record>... [--json FILE] [--markdown FILE] [--python PATH] [--evidence-dir DIR] [--keep-artifacts] [--base REF [--fail-on-loosened]]
+                     [--runs N] [--vary LIST]
   ${TOOL_NAME} record --artifact PATH... [--metrics FILE] [--data PATH[=MANIFEST]...] [--config PATH...]
                      [--requirements FILE | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--pass-env NAME...] [--name NAME]
-                     [--out run.yaml] [--timeout 60m] [--python PATH] -- <command...>
-  ${TOOL_NAME} record --update RECORD... [--force]
+                     [--out run.yaml] [--timeout 60m] [--python PATH] [--runs N [--calibrate-factor K]] [--determinism strict] -- <command...>
+  ${TOOL_NAME} record --update RECORD... [--force] [--runs N [--calibrate-factor K]]
   ${TOOL_NAME} merge <report.json|folder>... [--expect RECORD]... [--json FILE] [--markdown FILE]
   ${TOOL_NAME} discover <record>...
   ${TOOL_NAME} cache list | prune [--max-size SIZE] [--all]
@@ -9352,6 +9373,15 @@ function parsePairs(values, flag, numeric = false) {
         pairs[name] = numeric && /^-?\d+$/.test(raw) ? Number(raw) : raw;
     }
     return pairs;
+}
+/** A numeric flag's value; undefined when the flag was not given. */
+function numberFlag(value, flag) {
+    if (value === undefined)
+        return undefined;
+    const number = value.trim() === '' ? Number.NaN : Number(value);
+    if (!Number.isFinite(number))
+        throw new UserError(`${flag} "${value}" is not a number`, USAGE_HINT);
+    return number;
 }
 
 ;// CONCATENATED MODULE: ./src/cli/cache-command.ts
@@ -19538,7 +19568,59 @@ function parseDuration(text) {
     return Number(match[1]) * UNIT_MS[match[2]];
 }
 
+;// CONCATENATED MODULE: ./src/environment/machine/schema.ts
+
+// The machine a run happened on, as far as it moves floats: which vector instructions the kernels may use (AVX-512
+// and AVX2 paths sum in different orders), which BLAS ran with how many threads, and the GPU stack. Measured, never
+// written by hand; strict and bounded all the same, since a record is read from the pull request.
+const MAX_CPU_CHARS = 200;
+const MAX_GPUS = 16;
+const MAX_GPU_NAME_CHARS = 200;
+const MAX_VERSION_CHARS = 100;
+const MAX_ISA_FLAGS = 40;
+const Library = object({
+    api: schemas_enum(['blas', 'openmp', 'other']).describe('threadpoolctl user_api.'),
+    library: schemas_string()
+        .min(1)
+        .max(100)
+        .describe('threadpoolctl internal_api (openblas, mkl, blis, flexiblas, openmp), or the file name of a library it has no name for.'),
+    version: schemas_string().max(MAX_VERSION_CHARS).nullable().optional().describe('As threadpoolctl reports it; null when the library does not say.'),
+    threads: schemas_number()
+        .int()
+        .nonnegative()
+        .optional()
+        .describe('Size of its thread pool: OpenBLAS, for one, splits a reduction by it, so the sums change with it.'),
+    architecture: schemas_string()
+        .max(100)
+        .nullable()
+        .optional()
+        .describe('The kernels the library picked for this CPU, e.g. OpenBLAS SkylakeX or Haswell.'),
+})
+    .strict();
+const Gpu = object({
+    name: schemas_string().min(1).max(MAX_GPU_NAME_CHARS).describe('As nvidia-smi names it, e.g. NVIDIA A100-SXM4-40GB.'),
+    driver: schemas_string().min(1).max(MAX_VERSION_CHARS).optional().describe('NVIDIA driver version.'),
+    cuda: schemas_string().min(1).max(40).optional().describe('CUDA runtime the framework uses (torch.version.cuda), not the highest the driver supports.'),
+    cudnn: schemas_string().min(1).max(40).optional().describe('cuDNN version the framework loaded.'),
+})
+    .strict();
+const MachineFingerprintSchema = object({
+    cpu: schemas_string().min(1).max(MAX_CPU_CHARS).describe('CPU model name, e.g. "Intel(R) Xeon(R) Platinum 8370C CPU @ 2.80GHz".'),
+    isa: array(schemas_string().regex(/^[a-z0-9_]+$/, 'must be a CPU flag as /proc/cpuinfo spells it').max(40))
+        .max(MAX_ISA_FLAGS)
+        .describe('The instruction-set flags that decide which kernels run (avx2, avx512f, amx_tile, sve, ...), sorted; empty when unknown.'),
+    cores: schemas_number().int().min(1).describe('Logical CPUs the process may run on.'),
+    libraries: array(Library)
+        .max(20)
+        .optional()
+        .describe('Native thread pools loaded by the run (threadpoolctl): BLAS and OpenMP, with versions and thread counts.'),
+    gpus: array(Gpu).max(MAX_GPUS).optional().describe('NVIDIA GPUs; absent when there is none or nvidia-smi could not tell.'),
+})
+    .strict()
+    .describe('The hardware and native libraries behind a run, to explain float drift between a record and its rerun.');
+
 ;// CONCATENATED MODULE: ./src/record/schema.ts
+
 
 
 
@@ -19645,6 +19727,7 @@ const Environment = object({
     requirements_sha256: Sha256Hex.optional(),
     packages: record(PackageName, schemas_string().min(1)).optional().describe('pip freeze at record time.'),
     platform: schemas_string().min(1).optional().describe('sysconfig.get_platform() at record time, e.g. linux-x86_64.'),
+    machine: MachineFingerprintSchema.optional(),
     variables: record(schemas_string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), schemas_string())
         .optional(),
     pass_env: array(schemas_string()
@@ -19655,6 +19738,10 @@ const Environment = object({
 })
     .strict()
     .superRefine((env, ctx) => {
+    for (const name of Object.keys(env.variables ?? {})) {
+        if (name.startsWith('REPRO_GATE_'))
+            ctx.addIssue({ code: 'custom', path: ['variables', name], message: 'REPRO_GATE_* names are repro-gate\'s own (the probe reads them): use another name' });
+    }
     if (env.requirements !== undefined && env.python === undefined) {
         ctx.addIssue({ code: 'custom', path: ['python'], message: 'is required when requirements is set' });
     }
@@ -19689,6 +19776,12 @@ const RunRecordSchema = object({
     environment: Environment.optional(),
     seeds: record(schemas_string().regex(/^[A-Za-z0-9_]+$/, 'must be [A-Za-z0-9_]+'), union([schemas_number().int(), schemas_string()]))
         .optional(),
+    apply_seeds: schemas_boolean()
+        .optional()
+        .describe('true: the rerun probe applies the seeds in every Python process when it imports the framework (random.seed, numpy.random.seed, torch.manual_seed, tf.random.set_seed); otherwise they are only exported as REPRO_SEED_*.'),
+    determinism: schemas_enum(['default', 'strict'])
+        .optional()
+        .describe('strict: torch.use_deterministic_algorithms(True), cuDNN deterministic, CUBLAS_WORKSPACE_CONFIG, PYTHONHASHSEED, one OMP/MKL/OpenBLAS thread (unless variables set them).'),
     config: array(HashedFile).optional(),
     data: array(DataInput).optional(),
     artifacts: array(Artifact).optional(),
@@ -19983,6 +20076,7 @@ function iso_duration(params) {
 ;// CONCATENATED MODULE: ./src/report/schema.ts
 
 
+
 // The report is what `verify --json` writes and what the action and the workflow merge.
 // Reports from other jobs (or forks) are untrusted, so every object is strict and every size is capped.
 const MAX_TEXT = 2_000;
@@ -20049,6 +20143,8 @@ const PackageChangeSchema = object({
 const EnvironmentReportSchema = object({
     python: object({ required: Text.optional(), actual: Text }).strict(),
     platform: object({ recorded: Text.optional(), actual: Text }).strict(),
+    /** The hardware and native libraries of the record and of the rerun (see src/environment/machine). */
+    machine: object({ recorded: MachineFingerprintSchema.optional(), actual: MachineFingerprintSchema }).strict().optional(),
     /** null: the record has no requirements and the command ran in the current environment. */
     venv: object({ key: Text, source: schemas_enum(['built', 'local-cache', 'remote-cache']), durationMs: schema_Duration })
         .strict()
@@ -20062,6 +20158,14 @@ const EnvironmentReportSchema = object({
     })
         .strict()
         .nullable(),
+})
+    .strict();
+/** What the probe did with the record's seeds (`apply_seeds`, `determinism: strict`), aggregated over the run's processes. */
+const SeedingReportSchema = object({
+    mode: schemas_enum(['applied', 'exported']),
+    strict: schemas_boolean(),
+    applied: array(object({ module: Text, calls: array(Text).max(10), processes: schemas_number().int().nonnegative() }).strict()).max(10),
+    failed: array(object({ module: Text, error: Text }).strict()).max(10).optional(),
 })
     .strict();
 const RunReportSchema = object({
@@ -20090,6 +20194,7 @@ const RunReportSchema = object({
     containment: schemas_enum(['cgroup', 'marker']).optional(),
     /** Command lines of processes still running when the command ended or timed out, killed then (the first ones). */
     killed: array(schemas_string().max(KILLED_COMMAND_MAX_CHARS)).max(KILLED_LISTED_MAX).optional(),
+    seeding: SeedingReportSchema.optional(),
 })
     .strict();
 const TensorStatisticsSchema = object({ nonfinite: schemas_number().int().nonnegative(), min: ReportNumber.nullable(), max: ReportNumber.nullable(), mean: ReportNumber.nullable(), l2: ReportNumber })
@@ -20194,6 +20299,7 @@ const CauseSchema = object({
         'platform-changed',
         'code-changed',
         'data-changed',
+        'machine-changed',
     ]),
     subject: Text,
     line: Line.optional(),
@@ -20202,6 +20308,18 @@ const CauseSchema = object({
 })
     .strict();
 const StageTimingSchema = object({ stage: schemas_enum(['load', 'inputs', 'environment', 'sandbox', 'rerun', 'compare']), durationMs: schema_Duration })
+    .strict();
+/** An output that is not the same in every run, with each run's value (a short sha256 for artifacts; null: not produced). */
+const VaryingOutputSchema = object({ output: Text, kind: schemas_enum(['metric', 'artifact']), values: array(union([ReportNumber, schemas_string().max(64)]).nullable()).max(60) })
+    .strict();
+/** A drifting record rerun N times (`verify --runs`): a real change, or training that differs run to run. */
+const DriftReportSchema = object({ kind: schemas_enum(['deterministic', 'nondeterministic']), runs: schemas_number().int().positive().max(60), varying: array(VaryingOutputSchema).max(100) })
+    .strict();
+/** One `verify --vary` variation against the unvaried run: which outputs it changed. */
+const VariationReportSchema = object({ variation: Text, failure: Text.optional(), changed: array(VaryingOutputSchema).max(100) })
+    .strict();
+/** One run of the command: the first rerun, a repeat (`--runs`), or a variation (`--vary`). */
+const RerunTimingSchema = object({ index: schemas_number().int().positive().max(100), durationMs: schema_Duration, variation: Text.optional(), failure: Text.optional() })
     .strict();
 const RecordErrorSchema = object({ message: Text, hint: Text.optional(), field: Text.optional(), line: Line.optional() })
     .strict();
@@ -20224,6 +20342,12 @@ const RecordReportSchema = object({
     warnings: array(Text).max(100).optional(),
     /** The record's metrics file, when the rerun did not write it (every recorded metric is then missing). */
     missingMetricsFile: Text.optional(),
+    /** Every run of the command, with the time it took (the first rerun, repeats, variations). */
+    reruns: array(RerunTimingSchema).max(100).optional(),
+    /** On drift with `--runs N`: whether the reruns agreed with each other. */
+    drift: DriftReportSchema.optional(),
+    /** With `--vary`: which variation changed which output. */
+    variations: array(VariationReportSchema).max(10).optional(),
     /** On drift: how to accept the change, with the run.yaml diff this rerun implies. */
     update: object({ command: Text, diff: schemas_string().max(MAX_DIFF) }).strict().optional(),
 })
@@ -20361,7 +20485,187 @@ async function mergeReportFiles(targets, expectedRecords) {
     return mergeReports(reports, new Date().toISOString(), expectedRecords);
 }
 
+;// CONCATENATED MODULE: ./src/environment/machine/describe.ts
+const LIBRARY_NAMES = { openblas: 'OpenBLAS', mkl: 'MKL', blis: 'BLIS', flexiblas: 'FlexiBLAS', openmp: 'OpenMP' };
+// Widest first: the headline is the widest vector unit the kernels may use.
+const ISA_LEVELS = [
+    [['avx512f'], 'AVX-512'],
+    [['avx2'], 'AVX2'],
+    [['avx'], 'AVX'],
+    [['sse4_2'], 'SSE4.2'],
+    [['sve', 'sve2'], 'SVE'],
+    [['asimd', 'neon'], 'NEON'],
+];
+function isaLevel(isa) {
+    return ISA_LEVELS.find(([flags]) => flags.some((flag) => isa.includes(flag)))?.[1] ?? 'baseline';
+}
+function libraryName(library) {
+    return LIBRARY_NAMES[library.toLowerCase()] ?? library;
+}
+function sortedDistinct(values) {
+    const present = [...new Set(values.filter((value) => value !== null && value !== undefined))];
+    return present.sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b))));
+}
+function blasLibraries(libraries) {
+    return (libraries ?? []).filter((library) => library.api === 'blas');
+}
+function blasNames(libraries) {
+    return sortedDistinct(blasLibraries(libraries).map((library) => libraryName(library.library)));
+}
+/** The BLAS the run loaded, e.g. MKL; several (numpy's OpenBLAS beside torch's MKL) are joined with +. */
+function blasName(libraries) {
+    const names = blasNames(libraries);
+    return names.length > 0 ? names.join(' + ') : undefined;
+}
+function threadCounts(libraries, api) {
+    const counts = sortedDistinct((libraries ?? []).filter((library) => library.api === api).map((library) => library.threads));
+    return counts.length > 0 ? counts.join('/') : undefined;
+}
+/** Per BLAS (by name): a value such as its version or kernel architecture, distinct values joined. */
+function perBlas(libraries, field) {
+    const values = new Map();
+    for (const library of blasLibraries(libraries)) {
+        const name = libraryName(library.library);
+        values.set(name, [...(values.get(name) ?? []), library[field]]);
+    }
+    const joined = new Map();
+    for (const [name, list] of values) {
+        const distinct = sortedDistinct(list);
+        if (distinct.length > 0)
+            joined.set(name, distinct.join(', '));
+    }
+    return joined;
+}
+/** Shown by their headline level; a machine whose flags are unknown (not Linux) by its CPU instead. */
+function head(machine) {
+    return machine.isa.length > 0 ? isaLevel(machine.isa) : shortCpuName(machine.cpu);
+}
+function phrase(machine, show) {
+    const names = blasNames(machine.libraries);
+    if (names.length === 0)
+        return head(machine);
+    const versions = perBlas(machine.libraries, 'version');
+    const blas = names.map((name) => (show.versions && versions.has(name) ? `${name} ${versions.get(name)}` : name)).join(' + ');
+    const threads = threadCounts(machine.libraries, 'blas');
+    const pool = show.threads && threads ? ` (${threads} thread${threads === '1' ? '' : 's'})` : '';
+    return `${head(machine)} with ${blas}${pool}`;
+}
+/** A short phrase for sentences, e.g. "AVX2 with OpenBLAS (8 threads)". */
+function describeMachine(machine) {
+    return phrase(machine, { versions: false, threads: true });
+}
+/** "Intel(R) Xeon(R) Platinum 8370C CPU @ 2.80GHz" → "Intel Xeon Platinum 8370C": the model without marks, clock or filler. */
+function shortCpuName(model) {
+    const short = model
+        .replace(/\((R|TM)\)/gi, '')
+        .replace(/@.*$/, '')
+        .replace(/\bwith Radeon\b.*$/i, '')
+        .replace(/\b(CPU|Processor|\d+-Cores?)\b/gi, '')
+        .replace(/\s+/g, ' ')
+        .trim();
+    return short || model.trim();
+}
+function gpuSummary(gpus) {
+    const counts = new Map();
+    for (const gpu of gpus ?? [])
+        counts.set(gpu.name, (counts.get(gpu.name) ?? 0) + 1);
+    const parts = [...counts].map(([name, count]) => (count > 1 ? `${count}× ${name}` : name));
+    return parts.length > 0 ? parts.join(' + ') : undefined;
+}
+/** Recorded → actual, when both sides know the value and they differ. */
+function change(label, recorded, actual) {
+    return recorded !== undefined && actual !== undefined && recorded !== actual ? `${label} ${recorded} → ${actual}` : undefined;
+}
+function isaChanges(recorded, actual) {
+    if (recorded.length === 0 || actual.length === 0)
+        return [];
+    const lost = recorded.filter((flag) => !actual.includes(flag));
+    const gained = actual.filter((flag) => !recorded.includes(flag));
+    return [...(lost.length > 0 ? [`ISA flags lost: ${lost.join(', ')}`] : []), ...(gained.length > 0 ? [`ISA flags gained: ${gained.join(', ')}`] : [])];
+}
+function libraryChanges(recorded, actual) {
+    if (!recorded || !actual)
+        return { details: [], blas: false, versions: false, threads: false };
+    const names = change('BLAS', blasName(recorded) ?? 'none', blasName(actual) ?? 'none');
+    const perField = (field, label) => {
+        const after = perBlas(actual, field);
+        return [...perBlas(recorded, field)].map(([name, value]) => change(label(name), value, after.get(name)));
+    };
+    const versions = perField('version', (name) => name);
+    const architectures = perField('architecture', (name) => `${name} architecture`);
+    const blasThreads = change('BLAS threads', threadCounts(recorded, 'blas'), threadCounts(actual, 'blas'));
+    const openmpThreads = change('OpenMP threads', threadCounts(recorded, 'openmp'), threadCounts(actual, 'openmp'));
+    const details = [names, ...versions, ...architectures, blasThreads, openmpThreads].filter((line) => line !== undefined);
+    const anyVersion = versions.some((line) => line !== undefined);
+    return { details, blas: Boolean(names) || anyVersion || Boolean(blasThreads), versions: anyVersion, threads: Boolean(blasThreads) };
+}
+function gpuChanges(recorded, actual) {
+    const first = (gpus, field) => gpus?.[0]?.[field];
+    const lines = [
+        change('GPU', gpuSummary(recorded) ?? 'none', gpuSummary(actual) ?? 'none'),
+        change('GPU driver', first(recorded, 'driver'), first(actual, 'driver')),
+        change('CUDA', first(recorded, 'cuda'), first(actual, 'cuda')),
+        change('cuDNN', first(recorded, 'cudnn'), first(actual, 'cudnn')),
+    ];
+    return lines.filter((line) => line !== undefined);
+}
+/**
+ * What differs between the recorded machine and the rerun's that can move floats, or undefined when nothing does.
+ * The subject leads with the vector level and BLAS, then the GPUs, then the CPU model; otherwise it is the one change.
+ */
+function machineChanges(recorded, actual) {
+    const isa = isaChanges(recorded.isa, actual.isa);
+    const libraries = libraryChanges(recorded.libraries, actual.libraries);
+    const cpu = change('CPU', shortCpuName(recorded.cpu), shortCpuName(actual.cpu));
+    const gpus = gpuChanges(recorded.gpus, actual.gpus);
+    const details = [...isa, ...libraries.details, ...(cpu ? [cpu] : []), ...gpus];
+    if (details.length === 0)
+        return undefined;
+    const levelChanged = recorded.isa.length > 0 && actual.isa.length > 0 && isaLevel(recorded.isa) !== isaLevel(actual.isa);
+    if (levelChanged || libraries.blas) {
+        // Versions and thread counts only where they differ, so the sentence shows the change and nothing else.
+        const show = { versions: libraries.versions, threads: libraries.threads };
+        return { subject: `recorded on ${phrase(recorded, show)}, rerun on ${phrase(actual, show)}`, details };
+    }
+    const gpusBefore = gpuSummary(recorded.gpus);
+    const gpusAfter = gpuSummary(actual.gpus);
+    if (gpusBefore !== gpusAfter) {
+        const on = (summary) => (summary ? `on ${summary}` : 'without a GPU');
+        return { subject: `recorded ${on(gpusBefore)}, rerun ${on(gpusAfter)}`, details };
+    }
+    if (cpu)
+        return { subject: `recorded on ${shortCpuName(recorded.cpu)}, rerun on ${shortCpuName(actual.cpu)}`, details };
+    return { subject: details[0], details };
+}
+
+;// CONCATENATED MODULE: ./src/report/truncate.ts
+// Pure: strings cut to a report field's cap instead of failing its schema. The cut is always said, with a count.
+/** The start of `text`, at most `max` characters in all, ending with how much was left out. */
+function keepStart(text, max) {
+    if (text.length <= max)
+        return text;
+    const note = (cut) => `… (${cut} more characters)`;
+    const kept = max - note(text.length).length;
+    return `${text.slice(0, kept)}${note(text.length - kept)}`;
+}
+/**
+ * The first line and the end of `text`, at most `max` characters: a message says what failed first and why last
+ * (pip's ERROR lines, a stack of causes), so the middle is what goes.
+ */
+function keepEnds(text, max) {
+    if (text.length <= max)
+        return text;
+    const firstLine = text.split('\n', 1)[0];
+    const head = firstLine.length <= max / 4 ? firstLine : `${firstLine.slice(0, Math.floor(max / 4) - 1)}…`;
+    const note = (cut) => `\n… (${cut} characters left out) …\n`;
+    const tailLength = max - head.length - note(text.length).length;
+    return `${head}${note(text.length - head.length - tailLength)}${text.slice(text.length - tailLength)}`;
+}
+
 ;// CONCATENATED MODULE: ./src/explain/causes.ts
+
+
+
 // Pure: turns the differences found on the way into the likely causes a reader checks first.
 function pythonDiffers(python) {
     if (!python.required)
@@ -20385,6 +20689,10 @@ function likelyCauses(facts) {
         const { recorded, actual } = environment.platform;
         if (recorded && recorded !== actual)
             causes.push({ kind: 'platform-changed', subject: `${recorded} → ${actual}` });
+        const machine = environment.machine?.recorded && machineChanges(environment.machine.recorded, environment.machine.actual);
+        // Built from the record's own fingerprint: cut to what a report holds.
+        if (machine)
+            causes.push({ kind: 'machine-changed', subject: keepStart(machine.subject, REPORT_TEXT_MAX) });
         const packages = environment.packages;
         const changes = [...(packages?.changed ?? []), ...(packages?.added ?? []), ...(packages?.removed ?? [])];
         // A package no process of the rerun imported cannot have changed its results: listed last, as unlikely.
@@ -20647,6 +20955,8 @@ function describeCause(cause, quote) {
             return `platform ${quote(cause.subject)}`;
         case 'code-changed':
             return quote(cause.subject);
+        case 'machine-changed':
+            return `machine: ${quote(cause.subject)}`;
     }
 }
 function describeCauses(causes, quote, limit = 4) {
@@ -20807,7 +21117,57 @@ function loosenedTerminal(report, quote, highlight = (text) => text) {
     return lines.length > 0 ? lines.join('\n') : undefined;
 }
 
+;// CONCATENATED MODULE: ./src/report/runs.ts
+
+// Pure: how a record's extra runs read: the drift's kind (`--runs`), the outputs that varied between runs side by
+// side, which variation changed what (`--vary`), and what the probe seeded.
+/** The headline's qualifier: "drift (nondeterministic)". */
+function driftKindLabel(record) {
+    return record.verdict === 'drift' && record.drift ? ` (${record.drift.kind})` : '';
+}
+const FIX_NONDETERMINISM = 'Seed the frameworks (`seeds:` with `apply_seeds: true`), set `determinism: strict` in the record, or calibrate tolerances with `repro-gate record --update --runs 5`.';
+/** One sentence on what the reruns showed, with the fix for nondeterminism. */
+function driftSentence(record, quote) {
+    const drift = record.drift;
+    if (!drift || record.verdict !== 'drift')
+        return undefined;
+    if (drift.kind === 'deterministic')
+        return `All ${drift.runs} reruns agree with each other and not with the record: the change is real, not noise.`;
+    const names = drift.varying.map((output) => quote(output.output));
+    const failed = (record.reruns ?? []).filter((run) => run.failure && !run.variation).map((run) => `run ${run.index} ${quote(run.failure)}`);
+    const varies = names.length > 0 ? `${names.slice(0, 5).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''} ${names.length === 1 ? 'varies' : 'vary'} between them` : '';
+    return `The ${drift.runs} reruns disagree with each other: the training is nondeterministic (${[varies, ...failed].filter(Boolean).join('; ')}). ${FIX_NONDETERMINISM}`;
+}
+/** A short sha256 or a number; from a report another job wrote, so quoted all the same. */
+function cell(value, quote) {
+    if (value === null)
+        return '—';
+    return typeof value === 'number' || value === 'NaN' || value === 'Infinity' || value === '-Infinity' ? formatNumber(value) : quote(value);
+}
+/** The varying outputs, one row each, one column per run. */
+function varyingRows(outputs, quote) {
+    return outputs.map((output) => [quote(output.output), ...output.values.map((value) => cell(value, quote))]);
+}
+/** One row per variation: what it changed, or that it changed nothing. */
+function variationRows(record, quote) {
+    return (record.variations ?? []).map((variation) => [
+        quote(variation.variation),
+        variation.failure ? `run failed: ${quote(variation.failure)}` : variation.changed.length === 0 ? 'no change' : variation.changed.map((output) => `${quote(output.output)} (${cell(output.values[0] ?? null, quote)} → ${cell(output.values[1] ?? null, quote)})`).join(', '),
+    ]);
+}
+/** What the probe did with the seeds, in one line; undefined when it did nothing. */
+function seedingLine(run, quote) {
+    const seeding = run?.seeding;
+    if (!seeding)
+        return undefined;
+    const calls = seeding.applied.flatMap((entry) => entry.calls.map((call) => `${quote(call)}${entry.processes > 1 ? ` (${plural(entry.processes, 'process')})` : ''}`));
+    const failed = (seeding.failed ?? []).map((entry) => `${quote(entry.module)} failed: ${quote(entry.error)}`);
+    const what = [...calls, ...failed];
+    return `Seeds applied in-process by the probe${seeding.strict ? ' (strict determinism)' : ''}: ${what.length > 0 ? what.join(' · ') : 'none (no seeded framework was imported)'}`;
+}
+
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
+
 
 
 
@@ -20975,8 +21335,22 @@ function runSection(run, options) {
         return undefined;
     const outcome = run.timedOut ? 'timed out' : run.signal ? `killed by ${markdown_esc(run.signal)}` : `exit ${run.exitCode}`;
     const lines = run.logTail.split('\n').length;
-    const body = `Command: ${markdown_esc(run.command)} (in ${markdown_esc(run.workdir)})${processesLine(run)}${containmentLine(run)}\n\n${codeFence(run.logTail || '(no output)', LOG_CHARS)}`;
+    const seeding = seedingLine(run, markdown_esc);
+    const body = `Command: ${markdown_esc(run.command)} (in ${markdown_esc(run.workdir)})${processesLine(run)}${containmentLine(run)}${seeding ? `\n\n${seeding}` : ''}\n\n${codeFence(run.logTail || '(no output)', LOG_CHARS)}`;
     return details(`Rerun log (last ${plural(lines, 'line')}) · ${outcome} · ${formatDuration(run.durationMs)}`, body, run.exitCode !== 0);
+}
+/** `--runs` and `--vary`: the outputs that varied between reruns side by side, and what each variation changed. */
+function runsSection(record, options) {
+    const parts = [];
+    const drift = driftSentence(record, markdown_esc);
+    if (drift)
+        parts.push(`**Reruns:** ${drift}`);
+    if (record.drift?.kind === 'nondeterministic' && record.drift.varying.length > 0) {
+        parts.push(table(['Output', ...Array.from({ length: record.drift.runs }, (_, i) => `Run ${i + 1}`)], varyingRows(record.drift.varying, markdown_esc), options));
+    }
+    if (record.variations?.length)
+        parts.push(`**Variations** (each against the unvaried run)\n\n${table(['Variation', 'Changed outputs'], variationRows(record, markdown_esc), options)}`);
+    return parts.length > 0 ? parts.join('\n\n') : undefined;
 }
 function warningsSection(record) {
     if (!record.warnings?.length)
@@ -21006,11 +21380,12 @@ function stagesLine(record) {
     return `<sub>${markdown_esc(record.recordPath)} · ${record.stages.map((stage) => `${stage.stage} ${formatDuration(stage.durationMs)}`).join(' · ')}</sub>`;
 }
 function recordSection(record, options) {
-    const headline = `### ${VERDICT_EMOJI[record.verdict]} ${markdown_esc(record.name)}: ${VERDICT_LABEL[record.verdict]}`;
+    const headline = `### ${VERDICT_EMOJI[record.verdict]} ${markdown_esc(record.name)}: ${VERDICT_LABEL[record.verdict]}${driftKindLabel(record)}`;
     const sections = [
         headline,
         errorSection(record) ?? explainRecord(record, markdown_esc),
         warningsSection(record),
+        runsSection(record, options),
         metricsSection(record, options),
         thresholdsSection(record, options),
         artifactsSection(record, options),
@@ -21083,6 +21458,7 @@ async function writeReports(report, files) {
 
 
 
+
 // Pure: the CLI's summary. Untrusted strings are sanitized so they cannot drive the terminal.
 const COLOR = { reproduced: '32', 'within-tolerance': '33', drift: '31', error: '35' };
 const MARK = { reproduced: '✓', 'within-tolerance': '~', drift: '✗', error: '!' };
@@ -21099,7 +21475,19 @@ function columns(rows) {
 }
 function recordLines(record, paint) {
     const q = sanitizeTerminal;
-    const lines = [`${paint(record.verdict, `${MARK[record.verdict]} ${q(record.name)}: ${VERDICT_LABEL[record.verdict]}`)}  (${q(record.recordPath)})`, `  ${explainRecord(record, q)}`];
+    const lines = [`${paint(record.verdict, `${MARK[record.verdict]} ${q(record.name)}: ${VERDICT_LABEL[record.verdict]}${driftKindLabel(record)}`)}  (${q(record.recordPath)})`, `  ${explainRecord(record, q)}`];
+    const drift = driftSentence(record, q);
+    if (drift)
+        lines.push(`  ${drift}`);
+    if (record.drift?.kind === 'nondeterministic' && record.drift.varying.length > 0) {
+        const { rows, more } = capped(record.drift.varying, (output) => varyingRows([output], q)[0]);
+        lines.push(...columns([['output', ...Array.from({ length: record.drift.runs }, (_, i) => `run ${i + 1}`)], ...rows]), ...more);
+    }
+    if (record.variations?.length)
+        lines.push(...columns([['variation', 'changed outputs'], ...variationRows(record, q)]));
+    const seeding = seedingLine(record.run, q);
+    if (seeding)
+        lines.push(`  ${seeding}`);
     if (record.error?.hint)
         lines.push(`  how to fix: ${q(record.error.hint)}`);
     for (const warning of record.warnings ?? [])
@@ -21506,6 +21894,33 @@ async function sha256PathIfExists(target) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/environment/frozen-packages.ts
+
+
+
+
+
+// `pip freeze` of a venv costs a Python start and pip's import (most of a cached venv's preparation). A cached venv
+// never changes once sealed (its fingerprint, which covers this file, is checked on every reuse), so its freeze is
+// taken once, when it is built, and read back afterwards.
+const Frozen = record(schemas_string().max(200), schemas_string().max(200));
+/** Written into a venv being built, before it is sealed. */
+async function storeFreeze(dir) {
+    await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, VENV_FREEZE_FILE), JSON.stringify(await pipFreeze(external_node_path_default().join(dir, 'bin', 'python'))));
+}
+/** The venv's packages: as stored when it was built, or (a venv built before this file existed) from pip. */
+async function frozenPackages(dir) {
+    const text = await (0,promises_namespaceObject.readFile)(external_node_path_default().join(dir, VENV_FREEZE_FILE), 'utf8').catch(() => undefined);
+    let stored;
+    try {
+        stored = text === undefined ? undefined : Frozen.safeParse(JSON.parse(text));
+    }
+    catch {
+        stored = undefined;
+    }
+    return stored?.success ? stored.data : pipFreeze(external_node_path_default().join(dir, 'bin', 'python'));
+}
+
 ;// CONCATENATED MODULE: ./src/environment/venv-integrity.ts
 
 
@@ -21586,6 +22001,7 @@ async function requirementsInstallLocalPaths(file) {
 
 
 
+
 const LOCK_WAIT_MS = 250;
 async function exists(file) {
     return (0,promises_namespaceObject.access)(file).then(() => true, () => false);
@@ -21611,7 +22027,7 @@ class PipVenvManager {
             this.request.log(`${this.request.requirementsDisplayPath ?? requirementsFile} installs the project itself: the venv is built for this run only, never cached`);
         const source = local ? await this.buildForThisRunOnly(key, dir, interpreter) : await this.obtain(key, dir, interpreter);
         const venvPython = external_node_path_default().join(dir, 'bin', 'python');
-        const frozen = await pipFreeze(venvPython);
+        const frozen = await frozenPackages(dir);
         const packages = recordedPackages ? diffPackages(recordedPackages, frozen) : null;
         const { remoteCache, log } = this.request;
         return {
@@ -21689,6 +22105,7 @@ class PipVenvManager {
                 throw new UserError(`the environment failed to build: python -m venv exited ${created.code}: ${created.stderr.trim()}`, 'Install the venv module for this interpreter (e.g. apt install python3-venv).');
             }
             await pipInstall(external_node_path_default().join(dir, 'bin', 'python'), this.request.requirementsFile, requirements, this.request.cacheRoot, this.request.logDir, this.request.installDir);
+            await storeFreeze(dir);
             await makeFilesReadOnly(dir);
             await sealVenv(dir);
             await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, VENV_COMPLETE_MARKER), `${key}\n`);
@@ -21739,6 +22156,79 @@ function createEnvironmentManager(request) {
 }
 function prepareEnvironment(request) {
     return createEnvironmentManager(request).prepare();
+}
+
+;// CONCATENATED MODULE: ./src/compare/calibration/calibrate-metrics.ts
+// Pure: a nondeterministic metric's record entry from N runs. It is recorded at the median, and its tolerance is
+// k × the spread (max − min), never below the metric's smallest step. With k = 2 and 2–3 runs a simulation put clean
+// reruns beyond tolerance 9–27% of the time, so k defaults to 3.
+const DEFAULT_CALIBRATION_FACTOR = 3;
+/** Calibration needs at least this many runs; fewer cannot show a spread worth trusting. */
+const MIN_CALIBRATION_RUNS = 3;
+function median(sorted) {
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+/** Digits after the decimal point in the shortest form of a number (1.5e-7 has 8). */
+function decimals(value) {
+    const [mantissa, exponent] = String(Math.abs(value)).split('e');
+    const fraction = mantissa.split('.')[1]?.length ?? 0;
+    return Math.max(0, fraction - Number(exponent ?? 0));
+}
+/**
+ * The smallest change the metric can show: the rounding it is written with when every run wrote at most 6 decimals
+ * (an accuracy logged as 0.9533), else a few units of float precision at its magnitude.
+ */
+function smallestStep(values) {
+    const written = Math.max(...values.map(decimals));
+    const precision = 4 * Number.EPSILON * Math.max(...values.map(Math.abs));
+    return written <= 6 ? Math.max(10 ** -written, precision) : precision;
+}
+/** Rounded up to two significant digits: a tolerance a reader can take in, never below what was measured. */
+function roundUpReadable(value) {
+    if (value <= 0 || !Number.isFinite(value))
+        return value;
+    const unit = 10 ** (Math.floor(Math.log10(value)) - 1);
+    const rounded = Number((Math.ceil(value / unit - 1e-9) * unit).toPrecision(2));
+    // 3 × (0.93 − 0.9) is 0.09000000000000008 in floats: that is 0.09, not 0.091.
+    return rounded >= value * (1 - 1e-9) ? rounded : Number((rounded + unit).toPrecision(2));
+}
+/** Same value in every run (NaN equals NaN: a metric that is always NaN is stable). */
+function allEqual(values) {
+    return values.every((value) => Object.is(value, values[0]) || value === values[0]);
+}
+function calibrateMetrics(runs, factor = DEFAULT_CALIBRATION_FACTOR) {
+    const names = [...new Set(runs.flatMap((run) => Object.keys(run ?? {})))];
+    const values = {};
+    const calibrated = [];
+    const unstable = [];
+    for (const name of names) {
+        const perRun = runs.map((run) => run?.[name] ?? null);
+        const present = perRun.filter((value) => value !== null);
+        if (present.length === perRun.length && allEqual(present)) {
+            values[name] = present[0];
+            continue;
+        }
+        if (present.length < perRun.length || present.some(Number.isNaN)) {
+            unstable.push(name);
+            if (runs[0]?.[name] !== undefined)
+                values[name] = runs[0][name];
+            continue;
+        }
+        const sorted = [...present].sort((a, b) => a - b);
+        const spread = sorted.at(-1) - sorted[0];
+        values[name] = median(sorted);
+        calibrated.push({ name, values: perRun, median: values[name], spread, abs: roundUpReadable(Math.max(factor * spread, smallestStep(present))) });
+    }
+    return { values, calibrated, unstable };
+}
+/** How a calibrated entry says where it came from, in a YAML comment beside it. */
+function calibrationComment(runs, spread) {
+    return ` calibrated: ${runs} runs, spread ${Number(spread.toPrecision(2))}`;
+}
+/** Whether a YAML comment marks an entry that calibration wrote (and may rewrite). */
+function isCalibrationComment(comment) {
+    return comment?.trim().startsWith('calibrated:') ?? false;
 }
 
 ;// CONCATENATED MODULE: ./src/inputs/manifest.ts
@@ -22085,7 +22575,95 @@ function diffArrays(oldArr, newArr, options) {
     return arrayDiff.diff(oldArr, newArr, options);
 }
 
+;// CONCATENATED MODULE: ./src/record/calibrated-entries.ts
+
+
+/** Drops the calibrated entries of a map; true when the map is empty afterwards. */
+function dropCalibrated(map) {
+    if (!(0,dist/* isMap */.jh)(map))
+        return false;
+    const node = map;
+    node.items = node.items.filter((pair) => !isCalibrationComment(pair.value?.comment));
+    return node.items.length === 0;
+}
+function handWritten(doc, fieldPath) {
+    const node = doc.getIn(fieldPath, true);
+    if (!node)
+        return undefined;
+    const value = doc.getIn(fieldPath);
+    return (0,dist/* isMap */.jh)(value) ? value.toJSON() : {};
+}
+function setCalibrated(doc, fieldPath, abs, comment) {
+    const node = doc.createNode({ abs }, { flow: true });
+    node.comment = comment;
+    doc.setIn(fieldPath, node);
+}
+/** Removes every earlier calibrated entry, writes the new ones, and returns a warning for each hand-written tolerance kept that is tighter than calibrated. */
+function writeCalibration(doc, entries, medians) {
+    const warnings = [];
+    if (dropCalibrated(doc.getIn(['tolerance', 'metrics'], true)))
+        doc.deleteIn(['tolerance', 'metrics']);
+    const artifactCount = doc.getIn(['artifacts'])?.items?.length ?? 0;
+    for (let i = 0; i < artifactCount; i++) {
+        if (isCalibrationComment(doc.getIn(['artifacts', i, 'fingerprint'], true)?.comment))
+            doc.deleteIn(['artifacts', i, 'fingerprint']);
+        if (dropCalibrated(doc.getIn(['artifacts', i, 'tensors'], true)))
+            doc.deleteIn(['artifacts', i, 'tensors']);
+        if (isCalibrationComment(doc.getIn(['artifacts', i, 'tolerance'], true)?.comment))
+            doc.deleteIn(['artifacts', i, 'tolerance']);
+    }
+    for (const metric of entries.metrics) {
+        const fieldPath = ['tolerance', 'metrics', metric.name];
+        const own = handWritten(doc, fieldPath);
+        if (own) {
+            const allowed = (own.abs ?? 0) + (own.rel ?? 0) * Math.abs(medians[metric.name] ?? 0);
+            if (allowed < metric.abs)
+                warnings.push(`metric ${metric.name}: the hand-written tolerance (±${allowed}) is tighter than calibrated (±${metric.abs}); kept as written, so verify may fail on clean reruns`);
+            continue;
+        }
+        setCalibrated(doc, fieldPath, metric.abs, calibrationComment(entries.runs, metric.spread));
+    }
+    entries.artifacts.forEach((artifact, i) => {
+        if (!artifact)
+            return;
+        // Without a baseline file, only a sample of the recorded elements lets verify judge a tensor that moved.
+        if (!doc.hasIn(['artifacts', i, 'fingerprint'])) {
+            const node = doc.createNode('sampled');
+            node.comment = ` calibrated: ${entries.runs} runs (a sample lets verify judge without a baseline)`;
+            doc.setIn(['artifacts', i, 'fingerprint'], node);
+        }
+        else if (doc.getIn(['artifacts', i, 'fingerprint']) !== 'sampled') {
+            warnings.push(`artifact ${i + 1}: \`fingerprint: stats\` is kept as written, so verify can judge its calibrated tensors only against a baseline file (--baseline)`);
+        }
+        for (const tensor of artifact.tensors) {
+            const fieldPath = ['artifacts', i, 'tensors', tensor.name];
+            if (handWritten(doc, fieldPath))
+                continue;
+            setCalibrated(doc, fieldPath, tensor.abs, ` calibrated: ${entries.runs} runs, max abs Δ ${Number(tensor.maxAbs.toPrecision(2))}`);
+        }
+        if (artifact.artifactAbs !== undefined && !handWritten(doc, ['artifacts', i, 'tolerance'])) {
+            setCalibrated(doc, ['artifacts', i, 'tolerance'], artifact.artifactAbs, ` calibrated: ${entries.runs} runs, every tensor`);
+        }
+    });
+    if ((0,dist/* isMap */.jh)(doc.getIn(['tolerance'], true)) && doc.getIn(['tolerance'], true).items.length === 0)
+        doc.deleteIn(['tolerance']);
+    return warnings;
+}
+/** The calibrated tolerances of N runs, index-aligned with the record's artifacts (by repo-relative path). */
+function calibrationEntries(calibration, artifactPaths) {
+    const byPath = new Map(calibration.artifacts.map((artifact) => [artifact.path, artifact]));
+    return {
+        runs: calibration.runs,
+        metrics: calibration.metrics.calibrated,
+        artifacts: artifactPaths.map((file) => {
+            const artifact = byPath.get(file);
+            return artifact?.status === 'calibrated' ? artifact.tensors : undefined;
+        }),
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/record/update-document.ts
+
 
 
 
@@ -22133,7 +22711,24 @@ function setArtifactContents(doc, contents) {
             doc.setIn(['artifacts', i, 'content'], contentNode(doc, content));
     });
 }
-function updateRecordText(text, measured) {
+/** `warnings` collects what calibration kept as written by hand although it is tighter than calibrated. */
+/** The machine fingerprint, its lists on one line each: a diff then shows which flag or library changed. */
+function setMachine(doc, machine) {
+    const node = doc.createNode(machine);
+    for (const key of ['isa', 'libraries', 'gpus']) {
+        const list = node.get(key, true);
+        if (list instanceof dist/* YAMLSeq */.Rw) {
+            if (key === 'isa')
+                list.flow = true;
+            else
+                for (const item of list.items)
+                    if (item instanceof dist/* YAMLMap */.CA)
+                        item.flow = true;
+        }
+    }
+    doc.setIn(['environment', 'machine'], node);
+}
+function updateRecordText(text, measured, warnings = []) {
     // The record was loaded (and its keys checked) already; yaml's own duplicate-key check is quadratic in the keys.
     const doc = (0,dist/* parseDocument */.Tp)(text, { uniqueKeys: false });
     setEach(doc, 'config', measured.config);
@@ -22156,8 +22751,12 @@ function updateRecordText(text, measured) {
     }
     if (measured.platform)
         doc.setIn(['environment', 'platform'], measured.platform);
+    if (measured.machine)
+        setMachine(doc, measured.machine);
     if (measured.commit)
         doc.setIn(['code', 'commit'], measured.commit);
+    if (measured.calibration)
+        warnings.push(...writeCalibration(doc, measured.calibration, measured.metrics ?? {}));
     return keepUntouchedLines(text, doc.toString({ lineWidth: 0 }));
 }
 /**
@@ -26290,11 +26889,12 @@ async function clearOutputs(root, options) {
 /** An isolated copy of the working tree for the rerun: what git would see, plus the record's data. */
 async function createSandbox(options) {
     const base = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-'));
-    const [root, home, tmp] = ['work', 'home', 'tmp'].map((name) => external_node_path_default().join(base, name));
+    const nesting = Array.from({ length: options.extraDepth ?? 0 }, (_, i) => `nested-${i + 1}`);
+    const [root, home, tmp] = [external_node_path_default().join(...nesting, 'work'), 'home', 'tmp'].map((name) => external_node_path_default().join(base, name));
     const dispose = () => (0,promises_namespaceObject.rm)(base, { recursive: true, force: true });
     const copy = { links: new Set(), omitted: [] };
     try {
-        await Promise.all([root, home, tmp].map((dir) => (0,promises_namespaceObject.mkdir)(dir)));
+        await Promise.all([root, home, tmp].map((dir) => (0,promises_namespaceObject.mkdir)(dir, { recursive: true })));
         const files = await sandbox_filesOf(options);
         const isLink = await Promise.all(files.map((file) => (0,promises_namespaceObject.lstat)(external_node_path_default().join(options.repoRoot, file)).then((stats) => stats.isSymbolicLink(), () => false)));
         // Links first, so a file reached through one lands where the link leads in the copy, never in a folder of the same name.
@@ -26571,13 +27171,173 @@ def _repro_gate_probe():
                     distributions.update(mapping.get(name, ()))
             files = [getattr(module, "__file__", None) for module in list(sys.modules.values())]
             local = sorted({os.path.abspath(f) for f in files if isinstance(f, str) and in_sandbox(f)})
-            write("exit", distributions=sorted(distributions), sandbox_modules=local[:20])
+            write("exit", distributions=sorted(distributions), sandbox_modules=local[:20], native=native_libraries())
         except Exception:
             pass
+
+    def native_libraries():
+        # The thread pools that decide how floats are summed, as threadpoolctl sees them (when the environment has it),
+        # and the GPU stack torch loaded. Only looked at when a numeric library was imported: nothing is loaded otherwise.
+        if not any(name in sys.modules for name in ("numpy", "scipy", "torch", "tensorflow", "sklearn")):
+            return None
+        found = {"libraries": []}
+        try:
+            import importlib.util
+
+            if importlib.util.find_spec("threadpoolctl") is not None:
+                import threadpoolctl
+                import warnings
+
+                # The probe prints nothing: threadpoolctl warns about some library combinations.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    pools = threadpoolctl.threadpool_info()[:20]
+                for info in pools:
+                    found["libraries"].append({
+                        "api": str(info.get("user_api")),
+                        "library": str(info.get("internal_api")),
+                        "version": info.get("version") if isinstance(info.get("version"), str) else None,
+                        "threads": info.get("num_threads") if isinstance(info.get("num_threads"), int) else None,
+                        "architecture": info.get("architecture") if isinstance(info.get("architecture"), str) else None,
+                    })
+        except Exception:
+            pass
+        if not found["libraries"]:
+            # Without threadpoolctl, the loaded libraries' names at least (no versions, no thread counts).
+            known = (("openblas", "blas", "openblas"), ("mkl_rt", "blas", "mkl"), ("blis", "blas", "blis"), ("flexiblas", "blas", "flexiblas"), ("gomp", "openmp", "openmp"), ("iomp5", "openmp", "openmp"), ("libomp", "openmp", "openmp"))
+            try:
+                with open("/proc/self/maps") as maps:
+                    names = {line.rsplit("/", 1)[-1].strip() for line in maps if ".so" in line}
+                seen = set()
+                for name in sorted(names):
+                    for part, api, library in known:
+                        if part in name and (api, library) not in seen:
+                            seen.add((api, library))
+                            found["libraries"].append({"api": api, "library": library, "version": None, "threads": None, "architecture": None})
+            except Exception:
+                pass
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            try:
+                found["cuda"] = torch.version.cuda if isinstance(torch.version.cuda, str) else None
+                # Only where the run itself started CUDA: is_available() would initialise it in every process that imported torch.
+                found["cudnn"] = str(torch.backends.cudnn.version()) if found["cuda"] and torch.cuda.is_initialized() else None
+            except Exception:
+                pass
+        return found
 
     import atexit  # built in: nothing on the path can shadow it
 
     atexit.register(at_exit)
+    # After the exit handler is in place: whatever happens while seeding, the run's imports are still reported.
+    try:
+        _repro_gate_seeding(os, sys, write)
+    except Exception as error:
+        write("seed-failed", module="probe", calls=[], error=(type(error).__name__ + ": " + str(error))[:300])
+
+
+def _repro_gate_seeding(os, sys, write):
+    # The record's seeds, applied when the program itself imports each framework (never imported here), right after
+    # the framework's own initialisation: as if the training's first line seeded it.
+    plan = os.environ.get("REPRO_GATE_SEED_PLAN", "")
+    strict = os.environ.get("REPRO_GATE_DETERMINISM") == "strict"
+    if not plan and not strict:
+        return
+    seeds = {}
+    for item in plan.split(","):
+        name, _, value = item.partition("=")
+        if name:
+            seeds[name] = int(value) if value else None
+    # With strict determinism, torch is configured even when no torch seed is recorded.
+    if strict:
+        seeds.setdefault("torch", None)
+        seeds.setdefault("tensorflow", None)
+
+    def seed(name, module):
+        calls = []
+        try:
+            value = seeds[name]
+            if name == "random" and value is not None:
+                module.seed(value)
+                calls.append("random.seed(%d)" % value)
+            elif name == "numpy" and value is not None:
+                module.random.seed(value)
+                calls.append("numpy.random.seed(%d)" % value)
+            elif name == "torch":
+                if value is not None:
+                    module.manual_seed(value)
+                    calls.append("torch.manual_seed(%d)" % value)
+                if strict:
+                    module.use_deterministic_algorithms(True)
+                    module.backends.cudnn.deterministic = True
+                    module.backends.cudnn.benchmark = False
+                    calls.append("torch.use_deterministic_algorithms(True)")
+                    calls.append("cudnn.deterministic=True, cudnn.benchmark=False")
+            elif name == "tensorflow":
+                if value is not None:
+                    module.random.set_seed(value)
+                    calls.append("tf.random.set_seed(%d)" % value)
+                if strict:
+                    module.config.experimental.enable_op_determinism()
+                    calls.append("tf.config.experimental.enable_op_determinism()")
+            if calls:
+                write("seeded", module=name, calls=calls)
+        except Exception as error:
+            write("seed-failed", module=name, calls=calls, error=(type(error).__name__ + ": " + str(error))[:300])
+
+    class SeedingLoader:
+        # Stands in for the framework's loader for the length of one import, then hands the module its own loader back.
+        def __init__(self, loader, name):
+            self.loader = loader
+            self.name = name
+
+        def __getattr__(self, attribute):
+            return getattr(self.loader, attribute)
+
+        def create_module(self, spec):
+            return self.loader.create_module(spec)
+
+        def exec_module(self, module):
+            module.__loader__ = self.loader
+            module.__spec__.loader = self.loader
+            self.loader.exec_module(module)
+            # Only an import seeds: a lookup alone (importlib.util.find_spec("torch"), as transformers does) leaves it pending.
+            if self.name in pending:
+                pending.discard(self.name)
+                seed(self.name, module)
+
+    finding = set()
+
+    class SeedingFinder:
+        def find_spec(self, name, path=None, target=None):
+            if name not in pending or name in finding:
+                return None
+            finding.add(name)
+            try:
+                for finder in sys.meta_path:
+                    find = getattr(finder, "find_spec", None)
+                    if finder is self or find is None:
+                        continue
+                    spec = find(name, path, target)
+                    if spec is not None:
+                        break
+                else:
+                    return None
+            finally:
+                finding.discard(name)
+            if spec.loader is None or not hasattr(spec.loader, "exec_module"):
+                return spec
+            spec.loader = SeedingLoader(spec.loader, name)
+            return spec
+
+    pending = set(seeds)
+    for name in list(pending):
+        module = sys.modules.get(name)
+        if module is not None:
+            pending.discard(name)
+            seed(name, module)
+    if pending:
+        sys.meta_path.insert(0, SeedingFinder())
 
 
 def _repro_gate_chain():
@@ -26600,7 +27360,7 @@ def _repro_gate_chain():
 try:
     _repro_gate_probe()
 finally:
-    del _repro_gate_probe
+    del _repro_gate_probe, _repro_gate_seeding
     _repro_gate_chain()
     del _repro_gate_chain
 `;
@@ -26648,13 +27408,32 @@ const Start = object({
     cwd: Path,
 });
 const Missing = object({ event: literal('missing'), pid: schemas_number().int(), path: Path });
+const NativeLibrary = object({
+    api: schemas_string().max(40),
+    library: schemas_string().max(100),
+    version: schemas_string().max(100).nullable(),
+    threads: schemas_number().int().nonnegative().nullable(),
+    architecture: schemas_string().max(100).nullable(),
+});
+const Native = object({
+    libraries: array(NativeLibrary).max(20),
+    cuda: schemas_string().max(40).nullable().optional(),
+    cudnn: schemas_string().max(40).nullable().optional(),
+});
 const Exit = object({
     event: literal('exit'),
     pid: schemas_number().int(),
     distributions: array(schemas_string().max(200)).max(5_000),
     sandbox_modules: array(Path).max(100),
+    // A malformed `native` loses the fingerprint, never the imports the line carries.
+    native: Native.nullable().optional().catch(null),
 });
-const TraceLine = discriminatedUnion('event', [Start, Missing, Exit]);
+const Calls = array(schemas_string().max(200)).max(10);
+const Seeded = object({ event: literal('seeded'), pid: schemas_number().int(), module: schemas_string().max(40), calls: Calls });
+const SeedFailed = object({ event: literal('seed-failed'), pid: schemas_number().int(), module: schemas_string().max(40), calls: Calls, error: schemas_string().max(1_000) });
+const TraceLine = discriminatedUnion('event', [Start, Missing, Exit, Seeded, SeedFailed]);
+/** A command that starts a thousand interpreters seeds a thousand times; the first ones say what was done. */
+const MAX_SEEDING_EVENTS = 200;
 async function readBounded(file) {
     const handle = await (0,promises_namespaceObject.open)(file, 'r').catch(() => undefined);
     if (!handle)
@@ -26671,6 +27450,7 @@ async function readBounded(file) {
 async function readTrace(traceFile) {
     const processes = new Map();
     const missing = new Set();
+    const seeding = [];
     for (const text of (await readBounded(traceFile)).split('\n')) {
         if (!text)
             continue;
@@ -26700,13 +27480,17 @@ async function readTrace(traceFile) {
         else if (line.event === 'missing') {
             missing.add(line.path);
         }
+        else if (line.event === 'seeded' || line.event === 'seed-failed') {
+            if (seeding.length < MAX_SEEDING_EVENTS)
+                seeding.push({ pid: line.pid, module: line.module, calls: line.calls, ...('error' in line ? { error: line.error } : {}) });
+        }
         else {
             const process = processes.get(line.pid);
             if (process)
-                Object.assign(process, { distributions: line.distributions, sandboxModules: line.sandbox_modules });
+                Object.assign(process, { distributions: line.distributions, sandboxModules: line.sandbox_modules, ...(line.native ? { native: line.native } : {}) });
         }
     }
-    return { processes: [...processes.values()], missingFiles: [...missing] };
+    return { processes: [...processes.values()], seeding, missingFiles: [...missing] };
 }
 
 ;// CONCATENATED MODULE: ./src/rerun/working-tree-guard.ts
@@ -26766,6 +27550,265 @@ function shellQuote(word) {
     return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
+;// CONCATENATED MODULE: ./src/rerun/seeding/seed-plan.ts
+
+/** The record's seed names, and the module the probe seeds with each; `random` wins over `python` when both are set. */
+const SEEDED_MODULES = { python: 'random', random: 'random', numpy: 'numpy', torch: 'torch', tensorflow: 'tensorflow' };
+/** Distributions whose import means the training draws from a framework's RNG (for the export-only warning). */
+const SEEDABLE_DISTRIBUTIONS = { numpy: 'numpy', torch: 'torch', tensorflow: 'tensorflow', 'tensorflow-cpu': 'tensorflow' };
+/** numpy.random.seed takes 0 ≤ seed < 2^32; PYTHONHASHSEED the same range: the one range every framework accepts. */
+const MAX_SEED = 2 ** 32 - 1;
+const THREAD_VARIABLES = ['OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS'];
+function integerSeed(value) {
+    const number = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    return Number.isSafeInteger(number) && number >= 0 && number <= MAX_SEED ? number : undefined;
+}
+function seedPlan(policy) {
+    const notes = [];
+    const applied = new Map();
+    if (policy.apply) {
+        // `random` is written after `python`, so it wins.
+        const names = Object.keys(policy.seeds).sort((a, b) => Number(a === 'random') - Number(b === 'random'));
+        for (const name of names) {
+            const module = SEEDED_MODULES[name];
+            if (!module)
+                continue;
+            const value = integerSeed(policy.seeds[name]);
+            if (value === undefined)
+                notes.push(`seed ${name} (${String(policy.seeds[name])}) is not an integer from 0 to ${MAX_SEED}: only exported as a variable`);
+            else
+                applied.set(module, value);
+        }
+    }
+    // Always both, so nothing else (a record's own variables) can set what only the plan may.
+    const probe = {
+        [PROBE_SEED_PLAN_ENV]: [...applied].map(([module, value]) => `${module}=${value}`).join(','),
+        [PROBE_DETERMINISM_ENV]: policy.strict ? 'strict' : '',
+    };
+    const environment = {};
+    if (policy.strict) {
+        const hashSeed = integerSeed(policy.seeds.python ?? policy.seeds.random ?? 0) ?? 0;
+        const strictVariables = {
+            CUBLAS_WORKSPACE_CONFIG: ':4096:8',
+            PYTHONHASHSEED: String(hashSeed),
+            ...Object.fromEntries(THREAD_VARIABLES.map((name) => [name, '1'])),
+        };
+        for (const [name, value] of Object.entries(strictVariables))
+            if (!Object.hasOwn(policy.variables, name))
+                environment[name] = value;
+    }
+    return { probe, environment, notes };
+}
+
+;// CONCATENATED MODULE: ./src/environment/machine/host.ts
+
+
+
+
+
+
+// What the host itself can tell: CPU model and instruction sets from /proc/cpuinfo, GPUs from nvidia-smi. The native
+// libraries come from inside the run's Python. Nothing here throws: a fingerprint that cannot be read is degraded
+// (a model name from os.cpus(), no flags, no GPUs), never a reason to fail a verification.
+const host_run = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_namespaceObject.execFile);
+const NVIDIA_SMI_TIMEOUT_MS = 5_000;
+/** The flags that decide which kernels BLAS, oneDNN and friends dispatch to; the other hundred flags do not move floats. */
+const RELEVANT_ISA_FLAGS = new Set([
+    // x86-64
+    'sse4_2',
+    'avx',
+    'avx2',
+    'fma',
+    'f16c',
+    'avx_vnni',
+    'avx512f',
+    'avx512dq',
+    'avx512cd',
+    'avx512bw',
+    'avx512vl',
+    'avx512ifma',
+    'avx512vbmi',
+    'avx512_vnni',
+    'avx512_bf16',
+    'avx512_fp16',
+    'amx_tile',
+    'amx_bf16',
+    'amx_int8',
+    // arm (neon on 32-bit kernels, asimd on arm64)
+    'neon',
+    'asimd',
+    'asimdhp',
+    'asimddp',
+    'i8mm',
+    'bf16',
+    'sve',
+    'sve2',
+    'sme',
+]);
+// arm64 kernels often print no model name, only these ids (arch/arm64/include/asm/cputype.h). The CPUs of the cloud
+// runners are named; any other is shown by its ids, which still tell two machines apart.
+const ARM_IMPLEMENTERS = { '0x41': 'ARM', '0x4e': 'NVIDIA', '0x51': 'Qualcomm', '0x61': 'Apple', '0xc0': 'Ampere' };
+const ARM_PARTS = { '0x41:0xd0c': 'Neoverse-N1', '0x41:0xd40': 'Neoverse-V1', '0x41:0xd49': 'Neoverse-N2', '0x41:0xd4f': 'Neoverse-V2' };
+function armModel(implementer, part) {
+    if (!implementer)
+        return undefined;
+    const vendor = ARM_IMPLEMENTERS[implementer.toLowerCase()] ?? `implementer ${implementer}`;
+    if (!part)
+        return vendor;
+    return `${vendor} ${ARM_PARTS[`${implementer}:${part}`.toLowerCase()] ?? `part ${part}`}`;
+}
+/** Pure: the model name and the relevant flags (sorted) of the first processor; all processors of a machine share them. */
+function parseCpuinfo(text) {
+    const fields = new Map();
+    for (const line of text.split('\n')) {
+        const colon = line.indexOf(':');
+        if (colon < 0)
+            continue;
+        const key = line.slice(0, colon).trim();
+        if (!fields.has(key))
+            fields.set(key, line.slice(colon + 1).trim());
+    }
+    const flags = (fields.get('flags') ?? fields.get('Features') ?? '').split(/\s+/);
+    const isa = [...new Set(flags.filter((flag) => RELEVANT_ISA_FLAGS.has(flag)))].sort();
+    const cpu = fields.get('model name') || armModel(fields.get('CPU implementer'), fields.get('CPU part'));
+    return cpu ? { cpu, isa } : { isa };
+}
+/** Pure: `nvidia-smi --query-gpu=name,driver_version --format=csv,noheader`, one GPU a line; other lines are skipped. */
+function parseNvidiaSmi(text) {
+    const gpus = [];
+    for (const line of text.split('\n')) {
+        // The driver is the last column: split there, so a name with a comma would still be whole.
+        const comma = line.lastIndexOf(',');
+        if (comma < 0)
+            continue;
+        const name = line.slice(0, comma).trim().slice(0, MAX_GPU_NAME_CHARS);
+        const driver = line.slice(comma + 1).trim().slice(0, MAX_VERSION_CHARS);
+        if (!name)
+            continue;
+        gpus.push(driver && driver !== '[N/A]' ? { name, driver } : { name });
+    }
+    return gpus.slice(0, MAX_GPUS);
+}
+async function nvidiaGpus() {
+    try {
+        // SIGKILL, and a timer of our own: a wedged driver can leave nvidia-smi deaf to SIGTERM, and its pipes open.
+        const query = host_run('nvidia-smi', ['--query-gpu=name,driver_version', '--format=csv,noheader'], {
+            timeout: NVIDIA_SMI_TIMEOUT_MS,
+            killSignal: 'SIGKILL',
+            env: { PATH: process.env.PATH ?? '' },
+            encoding: 'utf8',
+        });
+        // Unref'd, so the process never waits for it; a query that fails after the race lost is already handled.
+        query.catch(() => undefined);
+        const { stdout } = await Promise.race([query, (0,external_node_timers_promises_namespaceObject.setTimeout)(NVIDIA_SMI_TIMEOUT_MS + 1_000, { stdout: '' }, { ref: false })]);
+        const gpus = parseNvidiaSmi(stdout);
+        return gpus.length > 0 ? gpus : undefined;
+    }
+    catch {
+        // No binary, no driver loaded, no device, or a hang: the same as no GPU, as far as a fingerprint can tell.
+        return undefined;
+    }
+}
+/** The host's part of the fingerprint (the libraries are measured inside the run); degrades off Linux. */
+async function collectHostFingerprint() {
+    const [cpuinfo, gpus] = await Promise.all([(0,promises_namespaceObject.readFile)('/proc/cpuinfo', 'utf8').catch(() => ''), nvidiaGpus()]);
+    const parsed = parseCpuinfo(cpuinfo);
+    const cpu = (parsed.cpu ?? external_node_os_default().cpus()[0]?.model.trim()) || 'unknown';
+    return {
+        cpu: cpu.slice(0, MAX_CPU_CHARS),
+        isa: parsed.isa,
+        // What BLAS and OpenMP size their default pools by: the CPUs this process may run on, not all the machine has.
+        cores: Math.max(1, external_node_os_default().availableParallelism()),
+        ...(gpus ? { gpus } : {}),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/environment/machine/run-fingerprint.ts
+const API = new Set(['blas', 'openmp']);
+function runFingerprint(host, processes) {
+    // The process that loaded the most native pools did the numeric work (a launcher loads none).
+    const worker = [...processes].filter((process) => process.native).sort((a, b) => b.native.libraries.length - a.native.libraries.length)[0]?.native;
+    const libraries = worker?.libraries.map((library) => ({
+        api: API.has(library.api) ? library.api : 'other',
+        library: library.library || 'unknown',
+        ...(library.version !== null ? { version: library.version } : {}),
+        ...(library.threads !== null ? { threads: library.threads } : {}),
+        ...(library.architecture !== null ? { architecture: library.architecture } : {}),
+    }));
+    const gpus = host.gpus?.map((gpu) => ({ ...gpu, ...(worker?.cuda ? { cuda: worker.cuda } : {}), ...(worker?.cudnn ? { cudnn: worker.cudnn } : {}) }));
+    return {
+        cpu: host.cpu,
+        isa: host.isa,
+        cores: host.cores,
+        ...(libraries && libraries.length > 0 ? { libraries } : {}),
+        ...(gpus && gpus.length > 0 ? { gpus } : {}),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/rerun/seeding/seeding-report.ts
+
+// Pure: what the probe did with the record's seeds, for the report, and what the reader should be warned about.
+function andList(items) {
+    return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+/** Frameworks some process of the run imported, by the probe's exit lines. */
+function importedFrameworks(trace) {
+    const imported = new Set();
+    for (const process of trace.processes)
+        for (const name of process.distributions ?? [])
+            if (SEEDABLE_DISTRIBUTIONS[name])
+                imported.add(SEEDABLE_DISTRIBUTIONS[name]);
+    return [...imported].sort();
+}
+function describeSeeding(policy, plan, trace) {
+    const warnings = [...plan.notes];
+    const imported = importedFrameworks(trace);
+    const seededModules = new Set(Object.keys(policy.seeds).map((name) => SEEDED_MODULES[name]).filter(Boolean));
+    if (!policy.apply) {
+        const unseeded = imported.filter((module) => seededModules.has(module));
+        if (unseeded.length > 0) {
+            warnings.push(`the training imported ${andList(unseeded)}, but the record's seeds are only exported as REPRO_SEED_* variables: unless the code reads them, ${unseeded.length === 1 ? 'it is' : 'they are'} unseeded. Add \`apply_seeds: true\` to the record to have them applied in-process`);
+        }
+    }
+    else {
+        const withoutSeed = imported.filter((module) => !seededModules.has(module));
+        if (withoutSeed.length > 0)
+            warnings.push(`the training imported ${andList(withoutSeed)}, for which the record has no seed (add one under \`seeds:\`)`);
+    }
+    if (!policy.apply && !policy.strict)
+        return { warnings };
+    const applied = new Map();
+    const failed = new Map();
+    const known = new Set([...Object.values(SEEDED_MODULES), 'probe']);
+    // The trace is the command's to write: only the frameworks the plan knows are reported.
+    for (const event of trace.seeding.filter((entry) => known.has(entry.module))) {
+        if (event.error !== undefined) {
+            if (!failed.has(event.module))
+                failed.set(event.module, event.error);
+            continue;
+        }
+        const entry = applied.get(event.module) ?? { module: event.module, calls: event.calls, processes: 0 };
+        entry.processes += 1;
+        applied.set(event.module, entry);
+    }
+    for (const [module, error] of failed)
+        warnings.push(`seeding ${module} failed in the rerun: ${error}`);
+    if (policy.apply) {
+        const missed = imported.filter((module) => seededModules.has(module) && !applied.has(module) && !failed.has(module));
+        if (missed.length > 0)
+            warnings.push(`the training imported ${andList(missed)}, but the probe saw no import it could seed (a process the probe does not reach, e.g. \`python -I\`): ${missed.length === 1 ? 'it is' : 'they are'} unseeded`);
+    }
+    return {
+        report: {
+            mode: policy.apply ? 'applied' : 'exported',
+            strict: policy.strict,
+            applied: [...applied.values()].sort((a, b) => a.module.localeCompare(b.module)),
+            ...(failed.size > 0 ? { failed: [...failed].map(([module, error]) => ({ module, error })) } : {}),
+        },
+        warnings,
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/pipeline/sandboxed-run.ts
 
 
@@ -26779,6 +27822,16 @@ function shellQuote(word) {
 
 
 
+
+
+
+
+/** The host does not change while repro-gate runs: read once (nvidia-smi takes a moment). */
+let hostFingerprintOnce;
+function hostFingerprint() {
+    hostFingerprintOnce ??= collectHostFingerprint();
+    return hostFingerprintOnce;
+}
 function sandboxed_run_listed(items) {
     return `${items.slice(0, 5).join(', ')}${items.length > 5 ? ` and ${items.length - 5} more` : ''}`;
 }
@@ -26793,7 +27846,15 @@ async function inCopy(sandboxRoot, file) {
     return (await (0,promises_namespaceObject.stat)(copy).then((info) => info.isFile(), () => false)) ? copy : file.absolute;
 }
 async function runInSandbox(request) {
-    const sandbox = await request.stage('sandbox', () => createSandbox({ repoRoot: request.repoRoot, isGitRepo: request.isGitRepo, extraPaths: request.copyPaths, clearPaths: request.outputs }));
+    // Read before the command runs: nvidia-smi is found on PATH, which the command could otherwise have changed.
+    const host = hostFingerprint();
+    const sandbox = await request.stage('sandbox', () => createSandbox({
+        repoRoot: request.repoRoot,
+        isGitRepo: request.isGitRepo,
+        extraPaths: request.copyPaths,
+        clearPaths: request.outputs,
+        extraDepth: request.variation?.extraDepth,
+    }));
     let environment;
     const disposeAll = async () => {
         await Promise.all([sandbox.dispose(), environment?.dispose?.()]);
@@ -26809,15 +27870,17 @@ async function runInSandbox(request) {
         if (!(await (0,promises_namespaceObject.stat)(cwd).then((info) => info.isDirectory(), () => false))) {
             throw new UserError(`workdir ${request.workdir} is not a folder in the copy of the repository the command runs in`, 'The working folder must be a folder that git tracks files in (an ignored or empty folder is not copied); check `workdir` in the record.', { field: 'workdir', line: request.workdirLine });
         }
-        const probeVariables = probe.environment(sandbox.root, variables.PYTHONPATH);
+        const seedingPolicy = { seeds: request.seeds, ...request.seeding, variables };
+        const plan = seedPlan(seedingPolicy);
+        const probeVariables = { ...probe.environment(sandbox.root, variables.PYTHONPATH), ...plan.probe };
         // Helpers run without the probe: the project's own PYTHONPATH (if any) is what they need to import its classes.
         const restoredPythonPath = variables.PYTHONPATH === undefined ? {} : { PYTHONPATH: variables.PYTHONPATH };
-        const env = {
+        const unvaried = {
             ...rerunEnvironment({
                 base: withoutSecrets(process.env),
                 binDir: environment.binDir,
                 venvDir: environment.venvDir,
-                variables,
+                variables: { ...plan.environment, ...variables },
                 seeds: request.seeds,
                 passEnv: request.passEnv,
                 sandbox,
@@ -26825,6 +27888,7 @@ async function runInSandbox(request) {
             }),
             ...probeVariables,
         };
+        const env = request.variation?.environment?.(unvaried) ?? unvaried;
         const venvDir = environment.venvDir;
         const [before, venvBefore, venvRealPath] = await Promise.all([
             fingerprintWorkingTree(request.repoRoot, request.isGitRepo),
@@ -26852,7 +27916,9 @@ async function runInSandbox(request) {
             sandboxRoot: await (0,promises_namespaceObject.realpath)(sandbox.root),
             recordedPackages: request.recordedPackages ?? Object.keys(environment.packages ?? {}),
         });
+        const seeding = describeSeeding(seedingPolicy, plan, trace);
         const warnings = [
+            ...seeding.warnings,
             ...(sandbox.omittedLinks.length > 0 ? [`left out of the sandbox, as links that lead outside the repository: ${sandboxed_run_listed(sandbox.omittedLinks)}`] : []),
             ...(venvChanges.length > 0 ? [`the command changed the cached venv (${sandboxed_run_listed(venvChanges)}): it was discarded, not reused or saved to the cache`] : []),
         ];
@@ -26880,7 +27946,8 @@ async function runInSandbox(request) {
                 return { exitCode: null, stderr: `timed out after ${Math.round(Math.min(request.timeoutMs, HELPER_TIMEOUT_MS) / 1000)} s` };
             return { exitCode: helper.exitCode, stderr: helper.logTail };
         };
-        return { root: sandbox.root, result, trace, environment, environmentUse, warnings, outsideWrites, runPython, dispose: disposeAll };
+        const machine = runFingerprint(await host, trace.processes);
+        return { root: sandbox.root, variation: request.variation?.name, result, trace, machine, seeding: seeding.report, environment, environmentUse, warnings, outsideWrites, runPython, dispose: disposeAll };
     }
     catch (error) {
         await disposeAll();
@@ -26943,7 +28010,149 @@ async function explainFailedRun(run, repoRoot, workdir, logFile) {
     return undefined;
 }
 
+;// CONCATENATED MODULE: ./src/pipeline/repeat-run.ts
+
+
+
+
+
+
+/** What a finished run failed of, in one line; undefined when it completed. */
+function runFailure(run) {
+    const { result } = run;
+    if (result.timedOut)
+        return 'timed out';
+    if (result.exitCode !== 0)
+        return result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`;
+    return run.environmentUse.problem?.message;
+}
+/** The outcome of a run that completed (or not): hashes and metrics of its outputs. */
+async function outcomeOf(run, index, outputs, reference) {
+    if (run.outsideWrites.length > 0)
+        throw outsideWritesError(run.outsideWrites);
+    const base = { index, durationMs: Math.round(run.result.durationMs), ...(run.variation ? { variation: run.variation } : {}) };
+    const failure = runFailure(run);
+    if (failure)
+        return { ...base, failure, metrics: null, artifacts: new Map(), numeric: new Map() };
+    const collected = await collectOutputs(run.root, outputs.artifacts, outputs.metrics);
+    const numeric = new Map();
+    for (const [repoRelative, spec] of outputs.numeric) {
+        const produced = collected.artifactHashes.get(repoRelative);
+        const expected = reference?.artifacts.get(repoRelative);
+        if (!reference || !produced || !expected || produced === expected)
+            continue;
+        const asFirstRun = { ...spec, sha256: expected, content: undefined };
+        const { check } = await measureNumericArtifact({ spec: asFirstRun, repoRelative, file: external_node_path_default().join(run.root, repoRelative), produced }, { recordName: '', baselineDir: reference.root, runPython: (args) => run.runPython(args, outputs.helperLog), hashTensors: false });
+        if (check)
+            numeric.set(repoRelative, check);
+    }
+    return { ...base, metrics: collected.metrics, artifacts: collected.artifactHashes, numeric };
+}
+/** Runs the command once more in a fresh sandbox and measures it against the first run; the sandbox is gone after. */
+async function repeatRun(request, index, outputs, reference) {
+    const run = await runInSandbox(request);
+    try {
+        return await outcomeOf(run, index, outputs, reference);
+    }
+    finally {
+        await run.dispose();
+    }
+}
+/**
+ * Repeats reuse the first run's cached venv instead of preparing it again (it is fingerprinted around every run
+ * anyway); a venv built for one run only, or discarded because the first run changed it, is prepared again.
+ */
+function environmentForRepeats(first, prepareAgain) {
+    return async (sandboxRoot) => {
+        const { environment } = first;
+        const { venvDir } = environment;
+        // Still there, and still as sealed: a process that outlived an earlier run must not have changed it in between.
+        const intact = venvDir === null || ((await (0,promises_namespaceObject.stat)(external_node_path_default().join(venvDir, 'bin')).then(() => true, () => false)) && (await changesSinceSealed(venvDir)).length === 0);
+        return !environment.dispose && intact ? { ...environment, saveToRemoteCache: undefined } : prepareAgain(sandboxRoot);
+    };
+}
+
+;// CONCATENATED MODULE: ./src/compare/calibration/calibrate-tensors.ts
+
+
+function calibrateTensors(checks, factor) {
+    const largest = new Map();
+    let overall = 0;
+    let truncated = false;
+    for (const check of checks) {
+        if (check.outcome === 'structure-changed')
+            return { tensors: [], problem: `its tensors differ in structure between runs (${check.tensors.find((tensor) => tensor.change)?.change ?? 'added or removed'})` };
+        if (check.tensorCount - check.identicalCount > check.tensors.length)
+            truncated = true;
+        for (const tensor of check.tensors) {
+            if (tensor.maxAbs === undefined)
+                continue;
+            const maxAbs = fromReportNumber(tensor.maxAbs);
+            if (!Number.isFinite(maxAbs))
+                return { tensors: [], problem: `tensor ${tensor.name} differs by ${String(tensor.maxAbs)} between runs` };
+            largest.set(tensor.name, Math.max(largest.get(tensor.name) ?? 0, maxAbs));
+            overall = Math.max(overall, maxAbs);
+        }
+    }
+    const tensors = [...largest]
+        .filter(([, maxAbs]) => maxAbs > 0)
+        .map(([name, maxAbs]) => ({ name, maxAbs, abs: roundUpReadable(factor * maxAbs) }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+    return { tensors, ...(truncated ? { artifactAbs: roundUpReadable(factor * overall) } : {}) };
+}
+
+;// CONCATENATED MODULE: ./src/compare/calibration/calibrate-runs.ts
+
+
+function calibrateRuns(runs, policies, factor) {
+    const warnings = [];
+    const metrics = calibrateMetrics(runs.map((run) => run.metrics), factor);
+    if (metrics.unstable.length > 0)
+        warnings.push(`metrics missing or NaN in some runs but not others: ${metrics.unstable.join(', ')}; recorded as the first run wrote them (verify will likely fail on them)`);
+    const artifacts = [...policies].map(([file, policy]) => {
+        const hashes = new Set(runs.map((run) => run.artifacts.get(file) ?? null));
+        if (hashes.size === 1)
+            return { path: file, status: 'stable', distinct: 1 };
+        if (policy === 'report')
+            return { path: file, status: 'varies', distinct: hashes.size };
+        if (policy === 'numeric') {
+            const tensors = calibrateTensors(runs.flatMap((run) => (run.numeric.has(file) ? [run.numeric.get(file)] : [])), factor);
+            if (!tensors.problem)
+                return { path: file, status: 'calibrated', tensors, distinct: hashes.size };
+            warnings.push(`${file} was not calibrated: ${tensors.problem}; it is left with its tolerances and verify will likely fail on it`);
+            return { path: file, status: 'varies', distinct: hashes.size };
+        }
+        warnings.push(`${file} differed between the ${runs.length} runs (${hashes.size} different sha256): it is left \`compare: exact\`, so verify will fail on it. Make the training deterministic (seeds, \`determinism: strict\`), compare it tensor by tensor (\`compare: numeric\`, --numeric) or only show it (\`compare: report\`)`);
+        return { path: file, status: 'varies', distinct: hashes.size };
+    });
+    return { runs: runs.length, metrics, artifacts, warnings };
+}
+/** The few lines `record` prints about what the runs showed. */
+function determinismSummary(calibration) {
+    const stableMetrics = Object.keys(calibration.metrics.values).filter((name) => !calibration.metrics.calibrated.some((entry) => entry.name === name));
+    const stable = [...calibration.artifacts.filter((artifact) => artifact.status === 'stable').map((artifact) => artifact.path), ...stableMetrics];
+    const lines = [`determinism: ${calibration.runs} runs`];
+    if (stable.length > 0)
+        lines.push(`  stable: ${stable.slice(0, 10).join(', ')}${stable.length > 10 ? ` and ${stable.length - 10} more` : ''}`);
+    for (const metric of calibration.metrics.calibrated) {
+        lines.push(`  nondeterministic: ${metric.name}, spread ${Number(metric.spread.toPrecision(2))}: recorded at the median ${metric.median}, tolerance ±${metric.abs}`);
+    }
+    for (const artifact of calibration.artifacts) {
+        if (artifact.status === 'calibrated') {
+            const count = artifact.tensors?.tensors.length ?? 0;
+            lines.push(`  nondeterministic: ${artifact.path}, ${artifact.distinct} different files: ${count} tensor tolerance${count === 1 ? '' : 's'} calibrated`);
+        }
+        else if (artifact.status === 'varies')
+            lines.push(`  nondeterministic: ${artifact.path}, ${artifact.distinct} different files: not calibrated`);
+    }
+    return lines;
+}
+
 ;// CONCATENATED MODULE: ./src/pipeline/record.ts
+
+
+
+
 
 
 
@@ -26991,12 +28200,27 @@ function checkFlags(options) {
     const badName = options.passEnv.find((name) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name));
     if (badName !== undefined)
         throw new UserError(`--pass-env "${badName}" is not an environment variable name`, 'Example: --pass-env HF_TOKEN');
+    checkRunsFlags(options.runs, options.calibrateFactor);
     if (options.requirements && options.currentEnv) {
         throw new UserError('--requirements and --current-env exclude each other', 'Pass --requirements to rebuild a pinned venv, or --current-env to record the environment as it is.');
     }
     if (!options.requirements && !options.currentEnv) {
         throw new UserError('record needs --requirements FILE (the run happens in a venv rebuilt from it, as verify will rerun it) or --current-env', '--current-env records without requirements; the packages are then frozen from the interpreter that actually ran.');
     }
+}
+/** `--runs` and `--calibrate-factor`, for `record` and `record --update` alike. */
+function checkRunsFlags(runs, factor) {
+    if (runs !== undefined && (!Number.isSafeInteger(runs) || runs < 1 || runs > MAX_RECORD_RUNS)) {
+        throw new UserError(`--runs ${runs} must be a whole number from 1 to ${MAX_RECORD_RUNS}`, 'Example: --runs 5 (calibration needs at least 3 runs; 5 is recommended).');
+    }
+    if (runs !== undefined && runs > 1 && runs < MIN_CALIBRATION_RUNS) {
+        throw new UserError(`--runs ${runs} is too few to calibrate: ${MIN_CALIBRATION_RUNS} runs are the least that show a spread worth trusting`, 'Use --runs 5 (recommended), or --runs 1 to record a single run.');
+    }
+    if (factor !== undefined && !(Number.isFinite(factor) && factor >= 1)) {
+        throw new UserError(`--calibrate-factor ${factor} must be a number ≥ 1`, 'The tolerance is factor × the spread of the runs; 3 (the default) keeps clean reruns inside it.');
+    }
+    if (factor !== undefined && (runs ?? 1) < MIN_CALIBRATION_RUNS)
+        throw new UserError('--calibrate-factor only applies with --runs N (N ≥ 3)', 'Example: --runs 5 --calibrate-factor 4');
 }
 /** Inputs are checked before anything is built or run: a typo in a path never costs a training. */
 async function assertInputsExist(inputs) {
@@ -27071,7 +28295,13 @@ async function recordRun(options) {
             return await options.hooks.group(`record: ${name}`, run);
         }
         finally {
-            stages.push({ stage: name, durationMs: Math.round(performance.now() - started) });
+            // A stage entered twice (compare: collecting the outputs, then describing them) is reported once, summed.
+            const durationMs = Math.round(performance.now() - started);
+            const earlier = stages.find((timing) => timing.stage === name);
+            if (earlier)
+                earlier.durationMs += durationMs;
+            else
+                stages.push({ stage: name, durationMs });
         }
     };
     const [workdir, artifacts, metrics, data, config, requirements] = await Promise.all([
@@ -27093,7 +28323,7 @@ async function recordRun(options) {
     ]);
     // Made first, so a venv that fails to build leaves pip's whole output next to where the rerun log would be.
     const logDir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-record-'));
-    const prepare = (sandboxRoot) => stage('environment', async () => prepareEnvironment({
+    const prepareWith = (stageRunner) => (sandboxRoot) => stageRunner('environment', async () => prepareEnvironment({
         python: options.python,
         requirementsFile: requirements ? await inCopy(sandboxRoot, requirements) : undefined,
         requirementsDisplayPath: requirements?.recordRelative,
@@ -27104,37 +28334,43 @@ async function recordRun(options) {
         logDir,
     }));
     const logFile = external_node_path_default().join(logDir, LOG_FILE_NAME);
-    const run = await runInSandbox({
+    const request = {
         repoRoot,
         isGitRepo: gitRoot !== undefined,
         command: options.command,
         workdir: workdir.repoRelative,
         copyPaths: data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
         outputs: outputs.map((output) => output.repoRelative),
-        prepareEnvironment: prepare,
+        prepareEnvironment: prepareWith(stage),
         variables: options.variables,
         passEnv: options.passEnv,
         seeds: options.seeds,
+        // What `record` writes into the record (apply_seeds: true, determinism) is what this run applies.
+        seeding: { apply: true, strict: options.strict ?? false },
         timeoutMs: options.timeout ? parseDuration(options.timeout) : Number.POSITIVE_INFINITY,
         logFile,
         stage,
         onOutput: (chunk) => options.hooks.output(chunk),
-    }).catch(async (error) => {
+    };
+    const run = await runInSandbox(request).catch(async (error) => {
         // Kept only when it holds pip's log: rmdir removes an empty folder and nothing else.
         await (0,promises_namespaceObject.rmdir)(logDir).catch(() => undefined);
         throw error;
     });
     let record;
+    let calibration;
     try {
         const failure = await explainFailedRun(run, repoRoot, workdir.repoRelative, logFile);
         if (failure)
             throw failure;
-        record = await stage('compare', async () => {
+        const collected = await stage('compare', async () => {
             // The same checks and hashes as verify's: links, FIFOs and devices are refused by name before anything is read.
-            const collected = await collectOutputs(run.root, artifacts, metrics);
+            const found = await collectOutputs(run.root, artifacts, metrics);
             await checkProduced(run, repoRoot, gitRoot !== undefined, outputs);
-            return describeRun({ options, run, collected, environment: run.environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings, logDir });
+            return found;
         });
+        calibration = (options.runs ?? 1) > 1 ? await calibrateByRerunning(options, request, run, collected, { artifacts, metrics, logDir, prepareQuietly: environmentForRepeats(run, prepareWith((_stage, work) => work())) }) : undefined;
+        record = await stage('compare', () => describeRun({ options, run, collected, calibration, environment: run.environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings, logDir }));
         await deliverOutputs(run, outputs);
     }
     finally {
@@ -27142,9 +28378,13 @@ async function recordRun(options) {
     }
     const doc = new dist/* Document */.yo(record);
     setArtifactContents(doc, (record.artifacts ?? []).map((artifact) => artifact.content));
+    if (record.environment?.machine)
+        setMachine(doc, record.environment.machine);
+    if (calibration)
+        warnings.push(...writeCalibration(doc, calibrationEntries(calibration, artifacts.map((artifact) => artifact.repoRelative)), calibration.metrics.values));
     await writeFileAtomic(out, doc.toString({ lineWidth: 0 }));
     await (0,promises_namespaceObject.rm)(logDir, { recursive: true, force: true });
-    return { file: out, record, warnings, stages };
+    return { file: out, record, warnings, stages, ...(calibration ? { determinism: determinismSummary(calibration) } : {}) };
 }
 /** Each artifact's hash; a numeric one also gets its tensor fingerprint, read from the sandbox's copy. */
 async function recordedArtifacts(facts) {
@@ -27158,8 +28398,12 @@ async function recordedArtifacts(facts) {
             recorded.push({ path: artifact.recordRelative, sha256 });
             continue;
         }
+        // A calibrated artifact keeps a sample of its elements: verify judges a moved tensor on it when there is no baseline.
+        const calibrated = facts.calibration?.artifacts.some((entry) => entry.path === artifact.repoRelative && entry.status === 'calibrated');
         const spec = { path: artifact.recordRelative, sha256, compare: 'numeric' };
-        const { content } = await measureNumericArtifact({ spec, repoRelative: artifact.repoRelative, file: external_node_path_default().join(run.root, artifact.repoRelative), produced: sha256 }, { recordName: '', runPython, hashTensors: true });
+        // The record gets `fingerprint: sampled` from the calibration, written with its origin (src/record/calibrated-entries.ts).
+        const measuredAs = calibrated ? { ...spec, fingerprint: 'sampled' } : spec;
+        const { content } = await measureNumericArtifact({ spec: measuredAs, repoRelative: artifact.repoRelative, file: external_node_path_default().join(run.root, artifact.repoRelative), produced: sha256 }, { recordName: '', runPython, hashTensors: true });
         recorded.push({ ...spec, content });
     }
     return recorded;
@@ -27168,7 +28412,9 @@ async function recordedArtifacts(facts) {
 async function describeRun(facts) {
     const { options, run, collected, repoRoot, gitRoot, workdir, metrics, data, config, requirements, warnings } = facts;
     const artifactHashes = await recordedArtifacts(facts);
-    const metricValues = collected.metrics ?? undefined;
+    const metricValues = facts.calibration?.metrics.values ?? collected.metrics ?? undefined;
+    if (facts.calibration)
+        warnings.push(...facts.calibration.warnings);
     const [commit, dataHashes, configHashes, requirementsHash, environment] = await Promise.all([
         gitRoot ? headCommit(repoRoot) : undefined,
         hashEntries(data.map((entry) => entry.data)),
@@ -27200,10 +28446,13 @@ async function describeRun(facts) {
             ...(requirements ? { requirements: requirements.recordRelative, requirements_sha256: requirementsHash } : {}),
             ...(environment.packages ? { packages: environment.packages } : {}),
             ...(environment.platform ? { platform: environment.platform } : {}),
+            machine: run.machine,
             ...(Object.keys(options.variables).length > 0 ? { variables: options.variables } : {}),
             ...(options.passEnv.length > 0 ? { pass_env: options.passEnv } : {}),
         },
         ...(Object.keys(options.seeds).length > 0 ? { seeds: options.seeds } : {}),
+        apply_seeds: true,
+        ...((options.strict ?? false) ? { determinism: 'strict' } : {}),
         ...(configHashes.length > 0 ? { config: configHashes } : {}),
         ...(data.length > 0
             ? { data: data.map((entry, i) => ({ ...dataHashes[i], ...(entry.manifest ? { manifest: entry.manifest.recordRelative } : {}) })) }
@@ -27217,6 +28466,27 @@ async function describeRun(facts) {
         throw new UserError(`the recorded run is not a valid record: ${issue?.path.join('.')}: ${issue?.message}`, 'Check the options you passed.');
     }
     return validated.data;
+}
+/**
+ * `record --runs N`: runs 2..N, each in a fresh sandbox, measured against the first run (which stays the one
+ * delivered and recorded, with its metrics at the median of all runs when they vary).
+ */
+async function calibrateByRerunning(options, request, first, collected, where) {
+    const quiet = (_stage, work) => work();
+    const numeric = new Map(where.artifacts.filter((artifact) => options.numeric.some((given) => external_node_path_default().resolve(given) === artifact.absolute)).map((artifact) => [artifact.repoRelative, { path: artifact.recordRelative, sha256: '', compare: 'numeric' }]));
+    const outputs = { artifacts: where.artifacts, metrics: where.metrics, numeric, helperLog: external_node_path_default().join(where.logDir, NUMERIC_HELPER_LOG_NAME) };
+    const reference = { root: first.root, artifacts: collected.artifactHashes };
+    const runs = [{ metrics: collected.metrics, artifacts: collected.artifactHashes, numeric: new Map() }];
+    const total = options.runs ?? 1;
+    for (let index = 2; index <= total; index++) {
+        const outcome = await options.hooks.group(`record: run ${index} of ${total}`, () => repeatRun({ ...request, logFile: external_node_path_default().join(where.logDir, `run-${index}.log`), prepareEnvironment: where.prepareQuietly, stage: quiet }, index, outputs, reference));
+        if (outcome.failure) {
+            throw new UserError(`run ${index} of ${total} failed (${outcome.failure}) where run 1 succeeded`, 'A training that fails now and then cannot be recorded: fix what makes it flaky, or record with fewer --runs.');
+        }
+        runs.push(outcome);
+    }
+    const policies = new Map(where.artifacts.map((artifact) => [artifact.repoRelative, numeric.has(artifact.repoRelative) ? 'numeric' : 'exact']));
+    return calibrateRuns(runs, policies, options.calibrateFactor ?? DEFAULT_CALIBRATION_FACTOR);
 }
 
 ;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/line.js
@@ -27849,30 +29119,6 @@ async function configDiff(repoRoot, commit, file) {
     return unifiedDiff(file.repoRelative, before, after) || undefined;
 }
 
-;// CONCATENATED MODULE: ./src/report/truncate.ts
-// Pure: strings cut to a report field's cap instead of failing its schema. The cut is always said, with a count.
-/** The start of `text`, at most `max` characters in all, ending with how much was left out. */
-function keepStart(text, max) {
-    if (text.length <= max)
-        return text;
-    const note = (cut) => `… (${cut} more characters)`;
-    const kept = max - note(text.length).length;
-    return `${text.slice(0, kept)}${note(text.length - kept)}`;
-}
-/**
- * The first line and the end of `text`, at most `max` characters: a message says what failed first and why last
- * (pip's ERROR lines, a stack of causes), so the middle is what goes.
- */
-function keepEnds(text, max) {
-    if (text.length <= max)
-        return text;
-    const firstLine = text.split('\n', 1)[0];
-    const head = firstLine.length <= max / 4 ? firstLine : `${firstLine.slice(0, Math.floor(max / 4) - 1)}…`;
-    const note = (cut) => `\n… (${cut} characters left out) …\n`;
-    const tailLength = max - head.length - note(text.length).length;
-    return `${head}${note(text.length - head.length - tailLength)}${text.slice(text.length - tailLength)}`;
-}
-
 ;// CONCATENATED MODULE: ./src/pipeline/code-report.ts
 
 
@@ -27904,6 +29150,50 @@ async function codeReport(loaded) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/compare/reruns/compare-runs.ts
+
+
+const LISTED_OUTPUTS = 100;
+function sameNumber(a, b) {
+    return a === b || (a !== undefined && b !== undefined && Number.isNaN(a) && Number.isNaN(b));
+}
+/** Every output (artifacts first, then metrics) whose value is not the same in all the runs given. */
+function varyingOutputs(runs) {
+    const completed = runs.filter((run) => !run.failure);
+    const artifactPaths = [...new Set(completed.flatMap((run) => [...run.artifacts.keys()]))];
+    const metricNames = [...new Set(completed.flatMap((run) => Object.keys(run.metrics ?? {})))];
+    const varying = [];
+    for (const file of artifactPaths) {
+        const hashes = runs.map((run) => (run.failure ? null : (run.artifacts.get(file) ?? null)));
+        if (new Set(completed.map((run) => run.artifacts.get(file) ?? null)).size > 1)
+            varying.push({ output: file, kind: 'artifact', values: hashes.map((hash) => (hash === null ? null : shortHash(hash))) });
+    }
+    for (const name of metricNames) {
+        const values = completed.map((run) => run.metrics?.[name]);
+        if (values.every((value) => sameNumber(value, values[0])))
+            continue;
+        varying.push({ output: name, kind: 'metric', values: runs.map((run) => (run.failure || run.metrics?.[name] === undefined ? null : toReportNumber(run.metrics[name]))) });
+    }
+    return varying.slice(0, LISTED_OUTPUTS);
+}
+/**
+ * A drifting record rerun N times: deterministic when every rerun gave the same outputs (the change is real),
+ * nondeterministic when they disagree with each other (or one of them failed).
+ */
+function classifyDrift(runs) {
+    const varying = varyingOutputs(runs);
+    const failed = runs.some((run) => run.failure);
+    return { kind: varying.length === 0 && !failed ? 'deterministic' : 'nondeterministic', runs: runs.length, varying };
+}
+/** Each variation's run against the unvaried first run: the outputs it changed. */
+function variationEffects(first, varied) {
+    return varied.map((run) => ({
+        variation: run.variation ?? `run ${run.index}`,
+        ...(run.failure ? { failure: run.failure } : {}),
+        changed: run.failure ? [] : varyingOutputs([first, run]),
+    }));
+}
+
 ;// CONCATENATED MODULE: ./src/pipeline/verify-record.ts
 
 
@@ -27931,6 +29221,16 @@ async function codeReport(loaded) {
 
 
 
+
+
+
+
+/** `verify --runs N` (and the action's `runs` input): 1 to MAX_RECORD_RUNS; 2 already tells real drift from nondeterminism. */
+function checkVerifyRuns(runs) {
+    if (runs !== undefined && (!Number.isSafeInteger(runs) || runs < 1 || runs > MAX_RECORD_RUNS)) {
+        throw new UserError(`runs ${runs} must be a whole number from 1 to ${MAX_RECORD_RUNS}`, 'Example: --runs 3 reruns a drifting record twice more to tell real drift from nondeterministic training.');
+    }
+}
 /** An input problem that stops the check before anything runs. */
 function missingInputError(missing) {
     return new UserError(`${missing.kind} ${missing.path} is missing`, missing.kind === 'data'
@@ -27975,6 +29275,7 @@ class RecordVerification {
     result;
     started = new Map();
     numericContents = [];
+    firstRun;
     constructor(recordFile, options) {
         this.recordFile = recordFile;
         this.options = options;
@@ -28026,8 +29327,8 @@ class RecordVerification {
         if (!this.options.rerunOnChangedData && inputs.some((input) => input.kind === 'data' && input.status !== 'match'))
             return;
         const { record, paths } = loaded;
-        const prepare = async (sandboxRoot) => {
-            const environment = await this.stage('environment', async () => prepareEnvironment({
+        const prepareWith = (stage) => async (sandboxRoot) => {
+            const environment = await stage('environment', async () => prepareEnvironment({
                 python: this.options.python,
                 requiredPython: record.environment?.python,
                 requiredPythonLine: loaded.lineOf(['environment', 'python']),
@@ -28041,14 +29342,16 @@ class RecordVerification {
                 log: (line) => this.options.hooks.info(line),
                 logDir: external_node_path_default().join(this.options.evidenceDir, record.name),
             }));
-            this.report.environment = environment.report;
+            // The report describes the first rerun's environment; repeats reuse the same venv.
+            if (stage === this.stage)
+                this.report.environment = environment.report;
             return environment;
         };
         const outputs = [...paths.artifacts, ...(paths.metrics ? [paths.metrics] : [])].map((p) => p.repoRelative);
         const evidenceDir = external_node_path_default().join(this.options.evidenceDir, record.name);
         const logFile = external_node_path_default().join(evidenceDir, LOG_FILE_NAME);
         const timeout = record.timeout ?? DEFAULT_TIMEOUT;
-        const run = await runInSandbox({
+        const request = {
             repoRoot: loaded.repoRoot,
             isGitRepo: loaded.isGitRepo,
             command: record.command,
@@ -28056,18 +29359,23 @@ class RecordVerification {
             workdirLine: loaded.lineOf(['workdir']),
             copyPaths: paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
             outputs,
-            prepareEnvironment: prepare,
+            prepareEnvironment: prepareWith(this.stage),
             variables: record.environment?.variables ?? {},
             passEnv: record.environment?.pass_env ?? [],
             seeds: record.seeds ?? {},
+            seeding: { apply: record.apply_seeds ?? false, strict: record.determinism === 'strict' },
             timeoutMs: parseDuration(timeout),
             logFile,
             recordedPackages: record.environment?.packages ? Object.keys(record.environment.packages) : undefined,
             stage: this.stage,
             onOutput: (chunk) => this.options.hooks.output(chunk),
-        });
+        };
+        const run = await runInSandbox(request);
         try {
             await this.judgeRun(loaded, run, run.environment, { timeout, logFile, evidenceDir, outputs });
+            // Repeats and variations run quietly: their stages are not the first rerun's, and the environment is prepared already.
+            const quiet = (_stage, work) => work();
+            await this.runMore(loaded, { ...request, prepareEnvironment: environmentForRepeats(run, prepareWith(quiet)), stage: quiet }, run, evidenceDir);
         }
         finally {
             await run.dispose();
@@ -28099,8 +29407,11 @@ class RecordVerification {
             ...describeProcesses(run, environment),
             containment: result.containment,
             killed: result.killed,
+            ...(run.seeding ? { seeding: run.seeding } : {}),
         };
         markImported(this.report, run.environmentUse);
+        if (this.report.environment)
+            this.report.environment.machine = { ...(record.environment?.machine ? { recorded: record.environment.machine } : {}), actual: run.machine };
         const warnings = [...run.warnings, ...run.environmentUse.warnings];
         if (warnings.length > 0)
             this.report.warnings = warnings.slice(0, 100);
@@ -28132,6 +29443,8 @@ class RecordVerification {
             return [outputsFound, new Map(inCheckout), tensors];
         });
         this.numericContents = numeric.contents;
+        this.firstRun = { index: 1, durationMs: Math.round(result.durationMs), metrics: collected.metrics, artifacts: collected.artifactHashes, numeric: new Map() };
+        this.report.reruns = [{ index: 1, durationMs: this.firstRun.durationMs }];
         this.report.artifacts = compareArtifacts((record.artifacts ?? []).map((artifact, i) => ({
             path: paths.artifacts[i].repoRelative,
             sha256: artifact.sha256,
@@ -28152,6 +29465,73 @@ class RecordVerification {
             this.numericContents = await this.stage('compare', () => numeric.completeContents());
         this.result.measurement = await this.measure(loaded, environment, collected, run);
     }
+    /**
+     * After the first rerun: more runs of the same command, each in a fresh sandbox. `record --update --runs` always
+     * (calibration), `verify --runs` only on drift (classification), and one per `--vary` variation.
+     */
+    async runMore(loaded, request, first, evidenceDir) {
+        const firstRun = this.firstRun;
+        if (!firstRun)
+            return;
+        const calibrate = this.options.calibrate;
+        const drifting = decideVerdict(this.report) === 'drift';
+        const repeats = calibrate ? calibrate.runs - 1 : drifting ? Math.max(0, (this.options.runs ?? 1) - 1) : 0;
+        const vary = this.options.vary ?? [];
+        if (repeats === 0 && vary.length === 0)
+            return;
+        const { record, paths } = loaded;
+        const numeric = new Map(calibrate ? (record.artifacts ?? []).flatMap((spec, i) => (spec.compare === 'numeric' ? [[paths.artifacts[i].repoRelative, spec]] : [])) : []);
+        const outputs = { artifacts: paths.artifacts, metrics: paths.metrics, numeric, helperLog: external_node_path_default().join(evidenceDir, NUMERIC_HELPER_LOG_NAME) };
+        const reference = { root: first.root, artifacts: firstRun.artifacts };
+        const runOnce = (index, label, variation) => this.options.hooks.group(`${record.name}: ${label}`, () => repeatRun({ ...request, variation, logFile: external_node_path_default().join(evidenceDir, `rerun-${index}.log`) }, index, outputs, reference));
+        const total = repeats + 1;
+        const repeated = [];
+        for (let index = 2; index <= total; index++)
+            repeated.push(await runOnce(index, `run ${index} of ${total}`));
+        const varied = [];
+        for (const [i, each] of vary.entries())
+            varied.push(await runOnce(total + 1 + i, `variation ${each.name}`, each));
+        this.report.reruns = [firstRun, ...repeated, ...varied].map((run) => ({
+            index: run.index,
+            durationMs: run.durationMs,
+            ...(run.variation ? { variation: run.variation } : {}),
+            ...(run.failure ? { failure: keepStart(run.failure, REPORT_TEXT_MAX) } : {}),
+        }));
+        if (calibrate) {
+            const policies = new Map((record.artifacts ?? []).map((spec, i) => [paths.artifacts[i].repoRelative, spec.compare ?? 'exact']));
+            const failed = repeated.find((run) => run.failure);
+            if (failed)
+                throw new UserError(`run ${failed.index} of ${total} failed (${failed.failure}) where run 1 succeeded`, 'A training that fails now and then cannot be calibrated: fix what makes it flaky, or use fewer --runs.');
+            const calibration = calibrateRuns([firstRun, ...repeated], policies, calibrate.factor);
+            this.result.calibration = calibration;
+            const measurement = this.result.measurement;
+            if (measurement) {
+                if (measurement.metrics)
+                    measurement.metrics = calibration.metrics.values;
+                measurement.calibration = calibrationEntries(calibration, paths.artifacts.map((artifact) => artifact.repoRelative));
+                measurement.contents = await this.sampledContents(loaded, first, calibration, measurement.contents ?? [], outputs.helperLog);
+            }
+        }
+        else if (repeated.length > 0) {
+            this.report.drift = classifyDrift([firstRun, ...repeated]);
+        }
+        if (varied.length > 0)
+            this.report.variations = variationEffects(firstRun, varied);
+    }
+    /** A newly calibrated artifact is written with `fingerprint: sampled`, so its content is measured again with samples. */
+    async sampledContents(loaded, first, calibration, contents, helperLog) {
+        const calibrated = new Set(calibration.artifacts.filter((artifact) => artifact.status === 'calibrated').map((artifact) => artifact.path));
+        const sampled = [...contents];
+        for (const [i, spec] of (loaded.record.artifacts ?? []).entries()) {
+            const { repoRelative } = loaded.paths.artifacts[i];
+            const produced = this.firstRun?.artifacts.get(repoRelative);
+            if (!calibrated.has(repoRelative) || spec.fingerprint !== undefined || !produced)
+                continue;
+            const artifact = { spec: { ...spec, fingerprint: 'sampled', sha256: produced }, repoRelative, file: external_node_path_default().join(first.root, repoRelative), produced };
+            sampled[i] = (await measureNumericArtifact(artifact, { recordName: loaded.record.name, runPython: (args) => first.runPython(args, helperLog), hashTensors: true })).content;
+        }
+        return sampled;
+    }
     async measure(loaded, environment, collected, run) {
         const artifacts = loaded.paths.artifacts.map((artifact) => collected.artifactHashes.get(artifact.repoRelative) ?? null);
         // A missing output cannot be recorded: there is no update to propose.
@@ -28171,6 +29551,7 @@ class RecordVerification {
             packages: environment.packages ?? ran?.packages,
             python: environment.python ? report.python.actual : ran?.version,
             platform: environment.python ? report.platform.actual : ran?.platform,
+            machine: run.machine,
             commit: loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined,
         };
     }
@@ -28192,8 +29573,9 @@ class RecordVerification {
 async function verifyAndMeasure(recordFile, options) {
     const verification = new RecordVerification(recordFile, options);
     const result = await verification.run();
-    if (!result.updatedText && result.loaded && result.measurement) {
-        result.updatedText = updateRecordText(await (0,promises_namespaceObject.readFile)(result.loaded.file, 'utf8'), result.measurement);
+    result.calibrationWarnings = [];
+    if (result.loaded && result.measurement && (!result.updatedText || result.calibration)) {
+        result.updatedText = updateRecordText(await (0,promises_namespaceObject.readFile)(result.loaded.file, 'utf8'), result.measurement, result.calibrationWarnings);
     }
     return result;
 }
@@ -28203,6 +29585,8 @@ async function verifyRecord(recordFile, options) {
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/record-update.ts
+
+
 
 
 
@@ -28240,6 +29624,7 @@ async function updateRecord(recordFile, options) {
             keepArtifacts: true,
             hooks: options.hooks,
             rerunOnChangedData: true,
+            ...((options.runs ?? 1) > 1 ? { calibrate: { runs: options.runs, factor: options.calibrateFactor ?? DEFAULT_CALIBRATION_FACTOR } } : {}),
         });
         const { report, loaded, updatedText, outputsDir } = measured;
         if (report.error || !loaded) {
@@ -28252,7 +29637,8 @@ async function updateRecord(recordFile, options) {
         const before = await (0,promises_namespaceObject.readFile)(loaded.file, 'utf8');
         const diff = unifiedDiff(loaded.recordPath, before, updatedText);
         const failed = failedThresholds(report);
-        const base = { recordPath: loaded.recordPath, diff, report };
+        const warnings = [...(measured.calibration?.warnings ?? []), ...(measured.calibrationWarnings ?? [])];
+        const base = { recordPath: loaded.recordPath, diff, report, warnings, ...(measured.calibration ? { determinism: determinismSummary(measured.calibration) } : {}) };
         if (failed.length > 0 && !options.force) {
             return { ...base, written: false, exitCode: ExitCode.Drift, message: `thresholds failed: ${failed.join(', ')}; nothing was written (pass --force to record it anyway)` };
         }
@@ -28324,10 +29710,16 @@ async function runUpdates(records, values, stdout, stderr) {
             python: values.python ?? 'python3',
             cacheRoot: defaultCacheRoot(),
             force: values.force ?? false,
+            runs: values.runs,
+            calibrateFactor: values.calibrateFactor,
             hooks: terminalHooks(stderr),
         });
         if (result.diff)
             stdout.write(`${result.diff}\n`);
+        for (const warning of result.warnings)
+            stderr.write(`warning: ${warning}\n`);
+        for (const line of result.determinism ?? [])
+            stderr.write(`${line}\n`);
         stderr.write(`${result.written || result.exitCode === ExitCode.Ok ? '' : 'error: '}${result.message}\n${record_command_stagesLine(result.report.stages)}\n`);
         exitCode = Math.max(exitCode, result.exitCode);
     }
@@ -28351,11 +29743,22 @@ async function runRecordCommand(args, stdout, stderr) {
         python: { type: 'string' },
         update: { type: 'boolean' },
         force: { type: 'boolean' },
+        runs: { type: 'string' },
+        'calibrate-factor': { type: 'string' },
+        determinism: { type: 'string' },
     });
+    const runs = numberFlag(values.runs, '--runs');
+    const calibrateFactor = numberFlag(values['calibrate-factor'], '--calibrate-factor');
+    checkRunsFlags(runs, calibrateFactor);
+    if (values.determinism !== undefined && values.determinism !== 'strict' && values.determinism !== 'default') {
+        throw new UserError(`--determinism "${values.determinism}" is not a mode`, 'Use --determinism strict (deterministic algorithms, one BLAS thread), or leave it out.');
+    }
     if (values.update) {
         if (positionals.length === 0)
             throw new UserError('record --update needs the run records to update', 'Example: repro-gate record --update run.yaml');
-        return runUpdates(positionals, values, stdout, stderr);
+        if (values.determinism !== undefined)
+            throw new UserError('--determinism does not apply with --update', 'Set `determinism: strict` in the record by hand; --update keeps what is written there.');
+        return runUpdates(positionals, { ...values, runs, calibrateFactor }, stdout, stderr);
     }
     if (values.force)
         throw new UserError('--force only applies with --update', USAGE_HINT);
@@ -28376,6 +29779,9 @@ async function runRecordCommand(args, stdout, stderr) {
         requirements: values.requirements,
         currentEnv: values['current-env'] ?? false,
         seeds: parsePairs(values.seed, '--seed', true),
+        strict: values.determinism === 'strict',
+        runs,
+        calibrateFactor,
         variables: asStrings(parsePairs(values.var, '--var')),
         passEnv: values['pass-env'] ?? [],
         timeout: values.timeout,
@@ -28385,6 +29791,8 @@ async function runRecordCommand(args, stdout, stderr) {
     });
     for (const warning of result.warnings)
         stderr.write(`warning: ${warning}\n`);
+    for (const line of result.determinism ?? [])
+        stderr.write(`${line}\n`);
     stderr.write(`${record_command_stagesLine(result.stages)}\n`);
     stdout.write(`Recorded ${result.record.name} in ${result.file}\n`);
     return ExitCode.Ok;
@@ -28446,7 +29854,7 @@ const RecordView = object({
     .catch({ config: [], data: [], artifacts: [], thresholds: {} });
 const samePath = (file) => external_node_path_default().posix.normalize(file.replace(/\\/g, '/'));
 const byPath = (entries) => new Map(entries.map((entry) => [samePath(entry.path), entry]));
-const sameNumber = (a, b) => a === b || (Number.isNaN(a) && Number.isNaN(b));
+const loosening_sameNumber = (a, b) => a === b || (Number.isNaN(a) && Number.isNaN(b));
 function describeThreshold(threshold) {
     const parts = [
         threshold.min !== undefined ? `≥ ${formatNumber(threshold.min)}` : undefined,
@@ -28565,7 +29973,7 @@ const changedText = (before, after) => (before !== undefined && after !== undefi
 function rerecorded(base, current) {
     const counts = [
         ['artifact-hash', changedHashes(base.artifacts, current.artifacts)],
-        ['metric-value', changedValues(base.metrics?.values ?? {}, current.metrics?.values ?? {}, sameNumber)],
+        ['metric-value', changedValues(base.metrics?.values ?? {}, current.metrics?.values ?? {}, loosening_sameNumber)],
         ['config-hash', changedHashes(base.config, current.config)],
         ['data-hash', changedHashes(base.data, current.data)],
         ['requirements-hash', changedText(base.environment?.requirements_sha256, current.environment?.requirements_sha256)],
@@ -28737,7 +30145,50 @@ async function verifyRecords(recordFiles, options, now = () => new Date()) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/rerun/variations/variations.ts
+
+
+// `verify --vary`: reprotest for training. Each variation changes one thing about how the command runs; a training
+// whose outputs change with it depends on it. Pure, except for reading the number of cores.
+const VARIATION_NAMES = ['threads', 'hashseed', 'tz-locale', 'workdir', 'env-order'];
+const variations_THREAD_VARIABLES = ['OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'NUMEXPR_NUM_THREADS', 'VECLIB_MAXIMUM_THREADS'];
+/** `threads,hashseed` or `all`: the variations asked for, in the order given; an unknown name is an error. */
+function parseVaryList(text) {
+    const names = text
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean);
+    if (names.includes('all'))
+        return [...VARIATION_NAMES];
+    const unknown = names.find((name) => !VARIATION_NAMES.includes(name));
+    if (unknown !== undefined)
+        throw new UserError(`--vary "${unknown}" is not a variation`, `Use a comma-separated list of ${VARIATION_NAMES.join(', ')}, or all.`);
+    return [...new Set(names)];
+}
+/** One thread where the run used every core, every core where the record pins one (strict determinism). */
+function threads(env, cores) {
+    const count = env.OMP_NUM_THREADS === '1' ? String(Math.max(cores, 2)) : '1';
+    return { ...env, ...Object.fromEntries(variations_THREAD_VARIABLES.map((name) => [name, count])) };
+}
+function variation(name, cores = (0,external_node_os_namespaceObject.availableParallelism)()) {
+    switch (name) {
+        case 'threads':
+            return { name, environment: (env) => threads(env, cores) };
+        case 'hashseed':
+            return { name, environment: (env) => ({ ...env, PYTHONHASHSEED: env.PYTHONHASHSEED === '1' ? '2' : '1' }) };
+        case 'tz-locale':
+            // UTC+14 and a locale with a decimal comma (used where it is installed; glibc falls back to C elsewhere).
+            return { name, environment: (env) => ({ ...env, TZ: env.TZ === 'Pacific/Kiritimati' ? 'America/Adak' : 'Pacific/Kiritimati', LC_ALL: env.LC_ALL === 'de_DE.UTF-8' ? 'C.UTF-8' : 'de_DE.UTF-8' }) };
+        case 'workdir':
+            return { name, extraDepth: 3 };
+        case 'env-order':
+            return { name, environment: (env) => Object.fromEntries(Object.entries(env).reverse()) };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/cli/verify-command.ts
+
+
 
 
 
@@ -28763,7 +30214,12 @@ async function runVerifyCommand(args, stdout, stderr) {
         baseline: { type: 'string' },
         base: { type: 'string' },
         'fail-on-loosened': { type: 'boolean' },
+        runs: { type: 'string' },
+        vary: { type: 'string' },
     });
+    const runs = numberFlag(values.runs, '--runs');
+    checkVerifyRuns(runs);
+    const vary = values.vary === undefined ? [] : parseVaryList(values.vary).map((name) => variation(name));
     if (positionals.length === 0)
         throw new UserError('verify needs at least one run record', USAGE_HINT);
     if (values.base === '')
@@ -28784,6 +30240,8 @@ async function runVerifyCommand(args, stdout, stderr) {
         evidenceDir,
         keepArtifacts: values['keep-artifacts'] ?? false,
         baselineDir: values.baseline,
+        runs,
+        vary,
         hooks: terminalHooks(stderr),
     });
     const report = changes ? withRecordChanges(verified, changes) : verified;

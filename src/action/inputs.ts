@@ -1,6 +1,8 @@
 import * as core from '@actions/core';
 import { z } from 'zod';
+import { MAX_RECORD_RUNS } from '../constants.js';
 import { UserError } from '../errors.js';
+import { parseVaryList } from '../rerun/variations/variations.js';
 
 // Every action input is validated here, and every message names the input and says what it accepts.
 
@@ -19,6 +21,12 @@ const ActionInputsSchema = z.object({
   cache: BooleanInput,
   'upload-evidence': BooleanInput,
   baseline: z.enum(['auto', 'none']),
+  runs: z
+    .string()
+    .regex(/^\d+$/, `must be a whole number from 1 to ${MAX_RECORD_RUNS}`)
+    .transform(Number)
+    .refine((runs) => runs >= 1 && runs <= MAX_RECORD_RUNS, `must be a whole number from 1 to ${MAX_RECORD_RUNS}`),
+  vary: z.string(),
   'working-directory': z.string(),
 });
 
@@ -38,6 +46,8 @@ const DEFAULTS: Record<InputName, string> = {
   cache: 'true',
   'upload-evidence': 'true',
   baseline: 'auto',
+  runs: '1',
+  vary: '',
   'working-directory': '.',
 };
 
@@ -62,6 +72,8 @@ function rawInputs(): Record<InputName, unknown> {
     cache: read('cache').toLowerCase(),
     'upload-evidence': read('upload-evidence').toLowerCase(),
     baseline: read('baseline'),
+    runs: read('runs'),
+    vary: read('vary'),
     'working-directory': read('working-directory'),
   };
 }
@@ -79,6 +91,8 @@ export function readActionInputs(): ActionInputs {
     const accepted = issue.code === 'invalid_value' ? `must be one of ${issue.values.join(', ')}` : issue.message;
     throw new UserError(`input "${name}" ${accepted}${got}`, `Fix "${name}" in the workflow step's \`with:\` block; see the README's input table.`);
   }
+  // The names are checked here, before anything runs: a typo fails the step at once.
+  if (result.data.vary) parseVaryList(result.data.vary);
   if (result.data.mode === 'comment' && !result.data.reports) {
     throw new UserError('input "reports" is required when mode is comment', 'Set it to the folder holding the downloaded report.json files.');
   }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as core from '@actions/core';
 import * as github from '@actions/github';
+import { parseVaryList, variation } from '../rerun/variations/variations.js';
 import { baseBranchOf, baseCommitOf } from '../baseline/base-branch.js';
 import { downloadBaseline } from '../baseline/download-baseline.js';
 import { REPORT_JSON_NAME, REPORT_MARKDOWN_NAME } from '../constants.js';
@@ -52,6 +53,8 @@ async function verifiedReport(inputs: ActionInputs, evidenceDir: string): Promis
     keepArtifacts: inputs['upload-evidence'],
     hooks,
     baselineDir,
+    runs: inputs.runs,
+    vary: inputs.vary ? parseVaryList(inputs.vary).map((name) => variation(name)) : [],
   });
   return changes ? withRecordChanges(report, changes) : report;
 }

@@ -33,3 +33,11 @@ export function parsePairs(values: string[] | undefined, flag: string, numeric =
   }
   return pairs;
 }
+
+/** A numeric flag's value; undefined when the flag was not given. */
+export function numberFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const number = value.trim() === '' ? Number.NaN : Number(value);
+  if (!Number.isFinite(number)) throw new UserError(`${flag} "${value}" is not a number`, USAGE_HINT);
+  return number;
+}

@@ -1,11 +1,11 @@
 import { UserError } from '../errors.js';
 import { ExitCode } from '../constants.js';
 import { defaultCacheRoot } from '../environment/index.js';
-import { recordRun } from '../pipeline/record.js';
+import { checkRunsFlags, recordRun } from '../pipeline/record.js';
 import { updateRecord } from '../pipeline/record-update.js';
 import { formatDuration } from '../report/format.js';
 import type { StageTiming } from '../report/schema.js';
-import { parseCommandLine, parsePairs } from './parse-args.js';
+import { numberFlag, parseCommandLine, parsePairs } from './parse-args.js';
 import { terminalHooks } from './terminal-hooks.js';
 import { USAGE_HINT } from './usage.js';
 import { shellQuote } from '../rerun/shell-quote.js';
@@ -34,16 +34,20 @@ function stagesLine(stages: StageTiming[]): string {
 }
 
 /** `record --update RECORD...`: each record is rerun and its measured fields rewritten; prints the diff. */
-async function runUpdates(records: string[], values: { python?: string; force?: boolean }, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
+async function runUpdates(records: string[], values: { python?: string; force?: boolean; runs?: number; calibrateFactor?: number }, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
   let exitCode: number = ExitCode.Ok;
   for (const record of records) {
     const result = await updateRecord(record, {
       python: values.python ?? 'python3',
       cacheRoot: defaultCacheRoot(),
       force: values.force ?? false,
+      runs: values.runs,
+      calibrateFactor: values.calibrateFactor,
       hooks: terminalHooks(stderr),
     });
     if (result.diff) stdout.write(`${result.diff}\n`);
+    for (const warning of result.warnings) stderr.write(`warning: ${warning}\n`);
+    for (const line of result.determinism ?? []) stderr.write(`${line}\n`);
     stderr.write(`${result.written || result.exitCode === ExitCode.Ok ? '' : 'error: '}${result.message}\n${stagesLine(result.report.stages)}\n`);
     exitCode = Math.max(exitCode, result.exitCode);
   }
@@ -68,10 +72,20 @@ export async function runRecordCommand(args: string[], stdout: NodeJS.WritableSt
     python: { type: 'string' },
     update: { type: 'boolean' },
     force: { type: 'boolean' },
+    runs: { type: 'string' },
+    'calibrate-factor': { type: 'string' },
+    determinism: { type: 'string' },
   });
+  const runs = numberFlag(values.runs, '--runs');
+  const calibrateFactor = numberFlag(values['calibrate-factor'], '--calibrate-factor');
+  checkRunsFlags(runs, calibrateFactor);
+  if (values.determinism !== undefined && values.determinism !== 'strict' && values.determinism !== 'default') {
+    throw new UserError(`--determinism "${values.determinism}" is not a mode`, 'Use --determinism strict (deterministic algorithms, one BLAS thread), or leave it out.');
+  }
   if (values.update) {
     if (positionals.length === 0) throw new UserError('record --update needs the run records to update', 'Example: repro-gate record --update run.yaml');
-    return runUpdates(positionals, values, stdout, stderr);
+    if (values.determinism !== undefined) throw new UserError('--determinism does not apply with --update', 'Set `determinism: strict` in the record by hand; --update keeps what is written there.');
+    return runUpdates(positionals, { ...values, runs, calibrateFactor }, stdout, stderr);
   }
   if (values.force) throw new UserError('--force only applies with --update', USAGE_HINT);
   if (positionals.length === 0) throw new UserError('record needs the command to run after `--`', USAGE_HINT);
@@ -90,6 +104,9 @@ export async function runRecordCommand(args: string[], stdout: NodeJS.WritableSt
     requirements: values.requirements,
     currentEnv: values['current-env'] ?? false,
     seeds: parsePairs(values.seed, '--seed', true),
+    strict: values.determinism === 'strict',
+    runs,
+    calibrateFactor,
     variables: asStrings(parsePairs(values.var, '--var')),
     passEnv: values['pass-env'] ?? [],
     timeout: values.timeout,
@@ -98,6 +115,7 @@ export async function runRecordCommand(args: string[], stdout: NodeJS.WritableSt
     hooks: terminalHooks(stderr),
   });
   for (const warning of result.warnings) stderr.write(`warning: ${warning}\n`);
+  for (const line of result.determinism ?? []) stderr.write(`${line}\n`);
   stderr.write(`${stagesLine(result.stages)}\n`);
   stdout.write(`Recorded ${result.record.name} in ${result.file}\n`);
   return ExitCode.Ok;

@@ -27,12 +27,16 @@ Options:
   --base REF           also report how the record was loosened against its version at git REF
                        (tolerances widened, thresholds relaxed, checks removed)
   --fail-on-loosened   with --base: exit 1 when a record was loosened, even if it reproduces
+  --runs N             when a record drifts, rerun it until it has run N times: reruns that agree are
+                       deterministic drift (a real change), reruns that disagree nondeterministic training
+  --vary LIST          diagnosis: rerun once per variation against the unvaried run and report which outputs
+                       each changes (threads, hashseed, tz-locale, workdir, env-order, or all)
   -h, --help           show this help
 
 ${EXIT_STATUS}`,
 
   record: `Usage: ${TOOL_NAME} record --artifact PATH... [options] -- <command...>
-       ${TOOL_NAME} record --update RECORD... [--force]
+       ${TOOL_NAME} record --update RECORD... [--force] [--runs N]
 
 Runs the command the way verify reruns it and writes a run record (run.yaml) with every hash, seed, pin and
 metric. Paths are relative to the current folder; everything after \`--\` is the command (its own --help stays its own).
@@ -47,7 +51,13 @@ Options:
   --requirements FILE        pip requirements: the command runs in a venv built from them (cached like verify's)
   --current-env              record without --requirements: run in the current environment and freeze
                              the interpreter that actually ran
-  --seed NAME=VALUE          a seed, exported to the run as REPRO_SEED_<NAME> (repeatable)
+  --seed NAME=VALUE          a seed, exported as REPRO_SEED_<NAME> and applied in-process by the probe for python,
+                             random, numpy, torch and tensorflow when the program imports them (repeatable)
+  --determinism strict       also deterministic algorithms (torch, cuDNN, TF), one BLAS/OpenMP thread, PYTHONHASHSEED
+  --runs N                   run the command N times (N ≥ 3 to calibrate; 5 recommended), each in a fresh sandbox:
+                             nondeterministic metrics are recorded at the median with a calibrated tolerance,
+                             numeric artifacts get per-tensor tolerances, other varying artifacts a warning
+  --calibrate-factor K       with --runs: tolerance = K × the spread of the runs (default 3)
   --var NAME=VALUE           an environment variable set for the run (repeatable)
   --pass-env NAME            a host variable the run may see, e.g. HF_TOKEN; recorded by name only
                              (repeatable; every other host variable is withheld from the run)
@@ -58,6 +68,7 @@ Options:
   --update RECORD...         rerun existing records and rewrite their measured fields (hashes, metrics,
                              packages), keeping their tolerances, thresholds and comments
   --force                    with --update: write the record even when a threshold fails
+                             (--update keeps calibrated tolerances; with --runs N it calibrates them again)
   -h, --help                 show this help`,
 
   merge: `Usage: ${TOOL_NAME} merge <report.json|folder>... [options]
@@ -100,10 +111,11 @@ Options (prune):
 /** The overview: one synopsis line per command. */
 export const USAGE = `Usage:
   ${TOOL_NAME} verify <record>... [--json FILE] [--markdown FILE] [--python PATH] [--evidence-dir DIR] [--keep-artifacts] [--base REF [--fail-on-loosened]]
+                     [--runs N] [--vary LIST]
   ${TOOL_NAME} record --artifact PATH... [--metrics FILE] [--data PATH[=MANIFEST]...] [--config PATH...]
                      [--requirements FILE | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--pass-env NAME...] [--name NAME]
-                     [--out run.yaml] [--timeout 60m] [--python PATH] -- <command...>
-  ${TOOL_NAME} record --update RECORD... [--force]
+                     [--out run.yaml] [--timeout 60m] [--python PATH] [--runs N [--calibrate-factor K]] [--determinism strict] -- <command...>
+  ${TOOL_NAME} record --update RECORD... [--force] [--runs N [--calibrate-factor K]]
   ${TOOL_NAME} merge <report.json|folder>... [--expect RECORD]... [--json FILE] [--markdown FILE]
   ${TOOL_NAME} discover <record>...
   ${TOOL_NAME} cache list | prune [--max-size SIZE] [--all]

@@ -9,7 +9,9 @@ import { recordChangesSince, withRecordChanges } from '../pipeline/loosening.js'
 import { verifyRecords } from '../pipeline/verify.js';
 import { writeReports } from '../pipeline/write-reports.js';
 import { renderTerminal } from '../report/terminal.js';
-import { parseCommandLine } from './parse-args.js';
+import { numberFlag, parseCommandLine } from './parse-args.js';
+import { checkVerifyRuns } from '../pipeline/verify-record.js';
+import { parseVaryList, variation } from '../rerun/variations/variations.js';
 import { terminalHooks } from './terminal-hooks.js';
 import { USAGE_HINT } from './usage.js';
 
@@ -25,7 +27,12 @@ export async function runVerifyCommand(args: string[], stdout: NodeJS.WritableSt
     baseline: { type: 'string' },
     base: { type: 'string' },
     'fail-on-loosened': { type: 'boolean' },
+    runs: { type: 'string' },
+    vary: { type: 'string' },
   });
+  const runs = numberFlag(values.runs, '--runs');
+  checkVerifyRuns(runs);
+  const vary = values.vary === undefined ? [] : parseVaryList(values.vary).map((name) => variation(name));
   if (positionals.length === 0) throw new UserError('verify needs at least one run record', USAGE_HINT);
   if (values.base === '') throw new UserError('--base needs a git ref (a branch, tag or commit)', USAGE_HINT);
   if (values['fail-on-loosened'] && values.base === undefined) throw new UserError('--fail-on-loosened needs --base REF to compare the records with', USAGE_HINT);
@@ -43,6 +50,8 @@ export async function runVerifyCommand(args: string[], stdout: NodeJS.WritableSt
     evidenceDir,
     keepArtifacts: values['keep-artifacts'] ?? false,
     baselineDir: values.baseline,
+    runs,
+    vary,
     hooks: terminalHooks(stderr),
   });
   const report = changes ? withRecordChanges(verified, changes) : verified;

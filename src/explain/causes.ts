@@ -1,3 +1,6 @@
+import { machineChanges } from '../environment/machine/describe.js';
+import { REPORT_TEXT_MAX } from '../report/schema.js';
+import { keepStart } from '../report/truncate.js';
 import type { Cause, CodeReport, EnvironmentReport, InputCheck } from '../report/schema.js';
 
 // Pure: turns the differences found on the way into the likely causes a reader checks first.
@@ -22,6 +25,9 @@ export function likelyCauses(facts: { inputs: InputCheck[]; environment?: Enviro
     }
     const { recorded, actual } = environment.platform;
     if (recorded && recorded !== actual) causes.push({ kind: 'platform-changed', subject: `${recorded} → ${actual}` });
+    const machine = environment.machine?.recorded && machineChanges(environment.machine.recorded, environment.machine.actual);
+    // Built from the record's own fingerprint: cut to what a report holds.
+    if (machine) causes.push({ kind: 'machine-changed', subject: keepStart(machine.subject, REPORT_TEXT_MAX) });
     const packages = environment.packages;
     const changes = [...(packages?.changed ?? []), ...(packages?.added ?? []), ...(packages?.removed ?? [])];
     // A package no process of the rerun imported cannot have changed its results: listed last, as unlikely.

@@ -11,6 +11,8 @@ import { unifiedDiff } from '../report/text-diff.js';
 import { writeFileAtomic } from '../write-file-atomic.js';
 import type { PipelineHooks } from './hooks.js';
 import { verifyAndMeasure } from './verify-record.js';
+import { DEFAULT_CALIBRATION_FACTOR } from '../compare/calibration/calibrate-metrics.js';
+import { determinismSummary } from '../compare/calibration/calibrate-runs.js';
 
 export interface UpdateOptions {
   python: string;
@@ -18,6 +20,9 @@ export interface UpdateOptions {
   remoteCache?: VenvCache;
   /** Write even when a threshold fails. */
   force: boolean;
+  /** `--runs N`: N runs, and the nondeterministic outputs calibrated (rewriting earlier calibrated entries). */
+  runs?: number;
+  calibrateFactor?: number;
   hooks: PipelineHooks;
 }
 
@@ -25,6 +30,10 @@ export interface UpdateResult {
   recordPath: string;
   /** Unified diff of the record; empty when nothing changed. */
   diff: string;
+  /** What the reader should know (tolerances kept as written although tighter than calibrated). */
+  warnings: string[];
+  /** With --runs: what the runs showed. */
+  determinism?: string[];
   written: boolean;
   exitCode: number;
   message: string;
@@ -62,6 +71,7 @@ export async function updateRecord(recordFile: string, options: UpdateOptions): 
       keepArtifacts: true,
       hooks: options.hooks,
       rerunOnChangedData: true,
+      ...((options.runs ?? 1) > 1 ? { calibrate: { runs: options.runs!, factor: options.calibrateFactor ?? DEFAULT_CALIBRATION_FACTOR } } : {}),
     });
     const { report, loaded, updatedText, outputsDir } = measured;
     if (report.error || !loaded) {
@@ -74,7 +84,8 @@ export async function updateRecord(recordFile: string, options: UpdateOptions): 
     const before = await readFile(loaded.file, 'utf8');
     const diff = unifiedDiff(loaded.recordPath, before, updatedText);
     const failed = failedThresholds(report);
-    const base = { recordPath: loaded.recordPath, diff, report };
+    const warnings = [...(measured.calibration?.warnings ?? []), ...(measured.calibrationWarnings ?? [])];
+    const base = { recordPath: loaded.recordPath, diff, report, warnings, ...(measured.calibration ? { determinism: determinismSummary(measured.calibration) } : {}) };
     if (failed.length > 0 && !options.force) {
       return { ...base, written: false, exitCode: ExitCode.Drift, message: `thresholds failed: ${failed.join(', ')}; nothing was written (pass --force to record it anyway)` };
     }

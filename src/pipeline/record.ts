@@ -2,14 +2,15 @@ import { cp, lstat, mkdir, mkdtemp, readdir, realpath, rm, rmdir } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Document } from 'yaml';
-import { LOG_FILE_NAME, NUMERIC_HELPER_LOG_NAME, RECORD_VERSION } from '../constants.js';
+import { LOG_FILE_NAME, MAX_RECORD_RUNS, NUMERIC_HELPER_LOG_NAME, RECORD_VERSION } from '../constants.js';
+import { DEFAULT_CALIBRATION_FACTOR, MIN_CALIBRATION_RUNS } from '../compare/calibration/calibrate-metrics.js';
 import { prepareEnvironment, type PreparedEnvironment, type VenvCache } from '../environment/index.js';
 import { UserError } from '../errors.js';
 import { findRepoRoot, hasUncommittedChanges, headCommit, listTrackedFiles } from '../git.js';
 import { sha256Path } from '../hashing/sha256.js';
 import { readManifest } from '../inputs/manifest.js';
 import { recordedPythonVersion } from '../record/measurement.js';
-import { setArtifactContents } from '../record/update-document.js';
+import { setArtifactContents, setMachine } from '../record/update-document.js';
 import { measureNumericArtifact } from './numeric-artifacts.js';
 import { type ResolvedPath, resolveInside } from '../record/paths.js';
 import { Duration, RecordName, type RunRecord, RunRecordSchema } from '../record/schema.js';
@@ -20,7 +21,10 @@ import { type CollectedOutputs, collectOutputs } from './collect-outputs.js';
 import type { PipelineHooks } from './hooks.js';
 import { interpreterThatRan } from './interpreter-that-ran.js';
 import { explainFailedRun } from './missing-input.js';
-import { inCopy, runInSandbox, type SandboxedRun, type StageRunner } from './sandboxed-run.js';
+import { inCopy, runInSandbox, type SandboxedRun, type SandboxedRunRequest, type StageRunner } from './sandboxed-run.js';
+import { environmentForRepeats, repeatRun } from './repeat-run.js';
+import { calibrateRuns, determinismSummary, type RunResults, type RunsCalibration } from '../compare/calibration/calibrate-runs.js';
+import { calibrationEntries, writeCalibration } from '../record/calibrated-entries.js';
 
 export interface RecordOptions {
   out: string;
@@ -36,6 +40,12 @@ export interface RecordOptions {
   /** Record without requirements: the command runs as it is, and the interpreter that ran is frozen. */
   currentEnv: boolean;
   seeds: Record<string, string | number>;
+  /** `--determinism strict`: deterministic algorithms and one BLAS thread, written into the record. */
+  strict?: boolean;
+  /** `--runs N`: the command runs N times, each in a fresh sandbox, and nondeterministic outputs are calibrated. */
+  runs?: number;
+  /** k in tolerance = k × spread (`--calibrate-factor`). */
+  calibrateFactor?: number;
   variables: Record<string, string>;
   /** Host variables the command may see (`--pass-env`); recorded by name, never by value. */
   passEnv: string[];
@@ -51,6 +61,8 @@ export interface RecordResult {
   record: RunRecord;
   warnings: string[];
   stages: StageTiming[];
+  /** With --runs: what the runs showed, a few lines for the terminal. */
+  determinism?: string[];
 }
 
 type Resolved = ResolvedPath & { recordRelative: string };
@@ -83,6 +95,7 @@ function checkFlags(options: RecordOptions): void {
   }
   const badName = options.passEnv.find((name) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name));
   if (badName !== undefined) throw new UserError(`--pass-env "${badName}" is not an environment variable name`, 'Example: --pass-env HF_TOKEN');
+  checkRunsFlags(options.runs, options.calibrateFactor);
   if (options.requirements && options.currentEnv) {
     throw new UserError('--requirements and --current-env exclude each other', 'Pass --requirements to rebuild a pinned venv, or --current-env to record the environment as it is.');
   }
@@ -92,6 +105,20 @@ function checkFlags(options: RecordOptions): void {
       '--current-env records without requirements; the packages are then frozen from the interpreter that actually ran.',
     );
   }
+}
+
+/** `--runs` and `--calibrate-factor`, for `record` and `record --update` alike. */
+export function checkRunsFlags(runs: number | undefined, factor: number | undefined): void {
+  if (runs !== undefined && (!Number.isSafeInteger(runs) || runs < 1 || runs > MAX_RECORD_RUNS)) {
+    throw new UserError(`--runs ${runs} must be a whole number from 1 to ${MAX_RECORD_RUNS}`, 'Example: --runs 5 (calibration needs at least 3 runs; 5 is recommended).');
+  }
+  if (runs !== undefined && runs > 1 && runs < MIN_CALIBRATION_RUNS) {
+    throw new UserError(`--runs ${runs} is too few to calibrate: ${MIN_CALIBRATION_RUNS} runs are the least that show a spread worth trusting`, 'Use --runs 5 (recommended), or --runs 1 to record a single run.');
+  }
+  if (factor !== undefined && !(Number.isFinite(factor) && factor >= 1)) {
+    throw new UserError(`--calibrate-factor ${factor} must be a number ≥ 1`, 'The tolerance is factor × the spread of the runs; 3 (the default) keeps clean reruns inside it.');
+  }
+  if (factor !== undefined && (runs ?? 1) < MIN_CALIBRATION_RUNS) throw new UserError('--calibrate-factor only applies with --runs N (N ≥ 3)', 'Example: --runs 5 --calibrate-factor 4');
 }
 
 /** Inputs are checked before anything is built or run: a typo in a path never costs a training. */
@@ -171,7 +198,11 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
     try {
       return await options.hooks.group(`record: ${name}`, run);
     } finally {
-      stages.push({ stage: name, durationMs: Math.round(performance.now() - started) });
+      // A stage entered twice (compare: collecting the outputs, then describing them) is reported once, summed.
+      const durationMs = Math.round(performance.now() - started);
+      const earlier = stages.find((timing) => timing.stage === name);
+      if (earlier) earlier.durationMs += durationMs;
+      else stages.push({ stage: name, durationMs });
     }
   };
 
@@ -197,8 +228,8 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
 
   // Made first, so a venv that fails to build leaves pip's whole output next to where the rerun log would be.
   const logDir = await mkdtemp(path.join(tmpdir(), 'repro-gate-record-'));
-  const prepare = (sandboxRoot: string) =>
-    stage('environment', async () =>
+  const prepareWith = (stageRunner: StageRunner) => (sandboxRoot: string) =>
+    stageRunner('environment', async () =>
       prepareEnvironment({
         python: options.python,
         requirementsFile: requirements ? await inCopy(sandboxRoot, requirements) : undefined,
@@ -211,51 +242,62 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
       }),
     );
   const logFile = path.join(logDir, LOG_FILE_NAME);
-  const run = await runInSandbox({
+  const request: SandboxedRunRequest = {
     repoRoot,
     isGitRepo: gitRoot !== undefined,
     command: options.command,
     workdir: workdir.repoRelative,
     copyPaths: data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
     outputs: outputs.map((output) => output.repoRelative),
-    prepareEnvironment: prepare,
+    prepareEnvironment: prepareWith(stage),
     variables: options.variables,
     passEnv: options.passEnv,
     seeds: options.seeds,
+    // What `record` writes into the record (apply_seeds: true, determinism) is what this run applies.
+    seeding: { apply: true, strict: options.strict ?? false },
     timeoutMs: options.timeout ? parseDuration(options.timeout) : Number.POSITIVE_INFINITY,
     logFile,
     stage,
     onOutput: (chunk) => options.hooks.output(chunk),
-  }).catch(async (error: unknown) => {
+  };
+  const run = await runInSandbox(request).catch(async (error: unknown) => {
     // Kept only when it holds pip's log: rmdir removes an empty folder and nothing else.
     await rmdir(logDir).catch(() => undefined);
     throw error;
   });
   let record: RunRecord;
+  let calibration: RunsCalibration | undefined;
   try {
     const failure = await explainFailedRun(run, repoRoot, workdir.repoRelative, logFile);
     if (failure) throw failure;
-    record = await stage('compare', async () => {
+    const collected = await stage('compare', async () => {
       // The same checks and hashes as verify's: links, FIFOs and devices are refused by name before anything is read.
-      const collected = await collectOutputs(run.root, artifacts, metrics);
+      const found = await collectOutputs(run.root, artifacts, metrics);
       await checkProduced(run, repoRoot, gitRoot !== undefined, outputs);
-      return describeRun({ options, run, collected, environment: run.environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings, logDir });
+      return found;
     });
+    calibration = (options.runs ?? 1) > 1 ? await calibrateByRerunning(options, request, run, collected, { artifacts, metrics, logDir, prepareQuietly: environmentForRepeats(run, prepareWith((_stage, work) => work())) }) : undefined;
+    record = await stage('compare', () =>
+      describeRun({ options, run, collected, calibration, environment: run.environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings, logDir }),
+    );
     await deliverOutputs(run, outputs);
   } finally {
     await run.dispose();
   }
   const doc = new Document(record);
   setArtifactContents(doc, (record.artifacts ?? []).map((artifact) => artifact.content));
+  if (record.environment?.machine) setMachine(doc, record.environment.machine);
+  if (calibration) warnings.push(...writeCalibration(doc, calibrationEntries(calibration, artifacts.map((artifact) => artifact.repoRelative)), calibration.metrics.values));
   await writeFileAtomic(out, doc.toString({ lineWidth: 0 }));
   await rm(logDir, { recursive: true, force: true });
-  return { file: out, record, warnings, stages };
+  return { file: out, record, warnings, stages, ...(calibration ? { determinism: determinismSummary(calibration) } : {}) };
 }
 
 interface RunFacts {
   options: RecordOptions;
   run: SandboxedRun;
   collected: CollectedOutputs;
+  calibration: RunsCalibration | undefined;
   environment: PreparedEnvironment;
   recordDir: string;
   repoRoot: string;
@@ -282,8 +324,12 @@ async function recordedArtifacts(facts: RunFacts): Promise<NonNullable<RunRecord
       recorded.push({ path: artifact.recordRelative, sha256 });
       continue;
     }
+    // A calibrated artifact keeps a sample of its elements: verify judges a moved tensor on it when there is no baseline.
+    const calibrated = facts.calibration?.artifacts.some((entry) => entry.path === artifact.repoRelative && entry.status === 'calibrated');
     const spec = { path: artifact.recordRelative, sha256, compare: 'numeric' as const };
-    const { content } = await measureNumericArtifact({ spec, repoRelative: artifact.repoRelative, file: path.join(run.root, artifact.repoRelative), produced: sha256 }, { recordName: '', runPython, hashTensors: true });
+    // The record gets `fingerprint: sampled` from the calibration, written with its origin (src/record/calibrated-entries.ts).
+    const measuredAs = calibrated ? { ...spec, fingerprint: 'sampled' as const } : spec;
+    const { content } = await measureNumericArtifact({ spec: measuredAs, repoRelative: artifact.repoRelative, file: path.join(run.root, artifact.repoRelative), produced: sha256 }, { recordName: '', runPython, hashTensors: true });
     recorded.push({ ...spec, content });
   }
   return recorded;
@@ -293,7 +339,8 @@ async function recordedArtifacts(facts: RunFacts): Promise<NonNullable<RunRecord
 async function describeRun(facts: RunFacts): Promise<RunRecord> {
   const { options, run, collected, repoRoot, gitRoot, workdir, metrics, data, config, requirements, warnings } = facts;
   const artifactHashes = await recordedArtifacts(facts);
-  const metricValues = collected.metrics ?? undefined;
+  const metricValues = facts.calibration?.metrics.values ?? collected.metrics ?? undefined;
+  if (facts.calibration) warnings.push(...facts.calibration.warnings);
   const [commit, dataHashes, configHashes, requirementsHash, environment] = await Promise.all([
     gitRoot ? headCommit(repoRoot) : undefined,
     hashEntries(data.map((entry) => entry.data)),
@@ -327,10 +374,13 @@ async function describeRun(facts: RunFacts): Promise<RunRecord> {
       ...(requirements ? { requirements: requirements.recordRelative, requirements_sha256: requirementsHash } : {}),
       ...(environment.packages ? { packages: environment.packages } : {}),
       ...(environment.platform ? { platform: environment.platform } : {}),
+      machine: run.machine,
       ...(Object.keys(options.variables).length > 0 ? { variables: options.variables } : {}),
       ...(options.passEnv.length > 0 ? { pass_env: options.passEnv } : {}),
     },
     ...(Object.keys(options.seeds).length > 0 ? { seeds: options.seeds } : {}),
+    apply_seeds: true,
+    ...((options.strict ?? false) ? { determinism: 'strict' as const } : {}),
     ...(configHashes.length > 0 ? { config: configHashes } : {}),
     ...(data.length > 0
       ? { data: data.map((entry, i) => ({ ...dataHashes[i]!, ...(entry.manifest ? { manifest: entry.manifest.recordRelative } : {}) })) }
@@ -344,4 +394,39 @@ async function describeRun(facts: RunFacts): Promise<RunRecord> {
     throw new UserError(`the recorded run is not a valid record: ${issue?.path.join('.')}: ${issue?.message}`, 'Check the options you passed.');
   }
   return validated.data;
+}
+
+/**
+ * `record --runs N`: runs 2..N, each in a fresh sandbox, measured against the first run (which stays the one
+ * delivered and recorded, with its metrics at the median of all runs when they vary).
+ */
+async function calibrateByRerunning(
+  options: RecordOptions,
+  request: SandboxedRunRequest,
+  first: SandboxedRun,
+  collected: CollectedOutputs,
+  where: { artifacts: Resolved[]; metrics: Resolved | undefined; logDir: string; prepareQuietly: SandboxedRunRequest['prepareEnvironment'] },
+): Promise<RunsCalibration> {
+  const quiet: StageRunner = (_stage, work) => work();
+  const numeric = new Map(
+    where.artifacts.filter((artifact) => options.numeric.some((given) => path.resolve(given) === artifact.absolute)).map((artifact) => [artifact.repoRelative, { path: artifact.recordRelative, sha256: '', compare: 'numeric' as const }]),
+  );
+  const outputs = { artifacts: where.artifacts, metrics: where.metrics, numeric, helperLog: path.join(where.logDir, NUMERIC_HELPER_LOG_NAME) };
+  const reference = { root: first.root, artifacts: collected.artifactHashes };
+  const runs: RunResults[] = [{ metrics: collected.metrics, artifacts: collected.artifactHashes, numeric: new Map() }];
+  const total = options.runs ?? 1;
+  for (let index = 2; index <= total; index++) {
+    const outcome = await options.hooks.group(`record: run ${index} of ${total}`, () =>
+      repeatRun({ ...request, logFile: path.join(where.logDir, `run-${index}.log`), prepareEnvironment: where.prepareQuietly, stage: quiet }, index, outputs, reference),
+    );
+    if (outcome.failure) {
+      throw new UserError(
+        `run ${index} of ${total} failed (${outcome.failure}) where run 1 succeeded`,
+        'A training that fails now and then cannot be recorded: fix what makes it flaky, or record with fewer --runs.',
+      );
+    }
+    runs.push(outcome);
+  }
+  const policies = new Map(where.artifacts.map((artifact) => [artifact.repoRelative, numeric.has(artifact.repoRelative) ? ('numeric' as const) : ('exact' as const)]));
+  return calibrateRuns(runs, policies, options.calibrateFactor ?? DEFAULT_CALIBRATION_FACTOR);
 }

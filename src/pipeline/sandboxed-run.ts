@@ -7,12 +7,17 @@ import { changedVenvFiles, fingerprintVenv } from '../environment/venv-integrity
 import { UserError } from '../errors.js';
 import { HELPER_TIMEOUT_MS } from '../constants.js';
 import type { ResolvedPath } from '../record/paths.js';
-import type { StageTiming } from '../report/schema.js';
 import { type CommandResult, createSandbox, rerunEnvironment, runCommand } from '../rerun/index.js';
 import { installProbe } from '../rerun/probe/install-probe.js';
 import { type ProbeTrace, readTrace } from '../rerun/probe/read-trace.js';
 import { changedPaths, fingerprintWorkingTree } from '../rerun/working-tree-guard.js';
 import { shellQuote } from '../rerun/shell-quote.js';
+import { seedPlan } from '../rerun/seeding/seed-plan.js';
+import { collectHostFingerprint } from '../environment/machine/host.js';
+import { runFingerprint } from '../environment/machine/run-fingerprint.js';
+import type { MachineFingerprint } from '../environment/machine/schema.js';
+import { describeSeeding } from '../rerun/seeding/seeding-report.js';
+import type { SeedingReport, StageTiming } from '../report/schema.js';
 
 // The one way a command runs, for `record` and for `verify` alike: in an isolated copy of the working tree,
 // in the prepared environment, with the probe watching every Python process.
@@ -36,6 +41,8 @@ export interface SandboxedRunRequest {
   /** Host variables the record passes through (`environment.pass_env`). */
   passEnv: string[];
   seeds: Record<string, string | number>;
+  /** `apply_seeds` and `determinism: strict` of the record. */
+  seeding: { apply: boolean; strict: boolean };
   timeoutMs: number;
   logFile: string;
   /**
@@ -45,12 +52,27 @@ export interface SandboxedRunRequest {
   recordedPackages?: string[];
   stage: StageRunner;
   onOutput: (chunk: Buffer) => void;
+  /** A deliberate change to how the command runs (`verify --vary`): its environment, or the sandbox's path depth. */
+  variation?: RunVariation;
+}
+
+export interface RunVariation {
+  name: string;
+  extraDepth?: number;
+  /** Pure: the command's environment under the variation. */
+  environment?: (env: NodeJS.ProcessEnv) => NodeJS.ProcessEnv;
 }
 
 export interface SandboxedRun {
   root: string;
+  /** The variation it ran under (`verify --vary`), if any. */
+  variation?: string;
   result: CommandResult;
   trace: ProbeTrace;
+  /** The hardware and native libraries the run had (host CPU and GPUs, the BLAS its Python loaded). */
+  machine: MachineFingerprint;
+  /** What the probe did with the seeds; absent when the record only exports them. */
+  seeding?: SeedingReport;
   environment: PreparedEnvironment;
   environmentUse: EnvironmentUse;
   /** What the reader should know about how the run was set up (e.g. links left out of the copy). */
@@ -63,6 +85,13 @@ export interface SandboxedRun {
    */
   runPython: (args: string[], logFile: string) => Promise<{ exitCode: number | null; stderr: string }>;
   dispose(): Promise<void>;
+}
+
+/** The host does not change while repro-gate runs: read once (nvidia-smi takes a moment). */
+let hostFingerprintOnce: ReturnType<typeof collectHostFingerprint> | undefined;
+function hostFingerprint(): ReturnType<typeof collectHostFingerprint> {
+  hostFingerprintOnce ??= collectHostFingerprint();
+  return hostFingerprintOnce;
 }
 
 function listed(items: string[]): string {
@@ -86,8 +115,16 @@ export async function inCopy(sandboxRoot: string, file: ResolvedPath): Promise<s
 }
 
 export async function runInSandbox(request: SandboxedRunRequest): Promise<SandboxedRun> {
+  // Read before the command runs: nvidia-smi is found on PATH, which the command could otherwise have changed.
+  const host = hostFingerprint();
   const sandbox = await request.stage('sandbox', () =>
-    createSandbox({ repoRoot: request.repoRoot, isGitRepo: request.isGitRepo, extraPaths: request.copyPaths, clearPaths: request.outputs }),
+    createSandbox({
+      repoRoot: request.repoRoot,
+      isGitRepo: request.isGitRepo,
+      extraPaths: request.copyPaths,
+      clearPaths: request.outputs,
+      extraDepth: request.variation?.extraDepth,
+    }),
   );
   let environment: PreparedEnvironment | undefined;
   const disposeAll = async () => {
@@ -108,15 +145,17 @@ export async function runInSandbox(request: SandboxedRunRequest): Promise<Sandbo
         { field: 'workdir', line: request.workdirLine },
       );
     }
-    const probeVariables = probe.environment(sandbox.root, variables.PYTHONPATH);
+    const seedingPolicy = { seeds: request.seeds, ...request.seeding, variables };
+    const plan = seedPlan(seedingPolicy);
+    const probeVariables = { ...probe.environment(sandbox.root, variables.PYTHONPATH), ...plan.probe };
     // Helpers run without the probe: the project's own PYTHONPATH (if any) is what they need to import its classes.
     const restoredPythonPath = variables.PYTHONPATH === undefined ? {} : { PYTHONPATH: variables.PYTHONPATH };
-    const env = {
+    const unvaried = {
       ...rerunEnvironment({
         base: withoutSecrets(process.env),
         binDir: environment.binDir,
         venvDir: environment.venvDir,
-        variables,
+        variables: { ...plan.environment, ...variables },
         seeds: request.seeds,
         passEnv: request.passEnv,
         sandbox,
@@ -124,6 +163,7 @@ export async function runInSandbox(request: SandboxedRunRequest): Promise<Sandbo
       }),
       ...probeVariables,
     };
+    const env = request.variation?.environment?.(unvaried) ?? unvaried;
     const venvDir = environment.venvDir;
     const [before, venvBefore, venvRealPath] = await Promise.all([
       fingerprintWorkingTree(request.repoRoot, request.isGitRepo),
@@ -151,7 +191,9 @@ export async function runInSandbox(request: SandboxedRunRequest): Promise<Sandbo
       sandboxRoot: await realpath(sandbox.root),
       recordedPackages: request.recordedPackages ?? Object.keys(environment.packages ?? {}),
     });
+    const seeding = describeSeeding(seedingPolicy, plan, trace);
     const warnings = [
+      ...seeding.warnings,
       ...(sandbox.omittedLinks.length > 0 ? [`left out of the sandbox, as links that lead outside the repository: ${listed(sandbox.omittedLinks)}`] : []),
       ...(venvChanges.length > 0 ? [`the command changed the cached venv (${listed(venvChanges)}): it was discarded, not reused or saved to the cache`] : []),
     ];
@@ -180,7 +222,8 @@ export async function runInSandbox(request: SandboxedRunRequest): Promise<Sandbo
       if (helper.timedOut) return { exitCode: null, stderr: `timed out after ${Math.round(Math.min(request.timeoutMs, HELPER_TIMEOUT_MS) / 1000)} s` };
       return { exitCode: helper.exitCode, stderr: helper.logTail };
     };
-    return { root: sandbox.root, result, trace, environment, environmentUse, warnings, outsideWrites, runPython, dispose: disposeAll };
+    const machine = runFingerprint(await host, trace.processes);
+    return { root: sandbox.root, variation: request.variation?.name, result, trace, machine, seeding: seeding.report, environment, environmentUse, warnings, outsideWrites, runPython, dispose: disposeAll };
   } catch (error) {
     await disposeAll();
     throw error;

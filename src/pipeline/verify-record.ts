@@ -5,7 +5,7 @@ import type { EnvironmentUse } from '../compare/environment-use.js';
 import { compareMetrics } from '../compare/metrics.js';
 import { checkThresholds } from '../compare/thresholds.js';
 import { decideVerdict } from '../compare/verdict.js';
-import { DEFAULT_TIMEOUT, LOG_FILE_NAME, NUMERIC_HELPER_LOG_NAME, TOOL_NAME, UPDATED_RECORD_NAME } from '../constants.js';
+import { DEFAULT_TIMEOUT, LOG_FILE_NAME, MAX_RECORD_RUNS, NUMERIC_HELPER_LOG_NAME, TOOL_NAME, UPDATED_RECORD_NAME } from '../constants.js';
 import { prepareEnvironment, type PreparedEnvironment, type VenvCache } from '../environment/index.js';
 import { describeError, UserError } from '../errors.js';
 import { likelyCauses } from '../explain/causes.js';
@@ -22,12 +22,17 @@ import { keepEnds, keepStart } from '../report/truncate.js';
 import { parseDuration } from '../rerun/index.js';
 import { writeFileAtomic } from '../write-file-atomic.js';
 import { codeReport } from './code-report.js';
-import { measureNumericArtifacts } from './numeric-artifacts.js';
+import { measureNumericArtifact, measureNumericArtifacts } from './numeric-artifacts.js';
 import type { RecordedContent } from '../compare/tensors/judge.js';
 import { collectOutputs, keepEvidence } from './collect-outputs.js';
 import type { PipelineHooks } from './hooks.js';
 import { interpreterThatRan } from './interpreter-that-ran.js';
-import { inCopy, outsideWritesError, runInSandbox, type SandboxedRun } from './sandboxed-run.js';
+import { inCopy, outsideWritesError, runInSandbox, type SandboxedRun, type SandboxedRunRequest, type StageRunner } from './sandboxed-run.js';
+import { environmentForRepeats, repeatRun, type RunOutcome } from './repeat-run.js';
+import { calibrateRuns, type RunsCalibration } from '../compare/calibration/calibrate-runs.js';
+import { calibrationEntries } from '../record/calibrated-entries.js';
+import { classifyDrift, variationEffects } from '../compare/reruns/compare-runs.js';
+import type { Variation } from '../rerun/variations/variations.js';
 
 export interface VerifyOptions {
   /** Interpreter to build venvs from (`--python`, or `python3` on PATH). */
@@ -45,6 +50,12 @@ export interface VerifyOptions {
    * numeric artifact found there with the recorded sha256 is compared element by element.
    */
   baselineDir?: string;
+  /** `verify --runs N`: a drifting record is rerun up to N−1 more times to tell real drift from nondeterminism. */
+  runs?: number;
+  /** `record --update --runs N`: N runs in all, and the nondeterministic outputs calibrated. */
+  calibrate?: { runs: number; factor: number };
+  /** `verify --vary`: one more run per variation, each compared with the first. */
+  vary?: Variation[];
 }
 
 /** A verification, plus what its rerun measured: what `record --update` writes. */
@@ -56,9 +67,20 @@ export interface MeasuredVerification {
   updatedText?: string;
   /** Where the rerun's outputs were kept, with keepArtifacts. */
   outputsDir?: string;
+  /** With `calibrate`: what the runs showed. */
+  calibration?: RunsCalibration;
+  /** Hand-written tolerances kept although tighter than calibrated. */
+  calibrationWarnings?: string[];
 }
 
 type Stage = StageTiming['stage'];
+
+/** `verify --runs N` (and the action's `runs` input): 1 to MAX_RECORD_RUNS; 2 already tells real drift from nondeterminism. */
+export function checkVerifyRuns(runs: number | undefined): void {
+  if (runs !== undefined && (!Number.isSafeInteger(runs) || runs < 1 || runs > MAX_RECORD_RUNS)) {
+    throw new UserError(`runs ${runs} must be a whole number from 1 to ${MAX_RECORD_RUNS}`, 'Example: --runs 3 reruns a drifting record twice more to tell real drift from nondeterministic training.');
+  }
+}
 
 /** An input problem that stops the check before anything runs. */
 function missingInputError(missing: InputCheck): UserError {
@@ -108,6 +130,7 @@ class RecordVerification {
   readonly result: MeasuredVerification;
   private readonly started = new Map<Stage, number>();
   private numericContents: Array<RecordedContent | undefined> = [];
+  private firstRun?: RunOutcome;
 
   constructor(
     private readonly recordFile: string,
@@ -158,8 +181,8 @@ class RecordVerification {
     if (!this.options.rerunOnChangedData && inputs.some((input) => input.kind === 'data' && input.status !== 'match')) return;
 
     const { record, paths } = loaded;
-    const prepare = async (sandboxRoot: string) => {
-      const environment = await this.stage('environment', async () =>
+    const prepareWith = (stage: StageRunner) => async (sandboxRoot: string) => {
+      const environment = await stage('environment', async () =>
         prepareEnvironment({
           python: this.options.python,
           requiredPython: record.environment?.python,
@@ -175,7 +198,8 @@ class RecordVerification {
           logDir: path.join(this.options.evidenceDir, record.name),
         }),
       );
-      this.report.environment = environment.report;
+      // The report describes the first rerun's environment; repeats reuse the same venv.
+      if (stage === this.stage) this.report.environment = environment.report;
       return environment;
     };
 
@@ -183,7 +207,7 @@ class RecordVerification {
     const evidenceDir = path.join(this.options.evidenceDir, record.name);
     const logFile = path.join(evidenceDir, LOG_FILE_NAME);
     const timeout = record.timeout ?? DEFAULT_TIMEOUT;
-    const run = await runInSandbox({
+    const request: SandboxedRunRequest = {
       repoRoot: loaded.repoRoot,
       isGitRepo: loaded.isGitRepo,
       command: record.command,
@@ -191,18 +215,23 @@ class RecordVerification {
       workdirLine: loaded.lineOf(['workdir']),
       copyPaths: paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
       outputs,
-      prepareEnvironment: prepare,
+      prepareEnvironment: prepareWith(this.stage),
       variables: record.environment?.variables ?? {},
       passEnv: record.environment?.pass_env ?? [],
       seeds: record.seeds ?? {},
+      seeding: { apply: record.apply_seeds ?? false, strict: record.determinism === 'strict' },
       timeoutMs: parseDuration(timeout),
       logFile,
       recordedPackages: record.environment?.packages ? Object.keys(record.environment.packages) : undefined,
       stage: this.stage,
       onOutput: (chunk) => this.options.hooks.output(chunk),
-    });
+    };
+    const run = await runInSandbox(request);
     try {
       await this.judgeRun(loaded, run, run.environment, { timeout, logFile, evidenceDir, outputs });
+      // Repeats and variations run quietly: their stages are not the first rerun's, and the environment is prepared already.
+      const quiet: StageRunner = (_stage, work) => work();
+      await this.runMore(loaded, { ...request, prepareEnvironment: environmentForRepeats(run, prepareWith(quiet)), stage: quiet }, run, evidenceDir);
     } finally {
       await run.dispose();
     }
@@ -240,8 +269,10 @@ class RecordVerification {
       ...describeProcesses(run, environment),
       containment: result.containment,
       killed: result.killed,
+      ...(run.seeding ? { seeding: run.seeding } : {}),
     };
     markImported(this.report, run.environmentUse);
+    if (this.report.environment) this.report.environment.machine = { ...(record.environment?.machine ? { recorded: record.environment.machine } : {}), actual: run.machine };
     const warnings = [...run.warnings, ...run.environmentUse.warnings];
     if (warnings.length > 0) this.report.warnings = warnings.slice(0, 100);
     if (run.outsideWrites.length > 0) throw outsideWritesError(run.outsideWrites);
@@ -274,6 +305,8 @@ class RecordVerification {
       return [outputsFound, new Map(inCheckout), tensors] as const;
     });
     this.numericContents = numeric.contents;
+    this.firstRun = { index: 1, durationMs: Math.round(result.durationMs), metrics: collected.metrics, artifacts: collected.artifactHashes, numeric: new Map() };
+    this.report.reruns = [{ index: 1, durationMs: this.firstRun.durationMs }];
     this.report.artifacts = compareArtifacts(
       (record.artifacts ?? []).map((artifact, i) => ({
         path: paths.artifacts[i]!.repoRelative,
@@ -296,6 +329,75 @@ class RecordVerification {
     // A record is written only on drift (the proposed update) and by `record --update`: only then is every tensor hashed.
     if (this.options.rerunOnChangedData || decideVerdict(this.report) === 'drift') this.numericContents = await this.stage('compare', () => numeric.completeContents());
     this.result.measurement = await this.measure(loaded, environment, collected, run);
+  }
+
+  /**
+   * After the first rerun: more runs of the same command, each in a fresh sandbox. `record --update --runs` always
+   * (calibration), `verify --runs` only on drift (classification), and one per `--vary` variation.
+   */
+  private async runMore(loaded: LoadedRecord, request: SandboxedRunRequest, first: SandboxedRun, evidenceDir: string): Promise<void> {
+    const firstRun = this.firstRun;
+    if (!firstRun) return;
+    const calibrate = this.options.calibrate;
+    const drifting = decideVerdict(this.report) === 'drift';
+    const repeats = calibrate ? calibrate.runs - 1 : drifting ? Math.max(0, (this.options.runs ?? 1) - 1) : 0;
+    const vary = this.options.vary ?? [];
+    if (repeats === 0 && vary.length === 0) return;
+    const { record, paths } = loaded;
+    const numeric = new Map(calibrate ? (record.artifacts ?? []).flatMap((spec, i) => (spec.compare === 'numeric' ? [[paths.artifacts[i]!.repoRelative, spec] as const] : [])) : []);
+    const outputs = { artifacts: paths.artifacts, metrics: paths.metrics, numeric, helperLog: path.join(evidenceDir, NUMERIC_HELPER_LOG_NAME) };
+    const reference = { root: first.root, artifacts: firstRun.artifacts };
+    const runOnce = (index: number, label: string, variation?: Variation) =>
+      this.options.hooks.group(`${record.name}: ${label}`, () =>
+        repeatRun({ ...request, variation, logFile: path.join(evidenceDir, `rerun-${index}.log`) }, index, outputs, reference),
+      );
+    const total = repeats + 1;
+    const repeated: RunOutcome[] = [];
+    for (let index = 2; index <= total; index++) repeated.push(await runOnce(index, `run ${index} of ${total}`));
+    const varied: RunOutcome[] = [];
+    for (const [i, each] of vary.entries()) varied.push(await runOnce(total + 1 + i, `variation ${each.name}`, each));
+    this.report.reruns = [firstRun, ...repeated, ...varied].map((run) => ({
+      index: run.index,
+      durationMs: run.durationMs,
+      ...(run.variation ? { variation: run.variation } : {}),
+      ...(run.failure ? { failure: keepStart(run.failure, REPORT_TEXT_MAX) } : {}),
+    }));
+    if (calibrate) {
+      const policies = new Map((record.artifacts ?? []).map((spec, i) => [paths.artifacts[i]!.repoRelative, spec.compare ?? 'exact'] as const));
+      const failed = repeated.find((run) => run.failure);
+      if (failed) throw new UserError(`run ${failed.index} of ${total} failed (${failed.failure}) where run 1 succeeded`, 'A training that fails now and then cannot be calibrated: fix what makes it flaky, or use fewer --runs.');
+      const calibration = calibrateRuns([firstRun, ...repeated], policies, calibrate.factor);
+      this.result.calibration = calibration;
+      const measurement = this.result.measurement;
+      if (measurement) {
+        if (measurement.metrics) measurement.metrics = calibration.metrics.values;
+        measurement.calibration = calibrationEntries(calibration, paths.artifacts.map((artifact) => artifact.repoRelative));
+        measurement.contents = await this.sampledContents(loaded, first, calibration, measurement.contents ?? [], outputs.helperLog);
+      }
+    } else if (repeated.length > 0) {
+      this.report.drift = classifyDrift([firstRun, ...repeated]);
+    }
+    if (varied.length > 0) this.report.variations = variationEffects(firstRun, varied);
+  }
+
+  /** A newly calibrated artifact is written with `fingerprint: sampled`, so its content is measured again with samples. */
+  private async sampledContents(
+    loaded: LoadedRecord,
+    first: SandboxedRun,
+    calibration: RunsCalibration,
+    contents: Array<RecordedContent | undefined>,
+    helperLog: string,
+  ): Promise<Array<RecordedContent | undefined>> {
+    const calibrated = new Set(calibration.artifacts.filter((artifact) => artifact.status === 'calibrated').map((artifact) => artifact.path));
+    const sampled = [...contents];
+    for (const [i, spec] of (loaded.record.artifacts ?? []).entries()) {
+      const { repoRelative } = loaded.paths.artifacts[i]!;
+      const produced = this.firstRun?.artifacts.get(repoRelative);
+      if (!calibrated.has(repoRelative) || spec.fingerprint !== undefined || !produced) continue;
+      const artifact = { spec: { ...spec, fingerprint: 'sampled' as const, sha256: produced }, repoRelative, file: path.join(first.root, repoRelative), produced };
+      sampled[i] = (await measureNumericArtifact(artifact, { recordName: loaded.record.name, runPython: (args) => first.runPython(args, helperLog), hashTensors: true })).content;
+    }
+    return sampled;
   }
 
   private async measure(
@@ -321,6 +423,7 @@ class RecordVerification {
       packages: environment.packages ?? ran?.packages,
       python: environment.python ? report.python.actual : ran?.version,
       platform: environment.python ? report.platform.actual : ran?.platform,
+      machine: run.machine,
       commit: loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined,
     };
   }
@@ -342,8 +445,9 @@ class RecordVerification {
 export async function verifyAndMeasure(recordFile: string, options: VerifyOptions): Promise<MeasuredVerification> {
   const verification = new RecordVerification(recordFile, options);
   const result = await verification.run();
-  if (!result.updatedText && result.loaded && result.measurement) {
-    result.updatedText = updateRecordText(await readFile(result.loaded.file, 'utf8'), result.measurement);
+  result.calibrationWarnings = [];
+  if (result.loaded && result.measurement && (!result.updatedText || result.calibration)) {
+    result.updatedText = updateRecordText(await readFile(result.loaded.file, 'utf8'), result.measurement, result.calibrationWarnings);
   }
   return result;
 }

@@ -1,4 +1,6 @@
 import type { RecordedContent } from '../compare/tensors/judge.js';
+import type { CalibrationEntries } from './calibrated-entries.js';
+import type { MachineFingerprint } from '../environment/machine/schema.js';
 
 /**
  * What a run measured, index-aligned with the record's lists: everything `record --update` rewrites
@@ -17,7 +19,11 @@ export interface Measurement {
   /** Exact version of the interpreter that ran, e.g. 3.11.7. */
   python?: string;
   platform?: string;
+  /** The rerun's hardware and native libraries. */
+  machine?: MachineFingerprint;
   commit?: string;
+  /** `record --update --runs N`: the calibrated tolerances, rewriting earlier calibrated ones (metrics then hold the medians). */
+  calibration?: CalibrationEntries;
 }
 
 /** How `record` writes a Python version: major.minor, unless the record already pins a patch. */

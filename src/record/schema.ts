@@ -5,6 +5,7 @@ import { MAX_METRIC_NAME_CHARS, MAX_METRICS, MAX_TENSOR_NAME_CHARS, MAX_TENSORS,
 import { isNumericFormatPath, NUMERIC_FORMAT_EXTENSIONS } from '../compare/formats/format-of.js';
 import { NUMERIC_DTYPES } from '../compare/formats/tensor-file.js';
 import { parseDuration } from '../rerun/duration.js';
+import { MachineFingerprintSchema } from '../environment/machine/schema.js';
 
 // The run record, version 1. Field names are the public format: never rename them.
 // Every object is strict so that a typo is an error instead of a silently disabled check.
@@ -138,6 +139,7 @@ const Environment = z
     requirements_sha256: Sha256Hex.optional(),
     packages: z.record(PackageName, z.string().min(1)).optional().describe('pip freeze at record time.'),
     platform: z.string().min(1).optional().describe('sysconfig.get_platform() at record time, e.g. linux-x86_64.'),
+    machine: MachineFingerprintSchema.optional(),
     variables: z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string())
       .optional(),
@@ -153,6 +155,9 @@ const Environment = z
   })
   .strict()
   .superRefine((env, ctx) => {
+    for (const name of Object.keys(env.variables ?? {})) {
+      if (name.startsWith('REPRO_GATE_')) ctx.addIssue({ code: 'custom', path: ['variables', name], message: 'REPRO_GATE_* names are repro-gate\'s own (the probe reads them): use another name' });
+    }
     if (env.requirements !== undefined && env.python === undefined) {
       ctx.addIssue({ code: 'custom', path: ['python'], message: 'is required when requirements is set' });
     }
@@ -192,6 +197,14 @@ export const RunRecordSchema = z
     seeds: z
       .record(z.string().regex(/^[A-Za-z0-9_]+$/, 'must be [A-Za-z0-9_]+'), z.union([z.number().int(), z.string()]))
       .optional(),
+    apply_seeds: z
+      .boolean()
+      .optional()
+      .describe('true: the rerun probe applies the seeds in every Python process when it imports the framework (random.seed, numpy.random.seed, torch.manual_seed, tf.random.set_seed); otherwise they are only exported as REPRO_SEED_*.'),
+    determinism: z
+      .enum(['default', 'strict'])
+      .optional()
+      .describe('strict: torch.use_deterministic_algorithms(True), cuDNN deterministic, CUBLAS_WORKSPACE_CONFIG, PYTHONHASHSEED, one OMP/MKL/OpenBLAS thread (unless variables set them).'),
     config: z.array(HashedFile).optional(),
     data: z.array(DataInput).optional(),
     artifacts: z.array(Artifact).optional(),

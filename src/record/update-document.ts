@@ -3,6 +3,8 @@ import { DIFF_MAX_EDIT_LENGTH } from '../constants.js';
 import { type Document, isMap, isScalar, parseDocument, YAMLMap, YAMLSeq } from 'yaml';
 import type { RecordedContent } from '../compare/tensors/judge.js';
 import { type Measurement, recordedPythonVersion } from './measurement.js';
+import { writeCalibration } from './calibrated-entries.js';
+import type { MachineFingerprint } from '../environment/machine/schema.js';
 
 // Pure: rewrites only the measured fields of a run record's text. The yaml Document API keeps the user's comments,
 // key order and hand-written fields (tolerance, thresholds, variables) exactly as they were.
@@ -47,7 +49,21 @@ export function setArtifactContents(doc: Document, contents: ReadonlyArray<Recor
   });
 }
 
-export function updateRecordText(text: string, measured: Measurement): string {
+/** `warnings` collects what calibration kept as written by hand although it is tighter than calibrated. */
+/** The machine fingerprint, its lists on one line each: a diff then shows which flag or library changed. */
+export function setMachine(doc: Document, machine: MachineFingerprint): void {
+  const node = doc.createNode(machine) as YAMLMap;
+  for (const key of ['isa', 'libraries', 'gpus']) {
+    const list = node.get(key, true);
+    if (list instanceof YAMLSeq) {
+      if (key === 'isa') list.flow = true;
+      else for (const item of list.items) if (item instanceof YAMLMap) item.flow = true;
+    }
+  }
+  doc.setIn(['environment', 'machine'], node);
+}
+
+export function updateRecordText(text: string, measured: Measurement, warnings: string[] = []): string {
   // The record was loaded (and its keys checked) already; yaml's own duplicate-key check is quadratic in the keys.
   const doc = parseDocument(text, { uniqueKeys: false });
   setEach(doc, 'config', measured.config);
@@ -67,7 +83,9 @@ export function updateRecordText(text: string, measured: Measurement): string {
     doc.setIn(['environment', 'packages'], doc.createNode(sorted));
   }
   if (measured.platform) doc.setIn(['environment', 'platform'], measured.platform);
+  if (measured.machine) setMachine(doc, measured.machine);
   if (measured.commit) doc.setIn(['code', 'commit'], measured.commit);
+  if (measured.calibration) warnings.push(...writeCalibration(doc, measured.calibration, measured.metrics ?? {}));
   return keepUntouchedLines(text, doc.toString({ lineWidth: 0 }));
 }
 

@@ -21,6 +21,8 @@ function describeCause(cause: Cause, quote: Quote): string {
       return `platform ${quote(cause.subject)}`;
     case 'code-changed':
       return quote(cause.subject);
+    case 'machine-changed':
+      return `machine: ${quote(cause.subject)}`;
   }
 }
 

@@ -4,6 +4,7 @@ import { codeFence, escapeInline } from './escape.js';
 import { describeCauses, explainRecord } from './explain.js';
 import { loosenedMarkdown } from './loosening.js';
 import { tensorTable } from './numeric.js';
+import { driftKindLabel, driftSentence, seedingLine, variationRows, varyingRows } from './runs.js';
 import { formatDelta, formatDuration, formatNumber, formatPair, formatTolerance, plural, shortHash, VERDICT_EMOJI, VERDICT_LABEL } from './format.js';
 import type { EnvironmentReport, InputCheck, MetricCheck, RecordReport, Report, RunReport, Verdict } from './schema.js';
 import { worstVerdict } from './verdict-order.js';
@@ -176,8 +177,21 @@ function runSection(run: RunReport | undefined, options: RenderOptions): string 
   if (!run || (options.detail ?? 'full') !== 'full') return undefined;
   const outcome = run.timedOut ? 'timed out' : run.signal ? `killed by ${esc(run.signal)}` : `exit ${run.exitCode}`;
   const lines = run.logTail.split('\n').length;
-  const body = `Command: ${esc(run.command)} (in ${esc(run.workdir)})${processesLine(run)}${containmentLine(run)}\n\n${codeFence(run.logTail || '(no output)', LOG_CHARS)}`;
+  const seeding = seedingLine(run, esc);
+  const body = `Command: ${esc(run.command)} (in ${esc(run.workdir)})${processesLine(run)}${containmentLine(run)}${seeding ? `\n\n${seeding}` : ''}\n\n${codeFence(run.logTail || '(no output)', LOG_CHARS)}`;
   return details(`Rerun log (last ${plural(lines, 'line')}) · ${outcome} · ${formatDuration(run.durationMs)}`, body, run.exitCode !== 0);
+}
+
+/** `--runs` and `--vary`: the outputs that varied between reruns side by side, and what each variation changed. */
+function runsSection(record: RecordReport, options: RenderOptions): string | undefined {
+  const parts: string[] = [];
+  const drift = driftSentence(record, esc);
+  if (drift) parts.push(`**Reruns:** ${drift}`);
+  if (record.drift?.kind === 'nondeterministic' && record.drift.varying.length > 0) {
+    parts.push(table(['Output', ...Array.from({ length: record.drift.runs }, (_, i) => `Run ${i + 1}`)], varyingRows(record.drift.varying, esc), options));
+  }
+  if (record.variations?.length) parts.push(`**Variations** (each against the unvaried run)\n\n${table(['Variation', 'Changed outputs'], variationRows(record, esc), options)}`);
+  return parts.length > 0 ? parts.join('\n\n') : undefined;
 }
 
 function warningsSection(record: RecordReport): string | undefined {
@@ -207,11 +221,12 @@ function stagesLine(record: RecordReport): string | undefined {
 }
 
 function recordSection(record: RecordReport, options: RenderOptions): string {
-  const headline = `### ${VERDICT_EMOJI[record.verdict]} ${esc(record.name)}: ${VERDICT_LABEL[record.verdict]}`;
+  const headline = `### ${VERDICT_EMOJI[record.verdict]} ${esc(record.name)}: ${VERDICT_LABEL[record.verdict]}${driftKindLabel(record)}`;
   const sections = [
     headline,
     errorSection(record) ?? explainRecord(record, esc),
     warningsSection(record),
+    runsSection(record, options),
     metricsSection(record, options),
     thresholdsSection(record, options),
     artifactsSection(record, options),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MachineFingerprintSchema } from '../environment/machine/schema.js';
 import { KILLED_COMMAND_MAX_CHARS, KILLED_LISTED_MAX, MAX_METRICS, REPORT_SCHEMA_VERSION } from '../constants.js';
 
 // The report is what `verify --json` writes and what the action and the workflow merge.
@@ -80,6 +81,8 @@ export const EnvironmentReportSchema = z
   .object({
     python: z.object({ required: Text.optional(), actual: Text }).strict(),
     platform: z.object({ recorded: Text.optional(), actual: Text }).strict(),
+    /** The hardware and native libraries of the record and of the rerun (see src/environment/machine). */
+    machine: z.object({ recorded: MachineFingerprintSchema.optional(), actual: MachineFingerprintSchema }).strict().optional(),
     /** null: the record has no requirements and the command ran in the current environment. */
     venv: z
       .object({ key: Text, source: z.enum(['built', 'local-cache', 'remote-cache']), durationMs: Duration })
@@ -95,6 +98,16 @@ export const EnvironmentReportSchema = z
       })
       .strict()
       .nullable(),
+  })
+  .strict();
+
+/** What the probe did with the record's seeds (`apply_seeds`, `determinism: strict`), aggregated over the run's processes. */
+export const SeedingReportSchema = z
+  .object({
+    mode: z.enum(['applied', 'exported']),
+    strict: z.boolean(),
+    applied: z.array(z.object({ module: Text, calls: z.array(Text).max(10), processes: z.number().int().nonnegative() }).strict()).max(10),
+    failed: z.array(z.object({ module: Text, error: Text }).strict()).max(10).optional(),
   })
   .strict();
 
@@ -129,6 +142,7 @@ export const RunReportSchema = z
     containment: z.enum(['cgroup', 'marker']).optional(),
     /** Command lines of processes still running when the command ended or timed out, killed then (the first ones). */
     killed: z.array(z.string().max(KILLED_COMMAND_MAX_CHARS)).max(KILLED_LISTED_MAX).optional(),
+    seeding: SeedingReportSchema.optional(),
   })
   .strict();
 
@@ -249,6 +263,7 @@ export const CauseSchema = z
       'platform-changed',
       'code-changed',
       'data-changed',
+      'machine-changed',
     ]),
     subject: Text,
     line: Line.optional(),
@@ -259,6 +274,26 @@ export const CauseSchema = z
 
 export const StageTimingSchema = z
   .object({ stage: z.enum(['load', 'inputs', 'environment', 'sandbox', 'rerun', 'compare']), durationMs: Duration })
+  .strict();
+
+/** An output that is not the same in every run, with each run's value (a short sha256 for artifacts; null: not produced). */
+export const VaryingOutputSchema = z
+  .object({ output: Text, kind: z.enum(['metric', 'artifact']), values: z.array(z.union([ReportNumber, z.string().max(64)]).nullable()).max(60) })
+  .strict();
+
+/** A drifting record rerun N times (`verify --runs`): a real change, or training that differs run to run. */
+export const DriftReportSchema = z
+  .object({ kind: z.enum(['deterministic', 'nondeterministic']), runs: z.number().int().positive().max(60), varying: z.array(VaryingOutputSchema).max(100) })
+  .strict();
+
+/** One `verify --vary` variation against the unvaried run: which outputs it changed. */
+export const VariationReportSchema = z
+  .object({ variation: Text, failure: Text.optional(), changed: z.array(VaryingOutputSchema).max(100) })
+  .strict();
+
+/** One run of the command: the first rerun, a repeat (`--runs`), or a variation (`--vary`). */
+export const RerunTimingSchema = z
+  .object({ index: z.number().int().positive().max(100), durationMs: Duration, variation: Text.optional(), failure: Text.optional() })
   .strict();
 
 export const RecordErrorSchema = z
@@ -285,6 +320,12 @@ export const RecordReportSchema = z
     warnings: z.array(Text).max(100).optional(),
     /** The record's metrics file, when the rerun did not write it (every recorded metric is then missing). */
     missingMetricsFile: Text.optional(),
+    /** Every run of the command, with the time it took (the first rerun, repeats, variations). */
+    reruns: z.array(RerunTimingSchema).max(100).optional(),
+    /** On drift with `--runs N`: whether the reruns agreed with each other. */
+    drift: DriftReportSchema.optional(),
+    /** With `--vary`: which variation changed which output. */
+    variations: z.array(VariationReportSchema).max(10).optional(),
     /** On drift: how to accept the change, with the run.yaml diff this rerun implies. */
     update: z.object({ command: Text, diff: z.string().max(MAX_DIFF) }).strict().optional(),
   })
@@ -350,6 +391,7 @@ export type ManifestCheck = z.infer<typeof ManifestCheckSchema>;
 export type EnvironmentReport = z.infer<typeof EnvironmentReportSchema>;
 export type PackageChange = z.infer<typeof PackageChangeSchema>;
 export type RunReport = z.infer<typeof RunReportSchema>;
+export type SeedingReport = z.infer<typeof SeedingReportSchema>;
 export type ArtifactCheck = z.infer<typeof ArtifactCheckSchema>;
 export type NumericCheck = z.infer<typeof NumericCheckSchema>;
 export type TensorCheck = z.infer<typeof TensorCheckSchema>;
@@ -359,5 +401,9 @@ export type CodeReport = z.infer<typeof CodeReportSchema>;
 export type Cause = z.infer<typeof CauseSchema>;
 export type StageTiming = z.infer<typeof StageTimingSchema>;
 export type RecordError = z.infer<typeof RecordErrorSchema>;
+export type VaryingOutput = z.infer<typeof VaryingOutputSchema>;
+export type DriftReport = z.infer<typeof DriftReportSchema>;
+export type VariationReport = z.infer<typeof VariationReportSchema>;
+export type RerunTiming = z.infer<typeof RerunTimingSchema>;
 export type Loosened = z.infer<typeof LoosenedSchema>;
 export type Rerecorded = z.infer<typeof RerecordedSchema>;

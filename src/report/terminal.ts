@@ -1,6 +1,7 @@
 import { sanitizeTerminal } from './escape.js';
 import { describeCauses, explainRecord } from './explain.js';
 import { loosenedTerminal } from './loosening.js';
+import { driftKindLabel, driftSentence, seedingLine, variationRows, varyingRows } from './runs.js';
 import { formatDelta, formatDuration, formatPair, formatTolerance, shortHash, VERDICT_LABEL } from './format.js';
 import type { RecordReport, Report, Verdict } from './schema.js';
 import { worstVerdict } from './verdict-order.js';
@@ -26,7 +27,16 @@ function columns(rows: string[][]): string[] {
 
 function recordLines(record: RecordReport, paint: (verdict: Verdict, text: string) => string): string[] {
   const q = sanitizeTerminal;
-  const lines = [`${paint(record.verdict, `${MARK[record.verdict]} ${q(record.name)}: ${VERDICT_LABEL[record.verdict]}`)}  (${q(record.recordPath)})`, `  ${explainRecord(record, q)}`];
+  const lines = [`${paint(record.verdict, `${MARK[record.verdict]} ${q(record.name)}: ${VERDICT_LABEL[record.verdict]}${driftKindLabel(record)}`)}  (${q(record.recordPath)})`, `  ${explainRecord(record, q)}`];
+  const drift = driftSentence(record, q);
+  if (drift) lines.push(`  ${drift}`);
+  if (record.drift?.kind === 'nondeterministic' && record.drift.varying.length > 0) {
+    const { rows, more } = capped(record.drift.varying, (output) => varyingRows([output], q)[0]!);
+    lines.push(...columns([['output', ...Array.from({ length: record.drift.runs }, (_, i) => `run ${i + 1}`)], ...rows]), ...more);
+  }
+  if (record.variations?.length) lines.push(...columns([['variation', 'changed outputs'], ...variationRows(record, q)]));
+  const seeding = seedingLine(record.run, q);
+  if (seeding) lines.push(`  ${seeding}`);
   if (record.error?.hint) lines.push(`  how to fix: ${q(record.error.hint)}`);
   for (const warning of record.warnings ?? []) lines.push(`  warning: ${q(warning)}`);
   const metrics = record.metrics.filter((metric) => metric.status !== 'equal' && metric.status !== 'new');

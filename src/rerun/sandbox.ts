@@ -16,6 +16,8 @@ export interface SandboxOptions {
    * so the rerun hashes the same set of files the record did).
    */
   clearPaths: string[];
+  /** Extra folders between the temp folder and the copy (the `workdir` variation: a training must not depend on its path). */
+  extraDepth?: number;
 }
 
 export interface Sandbox {
@@ -125,11 +127,12 @@ async function clearOutputs(root: string, options: SandboxOptions): Promise<void
 /** An isolated copy of the working tree for the rerun: what git would see, plus the record's data. */
 export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const base = await mkdtemp(path.join(tmpdir(), 'repro-gate-'));
-  const [root, home, tmp] = ['work', 'home', 'tmp'].map((name) => path.join(base, name)) as [string, string, string];
+  const nesting = Array.from({ length: options.extraDepth ?? 0 }, (_, i) => `nested-${i + 1}`);
+  const [root, home, tmp] = [path.join(...nesting, 'work'), 'home', 'tmp'].map((name) => path.join(base, name)) as [string, string, string];
   const dispose = () => rm(base, { recursive: true, force: true });
   const copy = { links: new Set<string>(), omitted: [] as string[] };
   try {
-    await Promise.all([root, home, tmp].map((dir) => mkdir(dir)));
+    await Promise.all([root, home, tmp].map((dir) => mkdir(dir, { recursive: true })));
     const files = await filesOf(options);
     const isLink = await Promise.all(files.map((file) => lstat(path.join(options.repoRoot, file)).then((stats) => stats.isSymbolicLink(), () => false)));
     // Links first, so a file reached through one lands where the link leads in the copy, never in a folder of the same name.

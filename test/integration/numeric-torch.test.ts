@@ -108,4 +108,37 @@ describe('examples/torch-mlp: a PyTorch model compared tensor by tensor', () => 
     expect(numericOf(result.record).numeric).toMatchObject({ outcome: 'within-tolerance', basis: 'sample' });
     expect(result.stdout).toMatch(/judged on a sample, not every element/);
   });
+
+  it('seeds: {torch: 3} makes a training with no seeding code stable across runs: the probe seeds torch when it is imported', async () => {
+    const repo = await exampleRepo('torch-mlp', { only: ['requirements.txt'], extra: { 'seedless.py': SEEDLESS, '.gitignore': 'out/\n' } });
+    const record = (extra: string[]) =>
+      runCli(['record', '--runs', '3', '--requirements', 'requirements.txt', '--numeric', 'out/model.safetensors', '--metrics', 'out/metrics.json', ...extra, '--', 'python', 'seedless.py'], {
+        cwd: repo.root,
+        env: repo.env,
+      });
+    const seeded = await record(['--seed', 'torch=3']);
+    expect(seeded.status, seeded.stderr).toBe(0);
+    expect(seeded.stderr).toMatch(/determinism: 3 runs\n {2}stable: out\/model\.safetensors, loss\n/);
+    expect(seeded.stderr).not.toContain('nondeterministic');
+    expect(await repo.read('run.yaml')).not.toContain('calibrated');
+    // The control: without the seed, the same script gives another model every run.
+    const unseeded = await record(['--out', 'unseeded.yaml']);
+    expect(unseeded.status, unseeded.stderr).toBe(0);
+    expect(unseeded.stderr).toContain('nondeterministic: out/model.safetensors, 3 different files');
+    expect(unseeded.stderr).toMatch(/nondeterministic: loss, spread/);
+  });
 });
+
+/** A CPU torch training with no seeding code at all: its weights come from torch's global RNG. */
+const SEEDLESS = `import json, os
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+model = nn.Linear(4, 3)
+inputs = torch.randn(16, 4)
+loss = nn.functional.mse_loss(model(inputs), torch.zeros(16, 3))
+os.makedirs("out", exist_ok=True)
+save_file({name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}, "out/model.safetensors")
+json.dump({"loss": loss.item()}, open("out/metrics.json", "w"))
+`;

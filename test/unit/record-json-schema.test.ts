@@ -15,7 +15,7 @@ describe('schema/run-record.v1.json', () => {
     const schema = runRecordJsonSchema() as { additionalProperties: unknown; properties: Record<string, unknown>; required: string[] };
     expect(schema.additionalProperties).toBe(false);
     expect(Object.keys(schema.properties).sort()).toEqual(
-      ['artifacts', 'code', 'command', 'config', 'data', 'environment', 'metrics', 'name', 'seeds', 'thresholds', 'timeout', 'tolerance', 'version', 'workdir'].sort(),
+      ['apply_seeds', 'artifacts', 'code', 'command', 'config', 'data', 'determinism', 'environment', 'metrics', 'name', 'seeds', 'thresholds', 'timeout', 'tolerance', 'version', 'workdir'].sort(),
     );
     expect(schema.required.sort()).toEqual(['command', 'name', 'version']);
   });

@@ -122,6 +122,7 @@ describe('the reusable workflow', () => {
       'fail-on': 'drift',
       comment: 'always',
       cache: true,
+      runs: 1,
       'timeout-minutes': 60,
     });
     expect(workflow.on.workflow_call.secrets).toBeUndefined();

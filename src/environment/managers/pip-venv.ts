@@ -8,7 +8,8 @@ import { cacheBound, enforceCacheBound, keepLockFresh, markUsed, tryLock } from 
 import { capture } from '../exec.js';
 import { assertPythonMatches, type Interpreter, probeInterpreter } from '../interpreter.js';
 import { diffPackages } from '../package-diff.js';
-import { pipFreeze, pipInstall } from '../pip.js';
+import { pipInstall } from '../pip.js';
+import { frozenPackages, storeFreeze } from '../frozen-packages.js';
 import { changesSinceSealed, makeFilesReadOnly, sealVenv } from '../venv-integrity.js';
 import { requirementsInstallLocalPaths } from '../local-requirements.js';
 import type { EnvironmentManager, EnvironmentRequest, PreparedEnvironment } from '../types.js';
@@ -46,7 +47,7 @@ export class PipVenvManager implements EnvironmentManager {
     if (local) this.request.log(`${this.request.requirementsDisplayPath ?? requirementsFile} installs the project itself: the venv is built for this run only, never cached`);
     const source = local ? await this.buildForThisRunOnly(key, dir, interpreter) : await this.obtain(key, dir, interpreter);
     const venvPython = path.join(dir, 'bin', 'python');
-    const frozen = await pipFreeze(venvPython);
+    const frozen = await frozenPackages(dir);
     const packages = recordedPackages ? diffPackages(recordedPackages, frozen) : null;
     const { remoteCache, log } = this.request;
     return {
@@ -126,6 +127,7 @@ export class PipVenvManager implements EnvironmentManager {
         throw new UserError(`the environment failed to build: python -m venv exited ${created.code}: ${created.stderr.trim()}`, 'Install the venv module for this interpreter (e.g. apt install python3-venv).');
       }
       await pipInstall(path.join(dir, 'bin', 'python'), this.request.requirementsFile, requirements, this.request.cacheRoot, this.request.logDir, this.request.installDir);
+      await storeFreeze(dir);
       await makeFilesReadOnly(dir);
       await sealVenv(dir);
       await writeFile(path.join(dir, VENV_COMPLETE_MARKER), `${key}\n`);

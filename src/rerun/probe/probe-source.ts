@@ -102,13 +102,173 @@ def _repro_gate_probe():
                     distributions.update(mapping.get(name, ()))
             files = [getattr(module, "__file__", None) for module in list(sys.modules.values())]
             local = sorted({os.path.abspath(f) for f in files if isinstance(f, str) and in_sandbox(f)})
-            write("exit", distributions=sorted(distributions), sandbox_modules=local[:20])
+            write("exit", distributions=sorted(distributions), sandbox_modules=local[:20], native=native_libraries())
         except Exception:
             pass
+
+    def native_libraries():
+        # The thread pools that decide how floats are summed, as threadpoolctl sees them (when the environment has it),
+        # and the GPU stack torch loaded. Only looked at when a numeric library was imported: nothing is loaded otherwise.
+        if not any(name in sys.modules for name in ("numpy", "scipy", "torch", "tensorflow", "sklearn")):
+            return None
+        found = {"libraries": []}
+        try:
+            import importlib.util
+
+            if importlib.util.find_spec("threadpoolctl") is not None:
+                import threadpoolctl
+                import warnings
+
+                # The probe prints nothing: threadpoolctl warns about some library combinations.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    pools = threadpoolctl.threadpool_info()[:20]
+                for info in pools:
+                    found["libraries"].append({
+                        "api": str(info.get("user_api")),
+                        "library": str(info.get("internal_api")),
+                        "version": info.get("version") if isinstance(info.get("version"), str) else None,
+                        "threads": info.get("num_threads") if isinstance(info.get("num_threads"), int) else None,
+                        "architecture": info.get("architecture") if isinstance(info.get("architecture"), str) else None,
+                    })
+        except Exception:
+            pass
+        if not found["libraries"]:
+            # Without threadpoolctl, the loaded libraries' names at least (no versions, no thread counts).
+            known = (("openblas", "blas", "openblas"), ("mkl_rt", "blas", "mkl"), ("blis", "blas", "blis"), ("flexiblas", "blas", "flexiblas"), ("gomp", "openmp", "openmp"), ("iomp5", "openmp", "openmp"), ("libomp", "openmp", "openmp"))
+            try:
+                with open("/proc/self/maps") as maps:
+                    names = {line.rsplit("/", 1)[-1].strip() for line in maps if ".so" in line}
+                seen = set()
+                for name in sorted(names):
+                    for part, api, library in known:
+                        if part in name and (api, library) not in seen:
+                            seen.add((api, library))
+                            found["libraries"].append({"api": api, "library": library, "version": None, "threads": None, "architecture": None})
+            except Exception:
+                pass
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            try:
+                found["cuda"] = torch.version.cuda if isinstance(torch.version.cuda, str) else None
+                # Only where the run itself started CUDA: is_available() would initialise it in every process that imported torch.
+                found["cudnn"] = str(torch.backends.cudnn.version()) if found["cuda"] and torch.cuda.is_initialized() else None
+            except Exception:
+                pass
+        return found
 
     import atexit  # built in: nothing on the path can shadow it
 
     atexit.register(at_exit)
+    # After the exit handler is in place: whatever happens while seeding, the run's imports are still reported.
+    try:
+        _repro_gate_seeding(os, sys, write)
+    except Exception as error:
+        write("seed-failed", module="probe", calls=[], error=(type(error).__name__ + ": " + str(error))[:300])
+
+
+def _repro_gate_seeding(os, sys, write):
+    # The record's seeds, applied when the program itself imports each framework (never imported here), right after
+    # the framework's own initialisation: as if the training's first line seeded it.
+    plan = os.environ.get("REPRO_GATE_SEED_PLAN", "")
+    strict = os.environ.get("REPRO_GATE_DETERMINISM") == "strict"
+    if not plan and not strict:
+        return
+    seeds = {}
+    for item in plan.split(","):
+        name, _, value = item.partition("=")
+        if name:
+            seeds[name] = int(value) if value else None
+    # With strict determinism, torch is configured even when no torch seed is recorded.
+    if strict:
+        seeds.setdefault("torch", None)
+        seeds.setdefault("tensorflow", None)
+
+    def seed(name, module):
+        calls = []
+        try:
+            value = seeds[name]
+            if name == "random" and value is not None:
+                module.seed(value)
+                calls.append("random.seed(%d)" % value)
+            elif name == "numpy" and value is not None:
+                module.random.seed(value)
+                calls.append("numpy.random.seed(%d)" % value)
+            elif name == "torch":
+                if value is not None:
+                    module.manual_seed(value)
+                    calls.append("torch.manual_seed(%d)" % value)
+                if strict:
+                    module.use_deterministic_algorithms(True)
+                    module.backends.cudnn.deterministic = True
+                    module.backends.cudnn.benchmark = False
+                    calls.append("torch.use_deterministic_algorithms(True)")
+                    calls.append("cudnn.deterministic=True, cudnn.benchmark=False")
+            elif name == "tensorflow":
+                if value is not None:
+                    module.random.set_seed(value)
+                    calls.append("tf.random.set_seed(%d)" % value)
+                if strict:
+                    module.config.experimental.enable_op_determinism()
+                    calls.append("tf.config.experimental.enable_op_determinism()")
+            if calls:
+                write("seeded", module=name, calls=calls)
+        except Exception as error:
+            write("seed-failed", module=name, calls=calls, error=(type(error).__name__ + ": " + str(error))[:300])
+
+    class SeedingLoader:
+        # Stands in for the framework's loader for the length of one import, then hands the module its own loader back.
+        def __init__(self, loader, name):
+            self.loader = loader
+            self.name = name
+
+        def __getattr__(self, attribute):
+            return getattr(self.loader, attribute)
+
+        def create_module(self, spec):
+            return self.loader.create_module(spec)
+
+        def exec_module(self, module):
+            module.__loader__ = self.loader
+            module.__spec__.loader = self.loader
+            self.loader.exec_module(module)
+            # Only an import seeds: a lookup alone (importlib.util.find_spec("torch"), as transformers does) leaves it pending.
+            if self.name in pending:
+                pending.discard(self.name)
+                seed(self.name, module)
+
+    finding = set()
+
+    class SeedingFinder:
+        def find_spec(self, name, path=None, target=None):
+            if name not in pending or name in finding:
+                return None
+            finding.add(name)
+            try:
+                for finder in sys.meta_path:
+                    find = getattr(finder, "find_spec", None)
+                    if finder is self or find is None:
+                        continue
+                    spec = find(name, path, target)
+                    if spec is not None:
+                        break
+                else:
+                    return None
+            finally:
+                finding.discard(name)
+            if spec.loader is None or not hasattr(spec.loader, "exec_module"):
+                return spec
+            spec.loader = SeedingLoader(spec.loader, name)
+            return spec
+
+    pending = set(seeds)
+    for name in list(pending):
+        module = sys.modules.get(name)
+        if module is not None:
+            pending.discard(name)
+            seed(name, module)
+    if pending:
+        sys.meta_path.insert(0, SeedingFinder())
 
 
 def _repro_gate_chain():
@@ -131,7 +291,7 @@ def _repro_gate_chain():
 try:
     _repro_gate_probe()
 finally:
-    del _repro_gate_probe
+    del _repro_gate_probe, _repro_gate_seeding
     _repro_gate_chain()
     del _repro_gate_chain
 `;

@@ -18,13 +18,30 @@ const Start = z.object({
   cwd: Path,
 });
 const Missing = z.object({ event: z.literal('missing'), pid: z.number().int(), path: Path });
+const NativeLibrary = z.object({
+  api: z.string().max(40),
+  library: z.string().max(100),
+  version: z.string().max(100).nullable(),
+  threads: z.number().int().nonnegative().nullable(),
+  architecture: z.string().max(100).nullable(),
+});
+const Native = z.object({
+  libraries: z.array(NativeLibrary).max(20),
+  cuda: z.string().max(40).nullable().optional(),
+  cudnn: z.string().max(40).nullable().optional(),
+});
 const Exit = z.object({
   event: z.literal('exit'),
   pid: z.number().int(),
   distributions: z.array(z.string().max(200)).max(5_000),
   sandbox_modules: z.array(Path).max(100),
+  // A malformed `native` loses the fingerprint, never the imports the line carries.
+  native: Native.nullable().optional().catch(null),
 });
-const TraceLine = z.discriminatedUnion('event', [Start, Missing, Exit]);
+const Calls = z.array(z.string().max(200)).max(10);
+const Seeded = z.object({ event: z.literal('seeded'), pid: z.number().int(), module: z.string().max(40), calls: Calls });
+const SeedFailed = z.object({ event: z.literal('seed-failed'), pid: z.number().int(), module: z.string().max(40), calls: Calls, error: z.string().max(1_000) });
+const TraceLine = z.discriminatedUnion('event', [Start, Missing, Exit, Seeded, SeedFailed]);
 
 /** One Python process of the command, as the probe saw it. */
 export interface ProbedProcess {
@@ -38,13 +55,29 @@ export interface ProbedProcess {
   /** Distributions whose modules it imported; null when it never reached its exit handlers (os._exit, killed). */
   distributions: string[] | null;
   sandboxModules: string[];
+  /** The native thread pools (threadpoolctl) and GPU stack it had loaded at exit, when it imported a numeric library. */
+  native?: NativeLibraries;
+}
+
+export type NativeLibraries = z.infer<typeof Native>;
+
+/** What the probe did to a framework a process imported: the calls it made, or the error that stopped them. */
+export interface SeedingEvent {
+  pid: number;
+  module: string;
+  calls: string[];
+  error?: string;
 }
 
 export interface ProbeTrace {
   processes: ProbedProcess[];
+  seeding: SeedingEvent[];
   /** Files inside the sandbox that a process tried to read and that did not exist. */
   missingFiles: string[];
 }
+
+/** A command that starts a thousand interpreters seeds a thousand times; the first ones say what was done. */
+const MAX_SEEDING_EVENTS = 200;
 
 async function readBounded(file: string): Promise<string> {
   const handle = await open(file, 'r').catch(() => undefined);
@@ -61,6 +94,7 @@ async function readBounded(file: string): Promise<string> {
 export async function readTrace(traceFile: string): Promise<ProbeTrace> {
   const processes = new Map<number, ProbedProcess>();
   const missing = new Set<string>();
+  const seeding: SeedingEvent[] = [];
   for (const text of (await readBounded(traceFile)).split('\n')) {
     if (!text) continue;
     let json: unknown;
@@ -85,10 +119,12 @@ export async function readTrace(traceFile: string): Promise<ProbeTrace> {
       });
     } else if (line.event === 'missing') {
       missing.add(line.path);
+    } else if (line.event === 'seeded' || line.event === 'seed-failed') {
+      if (seeding.length < MAX_SEEDING_EVENTS) seeding.push({ pid: line.pid, module: line.module, calls: line.calls, ...('error' in line ? { error: line.error } : {}) });
     } else {
       const process = processes.get(line.pid);
-      if (process) Object.assign(process, { distributions: line.distributions, sandboxModules: line.sandbox_modules });
+      if (process) Object.assign(process, { distributions: line.distributions, sandboxModules: line.sandbox_modules, ...(line.native ? { native: line.native } : {}) });
     }
   }
-  return { processes: [...processes.values()], missingFiles: [...missing] };
+  return { processes: [...processes.values()], seeding, missingFiles: [...missing] };
 }
