@@ -2,6 +2,7 @@
 // Targets: at least 0.9x openssl's throughput, and under 150 MB peak RSS. Prints its figures; exits 1 when a target is missed.
 // Numeric compare of two 256 MiB float32 .npy files against reading both (cat) and numpy's load + allclose: targets
 // within 2x the read time and faster than numpy; under 200 MB peak RSS on a 1 GiB pair.
+// verify --affected deciding "unaffected" for 1,000 learned inputs in a 20,000-file repository: target under 1 s.
 // Then, side by side and without targets: a cold scikit-learn venv build (empty repro-gate cache, empty pip cache) and
 // the rebuild after one pin changed, which shares pip's cache with the first.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -220,10 +221,61 @@ function benchNumeric() {
   }
 }
 
+/** `verify --affected` on a record with 1,000 learned input files, in a repository of 20,000 files where nothing it reads changed. */
+function benchAffected() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'repro-gate-bench-affected-'));
+  try {
+    const files = [];
+    for (let i = 0; i < 20_000; i++) {
+      const file = `pkg${Math.floor(i / 500)}/module_${i}.py`;
+      mkdirSync(path.join(dir, path.dirname(file)), { recursive: true });
+      writeFileSync(path.join(dir, file), `VALUE = ${i}\n`);
+      files.push(file);
+    }
+    writeFileSync(path.join(dir, 'requirements.txt'), '# nothing to install\n');
+    writeFileSync(path.join(dir, 'README.md'), 'models\n');
+    gitIn(dir, 'init', '-q');
+    gitIn(dir, 'add', '.');
+    gitIn(dir, 'commit', '-qm', 'training');
+    const commit = gitIn(dir, 'rev-parse', 'HEAD').toString().trim();
+    const sha = (file) => createHash('sha256').update(readFileSync(path.join(dir, file))).digest('hex');
+    const learned = files.filter((_, i) => i % 20 === 0).map((file) => `    - { path: ${file}, sha256: ${sha(file)} }`);
+    writeFileSync(
+      path.join(dir, 'run.yaml'),
+      `version: 1\nname: affected\ncommand: python train.py\ncode:\n  commit: ${commit}\n  files:\n${learned.join('\n')}\n` +
+        `environment: { python: "3.11", requirements: requirements.txt, requirements_sha256: ${sha('requirements.txt')} }\nmetrics: { path: m.json, values: { a: 1 } }\n`,
+    );
+    gitIn(dir, 'add', '.');
+    gitIn(dir, 'commit', '-qm', 'record');
+    // The pull request: an unrelated change, against the record's commit as its base.
+    writeFileSync(path.join(dir, 'README.md'), 'models, documented\n');
+    gitIn(dir, 'commit', '-qam', 'docs');
+    const json = path.join(dir, '..', `${path.basename(dir)}-report.json`);
+    const run = () => {
+      const started = performance.now();
+      execFileSync(process.execPath, [cli, 'verify', 'run.yaml', '--affected', '--base', 'HEAD~1', '--json', json], { cwd: dir, stdio: 'ignore' });
+      return performance.now() - started;
+    };
+    run();
+    const wallMs = Math.min(run(), run());
+    const record = JSON.parse(readFileSync(json, 'utf8')).records[0];
+    const inputsMs = record.stages.find((stage) => stage.stage === 'inputs')?.durationMs;
+    console.log('');
+    console.log(`verify --affected, 1,000 learned inputs in a repository of 20,000 files, nothing changed (verdict ${record.verdict}):`);
+    console.log(`  whole verify (node start to exit): ${wallMs.toFixed(0)} ms (target < 1000 ms)`);
+    console.log(`  inputs stage (hash and decide):    ${inputsMs} ms`);
+    rmSync(json, { force: true });
+    return record.verdict === 'unaffected' && wallMs < 1000;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 try {
+  const affectedOk = benchAffected();
   const hashingOk = benchHashing();
   const numericOk = benchNumeric();
-  const ok = hashingOk && numericOk;
+  const ok = hashingOk && numericOk && affectedOk;
   benchVenvBuilds();
   console.log(ok ? 'bench: all targets met' : 'bench: TARGET MISSED');
   process.exitCode = ok ? 0 : 1;

@@ -108,3 +108,7 @@ export const PROBE_DETERMINISM_ENV = 'REPRO_GATE_DETERMINISM';
 export const MAX_RECORD_RUNS = 50;
 /** The venv's `pip freeze`, taken when it is built and sealed with it (src/environment/frozen-packages.ts). */
 export const VENV_FREEZE_FILE = '.repro-gate-freeze.json';
+/** The record's declared data (and manifests), in the sandbox: the probe does not list their files among the files read. */
+export const PROBE_DECLARED_DATA_ENV = 'REPRO_GATE_DECLARED_DATA';
+/** Files a record's learned input set (`code.files`) may hold; a training that reads more is always rerun. */
+export const MAX_CODE_FILES = 20_000;

@@ -89,6 +89,35 @@ export async function changedFilesSince(repoRoot: string, commit: string): Promi
   return [...new Set([...out.split('\0'), ...untracked.split('\0')].filter(Boolean))].sort();
 }
 
+/** One difference between a commit and the working tree, as `git diff --raw` gives it (untracked files have status `?`). */
+export interface RawChange {
+  path: string;
+  /** A added, D deleted, M modified, R renamed, C copied, T type changed, ? untracked. */
+  status: string;
+  oldMode: string;
+  newMode: string;
+}
+
+/** Every difference between `commit` and the working tree, untracked files included; undefined when the commit is not in the clone. */
+export async function rawChangesSince(repoRoot: string, commit: string): Promise<RawChange[] | undefined> {
+  if ((await git(repoRoot, ['cat-file', '-e', `${commit}^{commit}`])) === undefined) return undefined;
+  const out = await withPrivateIndex(repoRoot, (env) => git(repoRoot, ['diff', '--raw', '-z', '-M', commit, '--'], env));
+  if (out === undefined) return undefined;
+  const fields = out.split('\0');
+  const changes: RawChange[] = [];
+  for (let i = 0; i < fields.length; i++) {
+    const header = fields[i];
+    if (!header?.startsWith(':')) continue;
+    const [oldMode = '', newMode = '', , , status = ''] = header.slice(1).split(' ');
+    const renamed = status.startsWith('R') || status.startsWith('C');
+    const file = renamed ? fields[(i += 2)] : fields[(i += 1)];
+    if (file) changes.push({ path: file, status: status[0] ?? '', oldMode, newMode });
+  }
+  const untracked = (await git(repoRoot, ['ls-files', '-z', '--others', '--exclude-standard'])) ?? '';
+  for (const file of untracked.split('\0').filter(Boolean)) changes.push({ path: file, status: '?', oldMode: '000000', newMode: '100644' });
+  return changes;
+}
+
 /**
  * Every path `git status` has something to say about (modified, untracked, ignored: each file listed) with its status
  * code; on a private index copy, since a status refresh would rewrite .git/index.

@@ -8781,6 +8781,10 @@ const PROBE_DETERMINISM_ENV = 'REPRO_GATE_DETERMINISM';
 const MAX_RECORD_RUNS = 50;
 /** The venv's `pip freeze`, taken when it is built and sealed with it (src/environment/frozen-packages.ts). */
 const VENV_FREEZE_FILE = '.repro-gate-freeze.json';
+/** The record's declared data (and manifests), in the sandbox: the probe does not list their files among the files read. */
+const PROBE_DECLARED_DATA_ENV = 'REPRO_GATE_DECLARED_DATA';
+/** Files a record's learned input set (`code.files`) may hold; a training that reads more is always rerun. */
+const MAX_CODE_FILES = 20_000;
 
 ;// CONCATENATED MODULE: ./src/secrets/shed-secrets.ts
 
@@ -9251,6 +9255,9 @@ Options:
                        deterministic drift (a real change), reruns that disagree nondeterministic training
   --vary LIST          diagnosis: rerun once per variation against the unvaried run and report which outputs
                        each changes (threads, hashseed, tz-locale, workdir, env-order, or all)
+  --affected           rerun only records something they read changed for (their learned code.files, data, config,
+                       requirements, code.watch globs, and with --base the record itself); the others are unaffected
+  --all                rerun every record (the default)
   -h, --help           show this help
 
 ${EXIT_STATUS}`,
@@ -9280,6 +9287,8 @@ Options:
   --var NAME=VALUE           an environment variable set for the run (repeatable)
   --pass-env NAME            a host variable the run may see, e.g. HF_TOKEN; recorded by name only
                              (repeatable; every other host variable is withheld from the run)
+  --watch GLOB               an input the probe cannot see (read by a C extension or a non-Python tool), as a glob
+                             relative to the repository root (repeatable); the files the training read are learned
   --name NAME                the record's name (default: its folder's name)
   --out FILE                 where to write the record (default: run.yaml)
   --timeout DURATION         the rerun's time limit, e.g. 20m (default: 60m)
@@ -9326,7 +9335,7 @@ Options (prune):
 /** The overview: one synopsis line per command. */
 const USAGE = `Usage:
   ${TOOL_NAME} verify <record>... [--json FILE] [--markdown FILE] [--python PATH] [--evidence-dir DIR] [--keep-artifacts] [--base REF [--fail-on-loosened]]
-                     [--runs N] [--vary LIST]
+                     [--runs N] [--vary LIST] [--affected | --all]
   ${TOOL_NAME} record --artifact PATH... [--metrics FILE] [--data PATH[=MANIFEST]...] [--config PATH...]
                      [--requirements FILE | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--pass-env NAME...] [--name NAME]
                      [--out run.yaml] [--timeout 60m] [--python PATH] [--runs N [--calibrate-factor K]] [--determinism strict] -- <command...>
@@ -9574,6 +9583,30 @@ async function changedFilesSince(repoRoot, commit) {
         return undefined;
     const untracked = (await git(repoRoot, ['ls-files', '-z', '--others', '--exclude-standard'])) ?? '';
     return [...new Set([...out.split('\0'), ...untracked.split('\0')].filter(Boolean))].sort();
+}
+/** Every difference between `commit` and the working tree, untracked files included; undefined when the commit is not in the clone. */
+async function rawChangesSince(repoRoot, commit) {
+    if ((await git(repoRoot, ['cat-file', '-e', `${commit}^{commit}`])) === undefined)
+        return undefined;
+    const out = await withPrivateIndex(repoRoot, (env) => git(repoRoot, ['diff', '--raw', '-z', '-M', commit, '--'], env));
+    if (out === undefined)
+        return undefined;
+    const fields = out.split('\0');
+    const changes = [];
+    for (let i = 0; i < fields.length; i++) {
+        const header = fields[i];
+        if (!header?.startsWith(':'))
+            continue;
+        const [oldMode = '', newMode = '', , , status = ''] = header.slice(1).split(' ');
+        const renamed = status.startsWith('R') || status.startsWith('C');
+        const file = renamed ? fields[(i += 2)] : fields[(i += 1)];
+        if (file)
+            changes.push({ path: file, status: status[0] ?? '', oldMode, newMode });
+    }
+    const untracked = (await git(repoRoot, ['ls-files', '-z', '--others', '--exclude-standard'])) ?? '';
+    for (const file of untracked.split('\0').filter(Boolean))
+        changes.push({ path: file, status: '?', oldMode: '000000', newMode: '100644' });
+    return changes;
 }
 /**
  * Every path `git status` has something to say about (modified, untracked, ignored: each file listed) with its status
@@ -19770,7 +19803,20 @@ const RunRecordSchema = object({
     command: schemas_string().min(1).describe('Run with `sh -c` from workdir.'),
     workdir: RelativePath.optional(),
     timeout: Duration.optional(),
-    code: object({ commit: schemas_string().regex(/^[0-9a-f]{7,64}$/, 'must be a git commit hash').optional() })
+    code: object({
+        commit: schemas_string().regex(/^[0-9a-f]{7,64}$/, 'must be a git commit hash').optional(),
+        files: array(HashedFile)
+            .max(MAX_CODE_FILES, `must list at most ${MAX_CODE_FILES} files`)
+            .optional()
+            .describe('Learned by record: the repository files the training read or imported (relative to the repository root), each with its sha256. verify --affected reruns the record only when one of them changed.'),
+        watch: array(schemas_string()
+            .min(1)
+            .max(1_000)
+            .refine((glob) => !glob.startsWith('/') && !glob.startsWith('./') && !glob.split('/').includes('..'), 'must be a glob relative to the repository root, without ./, .. or a leading /'))
+            .max(1_000)
+            .optional()
+            .describe('Globs (relative to the repository root) of inputs the probe cannot see (read by a C extension or a non-Python tool): a change to a matching file since code.commit makes the record affected.'),
+    })
         .strict()
         .optional(),
     environment: Environment.optional(),
@@ -19881,10 +19927,10 @@ function load_validate(source, file) {
     throw new UserError(problems.length > 1 ? `invalid run record (${problems.length} problems):${detail}` : `${first?.message}`, SCHEMA_HINT, problems.length > 1 ? { file } : { file, field: first?.field, line: first?.line });
 }
 async function resolvePaths(record, dir, repoRoot, where) {
-    const resolve = async (value, fieldPath) => {
+    const resolve = async (value, fieldPath, from = dir) => {
         const field = formatFieldPath(fieldPath);
         try {
-            return await resolveInside(dir, repoRoot, value, field);
+            return await resolveInside(from, repoRoot, value, field);
         }
         catch (error) {
             if (!(error instanceof UserError))
@@ -19893,7 +19939,7 @@ async function resolvePaths(record, dir, repoRoot, where) {
             throw new UserError(error.message, error.hint, { file, field, line });
         }
     };
-    const [workdir, requirements, config, data, artifacts, metrics] = await Promise.all([
+    const [workdir, requirements, config, data, artifacts, metrics, codeFiles] = await Promise.all([
         resolve(record.workdir ?? '.', ['workdir']),
         record.environment?.requirements ? resolve(record.environment.requirements, ['environment', 'requirements']) : undefined,
         Promise.all((record.config ?? []).map((entry, i) => resolve(entry.path, ['config', i, 'path']))),
@@ -19903,13 +19949,14 @@ async function resolvePaths(record, dir, repoRoot, where) {
         }))),
         Promise.all((record.artifacts ?? []).map((entry, i) => resolve(entry.path, ['artifacts', i, 'path']))),
         record.metrics ? resolve(record.metrics.path, ['metrics', 'path']) : undefined,
+        Promise.all((record.code?.files ?? []).map((entry, i) => resolve(entry.path, ['code', 'files', i, 'path'], repoRoot))),
     ]);
     const workdirStats = await (0,promises_namespaceObject.stat)(workdir.absolute).catch(() => undefined);
     if (workdirStats && !workdirStats.isDirectory()) {
         const { file, line } = where(['workdir']);
         throw new UserError(`workdir ${workdir.repoRelative} is a file, not a folder`, 'Point `workdir` at the folder the command runs in.', { file, field: 'workdir', line });
     }
-    return { workdir, requirements, config, data, artifacts, metrics };
+    return { workdir, requirements, config, data, artifacts, metrics, codeFiles };
 }
 /** Reads, validates and resolves a run record. Every problem is a UserError naming the field and line. */
 async function loadRecord(recordFile) {
@@ -19988,8 +20035,11 @@ function exitCodeFor(verdict) {
 }
 
 ;// CONCATENATED MODULE: ./src/report/verdict-order.ts
-/** Worst first: an unchecked record outranks a drifting one, which outranks a pass. */
-const SEVERITY = { error: 3, drift: 2, 'within-tolerance': 1, reproduced: 0 };
+/**
+ * Worst first: an unchecked record outranks a drifting one, which outranks a pass. A record not rerun because nothing
+ * it reads changed passes too, and any record that was rerun and reproduced says more.
+ */
+const SEVERITY = { error: 3, drift: 2, 'within-tolerance': 1, reproduced: 0, unaffected: -1 };
 /** The overall verdict of several records; no records at all means nothing was checked, which is an error. */
 function worstVerdict(verdicts) {
     if (verdicts.length === 0)
@@ -20108,7 +20158,8 @@ function toReportNumber(value) {
 function fromReportNumber(value) {
     return typeof value === 'number' ? value : Number(value);
 }
-const VerdictSchema = schemas_enum(['reproduced', 'within-tolerance', 'drift', 'error']);
+/** unaffected: not rerun (`verify --affected`), since none of the record's inputs changed since it was recorded. */
+const VerdictSchema = schemas_enum(['reproduced', 'within-tolerance', 'drift', 'error', 'unaffected']);
 const ManifestCheckSchema = object({
     path: Text,
     datasetName: Text.optional(),
@@ -20120,7 +20171,8 @@ const ManifestCheckSchema = object({
 })
     .strict();
 const InputCheckSchema = object({
-    kind: schemas_enum(['data', 'config', 'requirements']),
+    /** code: a file of the record's learned input set (`code.files`) that changed; unchanged ones are only counted. */
+    kind: schemas_enum(['data', 'config', 'requirements', 'code']),
     path: Text,
     recorded: Hash,
     actual: Hash.nullable(),
@@ -20287,6 +20339,8 @@ const CodeReportSchema = object({
     changedFiles: array(Text).max(MAX_ITEMS).nullable(),
     changedFilesTotal: schemas_number().int().nonnegative().optional(),
     changedInScope: schemas_number().int().nonnegative().optional(),
+    /** How many files the record's learned input set holds: when set, only those count as changed code. */
+    learnedFiles: schemas_number().int().nonnegative().optional(),
 })
     .strict();
 /** A likely cause of a difference, listed in the report to explain drift. */
@@ -20342,6 +20396,8 @@ const RecordReportSchema = object({
     warnings: array(Text).max(100).optional(),
     /** The record's metrics file, when the rerun did not write it (every recorded metric is then missing). */
     missingMetricsFile: Text.optional(),
+    /** `verify --affected`: whether the record had to be rerun, and why (one sentence). */
+    affected: object({ affected: schemas_boolean(), reason: Text, inputs: schemas_number().int().nonnegative() }).strict().optional(),
     /** Every run of the command, with the time it took (the first rerun, repeats, variations). */
     reruns: array(RerunTimingSchema).max(100).optional(),
     /** On drift with `--runs N`: whether the reruns agreed with each other. */
@@ -20678,8 +20734,9 @@ function likelyCauses(facts) {
     for (const input of facts.inputs) {
         if (input.status === 'match')
             continue;
-        const kind = { data: 'data-changed', config: 'config-changed', requirements: 'requirements-changed' }[input.kind];
-        causes.push({ kind, subject: input.path, line: input.line });
+        const kind = { data: 'data-changed', config: 'config-changed', requirements: 'requirements-changed', code: 'code-changed' }[input.kind];
+        // A learned input: changed, and read by the training.
+        causes.push({ kind, subject: input.kind === 'code' ? `${input.path} (read by the training)` : input.path, line: input.line });
     }
     const environment = facts.environment;
     if (environment) {
@@ -20703,7 +20760,8 @@ function likelyCauses(facts) {
         }
     }
     const code = facts.code;
-    if (code?.changedFiles && code.changedFiles.length > 0) {
+    // With a learned input set, only the files the training read count (listed above, one by one).
+    if (code?.changedFiles && code.changedFiles.length > 0 && code.learnedFiles === undefined) {
         const { scoped, relevant, total } = relevantChanges(code);
         const since = code.recordedCommit?.slice(0, 12);
         const files = (count) => `${count} file${count === 1 ? '' : 's'}`;
@@ -20766,12 +20824,13 @@ function sanitizeTerminal(text) {
 
 ;// CONCATENATED MODULE: ./src/report/format.ts
 
-const VERDICT_EMOJI = { reproduced: '✅', 'within-tolerance': '🟡', drift: '❌', error: '⚠️' };
+const VERDICT_EMOJI = { reproduced: '✅', 'within-tolerance': '🟡', drift: '❌', error: '⚠️', unaffected: '⏭️' };
 const VERDICT_LABEL = {
     reproduced: 'reproduced',
     'within-tolerance': 'within tolerance',
     drift: 'drift',
     error: 'error',
+    unaffected: 'unaffected',
 };
 function formatNumber(value, significant = 6) {
     const number = fromReportNumber(value);
@@ -20981,6 +21040,8 @@ function dataSentence(record, quote) {
 }
 /** One sentence that says why a record got its verdict: the first thing a reviewer reads. */
 function explainRecord(record, quote) {
+    if (record.verdict === 'unaffected')
+        return quote(record.affected?.reason ?? 'not rerun: none of its inputs changed since it was recorded.');
     if (record.verdict === 'error') {
         if (!record.error)
             return 'the check could not be completed.';
@@ -21287,7 +21348,8 @@ function causesSection(record, options) {
         .slice(0, options.maxRows ?? 20)
         .map((cause) => {
         const text = `- ${describeCauses([cause], markdown_esc)}${cause.line ? ` (line ${cause.line})` : ''}`;
-        if (cause.kind !== 'code-changed' || !listFiles)
+        // With a learned input set each changed file the training read is a cause of its own.
+        if (cause.kind !== 'code-changed' || !listFiles || record.code?.learnedFiles !== undefined)
             return text;
         // The files themselves: with a scope, only those next to the training code.
         const { relevant } = relevantChanges(record.code);
@@ -21399,7 +21461,7 @@ function recordSection(record, options) {
     return sections.filter((section) => Boolean(section)).join('\n\n');
 }
 function countLine(verdicts) {
-    const counts = ['reproduced', 'within-tolerance', 'drift', 'error']
+    const counts = ['reproduced', 'within-tolerance', 'drift', 'error', 'unaffected']
         .map((verdict) => [verdict, verdicts.filter((v) => v === verdict).length])
         .filter(([, count]) => count > 0)
         .map(([verdict, count]) => `${count} ${VERDICT_LABEL[verdict]}`);
@@ -21412,13 +21474,22 @@ function hasLongTable(record, limit) {
     const packageRows = packages ? packages.changed.length + packages.added.length + packages.removed.length : 0;
     return [record.metrics.length, record.thresholds.length, record.artifacts.length, record.inputs.length, packageRows].some((rows) => rows > limit);
 }
+/** The records not rerun (`rerun: affected`), in one collapsed line: nothing they read changed. */
+function unaffectedLine(report) {
+    const unaffected = report.records.filter((record) => record.verdict === 'unaffected');
+    if (unaffected.length === 0)
+        return undefined;
+    const names = unaffected.map((record) => `${markdown_esc(record.name)} (${plural(record.affected?.inputs ?? 0, 'input')})`);
+    return details(`${VERDICT_EMOJI.unaffected} ${plural(unaffected.length, 'record')} not rerun: none of ${unaffected.length === 1 ? 'its' : 'their'} inputs changed since ${unaffected.length === 1 ? 'it was' : 'they were'} recorded`, names.join(' · '));
+}
 function renderMarkdown(report, options = {}) {
     const verdict = worstVerdict(report.records.map((record) => record.verdict));
     const head = `## ${VERDICT_EMOJI[verdict]} ${TOOL_NAME}: ${VERDICT_LABEL[verdict]}\n\n${countLine(report.records.map((record) => record.verdict))}`;
     const cut = (options.detail ?? 'full') !== 'full' || options.maxRows !== undefined || report.records.some((record) => hasLongTable(record, rowLimit(options)));
     const hint = cut && options.fullReportHint ? `> ✂️ Some details were left out to fit. ${markdown_esc(options.fullReportHint)}` : undefined;
     const loosened = loosenedMarkdown(report, markdown_esc, options.maxRows);
-    return `${[head, loosened, hint, ...report.records.map((record) => recordSection(record, options))].filter(Boolean).join('\n\n')}\n`;
+    const rerun = report.records.filter((record) => record.verdict !== 'unaffected');
+    return `${[head, loosened, hint, ...rerun.map((record) => recordSection(record, options)), unaffectedLine(report)].filter(Boolean).join('\n\n')}\n`;
 }
 
 ;// CONCATENATED MODULE: ./src/write-file-atomic.ts
@@ -21460,8 +21531,8 @@ async function writeReports(report, files) {
 
 
 // Pure: the CLI's summary. Untrusted strings are sanitized so they cannot drive the terminal.
-const COLOR = { reproduced: '32', 'within-tolerance': '33', drift: '31', error: '35' };
-const MARK = { reproduced: '✓', 'within-tolerance': '~', drift: '✗', error: '!' };
+const COLOR = { reproduced: '32', 'within-tolerance': '33', drift: '31', error: '35', unaffected: '90' };
+const MARK = { reproduced: '✓', 'within-tolerance': '~', drift: '✗', error: '!', unaffected: '-' };
 /** Rows per list in the terminal; the rest is counted (the JSON and markdown reports hold more). */
 const MAX_ROWS = 50;
 /** The first MAX_ROWS items, formatted, and a line that counts the others. */
@@ -21984,6 +22055,10 @@ function installsLocalPaths(text) {
 async function requirementsInstallLocalPaths(file) {
     return installsLocalPaths(await (0,promises_namespaceObject.readFile)(file, 'utf8'));
 }
+/** Pure: whether a requirements file pulls in other files (`-r base.txt`, `-c constraints.txt`), whose hashes a record does not hold. */
+function includesOtherFiles(text) {
+    return /^\s*(?:-[rc](?:\s|$|\S)|--requirement\b|--constraint\b)/m.test(text);
+}
 
 ;// CONCATENATED MODULE: ./src/environment/managers/pip-venv.ts
 
@@ -22293,6 +22368,64 @@ async function countRows(file, format) {
     if (lineHasContent)
         nonEmptyLines += 1;
     return format === 'csv' ? Math.max(0, nonEmptyLines - 1) : nonEmptyLines;
+}
+
+;// CONCATENATED MODULE: ./src/inputs/learned-inputs.ts
+
+
+
+
+// What a training actually read, as the probe saw it in the sandbox, turned into the record's `code.files`: the files
+// of the user's repository (relative to its root) with their hashes. Declared inputs and the run's own outputs are
+// left out: they are checked on their own.
+/** Files hashed at once (the modules of a learned set are many and small). */
+const PARALLEL_HASHES = 64;
+function under(file, entries) {
+    return entries.some((entry) => file === entry || file.startsWith(`${entry}/`));
+}
+/** The learned set, sorted by path; files the run created itself (not in the checkout) are not inputs. */
+async function learnedInputs(request) {
+    const root = await (0,promises_namespaceObject.realpath)(request.sandboxRoot);
+    const candidates = [
+        ...new Set(request.readFiles
+            .map((file) => external_node_path_default().relative(root, file))
+            .filter((relative) => relative && !relative.startsWith('..') && !external_node_path_default().isAbsolute(relative))
+            .map((relative) => relative.split((external_node_path_default()).sep).join('/'))),
+    ]
+        .filter((file) => !file.startsWith('.git/') && !under(file, request.excluded))
+        .sort();
+    const learned = [];
+    for (let start = 0; start < candidates.length; start += PARALLEL_HASHES) {
+        const batch = await Promise.all(candidates.slice(start, start + PARALLEL_HASHES).map(async (file) => {
+            const inCheckout = external_node_path_default().join(request.repoRoot, file);
+            const stats = await (0,promises_namespaceObject.lstat)(inCheckout).catch(() => undefined);
+            return stats?.isFile() ? { path: file, sha256: await sha256File(inCheckout, { noFollow: true }) } : undefined;
+        }));
+        for (const entry of batch)
+            if (entry)
+                learned.push(entry);
+    }
+    return learned;
+}
+/**
+ * A command the learned set can describe whole: one Python interpreter running a script or module, with plain words
+ * as arguments (`python train.py configs/a.yaml`, `python -m pkg.train`). Anything a shell would interpret first (a
+ * script of its own, pipes, variables, quoting) may read files that no probed process opens.
+ */
+const PLAIN_PYTHON_COMMAND = /^(?:[A-Za-z_][A-Za-z0-9_]*=[\w./:=,+-]*\s+)*(?:[\w./+-]*\/)?python[0-9.]*(?:\s+[\w./:=,+@%-]+)+\s*$/;
+/** Why the files the run read are not the training's whole input set; undefined when they are. */
+function inputSetGap(command, trace) {
+    if (!PLAIN_PYTHON_COMMAND.test(command))
+        return 'the command is not one plain Python invocation (python script.py …), so what a shell or another program reads is not seen';
+    if (/\s-[A-Za-z]*[IES]/.test(command.split(/\s+/).slice(1, 3).join(' ')))
+        return 'python -I, -E or -S skips the probe';
+    if (trace.processes.length === 0)
+        return 'no Python process of the command was seen by the probe';
+    if (trace.readTruncated || trace.readFiles.length > MAX_CODE_FILES)
+        return `the training read more than ${MAX_CODE_FILES} files outside its declared data`;
+    if (trace.unprobedChildren.length > 0)
+        return `it started ${trace.unprobedChildren[0].slice(0, 100)}, which the probe does not run in`;
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/record/measurement.ts
@@ -22728,6 +22861,12 @@ function setMachine(doc, machine) {
     }
     doc.setIn(['environment', 'machine'], node);
 }
+/** The learned input set, one file per line (a flow map): an update's diff names exactly the files that changed. */
+function setCodeFiles(doc, files) {
+    const list = new dist/* YAMLSeq */.Rw();
+    list.items = files.map((file) => doc.createNode(file, { flow: true }));
+    doc.setIn(['code', 'files'], list);
+}
 function updateRecordText(text, measured, warnings = []) {
     // The record was loaded (and its keys checked) already; yaml's own duplicate-key check is quadratic in the keys.
     const doc = (0,dist/* parseDocument */.Tp)(text, { uniqueKeys: false });
@@ -22755,6 +22894,10 @@ function updateRecordText(text, measured, warnings = []) {
         setMachine(doc, measured.machine);
     if (measured.commit)
         doc.setIn(['code', 'commit'], measured.commit);
+    if (measured.codeFiles)
+        setCodeFiles(doc, measured.codeFiles);
+    else if (measured.codeFiles === null && doc.hasIn(['code', 'files']))
+        doc.deleteIn(['code', 'files']);
     if (measured.calibration)
         warnings.push(...writeCalibration(doc, measured.calibration, measured.metrics ?? {}));
     return keepUntouchedLines(text, doc.toString({ lineWidth: 0 }));
@@ -27101,14 +27244,18 @@ def _repro_gate_probe():
             return "[" + ",".join(encode(item) for item in value) + "]"
         return "{" + ",".join(encode(key) + ":" + encode(item) for key, item in value.items()) + "}"
 
+    import _thread  # built in: nothing on the path can shadow it
+
     pid = os.getpid()
-    writing = [False]
-    budget = {"missing": 50, "exiting": False}
+    # Per thread: the probe's own open of the trace must not be seen by its hook, while other threads' opens are.
+    writing = set()
+    budget = {"missing": 50, "read": 20000, "exiting": False}
 
     def write(event, **fields):
-        if writing[0]:
+        me = _thread.get_ident()
+        if me in writing:
             return
-        writing[0] = True
+        writing.add(me)
         try:
             line = encode(dict(event=event, pid=pid, **fields)) + "\n"
             fd = os.open(trace, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -27119,7 +27266,7 @@ def _repro_gate_probe():
         except Exception:
             pass
         finally:
-            writing[0] = False
+            writing.discard(me)
 
     script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-m") else None
     write(
@@ -27134,27 +27281,99 @@ def _repro_gate_probe():
         cwd=os.getcwd(),
     )
 
-    read_only = os.O_WRONLY | os.O_RDWR
+    # Declared data is hashed by repro-gate itself: its files (an image folder's thousands) are not listed as read.
+    declared = tuple(os.path.join(os.path.realpath(entry), "") for entry in os.environ.get("REPRO_GATE_DECLARED_DATA", "").split(os.pathsep) if entry)
+    declared_files = {entry[:-1] for entry in declared}
+    seen = set()
 
     def audit(event, args):
-        if event != "open" or budget["missing"] <= 0 or writing[0] or budget["exiting"]:
+        if budget["exiting"] or _thread.get_ident() in writing:
+            return
+        if event in SPAWN_EVENTS:
+            spawned(event, args)
+            return
+        if event != "open":
             return
         target, mode, flags = args
         if not isinstance(target, (str, bytes)) or os.fsdecode(target).endswith(".pyc"):
             return
-        reads = (mode is not None and not any(c in mode for c in "wax+")) or (mode is None and not (flags or 0) & read_only)
+        flags = flags or 0
+        reads = ("r" in mode or "+" in mode) if isinstance(mode, str) else (flags & 3) != os.O_WRONLY
+        creates = any(c in mode for c in "wax") if isinstance(mode, str) else bool(flags & os.O_CREAT)
         if not reads:
             return
         try:
-            # Only what the command could not open inside its sandbox: a data file left out of the copy.
-            if os.path.exists(target) or not in_sandbox(target):
+            absolute = os.path.abspath(os.fsdecode(target))
+            if absolute in seen:
                 return
-            budget["missing"] -= 1
-            write("missing", path=os.path.abspath(os.fsdecode(target)))
+            real = os.path.realpath(absolute)
+            if not real.startswith(sandbox):
+                if len(seen) < 100000:
+                    seen.add(absolute)
+                return
+            if not os.path.exists(real):
+                # What the command could not open inside its sandbox: a data file left out of the copy.
+                if budget["missing"] > 0 and not creates:
+                    budget["missing"] -= 1
+                    write("missing", path=absolute)
+                return
+            if len(seen) < 100000:
+                seen.add(absolute)
+            note_read(real)
         except Exception:
             pass
 
+    SPAWN_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn")
+
+    def spawned(event, args):
+        # A child the probe does not run in (a shell, a compiled tool, a Python started with -I/-E/-S or without our
+        # PYTHONPATH) may read files no one sees: the run's input set is then incomplete.
+        try:
+            if event == "os.system":
+                command = args[0]
+                write("spawn", what=(os.fsdecode(command) if isinstance(command, (str, bytes)) else str(command))[:300], probed=False)
+                return
+            if event == "subprocess.Popen":
+                executable, argv, _cwd, env = args
+            elif event == "os.spawn":
+                _mode, executable, argv, env = args
+            else:
+                executable, argv, env = args
+            argv = [os.fsdecode(a) if isinstance(a, (str, bytes)) else str(a) for a in (argv if isinstance(argv, (list, tuple)) else [argv])]
+            program = os.fsdecode(executable) if isinstance(executable, (str, bytes)) else (argv[0] if argv else "")
+            name = os.path.basename(program)
+            python = name.startswith("python") and name[6:].replace(".", "").isdigit() or name == "python" or os.path.realpath(program) == os.path.realpath(sys.executable)
+            options = [a for a in argv[1:] if a.startswith("-") and not a.startswith("--")][:5]
+            isolated = any(flag in option for option in options for flag in "IES")
+            environment = env if isinstance(env, dict) else None
+            inherits = environment is None or any(os.fsdecode(key) == "REPRO_GATE_TRACE" for key in environment)
+            if not (python and inherits and not isolated):
+                write("spawn", what=" ".join(argv)[:300] or program[:300], probed=False)
+        except Exception:
+            write("spawn", what=event, probed=False)
+
+    def note_read(real):
+        # Every file of the sandbox a process read: the training's real input set (each line as it happens, as
+        # os._exit in a worker skips the exit handlers).
+        if real.startswith(declared) or real in declared_files or os.path.isdir(real):
+            return
+        if budget["read"] <= 0:
+            if budget["read"] == 0:
+                budget["read"] = -1
+                write("read-truncated")
+            return
+        budget["read"] -= 1
+        write("read", path=real)
+
     sys.addaudithook(audit)
+    if script:
+        try:
+            real_script = os.path.realpath(script)
+            if real_script.startswith(sandbox) and os.path.isfile(real_script):
+                seen.add(os.path.abspath(script))
+                note_read(real_script)
+        except Exception:
+            pass
 
     def at_exit():
         budget["exiting"] = True
@@ -27171,6 +27390,11 @@ def _repro_gate_probe():
                     distributions.update(mapping.get(name, ()))
             files = [getattr(module, "__file__", None) for module in list(sys.modules.values())]
             local = sorted({os.path.abspath(f) for f in files if isinstance(f, str) and in_sandbox(f)})
+            # A module loaded from a cached .pyc never opened its source: listed from the modules themselves.
+            for module_file in local:
+                if module_file not in seen and os.path.exists(module_file):
+                    seen.add(module_file)
+                    note_read(os.path.realpath(module_file))
             write("exit", distributions=sorted(distributions), sandbox_modules=local[:20], native=native_libraries())
         except Exception:
             pass
@@ -27380,10 +27604,11 @@ async function installProbe() {
     const traceFile = external_node_path_default().join(dir, 'trace.jsonl');
     return {
         traceFile,
-        environment: (sandboxRoot, pythonPath) => ({
+        environment: (sandboxRoot, pythonPath, declaredData = []) => ({
             PYTHONPATH: [moduleDir, pythonPath].filter(Boolean).join((external_node_path_default()).delimiter),
             [PROBE_TRACE_ENV]: traceFile,
             [PROBE_SANDBOX_ENV]: sandboxRoot,
+            [PROBE_DECLARED_DATA_ENV]: declaredData.map((relative) => external_node_path_default().join(sandboxRoot, relative)).join((external_node_path_default()).delimiter),
         }),
         dispose: () => (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true }),
     };
@@ -27431,17 +27656,25 @@ const Exit = object({
 const Calls = array(schemas_string().max(200)).max(10);
 const Seeded = object({ event: literal('seeded'), pid: schemas_number().int(), module: schemas_string().max(40), calls: Calls });
 const SeedFailed = object({ event: literal('seed-failed'), pid: schemas_number().int(), module: schemas_string().max(40), calls: Calls, error: schemas_string().max(1_000) });
-const TraceLine = discriminatedUnion('event', [Start, Missing, Exit, Seeded, SeedFailed]);
+const Read = object({ event: literal('read'), pid: schemas_number().int(), path: Path });
+const ReadTruncated = object({ event: literal('read-truncated'), pid: schemas_number().int() });
+const Spawn = object({ event: literal('spawn'), pid: schemas_number().int(), what: schemas_string().max(1_000), probed: schemas_boolean() });
+const TraceLine = discriminatedUnion('event', [Start, Missing, Exit, Seeded, SeedFailed, Read, ReadTruncated, Spawn]);
+/** The input set of one record: past this, it is incomplete (and the record always rerun). */
+const MAX_READ_FILES = 50_000;
 /** A command that starts a thousand interpreters seeds a thousand times; the first ones say what was done. */
 const MAX_SEEDING_EVENTS = 200;
+const MAX_LISTED_CHILDREN = 20;
+/** The trace, at most PROBE_TRACE_MAX_BYTES of it; `cut` when there was more (what it lists is then incomplete). */
 async function readBounded(file) {
     const handle = await (0,promises_namespaceObject.open)(file, 'r').catch(() => undefined);
     if (!handle)
-        return '';
+        return { text: '', cut: false };
     try {
-        const buffer = Buffer.alloc(Math.min((await handle.stat()).size, PROBE_TRACE_MAX_BYTES));
+        const size = (await handle.stat()).size;
+        const buffer = Buffer.alloc(Math.min(size, PROBE_TRACE_MAX_BYTES));
         const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-        return buffer.subarray(0, bytesRead).toString('utf8');
+        return { text: buffer.subarray(0, bytesRead).toString('utf8'), cut: size > PROBE_TRACE_MAX_BYTES };
     }
     finally {
         await handle.close();
@@ -27451,12 +27684,16 @@ async function readTrace(traceFile) {
     const processes = new Map();
     const missing = new Set();
     const seeding = [];
-    for (const text of (await readBounded(traceFile)).split('\n')) {
-        if (!text)
+    const read = new Set();
+    const unprobed = [];
+    const { text, cut } = await readBounded(traceFile);
+    let readTruncated = cut;
+    for (const entry of text.split('\n')) {
+        if (!entry)
             continue;
         let json;
         try {
-            json = JSON.parse(text);
+            json = JSON.parse(entry);
         }
         catch {
             continue;
@@ -27480,6 +27717,19 @@ async function readTrace(traceFile) {
         else if (line.event === 'missing') {
             missing.add(line.path);
         }
+        else if (line.event === 'read') {
+            if (read.size < MAX_READ_FILES)
+                read.add(line.path);
+            else
+                readTruncated = true;
+        }
+        else if (line.event === 'spawn') {
+            if (!line.probed && unprobed.length < MAX_LISTED_CHILDREN)
+                unprobed.push(line.what);
+        }
+        else if (line.event === 'read-truncated') {
+            readTruncated = true;
+        }
         else if (line.event === 'seeded' || line.event === 'seed-failed') {
             if (seeding.length < MAX_SEEDING_EVENTS)
                 seeding.push({ pid: line.pid, module: line.module, calls: line.calls, ...('error' in line ? { error: line.error } : {}) });
@@ -27490,7 +27740,7 @@ async function readTrace(traceFile) {
                 Object.assign(process, { distributions: line.distributions, sandboxModules: line.sandbox_modules, ...(line.native ? { native: line.native } : {}) });
         }
     }
-    return { processes: [...processes.values()], seeding, missingFiles: [...missing] };
+    return { processes: [...processes.values()], seeding, readFiles: [...read], readTruncated, unprobedChildren: unprobed, missingFiles: [...missing] };
 }
 
 ;// CONCATENATED MODULE: ./src/rerun/working-tree-guard.ts
@@ -27872,7 +28122,7 @@ async function runInSandbox(request) {
         }
         const seedingPolicy = { seeds: request.seeds, ...request.seeding, variables };
         const plan = seedPlan(seedingPolicy);
-        const probeVariables = { ...probe.environment(sandbox.root, variables.PYTHONPATH), ...plan.probe };
+        const probeVariables = { ...probe.environment(sandbox.root, variables.PYTHONPATH, request.copyPaths), ...plan.probe };
         // Helpers run without the probe: the project's own PYTHONPATH (if any) is what they need to import its classes.
         const restoredPythonPath = variables.PYTHONPATH === undefined ? {} : { PYTHONPATH: variables.PYTHONPATH };
         const unvaried = {
@@ -27977,12 +28227,16 @@ function missingInLog(logTail) {
 async function existsInCheckout(repoRoot, repoRelative) {
     return (0,promises_namespaceObject.lstat)(external_node_path_default().join(repoRoot, repoRelative)).then(() => true, () => false);
 }
-async function leftOutInput(run, repoRoot, workdir) {
+/** `fromLog`: also the paths a failed run's log names (a non-Python tool); the probe's own list is exact. */
+async function leftOutInput(run, repoRoot, workdir, fromLog, outputs) {
     const root = await (0,promises_namespaceObject.realpath)(run.root);
     const candidates = [
         ...run.trace.missingFiles.map((file) => external_node_path_default().relative(root, file)),
-        ...missingInLog(run.result.logTail).map((file) => external_node_path_default().relative(root, external_node_path_default().resolve(root, workdir, file))),
-    ].filter((relative) => relative && !relative.startsWith('..') && !external_node_path_default().isAbsolute(relative));
+        ...(fromLog ? missingInLog(run.result.logTail).map((file) => external_node_path_default().relative(root, external_node_path_default().resolve(root, workdir, file))) : []),
+    ]
+        .filter((relative) => relative && !relative.startsWith('..') && !external_node_path_default().isAbsolute(relative))
+        // A training that resumes from its own earlier output (out/checkpoint.pt) is not missing an input.
+        .filter((relative) => !outputs.some((output) => relative === output || relative.startsWith(`${output}/`)));
     for (const candidate of candidates) {
         if (await existsInCheckout(repoRoot, candidate))
             return candidate.split((external_node_path_default()).sep).join('/');
@@ -27990,17 +28244,18 @@ async function leftOutInput(run, repoRoot, workdir) {
     return undefined;
 }
 /** The one message for a run that cannot be recorded: a left-out input, a failure, a timeout, or the wrong interpreter. */
-async function explainFailedRun(run, repoRoot, workdir, logFile) {
+async function explainFailedRun(run, repoRoot, workdir, logFile, outputs = []) {
     const { result } = run;
     if (run.outsideWrites.length > 0)
         return outsideWritesError(run.outsideWrites);
     if (result.timedOut)
         return new UserError('the command timed out and was killed; no record was written', `Raise --timeout; the log is ${logFile}.`);
+    // Also when the run succeeded without it (it caught the error): the probe saw the read fail.
+    const input = await leftOutInput(run, repoRoot, workdir, result.exitCode !== 0, outputs);
+    if (input) {
+        return new UserError(`the command could not open ${input}: it is in your working tree, but git ignores it and it was not passed with --data, so verify would never see it; no record was written`, `Pass it with --data ${input} (or commit it).`);
+    }
     if (result.exitCode !== 0) {
-        const input = await leftOutInput(run, repoRoot, workdir);
-        if (input) {
-            return new UserError(`the command could not open ${input}: it is in your working tree, but git ignores it and it was not passed with --data, so verify would never see it; no record was written`, `Pass it with --data ${input} (or commit it).`);
-        }
         return new UserError(`the command failed (${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`}); no record was written`, `Fix the command first; its log is ${logFile}.`);
     }
     if (run.environmentUse.problem) {
@@ -28149,6 +28404,7 @@ function determinismSummary(calibration) {
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/record.ts
+
 
 
 
@@ -28360,7 +28616,7 @@ async function recordRun(options) {
     let record;
     let calibration;
     try {
-        const failure = await explainFailedRun(run, repoRoot, workdir.repoRelative, logFile);
+        const failure = await explainFailedRun(run, repoRoot, workdir.repoRelative, logFile, outputs.map((output) => output.repoRelative));
         if (failure)
             throw failure;
         const collected = await stage('compare', async () => {
@@ -28380,6 +28636,8 @@ async function recordRun(options) {
     setArtifactContents(doc, (record.artifacts ?? []).map((artifact) => artifact.content));
     if (record.environment?.machine)
         setMachine(doc, record.environment.machine);
+    if (record.code?.files)
+        setCodeFiles(doc, record.code.files);
     if (calibration)
         warnings.push(...writeCalibration(doc, calibrationEntries(calibration, artifacts.map((artifact) => artifact.repoRelative)), calibration.metrics.values));
     await writeFileAtomic(out, doc.toString({ lineWidth: 0 }));
@@ -28415,12 +28673,21 @@ async function describeRun(facts) {
     const metricValues = facts.calibration?.metrics.values ?? collected.metrics ?? undefined;
     if (facts.calibration)
         warnings.push(...facts.calibration.warnings);
-    const [commit, dataHashes, configHashes, requirementsHash, environment] = await Promise.all([
+    const recordPath = external_node_path_default().relative(repoRoot, external_node_path_default().join(facts.recordDir, external_node_path_default().basename(options.out))).split((external_node_path_default()).sep).join('/');
+    const declared = [...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...config, ...(requirements ? [requirements] : [])];
+    const gap = inputSetGap(options.command, run.trace);
+    const learned = gap
+        ? undefined
+        : learnedInputs({ sandboxRoot: run.root, repoRoot, readFiles: run.trace.readFiles, excluded: [...facts.artifacts, ...(metrics ? [metrics] : []), ...declared].map((entry) => entry.repoRelative).concat(recordPath) });
+    if (gap)
+        warnings.push(`no input set (code.files) was learned, so verify --affected always reruns this record: ${gap}`);
+    const [commit, dataHashes, configHashes, requirementsHash, environment, codeFiles] = await Promise.all([
         gitRoot ? headCommit(repoRoot) : undefined,
         hashEntries(data.map((entry) => entry.data)),
         hashEntries(config),
         requirements ? sha256Path(requirements.absolute) : undefined,
         environmentFields(facts.environment, run, warnings),
+        learned,
     ]);
     for (const [i, entry] of data.entries()) {
         if (!entry.manifest)
@@ -28440,7 +28707,9 @@ async function describeRun(facts) {
         command: options.command,
         ...(workdir.recordRelative !== '.' ? { workdir: workdir.recordRelative } : {}),
         ...(options.timeout ? { timeout: options.timeout } : {}),
-        ...(commit ? { code: { commit } } : {}),
+        ...(commit || codeFiles || options.watch?.length
+            ? { code: { ...(commit ? { commit } : {}), ...(codeFiles ? { files: codeFiles } : {}), ...(options.watch?.length ? { watch: options.watch } : {}) } }
+            : {}),
         environment: {
             ...(environment.python ? { python: environment.python } : {}),
             ...(requirements ? { requirements: requirements.recordRelative, requirements_sha256: requirementsHash } : {}),
@@ -29096,19 +29365,137 @@ async function checkInputs(loaded) {
     return Promise.all([...data, ...config, ...requirements]);
 }
 
+;// CONCATENATED MODULE: ./src/inputs/code-files.ts
+
+
+
+
+// The record's learned input set (`code.files`) against the working tree: every file the training read, hashed now.
+/** Files hashed at once: a learned set holds thousands of small modules, and each open takes a descriptor. */
+const code_files_PARALLEL_HASHES = 128;
+/** Below this a file is read whole: a module is a few KB, and a streamed hash costs a 1 MiB buffer and four calls more. */
+const SMALL_FILE_BYTES = 256 * 1024;
+/** A learned file's sha256, or null when it is gone. Never through a link at its own path, never a FIFO or device. */
+async function hashLearnedFile(file) {
+    const stats = await (0,promises_namespaceObject.lstat)(file).catch(() => undefined);
+    if (!stats)
+        return null;
+    if (!stats.isFile() || stats.size > SMALL_FILE_BYTES)
+        return sha256PathIfExists(file);
+    const bytes = await (0,promises_namespaceObject.readFile)(file, { flag: external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NOFOLLOW | external_node_fs_namespaceObject.constants.O_NONBLOCK }).catch(() => undefined);
+    return bytes === undefined ? sha256PathIfExists(file) : (0,external_node_crypto_namespaceObject.createHash)('sha256').update(bytes).digest('hex');
+}
+async function checkCodeFiles(loaded) {
+    const files = loaded.record.code?.files;
+    if (!files)
+        return undefined;
+    const changed = [];
+    for (let start = 0; start < files.length; start += code_files_PARALLEL_HASHES) {
+        const batch = files.slice(start, start + code_files_PARALLEL_HASHES);
+        const actual = await Promise.all(batch.map((_, i) => hashLearnedFile(loaded.paths.codeFiles[start + i].absolute)));
+        batch.forEach((entry, i) => {
+            const hash = actual[i];
+            if (hash === entry.sha256)
+                return;
+            const index = start + i;
+            changed.push({ kind: 'code', path: loaded.paths.codeFiles[index].repoRelative, recorded: entry.sha256, actual: hash, status: hash === null ? 'missing' : 'mismatch', line: loaded.lineOf(['code', 'files', index, 'sha256']) });
+        });
+    }
+    return { total: files.length, changed };
+}
+
+;// CONCATENATED MODULE: ./src/inputs/affected.ts
+function affected_listed(items) {
+    return `${items.slice(0, 5).join(', ')}${items.length > 5 ? ` and ${items.length - 5} more` : ''}`;
+}
+function decideAffected(facts) {
+    const declared = facts.inputs.filter((input) => input.kind !== 'code').length;
+    const inputs = (facts.learnedFiles ?? 0) + declared;
+    const affected = (reason) => ({ affected: true, reason, inputs });
+    // Every doubt reruns: a false pass is the one thing this decision must never produce.
+    if (facts.learnedFiles === undefined || facts.learnedFiles === 0)
+        return affected('rerun: the record has no learned input set (code.files); `repro-gate record --update` learns it');
+    if (facts.recordChanged === undefined)
+        return affected('rerun: there is no base to compare the record itself with (pass --base; on a pull request the action compares with its base)');
+    if (facts.recordChanged)
+        return affected('rerun: the record itself changed since the base');
+    if (facts.environmentGap)
+        return affected(`rerun: ${facts.environmentGap}`);
+    const changed = facts.inputs.filter((input) => input.status !== 'match').map((input) => input.path);
+    if (changed.length > 0)
+        return affected(`rerun: ${changed.length === 1 ? 'an input' : `${changed.length} inputs`} changed since it was recorded (${affected_listed(changed)})`);
+    if (facts.structuralChanges === undefined)
+        return affected('rerun: code.commit is not in this clone, so new files since it cannot be found (fetch more history)');
+    if (facts.structuralChanges.length > 0)
+        return affected(`rerun: files were added, renamed or re-linked since code.commit (${affected_listed(facts.structuralChanges)}): a new file can shadow a module or be found by a directory scan`);
+    if (facts.watched && facts.watchedChanges === undefined)
+        return affected('rerun: code.commit is not in this clone, so the watched files cannot be compared with it (fetch more history)');
+    if (facts.watchedChanges && facts.watchedChanges.length > 0)
+        return affected(`rerun: watched files changed since code.commit (${affected_listed(facts.watchedChanges)})`);
+    return { affected: false, reason: `not rerun: none of its ${inputs} inputs changed since it was recorded`, inputs };
+}
+
+;// CONCATENATED MODULE: ./src/inputs/watched.ts
+
+
+/**
+ * Files matching the record's `code.watch` globs (repository-relative) that changed since `commit`, untracked ones
+ * included; undefined when the commit is not in the clone (a shallow checkout).
+ */
+async function watchedChanges(repoRoot, commit, globs) {
+    if (globs.length === 0)
+        return [];
+    if (!commit)
+        return undefined;
+    const changed = await changedFilesSince(repoRoot, commit);
+    return changed?.filter((file) => globs.some((glob) => file === glob || external_node_path_default().matchesGlob(file, glob)));
+}
+
+;// CONCATENATED MODULE: ./src/inputs/structural-changes.ts
+
+// A learned input set shows when a file the training read changed. It cannot show a file that is new: a module that
+// shadows another (`json.py` beside the script), a compiled module or `.pth` file, a file a directory scan would find,
+// a symlink pointed elsewhere, or a `.gitignore` that changes what the sandbox copy holds. Any such change since the
+// record's commit makes the record affected.
+const SYMLINK_MODE = '120000';
+const COPY_RULES = new Set(['.gitignore', '.gitattributes']);
+function structural_changes_under(file, entries) {
+    return entries.some((entry) => file === entry || file.startsWith(`${entry}/`));
+}
+/**
+ * Paths added, renamed, copied, retyped or re-linked since `commit` (untracked ones too), and changed `.gitignore` /
+ * `.gitattributes`, leaving out `excluded` (outputs, declared data, the record). Undefined when the commit is not in the clone.
+ */
+async function structuralChanges(repoRoot, commit, excluded) {
+    if (!commit)
+        return undefined;
+    const changes = await rawChangesSince(repoRoot, commit);
+    if (!changes)
+        return undefined;
+    return changes
+        .filter((change) => !structural_changes_under(change.path, excluded))
+        .filter((change) => ['A', 'R', 'C', 'T', '?'].includes(change.status) ||
+        change.oldMode === SYMLINK_MODE ||
+        change.newMode === SYMLINK_MODE ||
+        COPY_RULES.has(change.path.split('/').at(-1) ?? ''))
+        .map((change) => change.path)
+        .sort();
+}
+
 ;// CONCATENATED MODULE: ./src/inputs/config-diff.ts
 
 
 
 
 
-const TEXT_CONFIG = new Set(['.yaml', '.yml', '.json', '.toml', '.ini', '.cfg']);
+/** Text a reviewer reads as a diff: configs, and the code and templates a training reads (learned inputs). */
+const TEXT_INPUT = new Set(['.yaml', '.yml', '.json', '.toml', '.ini', '.cfg', '.py', '.txt', '.j2', '.jinja', '.jinja2', '.sql', '.sh']);
 /**
  * A changed text config as a unified diff against its version at the recorded commit: a reviewer sees
  * `lr: 0.01 → 0.05` instead of two hashes. Undefined for binary or large files, or when the commit is not in the clone.
  */
 async function configDiff(repoRoot, commit, file) {
-    if (!commit || !TEXT_CONFIG.has(external_node_path_default().extname(file.repoRelative).toLowerCase()))
+    if (!commit || !TEXT_INPUT.has(external_node_path_default().extname(file.repoRelative).toLowerCase()))
         return undefined;
     const size = await (0,promises_namespaceObject.stat)(file.absolute).then((info) => info.size, () => Infinity);
     if (size > CONFIG_DIFF_MAX_BYTES)
@@ -29225,6 +29612,36 @@ function variationEffects(first, varied) {
 
 
 
+
+
+
+
+
+
+/** Why the record's environment could run code the learned set does not cover; undefined when it cannot. */
+async function environmentOutsideRecord(loaded) {
+    const requirements = loaded.paths.requirements;
+    if (!requirements)
+        return 'the record has no requirements: it runs in an environment repro-gate cannot compare with the record';
+    if (await requirementsInstallLocalPaths(requirements.absolute))
+        return 'its requirements install local code, which runs from the venv, not from the files the training read';
+    // `-r other.txt` and `-c constraints.txt` pull in files whose hashes the record does not hold.
+    if (includesOtherFiles(await (0,promises_namespaceObject.readFile)(requirements.absolute, 'utf8')))
+        return 'its requirements include other requirement or constraint files, which the record does not hash';
+    return undefined;
+}
+/** What is not a learned input: the declared inputs (checked on their own), the outputs and the record itself. */
+function declaredAndOwn(loaded) {
+    const { paths } = loaded;
+    const files = [
+        ...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]),
+        ...paths.config,
+        ...(paths.requirements ? [paths.requirements] : []),
+        ...paths.artifacts,
+        ...(paths.metrics ? [paths.metrics] : []),
+    ];
+    return [...files.map((file) => file.repoRelative), loaded.recordPath];
+}
 /** `verify --runs N` (and the action's `runs` input): 1 to MAX_RECORD_RUNS; 2 already tells real drift from nondeterminism. */
 function checkVerifyRuns(runs) {
     if (runs !== undefined && (!Number.isSafeInteger(runs) || runs < 1 || runs > MAX_RECORD_RUNS)) {
@@ -29244,6 +29661,7 @@ function toRecordError(error) {
     return { message: keepEnds(message, REPORT_TEXT_MAX), hint: hint && keepEnds(hint, REPORT_TEXT_MAX), field: location.field, line: location.line };
 }
 const MAX_LISTED_PROCESSES = 50;
+const MAX_DIFFED_INPUTS = 20;
 /** The probe's view of the run, for the report: which interpreters ran, and which changed packages were imported. */
 function describeProcesses(run, environment) {
     const { processes } = run.trace;
@@ -29276,6 +29694,8 @@ class RecordVerification {
     started = new Map();
     numericContents = [];
     firstRun;
+    /** `verify --affected` found nothing the record reads changed: not rerun. */
+    unaffected = false;
     constructor(recordFile, options) {
         this.recordFile = recordFile;
         this.options = options;
@@ -29310,19 +29730,22 @@ class RecordVerification {
             this.report.error = toRecordError(error);
         }
         this.report.causes = likelyCauses(this.report);
-        this.report.verdict = decideVerdict(this.report);
+        this.report.verdict = this.unaffected ? 'unaffected' : decideVerdict(this.report);
         if (this.report.verdict === 'drift')
             await this.proposeUpdate();
         return this.result;
     }
     async verifyLoaded(loaded) {
-        const [code, inputs] = await Promise.all([codeReport(loaded), this.stage('inputs', () => checkInputs(loaded))]);
-        this.report.code = code;
-        this.report.inputs = inputs;
+        const [code, [inputs, codeFiles]] = await Promise.all([codeReport(loaded), this.stage('inputs', () => Promise.all([checkInputs(loaded), checkCodeFiles(loaded)]))]);
+        this.report.code = code && codeFiles ? { ...code, learnedFiles: codeFiles.total } : code;
+        this.report.inputs = [...inputs, ...(codeFiles?.changed ?? [])];
+        // A learned file that is gone is a change (the rerun shows whether the training still runs), not a missing input.
         const missing = inputs.find((input) => input.status === 'missing');
         if (missing)
             throw missingInputError(missing);
         await this.attachConfigDiffs(loaded);
+        if (this.options.affectedOnly && !(await this.isAffected(loaded, codeFiles?.total)))
+            return;
         // Changed data makes any rerun meaningless, so training is not started (unless it is being re-recorded).
         if (!this.options.rerunOnChangedData && inputs.some((input) => input.kind === 'data' && input.status !== 'match'))
             return;
@@ -29381,12 +29804,37 @@ class RecordVerification {
             await run.dispose();
         }
     }
+    /** `verify --affected`: decides whether the record must be rerun; one that need not be is `unaffected`. */
+    async isAffected(loaded, learnedFiles) {
+        const globs = loaded.record.code?.watch ?? [];
+        const commit = loaded.record.code?.commit;
+        const [watched, structural, environmentGap] = await Promise.all([
+            watchedChanges(loaded.repoRoot, commit, globs),
+            loaded.isGitRepo ? structuralChanges(loaded.repoRoot, commit, declaredAndOwn(loaded)) : undefined,
+            environmentOutsideRecord(loaded),
+        ]);
+        const decision = decideAffected({
+            learnedFiles,
+            inputs: this.report.inputs,
+            watched: globs.length > 0,
+            watchedChanges: watched,
+            recordChanged: this.options.changedRecords && this.options.changedRecords.has(this.recordFile),
+            structuralChanges: structural,
+            environmentGap,
+        });
+        this.report.affected = decision;
+        this.unaffected = !decision.affected;
+        return decision.affected;
+    }
     async attachConfigDiffs(loaded) {
         const commit = loaded.record.code?.commit;
-        await Promise.all(this.report.inputs.map(async (input) => {
-            if (input.kind !== 'config' || input.status !== 'mismatch' || !loaded.isGitRepo)
+        const files = new Map([...loaded.paths.config, ...loaded.paths.codeFiles].map((entry) => [entry.repoRelative, entry]));
+        // The first few changed files get a diff (a reformatting pull request changes hundreds): each is a git call and up to 20 KB.
+        const diffed = this.report.inputs.filter((input) => (input.kind === 'config' || input.kind === 'code') && input.status === 'mismatch').slice(0, MAX_DIFFED_INPUTS);
+        await Promise.all(diffed.map(async (input) => {
+            if (!loaded.isGitRepo)
                 return;
-            const file = loaded.paths.config.find((entry) => entry.repoRelative === input.path);
+            const file = files.get(input.path);
             const diff = file ? await configDiff(loaded.repoRoot, commit, file) : undefined;
             if (diff)
                 input.diff = diff.slice(0, 20_000);
@@ -29553,6 +30001,8 @@ class RecordVerification {
             platform: environment.python ? report.platform.actual : ran?.platform,
             machine: run.machine,
             commit: loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined,
+            // An incomplete set is not written, and an older one is dropped: the record is then always rerun.
+            codeFiles: inputSetGap(loaded.record.command, run.trace) ? null : await learnedInputs({ sandboxRoot: run.root, repoRoot: loaded.repoRoot, readFiles: run.trace.readFiles, excluded: declaredAndOwn(loaded) }),
         };
     }
     /** On drift: the record this rerun implies, written to the evidence, and its diff in the report. */
@@ -29739,6 +30189,7 @@ async function runRecordCommand(args, stdout, stderr) {
         seed: { type: 'string', multiple: true },
         var: { type: 'string', multiple: true },
         'pass-env': { type: 'string', multiple: true },
+        watch: { type: 'string', multiple: true },
         timeout: { type: 'string' },
         python: { type: 'string' },
         update: { type: 'boolean' },
@@ -29784,6 +30235,7 @@ async function runRecordCommand(args, stdout, stderr) {
         calibrateFactor,
         variables: asStrings(parsePairs(values.var, '--var')),
         passEnv: values['pass-env'] ?? [],
+        watch: values.watch ?? [],
         timeout: values.timeout,
         python: values.python ?? 'python3',
         cacheRoot: defaultCacheRoot(),
@@ -30079,6 +30531,7 @@ async function recordChangesSince(recordFiles, base) {
     const loosened = [];
     const rerecorded = [];
     const deleted = [];
+    const changed = [];
     for (const file of recordFiles) {
         const { repoRoot, recordPath } = await locateRecordFile(file);
         const commit = await commits.commitIn(repoRoot);
@@ -30086,12 +30539,14 @@ async function recordChangesSince(recordFiles, base) {
         const current = await currentVersion(file);
         if (baseText !== undefined && current === undefined)
             deleted.push(file);
+        if (current !== undefined && baseText !== (await (0,promises_namespaceObject.readFile)(file, 'utf8').catch(() => undefined)))
+            changed.push(file);
         const changes = compareRecordVersions(baseText === undefined ? undefined : parseLeniently(baseText), current, recordPath);
         loosened.push(...changes.loosened.map((finding) => ({ recordPath, ...finding })));
         if (changes.rerecorded.length > 0)
             rerecorded.push({ recordPath, changes: changes.rerecorded });
     }
-    return { base: await commits.describe(), loosened, rerecorded, deleted };
+    return { base: await commits.describe(), loosened, rerecorded, deleted, changed };
 }
 const SKIPPED_FOLDERS = new Set(['node_modules', '.git']);
 /**
@@ -30216,7 +30671,11 @@ async function runVerifyCommand(args, stdout, stderr) {
         'fail-on-loosened': { type: 'boolean' },
         runs: { type: 'string' },
         vary: { type: 'string' },
+        affected: { type: 'boolean' },
+        all: { type: 'boolean' },
     });
+    if (values.affected && values.all)
+        throw new UserError('--affected and --all exclude each other', '--affected skips records none of whose inputs changed; --all (the default) reruns every record.');
     const runs = numberFlag(values.runs, '--runs');
     checkVerifyRuns(runs);
     const vary = values.vary === undefined ? [] : parseVaryList(values.vary).map((name) => variation(name));
@@ -30242,6 +30701,8 @@ async function runVerifyCommand(args, stdout, stderr) {
         baselineDir: values.baseline,
         runs,
         vary,
+        affectedOnly: values.affected ?? false,
+        changedRecords: changes ? new Set(changes.changed) : undefined,
         hooks: terminalHooks(stderr),
     });
     const report = changes ? withRecordChanges(verified, changes) : verified;

@@ -27,6 +27,7 @@ const ActionInputsSchema = z.object({
     .transform(Number)
     .refine((runs) => runs >= 1 && runs <= MAX_RECORD_RUNS, `must be a whole number from 1 to ${MAX_RECORD_RUNS}`),
   vary: z.string(),
+  rerun: z.enum(['all', 'affected']),
   'working-directory': z.string(),
 });
 
@@ -48,6 +49,7 @@ const DEFAULTS: Record<InputName, string> = {
   baseline: 'auto',
   runs: '1',
   vary: '',
+  rerun: 'all',
   'working-directory': '.',
 };
 
@@ -74,6 +76,7 @@ function rawInputs(): Record<InputName, unknown> {
     baseline: read('baseline'),
     runs: read('runs'),
     vary: read('vary'),
+    rerun: read('rerun'),
     'working-directory': read('working-directory'),
   };
 }

@@ -55,6 +55,9 @@ async function verifiedReport(inputs: ActionInputs, evidenceDir: string): Promis
     baselineDir,
     runs: inputs.runs,
     vary: inputs.vary ? parseVaryList(inputs.vary).map((name) => variation(name)) : [],
+    affectedOnly: inputs.rerun === 'affected',
+    // On a pull request, a record the PR edited is always rerun: its learned hashes could have been edited too.
+    changedRecords: changes ? new Set(changes.changed) : undefined,
   });
   return changes ? withRecordChanges(report, changes) : report;
 }

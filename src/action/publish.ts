@@ -82,7 +82,8 @@ async function publishComment(report: Report, inputs: ActionInputs, fullReportHi
     marker,
     body,
     // on-drift still updates an existing comment, so a PR that was fixed turns green.
-    createIfMissing: inputs.comment === 'always' || report.verdict !== 'reproduced',
+    // on-drift: a pull request whose records all reproduced, or were not rerun, gets no new comment.
+    createIfMissing: inputs.comment === 'always' || (report.verdict !== 'reproduced' && report.verdict !== 'unaffected'),
     log: core,
   });
   return result.url;

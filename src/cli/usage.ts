@@ -31,6 +31,9 @@ Options:
                        deterministic drift (a real change), reruns that disagree nondeterministic training
   --vary LIST          diagnosis: rerun once per variation against the unvaried run and report which outputs
                        each changes (threads, hashseed, tz-locale, workdir, env-order, or all)
+  --affected           rerun only records something they read changed for (their learned code.files, data, config,
+                       requirements, code.watch globs, and with --base the record itself); the others are unaffected
+  --all                rerun every record (the default)
   -h, --help           show this help
 
 ${EXIT_STATUS}`,
@@ -61,6 +64,8 @@ Options:
   --var NAME=VALUE           an environment variable set for the run (repeatable)
   --pass-env NAME            a host variable the run may see, e.g. HF_TOKEN; recorded by name only
                              (repeatable; every other host variable is withheld from the run)
+  --watch GLOB               an input the probe cannot see (read by a C extension or a non-Python tool), as a glob
+                             relative to the repository root (repeatable); the files the training read are learned
   --name NAME                the record's name (default: its folder's name)
   --out FILE                 where to write the record (default: run.yaml)
   --timeout DURATION         the rerun's time limit, e.g. 20m (default: 60m)
@@ -111,7 +116,7 @@ Options (prune):
 /** The overview: one synopsis line per command. */
 export const USAGE = `Usage:
   ${TOOL_NAME} verify <record>... [--json FILE] [--markdown FILE] [--python PATH] [--evidence-dir DIR] [--keep-artifacts] [--base REF [--fail-on-loosened]]
-                     [--runs N] [--vary LIST]
+                     [--runs N] [--vary LIST] [--affected | --all]
   ${TOOL_NAME} record --artifact PATH... [--metrics FILE] [--data PATH[=MANIFEST]...] [--config PATH...]
                      [--requirements FILE | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--pass-env NAME...] [--name NAME]
                      [--out run.yaml] [--timeout 60m] [--python PATH] [--runs N [--calibrate-factor K]] [--determinism strict] -- <command...>

@@ -29,7 +29,10 @@ export async function runVerifyCommand(args: string[], stdout: NodeJS.WritableSt
     'fail-on-loosened': { type: 'boolean' },
     runs: { type: 'string' },
     vary: { type: 'string' },
+    affected: { type: 'boolean' },
+    all: { type: 'boolean' },
   });
+  if (values.affected && values.all) throw new UserError('--affected and --all exclude each other', '--affected skips records none of whose inputs changed; --all (the default) reruns every record.');
   const runs = numberFlag(values.runs, '--runs');
   checkVerifyRuns(runs);
   const vary = values.vary === undefined ? [] : parseVaryList(values.vary).map((name) => variation(name));
@@ -52,6 +55,8 @@ export async function runVerifyCommand(args: string[], stdout: NodeJS.WritableSt
     baselineDir: values.baseline,
     runs,
     vary,
+    affectedOnly: values.affected ?? false,
+    changedRecords: changes ? new Set(changes.changed) : undefined,
     hooks: terminalHooks(stderr),
   });
   const report = changes ? withRecordChanges(verified, changes) : verified;

@@ -13,3 +13,8 @@ export function installsLocalPaths(text: string): boolean {
 export async function requirementsInstallLocalPaths(file: string): Promise<boolean> {
   return installsLocalPaths(await readFile(file, 'utf8'));
 }
+
+/** Pure: whether a requirements file pulls in other files (`-r base.txt`, `-c constraints.txt`), whose hashes a record does not hold. */
+export function includesOtherFiles(text: string): boolean {
+  return /^\s*(?:-[rc](?:\s|$|\S)|--requirement\b|--constraint\b)/m.test(text);
+}

@@ -15,8 +15,9 @@ export function likelyCauses(facts: { inputs: InputCheck[]; environment?: Enviro
   const causes: Cause[] = [];
   for (const input of facts.inputs) {
     if (input.status === 'match') continue;
-    const kind = ({ data: 'data-changed', config: 'config-changed', requirements: 'requirements-changed' } as const)[input.kind];
-    causes.push({ kind, subject: input.path, line: input.line });
+    const kind = ({ data: 'data-changed', config: 'config-changed', requirements: 'requirements-changed', code: 'code-changed' } as const)[input.kind];
+    // A learned input: changed, and read by the training.
+    causes.push({ kind, subject: input.kind === 'code' ? `${input.path} (read by the training)` : input.path, line: input.line });
   }
   const environment = facts.environment;
   if (environment) {
@@ -38,7 +39,8 @@ export function likelyCauses(facts: { inputs: InputCheck[]; environment?: Enviro
     }
   }
   const code = facts.code;
-  if (code?.changedFiles && code.changedFiles.length > 0) {
+  // With a learned input set, only the files the training read count (listed above, one by one).
+  if (code?.changedFiles && code.changedFiles.length > 0 && code.learnedFiles === undefined) {
     const { scoped, relevant, total } = relevantChanges(code);
     const since = code.recordedCommit?.slice(0, 12);
     const files = (count: number) => `${count} file${count === 1 ? '' : 's'}`;

@@ -1,4 +1,4 @@
-import { realpath, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { compareRecordVersions } from '../compare/loosening.js';
 import { UserError } from '../errors.js';
@@ -25,6 +25,8 @@ export interface RecordChangesSince {
   rerecorded: Rerecorded[];
   /** The record files given that exist at the base but no longer now: nothing to verify, their deletion is the finding. */
   deleted: string[];
+  /** The record files given whose text differs from the base (or that the base lacks): `rerun: affected` reruns them. */
+  changed: string[];
 }
 
 const exists = (file: string) => stat(file).then(() => true, () => false);
@@ -91,17 +93,19 @@ export async function recordChangesSince(recordFiles: string[], base: BaseRef): 
   const loosened: Loosened[] = [];
   const rerecorded: Rerecorded[] = [];
   const deleted: string[] = [];
+  const changed: string[] = [];
   for (const file of recordFiles) {
     const { repoRoot, recordPath } = await locateRecordFile(file);
     const commit = await commits.commitIn(repoRoot);
     const baseText = await readFileAtCommit(repoRoot, commit, recordPath);
     const current = await currentVersion(file);
     if (baseText !== undefined && current === undefined) deleted.push(file);
+    if (current !== undefined && baseText !== (await readFile(file, 'utf8').catch(() => undefined))) changed.push(file);
     const changes = compareRecordVersions(baseText === undefined ? undefined : parseLeniently(baseText), current, recordPath);
     loosened.push(...changes.loosened.map((finding) => ({ recordPath, ...finding })));
     if (changes.rerecorded.length > 0) rerecorded.push({ recordPath, changes: changes.rerecorded });
   }
-  return { base: await commits.describe(), loosened, rerecorded, deleted };
+  return { base: await commits.describe(), loosened, rerecorded, deleted, changed };
 }
 
 const SKIPPED_FOLDERS = new Set(['node_modules', '.git']);

@@ -21,12 +21,16 @@ async function existsInCheckout(repoRoot: string, repoRelative: string): Promise
   );
 }
 
-async function leftOutInput(run: SandboxedRun, repoRoot: string, workdir: string): Promise<string | undefined> {
+/** `fromLog`: also the paths a failed run's log names (a non-Python tool); the probe's own list is exact. */
+async function leftOutInput(run: SandboxedRun, repoRoot: string, workdir: string, fromLog: boolean, outputs: readonly string[]): Promise<string | undefined> {
   const root = await realpath(run.root);
   const candidates = [
     ...run.trace.missingFiles.map((file) => path.relative(root, file)),
-    ...missingInLog(run.result.logTail).map((file) => path.relative(root, path.resolve(root, workdir, file))),
-  ].filter((relative) => relative && !relative.startsWith('..') && !path.isAbsolute(relative));
+    ...(fromLog ? missingInLog(run.result.logTail).map((file) => path.relative(root, path.resolve(root, workdir, file))) : []),
+  ]
+    .filter((relative) => relative && !relative.startsWith('..') && !path.isAbsolute(relative))
+    // A training that resumes from its own earlier output (out/checkpoint.pt) is not missing an input.
+    .filter((relative) => !outputs.some((output) => relative === output || relative.startsWith(`${output}/`)));
   for (const candidate of candidates) {
     if (await existsInCheckout(repoRoot, candidate)) return candidate.split(path.sep).join('/');
   }
@@ -34,18 +38,19 @@ async function leftOutInput(run: SandboxedRun, repoRoot: string, workdir: string
 }
 
 /** The one message for a run that cannot be recorded: a left-out input, a failure, a timeout, or the wrong interpreter. */
-export async function explainFailedRun(run: SandboxedRun, repoRoot: string, workdir: string, logFile: string): Promise<UserError | undefined> {
+export async function explainFailedRun(run: SandboxedRun, repoRoot: string, workdir: string, logFile: string, outputs: readonly string[] = []): Promise<UserError | undefined> {
   const { result } = run;
   if (run.outsideWrites.length > 0) return outsideWritesError(run.outsideWrites);
   if (result.timedOut) return new UserError('the command timed out and was killed; no record was written', `Raise --timeout; the log is ${logFile}.`);
+  // Also when the run succeeded without it (it caught the error): the probe saw the read fail.
+  const input = await leftOutInput(run, repoRoot, workdir, result.exitCode !== 0, outputs);
+  if (input) {
+    return new UserError(
+      `the command could not open ${input}: it is in your working tree, but git ignores it and it was not passed with --data, so verify would never see it; no record was written`,
+      `Pass it with --data ${input} (or commit it).`,
+    );
+  }
   if (result.exitCode !== 0) {
-    const input = await leftOutInput(run, repoRoot, workdir);
-    if (input) {
-      return new UserError(
-        `the command could not open ${input}: it is in your working tree, but git ignores it and it was not passed with --data, so verify would never see it; no record was written`,
-        `Pass it with --data ${input} (or commit it).`,
-      );
-    }
     return new UserError(
       `the command failed (${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`}); no record was written`,
       `Fix the command first; its log is ${logFile}.`,

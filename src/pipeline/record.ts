@@ -9,8 +9,9 @@ import { UserError } from '../errors.js';
 import { findRepoRoot, hasUncommittedChanges, headCommit, listTrackedFiles } from '../git.js';
 import { sha256Path } from '../hashing/sha256.js';
 import { readManifest } from '../inputs/manifest.js';
+import { inputSetGap, learnedInputs } from '../inputs/learned-inputs.js';
 import { recordedPythonVersion } from '../record/measurement.js';
-import { setArtifactContents, setMachine } from '../record/update-document.js';
+import { setArtifactContents, setCodeFiles, setMachine } from '../record/update-document.js';
 import { measureNumericArtifact } from './numeric-artifacts.js';
 import { type ResolvedPath, resolveInside } from '../record/paths.js';
 import { Duration, RecordName, type RunRecord, RunRecordSchema } from '../record/schema.js';
@@ -47,6 +48,8 @@ export interface RecordOptions {
   /** k in tolerance = k × spread (`--calibrate-factor`). */
   calibrateFactor?: number;
   variables: Record<string, string>;
+  /** `--watch GLOB`: inputs the probe cannot see (read by a C extension or another tool), relative to the repository root. */
+  watch?: string[];
   /** Host variables the command may see (`--pass-env`); recorded by name, never by value. */
   passEnv: string[];
   timeout?: string;
@@ -268,7 +271,7 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
   let record: RunRecord;
   let calibration: RunsCalibration | undefined;
   try {
-    const failure = await explainFailedRun(run, repoRoot, workdir.repoRelative, logFile);
+    const failure = await explainFailedRun(run, repoRoot, workdir.repoRelative, logFile, outputs.map((output) => output.repoRelative));
     if (failure) throw failure;
     const collected = await stage('compare', async () => {
       // The same checks and hashes as verify's: links, FIFOs and devices are refused by name before anything is read.
@@ -287,6 +290,7 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
   const doc = new Document(record);
   setArtifactContents(doc, (record.artifacts ?? []).map((artifact) => artifact.content));
   if (record.environment?.machine) setMachine(doc, record.environment.machine);
+  if (record.code?.files) setCodeFiles(doc, record.code.files);
   if (calibration) warnings.push(...writeCalibration(doc, calibrationEntries(calibration, artifacts.map((artifact) => artifact.repoRelative)), calibration.metrics.values));
   await writeFileAtomic(out, doc.toString({ lineWidth: 0 }));
   await rm(logDir, { recursive: true, force: true });
@@ -341,12 +345,20 @@ async function describeRun(facts: RunFacts): Promise<RunRecord> {
   const artifactHashes = await recordedArtifacts(facts);
   const metricValues = facts.calibration?.metrics.values ?? collected.metrics ?? undefined;
   if (facts.calibration) warnings.push(...facts.calibration.warnings);
-  const [commit, dataHashes, configHashes, requirementsHash, environment] = await Promise.all([
+  const recordPath = path.relative(repoRoot, path.join(facts.recordDir, path.basename(options.out))).split(path.sep).join('/');
+  const declared = [...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...config, ...(requirements ? [requirements] : [])];
+  const gap = inputSetGap(options.command, run.trace);
+  const learned = gap
+    ? undefined
+    : learnedInputs({ sandboxRoot: run.root, repoRoot, readFiles: run.trace.readFiles, excluded: [...facts.artifacts, ...(metrics ? [metrics] : []), ...declared].map((entry) => entry.repoRelative).concat(recordPath) });
+  if (gap) warnings.push(`no input set (code.files) was learned, so verify --affected always reruns this record: ${gap}`);
+  const [commit, dataHashes, configHashes, requirementsHash, environment, codeFiles] = await Promise.all([
     gitRoot ? headCommit(repoRoot) : undefined,
     hashEntries(data.map((entry) => entry.data)),
     hashEntries(config),
     requirements ? sha256Path(requirements.absolute) : undefined,
     environmentFields(facts.environment, run, warnings),
+    learned,
   ]);
   for (const [i, entry] of data.entries()) {
     if (!entry.manifest) continue;
@@ -368,7 +380,9 @@ async function describeRun(facts: RunFacts): Promise<RunRecord> {
     command: options.command,
     ...(workdir.recordRelative !== '.' ? { workdir: workdir.recordRelative } : {}),
     ...(options.timeout ? { timeout: options.timeout } : {}),
-    ...(commit ? { code: { commit } } : {}),
+    ...(commit || codeFiles || options.watch?.length
+      ? { code: { ...(commit ? { commit } : {}), ...(codeFiles ? { files: codeFiles } : {}), ...(options.watch?.length ? { watch: options.watch } : {}) } }
+      : {}),
     environment: {
       ...(environment.python ? { python: environment.python } : {}),
       ...(requirements ? { requirements: requirements.recordRelative, requirements_sha256: requirementsHash } : {}),

@@ -147,7 +147,7 @@ export async function runInSandbox(request: SandboxedRunRequest): Promise<Sandbo
     }
     const seedingPolicy = { seeds: request.seeds, ...request.seeding, variables };
     const plan = seedPlan(seedingPolicy);
-    const probeVariables = { ...probe.environment(sandbox.root, variables.PYTHONPATH), ...plan.probe };
+    const probeVariables = { ...probe.environment(sandbox.root, variables.PYTHONPATH, request.copyPaths), ...plan.probe };
     // Helpers run without the probe: the project's own PYTHONPATH (if any) is what they need to import its classes.
     const restoredPythonPath = variables.PYTHONPATH === undefined ? {} : { PYTHONPATH: variables.PYTHONPATH };
     const unvaried = {

@@ -12,6 +12,12 @@ import { likelyCauses } from '../explain/causes.js';
 import { headCommit } from '../git.js';
 import { sha256PathIfExists } from '../hashing/sha256.js';
 import { checkInputs } from '../inputs/check-inputs.js';
+import { checkCodeFiles } from '../inputs/code-files.js';
+import { decideAffected } from '../inputs/affected.js';
+import { watchedChanges } from '../inputs/watched.js';
+import { structuralChanges } from '../inputs/structural-changes.js';
+import { includesOtherFiles, requirementsInstallLocalPaths } from '../environment/local-requirements.js';
+import { inputSetGap, learnedInputs } from '../inputs/learned-inputs.js';
 import { configDiff } from '../inputs/config-diff.js';
 import { type LoadedRecord, loadRecord } from '../record/load.js';
 import type { Measurement } from '../record/measurement.js';
@@ -56,6 +62,10 @@ export interface VerifyOptions {
   calibrate?: { runs: number; factor: number };
   /** `verify --vary`: one more run per variation, each compared with the first. */
   vary?: Variation[];
+  /** `verify --affected`: a record none of whose inputs changed is not rerun (`unaffected`). */
+  affectedOnly?: boolean;
+  /** The record files (as given) that differ from the pull request's base: always affected. Unknown without a base. */
+  changedRecords?: ReadonlySet<string>;
 }
 
 /** A verification, plus what its rerun measured: what `record --update` writes. */
@@ -74,6 +84,29 @@ export interface MeasuredVerification {
 }
 
 type Stage = StageTiming['stage'];
+
+/** Why the record's environment could run code the learned set does not cover; undefined when it cannot. */
+async function environmentOutsideRecord(loaded: LoadedRecord): Promise<string | undefined> {
+  const requirements = loaded.paths.requirements;
+  if (!requirements) return 'the record has no requirements: it runs in an environment repro-gate cannot compare with the record';
+  if (await requirementsInstallLocalPaths(requirements.absolute)) return 'its requirements install local code, which runs from the venv, not from the files the training read';
+  // `-r other.txt` and `-c constraints.txt` pull in files whose hashes the record does not hold.
+  if (includesOtherFiles(await readFile(requirements.absolute, 'utf8'))) return 'its requirements include other requirement or constraint files, which the record does not hash';
+  return undefined;
+}
+
+/** What is not a learned input: the declared inputs (checked on their own), the outputs and the record itself. */
+function declaredAndOwn(loaded: LoadedRecord): string[] {
+  const { paths } = loaded;
+  const files = [
+    ...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]),
+    ...paths.config,
+    ...(paths.requirements ? [paths.requirements] : []),
+    ...paths.artifacts,
+    ...(paths.metrics ? [paths.metrics] : []),
+  ];
+  return [...files.map((file) => file.repoRelative), loaded.recordPath];
+}
 
 /** `verify --runs N` (and the action's `runs` input): 1 to MAX_RECORD_RUNS; 2 already tells real drift from nondeterminism. */
 export function checkVerifyRuns(runs: number | undefined): void {
@@ -101,6 +134,7 @@ function toRecordError(error: unknown): RecordError {
 }
 
 const MAX_LISTED_PROCESSES = 50;
+const MAX_DIFFED_INPUTS = 20;
 
 /** The probe's view of the run, for the report: which interpreters ran, and which changed packages were imported. */
 function describeProcesses(run: SandboxedRun, environment: PreparedEnvironment): Pick<RunReport, 'processes' | 'processCount'> {
@@ -131,6 +165,8 @@ class RecordVerification {
   private readonly started = new Map<Stage, number>();
   private numericContents: Array<RecordedContent | undefined> = [];
   private firstRun?: RunOutcome;
+  /** `verify --affected` found nothing the record reads changed: not rerun. */
+  private unaffected = false;
 
   constructor(
     private readonly recordFile: string,
@@ -165,18 +201,20 @@ class RecordVerification {
       this.report.error = toRecordError(error);
     }
     this.report.causes = likelyCauses(this.report);
-    this.report.verdict = decideVerdict(this.report);
+    this.report.verdict = this.unaffected ? 'unaffected' : decideVerdict(this.report);
     if (this.report.verdict === 'drift') await this.proposeUpdate();
     return this.result;
   }
 
   private async verifyLoaded(loaded: LoadedRecord): Promise<void> {
-    const [code, inputs] = await Promise.all([codeReport(loaded), this.stage('inputs', () => checkInputs(loaded))]);
-    this.report.code = code;
-    this.report.inputs = inputs;
+    const [code, [inputs, codeFiles]] = await Promise.all([codeReport(loaded), this.stage('inputs', () => Promise.all([checkInputs(loaded), checkCodeFiles(loaded)]))]);
+    this.report.code = code && codeFiles ? { ...code, learnedFiles: codeFiles.total } : code;
+    this.report.inputs = [...inputs, ...(codeFiles?.changed ?? [])];
+    // A learned file that is gone is a change (the rerun shows whether the training still runs), not a missing input.
     const missing = inputs.find((input) => input.status === 'missing');
     if (missing) throw missingInputError(missing);
     await this.attachConfigDiffs(loaded);
+    if (this.options.affectedOnly && !(await this.isAffected(loaded, codeFiles?.total))) return;
     // Changed data makes any rerun meaningless, so training is not started (unless it is being re-recorded).
     if (!this.options.rerunOnChangedData && inputs.some((input) => input.kind === 'data' && input.status !== 'match')) return;
 
@@ -237,12 +275,38 @@ class RecordVerification {
     }
   }
 
+  /** `verify --affected`: decides whether the record must be rerun; one that need not be is `unaffected`. */
+  private async isAffected(loaded: LoadedRecord, learnedFiles: number | undefined): Promise<boolean> {
+    const globs = loaded.record.code?.watch ?? [];
+    const commit = loaded.record.code?.commit;
+    const [watched, structural, environmentGap] = await Promise.all([
+      watchedChanges(loaded.repoRoot, commit, globs),
+      loaded.isGitRepo ? structuralChanges(loaded.repoRoot, commit, declaredAndOwn(loaded)) : undefined,
+      environmentOutsideRecord(loaded),
+    ]);
+    const decision = decideAffected({
+      learnedFiles,
+      inputs: this.report.inputs,
+      watched: globs.length > 0,
+      watchedChanges: watched,
+      recordChanged: this.options.changedRecords && this.options.changedRecords.has(this.recordFile),
+      structuralChanges: structural,
+      environmentGap,
+    });
+    this.report.affected = decision;
+    this.unaffected = !decision.affected;
+    return decision.affected;
+  }
+
   private async attachConfigDiffs(loaded: LoadedRecord): Promise<void> {
     const commit = loaded.record.code?.commit;
+    const files = new Map([...loaded.paths.config, ...loaded.paths.codeFiles].map((entry) => [entry.repoRelative, entry]));
+    // The first few changed files get a diff (a reformatting pull request changes hundreds): each is a git call and up to 20 KB.
+    const diffed = this.report.inputs.filter((input) => (input.kind === 'config' || input.kind === 'code') && input.status === 'mismatch').slice(0, MAX_DIFFED_INPUTS);
     await Promise.all(
-      this.report.inputs.map(async (input) => {
-        if (input.kind !== 'config' || input.status !== 'mismatch' || !loaded.isGitRepo) return;
-        const file = loaded.paths.config.find((entry) => entry.repoRelative === input.path);
+      diffed.map(async (input) => {
+        if (!loaded.isGitRepo) return;
+        const file = files.get(input.path);
         const diff = file ? await configDiff(loaded.repoRoot, commit, file) : undefined;
         if (diff) input.diff = diff.slice(0, 20_000);
       }),
@@ -425,6 +489,8 @@ class RecordVerification {
       platform: environment.python ? report.platform.actual : ran?.platform,
       machine: run.machine,
       commit: loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined,
+      // An incomplete set is not written, and an older one is dropped: the record is then always rerun.
+      codeFiles: inputSetGap(loaded.record.command, run.trace) ? null : await learnedInputs({ sandboxRoot: run.root, repoRoot: loaded.repoRoot, readFiles: run.trace.readFiles, excluded: declaredAndOwn(loaded) }),
     };
   }
 

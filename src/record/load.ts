@@ -30,6 +30,8 @@ export interface RecordPaths {
   data: Array<{ data: ResolvedPath; manifest?: ResolvedPath }>;
   artifacts: ResolvedPath[];
   metrics?: ResolvedPath;
+  /** `code.files`, which are relative to the repository root (not to the record). */
+  codeFiles: ResolvedPath[];
 }
 
 const MAX_LISTED_PROBLEMS = 20;
@@ -80,17 +82,17 @@ async function resolvePaths(
   repoRoot: string,
   where: (fieldPath: FieldPath) => { file: string; line?: number },
 ): Promise<RecordPaths> {
-  const resolve = async (value: string, fieldPath: FieldPath) => {
+  const resolve = async (value: string, fieldPath: FieldPath, from = dir) => {
     const field = formatFieldPath(fieldPath);
     try {
-      return await resolveInside(dir, repoRoot, value, field);
+      return await resolveInside(from, repoRoot, value, field);
     } catch (error) {
       if (!(error instanceof UserError)) throw error;
       const { file, line } = where(fieldPath);
       throw new UserError(error.message, error.hint, { file, field, line });
     }
   };
-  const [workdir, requirements, config, data, artifacts, metrics] = await Promise.all([
+  const [workdir, requirements, config, data, artifacts, metrics, codeFiles] = await Promise.all([
     resolve(record.workdir ?? '.', ['workdir']),
     record.environment?.requirements ? resolve(record.environment.requirements, ['environment', 'requirements']) : undefined,
     Promise.all((record.config ?? []).map((entry, i) => resolve(entry.path, ['config', i, 'path']))),
@@ -102,13 +104,14 @@ async function resolvePaths(
     ),
     Promise.all((record.artifacts ?? []).map((entry, i) => resolve(entry.path, ['artifacts', i, 'path']))),
     record.metrics ? resolve(record.metrics.path, ['metrics', 'path']) : undefined,
+    Promise.all((record.code?.files ?? []).map((entry, i) => resolve(entry.path, ['code', 'files', i, 'path'], repoRoot))),
   ]);
   const workdirStats = await stat(workdir.absolute).catch(() => undefined);
   if (workdirStats && !workdirStats.isDirectory()) {
     const { file, line } = where(['workdir']);
     throw new UserError(`workdir ${workdir.repoRelative} is a file, not a folder`, 'Point `workdir` at the folder the command runs in.', { file, field: 'workdir', line });
   }
-  return { workdir, requirements, config, data, artifacts, metrics };
+  return { workdir, requirements, config, data, artifacts, metrics, codeFiles };
 }
 
 /** Reads, validates and resolves a run record. Every problem is a UserError naming the field and line. */

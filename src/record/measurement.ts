@@ -22,6 +22,8 @@ export interface Measurement {
   /** The rerun's hardware and native libraries. */
   machine?: MachineFingerprint;
   commit?: string;
+  /** The files the rerun read (`code.files`); null when the probe could not list them all (any older set is removed). */
+  codeFiles?: Array<{ path: string; sha256: string }> | null;
   /** `record --update --runs N`: the calibrated tolerances, rewriting earlier calibrated ones (metrics then hold the medians). */
   calibration?: CalibrationEntries;
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { isSecretVariable } from '../child-env.js';
-import { MAX_METRIC_NAME_CHARS, MAX_METRICS, MAX_TENSOR_NAME_CHARS, MAX_TENSORS, RECORD_VERSION, TIMER_MAX_MS } from '../constants.js';
+import { MAX_CODE_FILES, MAX_METRIC_NAME_CHARS, MAX_METRICS, MAX_TENSOR_NAME_CHARS, MAX_TENSORS, RECORD_VERSION, TIMER_MAX_MS } from '../constants.js';
 import { isNumericFormatPath, NUMERIC_FORMAT_EXTENSIONS } from '../compare/formats/format-of.js';
 import { NUMERIC_DTYPES } from '../compare/formats/tensor-file.js';
 import { parseDuration } from '../rerun/duration.js';
@@ -190,7 +190,25 @@ export const RunRecordSchema = z
     workdir: RelativePath.optional(),
     timeout: Duration.optional(),
     code: z
-      .object({ commit: z.string().regex(/^[0-9a-f]{7,64}$/, 'must be a git commit hash').optional() })
+      .object({
+        commit: z.string().regex(/^[0-9a-f]{7,64}$/, 'must be a git commit hash').optional(),
+        files: z
+          .array(HashedFile)
+          .max(MAX_CODE_FILES, `must list at most ${MAX_CODE_FILES} files`)
+          .optional()
+          .describe('Learned by record: the repository files the training read or imported (relative to the repository root), each with its sha256. verify --affected reruns the record only when one of them changed.'),
+        watch: z
+          .array(
+            z
+              .string()
+              .min(1)
+              .max(1_000)
+              .refine((glob) => !glob.startsWith('/') && !glob.startsWith('./') && !glob.split('/').includes('..'), 'must be a glob relative to the repository root, without ./, .. or a leading /'),
+          )
+          .max(1_000)
+          .optional()
+          .describe('Globs (relative to the repository root) of inputs the probe cannot see (read by a C extension or a non-Python tool): a change to a matching file since code.commit makes the record affected.'),
+      })
       .strict()
       .optional(),
     environment: Environment.optional(),

@@ -63,6 +63,13 @@ export function setMachine(doc: Document, machine: MachineFingerprint): void {
   doc.setIn(['environment', 'machine'], node);
 }
 
+/** The learned input set, one file per line (a flow map): an update's diff names exactly the files that changed. */
+export function setCodeFiles(doc: Document, files: ReadonlyArray<{ path: string; sha256: string }>): void {
+  const list = new YAMLSeq();
+  list.items = files.map((file) => doc.createNode(file, { flow: true }));
+  doc.setIn(['code', 'files'], list);
+}
+
 export function updateRecordText(text: string, measured: Measurement, warnings: string[] = []): string {
   // The record was loaded (and its keys checked) already; yaml's own duplicate-key check is quadratic in the keys.
   const doc = parseDocument(text, { uniqueKeys: false });
@@ -85,6 +92,8 @@ export function updateRecordText(text: string, measured: Measurement, warnings: 
   if (measured.platform) doc.setIn(['environment', 'platform'], measured.platform);
   if (measured.machine) setMachine(doc, measured.machine);
   if (measured.commit) doc.setIn(['code', 'commit'], measured.commit);
+  if (measured.codeFiles) setCodeFiles(doc, measured.codeFiles);
+  else if (measured.codeFiles === null && doc.hasIn(['code', 'files'])) doc.deleteIn(['code', 'files']);
   if (measured.calibration) warnings.push(...writeCalibration(doc, measured.calibration, measured.metrics ?? {}));
   return keepUntouchedLines(text, doc.toString({ lineWidth: 0 }));
 }

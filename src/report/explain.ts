@@ -48,6 +48,7 @@ function dataSentence(record: RecordReport, quote: Quote): string | undefined {
 
 /** One sentence that says why a record got its verdict: the first thing a reviewer reads. */
 export function explainRecord(record: RecordReport, quote: Quote): string {
+  if (record.verdict === 'unaffected') return quote(record.affected?.reason ?? 'not rerun: none of its inputs changed since it was recorded.');
   if (record.verdict === 'error') {
     if (!record.error) return 'the check could not be completed.';
     const { line, field, message } = record.error;

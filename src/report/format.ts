@@ -1,11 +1,12 @@
 import { fromReportNumber, type ReportNumber, type Verdict } from './schema.js';
 
-export const VERDICT_EMOJI: Record<Verdict, string> = { reproduced: '✅', 'within-tolerance': '🟡', drift: '❌', error: '⚠️' };
+export const VERDICT_EMOJI: Record<Verdict, string> = { reproduced: '✅', 'within-tolerance': '🟡', drift: '❌', error: '⚠️', unaffected: '⏭️' };
 export const VERDICT_LABEL: Record<Verdict, string> = {
   reproduced: 'reproduced',
   'within-tolerance': 'within tolerance',
   drift: 'drift',
   error: 'error',
+  unaffected: 'unaffected',
 };
 
 export function formatNumber(value: ReportNumber, significant = 6): string {

@@ -131,7 +131,8 @@ function causesSection(record: RecordReport, options: RenderOptions): string | u
     .slice(0, options.maxRows ?? 20)
     .map((cause) => {
       const text = `- ${describeCauses([cause], esc)}${cause.line ? ` (line ${cause.line})` : ''}`;
-      if (cause.kind !== 'code-changed' || !listFiles) return text;
+      // With a learned input set each changed file the training read is a cause of its own.
+      if (cause.kind !== 'code-changed' || !listFiles || record.code?.learnedFiles !== undefined) return text;
       // The files themselves: with a scope, only those next to the training code.
       const { relevant } = relevantChanges(record.code!);
       if (relevant === 0) return text;
@@ -241,7 +242,7 @@ function recordSection(record: RecordReport, options: RenderOptions): string {
 }
 
 function countLine(verdicts: Verdict[]): string {
-  const counts = (['reproduced', 'within-tolerance', 'drift', 'error'] as const)
+  const counts = (['reproduced', 'within-tolerance', 'drift', 'error', 'unaffected'] as const)
     .map((verdict) => [verdict, verdicts.filter((v) => v === verdict).length] as const)
     .filter(([, count]) => count > 0)
     .map(([verdict, count]) => `${count} ${VERDICT_LABEL[verdict]}`);
@@ -256,11 +257,20 @@ function hasLongTable(record: RecordReport, limit: number): boolean {
   return [record.metrics.length, record.thresholds.length, record.artifacts.length, record.inputs.length, packageRows].some((rows) => rows > limit);
 }
 
+/** The records not rerun (`rerun: affected`), in one collapsed line: nothing they read changed. */
+function unaffectedLine(report: Report): string | undefined {
+  const unaffected = report.records.filter((record) => record.verdict === 'unaffected');
+  if (unaffected.length === 0) return undefined;
+  const names = unaffected.map((record) => `${esc(record.name)} (${plural(record.affected?.inputs ?? 0, 'input')})`);
+  return details(`${VERDICT_EMOJI.unaffected} ${plural(unaffected.length, 'record')} not rerun: none of ${unaffected.length === 1 ? 'its' : 'their'} inputs changed since ${unaffected.length === 1 ? 'it was' : 'they were'} recorded`, names.join(' · '));
+}
+
 export function renderMarkdown(report: Report, options: RenderOptions = {}): string {
   const verdict = worstVerdict(report.records.map((record) => record.verdict));
   const head = `## ${VERDICT_EMOJI[verdict]} ${TOOL_NAME}: ${VERDICT_LABEL[verdict]}\n\n${countLine(report.records.map((record) => record.verdict))}`;
   const cut = (options.detail ?? 'full') !== 'full' || options.maxRows !== undefined || report.records.some((record) => hasLongTable(record, rowLimit(options)));
   const hint = cut && options.fullReportHint ? `> ✂️ Some details were left out to fit. ${esc(options.fullReportHint)}` : undefined;
   const loosened = loosenedMarkdown(report, esc, options.maxRows);
-  return `${[head, loosened, hint, ...report.records.map((record) => recordSection(record, options))].filter(Boolean).join('\n\n')}\n`;
+  const rerun = report.records.filter((record) => record.verdict !== 'unaffected');
+  return `${[head, loosened, hint, ...rerun.map((record) => recordSection(record, options)), unaffectedLine(report)].filter(Boolean).join('\n\n')}\n`;
 }

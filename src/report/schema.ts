@@ -37,7 +37,8 @@ export function fromReportNumber(value: ReportNumber): number {
   return typeof value === 'number' ? value : Number(value);
 }
 
-export const VerdictSchema = z.enum(['reproduced', 'within-tolerance', 'drift', 'error']);
+/** unaffected: not rerun (`verify --affected`), since none of the record's inputs changed since it was recorded. */
+export const VerdictSchema = z.enum(['reproduced', 'within-tolerance', 'drift', 'error', 'unaffected']);
 export type Verdict = z.infer<typeof VerdictSchema>;
 
 export const ManifestCheckSchema = z
@@ -54,7 +55,8 @@ export const ManifestCheckSchema = z
 
 export const InputCheckSchema = z
   .object({
-    kind: z.enum(['data', 'config', 'requirements']),
+    /** code: a file of the record's learned input set (`code.files`) that changed; unchanged ones are only counted. */
+    kind: z.enum(['data', 'config', 'requirements', 'code']),
     path: Text,
     recorded: Hash,
     actual: Hash.nullable(),
@@ -249,6 +251,8 @@ export const CodeReportSchema = z
     changedFiles: z.array(Text).max(MAX_ITEMS).nullable(),
     changedFilesTotal: z.number().int().nonnegative().optional(),
     changedInScope: z.number().int().nonnegative().optional(),
+    /** How many files the record's learned input set holds: when set, only those count as changed code. */
+    learnedFiles: z.number().int().nonnegative().optional(),
   })
   .strict();
 
@@ -320,6 +324,8 @@ export const RecordReportSchema = z
     warnings: z.array(Text).max(100).optional(),
     /** The record's metrics file, when the rerun did not write it (every recorded metric is then missing). */
     missingMetricsFile: Text.optional(),
+    /** `verify --affected`: whether the record had to be rerun, and why (one sentence). */
+    affected: z.object({ affected: z.boolean(), reason: Text, inputs: z.number().int().nonnegative() }).strict().optional(),
     /** Every run of the command, with the time it took (the first rerun, repeats, variations). */
     reruns: z.array(RerunTimingSchema).max(100).optional(),
     /** On drift with `--runs N`: whether the reruns agreed with each other. */

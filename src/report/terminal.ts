@@ -8,8 +8,8 @@ import { worstVerdict } from './verdict-order.js';
 
 // Pure: the CLI's summary. Untrusted strings are sanitized so they cannot drive the terminal.
 
-const COLOR: Record<Verdict, string> = { reproduced: '32', 'within-tolerance': '33', drift: '31', error: '35' };
-const MARK: Record<Verdict, string> = { reproduced: '✓', 'within-tolerance': '~', drift: '✗', error: '!' };
+const COLOR: Record<Verdict, string> = { reproduced: '32', 'within-tolerance': '33', drift: '31', error: '35', unaffected: '90' };
+const MARK: Record<Verdict, string> = { reproduced: '✓', 'within-tolerance': '~', drift: '✗', error: '!', unaffected: '-' };
 
 /** Rows per list in the terminal; the rest is counted (the JSON and markdown reports hold more). */
 const MAX_ROWS = 50;

@@ -109,23 +109,27 @@ describe('examples/torch-mlp: a PyTorch model compared tensor by tensor', () => 
     expect(result.stdout).toMatch(/judged on a sample, not every element/);
   });
 
-  it('seeds: {torch: 3} makes a training with no seeding code stable across runs: the probe seeds torch when it is imported', async () => {
+  it('seeds: {torch: 3} makes a training with no seeding code reproduce: the probe seeds torch when it is imported', async () => {
     const repo = await exampleRepo('torch-mlp', { only: ['requirements.txt'], extra: { 'seedless.py': SEEDLESS, '.gitignore': 'out/\n' } });
-    const record = (extra: string[]) =>
-      runCli(['record', '--runs', '3', '--requirements', 'requirements.txt', '--numeric', 'out/model.safetensors', '--metrics', 'out/metrics.json', ...extra, '--', 'python', 'seedless.py'], {
-        cwd: repo.root,
-        env: repo.env,
-      });
-    const seeded = await record(['--seed', 'torch=3']);
-    expect(seeded.status, seeded.stderr).toBe(0);
-    expect(seeded.stderr).toMatch(/determinism: 3 runs\n {2}stable: out\/model\.safetensors, loss\n/);
-    expect(seeded.stderr).not.toContain('nondeterministic');
-    expect(await repo.read('run.yaml')).not.toContain('calibrated');
-    // The control: without the seed, the same script gives another model every run.
-    const unseeded = await record(['--out', 'unseeded.yaml']);
-    expect(unseeded.status, unseeded.stderr).toBe(0);
-    expect(unseeded.stderr).toContain('nondeterministic: out/model.safetensors, 3 different files');
-    expect(unseeded.stderr).toMatch(/nondeterministic: loss, spread/);
+    const recorded = await runCli(
+      ['record', '--requirements', 'requirements.txt', '--numeric', 'out/model.safetensors', '--metrics', 'out/metrics.json', '--seed', 'torch=3', '--', 'python', 'seedless.py'],
+      { cwd: repo.root, env: repo.env },
+    );
+    expect(recorded.status, recorded.stderr).toBe(0);
+    expect(parse(await repo.read('run.yaml'))).toMatchObject({ seeds: { torch: 3 }, apply_seeds: true });
+    git(repo.root, 'add', '.');
+    git(repo.root, 'commit', '-qm', 'record');
+    // A second run, in a fresh sandbox: the same model, bit for bit.
+    const seeded = await verifyUntouched(repo);
+    expect(seeded.record?.verdict).toBe('reproduced');
+    expect(seeded.record?.run?.seeding?.applied).toEqual([{ module: 'torch', calls: ['torch.manual_seed(3)'], processes: 1 }]);
+    // The control: with the seeds only exported (as before apply_seeds), the same script gives another model, and a warning says why.
+    await editRecord(repo, (record) => {
+      delete record.apply_seeds;
+    });
+    const unseeded = await verifyUntouched(repo);
+    expect(unseeded.record?.verdict).toBe('drift');
+    expect(unseeded.record?.warnings?.join('\n')).toMatch(/imported torch, but the record's seeds are only exported as REPRO_SEED_\* variables/);
   });
 });
 

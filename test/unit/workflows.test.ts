@@ -123,6 +123,7 @@ describe('the reusable workflow', () => {
       comment: 'always',
       cache: true,
       runs: 1,
+      rerun: 'all',
       'timeout-minutes': 60,
     });
     expect(workflow.on.workflow_call.secrets).toBeUndefined();

@@ -32,14 +32,18 @@ def _repro_gate_probe():
             return "[" + ",".join(encode(item) for item in value) + "]"
         return "{" + ",".join(encode(key) + ":" + encode(item) for key, item in value.items()) + "}"
 
+    import _thread  # built in: nothing on the path can shadow it
+
     pid = os.getpid()
-    writing = [False]
-    budget = {"missing": 50, "exiting": False}
+    # Per thread: the probe's own open of the trace must not be seen by its hook, while other threads' opens are.
+    writing = set()
+    budget = {"missing": 50, "read": 20000, "exiting": False}
 
     def write(event, **fields):
-        if writing[0]:
+        me = _thread.get_ident()
+        if me in writing:
             return
-        writing[0] = True
+        writing.add(me)
         try:
             line = encode(dict(event=event, pid=pid, **fields)) + "\n"
             fd = os.open(trace, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -50,7 +54,7 @@ def _repro_gate_probe():
         except Exception:
             pass
         finally:
-            writing[0] = False
+            writing.discard(me)
 
     script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-m") else None
     write(
@@ -65,27 +69,99 @@ def _repro_gate_probe():
         cwd=os.getcwd(),
     )
 
-    read_only = os.O_WRONLY | os.O_RDWR
+    # Declared data is hashed by repro-gate itself: its files (an image folder's thousands) are not listed as read.
+    declared = tuple(os.path.join(os.path.realpath(entry), "") for entry in os.environ.get("REPRO_GATE_DECLARED_DATA", "").split(os.pathsep) if entry)
+    declared_files = {entry[:-1] for entry in declared}
+    seen = set()
 
     def audit(event, args):
-        if event != "open" or budget["missing"] <= 0 or writing[0] or budget["exiting"]:
+        if budget["exiting"] or _thread.get_ident() in writing:
+            return
+        if event in SPAWN_EVENTS:
+            spawned(event, args)
+            return
+        if event != "open":
             return
         target, mode, flags = args
         if not isinstance(target, (str, bytes)) or os.fsdecode(target).endswith(".pyc"):
             return
-        reads = (mode is not None and not any(c in mode for c in "wax+")) or (mode is None and not (flags or 0) & read_only)
+        flags = flags or 0
+        reads = ("r" in mode or "+" in mode) if isinstance(mode, str) else (flags & 3) != os.O_WRONLY
+        creates = any(c in mode for c in "wax") if isinstance(mode, str) else bool(flags & os.O_CREAT)
         if not reads:
             return
         try:
-            # Only what the command could not open inside its sandbox: a data file left out of the copy.
-            if os.path.exists(target) or not in_sandbox(target):
+            absolute = os.path.abspath(os.fsdecode(target))
+            if absolute in seen:
                 return
-            budget["missing"] -= 1
-            write("missing", path=os.path.abspath(os.fsdecode(target)))
+            real = os.path.realpath(absolute)
+            if not real.startswith(sandbox):
+                if len(seen) < 100000:
+                    seen.add(absolute)
+                return
+            if not os.path.exists(real):
+                # What the command could not open inside its sandbox: a data file left out of the copy.
+                if budget["missing"] > 0 and not creates:
+                    budget["missing"] -= 1
+                    write("missing", path=absolute)
+                return
+            if len(seen) < 100000:
+                seen.add(absolute)
+            note_read(real)
         except Exception:
             pass
 
+    SPAWN_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn")
+
+    def spawned(event, args):
+        # A child the probe does not run in (a shell, a compiled tool, a Python started with -I/-E/-S or without our
+        # PYTHONPATH) may read files no one sees: the run's input set is then incomplete.
+        try:
+            if event == "os.system":
+                command = args[0]
+                write("spawn", what=(os.fsdecode(command) if isinstance(command, (str, bytes)) else str(command))[:300], probed=False)
+                return
+            if event == "subprocess.Popen":
+                executable, argv, _cwd, env = args
+            elif event == "os.spawn":
+                _mode, executable, argv, env = args
+            else:
+                executable, argv, env = args
+            argv = [os.fsdecode(a) if isinstance(a, (str, bytes)) else str(a) for a in (argv if isinstance(argv, (list, tuple)) else [argv])]
+            program = os.fsdecode(executable) if isinstance(executable, (str, bytes)) else (argv[0] if argv else "")
+            name = os.path.basename(program)
+            python = name.startswith("python") and name[6:].replace(".", "").isdigit() or name == "python" or os.path.realpath(program) == os.path.realpath(sys.executable)
+            options = [a for a in argv[1:] if a.startswith("-") and not a.startswith("--")][:5]
+            isolated = any(flag in option for option in options for flag in "IES")
+            environment = env if isinstance(env, dict) else None
+            inherits = environment is None or any(os.fsdecode(key) == "REPRO_GATE_TRACE" for key in environment)
+            if not (python and inherits and not isolated):
+                write("spawn", what=" ".join(argv)[:300] or program[:300], probed=False)
+        except Exception:
+            write("spawn", what=event, probed=False)
+
+    def note_read(real):
+        # Every file of the sandbox a process read: the training's real input set (each line as it happens, as
+        # os._exit in a worker skips the exit handlers).
+        if real.startswith(declared) or real in declared_files or os.path.isdir(real):
+            return
+        if budget["read"] <= 0:
+            if budget["read"] == 0:
+                budget["read"] = -1
+                write("read-truncated")
+            return
+        budget["read"] -= 1
+        write("read", path=real)
+
     sys.addaudithook(audit)
+    if script:
+        try:
+            real_script = os.path.realpath(script)
+            if real_script.startswith(sandbox) and os.path.isfile(real_script):
+                seen.add(os.path.abspath(script))
+                note_read(real_script)
+        except Exception:
+            pass
 
     def at_exit():
         budget["exiting"] = True
@@ -102,6 +178,11 @@ def _repro_gate_probe():
                     distributions.update(mapping.get(name, ()))
             files = [getattr(module, "__file__", None) for module in list(sys.modules.values())]
             local = sorted({os.path.abspath(f) for f in files if isinstance(f, str) and in_sandbox(f)})
+            # A module loaded from a cached .pyc never opened its source: listed from the modules themselves.
+            for module_file in local:
+                if module_file not in seen and os.path.exists(module_file):
+                    seen.add(module_file)
+                    note_read(os.path.realpath(module_file))
             write("exit", distributions=sorted(distributions), sandbox_modules=local[:20], native=native_libraries())
         except Exception:
             pass

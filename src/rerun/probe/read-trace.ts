@@ -41,7 +41,10 @@ const Exit = z.object({
 const Calls = z.array(z.string().max(200)).max(10);
 const Seeded = z.object({ event: z.literal('seeded'), pid: z.number().int(), module: z.string().max(40), calls: Calls });
 const SeedFailed = z.object({ event: z.literal('seed-failed'), pid: z.number().int(), module: z.string().max(40), calls: Calls, error: z.string().max(1_000) });
-const TraceLine = z.discriminatedUnion('event', [Start, Missing, Exit, Seeded, SeedFailed]);
+const Read = z.object({ event: z.literal('read'), pid: z.number().int(), path: Path });
+const ReadTruncated = z.object({ event: z.literal('read-truncated'), pid: z.number().int() });
+const Spawn = z.object({ event: z.literal('spawn'), pid: z.number().int(), what: z.string().max(1_000), probed: z.boolean() });
+const TraceLine = z.discriminatedUnion('event', [Start, Missing, Exit, Seeded, SeedFailed, Read, ReadTruncated, Spawn]);
 
 /** One Python process of the command, as the probe saw it. */
 export interface ProbedProcess {
@@ -72,20 +75,33 @@ export interface SeedingEvent {
 export interface ProbeTrace {
   processes: ProbedProcess[];
   seeding: SeedingEvent[];
+  /** Files inside the sandbox (real paths) that some process read or imported: the training's input set. */
+  readFiles: string[];
+  /** A process read more files than the probe lists (or the trace itself was cut): the input set is incomplete. */
+  readTruncated: boolean;
+  /** Children the probe does not run in (shells, tools, isolated Pythons), the first ones: they may read files unseen. */
+  unprobedChildren: string[];
   /** Files inside the sandbox that a process tried to read and that did not exist. */
   missingFiles: string[];
 }
 
+/** The input set of one record: past this, it is incomplete (and the record always rerun). */
+const MAX_READ_FILES = 50_000;
+
 /** A command that starts a thousand interpreters seeds a thousand times; the first ones say what was done. */
 const MAX_SEEDING_EVENTS = 200;
 
-async function readBounded(file: string): Promise<string> {
+const MAX_LISTED_CHILDREN = 20;
+
+/** The trace, at most PROBE_TRACE_MAX_BYTES of it; `cut` when there was more (what it lists is then incomplete). */
+async function readBounded(file: string): Promise<{ text: string; cut: boolean }> {
   const handle = await open(file, 'r').catch(() => undefined);
-  if (!handle) return '';
+  if (!handle) return { text: '', cut: false };
   try {
-    const buffer = Buffer.alloc(Math.min((await handle.stat()).size, PROBE_TRACE_MAX_BYTES));
+    const size = (await handle.stat()).size;
+    const buffer = Buffer.alloc(Math.min(size, PROBE_TRACE_MAX_BYTES));
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return buffer.subarray(0, bytesRead).toString('utf8');
+    return { text: buffer.subarray(0, bytesRead).toString('utf8'), cut: size > PROBE_TRACE_MAX_BYTES };
   } finally {
     await handle.close();
   }
@@ -95,11 +111,15 @@ export async function readTrace(traceFile: string): Promise<ProbeTrace> {
   const processes = new Map<number, ProbedProcess>();
   const missing = new Set<string>();
   const seeding: SeedingEvent[] = [];
-  for (const text of (await readBounded(traceFile)).split('\n')) {
-    if (!text) continue;
+  const read = new Set<string>();
+  const unprobed: string[] = [];
+  const { text, cut } = await readBounded(traceFile);
+  let readTruncated = cut;
+  for (const entry of text.split('\n')) {
+    if (!entry) continue;
     let json: unknown;
     try {
-      json = JSON.parse(text);
+      json = JSON.parse(entry);
     } catch {
       continue;
     }
@@ -119,6 +139,13 @@ export async function readTrace(traceFile: string): Promise<ProbeTrace> {
       });
     } else if (line.event === 'missing') {
       missing.add(line.path);
+    } else if (line.event === 'read') {
+      if (read.size < MAX_READ_FILES) read.add(line.path);
+      else readTruncated = true;
+    } else if (line.event === 'spawn') {
+      if (!line.probed && unprobed.length < MAX_LISTED_CHILDREN) unprobed.push(line.what);
+    } else if (line.event === 'read-truncated') {
+      readTruncated = true;
     } else if (line.event === 'seeded' || line.event === 'seed-failed') {
       if (seeding.length < MAX_SEEDING_EVENTS) seeding.push({ pid: line.pid, module: line.module, calls: line.calls, ...('error' in line ? { error: line.error } : {}) });
     } else {
@@ -126,5 +153,5 @@ export async function readTrace(traceFile: string): Promise<ProbeTrace> {
       if (process) Object.assign(process, { distributions: line.distributions, sandboxModules: line.sandbox_modules, ...(line.native ? { native: line.native } : {}) });
     }
   }
-  return { processes: [...processes.values()], seeding, missingFiles: [...missing] };
+  return { processes: [...processes.values()], seeding, readFiles: [...read], readTruncated, unprobedChildren: unprobed, missingFiles: [...missing] };
 }
