@@ -96,6 +96,8 @@ export interface RawChange {
   status: string;
   oldMode: string;
   newMode: string;
+  /** The path it had at the commit, for a rename or copy. */
+  from?: string;
 }
 
 /** Every difference between `commit` and the working tree, untracked files included; undefined when the commit is not in the clone. */
@@ -110,8 +112,9 @@ export async function rawChangesSince(repoRoot: string, commit: string): Promise
     if (!header?.startsWith(':')) continue;
     const [oldMode = '', newMode = '', , , status = ''] = header.slice(1).split(' ');
     const renamed = status.startsWith('R') || status.startsWith('C');
-    const file = renamed ? fields[(i += 2)] : fields[(i += 1)];
-    if (file) changes.push({ path: file, status: status[0] ?? '', oldMode, newMode });
+    const from = renamed ? fields[(i += 1)] : undefined;
+    const file = fields[(i += 1)];
+    if (file) changes.push({ path: file, status: status[0] ?? '', oldMode, newMode, ...(from ? { from } : {}) });
   }
   const untracked = (await git(repoRoot, ['ls-files', '-z', '--others', '--exclude-standard'])) ?? '';
   for (const file of untracked.split('\0').filter(Boolean)) changes.push({ path: file, status: '?', oldMode: '000000', newMode: '100644' });

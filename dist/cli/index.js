@@ -9599,9 +9599,10 @@ async function rawChangesSince(repoRoot, commit) {
             continue;
         const [oldMode = '', newMode = '', , , status = ''] = header.slice(1).split(' ');
         const renamed = status.startsWith('R') || status.startsWith('C');
-        const file = renamed ? fields[(i += 2)] : fields[(i += 1)];
+        const from = renamed ? fields[(i += 1)] : undefined;
+        const file = fields[(i += 1)];
         if (file)
-            changes.push({ path: file, status: status[0] ?? '', oldMode, newMode });
+            changes.push({ path: file, status: status[0] ?? '', oldMode, newMode, ...(from ? { from } : {}) });
     }
     const untracked = (await git(repoRoot, ['ls-files', '-z', '--others', '--exclude-standard'])) ?? '';
     for (const file of untracked.split('\0').filter(Boolean))
@@ -9801,6 +9802,10 @@ const HINT = "Paths in a run record are relative to the record's folder and must
 function isInside(root, candidate) {
     const relative = external_node_path_default().relative(root, candidate);
     return relative === '' || (!relative.startsWith('..') && !external_node_path_default().isAbsolute(relative));
+}
+/** Whether a repository-relative path (with `/`) is one of `entries` (files or folders) or lies below one of them. */
+function isUnderAny(file, entries) {
+    return entries.some((entry) => file === entry || file.startsWith(`${entry}/`));
 }
 /** The deepest existing ancestor's real path, so not-yet-produced artifacts are checked too. */
 async function realPathOfExistingPart(target) {
@@ -22375,14 +22380,12 @@ async function countRows(file, format) {
 
 
 
+
 // What a training actually read, as the probe saw it in the sandbox, turned into the record's `code.files`: the files
 // of the user's repository (relative to its root) with their hashes. Declared inputs and the run's own outputs are
 // left out: they are checked on their own.
 /** Files hashed at once (the modules of a learned set are many and small). */
 const PARALLEL_HASHES = 64;
-function under(file, entries) {
-    return entries.some((entry) => file === entry || file.startsWith(`${entry}/`));
-}
 /** The learned set, sorted by path; files the run created itself (not in the checkout) are not inputs. */
 async function learnedInputs(request) {
     const root = await (0,promises_namespaceObject.realpath)(request.sandboxRoot);
@@ -22392,7 +22395,7 @@ async function learnedInputs(request) {
             .filter((relative) => relative && !relative.startsWith('..') && !external_node_path_default().isAbsolute(relative))
             .map((relative) => relative.split((external_node_path_default()).sep).join('/'))),
     ]
-        .filter((file) => !file.startsWith('.git/') && !under(file, request.excluded))
+        .filter((file) => !file.startsWith('.git/') && !isUnderAny(file, request.excluded))
         .sort();
     const learned = [];
     for (let start = 0; start < candidates.length; start += PARALLEL_HASHES) {
@@ -28213,6 +28216,7 @@ async function runInSandbox(request) {
 
 
 
+
 // A file that is in the user's working tree but not in the sandbox (git ignores it, and it was not passed with
 // --data) makes `record` succeed where every `verify` would fail. At record time it is named, with the fix.
 /** Paths a non-Python tool reported missing, from the messages of coreutils, shells and most C programs. */
@@ -28236,7 +28240,7 @@ async function leftOutInput(run, repoRoot, workdir, fromLog, outputs) {
     ]
         .filter((relative) => relative && !relative.startsWith('..') && !external_node_path_default().isAbsolute(relative))
         // A training that resumes from its own earlier output (out/checkpoint.pt) is not missing an input.
-        .filter((relative) => !outputs.some((output) => relative === output || relative.startsWith(`${output}/`)));
+        .filter((relative) => !isUnderAny(relative, outputs));
     for (const candidate of candidates) {
         if (await existsInCheckout(repoRoot, candidate))
             return candidate.split((external_node_path_default()).sep).join('/');
@@ -29437,18 +29441,17 @@ function decideAffected(facts) {
 
 ;// CONCATENATED MODULE: ./src/inputs/watched.ts
 
-
 /**
- * Files matching the record's `code.watch` globs (repository-relative) that changed since `commit`, untracked ones
- * included; undefined when the commit is not in the clone (a shallow checkout).
+ * Pure: of the changes since the record's commit (undefined when they cannot be known), the files matching the record's
+ * `code.watch` globs (repository-relative), at their path now or, renamed, at the one they had.
  */
-async function watchedChanges(repoRoot, commit, globs) {
+function watchedChanges(changes, globs) {
     if (globs.length === 0)
         return [];
-    if (!commit)
+    if (!changes)
         return undefined;
-    const changed = await changedFilesSince(repoRoot, commit);
-    return changed?.filter((file) => globs.some((glob) => file === glob || external_node_path_default().matchesGlob(file, glob)));
+    const watched = (file) => file !== undefined && globs.some((glob) => file === glob || external_node_path_default().matchesGlob(file, glob));
+    return changes.filter((change) => watched(change.path) || watched(change.from)).map((change) => change.path);
 }
 
 ;// CONCATENATED MODULE: ./src/inputs/structural-changes.ts
@@ -29459,21 +29462,16 @@ async function watchedChanges(repoRoot, commit, globs) {
 // record's commit makes the record affected.
 const SYMLINK_MODE = '120000';
 const COPY_RULES = new Set(['.gitignore', '.gitattributes']);
-function structural_changes_under(file, entries) {
-    return entries.some((entry) => file === entry || file.startsWith(`${entry}/`));
-}
 /**
- * Paths added, renamed, copied, retyped or re-linked since `commit` (untracked ones too), and changed `.gitignore` /
- * `.gitattributes`, leaving out `excluded` (outputs, declared data, the record). Undefined when the commit is not in the clone.
+ * Pure: of the changes since the record's commit (undefined when they cannot be known), the paths added, renamed, copied,
+ * retyped or re-linked (untracked ones too) and changed `.gitignore` / `.gitattributes`, leaving out `excluded`
+ * (outputs, declared data, the record).
  */
-async function structuralChanges(repoRoot, commit, excluded) {
-    if (!commit)
-        return undefined;
-    const changes = await rawChangesSince(repoRoot, commit);
+function structuralChanges(changes, excluded) {
     if (!changes)
         return undefined;
     return changes
-        .filter((change) => !structural_changes_under(change.path, excluded))
+        .filter((change) => !isUnderAny(change.path, excluded))
         .filter((change) => ['A', 'R', 'C', 'T', '?'].includes(change.status) ||
         change.oldMode === SYMLINK_MODE ||
         change.newMode === SYMLINK_MODE ||
@@ -29509,6 +29507,7 @@ async function configDiff(repoRoot, commit, file) {
 ;// CONCATENATED MODULE: ./src/pipeline/code-report.ts
 
 
+
 const MAX_LISTED_FILES = 50;
 /** What changed in the code since the record was made: usually the first place to look when a PR drifts. */
 async function codeReport(loaded) {
@@ -29520,7 +29519,7 @@ async function codeReport(loaded) {
         return { currentCommit, changedFiles: null };
     // The record and its outputs are committed after the run they describe, so they always differ: they are not causes.
     const own = [...loaded.paths.artifacts, ...(loaded.paths.metrics ? [loaded.paths.metrics] : [])].map((p) => p.repoRelative);
-    const isOwn = (file) => file === loaded.recordPath || own.some((output) => file === output || file.startsWith(`${output}/`));
+    const isOwn = (file) => isUnderAny(file, [loaded.recordPath, ...own]);
     const changed = (await changedFilesSince(loaded.repoRoot, recordedCommit))?.filter((file) => !isOwn(file)) ?? null;
     // In a repository of many models, what changed next to the training code matters most: it is listed first.
     const scope = external_node_path_default().relative(loaded.repoRoot, external_node_path_default().resolve(loaded.dir, loaded.record.workdir ?? '.')).split((external_node_path_default()).sep).join('/');
@@ -29808,18 +29807,15 @@ class RecordVerification {
     async isAffected(loaded, learnedFiles) {
         const globs = loaded.record.code?.watch ?? [];
         const commit = loaded.record.code?.commit;
-        const [watched, structural, environmentGap] = await Promise.all([
-            watchedChanges(loaded.repoRoot, commit, globs),
-            loaded.isGitRepo ? structuralChanges(loaded.repoRoot, commit, declaredAndOwn(loaded)) : undefined,
-            environmentOutsideRecord(loaded),
-        ]);
+        // One `git diff` against the record's commit serves both the watched globs and the new-file check.
+        const [changes, environmentGap] = await Promise.all([loaded.isGitRepo && commit ? rawChangesSince(loaded.repoRoot, commit) : undefined, environmentOutsideRecord(loaded)]);
         const decision = decideAffected({
             learnedFiles,
             inputs: this.report.inputs,
             watched: globs.length > 0,
-            watchedChanges: watched,
+            watchedChanges: watchedChanges(changes, globs),
             recordChanged: this.options.changedRecords && this.options.changedRecords.has(this.recordFile),
-            structuralChanges: structural,
+            structuralChanges: structuralChanges(changes, declaredAndOwn(loaded)),
             environmentGap,
         });
         this.report.affected = decision;

@@ -2,6 +2,7 @@ import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { MAX_CODE_FILES } from '../constants.js';
 import { sha256File } from '../hashing/sha256.js';
+import { isUnderAny } from '../record/paths.js';
 import type { ProbeTrace } from '../rerun/probe/read-trace.js';
 
 // What a training actually read, as the probe saw it in the sandbox, turned into the record's `code.files`: the files
@@ -21,10 +22,6 @@ export interface LearnedInputsRequest {
   excluded: string[];
 }
 
-function under(file: string, entries: string[]): boolean {
-  return entries.some((entry) => file === entry || file.startsWith(`${entry}/`));
-}
-
 /** The learned set, sorted by path; files the run created itself (not in the checkout) are not inputs. */
 export async function learnedInputs(request: LearnedInputsRequest): Promise<Array<{ path: string; sha256: string }>> {
   const root = await realpath(request.sandboxRoot);
@@ -36,7 +33,7 @@ export async function learnedInputs(request: LearnedInputsRequest): Promise<Arra
         .map((relative) => relative.split(path.sep).join('/')),
     ),
   ]
-    .filter((file) => !file.startsWith('.git/') && !under(file, request.excluded))
+    .filter((file) => !file.startsWith('.git/') && !isUnderAny(file, request.excluded))
     .sort();
   const learned: Array<{ path: string; sha256: string }> = [];
   for (let start = 0; start < candidates.length; start += PARALLEL_HASHES) {

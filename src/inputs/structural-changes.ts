@@ -1,4 +1,5 @@
-import { rawChangesSince } from '../git.js';
+import type { RawChange } from '../git.js';
+import { isUnderAny } from '../record/paths.js';
 
 // A learned input set shows when a file the training read changed. It cannot show a file that is new: a module that
 // shadows another (`json.py` beside the script), a compiled module or `.pth` file, a file a directory scan would find,
@@ -8,20 +9,15 @@ import { rawChangesSince } from '../git.js';
 const SYMLINK_MODE = '120000';
 const COPY_RULES = new Set(['.gitignore', '.gitattributes']);
 
-function under(file: string, entries: readonly string[]): boolean {
-  return entries.some((entry) => file === entry || file.startsWith(`${entry}/`));
-}
-
 /**
- * Paths added, renamed, copied, retyped or re-linked since `commit` (untracked ones too), and changed `.gitignore` /
- * `.gitattributes`, leaving out `excluded` (outputs, declared data, the record). Undefined when the commit is not in the clone.
+ * Pure: of the changes since the record's commit (undefined when they cannot be known), the paths added, renamed, copied,
+ * retyped or re-linked (untracked ones too) and changed `.gitignore` / `.gitattributes`, leaving out `excluded`
+ * (outputs, declared data, the record).
  */
-export async function structuralChanges(repoRoot: string, commit: string | undefined, excluded: readonly string[]): Promise<string[] | undefined> {
-  if (!commit) return undefined;
-  const changes = await rawChangesSince(repoRoot, commit);
+export function structuralChanges(changes: readonly RawChange[] | undefined, excluded: readonly string[]): string[] | undefined {
   if (!changes) return undefined;
   return changes
-    .filter((change) => !under(change.path, excluded))
+    .filter((change) => !isUnderAny(change.path, excluded))
     .filter(
       (change) =>
         ['A', 'R', 'C', 'T', '?'].includes(change.status) ||

@@ -1,13 +1,13 @@
 import path from 'node:path';
-import { changedFilesSince } from '../git.js';
+import type { RawChange } from '../git.js';
 
 /**
- * Files matching the record's `code.watch` globs (repository-relative) that changed since `commit`, untracked ones
- * included; undefined when the commit is not in the clone (a shallow checkout).
+ * Pure: of the changes since the record's commit (undefined when they cannot be known), the files matching the record's
+ * `code.watch` globs (repository-relative), at their path now or, renamed, at the one they had.
  */
-export async function watchedChanges(repoRoot: string, commit: string | undefined, globs: string[]): Promise<string[] | undefined> {
+export function watchedChanges(changes: readonly RawChange[] | undefined, globs: readonly string[]): string[] | undefined {
   if (globs.length === 0) return [];
-  if (!commit) return undefined;
-  const changed = await changedFilesSince(repoRoot, commit);
-  return changed?.filter((file) => globs.some((glob) => file === glob || path.matchesGlob(file, glob)));
+  if (!changes) return undefined;
+  const watched = (file: string | undefined) => file !== undefined && globs.some((glob) => file === glob || path.matchesGlob(file, glob));
+  return changes.filter((change) => watched(change.path) || watched(change.from)).map((change) => change.path);
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { changedFilesSince, headCommit } from '../git.js';
 import type { LoadedRecord } from '../record/load.js';
+import { isUnderAny } from '../record/paths.js';
 import type { CodeReport } from '../report/schema.js';
 
 const MAX_LISTED_FILES = 50;
@@ -13,7 +14,7 @@ export async function codeReport(loaded: LoadedRecord): Promise<CodeReport | und
   if (!recordedCommit) return { currentCommit, changedFiles: null };
   // The record and its outputs are committed after the run they describe, so they always differ: they are not causes.
   const own = [...loaded.paths.artifacts, ...(loaded.paths.metrics ? [loaded.paths.metrics] : [])].map((p) => p.repoRelative);
-  const isOwn = (file: string) => file === loaded.recordPath || own.some((output) => file === output || file.startsWith(`${output}/`));
+  const isOwn = (file: string) => isUnderAny(file, [loaded.recordPath, ...own]);
   const changed = (await changedFilesSince(loaded.repoRoot, recordedCommit))?.filter((file) => !isOwn(file)) ?? null;
   // In a repository of many models, what changed next to the training code matters most: it is listed first.
   const scope = path.relative(loaded.repoRoot, path.resolve(loaded.dir, loaded.record.workdir ?? '.')).split(path.sep).join('/');

@@ -1,6 +1,7 @@
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
+import { isUnderAny } from '../record/paths.js';
 import { outsideWritesError, type SandboxedRun } from './sandboxed-run.js';
 
 // A file that is in the user's working tree but not in the sandbox (git ignores it, and it was not passed with
@@ -30,7 +31,7 @@ async function leftOutInput(run: SandboxedRun, repoRoot: string, workdir: string
   ]
     .filter((relative) => relative && !relative.startsWith('..') && !path.isAbsolute(relative))
     // A training that resumes from its own earlier output (out/checkpoint.pt) is not missing an input.
-    .filter((relative) => !outputs.some((output) => relative === output || relative.startsWith(`${output}/`)));
+    .filter((relative) => !isUnderAny(relative, outputs));
   for (const candidate of candidates) {
     if (await existsInCheckout(repoRoot, candidate)) return candidate.split(path.sep).join('/');
   }

@@ -9,7 +9,7 @@ import { DEFAULT_TIMEOUT, LOG_FILE_NAME, MAX_RECORD_RUNS, NUMERIC_HELPER_LOG_NAM
 import { prepareEnvironment, type PreparedEnvironment, type VenvCache } from '../environment/index.js';
 import { describeError, UserError } from '../errors.js';
 import { likelyCauses } from '../explain/causes.js';
-import { headCommit } from '../git.js';
+import { headCommit, rawChangesSince } from '../git.js';
 import { sha256PathIfExists } from '../hashing/sha256.js';
 import { checkInputs } from '../inputs/check-inputs.js';
 import { checkCodeFiles } from '../inputs/code-files.js';
@@ -279,18 +279,15 @@ class RecordVerification {
   private async isAffected(loaded: LoadedRecord, learnedFiles: number | undefined): Promise<boolean> {
     const globs = loaded.record.code?.watch ?? [];
     const commit = loaded.record.code?.commit;
-    const [watched, structural, environmentGap] = await Promise.all([
-      watchedChanges(loaded.repoRoot, commit, globs),
-      loaded.isGitRepo ? structuralChanges(loaded.repoRoot, commit, declaredAndOwn(loaded)) : undefined,
-      environmentOutsideRecord(loaded),
-    ]);
+    // One `git diff` against the record's commit serves both the watched globs and the new-file check.
+    const [changes, environmentGap] = await Promise.all([loaded.isGitRepo && commit ? rawChangesSince(loaded.repoRoot, commit) : undefined, environmentOutsideRecord(loaded)]);
     const decision = decideAffected({
       learnedFiles,
       inputs: this.report.inputs,
       watched: globs.length > 0,
-      watchedChanges: watched,
+      watchedChanges: watchedChanges(changes, globs),
       recordChanged: this.options.changedRecords && this.options.changedRecords.has(this.recordFile),
-      structuralChanges: structural,
+      structuralChanges: structuralChanges(changes, declaredAndOwn(loaded)),
       environmentGap,
     });
     this.report.affected = decision;

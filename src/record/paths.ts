@@ -17,6 +17,11 @@ export function isInside(root: string, candidate: string): boolean {
   return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
 }
 
+/** Whether a repository-relative path (with `/`) is one of `entries` (files or folders) or lies below one of them. */
+export function isUnderAny(file: string, entries: readonly string[]): boolean {
+  return entries.some((entry) => file === entry || file.startsWith(`${entry}/`));
+}
+
 /** The deepest existing ancestor's real path, so not-yet-produced artifacts are checked too. */
 async function realPathOfExistingPart(target: string): Promise<string> {
   const missing: string[] = [];

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { includesOtherFiles } from '../../src/environment/local-requirements.js';
 import { decideAffected } from '../../src/inputs/affected.js';
+import { structuralChanges } from '../../src/inputs/structural-changes.js';
+import { watchedChanges } from '../../src/inputs/watched.js';
+import type { RawChange } from '../../src/git.js';
 import { exitCodeFor } from '../../src/pipeline/exit-code.js';
 import { renderMarkdown } from '../../src/report/markdown.js';
 import { type InputCheck, ReportSchema } from '../../src/report/schema.js';
@@ -43,6 +46,32 @@ describe('deciding whether a record is affected', () => {
     );
     expect(decideAffected({ ...facts, structuralChanges: undefined }).reason).toMatch(/new files since it cannot be found/);
     expect(decideAffected({ ...facts, environmentGap: 'the record has no requirements' }).reason).toBe('rerun: the record has no requirements');
+  });
+});
+
+describe('changes since the record\'s commit, from one git diff', () => {
+  const change = (file: string, status: string, extra: Partial<RawChange> = {}): RawChange => ({ path: file, status, oldMode: '100644', newMode: '100644', ...extra });
+  const changes = [
+    change('src/model.py', 'M'),
+    change('src/json.py', 'A'),
+    change('notes.txt', '?'),
+    change('native/new.c', 'R', { from: 'native/old.c' }),
+    change('configs/current', 'M', { oldMode: '120000', newMode: '120000' }),
+    change('.gitignore', 'M'),
+    change('out/model.bin', 'A'),
+    change('run.yaml', 'A'),
+  ];
+
+  it('new, renamed, re-linked files and copy rules are structural; outputs and the record are not', () => {
+    expect(structuralChanges(changes, ['out', 'run.yaml'])).toEqual(['.gitignore', 'configs/current', 'native/new.c', 'notes.txt', 'src/json.py']);
+    expect(structuralChanges(undefined, [])).toBeUndefined();
+  });
+
+  it('watched globs match a file at its path now or, renamed, at the one it had', () => {
+    expect(watchedChanges(changes, ['native/old.c'])).toEqual(['native/new.c']);
+    expect(watchedChanges(changes, ['src/**/*.py'])).toEqual(['src/model.py', 'src/json.py']);
+    expect(watchedChanges(undefined, ['x'])).toBeUndefined();
+    expect(watchedChanges(undefined, [])).toEqual([]);
   });
 });
 
