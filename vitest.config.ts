@@ -9,6 +9,8 @@ export default defineConfig({
     testTimeout: 300_000,
     hookTimeout: 300_000,
     pool: 'forks',
+    globalSetup: ['test/support/temp/run-root.ts'],
+    setupFiles: ['test/support/temp/file-root.ts'],
     // vitest's default is one worker per core less one: a single worker on these 2-core machines. The integration
     // tests mostly wait on pip, training and git in child processes, so two files at a time use both cores.
     maxWorkers: 2,
@@ -16,7 +18,8 @@ export default defineConfig({
       // The default index is unreachable on CI machines; without this every pip lookup stalls ~50 s.
       PIP_RETRIES: '0',
       PIP_DISABLE_PIP_VERSION_CHECK: '1',
-      // One pip download cache for the whole run (and later runs), so no test downloads a wheel twice.
+      // One pip download cache for the whole run (and later runs), so no test downloads a wheel twice. Kept in the
+      // machine's temporary folder, outside the run's (see test/support/temp/).
       PIP_CACHE_DIR: path.join(tmpdir(), 'repro-gate-test-pip-cache'),
     },
   },

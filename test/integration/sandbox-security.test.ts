@@ -132,6 +132,13 @@ describe('requirements that install the project itself', () => {
 });
 
 describe('the cached venv is not the rerun\'s to change', () => {
+  // These tests change cached venvs: a cache of their own, so no other test file ever meets a changed venv.
+  let ownCache: string;
+  beforeAll(async () => {
+    ownCache = await mkdtemp(path.join(tmpdir(), 'repro-gate-tampered-cache-'));
+  });
+  const newRepo = () => createRecordedRepo({ cacheRoot: ownCache });
+
   it('discards a venv the command rewrote in place (same size, mtime and mode put back), says so, and rebuilds it next time', async () => {
     const repo = await newRepo();
     const first = await verifyUntouched(repo);
@@ -150,7 +157,7 @@ describe('the cached venv is not the rerun\'s to change', () => {
   it('rebuilds a cached venv that something changed between two runs, instead of trusting it', async () => {
     const repo = await newRepo();
     const first = await verifyUntouched(repo);
-    const venv = path.join(cacheRoot, 'venvs', first.record!.environment!.venv!.key);
+    const venv = path.join(ownCache, 'venvs', first.record!.environment!.venv!.key);
     const target = execFileSync(path.join(venv, 'bin', 'python'), ['-I', '-c', 'import numpy.version as v; print(v.__file__)'], { encoding: 'utf8' }).trim();
     execFileSync('python3', ['-c', SAME_SIZE_REWRITE, target]);
     const next = await verifyUntouched(repo);

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { sharedVenvPython } from './shared-venv.js';
+import { runSharedFolder } from './temp/run-shared.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = path.join(PROJECT_ROOT, 'dist', 'cli', 'index.js');
@@ -34,15 +36,10 @@ export function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', ['-c', 'user.email=test@example.com', '-c', 'user.name=test', ...args], { cwd, encoding: 'utf8' });
 }
 
-/** A venv with the fixture's pins, standing in for the environment an ML engineer records from. */
+/** A venv with these pins (one per line), standing in for the environment an ML engineer records from; shared, never to be changed. */
 export async function createRecordingVenv(requirements: string): Promise<{ python: string; bin: string }> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'repro-gate-recording-venv-'));
-  execFileSync('python3', ['-m', 'venv', dir]);
-  const python = path.join(dir, 'bin', 'python');
-  const requirementsFile = path.join(dir, 'requirements.txt');
-  await writeFile(requirementsFile, requirements);
-  execFileSync(python, ['-m', 'pip', 'install', '--no-input', '-q', '-r', requirementsFile], { stdio: 'ignore' });
-  return { python, bin: path.join(dir, 'bin') };
+  const python = await sharedVenvPython(requirements.split('\n').filter((line) => line.trim() !== ''));
+  return { python, bin: path.dirname(python) };
 }
 
 export const NUMPY_PIN = 'numpy==2.2.6\n';
@@ -63,12 +60,12 @@ export async function editRecord(repo: FixtureRepo, edit: (record: Record<string
   await repo.write('run.yaml', stringify(record));
 }
 
-let recordingCache: Promise<string> | undefined;
-
-/** One venv cache for every recording in a test file, apart from the cache the verify under test starts from. */
-export function recordingCacheRoot(): Promise<string> {
-  recordingCache ??= mkdtemp(path.join(tmpdir(), 'repro-gate-recording-cache-'));
-  return recordingCache;
+/**
+ * One venv cache for every recording in the test run, apart from the caches the verifies under test start from. The
+ * cache's own locks make parallel test files share it safely; nothing changes a venv in it.
+ */
+export async function recordingCacheRoot(): Promise<string> {
+  return runSharedFolder('recording-cache');
 }
 
 /**

@@ -111,9 +111,6 @@ const exists = (file: string) =>
     () => false,
   );
 
-/** The venv folder of its python (createRecordingVenv leaves it for the caller to remove). */
-const venvOf = (python: string) => path.dirname(path.dirname(python));
-
 let dir: string;
 let python161: string;
 let sklearn161: PythonRunner;
@@ -129,7 +126,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
-  if (python161) await rm(venvOf(python161), { recursive: true, force: true });
 });
 
 describe('scikit-learn models', () => {
@@ -260,10 +256,6 @@ describe('the same model fitted under scikit-learn 1.6.1 and 1.9.1', () => {
     await mkdir(path.join(dir, '1.9.1'));
     execFileSync(python191, ['-c', FIT, path.join(dir, '1.9.1')]);
   }, VENV_TIMEOUT);
-
-  afterAll(async () => {
-    if (python191) await rm(venvOf(python191), { recursive: true, force: true });
-  });
 
   async function bothVersions(file: string) {
     const [older, newer] = [await read(path.join(dir, '1.6.1', file), sklearn161), await read(path.join(dir, '1.9.1', file), sklearn191)];
