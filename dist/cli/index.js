@@ -16,18 +16,18 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("process");
 
 /***/ }),
 
-/***/ 7349:
+/***/ 2197:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveBlockMap = __nccwpck_require__(7103);
-var resolveBlockSeq = __nccwpck_require__(334);
-var resolveFlowCollection = __nccwpck_require__(3142);
+var identity = __nccwpck_require__(4919);
+var Scalar = __nccwpck_require__(389);
+var YAMLMap = __nccwpck_require__(5462);
+var YAMLSeq = __nccwpck_require__(6831);
+var resolveBlockMap = __nccwpck_require__(143);
+var resolveBlockSeq = __nccwpck_require__(1854);
+var resolveFlowCollection = __nccwpck_require__(9030);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -113,15 +113,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 3683:
+/***/ 83:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Document = __nccwpck_require__(3021);
-var composeNode = __nccwpck_require__(5937);
-var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
+var Document = __nccwpck_require__(573);
+var composeNode = __nccwpck_require__(4961);
+var resolveEnd = __nccwpck_require__(1020);
+var resolveProps = __nccwpck_require__(775);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -165,17 +165,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 5937:
+/***/ 4961:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var composeCollection = __nccwpck_require__(7349);
-var composeScalar = __nccwpck_require__(5413);
-var resolveEnd = __nccwpck_require__(7788);
-var utilEmptyScalarPosition = __nccwpck_require__(2599);
+var Alias = __nccwpck_require__(7105);
+var identity = __nccwpck_require__(4919);
+var composeCollection = __nccwpck_require__(2197);
+var composeScalar = __nccwpck_require__(3573);
+var resolveEnd = __nccwpck_require__(1020);
+var utilEmptyScalarPosition = __nccwpck_require__(8407);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -284,15 +284,15 @@ exports.composeNode = composeNode;
 
 /***/ }),
 
-/***/ 5413:
+/***/ 3573:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
+var identity = __nccwpck_require__(4919);
+var Scalar = __nccwpck_require__(389);
+var resolveBlockScalar = __nccwpck_require__(5089);
+var resolveFlowScalar = __nccwpck_require__(5882);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -379,18 +379,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 9984:
+/***/ 3104:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(1342);
-var Document = __nccwpck_require__(3021);
-var errors = __nccwpck_require__(1464);
-var identity = __nccwpck_require__(1127);
-var composeDoc = __nccwpck_require__(3683);
-var resolveEnd = __nccwpck_require__(7788);
+var directives = __nccwpck_require__(2606);
+var Document = __nccwpck_require__(573);
+var errors = __nccwpck_require__(152);
+var identity = __nccwpck_require__(4919);
+var composeDoc = __nccwpck_require__(83);
+var resolveEnd = __nccwpck_require__(1020);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -610,17 +610,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 7103:
+/***/ 143:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var resolveProps = __nccwpck_require__(4631);
-var utilContainsNewline = __nccwpck_require__(9499);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
-var utilMapIncludes = __nccwpck_require__(1187);
+var Pair = __nccwpck_require__(5773);
+var YAMLMap = __nccwpck_require__(5462);
+var resolveProps = __nccwpck_require__(775);
+var utilContainsNewline = __nccwpck_require__(4283);
+var utilFlowIndentCheck = __nccwpck_require__(1795);
+var utilMapIncludes = __nccwpck_require__(1091);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -734,12 +734,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 8913:
+/***/ 5089:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(389);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -941,14 +941,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 334:
+/***/ 1854:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveProps = __nccwpck_require__(4631);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
+var YAMLSeq = __nccwpck_require__(6831);
+var resolveProps = __nccwpck_require__(775);
+var utilFlowIndentCheck = __nccwpck_require__(1795);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -999,7 +999,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 7788:
+/***/ 1020:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1045,19 +1045,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 3142:
+/***/ 9030:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
-var utilContainsNewline = __nccwpck_require__(9499);
-var utilMapIncludes = __nccwpck_require__(1187);
+var identity = __nccwpck_require__(4919);
+var Pair = __nccwpck_require__(5773);
+var YAMLMap = __nccwpck_require__(5462);
+var YAMLSeq = __nccwpck_require__(6831);
+var resolveEnd = __nccwpck_require__(1020);
+var resolveProps = __nccwpck_require__(775);
+var utilContainsNewline = __nccwpck_require__(4283);
+var utilMapIncludes = __nccwpck_require__(1091);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -1261,13 +1261,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 6842:
+/***/ 5882:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var resolveEnd = __nccwpck_require__(7788);
+var Scalar = __nccwpck_require__(389);
+var resolveEnd = __nccwpck_require__(1020);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -1496,7 +1496,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 4631:
+/***/ 775:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1651,7 +1651,7 @@ exports.resolveProps = resolveProps;
 
 /***/ }),
 
-/***/ 9499:
+/***/ 4283:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1694,7 +1694,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 2599:
+/***/ 8407:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1729,12 +1729,12 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 4051:
+/***/ 1795:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var utilContainsNewline = __nccwpck_require__(9499);
+var utilContainsNewline = __nccwpck_require__(4283);
 
 function flowIndentCheck(indent, fc, onError) {
     if (fc?.type === 'flow-collection') {
@@ -1753,12 +1753,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 1187:
+/***/ 1091:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(4919);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -1775,22 +1775,22 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 3021:
+/***/ 573:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var toJS = __nccwpck_require__(4043);
-var Schema = __nccwpck_require__(5840);
-var stringifyDocument = __nccwpck_require__(6829);
-var anchors = __nccwpck_require__(1596);
-var applyReviver = __nccwpck_require__(3661);
-var createNode = __nccwpck_require__(2404);
-var directives = __nccwpck_require__(1342);
+var Alias = __nccwpck_require__(7105);
+var Collection = __nccwpck_require__(4661);
+var identity = __nccwpck_require__(4919);
+var Pair = __nccwpck_require__(5773);
+var toJS = __nccwpck_require__(3899);
+var Schema = __nccwpck_require__(8224);
+var stringifyDocument = __nccwpck_require__(2285);
+var anchors = __nccwpck_require__(9196);
+var applyReviver = __nccwpck_require__(909);
+var createNode = __nccwpck_require__(1732);
+var directives = __nccwpck_require__(2606);
 
 class Document {
     constructor(value, replacer, options) {
@@ -2119,13 +2119,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 1596:
+/***/ 9196:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(4919);
+var visit = __nccwpck_require__(2588);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -2202,7 +2202,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 3661:
+/***/ 909:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -2266,14 +2266,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 2404:
+/***/ 1732:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var Alias = __nccwpck_require__(7105);
+var identity = __nccwpck_require__(4919);
+var Scalar = __nccwpck_require__(389);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -2363,13 +2363,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 1342:
+/***/ 2606:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(4919);
+var visit = __nccwpck_require__(2588);
 
 const escapeChars = {
     '!': '%21',
@@ -2548,7 +2548,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 1464:
+/***/ 152:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -2617,28 +2617,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 8815:
+/***/ 3439:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(3021);
-var Schema = __nccwpck_require__(5840);
-var errors = __nccwpck_require__(1464);
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
-var lineCounter = __nccwpck_require__(6628);
-var parser = __nccwpck_require__(3456);
-var publicApi = __nccwpck_require__(4047);
-var visit = __nccwpck_require__(204);
+var composer = __nccwpck_require__(3104);
+var Document = __nccwpck_require__(573);
+var Schema = __nccwpck_require__(8224);
+var errors = __nccwpck_require__(152);
+var Alias = __nccwpck_require__(7105);
+var identity = __nccwpck_require__(4919);
+var Pair = __nccwpck_require__(5773);
+var Scalar = __nccwpck_require__(389);
+var YAMLMap = __nccwpck_require__(5462);
+var YAMLSeq = __nccwpck_require__(6831);
+var cst = __nccwpck_require__(9877);
+var lexer = __nccwpck_require__(5145);
+var lineCounter = __nccwpck_require__(1460);
+var parser = __nccwpck_require__(2064);
+var publicApi = __nccwpck_require__(4543);
+var visit = __nccwpck_require__(2588);
 
 
 
@@ -2675,7 +2675,7 @@ __webpack_unused_export__ = visit.visitAsync;
 
 /***/ }),
 
-/***/ 7249:
+/***/ 7297:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -2701,16 +2701,16 @@ exports.warn = warn;
 
 /***/ }),
 
-/***/ 4065:
+/***/ 7105:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(1596);
-var visit = __nccwpck_require__(204);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(4043);
+var anchors = __nccwpck_require__(9196);
+var visit = __nccwpck_require__(2588);
+var identity = __nccwpck_require__(4919);
+var Node = __nccwpck_require__(4833);
+var toJS = __nccwpck_require__(3899);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -2828,14 +2828,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 101:
+/***/ 4661:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
+var createNode = __nccwpck_require__(1732);
+var identity = __nccwpck_require__(4919);
+var Node = __nccwpck_require__(4833);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -2986,14 +2986,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 6673:
+/***/ 4833:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(3661);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
+var applyReviver = __nccwpck_require__(909);
+var identity = __nccwpck_require__(4919);
+var toJS = __nccwpck_require__(3899);
 
 class NodeBase {
     constructor(type) {
@@ -3033,15 +3033,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 7165:
+/***/ 5773:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyPair = __nccwpck_require__(9748);
-var addPairToJSMap = __nccwpck_require__(7104);
-var identity = __nccwpck_require__(1127);
+var createNode = __nccwpck_require__(1732);
+var stringifyPair = __nccwpck_require__(7764);
+var addPairToJSMap = __nccwpck_require__(8768);
+var identity = __nccwpck_require__(4919);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -3079,14 +3079,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 3301:
+/***/ 389:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(4043);
+var identity = __nccwpck_require__(4919);
+var Node = __nccwpck_require__(4833);
+var toJS = __nccwpck_require__(3899);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -3113,17 +3113,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 4454:
+/***/ 5462:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(1212);
-var addPairToJSMap = __nccwpck_require__(7104);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
+var stringifyCollection = __nccwpck_require__(4156);
+var addPairToJSMap = __nccwpck_require__(8768);
+var Collection = __nccwpck_require__(4661);
+var identity = __nccwpck_require__(4919);
+var Pair = __nccwpck_require__(5773);
+var Scalar = __nccwpck_require__(389);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -3267,17 +3267,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 2223:
+/***/ 6831:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyCollection = __nccwpck_require__(1212);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var toJS = __nccwpck_require__(4043);
+var createNode = __nccwpck_require__(1732);
+var stringifyCollection = __nccwpck_require__(4156);
+var Collection = __nccwpck_require__(4661);
+var identity = __nccwpck_require__(4919);
+var Scalar = __nccwpck_require__(389);
+var toJS = __nccwpck_require__(3899);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -3389,16 +3389,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 7104:
+/***/ 8768:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(7249);
-var merge = __nccwpck_require__(452);
-var stringify = __nccwpck_require__(2148);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
+var log = __nccwpck_require__(7297);
+var merge = __nccwpck_require__(9380);
+var stringify = __nccwpck_require__(9300);
+var identity = __nccwpck_require__(4919);
+var toJS = __nccwpck_require__(3899);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -3461,7 +3461,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 1127:
+/***/ 4919:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -3521,12 +3521,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 4043:
+/***/ 3899:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(4919);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -3567,15 +3567,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 110:
+/***/ 334:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
-var errors = __nccwpck_require__(1464);
-var stringifyString = __nccwpck_require__(3069);
+var resolveBlockScalar = __nccwpck_require__(5089);
+var resolveFlowScalar = __nccwpck_require__(5882);
+var errors = __nccwpck_require__(152);
+var stringifyString = __nccwpck_require__(1773);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -3792,7 +3792,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 1733:
+/***/ 3701:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -3862,7 +3862,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 7715:
+/***/ 5235:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -3968,14 +3968,14 @@ exports.visit = visit;
 
 /***/ }),
 
-/***/ 3461:
+/***/ 9877:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cstScalar = __nccwpck_require__(110);
-var cstStringify = __nccwpck_require__(1733);
-var cstVisit = __nccwpck_require__(7715);
+var cstScalar = __nccwpck_require__(334);
+var cstStringify = __nccwpck_require__(3701);
+var cstVisit = __nccwpck_require__(5235);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -4087,12 +4087,12 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 361:
+/***/ 5145:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cst = __nccwpck_require__(3461);
+var cst = __nccwpck_require__(9877);
 
 /*
 START -> stream
@@ -4817,7 +4817,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 6628:
+/***/ 1460:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -4865,14 +4865,14 @@ exports.LineCounter = LineCounter;
 
 /***/ }),
 
-/***/ 3456:
+/***/ 2064:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
+var cst = __nccwpck_require__(9877);
+var lexer = __nccwpck_require__(5145);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -5852,18 +5852,18 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 4047:
+/***/ 4543:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(3021);
-var errors = __nccwpck_require__(1464);
-var log = __nccwpck_require__(7249);
-var identity = __nccwpck_require__(1127);
-var lineCounter = __nccwpck_require__(6628);
-var parser = __nccwpck_require__(3456);
+var composer = __nccwpck_require__(3104);
+var Document = __nccwpck_require__(573);
+var errors = __nccwpck_require__(152);
+var log = __nccwpck_require__(7297);
+var identity = __nccwpck_require__(4919);
+var lineCounter = __nccwpck_require__(1460);
+var parser = __nccwpck_require__(2064);
 
 function parseOptions(options) {
     const prettyErrors = options.prettyErrors !== false;
@@ -5966,16 +5966,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 5840:
+/***/ 8224:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var map = __nccwpck_require__(7451);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var tags = __nccwpck_require__(18);
+var identity = __nccwpck_require__(4919);
+var map = __nccwpck_require__(4043);
+var seq = __nccwpck_require__(7562);
+var string = __nccwpck_require__(4704);
+var tags = __nccwpck_require__(6178);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -6012,13 +6012,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 7451:
+/***/ 4043:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(4919);
+var YAMLMap = __nccwpck_require__(5462);
 
 const map = {
     collection: 'map',
@@ -6038,12 +6038,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 3632:
+/***/ 5632:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(389);
 
 const nullTag = {
     identify: value => value == null,
@@ -6062,13 +6062,13 @@ exports.nullTag = nullTag;
 
 /***/ }),
 
-/***/ 1706:
+/***/ 7562:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(4919);
+var YAMLSeq = __nccwpck_require__(6831);
 
 const seq = {
     collection: 'seq',
@@ -6088,12 +6088,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 6464:
+/***/ 4704:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(3069);
+var stringifyString = __nccwpck_require__(1773);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -6111,12 +6111,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 3959:
+/***/ 4359:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(389);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -6139,13 +6139,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 8405:
+/***/ 6229:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(389);
+var stringifyNumber = __nccwpck_require__(3569);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -6193,12 +6193,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 9874:
+/***/ 7602:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(3569);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -6242,18 +6242,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 896:
+/***/ 7904:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
+var map = __nccwpck_require__(4043);
+var _null = __nccwpck_require__(5632);
+var seq = __nccwpck_require__(7562);
+var string = __nccwpck_require__(4704);
+var bool = __nccwpck_require__(4359);
+var float = __nccwpck_require__(6229);
+var int = __nccwpck_require__(7602);
 
 const schema = [
     map.map,
@@ -6274,14 +6274,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 3559:
+/***/ 8647:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var map = __nccwpck_require__(7451);
-var seq = __nccwpck_require__(1706);
+var Scalar = __nccwpck_require__(389);
+var map = __nccwpck_require__(4043);
+var seq = __nccwpck_require__(7562);
 
 function intIdentify(value) {
     return typeof value === 'bigint' || Number.isInteger(value);
@@ -6345,27 +6345,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 18:
+/***/ 6178:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
-var schema = __nccwpck_require__(896);
-var schema$1 = __nccwpck_require__(3559);
-var binary = __nccwpck_require__(6083);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var schema$2 = __nccwpck_require__(5913);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(6752);
+var map = __nccwpck_require__(4043);
+var _null = __nccwpck_require__(5632);
+var seq = __nccwpck_require__(7562);
+var string = __nccwpck_require__(4704);
+var bool = __nccwpck_require__(4359);
+var float = __nccwpck_require__(6229);
+var int = __nccwpck_require__(7602);
+var schema = __nccwpck_require__(7904);
+var schema$1 = __nccwpck_require__(8647);
+var binary = __nccwpck_require__(4355);
+var merge = __nccwpck_require__(9380);
+var omap = __nccwpck_require__(6431);
+var pairs = __nccwpck_require__(9281);
+var schema$2 = __nccwpck_require__(3081);
+var set = __nccwpck_require__(2504);
+var timestamp = __nccwpck_require__(4960);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -6451,14 +6451,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 6083:
+/***/ 4355:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(3301);
-var stringifyString = __nccwpck_require__(3069);
+var Scalar = __nccwpck_require__(389);
+var stringifyString = __nccwpck_require__(1773);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -6528,12 +6528,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 8398:
+/***/ 6158:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(389);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -6564,13 +6564,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 5782:
+/***/ 838:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(389);
+var stringifyNumber = __nccwpck_require__(3569);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -6621,12 +6621,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 873:
+/***/ 5609:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(3569);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -6704,13 +6704,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 452:
+/***/ 9380:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var identity = __nccwpck_require__(4919);
+var Scalar = __nccwpck_require__(389);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -6782,16 +6782,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 303:
+/***/ 6431:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var pairs = __nccwpck_require__(8385);
+var identity = __nccwpck_require__(4919);
+var toJS = __nccwpck_require__(3899);
+var YAMLMap = __nccwpck_require__(5462);
+var YAMLSeq = __nccwpck_require__(6831);
+var pairs = __nccwpck_require__(9281);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -6866,15 +6866,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 8385:
+/***/ 9281:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(4919);
+var Pair = __nccwpck_require__(5773);
+var Scalar = __nccwpck_require__(389);
+var YAMLSeq = __nccwpck_require__(6831);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -6955,24 +6955,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 5913:
+/***/ 3081:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var binary = __nccwpck_require__(6083);
-var bool = __nccwpck_require__(8398);
-var float = __nccwpck_require__(5782);
-var int = __nccwpck_require__(873);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(6752);
+var map = __nccwpck_require__(4043);
+var _null = __nccwpck_require__(5632);
+var seq = __nccwpck_require__(7562);
+var string = __nccwpck_require__(4704);
+var binary = __nccwpck_require__(4355);
+var bool = __nccwpck_require__(6158);
+var float = __nccwpck_require__(838);
+var int = __nccwpck_require__(5609);
+var merge = __nccwpck_require__(9380);
+var omap = __nccwpck_require__(6431);
+var pairs = __nccwpck_require__(9281);
+var set = __nccwpck_require__(2504);
+var timestamp = __nccwpck_require__(4960);
 
 const schema = [
     map.map,
@@ -7003,14 +7003,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 1528:
+/***/ 2504:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(4919);
+var Pair = __nccwpck_require__(5773);
+var YAMLMap = __nccwpck_require__(5462);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -7106,12 +7106,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 6752:
+/***/ 4960:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(3569);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -7218,7 +7218,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 4475:
+/***/ 9915:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -7376,15 +7376,15 @@ exports.foldFlowLines = foldFlowLines;
 
 /***/ }),
 
-/***/ 2148:
+/***/ 9300:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(1596);
-var identity = __nccwpck_require__(1127);
-var stringifyComment = __nccwpck_require__(9799);
-var stringifyString = __nccwpck_require__(3069);
+var anchors = __nccwpck_require__(9196);
+var identity = __nccwpck_require__(4919);
+var stringifyComment = __nccwpck_require__(6599);
+var stringifyString = __nccwpck_require__(1773);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -7515,14 +7515,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 1212:
+/***/ 4156:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(4919);
+var stringify = __nccwpck_require__(9300);
+var stringifyComment = __nccwpck_require__(6599);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -7677,7 +7677,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 9799:
+/***/ 6599:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -7708,14 +7708,14 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 6829:
+/***/ 2285:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(4919);
+var stringify = __nccwpck_require__(9300);
+var stringifyComment = __nccwpck_require__(6599);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -7802,7 +7802,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 8689:
+/***/ 3569:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -7836,15 +7836,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 9748:
+/***/ 7764:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(4919);
+var Scalar = __nccwpck_require__(389);
+var stringify = __nccwpck_require__(9300);
+var stringifyComment = __nccwpck_require__(6599);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -7995,13 +7995,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 3069:
+/***/ 1773:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var foldFlowLines = __nccwpck_require__(4475);
+var Scalar = __nccwpck_require__(389);
+var foldFlowLines = __nccwpck_require__(9915);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -8340,12 +8340,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 204:
+/***/ 2588:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(4919);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -9656,8 +9656,8 @@ async function git_listFilesAtCommit(repoRoot, commit) {
     return out.split('\0').filter(Boolean);
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
+// EXTERNAL MODULE: ../main/node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(3439);
 ;// CONCATENATED MODULE: ./src/record/locate.ts
 
 
@@ -9989,7 +9989,7 @@ async function readRecordText(file, displayPath) {
     }
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/core/util.js
 
 // functions
 function assertEqual(val) {
@@ -10864,7 +10864,7 @@ function constantCatch(value) {
     return fn;
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/core.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/core/core.js
 var _a;
 
 /** A special constant with type `never` */
@@ -11007,7 +11007,7 @@ function config(newConfig) {
     return globalConfig;
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/memoizer.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/core/memoizer.js
 
 class $ZodCyclicError extends Error {
     constructor() {
@@ -11320,7 +11320,7 @@ function isBackEdge(ctx, value) {
     return backEdges !== undefined && isRef(value) && backEdges.has(value);
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/regexes.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/core/regexes.js
 
 /**
  * @deprecated CUID v1 is deprecated by its authors due to information leakage
@@ -11478,7 +11478,7 @@ const sha512_hex = /^[0-9a-fA-F]{128}$/;
 const sha512_base64 = /*@__PURE__*/ (/* unused pure expression or super */ null && (fixedBase64(86, "==")));
 const sha512_base64url = /*@__PURE__*/ (/* unused pure expression or super */ null && (fixedBase64url(86)));
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/checks.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/core/checks.js
 // import { $ZodType } from "./schemas.js";
 
 
@@ -11996,7 +11996,7 @@ const $ZodCheckOverwrite = /*@__PURE__*/ $constructor("$ZodCheckOverwrite", (ins
     };
 });
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/doc.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/core/doc.js
 class Doc {
     constructor(args = [], closed = {}) {
         this.content = [];
@@ -12036,14 +12036,14 @@ class Doc {
     }
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/versions.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/core/versions.js
 const version = {
     major: 4,
     minor: 6,
     patch: 7,
 };
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/schemas.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/core/schemas.js
 
 
 
@@ -14681,7 +14681,7 @@ function handleRefineResult(result, payload, input, inst) {
     }
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/registries.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/core/registries.js
 var registries_a;
 const $output = /*@__PURE__*/ (/* unused pure expression or super */ null && (Symbol("ZodOutput")));
 const $input = /*@__PURE__*/ (/* unused pure expression or super */ null && (Symbol("ZodInput")));
@@ -14734,7 +14734,7 @@ function registry() {
 (registries_a = globalThis).__zod_globalRegistry ?? (registries_a.__zod_globalRegistry = registry());
 const globalRegistry = globalThis.__zod_globalRegistry;
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/api.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/core/api.js
 
 
 
@@ -15839,7 +15839,7 @@ function _stringFormat(Class, format, fnOrRegex, _params = {}) {
     return inst;
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/to-json-schema.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/core/to-json-schema.js
 
 
 function assignProps(target, ...sources) {
@@ -16492,7 +16492,7 @@ const createStandardJSONSchemaMethod = (schema, io, processors = {}) => (params)
     return to_json_schema_finalize(ctx, schema);
 };
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/json-schema-processors.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/core/json-schema-processors.js
 
 
 
@@ -17337,7 +17337,7 @@ function toJSONSchema(input, params) {
     return finalize(ctx, input);
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/locales/en.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/locales/en.js
 
 const error = () => {
     const Sizable = {
@@ -17464,7 +17464,7 @@ const error = () => {
     };
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/errors.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/core/errors.js
 
 
 /* Computing the message eagerly is expensive (pretty-printed JSON of all
@@ -17733,7 +17733,7 @@ function prettifyError(error) {
     return lines.join("\n");
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/parse.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/core/parse.js
 
 
 
@@ -17910,7 +17910,7 @@ const _safeDecodeAsync = (_Err) => async (schema, value, _ctx) => {
 };
 const safeDecodeAsync = /* @__PURE__*/ _safeDecodeAsync($ZodRealError);
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/classic/errors.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/classic/errors.js
 
 
 
@@ -17969,7 +17969,7 @@ const ZodRealError = /*@__PURE__*/ $constructor("ZodError", errors_initializer, 
 // /** @deprecated Use `z.core.$ZodErrorMapCtx` instead. */
 // export type ErrorMapCtx = core.$ZodErrorMapCtx;
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/classic/parse.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/classic/parse.js
 
 
 const classic_parse_parse = /* @__PURE__ */ _parse(ZodRealError);
@@ -17987,7 +17987,7 @@ const parse_safeDecode = /* @__PURE__ */ _safeDecode(ZodRealError);
 const parse_safeEncodeAsync = /* @__PURE__ */ _safeEncodeAsync(ZodRealError);
 const parse_safeDecodeAsync = /* @__PURE__ */ _safeDecodeAsync(ZodRealError);
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/classic/schemas.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/classic/schemas.js
 
 
 
@@ -19991,127 +19991,7 @@ async function loadRecord(recordFile) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/pipeline/discover.ts
-
-
-/**
- * One matrix entry per record, for the reusable workflow's fan-out. A record that does not load still gets
- * its entry, so its own job reports the error where the user looks for it.
- */
-async function discoverRecords(recordFiles) {
-    const problems = [];
-    const include = await Promise.all(recordFiles.map(async (record) => {
-        try {
-            const loaded = await loadRecord(record);
-            return { record, name: loaded.record.name, python: loaded.record.environment?.python ?? '3.x' };
-        }
-        catch (error) {
-            problems.push(describeError(error).message);
-            return { record, name: record, python: '3.x' };
-        }
-    }));
-    return { include, problems };
-}
-
-;// CONCATENATED MODULE: ./src/cli/discover-command.ts
-
-
-
-
-/** `repro-gate discover`: the job matrix the reusable workflow fans out over, as JSON on stdout. */
-async function runDiscoverCommand(args, stdout, stderr) {
-    if (args.length === 0)
-        throw new UserError('discover needs run record paths', USAGE_HINT);
-    const { include, problems } = await discoverRecords(args);
-    for (const problem of problems)
-        stderr.write(`warning: ${problem}\n`);
-    stdout.write(`${JSON.stringify({ include })}\n`);
-    return ExitCode.Ok;
-}
-
-;// CONCATENATED MODULE: ./src/pipeline/exit-code.ts
-
-function exitCodeFor(verdict) {
-    if (verdict === 'drift')
-        return ExitCode.Drift;
-    if (verdict === 'error')
-        return ExitCode.Error;
-    return ExitCode.Ok;
-}
-
-;// CONCATENATED MODULE: ./src/report/verdict-order.ts
-/**
- * Worst first: an unchecked record outranks a drifting one, which outranks a pass. A record not rerun because nothing
- * it reads changed passes too, and any record that was rerun and reproduced says more.
- */
-const SEVERITY = { error: 3, drift: 2, 'within-tolerance': 1, reproduced: 0, unaffected: -1 };
-/** The overall verdict of several records; no records at all means nothing was checked, which is an error. */
-function worstVerdict(verdicts) {
-    if (verdicts.length === 0)
-        return 'error';
-    return verdicts.reduce((worst, verdict) => (SEVERITY[verdict] > SEVERITY[worst] ? verdict : worst));
-}
-
-;// CONCATENATED MODULE: ./src/report/merge.ts
-
-
-const normalize = (recordPath) => recordPath.replace(/\\/g, '/').replace(/^(\.\/)+/, '');
-/** A record the workflow expected but no report covers: its job died before writing one. That must not read as a pass. */
-function missingRecord(recordPath) {
-    return {
-        name: recordPath,
-        recordPath,
-        verdict: 'error',
-        error: {
-            message: 'no report arrived for this record: its reproduce job failed or was cancelled before writing one',
-            hint: "Open that record's reproduce job in this workflow run for the cause.",
-        },
-        inputs: [],
-        artifacts: [],
-        metrics: [],
-        thresholds: [],
-        causes: [],
-        stages: [],
-    };
-}
-/**
- * What every job found loosened, once each: jobs checking the same record against the same base agree.
- * Only present when some report compared against a base (a pull request), so a plain merge stays as it was.
- */
-function mergeRecordChanges(reports) {
-    const compared = reports.filter((report) => report.base !== undefined || report.loosened !== undefined || report.rerecorded !== undefined);
-    if (compared.length === 0)
-        return {};
-    const unique = (items) => [...new Map(items.map((item) => [JSON.stringify(item), item])).values()];
-    const byRecord = (items) => items.sort((a, b) => (a.recordPath < b.recordPath ? -1 : a.recordPath > b.recordPath ? 1 : 0));
-    const base = compared.find((report) => report.base)?.base;
-    return {
-        ...(base ? { base } : {}),
-        loosened: byRecord(unique(compared.flatMap((report) => report.loosened ?? []))),
-        rerecorded: byRecord(unique(compared.flatMap((report) => report.rerecorded ?? []))),
-    };
-}
-/**
- * Pure: one report from many (one per matrix job), records in a stable order, the verdict recomputed.
- * Every expected record path without a report becomes an error record.
- */
-function mergeReports(reports, createdAt, expectedRecords = []) {
-    const received = reports.flatMap((report) => report.records);
-    const covered = new Set(received.map((record) => normalize(record.recordPath)));
-    const missing = [...new Set(expectedRecords.map(normalize))].filter((recordPath) => recordPath && !covered.has(recordPath)).map(missingRecord);
-    const records = [...received, ...missing]
-        .sort((a, b) => (a.recordPath === b.recordPath ? a.name.localeCompare(b.name) : a.recordPath < b.recordPath ? -1 : 1));
-    return {
-        schemaVersion: REPORT_SCHEMA_VERSION,
-        tool: { name: TOOL_NAME, version: TOOL_VERSION },
-        createdAt,
-        verdict: worstVerdict(records.map((record) => record.verdict)),
-        ...mergeRecordChanges(reports),
-        records,
-    };
-}
-
-;// CONCATENATED MODULE: ./node_modules/zod/v4/classic/iso.js
+;// CONCATENATED MODULE: ../main/node_modules/zod/v4/classic/iso.js
 
 
 
@@ -20457,1179 +20337,273 @@ const ReportSchema = object({
 })
     .strict();
 
-;// CONCATENATED MODULE: ./src/pipeline/load-reports.ts
+;// CONCATENATED MODULE: ./src/compare/tensors/judge.ts
 
-
-
-
-
-
-// Reports to merge come from other jobs, possibly from a fork's pull request: untrusted input, capped and validated.
-// A report keeps every metric's verdict: one with 10k metrics is about 2.5 MB as verify writes it, so 64 MiB holds
-// some 250k. The total bounds the memory a merge of many reports (possibly from a fork) may take.
-const MAX_REPORT_BYTES = 64 * 1024 * 1024;
-const MAX_TOTAL_REPORT_BYTES = 256 * 1024 * 1024;
-const MAX_REPORT_FILES = 200;
-async function reportFilesIn(target) {
-    if (!(await (0,promises_namespaceObject.stat)(target)).isDirectory())
-        return [target];
-    const entries = await (0,promises_namespaceObject.readdir)(target, { recursive: true, withFileTypes: true });
-    return entries
-        .filter((entry) => entry.isFile() && entry.name.endsWith('.json'))
-        .map((entry) => external_node_path_default().join(entry.parentPath, entry.name))
-        .sort();
+const LISTED_TENSORS = 500;
+const LISTED_PARAMETERS = 200;
+const SEVERITY = { changed: 0, removed: 1, added: 2, beyond: 3, differs: 4, within: 5, retyped: 6 };
+function describeShape(shape) {
+    return `[${shape.join(', ')}]`;
 }
-/** The report's bytes: a FIFO or a link to a device (a fork can upload either) is refused, never waited on or read forever. */
-async function readReportBytes(file) {
-    try {
-        return await read_bounded_readFileWithin(file, MAX_REPORT_BYTES);
+function statistics(fingerprint) {
+    if (fingerprint.l2 === undefined)
+        return undefined;
+    const number = (value) => (value === null || value === undefined ? null : toReportNumber(value));
+    return { nonfinite: fingerprint.nonfinite ?? 0, min: number(fingerprint.min), max: number(fingerprint.max), mean: number(fingerprint.mean), l2: toReportNumber(fingerprint.l2) };
+}
+/** Row-major index of a flat position, one number per dimension. */
+function unflattenIndex(flat, shape) {
+    const index = new Array(shape.length).fill(0);
+    let rest = flat;
+    for (let dimension = shape.length - 1; dimension >= 0; dimension--) {
+        const size = shape[dimension];
+        index[dimension] = size === 0 ? 0 : rest % size;
+        rest = size === 0 ? 0 : Math.floor(rest / size);
     }
-    catch (error) {
-        if (error instanceof read_bounded_FileTooLargeError) {
-            throw new UserError(`report ${file} is ${error.size} bytes, over the ${MAX_REPORT_BYTES}-byte limit`, 'Only pass report.json files written by `repro-gate verify --json`; one this large holds hundreds of thousands of metrics, so record fewer per model.');
-        }
-        if (error instanceof NotARegularFileError)
-            throw new UserError(`report ${file} is not a regular file`, 'Only pass report.json files written by `repro-gate verify --json`.');
-        throw new UserError(`report ${file} could not be read: ${error.message}`, 'Only pass report.json files written by `repro-gate verify --json`.');
-    }
+    return index;
 }
-async function readReport(file) {
-    const bytes = await readReportBytes(file);
-    let value;
-    try {
-        value = JSON.parse(bytes.toString('utf8'));
-    }
-    catch (error) {
-        throw new UserError(`report ${file} is not valid JSON: ${error.message}`, 'Only pass report.json files written by `repro-gate verify --json`.');
-    }
-    const result = ReportSchema.safeParse(value);
-    if (!result.success) {
-        const issue = result.error.issues[0];
-        throw new UserError(`report ${file} was rejected: ${formatFieldPath(issue.path) || '(top level)'}: ${issue.message}`, 'Reports must match the report schema exactly (no unknown or oversized fields); regenerate it with `repro-gate verify --json`.');
-    }
-    return result.data;
-}
-/**
- * Reads every report under the given files or folders. Zero reports is an error (nothing was checked) unless
- * the caller knows which records to expect: then each missing one becomes an error record in the merge.
- */
-async function loadReports(targets, options = {}) {
-    const files = [];
-    for (const target of targets) {
-        try {
-            files.push(...(await reportFilesIn(target)));
-        }
-        catch {
-            if (options.allowNone)
-                continue;
-            throw new UserError(`reports path ${target} does not exist`, 'Point it at the folder the report artifacts were downloaded to.');
-        }
-    }
-    if (files.length === 0 && !options.allowNone)
-        throw new UserError(`no report .json files found in ${targets.join(', ')}`, 'Did the reproduce jobs upload their reports?');
-    if (files.length > MAX_REPORT_FILES)
-        throw new UserError(`${files.length} report files found; at most ${MAX_REPORT_FILES} are merged`, 'Split the records across workflows.');
-    const sizes = await Promise.all(files.map(async (file) => (await (0,promises_namespaceObject.stat)(file)).size));
-    const total = sizes.reduce((sum, size) => sum + size, 0);
-    if (total > MAX_TOTAL_REPORT_BYTES) {
-        throw new UserError(`the ${files.length} reports hold ${total} bytes in all, over the ${MAX_TOTAL_REPORT_BYTES}-byte limit of one merge`, 'Split the records across workflows, or record fewer metrics per model.');
-    }
-    return Promise.all(files.map(readReport));
-}
-
-;// CONCATENATED MODULE: ./src/pipeline/merge.ts
-
-
-/** The merge stage shared by `repro-gate merge` and the action's comment mode: untrusted files in, one validated report out. */
-async function mergeReportFiles(targets, expectedRecords) {
-    const reports = await loadReports(targets, { allowNone: expectedRecords.length > 0 });
-    return mergeReports(reports, new Date().toISOString(), expectedRecords);
-}
-
-;// CONCATENATED MODULE: ./src/environment/machine/describe.ts
-const LIBRARY_NAMES = { openblas: 'OpenBLAS', mkl: 'MKL', blis: 'BLIS', flexiblas: 'FlexiBLAS', openmp: 'OpenMP' };
-// Widest first: the headline is the widest vector unit the kernels may use.
-const ISA_LEVELS = [
-    [['avx512f'], 'AVX-512'],
-    [['avx2'], 'AVX2'],
-    [['avx'], 'AVX'],
-    [['sse4_2'], 'SSE4.2'],
-    [['sve', 'sve2'], 'SVE'],
-    [['asimd', 'neon'], 'NEON'],
-];
-function isaLevel(isa) {
-    return ISA_LEVELS.find(([flags]) => flags.some((flag) => isa.includes(flag)))?.[1] ?? 'baseline';
-}
-function libraryName(library) {
-    return LIBRARY_NAMES[library.toLowerCase()] ?? library;
-}
-function sortedDistinct(values) {
-    const present = [...new Set(values.filter((value) => value !== null && value !== undefined))];
-    return present.sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b))));
-}
-function blasLibraries(libraries) {
-    return (libraries ?? []).filter((library) => library.api === 'blas');
-}
-function blasNames(libraries) {
-    return sortedDistinct(blasLibraries(libraries).map((library) => libraryName(library.library)));
-}
-/** The BLAS the run loaded, e.g. MKL; several (numpy's OpenBLAS beside torch's MKL) are joined with +. */
-function blasName(libraries) {
-    const names = blasNames(libraries);
-    return names.length > 0 ? names.join(' + ') : undefined;
-}
-function threadCounts(libraries, api) {
-    const counts = sortedDistinct((libraries ?? []).filter((library) => library.api === api).map((library) => library.threads));
-    return counts.length > 0 ? counts.join('/') : undefined;
-}
-/** Per BLAS (by name): a value such as its version or kernel architecture, distinct values joined. */
-function perBlas(libraries, field) {
-    const values = new Map();
-    for (const library of blasLibraries(libraries)) {
-        const name = libraryName(library.library);
-        values.set(name, [...(values.get(name) ?? []), library[field]]);
-    }
-    const joined = new Map();
-    for (const [name, list] of values) {
-        const distinct = sortedDistinct(list);
-        if (distinct.length > 0)
-            joined.set(name, distinct.join(', '));
-    }
-    return joined;
-}
-/** Shown by their headline level; a machine whose flags are unknown (not Linux) by its CPU instead. */
-function head(machine) {
-    return machine.isa.length > 0 ? isaLevel(machine.isa) : shortCpuName(machine.cpu);
-}
-function phrase(machine, show) {
-    const names = blasNames(machine.libraries);
-    if (names.length === 0)
-        return head(machine);
-    const versions = perBlas(machine.libraries, 'version');
-    const blas = names.map((name) => (show.versions && versions.has(name) ? `${name} ${versions.get(name)}` : name)).join(' + ');
-    const threads = threadCounts(machine.libraries, 'blas');
-    const pool = show.threads && threads ? ` (${threads} thread${threads === '1' ? '' : 's'})` : '';
-    return `${head(machine)} with ${blas}${pool}`;
-}
-/** A short phrase for sentences, e.g. "AVX2 with OpenBLAS (8 threads)". */
-function describeMachine(machine) {
-    return phrase(machine, { versions: false, threads: true });
-}
-/** "Intel(R) Xeon(R) Platinum 8370C CPU @ 2.80GHz" → "Intel Xeon Platinum 8370C": the model without marks, clock or filler. */
-function shortCpuName(model) {
-    const short = model
-        .replace(/\((R|TM)\)/gi, '')
-        .replace(/@.*$/, '')
-        .replace(/\bwith Radeon\b.*$/i, '')
-        .replace(/\b(CPU|Processor|\d+-Cores?)\b/gi, '')
-        .replace(/\s+/g, ' ')
-        .trim();
-    return short || model.trim();
-}
-function gpuSummary(gpus) {
-    const counts = new Map();
-    for (const gpu of gpus ?? [])
-        counts.set(gpu.name, (counts.get(gpu.name) ?? 0) + 1);
-    const parts = [...counts].map(([name, count]) => (count > 1 ? `${count}× ${name}` : name));
-    return parts.length > 0 ? parts.join(' + ') : undefined;
-}
-/** Recorded → actual, when both sides know the value and they differ. */
-function change(label, recorded, actual) {
-    return recorded !== undefined && actual !== undefined && recorded !== actual ? `${label} ${recorded} → ${actual}` : undefined;
-}
-function isaChanges(recorded, actual) {
-    if (recorded.length === 0 || actual.length === 0)
-        return [];
-    const lost = recorded.filter((flag) => !actual.includes(flag));
-    const gained = actual.filter((flag) => !recorded.includes(flag));
-    return [...(lost.length > 0 ? [`ISA flags lost: ${lost.join(', ')}`] : []), ...(gained.length > 0 ? [`ISA flags gained: ${gained.join(', ')}`] : [])];
-}
-function libraryChanges(recorded, actual) {
-    if (!recorded || !actual)
-        return { details: [], blas: false, versions: false, threads: false };
-    const names = change('BLAS', blasName(recorded) ?? 'none', blasName(actual) ?? 'none');
-    const perField = (field, label) => {
-        const after = perBlas(actual, field);
-        return [...perBlas(recorded, field)].map(([name, value]) => change(label(name), value, after.get(name)));
+function elementwise(result, shape, basis, tolerance) {
+    return {
+        status: result.mismatched === 0 ? 'within' : 'beyond',
+        basis,
+        total: result.total,
+        mismatched: result.mismatched,
+        maxAbs: toReportNumber(result.maxAbs),
+        maxRel: toReportNumber(result.maxRel),
+        ...(result.firstMismatch === null ? {} : { firstMismatch: unflattenIndex(result.firstMismatch, shape) }),
+        tolerance: { abs: tolerance.abs, rel: tolerance.rel },
     };
-    const versions = perField('version', (name) => name);
-    const architectures = perField('architecture', (name) => `${name} architecture`);
-    const blasThreads = change('BLAS threads', threadCounts(recorded, 'blas'), threadCounts(actual, 'blas'));
-    const openmpThreads = change('OpenMP threads', threadCounts(recorded, 'openmp'), threadCounts(actual, 'openmp'));
-    const details = [names, ...versions, ...architectures, blasThreads, openmpThreads].filter((line) => line !== undefined);
-    const anyVersion = versions.some((line) => line !== undefined);
-    return { details, blas: Boolean(names) || anyVersion || Boolean(blasThreads), versions: anyVersion, threads: Boolean(blasThreads) };
-}
-function gpuChanges(recorded, actual) {
-    const first = (gpus, field) => gpus?.[0]?.[field];
-    const lines = [
-        change('GPU', gpuSummary(recorded) ?? 'none', gpuSummary(actual) ?? 'none'),
-        change('GPU driver', first(recorded, 'driver'), first(actual, 'driver')),
-        change('CUDA', first(recorded, 'cuda'), first(actual, 'cuda')),
-        change('cuDNN', first(recorded, 'cudnn'), first(actual, 'cudnn')),
-    ];
-    return lines.filter((line) => line !== undefined);
 }
 /**
- * What differs between the recorded machine and the rerun's that can move floats, or undefined when nothing does.
- * The subject leads with the vector level and BLAS, then the GPUs, then the CPU model; otherwise it is the one change.
+ * A scalar whose type changed but not its value: a library's bookkeeping (scikit-learn 1.9 counts a scaler's
+ * n_samples_seen_ as float64 where 1.6 used int64). Only for scalars: a weight tensor that changes dtype computes differently.
  */
-function machineChanges(recorded, actual) {
-    const isa = isaChanges(recorded.isa, actual.isa);
-    const libraries = libraryChanges(recorded.libraries, actual.libraries);
-    const cpu = change('CPU', shortCpuName(recorded.cpu), shortCpuName(actual.cpu));
-    const gpus = gpuChanges(recorded.gpus, actual.gpus);
-    const details = [...isa, ...libraries.details, ...(cpu ? [cpu] : []), ...gpus];
-    if (details.length === 0)
-        return undefined;
-    const levelChanged = recorded.isa.length > 0 && actual.isa.length > 0 && isaLevel(recorded.isa) !== isaLevel(actual.isa);
-    if (levelChanged || libraries.blas) {
-        // Versions and thread counts only where they differ, so the sentence shows the change and nothing else.
-        const show = { versions: libraries.versions, threads: libraries.threads };
-        return { subject: `recorded on ${phrase(recorded, show)}, rerun on ${phrase(actual, show)}`, details };
-    }
-    const gpusBefore = gpuSummary(recorded.gpus);
-    const gpusAfter = gpuSummary(actual.gpus);
-    if (gpusBefore !== gpusAfter) {
-        const on = (summary) => (summary ? `on ${summary}` : 'without a GPU');
-        return { subject: `recorded ${on(gpusBefore)}, rerun ${on(gpusAfter)}`, details };
-    }
-    if (cpu)
-        return { subject: `recorded on ${shortCpuName(recorded.cpu)}, rerun on ${shortCpuName(actual.cpu)}`, details };
-    return { subject: details[0], details };
-}
-
-;// CONCATENATED MODULE: ./src/report/truncate.ts
-// Pure: strings cut to a report field's cap instead of failing its schema. The cut is always said, with a count.
-/** The start of `text`, at most `max` characters in all, ending with how much was left out. */
-function keepStart(text, max) {
-    if (text.length <= max)
-        return text;
-    const note = (cut) => `… (${cut} more characters)`;
-    const kept = max - note(text.length).length;
-    return `${text.slice(0, kept)}${note(text.length - kept)}`;
+function sameScalarValue(recorded, rerun) {
+    const scalar = (fingerprint) => fingerprint.shape.length === 0 && fingerprint.count === 1 && typeof fingerprint.min === 'number';
+    return scalar(recorded) && scalar(rerun) && recorded.dtype !== rerun.dtype && recorded.min === rerun.min;
 }
 /**
- * The first line and the end of `text`, at most `max` characters: a message says what failed first and why last
- * (pip's ERROR lines, a stack of causes), so the middle is what goes.
+ * The statistic that moved beyond what the tolerance allows, if any: a sample sees 4,096 elements, the statistics
+ * all of them (counts exactly; min, max, mean per element; the L2 norm by at most abs·√n + rel·‖e‖).
  */
-function keepEnds(text, max) {
-    if (text.length <= max)
-        return text;
-    const firstLine = text.split('\n', 1)[0];
-    const head = firstLine.length <= max / 4 ? firstLine : `${firstLine.slice(0, Math.floor(max / 4) - 1)}…`;
-    const note = (cut) => `\n… (${cut} characters left out) …\n`;
-    const tailLength = max - head.length - note(text.length).length;
-    return `${head}${note(text.length - head.length - tailLength)}${text.slice(text.length - tailLength)}`;
-}
-
-;// CONCATENATED MODULE: ./src/explain/causes.ts
-
-
-
-// Pure: turns the differences found on the way into the likely causes a reader checks first.
-function pythonDiffers(python) {
-    if (!python.required)
-        return false;
-    const required = python.required.split('.');
-    return python.actual.split('.').slice(0, required.length).join('.') !== python.required;
-}
-function likelyCauses(facts) {
-    const causes = [];
-    for (const input of facts.inputs) {
-        if (input.status === 'match')
-            continue;
-        const kind = { data: 'data-changed', config: 'config-changed', requirements: 'requirements-changed', code: 'code-changed' }[input.kind];
-        // A learned input: changed, and read by the training.
-        causes.push({ kind, subject: input.kind === 'code' ? `${input.path} (read by the training)` : input.path, line: input.line });
+function statisticBeyond(recorded, rerun, tolerance) {
+    if (recorded.count !== rerun.count || (recorded.nonfinite ?? 0) !== (rerun.nonfinite ?? 0))
+        return `non-finite count ${recorded.nonfinite ?? 0} → ${rerun.nonfinite ?? 0}`;
+    const within = (e, a, bound) => e === a || (typeof e === 'number' && typeof a === 'number' && Math.abs(a - e) <= bound(e));
+    const perElement = (e) => tolerance.abs + tolerance.rel * Math.abs(e);
+    for (const statistic of ['min', 'max', 'mean']) {
+        if (!within(recorded[statistic], rerun[statistic], perElement))
+            return `${statistic} ${recorded[statistic]} → ${rerun[statistic]}`;
     }
-    const environment = facts.environment;
-    if (environment) {
-        if (pythonDiffers(environment.python)) {
-            causes.push({ kind: 'python-changed', subject: `${environment.python.required} → ${environment.python.actual}` });
-        }
-        const { recorded, actual } = environment.platform;
-        if (recorded && recorded !== actual)
-            causes.push({ kind: 'platform-changed', subject: `${recorded} → ${actual}` });
-        const machine = environment.machine?.recorded && machineChanges(environment.machine.recorded, environment.machine.actual);
-        // Built from the record's own fingerprint: cut to what a report holds.
-        if (machine)
-            causes.push({ kind: 'machine-changed', subject: keepStart(machine.subject, REPORT_TEXT_MAX) });
-        const packages = environment.packages;
-        const changes = [...(packages?.changed ?? []), ...(packages?.added ?? []), ...(packages?.removed ?? [])];
-        // A package no process of the rerun imported cannot have changed its results: listed last, as unlikely.
-        const unlikely = (change) => change.imported === false;
-        for (const change of [...changes.filter((c) => !unlikely(c)), ...changes.filter(unlikely)]) {
-            const subject = `${change.name} ${change.recorded ?? '(none)'} → ${change.actual ?? '(none)'}`;
-            causes.push({ kind: 'packages-changed', subject, ...(unlikely(change) ? { unlikely: true } : {}) });
-        }
-    }
-    const code = facts.code;
-    // With a learned input set, only the files the training read count (listed above, one by one).
-    if (code?.changedFiles && code.changedFiles.length > 0 && code.learnedFiles === undefined) {
-        const { scoped, relevant, total } = relevantChanges(code);
-        const since = code.recordedCommit?.slice(0, 12);
-        const files = (count) => `${count} file${count === 1 ? '' : 's'}`;
-        const subject = scoped ? `${files(relevant)} changed in ${code.scope} since ${since} (${total} in the repository)` : `${files(total)} changed since ${since}`;
-        causes.push({ kind: 'code-changed', subject });
-    }
-    return causes;
+    const norm = (e) => tolerance.abs * Math.sqrt(recorded.count) + tolerance.rel * Math.abs(e);
+    return within(recorded.l2, rerun.l2, norm) ? undefined : `L2 ${recorded.l2} → ${rerun.l2}`;
 }
-/** The changed files that count for a record: those under its folder when it has one (they come first in `changedFiles`), else all. */
-function relevantChanges(code) {
-    const total = code.changedFilesTotal ?? code.changedFiles?.length ?? 0;
-    const scoped = Boolean(code.scope) && code.scope !== '.';
-    return { scoped, total, relevant: scoped ? (code.changedInScope ?? total) : total };
+function judgedOnSample(sample, recorded, rerun, tolerance) {
+    const judged = elementwise(sample, recorded.shape, 'sample', tolerance);
+    const statistic = judged.status === 'within' ? statisticBeyond(recorded, rerun, tolerance) : undefined;
+    return statistic ? { ...judged, status: 'beyond', change: `statistics beyond tolerance: ${statistic}` } : judged;
 }
-
-;// CONCATENATED MODULE: ./src/report/escape.ts
-// Every string in a report may come from a fork's pull request: it is rendered inert before it reaches markdown.
-const MAX_INLINE = 300;
-const ZERO_WIDTH_SPACE = '\u200b';
-// eslint-disable-next-line no-control-regex
-const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007]*\u0007/g;
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
-function cap(text, max) {
-    return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
-/**
- * Inert inline markdown, safe in table cells: HTML-escaped (no tags, no `<!--` to forge our marker), emphasis,
- * code, link and table punctuation backslash-escaped, one line, @mentions, issue references and autolinks broken with a zero-width space.
- */
-function escapeInline(text, max = MAX_INLINE) {
-    return cap(text.replace(ANSI, '').replace(/[\r\n\t]+/g, ' ').replace(CONTROL, ''), max)
-        .replace(/&/g, '&amp;')
-        .replace(/</g, '&lt;')
-        .replace(/>/g, '&gt;')
-        .replace(/"/g, '&quot;')
-        .replace(/[\\`*_[\]|~]/g, '\\$&')
-        // Block markers count only at the start of a line, where an inline string can land: a heading or list marker
-        // followed by a space (a quote `>` is already an entity). `3.11.7` is left alone.
-        .replace(/^[#+-]+(?=\s|$)/, '\\$&')
-        .replace(/^(\d+)([.)])(?=\s|$)/, '$1\\$2')
-        .replace(/@/g, `@${ZERO_WIDTH_SPACE}`)
-        // `#12`, `owner/repo#12` and `GH-12` would link, and cross-reference, another issue.
-        .replace(/#(?=\w)/g, `#${ZERO_WIDTH_SPACE}`)
-        .replace(/\bGH-(?=\d)/gi, (match) => `${match.slice(0, 2)}${ZERO_WIDTH_SPACE}-`)
-        .replace(/:\/\//g, `:${ZERO_WIDTH_SPACE}//`)
-        .replace(/www\./gi, (match) => `${match.slice(0, 3)}${ZERO_WIDTH_SPACE}.`);
-}
-/** A fenced block that nothing inside can close; inside a fence nothing renders, mentions and links included. */
-function codeFence(text, maxChars, language = 'text') {
-    const body = cap(text.replace(ANSI, '').replace(CONTROL, ''), maxChars);
-    const longestRun = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
-    const fence = '`'.repeat(Math.max(3, longestRun + 1));
-    return `${fence}${language}\n${body}\n${fence}`;
-}
-/** Terminal output: no escape sequences or control characters from untrusted strings. */
-function sanitizeTerminal(text) {
-    return text.replace(ANSI, '').replace(CONTROL, '');
-}
-
-;// CONCATENATED MODULE: ./src/report/format.ts
-
-const VERDICT_EMOJI = { reproduced: '✅', 'within-tolerance': '🟡', drift: '❌', error: '⚠️', unaffected: '⏭️' };
-const VERDICT_LABEL = {
-    reproduced: 'reproduced',
-    'within-tolerance': 'within tolerance',
-    drift: 'drift',
-    error: 'error',
-    unaffected: 'unaffected',
-};
-function formatNumber(value, significant = 6) {
-    const number = fromReportNumber(value);
-    if (!Number.isFinite(number))
-        return String(value);
-    if (Number.isInteger(number) && Math.abs(number) < 1e15)
-        return String(number);
-    return String(Number(number.toPrecision(significant)));
-}
-/** Two numbers with just enough digits that different values never print the same (a drift is never rounded away). */
-function formatPair(a, b) {
-    if (a === null || b === null)
-        return [a === null ? '—' : formatNumber(a), b === null ? '—' : formatNumber(b)];
-    for (let digits = 6; digits <= 17; digits++) {
-        const pair = [formatNumber(a, digits), formatNumber(b, digits)];
-        if (pair[0] !== pair[1] || fromReportNumber(a) === fromReportNumber(b))
-            return pair;
-    }
-    return [String(a), String(b)];
-}
-function formatDelta(delta) {
-    if (delta === null)
-        return '—';
-    const number = fromReportNumber(delta);
-    if (number === 0)
-        return '0';
-    return `${number > 0 ? '+' : ''}${formatNumber(delta, 3)}`;
-}
-function formatTolerance(tolerance) {
-    const parts = [];
-    if (tolerance.abs > 0)
-        parts.push(formatNumber(tolerance.abs));
-    if (tolerance.rel > 0)
-        parts.push(`${formatNumber(tolerance.rel * 100)}%`);
-    return parts.length === 0 ? 'exact' : `±${parts.join(' + ')}`;
-}
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    if (ms < 120_000)
-        return `${(ms / 1000).toFixed(1)} s`;
-    return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
-}
-function shortHash(hash) {
-    return hash === null ? '—' : hash.slice(0, 12);
-}
-function plural(count, noun) {
-    return `${count} ${noun}${count === 1 ? '' : 's'}`;
-}
-
-;// CONCATENATED MODULE: ./src/report/numeric.ts
-
-
-// Pure: how a numeric artifact's tensor-by-tensor comparison reads, in a sentence and in a table.
-const TENSOR_STATUS = {
-    within: '🟡 within',
-    beyond: '❌ beyond',
-    differs: '❌ differs',
-    added: '❌ added',
-    removed: '❌ removed',
-    changed: '❌ changed',
-    retyped: 'ℹ️ retyped (not gating)',
-};
-const SAMPLE_NOTE = 'judged on a sample, not every element';
-function shape(check) {
-    return `${check.dtype}[${check.shape.join('×')}]`;
-}
-function mismatchFigures(check) {
-    const parts = [];
-    if (check.mismatched !== undefined && check.total !== undefined)
-        parts.push(`${check.mismatched}/${check.total} beyond`);
-    if (check.maxAbs !== undefined)
-        parts.push(`max abs Δ ${formatNumber(check.maxAbs, 3)}`);
-    return parts.join(', ');
-}
-/** The package versions that changed, for "serialization changed" (the reader's first question is: by what?). */
-function packageChanges(record) {
-    const changed = record.environment?.packages?.changed ?? [];
-    if (changed.length === 0)
-        return '';
-    const shown = changed.slice(0, 3).map((change) => `${change.name} ${change.recorded} → ${change.actual}`);
-    return ` (${shown.join(', ')}${changed.length > 3 ? `, and ${changed.length - 3} more` : ''})`;
-}
-function listed(checks, quote, describe) {
-    const shown = checks.slice(0, 3).map((check) => `${quote(check.name)} ${describe(check)}`.trim());
-    return `${shown.join('; ')}${checks.length > 3 ? `; and ${checks.length - 3} more` : ''}`;
-}
-function structureChange(check) {
-    return check.status === 'changed' ? (check.change ?? 'changed') : check.status;
-}
-function l2Change(check) {
-    return check.recorded && check.rerun ? `L2 ${formatNumber(check.recorded.l2)} → ${formatNumber(check.rerun.l2)}` : '';
-}
-/** One finding for the record's explanation line. */
-function describeNumericArtifact(artifact, numeric, record, quote) {
-    const name = quote(artifact.path);
-    const moved = numeric.tensors.filter((check) => check.status === 'within' || check.status === 'beyond');
-    const sample = numeric.basis === 'sample' ? `; ${SAMPLE_NOTE}` : '';
-    switch (numeric.outcome) {
-        case 'content-identical': {
-            const retyped = numeric.tensors.filter((check) => check.status === 'retyped');
-            const note = retyped.length > 0 ? `; ${listed(retyped, quote, (check) => check.change ?? '')}` : '';
-            return `${name}: serialization changed, content identical (${plural(numeric.identicalCount, 'tensor')} bit-identical${note})${packageChanges(record)}`;
-        }
-        case 'within-tolerance':
-            return `${name} within tolerance: ${plural(moved.length, 'tensor')} moved, ${numeric.identicalCount} bit-identical, largest ${listed(moved.slice(0, 1), quote, mismatchFigures)}${sample}`;
-        case 'beyond-tolerance': {
-            const beyond = numeric.tensors.filter((check) => check.status === 'beyond');
-            return `${name} beyond tolerance in ${plural(beyond.length, 'tensor')}: ${listed(beyond, quote, (check) => check.change ?? mismatchFigures(check))}${sample}`;
-        }
-        case 'structure-changed': {
-            const changed = numeric.tensors.filter((check) => ['changed', 'added', 'removed'].includes(check.status));
-            return `${name} structure changed: ${listed(changed, quote, structureChange)}`;
-        }
-        case 'no-baseline': {
-            const differs = numeric.tensors.filter((check) => check.status === 'differs');
-            return `${name} differs in ${plural(differs.length, 'tensor')}; no baseline to compare elementwise: ${listed(differs, quote, l2Change)}`;
-        }
-        case 'unrecorded':
-            return `${name} differs; the record holds no tensor fingerprint to compare with (\`${TOOL_NAME} record --update\` adds it)`;
-    }
-}
-function statisticsCell(check) {
-    if (!check.recorded || !check.rerun)
-        return '';
-    const { recorded, rerun } = check;
-    const mean = (value) => (value === null ? '—' : formatNumber(value, 4));
-    return `L2 ${formatNumber(recorded.l2, 4)} → ${formatNumber(rerun.l2, 4)}, mean ${mean(recorded.mean)} → ${mean(rerun.mean)}`;
-}
-/** The collapsed tensor table of one artifact: the largest deviations first, then a count of the rest. */
-function tensorTable(artifact, numeric, quote) {
-    if (numeric.tensors.length === 0 && !numeric.parameters)
-        return undefined;
-    const rows = numeric.tensors.slice(0, TENSOR_TABLE_ROWS).map((check) => [
-        quote(check.name),
-        quote(shape(check)),
-        `${TENSOR_STATUS[check.status]}${check.change ? `: ${quote(check.change)}` : ''}`,
-        mismatchFigures(check),
-        check.maxRel === undefined ? '' : formatNumber(check.maxRel, 3),
-        check.firstMismatch ? `[${check.firstMismatch.join(', ')}]` : '',
-        check.tolerance ? formatTolerance(check.tolerance) : '',
-        statisticsCell(check),
-    ]);
-    const lines = ['| Tensor | dtype[shape] | Status | Elements | max rel | First at | Tolerance | Statistics |', '|---|---|---|---|---|---|---|---|'];
-    lines.push(...rows.map((row) => `| ${row.join(' | ')} |`));
-    const rest = numeric.tensorCount - numeric.identicalCount - rows.length;
-    const notes = [
-        rest > 0 ? `… and ${rest} more tensors that are not identical.` : '',
-        `${plural(numeric.identicalCount, 'tensor')} of ${numeric.tensorCount} bit-identical.`,
-        numeric.basis === 'sample' ? `Differing tensors were ${SAMPLE_NOTE}.` : numeric.basis === 'baseline' && numeric.baseline ? `Compared element by element with the baseline ${quote(numeric.baseline)}.` : '',
-        parametersNote(numeric, quote),
+function structureChange(recorded, rerun) {
+    const changes = [
+        recorded.dtype !== rerun.dtype ? `dtype ${recorded.dtype} → ${rerun.dtype}` : undefined,
+        describeShape(recorded.shape) !== describeShape(rerun.shape) ? `shape ${describeShape(recorded.shape)} → ${describeShape(rerun.shape)}` : undefined,
     ].filter(Boolean);
-    const table = rows.length > 0 ? `${lines.join('\n')}\n\n` : '';
-    return `<details><summary>Tensors of ${quote(artifact.path)} (${numeric.format})</summary>\n\n${table}${notes.join(' ')}\n\n</details>`;
+    return changes.length > 0 ? changes.join(', ') : undefined;
 }
-function parametersNote(numeric, quote) {
-    const parameters = numeric.parameters;
-    if (!parameters)
-        return '';
-    const part = (label, names) => (names.length > 0 ? `${label} ${names.slice(0, 10).map(quote).join(', ')}${names.length > 10 ? ` and ${names.length - 10} more` : ''}` : '');
-    const parts = [part('added', parameters.added), part('removed', parameters.removed), part('changed', parameters.changed)].filter(Boolean);
-    return `Constructor parameters (listed, not gating): ${parts.join('; ')}.`;
+/** Largest deviation first: structure changes, then tensors beyond tolerance by how far, then the rest. */
+function byDeviation(a, b) {
+    const severity = SEVERITY[a.status] - SEVERITY[b.status];
+    if (severity !== 0)
+        return severity;
+    const deviation = (check) => (typeof check.maxAbs === 'number' ? check.maxAbs : check.maxAbs === undefined ? 0 : Infinity);
+    return deviation(b) - deviation(a) || (b.mismatched ?? 0) - (a.mismatched ?? 0) || (a.name < b.name ? -1 : 1);
 }
-
-;// CONCATENATED MODULE: ./src/report/explain.ts
-
-
-function describeCause(cause, quote) {
-    switch (cause.kind) {
-        case 'config-changed':
-            return `config ${quote(cause.subject)} changed`;
-        case 'requirements-changed':
-            return `requirements ${quote(cause.subject)} changed`;
-        case 'data-changed':
-            return `data ${quote(cause.subject)} changed`;
-        case 'packages-changed':
-            return cause.unlikely ? `${quote(cause.subject)} (never imported: unlikely)` : quote(cause.subject);
-        case 'python-changed':
-            return `Python ${quote(cause.subject)}`;
-        case 'platform-changed':
-            return `platform ${quote(cause.subject)}`;
-        case 'code-changed':
-            return quote(cause.subject);
-        case 'machine-changed':
-            return `machine: ${quote(cause.subject)}`;
-    }
-}
-function describeCauses(causes, quote, limit = 4) {
-    const shown = causes.slice(0, limit).map((cause) => describeCause(cause, quote));
-    if (causes.length > limit)
-        shown.push(`${causes.length - limit} more`);
-    return shown.join('; ');
-}
-function dataSentence(record, quote) {
-    const data = record.inputs.filter((input) => input.kind === 'data' && input.status !== 'match');
-    if (data.length === 0)
+function parameterChanges(recorded, rerun) {
+    if (!recorded || !rerun)
         return undefined;
-    const what = data.map((input) => {
-        const manifest = input.manifest;
-        if (input.status === 'manifest-mismatch' && manifest) {
-            const count = manifest.actualRecordCount !== undefined && manifest.actualRecordCount !== manifest.recordCount;
-            return `${quote(input.path)} disagrees with its manifest ${quote(manifest.path)} (${count ? `${manifest.actualRecordCount} rows, manifest says ${manifest.recordCount}` : 'content_hash differs'})`;
-        }
-        return `${quote(input.path)} does not match its recorded hash`;
-    });
-    return `${what.join('; ')}: training was not started.`;
+    const added = Object.keys(rerun).filter((name) => !Object.hasOwn(recorded, name));
+    const removed = Object.keys(recorded).filter((name) => !Object.hasOwn(rerun, name));
+    const changed = Object.keys(rerun).filter((name) => Object.hasOwn(recorded, name) && recorded[name] !== rerun[name]);
+    if (added.length + removed.length + changed.length === 0)
+        return undefined;
+    const cut = (names) => names.slice(0, LISTED_PARAMETERS);
+    return { added: cut(added), removed: cut(removed), changed: cut(changed) };
 }
-/** One sentence that says why a record got its verdict: the first thing a reviewer reads. */
-function explainRecord(record, quote) {
-    if (record.verdict === 'unaffected')
-        return quote(record.affected?.reason ?? 'not rerun: none of its inputs changed since it was recorded.');
-    if (record.verdict === 'error') {
-        if (!record.error)
-            return 'the check could not be completed.';
-        const { line, field, message } = record.error;
-        return quote(`${record.recordPath}${line ? `:${line}` : ''}${field ? ` ${field}` : ''}: ${message}`);
-    }
-    const data = dataSentence(record, quote);
-    if (data)
-        return data;
-    const findings = [];
-    if (record.missingMetricsFile)
-        findings.push(`metrics file ${quote(record.missingMetricsFile)} was not produced`);
-    for (const metric of record.metrics) {
-        if (record.missingMetricsFile && metric.status === 'missing')
+function judgeNumericArtifact(options) {
+    const { recorded, rerun } = options;
+    const base = { format: rerun.format, tensorCount: rerun.tensors.length, ...(options.baseline ? { baseline: options.baseline } : {}) };
+    if (!recorded)
+        return { ...base, outcome: 'unrecorded', identicalCount: 0, tensors: [] };
+    const rerunByName = new Map(rerun.tensors.map((pass) => [pass.fingerprint.name, pass]));
+    const recordedNames = new Set(recorded.tensors.map((tensor) => tensor.name));
+    const checks = [];
+    let identicalCount = 0;
+    for (const expected of recorded.tensors) {
+        const pass = rerunByName.get(expected.name);
+        const row = { name: expected.name, dtype: expected.dtype, shape: expected.shape };
+        if (!pass) {
+            checks.push({ ...row, status: 'removed' });
             continue;
-        if (metric.status === 'beyond') {
-            const [recorded, rerun] = formatPair(metric.recorded, metric.rerun);
-            findings.push(`${quote(metric.name)} ${recorded} → ${rerun} (Δ ${formatDelta(metric.delta)}, tolerance ${formatTolerance(metric.tolerance)})`);
         }
-        else if (metric.status === 'missing') {
-            findings.push(`${quote(metric.name)} is missing from the rerun`);
+        const actual = pass.fingerprint;
+        const change = structureChange(expected, actual);
+        if (change && sameScalarValue(expected, actual)) {
+            checks.push({ ...row, status: 'retyped', change: `${change}, same value` });
+            continue;
         }
-        else if (metric.status === 'within' && record.verdict === 'within-tolerance') {
-            findings.push(`${quote(metric.name)} moved ${formatDelta(metric.delta)}, within ${formatTolerance(metric.tolerance)}`);
+        if (change) {
+            checks.push({ ...row, status: 'changed', change });
+            continue;
         }
-    }
-    for (const artifact of record.artifacts) {
-        if (artifact.status !== 'identical' && artifact.policy === 'report')
-            findings.push(`${quote(artifact.path)} ${artifact.status === 'missing' ? 'was not produced' : 'changed'} (not gating)`);
-        else if (artifact.numeric && artifact.status !== 'identical')
-            findings.push(describeNumericArtifact(artifact, artifact.numeric, record, quote));
-        else if (artifact.status !== 'identical')
-            findings.push(`${quote(artifact.path)} ${artifact.status === 'missing' ? 'was not produced' : 'differs'}`);
-        if (artifact.committed?.status === 'differs')
-            findings.push(`the committed ${quote(artifact.path)} is not the one the record describes`);
-    }
-    for (const threshold of record.thresholds) {
-        if (threshold.status !== 'pass')
-            findings.push(`threshold on ${quote(threshold.metric)} ${threshold.status === 'missing' ? 'has no rerun value' : 'failed'}`);
-    }
-    if (findings.length === 0) {
-        const equal = record.metrics.filter((metric) => metric.status === 'equal').length;
-        return `${plural(record.artifacts.length, 'artifact')} identical, ${plural(equal, 'metric')} exactly equal.`;
-    }
-    const causes = record.causes.length > 0 && record.verdict === 'drift' ? ` Likely causes: ${describeCauses(record.causes, quote)}.` : '';
-    return `${findings.slice(0, 4).join('; ')}${findings.length > 4 ? `; and ${findings.length - 4} more` : ''}.${causes}`;
-}
-
-;// CONCATENATED MODULE: ./src/report/loosening.ts
-
-// Pure: the words for a record loosened against the base, shared by the PR comment, the terminal and the step's failure.
-const RERECORDED_NOUN = {
-    'artifact-hash': { one: 'artifact hash', many: 'artifact hashes' },
-    'metric-value': { one: 'metric value', many: 'metric values' },
-    'config-hash': { one: 'config hash', many: 'config hashes' },
-    'data-hash': { one: 'data hash', many: 'data hashes' },
-    'requirements-hash': { one: 'requirements hash' },
-    package: { one: 'package pin', many: 'package pins' },
-    python: { one: 'Python version' },
-    platform: { one: 'platform' },
-    'code-commit': { one: 'code commit' },
-};
-function describeFinding(finding, quote) {
-    const subject = quote(finding.subject);
-    const was = finding.before === null ? '' : ` (was ${quote(finding.before)})`;
-    const change = `${quote(finding.before ?? 'none')} → ${quote(finding.after ?? 'none')}`;
-    switch (finding.kind) {
-        case 'tolerance-widened':
-            return `tolerance of ${subject} widened: ${change}`;
-        case 'threshold-relaxed':
-            return `threshold on ${subject} relaxed: ${change}`;
-        case 'threshold-removed':
-            return `threshold on ${subject} removed${was}`;
-        case 'metric-removed':
-            return `metric ${subject} no longer checked${finding.before === null ? '' : ` (recorded ${quote(finding.before)})`}`;
-        case 'artifact-removed':
-            return `artifact ${subject} no longer checked${was}`;
-        case 'artifact-weakened':
-            return `artifact ${subject} compared less strictly: ${change}`;
-        case 'record-deleted':
-            return `record deleted${finding.before === null ? '' : ` (${quote(finding.before)})`}: nothing of it is checked`;
-    }
-}
-/** One finding in one line: the record, then what was loosened. */
-function describeLoosening(finding, quote) {
-    return `${quote(finding.recordPath)}: ${describeFinding(finding, quote)}`;
-}
-/** `run.yaml: 2 artifact hashes, 3 metric values, config hash`. */
-function describeRerecorded(entry, quote) {
-    const parts = entry.changes.map(({ kind, count }) => {
-        const noun = RERECORDED_NOUN[kind];
-        return count > 1 && noun.many ? `${count} ${noun.many}` : noun.one;
-    });
-    return `${quote(entry.recordPath)}: ${parts.join(', ')}`;
-}
-function describeBase(base) {
-    if (!base)
-        return 'the base';
-    const commit = shortHash(base.commit);
-    return base.ref === base.commit || base.commit.startsWith(base.ref) ? `base ${commit}` : `base ${base.ref} (${commit})`;
-}
-/** A markdown section, right under the headline: each loosening in one line, then what was re-recorded. */
-function loosenedMarkdown(report, quote, maxRows = Infinity) {
-    const loosened = report.loosened ?? [];
-    const rerecorded = report.rerecorded ?? [];
-    const parts = [];
-    if (loosened.length > 0) {
-        const lines = loosened.slice(0, maxRows).map((finding) => `- ${describeLoosening(finding, quote)}`);
-        if (loosened.length > lines.length)
-            lines.push(`- … and ${loosened.length - lines.length} more`);
-        // The base's ref is untrusted text; its commit is a validated hash.
-        const base = report.base ? describeBase({ ...report.base, ref: quote(report.base.ref) }) : 'the base';
-        parts.push(`### ⚠️ The record was loosened\n\nCompared with ${base}, these changes to the run records let more results pass (every verdict here is judged by the records as they are now):\n\n${lines.join('\n')}`);
-    }
-    if (rerecorded.length > 0) {
-        const entries = rerecorded.slice(0, maxRows).map((entry) => describeRerecorded(entry, quote));
-        if (rerecorded.length > entries.length)
-            entries.push(`and ${rerecorded.length - entries.length} more records`);
-        parts.push(`<sub>ℹ️ Re-recorded (new hashes and values, not a loosening): ${entries.join('; ')}</sub>`);
-    }
-    return parts.length > 0 ? parts.join('\n\n') : undefined;
-}
-/** The same for the terminal, printed before the record blocks. */
-function loosenedTerminal(report, quote, highlight = (text) => text) {
-    const loosened = report.loosened ?? [];
-    const rerecorded = report.rerecorded ?? [];
-    const lines = [];
-    if (loosened.length > 0) {
-        const base = report.base ? describeBase({ ...report.base, ref: quote(report.base.ref) }) : 'the base';
-        lines.push(highlight(`⚠ The record was loosened (against ${base}):`), ...loosened.map((finding) => `    ${describeLoosening(finding, quote)}`));
-    }
-    if (rerecorded.length > 0)
-        lines.push(`  re-recorded (not a loosening): ${rerecorded.map((entry) => describeRerecorded(entry, quote)).join('; ')}`);
-    return lines.length > 0 ? lines.join('\n') : undefined;
-}
-
-;// CONCATENATED MODULE: ./src/report/runs.ts
-
-// Pure: how a record's extra runs read: the drift's kind (`--runs`), the outputs that varied between runs side by
-// side, which variation changed what (`--vary`), and what the probe seeded.
-/** The headline's qualifier: "drift (nondeterministic)". */
-function driftKindLabel(record) {
-    return record.verdict === 'drift' && record.drift ? ` (${record.drift.kind})` : '';
-}
-const FIX_NONDETERMINISM = 'Seed the frameworks (`seeds:` with `apply_seeds: true`), set `determinism: strict` in the record, or calibrate tolerances with `repro-gate record --update --runs 5`.';
-/** One sentence on what the reruns showed, with the fix for nondeterminism. */
-function driftSentence(record, quote) {
-    const drift = record.drift;
-    if (!drift || record.verdict !== 'drift')
-        return undefined;
-    if (drift.kind === 'deterministic')
-        return `All ${drift.runs} reruns agree with each other and not with the record: the change is real, not noise.`;
-    const names = drift.varying.map((output) => quote(output.output));
-    const failed = (record.reruns ?? []).filter((run) => run.failure && !run.variation).map((run) => `run ${run.index} ${quote(run.failure)}`);
-    const varies = names.length > 0 ? `${names.slice(0, 5).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''} ${names.length === 1 ? 'varies' : 'vary'} between them` : '';
-    return `The ${drift.runs} reruns disagree with each other: the training is nondeterministic (${[varies, ...failed].filter(Boolean).join('; ')}). ${FIX_NONDETERMINISM}`;
-}
-/** A short sha256 or a number; from a report another job wrote, so quoted all the same. */
-function cell(value, quote) {
-    if (value === null)
-        return '—';
-    return typeof value === 'number' || value === 'NaN' || value === 'Infinity' || value === '-Infinity' ? formatNumber(value) : quote(value);
-}
-/** The varying outputs, one row each, one column per run. */
-function varyingRows(outputs, quote) {
-    return outputs.map((output) => [quote(output.output), ...output.values.map((value) => cell(value, quote))]);
-}
-/** One row per variation: what it changed, or that it changed nothing. */
-function variationRows(record, quote) {
-    return (record.variations ?? []).map((variation) => [
-        quote(variation.variation),
-        variation.failure ? `run failed: ${quote(variation.failure)}` : variation.changed.length === 0 ? 'no change' : variation.changed.map((output) => `${quote(output.output)} (${cell(output.values[0] ?? null, quote)} → ${cell(output.values[1] ?? null, quote)})`).join(', '),
-    ]);
-}
-/** What the probe did with the seeds, in one line; undefined when it did nothing. */
-function seedingLine(run, quote) {
-    const seeding = run?.seeding;
-    if (!seeding)
-        return undefined;
-    const calls = seeding.applied.flatMap((entry) => entry.calls.map((call) => `${quote(call)}${entry.processes > 1 ? ` (${plural(entry.processes, 'process')})` : ''}`));
-    const failed = (seeding.failed ?? []).map((entry) => `${quote(entry.module)} failed: ${quote(entry.error)}`);
-    const what = [...calls, ...failed];
-    return `Seeds applied in-process by the probe${seeding.strict ? ' (strict determinism)' : ''}: ${what.length > 0 ? what.join(' · ') : 'none (no seeded framework was imported)'}`;
-}
-
-;// CONCATENATED MODULE: ./src/report/markdown.ts
-
-
-
-
-
-
-
-
-
-const LOG_CHARS = 6_000;
-/** Rows per table when the caller sets no cap: a report with 100k metrics still renders a readable page. */
-const DEFAULT_MAX_ROWS = 500;
-const DIFF_CHARS = 8_000;
-const STATUS = {
-    equal: '✅ equal',
-    within: '🟡 within',
-    beyond: '❌ beyond',
-    missing: '❌ missing',
-    new: '🆕 new',
-    identical: '✅ identical',
-    differs: '❌ differs',
-    match: '✅ match',
-    mismatch: '❌ changed',
-    'manifest-mismatch': '❌ manifest',
-    pass: '✅ pass',
-    fail: '❌ fail',
-};
-const markdown_esc = (text) => escapeInline(text);
-const code = (hash) => (hash === null ? '—' : `\`${shortHash(hash)}\``);
-function rowLimit(options) {
-    return options.maxRows ?? DEFAULT_MAX_ROWS;
-}
-/** `total`: how many rows there are in all, when the caller built only the first `rowLimit` of them. */
-function table(header, rows, options, total = rows.length) {
-    const shown = rows.slice(0, rowLimit(options));
-    const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...shown.map((row) => `| ${row.join(' | ')} |`)];
-    if (total > shown.length)
-        lines.push(`| … and ${total - shown.length} more | ${header.slice(1).map(() => '').join(' | ')} |`);
-    return lines.join('\n');
-}
-function details(summary, body, open = false) {
-    return `<details${open ? ' open' : ''}><summary>${summary}</summary>\n\n${body}\n\n</details>`;
-}
-function metricsSection(record, options) {
-    const tracked = record.metrics.filter((metric) => metric.status !== 'new');
-    const added = record.metrics.filter((metric) => metric.status === 'new');
-    if (tracked.length === 0 && added.length === 0)
-        return undefined;
-    // Problems first: in a long table the reader sees them without scrolling.
-    const order = { beyond: 0, missing: 1, within: 2, equal: 3, new: 4 };
-    // Only the rows shown are formatted: a report may hold a million metrics.
-    const rows = [...tracked]
-        .sort((a, b) => order[a.status] - order[b.status])
-        .slice(0, rowLimit(options))
-        .map((metric) => {
-        const [recorded, rerun] = formatPair(metric.recorded, metric.rerun);
-        return [markdown_esc(metric.name), recorded, rerun, formatDelta(metric.delta), formatTolerance(metric.tolerance), STATUS[metric.status]];
-    });
-    const parts = tracked.length > 0 ? [table(['Metric', 'Recorded', 'Rerun', 'Δ', 'Tolerance', 'Status'], rows, options, tracked.length)] : [];
-    if (added.length > 0) {
-        const names = added.slice(0, 10).map((metric) => `${markdown_esc(metric.name)} = ${metric.rerun === null ? '—' : formatNumber(metric.rerun)}`);
-        parts.push(`New metrics (not recorded): ${names.join(', ')}${added.length > 10 ? `, and ${added.length - 10} more` : ''}`);
-    }
-    return parts.join('\n\n');
-}
-function thresholdsSection(record, options) {
-    if (record.thresholds.length === 0)
-        return undefined;
-    const rule = (min, max) => [min !== undefined ? `≥ ${formatNumber(min)}` : '', max !== undefined ? `≤ ${formatNumber(max)}` : ''].filter(Boolean).join(' and ');
-    const rows = record.thresholds.map((t) => [markdown_esc(t.metric), rule(t.min, t.max), t.value === null ? '—' : formatNumber(t.value), STATUS[t.status]]);
-    return table(['Threshold', 'Rule', 'Rerun', 'Status'], rows, options);
-}
-function artifactsSection(record, options) {
-    if (record.artifacts.length === 0)
-        return undefined;
-    const rows = record.artifacts.map((artifact) => {
-        const committed = artifact.committed?.status === 'differs' ? `; ❌ committed file is ${code(artifact.committed.actual)}` : '';
-        const status = artifact.policy === 'report' && artifact.status !== 'identical' ? `ℹ️ ${artifact.status === 'missing' ? 'missing' : 'changed'} (not gating)` : STATUS[artifact.status];
-        return [markdown_esc(artifact.path), code(artifact.recorded), code(artifact.actual), `${status}${committed}`];
-    });
-    const tensors = options.detail === 'compact' ? [] : record.artifacts.flatMap((artifact) => (artifact.numeric ? [tensorTable(artifact, artifact.numeric, markdown_esc)] : []));
-    return [table(['Artifact', 'Recorded', 'Rerun', 'Status'], rows, options), ...tensors.filter(Boolean)].join('\n\n');
-}
-function inputDetails(input) {
-    const parts = [];
-    if (input.status === 'mismatch')
-        parts.push(`recorded \`${input.recorded}\`, now \`${input.actual}\``);
-    const manifest = input.manifest;
-    if (manifest) {
-        if (manifest.datasetName)
-            parts.push(`dataset ${markdown_esc(manifest.datasetName)}`);
-        if (manifest.storageUri)
-            parts.push(markdown_esc(manifest.storageUri));
-        if (manifest.recordCount !== undefined) {
-            const actual = manifest.actualRecordCount;
-            parts.push(actual === undefined || actual === manifest.recordCount ? `${manifest.recordCount} rows` : `${actual} rows, manifest says ${manifest.recordCount}`);
+        if (actual.sha256 === expected.sha256) {
+            identicalCount++;
+            continue;
         }
-        if (manifest.contentHashMatches === false)
-            parts.push(`manifest content_hash ${markdown_esc(manifest.contentHash ?? '')} differs`);
+        const tolerance = options.toleranceFor(expected.name, expected.dtype);
+        const judged = pass.comparison
+            ? elementwise(pass.comparison, expected.shape, 'baseline', tolerance)
+            : pass.sampleComparison
+                ? judgedOnSample(pass.sampleComparison, expected, actual, tolerance)
+                : { status: 'differs' };
+        checks.push({ ...row, status: 'differs', ...judged, recorded: statistics(expected), rerun: statistics(actual) });
     }
-    return parts.join(' · ');
+    for (const pass of rerun.tensors) {
+        if (!recordedNames.has(pass.fingerprint.name))
+            checks.push({ name: pass.fingerprint.name, dtype: pass.fingerprint.dtype, shape: pass.fingerprint.shape, status: 'added' });
+    }
+    checks.sort(byDeviation);
+    const has = (status) => checks.some((check) => check.status === status);
+    const outcome = has('changed') || has('removed') || has('added')
+        ? 'structure-changed'
+        : has('beyond')
+            ? 'beyond-tolerance'
+            : has('differs')
+                ? 'no-baseline'
+                : checks.every((check) => check.status === 'retyped')
+                    ? 'content-identical'
+                    : 'within-tolerance';
+    const basis = checks.some((check) => check.basis === 'sample') ? 'sample' : checks.some((check) => check.basis === 'baseline') ? 'baseline' : undefined;
+    const parameters = parameterChanges(recorded.parameters, rerun.parameters);
+    return {
+        ...base,
+        outcome,
+        ...(basis ? { basis } : {}),
+        identicalCount,
+        tensors: checks.slice(0, LISTED_TENSORS),
+        ...(parameters ? { parameters } : {}),
+    };
 }
-function inputsSection(record, options) {
-    if (record.inputs.length === 0)
-        return undefined;
-    const rows = record.inputs.map((input) => [markdown_esc(input.path), input.kind, STATUS[input.status], inputDetails(input)]);
-    const failed = record.inputs.filter((input) => input.status !== 'match').length;
-    const diffs = options.detail === 'compact' ? [] : record.inputs.filter((input) => input.diff).map((input) => details(`Diff of ${markdown_esc(input.path)} against the recorded commit`, codeFence(input.diff, DIFF_CHARS, 'diff')));
-    const body = [table(['Input', 'Kind', 'Status', 'Details'], rows, options), ...diffs].join('\n\n');
-    return details(`Inputs checked: ${plural(record.inputs.length, 'file')}${failed ? `, ${failed} changed` : ', all match'}`, body, failed > 0);
+/** The artifact's status in the report: content identical or within tolerance passes as `within`. */
+function numericArtifactStatus(check) {
+    return check.outcome === 'content-identical' || check.outcome === 'within-tolerance' ? 'within' : 'differs';
 }
-function causesSection(record, options) {
-    if (record.verdict === 'reproduced' || (record.causes.length === 0 && !record.code?.changedFiles?.length))
-        return undefined;
-    const changed = record.code?.changedFiles ?? [];
-    const listFiles = changed.length > 0 && options.detail !== 'compact';
-    const lines = record.causes
-        .slice(0, options.maxRows ?? 20)
-        .map((cause) => {
-        const text = `- ${describeCauses([cause], markdown_esc)}${cause.line ? ` (line ${cause.line})` : ''}`;
-        // With a learned input set each changed file the training read is a cause of its own.
-        if (cause.kind !== 'code-changed' || !listFiles || record.code?.learnedFiles !== undefined)
-            return text;
-        // The files themselves: with a scope, only those next to the training code.
-        const { relevant } = relevantChanges(record.code);
-        if (relevant === 0)
-            return text;
-        const shown = changed.slice(0, Math.min(15, relevant)).map(markdown_esc).join(', ');
-        const more = relevant - Math.min(changed.length, 15, relevant);
-        return `${text}: ${shown}${more > 0 ? `, and ${more} more` : ''}`;
+
+;// CONCATENATED MODULE: ./src/compare/artifacts.ts
+
+/**
+ * Pure: recorded artifact hashes against what the rerun produced (null or absent: not produced), and against the
+ * same path in the checkout where one exists: a committed model that is not the recorded one is drift too.
+ * Identical bytes are identical whatever the policy; a `numeric` artifact whose bytes changed takes its status
+ * from the tensor-by-tensor comparison in `numeric`.
+ */
+function compareArtifacts(expected, actual, committed = new Map(), numeric = new Map()) {
+    return expected.map(({ path, sha256, line, policy }) => {
+        const produced = actual.get(path) ?? null;
+        const tensors = produced !== null && produced !== sha256 ? numeric.get(path) : undefined;
+        const status = produced === null ? 'missing' : produced === sha256 ? 'identical' : tensors ? numericArtifactStatus(tensors) : 'differs';
+        const inCheckout = committed.get(path) ?? null;
+        const check = { path, recorded: sha256, actual: produced, status, line, ...(policy && policy !== 'exact' ? { policy } : {}), ...(tensors ? { numeric: tensors } : {}) };
+        if (inCheckout !== null)
+            check.committed = { actual: inCheckout, status: inCheckout === sha256 ? 'match' : 'differs' };
+        return check;
     });
-    return `**Likely causes**\n\n${lines.join('\n')}`;
-}
-function environmentSection(environment, options) {
-    if (!environment)
-        return undefined;
-    const python = environment.python.required ? `Python ${markdown_esc(environment.python.actual)} (record: ${markdown_esc(environment.python.required)})` : `Python ${markdown_esc(environment.python.actual)}`;
-    const platform = environment.platform.recorded && environment.platform.recorded !== environment.platform.actual ? `${markdown_esc(environment.platform.actual)} (record: ${markdown_esc(environment.platform.recorded)})` : markdown_esc(environment.platform.actual);
-    const venv = environment.venv ? `venv ${environment.venv.source === 'built' ? 'built' : `from ${environment.venv.source}`} in ${formatDuration(environment.venv.durationMs)}` : 'current environment';
-    const packages = environment.packages;
-    const changes = packages ? [...packages.changed, ...packages.added, ...packages.removed] : [];
-    const summary = `Environment: ${python} · ${platform} · ${venv}${packages ? ` · ${changes.length === 0 ? 'packages match the record' : `${plural(changes.length, 'package')} differ`}` : ''}`;
-    if (changes.length === 0 || options.detail === 'compact') {
-        return details(summary, packages ? `${packages.unchanged} packages as recorded; ${packages.changed.length} changed, ${packages.added.length} added, ${packages.removed.length} removed.` : 'No packages were recorded.');
-    }
-    const rows = changes.map((change) => [markdown_esc(change.name), change.recorded === null ? '—' : markdown_esc(change.recorded), change.actual === null ? '—' : markdown_esc(change.actual), change.recorded === null ? 'added' : change.actual === null ? 'removed' : 'changed']);
-    return details(summary, table(['Package', 'Recorded', 'Rerun', ''], rows, options), changes.length <= 5);
-}
-/** Which interpreters the probe saw: the evidence that the rebuilt environment, and only it, did the work. */
-function processesLine(run) {
-    if (run.processCount === undefined)
-        return '';
-    const outside = (run.processes ?? []).filter((process) => !process.inEnvironment);
-    const named = outside.length > 0 ? ` (outside the environment: ${outside.slice(0, 3).map((process) => markdown_esc(process.executable)).join(', ')})` : '';
-    return `\n\nPython processes seen by the probe: ${run.processCount}${named}`;
-}
-/** How the rerun's processes were tracked, and the ones it left running that had to be killed (daemons, stray children). */
-function containmentLine(run) {
-    if (!run.containment)
-        return '';
-    const tracker = run.containment === 'cgroup' ? 'a cgroup' : 'an environment marker';
-    const killed = run.killed ?? [];
-    return `\n\nProcesses tracked by ${tracker}${killed.length > 0 ? `; left running by the command and killed: ${killed.map(markdown_esc).join(' · ')}` : ''}`;
-}
-function runSection(run, options) {
-    if (!run || (options.detail ?? 'full') !== 'full')
-        return undefined;
-    const outcome = run.timedOut ? 'timed out' : run.signal ? `killed by ${markdown_esc(run.signal)}` : `exit ${run.exitCode}`;
-    const lines = run.logTail.split('\n').length;
-    const seeding = seedingLine(run, markdown_esc);
-    const body = `Command: ${markdown_esc(run.command)} (in ${markdown_esc(run.workdir)})${processesLine(run)}${containmentLine(run)}${seeding ? `\n\n${seeding}` : ''}\n\n${codeFence(run.logTail || '(no output)', LOG_CHARS)}`;
-    return details(`Rerun log (last ${plural(lines, 'line')}) · ${outcome} · ${formatDuration(run.durationMs)}`, body, run.exitCode !== 0);
-}
-/** `--runs` and `--vary`: the outputs that varied between reruns side by side, and what each variation changed. */
-function runsSection(record, options) {
-    const parts = [];
-    const drift = driftSentence(record, markdown_esc);
-    if (drift)
-        parts.push(`**Reruns:** ${drift}`);
-    if (record.drift?.kind === 'nondeterministic' && record.drift.varying.length > 0) {
-        parts.push(table(['Output', ...Array.from({ length: record.drift.runs }, (_, i) => `Run ${i + 1}`)], varyingRows(record.drift.varying, markdown_esc), options));
-    }
-    if (record.variations?.length)
-        parts.push(`**Variations** (each against the unvaried run)\n\n${table(['Variation', 'Changed outputs'], variationRows(record, markdown_esc), options)}`);
-    return parts.length > 0 ? parts.join('\n\n') : undefined;
-}
-function warningsSection(record) {
-    if (!record.warnings?.length)
-        return undefined;
-    return record.warnings.map((warning) => `> ⚠️ ${markdown_esc(warning)}`).join('\n>\n');
-}
-/** Closes a drift: how to accept it, with the run.yaml diff from this (clean) rerun. */
-function updateSection(record, options) {
-    if (!record.update || record.verdict !== 'drift')
-        return undefined;
-    const command = codeFence(record.update.command, 1_000, 'sh');
-    const diff = options.detail === 'compact' ? '' : `\n\n${details(`run.yaml as this rerun would record it`, codeFence(record.update.diff, DIFF_CHARS, 'diff'))}`;
-    return `**If this change is intended**, accept it by re-recording (the diff below comes from this clean rerun):\n\n${command}${diff}`;
-}
-function errorSection(record) {
-    if (!record.error)
-        return undefined;
-    const where = [record.recordPath && markdown_esc(record.recordPath), record.error.line && `line ${record.error.line}`, record.error.field && markdown_esc(record.error.field)].filter(Boolean).join(', ');
-    const lines = [`> **Error** (${where}): ${markdown_esc(record.error.message)}`];
-    if (record.error.hint)
-        lines.push(`>\n> **How to fix:** ${markdown_esc(record.error.hint)}`);
-    return lines.join('\n');
-}
-function stagesLine(record) {
-    if (record.stages.length === 0)
-        return undefined;
-    return `<sub>${markdown_esc(record.recordPath)} · ${record.stages.map((stage) => `${stage.stage} ${formatDuration(stage.durationMs)}`).join(' · ')}</sub>`;
-}
-function recordSection(record, options) {
-    const headline = `### ${VERDICT_EMOJI[record.verdict]} ${markdown_esc(record.name)}: ${VERDICT_LABEL[record.verdict]}${driftKindLabel(record)}`;
-    const sections = [
-        headline,
-        errorSection(record) ?? explainRecord(record, markdown_esc),
-        warningsSection(record),
-        runsSection(record, options),
-        metricsSection(record, options),
-        thresholdsSection(record, options),
-        artifactsSection(record, options),
-        causesSection(record, options),
-        inputsSection(record, options),
-        environmentSection(record.environment, options),
-        runSection(record.run, options),
-        stagesLine(record),
-        updateSection(record, options),
-    ];
-    return sections.filter((section) => Boolean(section)).join('\n\n');
-}
-function countLine(verdicts) {
-    const counts = ['reproduced', 'within-tolerance', 'drift', 'error', 'unaffected']
-        .map((verdict) => [verdict, verdicts.filter((v) => v === verdict).length])
-        .filter(([, count]) => count > 0)
-        .map(([verdict, count]) => `${count} ${VERDICT_LABEL[verdict]}`);
-    // A pull request that deleted its only record checks none.
-    return counts.length > 0 ? `${plural(verdicts.length, 'record')}: ${counts.join(', ')}` : 'No record was checked.';
-}
-/** Whether some table of the record is cut at `limit` rows even in full detail (a record with thousands of metrics). */
-function hasLongTable(record, limit) {
-    const packages = record.environment?.packages;
-    const packageRows = packages ? packages.changed.length + packages.added.length + packages.removed.length : 0;
-    return [record.metrics.length, record.thresholds.length, record.artifacts.length, record.inputs.length, packageRows].some((rows) => rows > limit);
-}
-/** The records not rerun (`rerun: affected`), in one collapsed line: nothing they read changed. */
-function unaffectedLine(report) {
-    const unaffected = report.records.filter((record) => record.verdict === 'unaffected');
-    if (unaffected.length === 0)
-        return undefined;
-    const names = unaffected.map((record) => `${markdown_esc(record.name)} (${plural(record.affected?.inputs ?? 0, 'input')})`);
-    return details(`${VERDICT_EMOJI.unaffected} ${plural(unaffected.length, 'record')} not rerun: none of ${unaffected.length === 1 ? 'its' : 'their'} inputs changed since ${unaffected.length === 1 ? 'it was' : 'they were'} recorded`, names.join(' · '));
-}
-function renderMarkdown(report, options = {}) {
-    const verdict = worstVerdict(report.records.map((record) => record.verdict));
-    const head = `## ${VERDICT_EMOJI[verdict]} ${TOOL_NAME}: ${VERDICT_LABEL[verdict]}\n\n${countLine(report.records.map((record) => record.verdict))}`;
-    const cut = (options.detail ?? 'full') !== 'full' || options.maxRows !== undefined || report.records.some((record) => hasLongTable(record, rowLimit(options)));
-    const hint = cut && options.fullReportHint ? `> ✂️ Some details were left out to fit. ${markdown_esc(options.fullReportHint)}` : undefined;
-    const loosened = loosenedMarkdown(report, markdown_esc, options.maxRows);
-    const rerun = report.records.filter((record) => record.verdict !== 'unaffected');
-    return `${[head, loosened, hint, ...rerun.map((record) => recordSection(record, options)), unaffectedLine(report)].filter(Boolean).join('\n\n')}\n`;
 }
 
-;// CONCATENATED MODULE: ./src/write-file-atomic.ts
-
-
-
-/** Writes through a temporary sibling and a rename, so readers never see a half-written file. */
-async function writeFileAtomic(file, content) {
-    await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(file), { recursive: true });
-    const temporary = external_node_path_default().join(external_node_path_default().dirname(file), `.${external_node_path_default().basename(file)}.${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString('hex')}.tmp`);
-    try {
-        await (0,promises_namespaceObject.writeFile)(temporary, content);
-        await (0,promises_namespaceObject.rename)(temporary, file);
-    }
-    catch (error) {
-        await (0,promises_namespaceObject.rm)(temporary, { force: true });
-        throw error;
-    }
+;// CONCATENATED MODULE: ./src/compare/tolerance.ts
+/** A metric's tolerance: its own fields over the default's, anything unset exact. */
+function toleranceFor(name, spec) {
+    const own = spec?.metrics?.[name];
+    return {
+        abs: own?.abs ?? spec?.default?.abs ?? 0,
+        rel: own?.rel ?? spec?.default?.rel ?? 0,
+    };
+}
+/**
+ * Passes when |rerun − recorded| ≤ abs + rel·|recorded| (inclusive). NaN never matches.
+ * The subtraction itself rounds, so a difference within a few ulps of the bound counts as at the bound;
+ * an exact tolerance (0, 0) stays exact.
+ */
+function classifyMetric(recorded, rerun, tolerance) {
+    if (Number.isNaN(recorded) || Number.isNaN(rerun))
+        return 'beyond';
+    if (recorded === rerun)
+        return 'equal';
+    const difference = Math.abs(rerun - recorded);
+    const bound = tolerance.abs + tolerance.rel * Math.abs(recorded);
+    if (!Number.isFinite(difference) || bound <= 0)
+        return 'beyond';
+    const roundingSlack = 4 * Number.EPSILON * Math.max(Math.abs(recorded), Math.abs(rerun), bound);
+    return difference <= bound + roundingSlack ? 'within' : 'beyond';
 }
 
-;// CONCATENATED MODULE: ./src/pipeline/write-reports.ts
+;// CONCATENATED MODULE: ./src/compare/metrics.ts
 
 
-
-/** Writes the machine-readable and the PR-ready report; the JSON is checked against its own schema first. */
-async function writeReports(report, files) {
-    const checked = ReportSchema.parse(report);
-    await Promise.all([
-        files.json ? writeFileAtomic(files.json, `${JSON.stringify(checked, null, 2)}\n`) : undefined,
-        files.markdown ? writeFileAtomic(files.markdown, renderMarkdown(checked)) : undefined,
-    ]);
-}
-
-;// CONCATENATED MODULE: ./src/report/terminal.ts
-
-
-
-
-
-
-// Pure: the CLI's summary. Untrusted strings are sanitized so they cannot drive the terminal.
-const COLOR = { reproduced: '32', 'within-tolerance': '33', drift: '31', error: '35', unaffected: '90' };
-const MARK = { reproduced: '✓', 'within-tolerance': '~', drift: '✗', error: '!', unaffected: '-' };
-/** Rows per list in the terminal; the rest is counted (the JSON and markdown reports hold more). */
-const MAX_ROWS = 50;
-/** The first MAX_ROWS items, formatted, and a line that counts the others. */
-function capped(items, format) {
-    const rows = items.slice(0, MAX_ROWS).map(format);
-    return { rows, more: items.length > MAX_ROWS ? [`    … and ${items.length - MAX_ROWS} more (see the JSON report)`] : [] };
-}
-function columns(rows) {
-    const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-    return rows.map((row) => `    ${row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()}`);
-}
-function recordLines(record, paint) {
-    const q = sanitizeTerminal;
-    const lines = [`${paint(record.verdict, `${MARK[record.verdict]} ${q(record.name)}: ${VERDICT_LABEL[record.verdict]}${driftKindLabel(record)}`)}  (${q(record.recordPath)})`, `  ${explainRecord(record, q)}`];
-    const drift = driftSentence(record, q);
-    if (drift)
-        lines.push(`  ${drift}`);
-    if (record.drift?.kind === 'nondeterministic' && record.drift.varying.length > 0) {
-        const { rows, more } = capped(record.drift.varying, (output) => varyingRows([output], q)[0]);
-        lines.push(...columns([['output', ...Array.from({ length: record.drift.runs }, (_, i) => `run ${i + 1}`)], ...rows]), ...more);
-    }
-    if (record.variations?.length)
-        lines.push(...columns([['variation', 'changed outputs'], ...variationRows(record, q)]));
-    const seeding = seedingLine(record.run, q);
-    if (seeding)
-        lines.push(`  ${seeding}`);
-    if (record.error?.hint)
-        lines.push(`  how to fix: ${q(record.error.hint)}`);
-    for (const warning of record.warnings ?? [])
-        lines.push(`  warning: ${q(warning)}`);
-    const metrics = record.metrics.filter((metric) => metric.status !== 'equal' && metric.status !== 'new');
-    if (metrics.length > 0) {
-        const { rows, more } = capped(metrics, (metric) => {
-            const [recorded, rerun] = formatPair(metric.recorded, metric.rerun);
-            return [q(metric.name), recorded, rerun, formatDelta(metric.delta), formatTolerance(metric.tolerance), metric.status];
-        });
-        lines.push(...columns([['metric', 'recorded', 'rerun', 'Δ', 'tolerance', 'status'], ...rows]), ...more);
-    }
-    const artifacts = record.artifacts.filter((artifact) => artifact.status !== 'identical');
-    if (artifacts.length > 0) {
-        const { rows, more } = capped(artifacts, (a) => [q(a.path), shortHash(a.recorded), shortHash(a.actual), `${a.status}${a.policy === 'report' ? ' (not gating)' : ''}`]);
-        lines.push(...columns([['artifact', 'recorded', 'rerun', 'status'], ...rows]), ...more);
-    }
-    const thresholds = capped(record.thresholds.filter((t) => t.status !== 'pass'), (threshold) => [
-        `    threshold ${q(threshold.metric)}: ${threshold.status} (rerun ${threshold.value ?? '—'}, min ${threshold.min ?? '—'}, max ${threshold.max ?? '—'})`,
-    ]);
-    lines.push(...thresholds.rows.flat(), ...thresholds.more);
-    const inputs = capped(record.inputs.filter((i) => i.status !== 'match'), (input) => [
-        `    ${input.kind} ${q(input.path)}: ${input.status} (recorded ${shortHash(input.recorded)}, now ${shortHash(input.actual)})`,
-    ]);
-    lines.push(...inputs.rows.flat(), ...inputs.more);
-    if (record.causes.length > 0 && record.verdict !== 'reproduced')
-        lines.push(`  likely causes: ${describeCauses(record.causes, q, 8)}`);
-    if (record.run?.logPath && record.verdict === 'error')
-        lines.push(`  full log: ${q(record.run.logPath)}`);
-    if (record.run?.killed?.length)
-        lines.push(`  left running by the command, killed (found by ${record.run.containment === 'cgroup' ? 'its cgroup' : 'its environment marker'}): ${record.run.killed.map(q).join(' · ')}`);
-    if (record.update && record.verdict === 'drift')
-        lines.push(`  if this change is intended: ${q(record.update.command)}`);
-    if (record.stages.length > 0)
-        lines.push(`  stages: ${record.stages.map((stage) => `${stage.stage} ${formatDuration(stage.durationMs)}`).join(' · ')}`);
-    return lines;
-}
-function renderTerminal(report, options = {}) {
-    const paint = (verdict, text) => (options.color ? `\u001b[${COLOR[verdict]}m${text}\u001b[0m` : text);
-    const verdict = worstVerdict(report.records.map((record) => record.verdict));
-    const blocks = report.records.map((record) => recordLines(record, paint).join('\n'));
-    const loosened = loosenedTerminal(report, sanitizeTerminal, (text) => paint('within-tolerance', text));
-    return [...(loosened ? [loosened] : []), ...blocks, paint(verdict, `repro-gate: ${VERDICT_LABEL[verdict]}`)].join('\n\n');
-}
-
-;// CONCATENATED MODULE: ./src/cli/merge-command.ts
-
-
-
-
-
-
-
-/** `repro-gate merge`: the CLI twin of the action's comment mode (validate untrusted reports, merge, re-render). */
-async function runMergeCommand(args, stdout) {
-    const { values, positionals } = parseCommandLine(args, {
-        json: { type: 'string' },
-        markdown: { type: 'string' },
-        expect: { type: 'string', multiple: true },
+/** Pure: every recorded metric against the rerun, then the rerun's new metrics (informational). */
+function compareMetrics({ recorded, rerun, tolerance, lineOf }) {
+    const checks = Object.entries(recorded).map(([name, value]) => {
+        const metricTolerance = toleranceFor(name, tolerance);
+        const rerunValue = rerun?.[name];
+        const base = { name, recorded: toReportNumber(value), tolerance: metricTolerance, line: lineOf?.(name) };
+        if (rerunValue === undefined)
+            return { ...base, rerun: null, delta: null, status: 'missing' };
+        return {
+            ...base,
+            rerun: toReportNumber(rerunValue),
+            delta: toReportNumber(rerunValue - value),
+            status: classifyMetric(value, rerunValue, metricTolerance),
+        };
     });
-    if (positionals.length === 0)
-        throw new UserError('merge needs report files or folders', USAGE_HINT);
-    const report = await mergeReportFiles(positionals, values.expect ?? []);
-    await writeReports(report, { json: values.json, markdown: values.markdown });
-    stdout.write(`${renderTerminal(report, { color: false })}\n`);
-    return exitCodeFor(report.verdict);
+    const added = Object.keys(rerun ?? {})
+        .filter((name) => !(name in recorded))
+        .sort();
+    for (const name of added) {
+        checks.push({ name, recorded: null, rerun: toReportNumber(rerun[name]), delta: null, tolerance: toleranceFor(name, tolerance), status: 'new' });
+    }
+    return checks;
+}
+
+;// CONCATENATED MODULE: ./src/compare/thresholds.ts
+
+/** Pure: min/max gates (inclusive) on the rerun's values. NaN fails every gate. */
+function checkThresholds(thresholds, rerun, lineOf) {
+    return Object.entries(thresholds).map(([metric, { min, max }]) => {
+        const value = rerun?.[metric];
+        const base = { metric, min, max, line: lineOf?.(metric) };
+        if (value === undefined)
+            return { ...base, value: null, status: 'missing' };
+        const passes = !Number.isNaN(value) && (min === undefined || value >= min) && (max === undefined || value <= max);
+        return { ...base, value: toReportNumber(value), status: passes ? 'pass' : 'fail' };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/compare/verdict.ts
+/**
+ * Pure: one record's verdict. Changed data is drift; a changed config or requirements file is only a likely
+ * cause (the rerun used it), so it drifts only through what it changed in the outputs.
+ */
+function decideVerdict(findings) {
+    if (findings.error)
+        return 'error';
+    const drifted = findings.inputs.some((input) => input.kind === 'data' && input.status !== 'match') ||
+        findings.artifacts.some((artifact) => (artifact.status !== 'identical' && artifact.status !== 'within' && artifact.policy !== 'report') || artifact.committed?.status === 'differs') ||
+        findings.metrics.some((metric) => metric.status === 'beyond' || metric.status === 'missing') ||
+        findings.thresholds.some((threshold) => threshold.status !== 'pass');
+    if (drifted)
+        return 'drift';
+    const within = findings.metrics.some((metric) => metric.status === 'within') ||
+        findings.artifacts.some((artifact) => artifact.status === 'within' && artifact.policy !== 'report');
+    return within ? 'within-tolerance' : 'reproduced';
 }
 
 ;// CONCATENATED MODULE: ./src/environment/exec.ts
@@ -22238,77 +21212,240 @@ function prepareEnvironment(request) {
     return createEnvironmentManager(request).prepare();
 }
 
-;// CONCATENATED MODULE: ./src/compare/calibration/calibrate-metrics.ts
-// Pure: a nondeterministic metric's record entry from N runs. It is recorded at the median, and its tolerance is
-// k × the spread (max − min), never below the metric's smallest step. With k = 2 and 2–3 runs a simulation put clean
-// reruns beyond tolerance 9–27% of the time, so k defaults to 3.
-const DEFAULT_CALIBRATION_FACTOR = 3;
-/** Calibration needs at least this many runs; fewer cannot show a spread worth trusting. */
-const MIN_CALIBRATION_RUNS = 3;
-function median(sorted) {
-    const middle = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+;// CONCATENATED MODULE: ./src/environment/machine/describe.ts
+const LIBRARY_NAMES = { openblas: 'OpenBLAS', mkl: 'MKL', blis: 'BLIS', flexiblas: 'FlexiBLAS', openmp: 'OpenMP' };
+// Widest first: the headline is the widest vector unit the kernels may use.
+const ISA_LEVELS = [
+    [['avx512f'], 'AVX-512'],
+    [['avx2'], 'AVX2'],
+    [['avx'], 'AVX'],
+    [['sse4_2'], 'SSE4.2'],
+    [['sve', 'sve2'], 'SVE'],
+    [['asimd', 'neon'], 'NEON'],
+];
+function isaLevel(isa) {
+    return ISA_LEVELS.find(([flags]) => flags.some((flag) => isa.includes(flag)))?.[1] ?? 'baseline';
 }
-/** Digits after the decimal point in the shortest form of a number (1.5e-7 has 8). */
-function decimals(value) {
-    const [mantissa, exponent] = String(Math.abs(value)).split('e');
-    const fraction = mantissa.split('.')[1]?.length ?? 0;
-    return Math.max(0, fraction - Number(exponent ?? 0));
+function libraryName(library) {
+    return LIBRARY_NAMES[library.toLowerCase()] ?? library;
+}
+function sortedDistinct(values) {
+    const present = [...new Set(values.filter((value) => value !== null && value !== undefined))];
+    return present.sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b))));
+}
+function blasLibraries(libraries) {
+    return (libraries ?? []).filter((library) => library.api === 'blas');
+}
+function blasNames(libraries) {
+    return sortedDistinct(blasLibraries(libraries).map((library) => libraryName(library.library)));
+}
+/** The BLAS the run loaded, e.g. MKL; several (numpy's OpenBLAS beside torch's MKL) are joined with +. */
+function blasName(libraries) {
+    const names = blasNames(libraries);
+    return names.length > 0 ? names.join(' + ') : undefined;
+}
+function threadCounts(libraries, api) {
+    const counts = sortedDistinct((libraries ?? []).filter((library) => library.api === api).map((library) => library.threads));
+    return counts.length > 0 ? counts.join('/') : undefined;
+}
+/** Per BLAS (by name): a value such as its version or kernel architecture, distinct values joined. */
+function perBlas(libraries, field) {
+    const values = new Map();
+    for (const library of blasLibraries(libraries)) {
+        const name = libraryName(library.library);
+        values.set(name, [...(values.get(name) ?? []), library[field]]);
+    }
+    const joined = new Map();
+    for (const [name, list] of values) {
+        const distinct = sortedDistinct(list);
+        if (distinct.length > 0)
+            joined.set(name, distinct.join(', '));
+    }
+    return joined;
+}
+/** Shown by their headline level; a machine whose flags are unknown (not Linux) by its CPU instead. */
+function head(machine) {
+    return machine.isa.length > 0 ? isaLevel(machine.isa) : shortCpuName(machine.cpu);
+}
+function phrase(machine, show) {
+    const names = blasNames(machine.libraries);
+    if (names.length === 0)
+        return head(machine);
+    const versions = perBlas(machine.libraries, 'version');
+    const blas = names.map((name) => (show.versions && versions.has(name) ? `${name} ${versions.get(name)}` : name)).join(' + ');
+    const threads = threadCounts(machine.libraries, 'blas');
+    const pool = show.threads && threads ? ` (${threads} thread${threads === '1' ? '' : 's'})` : '';
+    return `${head(machine)} with ${blas}${pool}`;
+}
+/** A short phrase for sentences, e.g. "AVX2 with OpenBLAS (8 threads)". */
+function describeMachine(machine) {
+    return phrase(machine, { versions: false, threads: true });
+}
+/** "Intel(R) Xeon(R) Platinum 8370C CPU @ 2.80GHz" → "Intel Xeon Platinum 8370C": the model without marks, clock or filler. */
+function shortCpuName(model) {
+    const short = model
+        .replace(/\((R|TM)\)/gi, '')
+        .replace(/@.*$/, '')
+        .replace(/\bwith Radeon\b.*$/i, '')
+        .replace(/\b(CPU|Processor|\d+-Cores?)\b/gi, '')
+        .replace(/\s+/g, ' ')
+        .trim();
+    return short || model.trim();
+}
+function gpuSummary(gpus) {
+    const counts = new Map();
+    for (const gpu of gpus ?? [])
+        counts.set(gpu.name, (counts.get(gpu.name) ?? 0) + 1);
+    const parts = [...counts].map(([name, count]) => (count > 1 ? `${count}× ${name}` : name));
+    return parts.length > 0 ? parts.join(' + ') : undefined;
+}
+/** Recorded → actual, when both sides know the value and they differ. */
+function change(label, recorded, actual) {
+    return recorded !== undefined && actual !== undefined && recorded !== actual ? `${label} ${recorded} → ${actual}` : undefined;
+}
+function isaChanges(recorded, actual) {
+    if (recorded.length === 0 || actual.length === 0)
+        return [];
+    const lost = recorded.filter((flag) => !actual.includes(flag));
+    const gained = actual.filter((flag) => !recorded.includes(flag));
+    return [...(lost.length > 0 ? [`ISA flags lost: ${lost.join(', ')}`] : []), ...(gained.length > 0 ? [`ISA flags gained: ${gained.join(', ')}`] : [])];
+}
+function libraryChanges(recorded, actual) {
+    if (!recorded || !actual)
+        return { details: [], blas: false, versions: false, threads: false };
+    const names = change('BLAS', blasName(recorded) ?? 'none', blasName(actual) ?? 'none');
+    const perField = (field, label) => {
+        const after = perBlas(actual, field);
+        return [...perBlas(recorded, field)].map(([name, value]) => change(label(name), value, after.get(name)));
+    };
+    const versions = perField('version', (name) => name);
+    const architectures = perField('architecture', (name) => `${name} architecture`);
+    const blasThreads = change('BLAS threads', threadCounts(recorded, 'blas'), threadCounts(actual, 'blas'));
+    const openmpThreads = change('OpenMP threads', threadCounts(recorded, 'openmp'), threadCounts(actual, 'openmp'));
+    const details = [names, ...versions, ...architectures, blasThreads, openmpThreads].filter((line) => line !== undefined);
+    const anyVersion = versions.some((line) => line !== undefined);
+    return { details, blas: Boolean(names) || anyVersion || Boolean(blasThreads), versions: anyVersion, threads: Boolean(blasThreads) };
+}
+function gpuChanges(recorded, actual) {
+    const first = (gpus, field) => gpus?.[0]?.[field];
+    const lines = [
+        change('GPU', gpuSummary(recorded) ?? 'none', gpuSummary(actual) ?? 'none'),
+        change('GPU driver', first(recorded, 'driver'), first(actual, 'driver')),
+        change('CUDA', first(recorded, 'cuda'), first(actual, 'cuda')),
+        change('cuDNN', first(recorded, 'cudnn'), first(actual, 'cudnn')),
+    ];
+    return lines.filter((line) => line !== undefined);
 }
 /**
- * The smallest change the metric can show: the rounding it is written with when every run wrote at most 6 decimals
- * (an accuracy logged as 0.9533), else a few units of float precision at its magnitude.
+ * What differs between the recorded machine and the rerun's that can move floats, or undefined when nothing does.
+ * The subject leads with the vector level and BLAS, then the GPUs, then the CPU model; otherwise it is the one change.
  */
-function smallestStep(values) {
-    const written = Math.max(...values.map(decimals));
-    const precision = 4 * Number.EPSILON * Math.max(...values.map(Math.abs));
-    return written <= 6 ? Math.max(10 ** -written, precision) : precision;
-}
-/** Rounded up to two significant digits: a tolerance a reader can take in, never below what was measured. */
-function roundUpReadable(value) {
-    if (value <= 0 || !Number.isFinite(value))
-        return value;
-    const unit = 10 ** (Math.floor(Math.log10(value)) - 1);
-    const rounded = Number((Math.ceil(value / unit - 1e-9) * unit).toPrecision(2));
-    // 3 × (0.93 − 0.9) is 0.09000000000000008 in floats: that is 0.09, not 0.091.
-    return rounded >= value * (1 - 1e-9) ? rounded : Number((rounded + unit).toPrecision(2));
-}
-/** Same value in every run (NaN equals NaN: a metric that is always NaN is stable). */
-function allEqual(values) {
-    return values.every((value) => Object.is(value, values[0]) || value === values[0]);
-}
-function calibrateMetrics(runs, factor = DEFAULT_CALIBRATION_FACTOR) {
-    const names = [...new Set(runs.flatMap((run) => Object.keys(run ?? {})))];
-    const values = {};
-    const calibrated = [];
-    const unstable = [];
-    for (const name of names) {
-        const perRun = runs.map((run) => run?.[name] ?? null);
-        const present = perRun.filter((value) => value !== null);
-        if (present.length === perRun.length && allEqual(present)) {
-            values[name] = present[0];
-            continue;
-        }
-        if (present.length < perRun.length || present.some(Number.isNaN)) {
-            unstable.push(name);
-            if (runs[0]?.[name] !== undefined)
-                values[name] = runs[0][name];
-            continue;
-        }
-        const sorted = [...present].sort((a, b) => a - b);
-        const spread = sorted.at(-1) - sorted[0];
-        values[name] = median(sorted);
-        calibrated.push({ name, values: perRun, median: values[name], spread, abs: roundUpReadable(Math.max(factor * spread, smallestStep(present))) });
+function machineChanges(recorded, actual) {
+    const isa = isaChanges(recorded.isa, actual.isa);
+    const libraries = libraryChanges(recorded.libraries, actual.libraries);
+    const cpu = change('CPU', shortCpuName(recorded.cpu), shortCpuName(actual.cpu));
+    const gpus = gpuChanges(recorded.gpus, actual.gpus);
+    const details = [...isa, ...libraries.details, ...(cpu ? [cpu] : []), ...gpus];
+    if (details.length === 0)
+        return undefined;
+    const levelChanged = recorded.isa.length > 0 && actual.isa.length > 0 && isaLevel(recorded.isa) !== isaLevel(actual.isa);
+    if (levelChanged || libraries.blas) {
+        // Versions and thread counts only where they differ, so the sentence shows the change and nothing else.
+        const show = { versions: libraries.versions, threads: libraries.threads };
+        return { subject: `recorded on ${phrase(recorded, show)}, rerun on ${phrase(actual, show)}`, details };
     }
-    return { values, calibrated, unstable };
+    const gpusBefore = gpuSummary(recorded.gpus);
+    const gpusAfter = gpuSummary(actual.gpus);
+    if (gpusBefore !== gpusAfter) {
+        const on = (summary) => (summary ? `on ${summary}` : 'without a GPU');
+        return { subject: `recorded ${on(gpusBefore)}, rerun ${on(gpusAfter)}`, details };
+    }
+    if (cpu)
+        return { subject: `recorded on ${shortCpuName(recorded.cpu)}, rerun on ${shortCpuName(actual.cpu)}`, details };
+    return { subject: details[0], details };
 }
-/** How a calibrated entry says where it came from, in a YAML comment beside it. */
-function calibrationComment(runs, spread) {
-    return ` calibrated: ${runs} runs, spread ${Number(spread.toPrecision(2))}`;
+
+;// CONCATENATED MODULE: ./src/report/truncate.ts
+// Pure: strings cut to a report field's cap instead of failing its schema. The cut is always said, with a count.
+/** The start of `text`, at most `max` characters in all, ending with how much was left out. */
+function keepStart(text, max) {
+    if (text.length <= max)
+        return text;
+    const note = (cut) => `… (${cut} more characters)`;
+    const kept = max - note(text.length).length;
+    return `${text.slice(0, kept)}${note(text.length - kept)}`;
 }
-/** Whether a YAML comment marks an entry that calibration wrote (and may rewrite). */
-function isCalibrationComment(comment) {
-    return comment?.trim().startsWith('calibrated:') ?? false;
+/**
+ * The first line and the end of `text`, at most `max` characters: a message says what failed first and why last
+ * (pip's ERROR lines, a stack of causes), so the middle is what goes.
+ */
+function keepEnds(text, max) {
+    if (text.length <= max)
+        return text;
+    const firstLine = text.split('\n', 1)[0];
+    const head = firstLine.length <= max / 4 ? firstLine : `${firstLine.slice(0, Math.floor(max / 4) - 1)}…`;
+    const note = (cut) => `\n… (${cut} characters left out) …\n`;
+    const tailLength = max - head.length - note(text.length).length;
+    return `${head}${note(text.length - head.length - tailLength)}${text.slice(text.length - tailLength)}`;
+}
+
+;// CONCATENATED MODULE: ./src/explain/causes.ts
+
+
+
+// Pure: turns the differences found on the way into the likely causes a reader checks first.
+function pythonDiffers(python) {
+    if (!python.required)
+        return false;
+    const required = python.required.split('.');
+    return python.actual.split('.').slice(0, required.length).join('.') !== python.required;
+}
+function likelyCauses(facts) {
+    const causes = [];
+    for (const input of facts.inputs) {
+        if (input.status === 'match')
+            continue;
+        const kind = { data: 'data-changed', config: 'config-changed', requirements: 'requirements-changed', code: 'code-changed' }[input.kind];
+        // A learned input: changed, and read by the training.
+        causes.push({ kind, subject: input.kind === 'code' ? `${input.path} (read by the training)` : input.path, line: input.line });
+    }
+    const environment = facts.environment;
+    if (environment) {
+        if (pythonDiffers(environment.python)) {
+            causes.push({ kind: 'python-changed', subject: `${environment.python.required} → ${environment.python.actual}` });
+        }
+        const { recorded, actual } = environment.platform;
+        if (recorded && recorded !== actual)
+            causes.push({ kind: 'platform-changed', subject: `${recorded} → ${actual}` });
+        const machine = environment.machine?.recorded && machineChanges(environment.machine.recorded, environment.machine.actual);
+        // Built from the record's own fingerprint: cut to what a report holds.
+        if (machine)
+            causes.push({ kind: 'machine-changed', subject: keepStart(machine.subject, REPORT_TEXT_MAX) });
+        const packages = environment.packages;
+        const changes = [...(packages?.changed ?? []), ...(packages?.added ?? []), ...(packages?.removed ?? [])];
+        // A package no process of the rerun imported cannot have changed its results: listed last, as unlikely.
+        const unlikely = (change) => change.imported === false;
+        for (const change of [...changes.filter((c) => !unlikely(c)), ...changes.filter(unlikely)]) {
+            const subject = `${change.name} ${change.recorded ?? '(none)'} → ${change.actual ?? '(none)'}`;
+            causes.push({ kind: 'packages-changed', subject, ...(unlikely(change) ? { unlikely: true } : {}) });
+        }
+    }
+    const code = facts.code;
+    // With a learned input set, only the files the training read count (listed above, one by one).
+    if (code?.changedFiles && code.changedFiles.length > 0 && code.learnedFiles === undefined) {
+        const { scoped, relevant, total } = relevantChanges(code);
+        const since = code.recordedCommit?.slice(0, 12);
+        const files = (count) => `${count} file${count === 1 ? '' : 's'}`;
+        const subject = scoped ? `${files(relevant)} changed in ${code.scope} since ${since} (${total} in the repository)` : `${files(total)} changed since ${since}`;
+        causes.push({ kind: 'code-changed', subject });
+    }
+    return causes;
+}
+/** The changed files that count for a record: those under its folder when it has one (they come first in `changedFiles`), else all. */
+function relevantChanges(code) {
+    const total = code.changedFilesTotal ?? code.changedFiles?.length ?? 0;
+    const scoped = Boolean(code.scope) && code.scope !== '.';
+    return { scoped, total, relevant: scoped ? (code.changedInScope ?? total) : total };
 }
 
 ;// CONCATENATED MODULE: ./src/inputs/manifest.ts
@@ -22375,6 +21512,170 @@ async function countRows(file, format) {
     return format === 'csv' ? Math.max(0, nonEmptyLines - 1) : nonEmptyLines;
 }
 
+;// CONCATENATED MODULE: ./src/inputs/check-inputs.ts
+
+
+
+// The inputs stage: data, config and requirements against their recorded hashes, before anything runs.
+async function hashCheck(kind, file, recorded, line) {
+    const actual = await sha256PathIfExists(file.absolute);
+    const status = actual === null ? 'missing' : actual === recorded ? 'match' : 'mismatch';
+    return { kind, path: file.repoRelative, recorded, actual, status, line };
+}
+async function checkManifest(data, manifestPath, dataHash) {
+    const manifest = await readManifest(manifestPath.absolute, manifestPath.repoRelative);
+    const check = {
+        path: manifestPath.repoRelative,
+        datasetName: manifest.dataset_name,
+        storageUri: manifest.storage_uri,
+        contentHash: manifest.content_hash,
+        recordCount: manifest.record_count,
+    };
+    if (dataHash === null)
+        return check;
+    if (manifest.content_hash !== undefined)
+        check.contentHashMatches = manifest.content_hash === `sha256:${dataHash}`;
+    const format = rowFormatOf(data.absolute);
+    if (manifest.record_count !== undefined && format && (await (0,promises_namespaceObject.stat)(data.absolute)).isFile()) {
+        check.actualRecordCount = await countRows(data.absolute, format);
+    }
+    return check;
+}
+function manifestDisagrees(manifest) {
+    return (manifest.contentHashMatches === false ||
+        (manifest.actualRecordCount !== undefined && manifest.actualRecordCount !== manifest.recordCount));
+}
+/** Hashes every input in parallel. Missing files come back with status `missing`; the caller decides what that means. */
+async function checkInputs(loaded) {
+    const { record, paths, lineOf } = loaded;
+    const data = (record.data ?? []).map(async (entry, i) => {
+        const resolved = paths.data[i];
+        const check = await hashCheck('data', resolved.data, entry.sha256, lineOf(['data', i, 'sha256']));
+        if (!resolved.manifest)
+            return check;
+        const manifest = await checkManifest(resolved.data, resolved.manifest, check.actual);
+        const status = check.status === 'match' && manifestDisagrees(manifest) ? 'manifest-mismatch' : check.status;
+        return { ...check, status, manifest };
+    });
+    const config = (record.config ?? []).map((entry, i) => hashCheck('config', paths.config[i], entry.sha256, lineOf(['config', i, 'sha256'])));
+    const environment = record.environment;
+    const requirements = paths.requirements && environment?.requirements_sha256
+        ? [hashCheck('requirements', paths.requirements, environment.requirements_sha256, lineOf(['environment', 'requirements_sha256']))]
+        : [];
+    return Promise.all([...data, ...config, ...requirements]);
+}
+
+;// CONCATENATED MODULE: ./src/inputs/code-files.ts
+
+
+
+
+// The record's learned input set (`code.files`) against the working tree: every file the training read, hashed now.
+/** Files hashed at once: a learned set holds thousands of small modules, and each open takes a descriptor. */
+const PARALLEL_HASHES = 128;
+/** Below this a file is read whole: a module is a few KB, and a streamed hash costs a 1 MiB buffer and four calls more. */
+const SMALL_FILE_BYTES = 256 * 1024;
+/** A learned file's sha256, or null when it is gone. Never through a link at its own path, never a FIFO or device. */
+async function hashLearnedFile(file) {
+    const stats = await (0,promises_namespaceObject.lstat)(file).catch(() => undefined);
+    if (!stats)
+        return null;
+    if (!stats.isFile() || stats.size > SMALL_FILE_BYTES)
+        return sha256PathIfExists(file);
+    const bytes = await (0,promises_namespaceObject.readFile)(file, { flag: external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NOFOLLOW | external_node_fs_namespaceObject.constants.O_NONBLOCK }).catch(() => undefined);
+    return bytes === undefined ? sha256PathIfExists(file) : (0,external_node_crypto_namespaceObject.createHash)('sha256').update(bytes).digest('hex');
+}
+async function checkCodeFiles(loaded) {
+    const files = loaded.record.code?.files;
+    if (!files)
+        return undefined;
+    const changed = [];
+    for (let start = 0; start < files.length; start += PARALLEL_HASHES) {
+        const batch = files.slice(start, start + PARALLEL_HASHES);
+        const actual = await Promise.all(batch.map((_, i) => hashLearnedFile(loaded.paths.codeFiles[start + i].absolute)));
+        batch.forEach((entry, i) => {
+            const hash = actual[i];
+            if (hash === entry.sha256)
+                return;
+            const index = start + i;
+            changed.push({ kind: 'code', path: loaded.paths.codeFiles[index].repoRelative, recorded: entry.sha256, actual: hash, status: hash === null ? 'missing' : 'mismatch', line: loaded.lineOf(['code', 'files', index, 'sha256']) });
+        });
+    }
+    return { total: files.length, changed };
+}
+
+;// CONCATENATED MODULE: ./src/inputs/affected.ts
+function listed(items) {
+    return `${items.slice(0, 5).join(', ')}${items.length > 5 ? ` and ${items.length - 5} more` : ''}`;
+}
+function decideAffected(facts) {
+    const declared = facts.inputs.filter((input) => input.kind !== 'code').length;
+    const inputs = (facts.learnedFiles ?? 0) + declared;
+    const affected = (reason) => ({ affected: true, reason, inputs });
+    // Every doubt reruns: a false pass is the one thing this decision must never produce.
+    if (facts.learnedFiles === undefined || facts.learnedFiles === 0)
+        return affected('rerun: the record has no learned input set (code.files); `repro-gate record --update` learns it');
+    if (facts.recordChanged === undefined)
+        return affected('rerun: there is no base to compare the record itself with (pass --base; on a pull request the action compares with its base)');
+    if (facts.recordChanged)
+        return affected('rerun: the record itself changed since the base');
+    if (facts.environmentGap)
+        return affected(`rerun: ${facts.environmentGap}`);
+    const changed = facts.inputs.filter((input) => input.status !== 'match').map((input) => input.path);
+    if (changed.length > 0)
+        return affected(`rerun: ${changed.length === 1 ? 'an input' : `${changed.length} inputs`} changed since it was recorded (${listed(changed)})`);
+    if (facts.structuralChanges === undefined)
+        return affected('rerun: code.commit is not in this clone, so new files since it cannot be found (fetch more history)');
+    if (facts.structuralChanges.length > 0)
+        return affected(`rerun: files were added, renamed or re-linked since code.commit (${listed(facts.structuralChanges)}): a new file can shadow a module or be found by a directory scan`);
+    if (facts.watched && facts.watchedChanges === undefined)
+        return affected('rerun: code.commit is not in this clone, so the watched files cannot be compared with it (fetch more history)');
+    if (facts.watchedChanges && facts.watchedChanges.length > 0)
+        return affected(`rerun: watched files changed since code.commit (${listed(facts.watchedChanges)})`);
+    return { affected: false, reason: `not rerun: none of its ${inputs} inputs changed since it was recorded`, inputs };
+}
+
+;// CONCATENATED MODULE: ./src/inputs/watched.ts
+
+/**
+ * Pure: of the changes since the record's commit (undefined when they cannot be known), the files matching the record's
+ * `code.watch` globs (repository-relative), at their path now or, renamed, at the one they had.
+ */
+function watchedChanges(changes, globs) {
+    if (globs.length === 0)
+        return [];
+    if (!changes)
+        return undefined;
+    const watched = (file) => file !== undefined && globs.some((glob) => file === glob || external_node_path_default().matchesGlob(file, glob));
+    return changes.filter((change) => watched(change.path) || watched(change.from)).map((change) => change.path);
+}
+
+;// CONCATENATED MODULE: ./src/inputs/structural-changes.ts
+
+// A learned input set shows when a file the training read changed. It cannot show a file that is new: a module that
+// shadows another (`json.py` beside the script), a compiled module or `.pth` file, a file a directory scan would find,
+// a symlink pointed elsewhere, or a `.gitignore` that changes what the sandbox copy holds. Any such change since the
+// record's commit makes the record affected.
+const SYMLINK_MODE = '120000';
+const COPY_RULES = new Set(['.gitignore', '.gitattributes']);
+/**
+ * Pure: of the changes since the record's commit (undefined when they cannot be known), the paths added, renamed, copied,
+ * retyped or re-linked (untracked ones too) and changed `.gitignore` / `.gitattributes`, leaving out `excluded`
+ * (outputs, declared data, the record).
+ */
+function structuralChanges(changes, excluded) {
+    if (!changes)
+        return undefined;
+    return changes
+        .filter((change) => !isUnderAny(change.path, excluded))
+        .filter((change) => ['A', 'R', 'C', 'T', '?'].includes(change.status) ||
+        change.oldMode === SYMLINK_MODE ||
+        change.newMode === SYMLINK_MODE ||
+        COPY_RULES.has(change.path.split('/').at(-1) ?? ''))
+        .map((change) => change.path)
+        .sort();
+}
+
 ;// CONCATENATED MODULE: ./src/inputs/learned-inputs.ts
 
 
@@ -22385,7 +21686,7 @@ async function countRows(file, format) {
 // of the user's repository (relative to its root) with their hashes. Declared inputs and the run's own outputs are
 // left out: they are checked on their own.
 /** Files hashed at once (the modules of a learned set are many and small). */
-const PARALLEL_HASHES = 64;
+const learned_inputs_PARALLEL_HASHES = 64;
 /** The learned set, sorted by path; files the run created itself (not in the checkout) are not inputs. */
 async function learnedInputs(request) {
     const root = await (0,promises_namespaceObject.realpath)(request.sandboxRoot);
@@ -22398,8 +21699,8 @@ async function learnedInputs(request) {
         .filter((file) => !file.startsWith('.git/') && !isUnderAny(file, request.excluded))
         .sort();
     const learned = [];
-    for (let start = 0; start < candidates.length; start += PARALLEL_HASHES) {
-        const batch = await Promise.all(candidates.slice(start, start + PARALLEL_HASHES).map(async (file) => {
+    for (let start = 0; start < candidates.length; start += learned_inputs_PARALLEL_HASHES) {
+        const batch = await Promise.all(candidates.slice(start, start + learned_inputs_PARALLEL_HASHES).map(async (file) => {
             const inCheckout = external_node_path_default().join(request.repoRoot, file);
             const stats = await (0,promises_namespaceObject.lstat)(inCheckout).catch(() => undefined);
             return stats?.isFile() ? { path: file, sha256: await sha256File(inCheckout, { noFollow: true }) } : undefined;
@@ -22431,14 +21732,7 @@ function inputSetGap(command, trace) {
     return undefined;
 }
 
-;// CONCATENATED MODULE: ./src/record/measurement.ts
-/** How `record` writes a Python version: major.minor, unless the record already pins a patch. */
-function recordedPythonVersion(exact, current) {
-    const parts = current?.split('.').length === 3 ? 3 : 2;
-    return exact.split('.').slice(0, parts).join('.');
-}
-
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/base.js
+;// CONCATENATED MODULE: ../main/node_modules/diff/libesm/diff/base.js
 class Diff {
     diff(oldStr, newStr, 
     // Type below is not accurate/complete - see above for full possibilities - but it compiles
@@ -22693,7 +21987,477 @@ class Diff {
     }
 }
 
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/array.js
+;// CONCATENATED MODULE: ../main/node_modules/diff/libesm/diff/line.js
+
+
+class LineDiff extends Diff {
+    constructor() {
+        super(...arguments);
+        this.tokenize = tokenize;
+    }
+    equals(left, right, options) {
+        // If we're ignoring whitespace, we need to normalise lines by stripping
+        // whitespace before checking equality. (This has an annoying interaction
+        // with newlineIsToken that requires special handling: if newlines get their
+        // own token, then we DON'T want to trim the *newline* tokens down to empty
+        // strings, since this would cause us to treat whitespace-only line content
+        // as equal to a separator between lines, which would be weird and
+        // inconsistent with the documented behavior of the options.)
+        if (options.ignoreWhitespace) {
+            if (!options.newlineIsToken || !left.includes('\n')) {
+                left = left.trim();
+            }
+            if (!options.newlineIsToken || !right.includes('\n')) {
+                right = right.trim();
+            }
+        }
+        else if (options.ignoreNewlineAtEof && !options.newlineIsToken) {
+            if (left.endsWith('\n')) {
+                left = left.slice(0, -1);
+            }
+            if (right.endsWith('\n')) {
+                right = right.slice(0, -1);
+            }
+        }
+        return super.equals(left, right, options);
+    }
+}
+const lineDiff = new LineDiff();
+function diffLines(oldStr, newStr, options) {
+    return lineDiff.diff(oldStr, newStr, options);
+}
+function diffTrimmedLines(oldStr, newStr, options) {
+    options = generateOptions(options, { ignoreWhitespace: true });
+    return lineDiff.diff(oldStr, newStr, options);
+}
+// Exported standalone so it can be used from jsonDiff too.
+function tokenize(value, options) {
+    if (options.stripTrailingCr) {
+        // remove one \r before \n to match GNU diff's --strip-trailing-cr behavior
+        value = value.replace(/\r\n/g, '\n');
+    }
+    const retLines = [], linesAndNewlines = value.split(/(\n|\r\n)/);
+    // Ignore the final empty token that occurs if the string ends with a new line
+    if (!linesAndNewlines[linesAndNewlines.length - 1]) {
+        linesAndNewlines.pop();
+    }
+    // Merge the content and line separators into single tokens
+    for (let i = 0; i < linesAndNewlines.length; i++) {
+        const line = linesAndNewlines[i];
+        if (i % 2 && !options.newlineIsToken) {
+            retLines[retLines.length - 1] += line;
+        }
+        else {
+            retLines.push(line);
+        }
+    }
+    return retLines;
+}
+
+;// CONCATENATED MODULE: ../main/node_modules/diff/libesm/patch/create.js
+
+/**
+ * Returns true if the filename contains characters that require C-style
+ * quoting (as used by Git and GNU diffutils in diff output).
+ */
+function needsQuoting(s) {
+    for (let i = 0; i < s.length; i++) {
+        if (s[i] < '\x20' || s[i] > '\x7e' || s[i] === '"' || s[i] === '\\') {
+            return true;
+        }
+    }
+    return false;
+}
+/**
+ * C-style quotes a filename, encoding special characters as escape sequences
+ * and non-ASCII bytes as octal escapes. This is the inverse of
+ * `parseQuotedFileName` in parse.ts.
+ *
+ * Non-ASCII bytes are encoded as UTF-8 before being emitted as octal escapes.
+ * This matches the behaviour of both Git and GNU diffutils, which always emit
+ * UTF-8 octal escapes regardless of the underlying filesystem encoding (e.g.
+ * Git for Windows converts from NTFS's UTF-16 to UTF-8 internally).
+ *
+ * If the filename doesn't need quoting, returns it as-is.
+ */
+function quoteFileNameIfNeeded(s) {
+    if (!needsQuoting(s)) {
+        return s;
+    }
+    let result = '"';
+    const bytes = new TextEncoder().encode(s);
+    let i = 0;
+    while (i < bytes.length) {
+        const b = bytes[i];
+        // See https://en.wikipedia.org/wiki/Escape_sequences_in_C#Escape_sequences
+        if (b === 0x07) {
+            result += '\\a';
+        }
+        else if (b === 0x08) {
+            result += '\\b';
+        }
+        else if (b === 0x09) {
+            result += '\\t';
+        }
+        else if (b === 0x0a) {
+            result += '\\n';
+        }
+        else if (b === 0x0b) {
+            result += '\\v';
+        }
+        else if (b === 0x0c) {
+            result += '\\f';
+        }
+        else if (b === 0x0d) {
+            result += '\\r';
+        }
+        else if (b === 0x22) {
+            result += '\\"';
+        }
+        else if (b === 0x5c) {
+            result += '\\\\';
+        }
+        else if (b >= 0x20 && b <= 0x7e) {
+            // Just a printable ASCII character that is neither a double quote nor a
+            // backslash; no need to escape it.
+            result += String.fromCharCode(b);
+        }
+        else {
+            // Either part of a non-ASCII character or a control character without a
+            // special escape sequence; needs escaping as a 3-digit octal escape
+            result += '\\' + b.toString(8).padStart(3, '0');
+        }
+        i++;
+    }
+    result += '"';
+    return result;
+}
+const INCLUDE_HEADERS = {
+    includeIndex: true,
+    includeUnderline: true,
+    includeFileHeaders: true
+};
+const FILE_HEADERS_ONLY = {
+    includeIndex: false,
+    includeUnderline: false,
+    includeFileHeaders: true
+};
+const OMIT_HEADERS = {
+    includeIndex: false,
+    includeUnderline: false,
+    includeFileHeaders: false
+};
+function structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
+    let optionsObj;
+    if (!options) {
+        optionsObj = {};
+    }
+    else if (typeof options === 'function') {
+        optionsObj = { callback: options };
+    }
+    else {
+        optionsObj = options;
+    }
+    if (typeof optionsObj.context === 'undefined') {
+        optionsObj.context = 4;
+    }
+    // We copy this into its own variable to placate TypeScript, which thinks
+    // optionsObj.context might be undefined in the callbacks below.
+    const context = optionsObj.context;
+    // @ts-expect-error (runtime check for something that is correctly a static type error)
+    if (optionsObj.newlineIsToken) {
+        throw new Error('newlineIsToken may not be used with patch-generation functions, only with diffing functions');
+    }
+    if (!optionsObj.callback) {
+        return diffLinesResultToPatch(diffLines(oldStr, newStr, optionsObj));
+    }
+    else {
+        const { callback } = optionsObj;
+        diffLines(oldStr, newStr, Object.assign(Object.assign({}, optionsObj), { callback: (diff) => {
+                const patch = diffLinesResultToPatch(diff);
+                // TypeScript is unhappy without the cast because it does not understand that `patch` may
+                // be undefined here only if `callback` is StructuredPatchCallbackAbortable:
+                callback(patch);
+            } }));
+    }
+    function diffLinesResultToPatch(diff) {
+        // STEP 1: Build up the patch with no "\ No newline at end of file" lines and with the arrays
+        //         of lines containing trailing newline characters. We'll tidy up later...
+        if (!diff) {
+            return;
+        }
+        diff.push({ value: '', lines: [] }); // Append an empty value to make cleanup easier
+        function contextLines(lines) {
+            return lines.map(function (entry) { return ' ' + entry; });
+        }
+        const hunks = [];
+        let oldRangeStart = 0, newRangeStart = 0, curRange = [], oldLine = 1, newLine = 1;
+        for (let i = 0; i < diff.length; i++) {
+            const current = diff[i], lines = current.lines || splitLines(current.value);
+            current.lines = lines;
+            if (current.added || current.removed) {
+                // If we have previous context, start with that
+                if (!oldRangeStart) {
+                    const prev = diff[i - 1];
+                    oldRangeStart = oldLine;
+                    newRangeStart = newLine;
+                    if (prev) {
+                        curRange = context > 0 ? contextLines(prev.lines.slice(-context)) : [];
+                        oldRangeStart -= curRange.length;
+                        newRangeStart -= curRange.length;
+                    }
+                }
+                // Output our changes
+                for (const line of lines) {
+                    curRange.push((current.added ? '+' : '-') + line);
+                }
+                // Track the updated file position
+                if (current.added) {
+                    newLine += lines.length;
+                }
+                else {
+                    oldLine += lines.length;
+                }
+            }
+            else {
+                // Identical context lines. Track line changes
+                if (oldRangeStart) {
+                    // Close out any changes that have been output (or join overlapping)
+                    if (lines.length <= context * 2 && i < diff.length - 2) {
+                        // Overlapping
+                        for (const line of contextLines(lines)) {
+                            curRange.push(line);
+                        }
+                    }
+                    else {
+                        // end the range and output
+                        const contextSize = Math.min(lines.length, context);
+                        for (const line of contextLines(lines.slice(0, contextSize))) {
+                            curRange.push(line);
+                        }
+                        const hunk = {
+                            oldStart: oldRangeStart,
+                            oldLines: (oldLine - oldRangeStart + contextSize),
+                            newStart: newRangeStart,
+                            newLines: (newLine - newRangeStart + contextSize),
+                            lines: curRange
+                        };
+                        hunks.push(hunk);
+                        oldRangeStart = 0;
+                        newRangeStart = 0;
+                        curRange = [];
+                    }
+                }
+                oldLine += lines.length;
+                newLine += lines.length;
+            }
+        }
+        // Step 2: eliminate the trailing `\n` from each line of each hunk, and, where needed, add
+        //         "\ No newline at end of file".
+        for (const hunk of hunks) {
+            for (let i = 0; i < hunk.lines.length; i++) {
+                if (hunk.lines[i].endsWith('\n')) {
+                    hunk.lines[i] = hunk.lines[i].slice(0, -1);
+                }
+                else {
+                    hunk.lines.splice(i + 1, 0, '\\ No newline at end of file');
+                    i++; // Skip the line we just added, then continue iterating
+                }
+            }
+        }
+        return {
+            oldFileName: oldFileName, newFileName: newFileName,
+            oldHeader: oldHeader, newHeader: newHeader,
+            hunks: hunks
+        };
+    }
+}
+/**
+ * creates a unified diff patch.
+ *
+ * @param patch either a single structured patch object (as returned by `structuredPatch`) or an
+ *   array of them (as returned by `parsePatch`).
+ * @param headerOptions behaves the same as the `headerOptions` option of `createTwoFilesPatch`.
+ *   Ignored for patches where `isGit` is `true`.
+ *
+ * When a patch has `isGit: true`, `formatPatch` output is changed to more closely match Git's
+ * output: it emits a `diff --git` header, emits Git extended headers as appropriate based on
+ * properties like `isRename`, `isCreate`, `newMode`, etc, and will omit `---`/`+++` file
+ * headers for patches with no hunks (e.g. renames without content changes).
+ */
+function formatPatch(patch, headerOptions) {
+    var _a, _b, _c, _d, _e, _f;
+    if (!headerOptions) {
+        headerOptions = INCLUDE_HEADERS;
+    }
+    if (Array.isArray(patch)) {
+        if (patch.length > 1 && !headerOptions.includeFileHeaders && !patch.every(p => p.isGit)) {
+            throw new Error('Cannot omit file headers on a multi-file patch. '
+                + '(The result would be unparseable; how would a tool trying to apply '
+                + 'the patch know which changes are to which file?)');
+        }
+        return patch.map(p => formatPatch(p, headerOptions)).join('\n');
+    }
+    const ret = [];
+    // Git patches have a fixed header format (diff --git, extended headers,
+    // and ---/+++ when hunks are present), so headerOptions is ignored.
+    if (patch.isGit) {
+        headerOptions = INCLUDE_HEADERS;
+        // Emit Git-style diff --git header and extended headers.
+        // Git never puts /dev/null in the "diff --git" line; for file
+        // creations/deletions it uses the real filename on both sides.
+        if (!patch.oldFileName) {
+            throw new Error('oldFileName must be specified for Git patches');
+        }
+        if (!patch.newFileName) {
+            throw new Error('newFileName must be specified for Git patches');
+        }
+        let gitOldName = patch.oldFileName;
+        let gitNewName = patch.newFileName;
+        if (patch.isCreate && gitOldName === '/dev/null') {
+            gitOldName = gitNewName.replace(/^b\//, 'a/');
+        }
+        else if (patch.isDelete && gitNewName === '/dev/null') {
+            gitNewName = gitOldName.replace(/^a\//, 'b/');
+        }
+        ret.push('diff --git ' + quoteFileNameIfNeeded(gitOldName) + ' ' + quoteFileNameIfNeeded(gitNewName));
+        if (patch.isDelete) {
+            ret.push('deleted file mode ' + ((_a = patch.oldMode) !== null && _a !== void 0 ? _a : '100644'));
+        }
+        if (patch.isCreate) {
+            ret.push('new file mode ' + ((_b = patch.newMode) !== null && _b !== void 0 ? _b : '100644'));
+        }
+        if (patch.oldMode && patch.newMode && !patch.isDelete && !patch.isCreate) {
+            ret.push('old mode ' + patch.oldMode);
+            ret.push('new mode ' + patch.newMode);
+        }
+        if (patch.isRename) {
+            ret.push('rename from ' + quoteFileNameIfNeeded(((_c = patch.oldFileName) !== null && _c !== void 0 ? _c : '').replace(/^a\//, '')));
+            ret.push('rename to ' + quoteFileNameIfNeeded(((_d = patch.newFileName) !== null && _d !== void 0 ? _d : '').replace(/^b\//, '')));
+        }
+        if (patch.isCopy) {
+            ret.push('copy from ' + quoteFileNameIfNeeded(((_e = patch.oldFileName) !== null && _e !== void 0 ? _e : '').replace(/^a\//, '')));
+            ret.push('copy to ' + quoteFileNameIfNeeded(((_f = patch.newFileName) !== null && _f !== void 0 ? _f : '').replace(/^b\//, '')));
+        }
+    }
+    else {
+        if (headerOptions.includeIndex && patch.oldFileName == patch.newFileName && patch.oldFileName !== undefined) {
+            ret.push('Index: ' + patch.oldFileName);
+        }
+        if (headerOptions.includeUnderline) {
+            ret.push('===================================================================');
+        }
+    }
+    // Emit --- / +++ file headers. For Git patches with no hunks (e.g.
+    // pure renames, mode-only changes), Git omits these, so we do too.
+    const hasHunks = patch.hunks.length > 0;
+    if (headerOptions.includeFileHeaders && patch.oldFileName !== undefined && patch.newFileName !== undefined
+        && (!patch.isGit || hasHunks)) {
+        ret.push('--- ' + quoteFileNameIfNeeded(patch.oldFileName) + (patch.oldHeader ? '\t' + patch.oldHeader : ''));
+        ret.push('+++ ' + quoteFileNameIfNeeded(patch.newFileName) + (patch.newHeader ? '\t' + patch.newHeader : ''));
+    }
+    for (let i = 0; i < patch.hunks.length; i++) {
+        const hunk = patch.hunks[i];
+        // Unified Diff Format quirk: If the chunk size is 0,
+        // the first number is one lower than one would expect.
+        // https://www.artima.com/weblogs/viewpost.jsp?thread=164293
+        const oldStart = hunk.oldLines === 0 ? hunk.oldStart - 1 : hunk.oldStart;
+        const newStart = hunk.newLines === 0 ? hunk.newStart - 1 : hunk.newStart;
+        ret.push('@@ -' + oldStart + ',' + hunk.oldLines
+            + ' +' + newStart + ',' + hunk.newLines
+            + ' @@');
+        for (const line of hunk.lines) {
+            ret.push(line);
+        }
+    }
+    return ret.join('\n') + '\n';
+}
+function createTwoFilesPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
+    if (typeof options === 'function') {
+        options = { callback: options };
+    }
+    if (!(options === null || options === void 0 ? void 0 : options.callback)) {
+        const patchObj = structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options);
+        if (!patchObj) {
+            return;
+        }
+        return formatPatch(patchObj, options === null || options === void 0 ? void 0 : options.headerOptions);
+    }
+    else {
+        const { callback } = options;
+        structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, Object.assign(Object.assign({}, options), { callback: patchObj => {
+                if (!patchObj) {
+                    callback(undefined);
+                }
+                else {
+                    callback(formatPatch(patchObj, options.headerOptions));
+                }
+            } }));
+    }
+}
+function createPatch(fileName, oldStr, newStr, oldHeader, newHeader, options) {
+    return createTwoFilesPatch(fileName, fileName, oldStr, newStr, oldHeader, newHeader, options);
+}
+/**
+ * Split `text` into an array of lines, including the trailing newline character (where present)
+ */
+function splitLines(text) {
+    const hasTrailingNl = text.endsWith('\n');
+    const result = text.split('\n').map(line => line + '\n');
+    if (hasTrailingNl) {
+        result.pop();
+    }
+    else {
+        result.push(result.pop().slice(0, -1));
+    }
+    return result;
+}
+
+;// CONCATENATED MODULE: ./src/report/text-diff.ts
+
+
+/**
+ * Pure: a unified diff of two texts under one name, without the `===` banner; empty when they are equal, and a one-line
+ * summary when too much changed to show.
+ */
+function unifiedDiff(name, before, after) {
+    if (before === after)
+        return '';
+    const patch = createTwoFilesPatch(`a/${name}`, `b/${name}`, before, after, undefined, undefined, { context: 3, maxEditLength: DIFF_MAX_EDIT_LENGTH });
+    if (patch === undefined)
+        return `${name}: more than ${DIFF_MAX_EDIT_LENGTH} lines changed, too many to show`;
+    return patch
+        .split('\n')
+        .filter((line) => !line.startsWith('==='))
+        .join('\n')
+        .trimEnd();
+}
+
+;// CONCATENATED MODULE: ./src/inputs/config-diff.ts
+
+
+
+
+
+/** Text a reviewer reads as a diff: configs, and the code and templates a training reads (learned inputs). */
+const TEXT_INPUT = new Set(['.yaml', '.yml', '.json', '.toml', '.ini', '.cfg', '.py', '.txt', '.j2', '.jinja', '.jinja2', '.sql', '.sh']);
+/**
+ * A changed text config as a unified diff against its version at the recorded commit: a reviewer sees
+ * `lr: 0.01 → 0.05` instead of two hashes. Undefined for binary or large files, or when the commit is not in the clone.
+ */
+async function configDiff(repoRoot, commit, file) {
+    if (!commit || !TEXT_INPUT.has(external_node_path_default().extname(file.repoRelative).toLowerCase()))
+        return undefined;
+    const size = await (0,promises_namespaceObject.stat)(file.absolute).then((info) => info.size, () => Infinity);
+    if (size > CONFIG_DIFF_MAX_BYTES)
+        return undefined;
+    const [before, after] = await Promise.all([readFileAtCommit(repoRoot, commit, file.repoRelative), (0,promises_namespaceObject.readFile)(file.absolute, 'utf8')]);
+    if (before === undefined)
+        return undefined;
+    return unifiedDiff(file.repoRelative, before, after) || undefined;
+}
+
+;// CONCATENATED MODULE: ../main/node_modules/diff/libesm/diff/array.js
 
 class ArrayDiff extends Diff {
     tokenize(value) {
@@ -22709,6 +22473,86 @@ class ArrayDiff extends Diff {
 const arrayDiff = new ArrayDiff();
 function diffArrays(oldArr, newArr, options) {
     return arrayDiff.diff(oldArr, newArr, options);
+}
+
+;// CONCATENATED MODULE: ./src/record/measurement.ts
+/** How `record` writes a Python version: major.minor, unless the record already pins a patch. */
+function recordedPythonVersion(exact, current) {
+    const parts = current?.split('.').length === 3 ? 3 : 2;
+    return exact.split('.').slice(0, parts).join('.');
+}
+
+;// CONCATENATED MODULE: ./src/compare/calibration/calibrate-metrics.ts
+// Pure: a nondeterministic metric's record entry from N runs. It is recorded at the median, and its tolerance is
+// k × the spread (max − min), never below the metric's smallest step. With k = 2 and 2–3 runs a simulation put clean
+// reruns beyond tolerance 9–27% of the time, so k defaults to 3.
+const DEFAULT_CALIBRATION_FACTOR = 3;
+/** Calibration needs at least this many runs; fewer cannot show a spread worth trusting. */
+const MIN_CALIBRATION_RUNS = 3;
+function median(sorted) {
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+/** Digits after the decimal point in the shortest form of a number (1.5e-7 has 8). */
+function decimals(value) {
+    const [mantissa, exponent] = String(Math.abs(value)).split('e');
+    const fraction = mantissa.split('.')[1]?.length ?? 0;
+    return Math.max(0, fraction - Number(exponent ?? 0));
+}
+/**
+ * The smallest change the metric can show: the rounding it is written with when every run wrote at most 6 decimals
+ * (an accuracy logged as 0.9533), else a few units of float precision at its magnitude.
+ */
+function smallestStep(values) {
+    const written = Math.max(...values.map(decimals));
+    const precision = 4 * Number.EPSILON * Math.max(...values.map(Math.abs));
+    return written <= 6 ? Math.max(10 ** -written, precision) : precision;
+}
+/** Rounded up to two significant digits: a tolerance a reader can take in, never below what was measured. */
+function roundUpReadable(value) {
+    if (value <= 0 || !Number.isFinite(value))
+        return value;
+    const unit = 10 ** (Math.floor(Math.log10(value)) - 1);
+    const rounded = Number((Math.ceil(value / unit - 1e-9) * unit).toPrecision(2));
+    // 3 × (0.93 − 0.9) is 0.09000000000000008 in floats: that is 0.09, not 0.091.
+    return rounded >= value * (1 - 1e-9) ? rounded : Number((rounded + unit).toPrecision(2));
+}
+/** Same value in every run (NaN equals NaN: a metric that is always NaN is stable). */
+function allEqual(values) {
+    return values.every((value) => Object.is(value, values[0]) || value === values[0]);
+}
+function calibrateMetrics(runs, factor = DEFAULT_CALIBRATION_FACTOR) {
+    const names = [...new Set(runs.flatMap((run) => Object.keys(run ?? {})))];
+    const values = {};
+    const calibrated = [];
+    const unstable = [];
+    for (const name of names) {
+        const perRun = runs.map((run) => run?.[name] ?? null);
+        const present = perRun.filter((value) => value !== null);
+        if (present.length === perRun.length && allEqual(present)) {
+            values[name] = present[0];
+            continue;
+        }
+        if (present.length < perRun.length || present.some(Number.isNaN)) {
+            unstable.push(name);
+            if (runs[0]?.[name] !== undefined)
+                values[name] = runs[0][name];
+            continue;
+        }
+        const sorted = [...present].sort((a, b) => a - b);
+        const spread = sorted.at(-1) - sorted[0];
+        values[name] = median(sorted);
+        calibrated.push({ name, values: perRun, median: values[name], spread, abs: roundUpReadable(Math.max(factor * spread, smallestStep(present))) });
+    }
+    return { values, calibrated, unstable };
+}
+/** How a calibrated entry says where it came from, in a YAML comment beside it. */
+function calibrationComment(runs, spread) {
+    return ` calibrated: ${runs} runs, spread ${Number(spread.toPrecision(2))}`;
+}
+/** Whether a YAML comment marks an entry that calibration wrote (and may rewrite). */
+function isCalibrationComment(comment) {
+    return comment?.trim().startsWith('calibrated:') ?? false;
 }
 
 ;// CONCATENATED MODULE: ./src/record/calibrated-entries.ts
@@ -22933,6 +22777,713 @@ function keepUntouchedLines(before, after) {
         }
     }
     return merged.join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/rerun/rerun-environment.ts
+
+
+
+// The rerun's environment is an allowlist: what a training legitimately needs from the host, and nothing else
+// (no tokens, no cloud credentials, no CI variables). A training that needs more says so in the record
+// (`environment.variables`, or `environment.pass_env` for values that must not be written down, like HF_TOKEN).
+const HOST_VARIABLES = new Set(['PATH', 'LANG', 'TZ', 'CUDA_VISIBLE_DEVICES', 'LD_LIBRARY_PATH']);
+const isHostVariable = (name) => HOST_VARIABLES.has(name) || name.startsWith('LC_');
+/** Pure: the rerun's environment. */
+function rerunEnvironment(options) {
+    const { base, binDir, venvDir, sandbox } = options;
+    const passed = new Set(options.passEnv);
+    // The job's own tokens are never passed, whatever the record (a pull request can edit its record) asks for.
+    const env = Object.fromEntries(Object.entries(base).filter(([name]) => (isHostVariable(name) || passed.has(name)) && !isSecretVariable(name)));
+    if (binDir && venvDir) {
+        env.VIRTUAL_ENV = venvDir;
+        env.PATH = [binDir, base.PATH].filter(Boolean).join((external_node_path_default()).delimiter);
+    }
+    Object.assign(env, {
+        HOME: sandbox.home,
+        TMPDIR: sandbox.tmp,
+        // A script that finds the repository through the workflow's variable, or the shell's idea of the current folder, finds the copy.
+        GITHUB_WORKSPACE: sandbox.root,
+        PWD: options.cwd,
+        PYTHONNOUSERSITE: '1',
+        // The cached venv must come out of the rerun as it went in: no bytecode written into it.
+        PYTHONDONTWRITEBYTECODE: '1',
+    });
+    Object.assign(env, options.variables);
+    for (const [name, value] of Object.entries(options.seeds))
+        env[`${SEED_ENV_PREFIX}${name.toUpperCase()}`] = String(value);
+    return env;
+}
+
+;// CONCATENATED MODULE: external "node:events"
+const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
+;// CONCATENATED MODULE: ./src/rerun/containment/cgroup-hierarchies.ts
+
+/** mountinfo escapes space, tab, newline and backslash in paths as octal. */
+function unescapeMountField(field) {
+    return field.replace(/\\([0-7]{3})/g, (_, octal) => String.fromCharCode(parseInt(octal, 8)));
+}
+function parseCgroupMounts(mountinfo) {
+    const mounts = [];
+    for (const line of mountinfo.split('\n')) {
+        const [before, after] = line.split(' - ');
+        if (!before || !after)
+            continue;
+        const fields = before.split(' ');
+        const [fsType, , superOptions = ''] = after.split(' ');
+        if (fsType !== 'cgroup' && fsType !== 'cgroup2')
+            continue;
+        const root = unescapeMountField(fields[3] ?? '/');
+        const mountPoint = unescapeMountField(fields[4] ?? '');
+        if (!mountPoint)
+            continue;
+        const version = fsType === 'cgroup2' ? 2 : 1;
+        mounts.push({ version, controllers: version === 1 ? superOptions.split(',') : [], root, mountPoint });
+    }
+    return mounts;
+}
+/** Our cgroup path per hierarchy: `0::/path` for v2, `N:pids,…:/path` for v1, keyed `v2` or by controller. */
+function parseOwnCgroups(procSelfCgroup) {
+    const own = new Map();
+    for (const line of procSelfCgroup.split('\n')) {
+        const match = /^(\d+):([^:]*):(.*)$/.exec(line);
+        if (!match)
+            continue;
+        const [, id, controllers, cgroupPath] = match;
+        if (id === '0' && controllers === '')
+            own.set('v2', cgroupPath);
+        else
+            for (const controller of controllers.split(','))
+                own.set(controller, cgroupPath);
+    }
+    return own;
+}
+/** Our cgroup's folder under a mount, or undefined when the mount does not show it. */
+function folderUnder(mount, ownPath) {
+    if (ownPath === undefined)
+        return undefined;
+    // Without a cgroup namespace, a container sees its own cgroup as the mount's root.
+    const relative = external_node_path_default().posix.relative(mount.root, ownPath);
+    if (relative.startsWith('..') || external_node_path_default().posix.isAbsolute(relative))
+        return undefined;
+    return external_node_path_default().join(mount.mountPoint, relative);
+}
+/**
+ * Candidates, best first: v2 (a whole-cgroup kill in one write), then the v1 `pids` and `freezer` hierarchies, which
+ * exist only to track processes. Other v1 controllers are left alone: moving a process there changes its resource limits.
+ */
+function cgroupCandidates(mountinfo, procSelfCgroup) {
+    const mounts = parseCgroupMounts(mountinfo);
+    const own = parseOwnCgroups(procSelfCgroup);
+    const candidates = [];
+    const add = (version, parent) => {
+        if (parent && !candidates.some((candidate) => candidate.parent === parent))
+            candidates.push({ version, parent });
+    };
+    for (const mount of mounts.filter((m) => m.version === 2))
+        add(2, folderUnder(mount, own.get('v2')));
+    for (const controller of ['pids', 'freezer']) {
+        for (const mount of mounts.filter((m) => m.version === 1 && m.controllers.includes(controller)))
+            add(1, folderUnder(mount, own.get(controller)));
+    }
+    return candidates;
+}
+
+;// CONCATENATED MODULE: ./src/rerun/containment/cgroup.ts
+
+
+
+
+
+// A cgroup created directly in the cgroup filesystem (root, or a delegated subtree). Unlike a process group or an
+// environment variable, a process cannot leave it without write access to the hierarchy, and its children are born in it.
+const REMOVE_ATTEMPTS = 20;
+const REMOVE_PAUSE_MS = 25;
+/** An empty cgroup of ours this old was left by a repro-gate that was killed before it could clean up. */
+const STALE_AFTER_MS = 60_000;
+const OUR_CGROUP = new RegExp(`^${TOOL_NAME}-[0-9a-f-]{36}$`);
+/** The candidates this host offers, where we may create a folder; empty when none (no cgroupfs, or not permitted). */
+async function writableCgroupParents() {
+    const [mountinfo, own] = await Promise.all([(0,promises_namespaceObject.readFile)('/proc/self/mountinfo', 'utf8').catch(() => ''), (0,promises_namespaceObject.readFile)('/proc/self/cgroup', 'utf8').catch(() => '')]);
+    const candidates = cgroupCandidates(mountinfo, own);
+    const writable = await Promise.all(candidates.map((candidate) => (0,promises_namespaceObject.access)(candidate.parent, promises_namespaceObject.constants.W_OK).then(() => true, () => false)));
+    return candidates.filter((_, i) => writable[i]);
+}
+/** The folder and every cgroup below it, deepest first: a command may create cgroups of its own (a nested repro-gate does). */
+async function foldersDeepestFirst(folder) {
+    const entries = await (0,promises_namespaceObject.readdir)(folder, { recursive: true, withFileTypes: true }).catch(() => []);
+    const below = entries.filter((entry) => entry.isDirectory()).map((entry) => external_node_path_default().join(entry.parentPath, entry.name));
+    return [...below.sort((a, b) => b.length - a.length), folder];
+}
+function openCgroup(folder, version) {
+    return {
+        folder,
+        // cgroup.procs lists only the processes directly in a cgroup, not in the cgroups below it.
+        list: async () => {
+            const folders = await foldersDeepestFirst(folder);
+            const texts = await Promise.all(folders.map((each) => (0,promises_namespaceObject.readFile)(external_node_path_default().join(each, 'cgroup.procs'), 'utf8').catch(() => '')));
+            return texts.flatMap((text) => text.split('\n').filter(Boolean).map(Number));
+        },
+        // Kernel 5.14+: kills every process in it and below at once, including any forked mid-sweep.
+        killAll: version === 2 ? () => (0,promises_namespaceObject.writeFile)(external_node_path_default().join(folder, 'cgroup.kill'), '1') : undefined,
+        remove: async () => {
+            // The kernel lets go of a killed process a moment after the signal; until then the folder is busy.
+            for (let attempt = 0; attempt < REMOVE_ATTEMPTS; attempt++) {
+                for (const each of await foldersDeepestFirst(folder))
+                    await (0,promises_namespaceObject.rmdir)(each).catch(() => undefined);
+                if (!(await (0,promises_namespaceObject.stat)(folder).catch(() => undefined)))
+                    return;
+                await (0,external_node_timers_promises_namespaceObject.setTimeout)(REMOVE_PAUSE_MS);
+            }
+        },
+    };
+}
+/** Best effort: the kernel refuses to remove a cgroup that still has processes, so a running rerun's is never touched. */
+async function removeStaleCgroups(parent) {
+    const names = await (0,promises_namespaceObject.readdir)(parent).catch(() => []);
+    await Promise.all(names
+        .filter((name) => OUR_CGROUP.test(name))
+        .map(async (name) => {
+        const folder = external_node_path_default().join(parent, name);
+        const stats = await (0,promises_namespaceObject.stat)(folder).catch(() => undefined);
+        if (stats && Date.now() - stats.mtimeMs > STALE_AFTER_MS)
+            await (0,promises_namespaceObject.rmdir)(folder).catch(() => undefined);
+    }));
+}
+/**
+ * Creates a cgroup for the run in the first candidate that accepts the process, and moves it there; the process must
+ * not have started the command yet (index.ts holds it until then). Undefined when no candidate accepts it.
+ */
+async function moveIntoNewCgroup(pid, runId, candidates) {
+    for (const candidate of candidates) {
+        await removeStaleCgroups(candidate.parent);
+        const folder = external_node_path_default().join(candidate.parent, `${TOOL_NAME}-${runId}`);
+        try {
+            await (0,promises_namespaceObject.mkdir)(folder);
+        }
+        catch {
+            continue;
+        }
+        const cgroup = openCgroup(folder, candidate.version);
+        try {
+            await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(folder, 'cgroup.procs'), String(pid));
+            return cgroup;
+        }
+        catch {
+            // v2 refuses a move across a boundary we may not write, or into a parent that distributes controllers.
+            await cgroup.remove();
+        }
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/rerun/containment/process-table.ts
+
+
+
+/** Pure: the fields after the command name, which may itself hold spaces and parentheses. */
+function parseStat(stat) {
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const [parent, processGroup] = [Number(fields[1]), Number(fields[2])];
+    if (!fields[0] || !Number.isInteger(parent) || !Number.isInteger(processGroup))
+        return undefined;
+    return { state: fields[0], parent, processGroup };
+}
+/** Kernel threads (children of kthreadd, pid 2) have no argv and no environment, ever. */
+function isKernelThread(pid, status) {
+    return pid === 2 || status.parent === 2;
+}
+async function processStatus(pid) {
+    return (0,promises_namespaceObject.readFile)(`/proc/${pid}/stat`, 'utf8').then(parseStat, () => undefined);
+}
+/** A process that has not exited: zombies hold no resources and ignore signals, so they count as gone. */
+async function isRunning(pid) {
+    const status = await processStatus(pid);
+    return status !== undefined && status.state !== 'Z';
+}
+/** Pure: the NUL-separated argv as one line, capped so a report stays small. */
+function formatCommandLine(cmdline) {
+    const line = cmdline.toString('utf8').replace(/\0+$/, '').replace(/\0/g, ' ').trim();
+    return line.length > KILLED_COMMAND_MAX_CHARS ? `${line.slice(0, KILLED_COMMAND_MAX_CHARS - 1)}…` : line;
+}
+// A process in the middle of an exec shows an empty argv and environment for a moment.
+const EXEC_ATTEMPTS = 10;
+const EXEC_PAUSE_MS = 2;
+/** The file's content once it is not empty (or after a few tries); undefined when it cannot be read. */
+async function readAfterExec(file) {
+    let content;
+    for (let attempt = 0; attempt < EXEC_ATTEMPTS; attempt++) {
+        content = await (0,promises_namespaceObject.readFile)(file).catch(() => undefined);
+        if (content === undefined || content.length > 0)
+            return content;
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(EXEC_PAUSE_MS);
+    }
+    return content;
+}
+async function commandLine(pid) {
+    const cmdline = await readAfterExec(`/proc/${pid}/cmdline`);
+    if (cmdline && cmdline.length > 0)
+        return formatCommandLine(cmdline);
+    // Gone, or still without argv: its name is the next best thing.
+    const comm = await (0,promises_namespaceObject.readFile)(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+    return comm.trim() ? `[${comm.trim()}]` : `pid ${pid}`;
+}
+/** Pure: whether a NUL-separated environment block holds exactly `NAME=value`. */
+function environHas(environ, entry) {
+    return environ.toString('latin1').split('\0').includes(entry);
+}
+/** Every pid in /proc except ours. */
+async function allPids() {
+    const names = await (0,promises_namespaceObject.readdir)('/proc').catch(() => []);
+    return names.filter((name) => /^\d+$/.test(name)).map(Number).filter((pid) => pid !== process.pid);
+}
+/** The process's environment as it was at exec; undefined when it cannot be read (another user's, or gone). */
+async function environOf(pid) {
+    return readAfterExec(`/proc/${pid}/environ`);
+}
+function killProcess(pid) {
+    try {
+        process.kill(pid, 'SIGKILL');
+    }
+    catch {
+        // ESRCH: already gone. EPERM: not ours to kill, and nothing else can be done about it.
+    }
+}
+
+;// CONCATENATED MODULE: ./src/rerun/containment/marker.ts
+
+
+// The fallback where no cgroup can be created (GitHub's runner does the same with RUNNER_TRACKING_ID): every process
+// of the run inherits a variable holding the run's unique id. A process that drops it (`env -u`, `env -i`) escapes.
+function markerEnvironment(runId) {
+    return { [RUN_ID_ENV]: runId };
+}
+/**
+ * The processes carrying the run's marker, plus those still in the command's process group (a member that dropped the
+ * marker but kept the group). Processes whose environment cannot be read (another user's) are not ours.
+ */
+function markedProcesses(runId, processGroup) {
+    const entry = `${RUN_ID_ENV}=${runId}`;
+    return {
+        list: async () => {
+            const pids = await allPids();
+            const marked = await Promise.all(pids.map(async (pid) => {
+                const status = await processStatus(pid);
+                if (!status || status.state === 'Z' || isKernelThread(pid, status))
+                    return undefined;
+                if (status.processGroup === processGroup)
+                    return pid;
+                const environ = await environOf(pid);
+                return environ && environHas(environ, entry) ? pid : undefined;
+            }));
+            return marked.filter((pid) => pid !== undefined);
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/rerun/containment/sweep.ts
+
+
+
+const SWEEP_PAUSE_MS = 10;
+/**
+ * Kills the run's processes until none is left: a process may fork while it is being killed, so the list is read
+ * again after every round. Bounded in time: a process stuck in the kernel (state D) cannot be killed by anyone.
+ * Returns the command line of every process it killed, in the order they were found.
+ */
+async function sweep(source, seen = new Set()) {
+    const killed = [];
+    const deadline = performance.now() + SWEEP_MAX_MS;
+    for (;;) {
+        const pids = await source.list();
+        const running = (await Promise.all(pids.map(async (pid) => ((await isRunning(pid)) ? pid : undefined)))).filter((pid) => pid !== undefined);
+        if (running.length === 0 || performance.now() > deadline)
+            return killed;
+        // Command lines first: after the kill they are gone.
+        const fresh = running.filter((pid) => !seen.has(pid));
+        const commands = await Promise.all(fresh.map(commandLine));
+        fresh.forEach((pid, i) => {
+            seen.add(pid);
+            killed.push({ pid, command: commands[i] });
+        });
+        await source.killAll?.().catch(() => undefined);
+        for (const pid of running)
+            killProcess(pid);
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(SWEEP_PAUSE_MS);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/rerun/containment/systemd-scope.ts
+
+
+
+
+
+
+// Without write access to the cgroup filesystem (a normal user on a desktop), the user's systemd can still put the
+// command in a scope of its own: `systemd-run --user --scope` moves itself into a new cgroup, then execs the command.
+const run = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_namespaceObject.execFile);
+const PROBE_TIMEOUT_MS = 5_000;
+const SCOPE_FLAGS = ['--user', '--scope', '--quiet', '--collect'];
+let available;
+/** Whether the user's systemd answers (it needs a session bus), tried once per process with a command that does nothing. */
+function systemdScopeAvailable() {
+    available ??= run('systemd-run', [...SCOPE_FLAGS, '--', 'true'], { timeout: PROBE_TIMEOUT_MS }).then(() => true, () => false);
+    return available;
+}
+function systemdScope(runId) {
+    const unit = `${TOOL_NAME}-${runId}.scope`;
+    const systemctl = (...args) => run('systemctl', ['--user', ...args], { timeout: PROBE_TIMEOUT_MS });
+    return {
+        wrap: (argv) => ['systemd-run', ...SCOPE_FLAGS, `--unit=${unit}`, '--', ...argv],
+        list: async () => {
+            // The scope is gone (collected) once it is empty; then nothing is left to list.
+            const { stdout } = await systemctl('show', '--property=ControlGroup', '--value', unit).catch(() => ({ stdout: '' }));
+            const controlGroup = stdout.trim();
+            if (!controlGroup)
+                return [];
+            const mountinfo = await (0,promises_namespaceObject.readFile)('/proc/self/mountinfo', 'utf8').catch(() => '');
+            const unified = parseCgroupMounts(mountinfo).find((mount) => mount.version === 2 && mount.root === '/');
+            if (!unified)
+                return [];
+            const text = await (0,promises_namespaceObject.readFile)(external_node_path_default().join(unified.mountPoint, controlGroup, 'cgroup.procs'), 'utf8').catch(() => '');
+            return text.split('\n').filter(Boolean).map(Number);
+        },
+        killAll: async () => {
+            await systemctl('kill', '--signal=SIGKILL', unit);
+        },
+        remove: async () => {
+            await systemctl('stop', unit).catch(() => undefined);
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/rerun/containment/index.ts
+
+
+
+
+
+
+
+// The command waits for one line on stdin before it starts, so it is in the cgroup before it can fork;
+// then it runs with stdin on /dev/null, as it would have without the wait.
+const HELD_START = 'read -r _ && exec "$@" </dev/null';
+// Its own process group, so that a timeout can signal the whole tree at once.
+function spawnPiped(argv, options) {
+    return (0,external_node_child_process_namespaceObject.spawn)(argv[0], argv.slice(1), { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+async function startInCgroupfs(argv, options, runId) {
+    const parents = await writableCgroupParents();
+    if (parents.length === 0)
+        return undefined;
+    const child = (0,external_node_child_process_namespaceObject.spawn)('/bin/sh', ['-c', HELD_START, 'sh', ...argv], { cwd: options.cwd, env: options.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const cgroup = await moveIntoNewCgroup(child.pid, runId, parents);
+    child.stdin.on('error', () => undefined);
+    child.stdin.end('\n');
+    return { child, tracker: cgroup };
+}
+async function start(argv, options, runId) {
+    const inCgroupfs = await startInCgroupfs(argv, options, runId);
+    if (inCgroupfs)
+        return inCgroupfs;
+    if (await systemdScopeAvailable()) {
+        const scope = systemdScope(runId);
+        return { child: spawnPiped(scope.wrap(argv), options), tracker: scope };
+    }
+    return { child: spawnPiped(argv, options), tracker: undefined };
+}
+/** Starts `argv` in its own process group, tracked by a cgroup where possible and by the marker always. */
+async function startContained(argv, options) {
+    const runId = (0,external_node_crypto_namespaceObject.randomUUID)();
+    const env = { ...options.env, ...markerEnvironment(runId) };
+    const { child, tracker } = await start(argv, { ...options, env }, runId);
+    return {
+        child,
+        kind: tracker ? 'cgroup' : 'marker',
+        sweep: async () => {
+            const seen = new Set();
+            const killed = tracker ? await sweep(tracker, seen) : [];
+            // Also under a cgroup: a process moved out of it by someone with the right to do so still carries the marker.
+            killed.push(...(await sweep(markedProcesses(runId, child.pid), seen)));
+            return killed.slice(0, KILLED_LISTED_MAX).map((process) => process.command);
+        },
+        dispose: async () => {
+            await tracker?.remove();
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/rerun/log-tail.ts
+// Keeps the last lines of a stream for the report, without holding the whole log in memory.
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007]*\u0007/g;
+class LogTail {
+    maxLines;
+    maxChars;
+    lines = [];
+    partial = '';
+    constructor(maxLines, maxChars) {
+        this.maxLines = maxLines;
+        this.maxChars = maxChars;
+    }
+    push(chunk) {
+        const text = this.partial + chunk.toString('utf8');
+        const parts = text.split(/\r?\n/);
+        this.partial = parts.pop() ?? '';
+        this.lines.push(...parts);
+        if (this.lines.length > this.maxLines)
+            this.lines = this.lines.slice(-this.maxLines);
+        // A single endless line (progress bars) must not grow without bound either.
+        if (this.partial.length > this.maxChars)
+            this.partial = this.partial.slice(-this.maxChars);
+    }
+    text() {
+        const all = [...this.lines, ...(this.partial ? [this.partial] : [])].slice(-this.maxLines).join('\n').replace(ANSI, '');
+        return all.length > this.maxChars ? all.slice(-this.maxChars) : all;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/rerun/run-command.ts
+
+
+
+
+
+
+
+
+/** Signals the whole process group; the group may already be gone. */
+function killGroup(pid, signal) {
+    try {
+        process.kill(-pid, signal);
+    }
+    catch {
+        // ESRCH: nothing left to kill.
+    }
+}
+/**
+ * Runs `sh -c command` in its own process group (and its own cgroup where possible), streaming output live, to the
+ * log file and to a tail. A timeout terminates the whole tree (SIGTERM, then SIGKILL after a grace period); after the
+ * command ends, every process it left behind is killed, daemons included.
+ * A command sh cannot start ends with sh's own exit status 127, like in a terminal.
+ */
+async function runCommand(options) {
+    await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(options.logFile), { recursive: true });
+    const log = (0,external_node_fs_namespaceObject.createWriteStream)(options.logFile);
+    const tail = new LogTail(LOG_TAIL_LINES, LOG_TAIL_MAX_CHARS);
+    const started = performance.now();
+    // By absolute path: the record's variables may set PATH to anything, and a shell that cannot start would crash.
+    const contained = await startContained(['/bin/sh', '-c', options.command], { cwd: options.cwd, env: options.env });
+    const { child } = contained;
+    const pid = child.pid;
+    const onChunk = (chunk) => {
+        log.write(chunk);
+        tail.push(chunk);
+        options.onOutput?.(chunk);
+    };
+    child.stdout.on('data', onChunk);
+    child.stderr.on('data', onChunk);
+    let timedOut = false;
+    let killTimer;
+    const timer = Number.isFinite(options.timeoutMs)
+        ? setTimeout(() => {
+            timedOut = true;
+            killGroup(pid, 'SIGTERM');
+            killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
+        }, options.timeoutMs)
+        : undefined;
+    const closed = (0,external_node_events_namespaceObject.once)(child, 'close').then(() => true);
+    const [exitCode, signal] = (await (0,external_node_events_namespaceObject.once)(child, 'exit'));
+    clearTimeout(timer);
+    clearTimeout(killTimer);
+    const killed = await contained.sweep();
+    killGroup(pid, 'SIGKILL');
+    // A process that escaped every tracker may still hold the output pipes: they are closed from our side after a grace.
+    // Unreferenced: once the pipes close, the pending grace must not keep the process alive.
+    if (!(await Promise.race([closed, (0,external_node_timers_promises_namespaceObject.setTimeout)(OUTPUT_CLOSE_GRACE_MS, false, { ref: false })]))) {
+        child.stdout.destroy();
+        child.stderr.destroy();
+    }
+    await contained.dispose();
+    log.end();
+    await (0,external_node_events_namespaceObject.once)(log, 'close');
+    return { exitCode, signal, timedOut, durationMs: performance.now() - started, logTail: tail.text(), containment: contained.kind, killed };
+}
+
+;// CONCATENATED MODULE: ./src/rerun/sandbox.ts
+
+
+
+
+
+
+const PARALLEL_COPIES = 16;
+/**
+ * Every write or delete of repro-gate in the sandbox goes through here: the folder it touches, with every link
+ * resolved, must still be inside the sandbox. A link planted by the command can never lead one out.
+ */
+async function assertInsideSandbox(root, target) {
+    const realRoot = await (0,promises_namespaceObject.realpath)(root);
+    const parent = await (0,promises_namespaceObject.realpath)(external_node_path_default().dirname(target)).catch(() => undefined);
+    const leaf = await (0,promises_namespaceObject.lstat)(target).catch(() => undefined);
+    if ((parent === undefined || isInside(realRoot, parent)) && !leaf?.isSymbolicLink())
+        return;
+    throw new UserError(`${external_node_path_default().relative(root, target)} leads outside the sandbox through a symlink; repro-gate does not follow it`, 'Outputs and data must be real files and folders inside the repository, not links that leave it.');
+}
+async function allFilesUnder(dir, prefix = '') {
+    const entries = await (0,promises_namespaceObject.readdir)(external_node_path_default().join(dir, prefix), { recursive: true, withFileTypes: true });
+    return entries
+        .filter((entry) => !entry.isDirectory())
+        .map((entry) => external_node_path_default().relative(dir, external_node_path_default().join(entry.parentPath, entry.name)));
+}
+async function sandbox_filesOf(options) {
+    const base = options.isGitRepo ? await listWorkingTreeFiles(options.repoRoot) : await allFilesUnder(options.repoRoot);
+    const extra = await Promise.all(options.extraPaths.map(async (relative) => {
+        const stats = await (0,promises_namespaceObject.lstat)(external_node_path_default().join(options.repoRoot, relative)).catch(() => undefined);
+        if (!stats)
+            return [];
+        return stats.isDirectory() ? allFilesUnder(options.repoRoot, relative) : [relative];
+    }));
+    return [...new Set([...base, ...extra.flat()])];
+}
+/**
+ * Where a link of the repository points inside the copy, as a relative link; undefined when it leaves the repository
+ * (an absolute link into the repository is rewritten, so the command never reaches the user's files through it).
+ */
+async function linkTargetInCopy(repoRoot, file) {
+    const from = external_node_path_default().join(repoRoot, file);
+    const target = external_node_path_default().resolve(external_node_path_default().dirname(from), await (0,promises_namespaceObject.readlink)(from));
+    const realRoot = await (0,promises_namespaceObject.realpath)(repoRoot);
+    const resolved = await (0,promises_namespaceObject.realpath)(target).catch(() => target);
+    const inRepo = isInside(repoRoot, target) ? target : isInside(realRoot, resolved) ? external_node_path_default().join(repoRoot, external_node_path_default().relative(realRoot, resolved)) : undefined;
+    return inRepo === undefined ? undefined : external_node_path_default().relative(external_node_path_default().dirname(from), inRepo) || '.';
+}
+/**
+ * Copies one entry: files are copied (copy-on-write where the filesystem can), links are re-pointed into the copy.
+ * Never a hardlink or a link to the user's file: the command could write through it into the working tree.
+ */
+async function copyEntry(options, root, file, copy) {
+    const from = external_node_path_default().join(options.repoRoot, file);
+    const to = external_node_path_default().join(root, file);
+    const stats = await (0,promises_namespaceObject.lstat)(from).catch(() => undefined);
+    if (!stats || (!stats.isSymbolicLink() && !stats.isFile()))
+        return;
+    await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(to), { recursive: true });
+    // Only a path under a link of the copy can lead elsewhere; every other parent is a folder created here.
+    const underLink = [...copy.links].some((link) => file.startsWith(`${link}${(external_node_path_default()).sep}`));
+    if (underLink)
+        await assertInsideSandbox(root, to);
+    if (stats.isFile())
+        return (0,promises_namespaceObject.copyFile)(from, to, promises_namespaceObject.constants.COPYFILE_FICLONE);
+    const target = await linkTargetInCopy(options.repoRoot, file);
+    if (target === undefined)
+        copy.omitted.push(file.split((external_node_path_default()).sep).join('/'));
+    else {
+        await (0,promises_namespaceObject.symlink)(target, to);
+        copy.links.add(file);
+    }
+}
+async function clearOutputs(root, options) {
+    const tracked = options.isGitRepo ? new Set(await listTrackedFiles(options.repoRoot)) : new Set();
+    for (const relative of options.clearPaths) {
+        const target = external_node_path_default().join(root, relative);
+        const stats = await (0,promises_namespaceObject.lstat)(target).catch(() => undefined);
+        if (!stats)
+            continue;
+        await assertInsideSandbox(root, target);
+        if (!stats.isDirectory()) {
+            await (0,promises_namespaceObject.rm)(target, { recursive: true, force: true });
+            continue;
+        }
+        const untracked = (await allFilesUnder(root, relative)).filter((file) => !tracked.has(file.split((external_node_path_default()).sep).join('/')));
+        for (const file of untracked) {
+            const inside = await assertInsideSandbox(root, external_node_path_default().join(root, file)).then(() => true, () => false);
+            if (inside)
+                await (0,promises_namespaceObject.rm)(external_node_path_default().join(root, file), { force: true });
+        }
+    }
+}
+/** An isolated copy of the working tree for the rerun: what git would see, plus the record's data. */
+async function createSandbox(options) {
+    const base = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-'));
+    const nesting = Array.from({ length: options.extraDepth ?? 0 }, (_, i) => `nested-${i + 1}`);
+    const [root, home, tmp] = [external_node_path_default().join(...nesting, 'work'), 'home', 'tmp'].map((name) => external_node_path_default().join(base, name));
+    const dispose = () => (0,promises_namespaceObject.rm)(base, { recursive: true, force: true });
+    const copy = { links: new Set(), omitted: [] };
+    try {
+        await Promise.all([root, home, tmp].map((dir) => (0,promises_namespaceObject.mkdir)(dir, { recursive: true })));
+        const files = await sandbox_filesOf(options);
+        const isLink = await Promise.all(files.map((file) => (0,promises_namespaceObject.lstat)(external_node_path_default().join(options.repoRoot, file)).then((stats) => stats.isSymbolicLink(), () => false)));
+        // Links first, so a file reached through one lands where the link leads in the copy, never in a folder of the same name.
+        for (const file of files.filter((_, i) => isLink[i]))
+            await copyEntry(options, root, file, copy);
+        const regular = files.filter((_, i) => !isLink[i]);
+        for (let i = 0; i < regular.length; i += PARALLEL_COPIES) {
+            await Promise.all(regular.slice(i, i + PARALLEL_COPIES).map((file) => copyEntry(options, root, file, copy)));
+        }
+        await clearOutputs(root, options);
+    }
+    catch (error) {
+        await dispose();
+        throw error;
+    }
+    return { root, home, tmp, omittedLinks: copy.omitted, dispose };
+}
+
+;// CONCATENATED MODULE: ./src/rerun/index.ts
+
+
+
+
+
+;// CONCATENATED MODULE: ./src/write-file-atomic.ts
+
+
+
+/** Writes through a temporary sibling and a rename, so readers never see a half-written file. */
+async function writeFileAtomic(file, content) {
+    await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(file), { recursive: true });
+    const temporary = external_node_path_default().join(external_node_path_default().dirname(file), `.${external_node_path_default().basename(file)}.${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString('hex')}.tmp`);
+    try {
+        await (0,promises_namespaceObject.writeFile)(temporary, content);
+        await (0,promises_namespaceObject.rename)(temporary, file);
+    }
+    catch (error) {
+        await (0,promises_namespaceObject.rm)(temporary, { force: true });
+        throw error;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/code-report.ts
+
+
+
+const MAX_LISTED_FILES = 50;
+/** What changed in the code since the record was made: usually the first place to look when a PR drifts. */
+async function codeReport(loaded) {
+    if (!loaded.isGitRepo)
+        return undefined;
+    const recordedCommit = loaded.record.code?.commit;
+    const currentCommit = await headCommit(loaded.repoRoot);
+    if (!recordedCommit)
+        return { currentCommit, changedFiles: null };
+    // The record and its outputs are committed after the run they describe, so they always differ: they are not causes.
+    const own = [...loaded.paths.artifacts, ...(loaded.paths.metrics ? [loaded.paths.metrics] : [])].map((p) => p.repoRelative);
+    const isOwn = (file) => isUnderAny(file, [loaded.recordPath, ...own]);
+    const changed = (await changedFilesSince(loaded.repoRoot, recordedCommit))?.filter((file) => !isOwn(file)) ?? null;
+    // In a repository of many models, what changed next to the training code matters most: it is listed first.
+    const scope = external_node_path_default().relative(loaded.repoRoot, external_node_path_default().resolve(loaded.dir, loaded.record.workdir ?? '.')).split((external_node_path_default()).sep).join('/');
+    const inScope = (file) => scope === '' || file === scope || file.startsWith(`${scope}/`);
+    const near = changed?.filter(inScope) ?? [];
+    const ordered = changed ? [...near, ...changed.filter((file) => !inScope(file))] : null;
+    return {
+        recordedCommit,
+        currentCommit,
+        scope: scope || '.',
+        changedFiles: ordered ? ordered.slice(0, MAX_LISTED_FILES) : null,
+        changedFilesTotal: changed?.length,
+        changedInScope: changed ? near.length : undefined,
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/baseline/baseline-file.ts
@@ -25653,167 +26204,6 @@ async function openTensorFile(file, displayPath, runPython) {
     return OPENERS[format](file, displayPath, runPython);
 }
 
-;// CONCATENATED MODULE: ./src/compare/tensors/judge.ts
-
-const LISTED_TENSORS = 500;
-const LISTED_PARAMETERS = 200;
-const judge_SEVERITY = { changed: 0, removed: 1, added: 2, beyond: 3, differs: 4, within: 5, retyped: 6 };
-function describeShape(shape) {
-    return `[${shape.join(', ')}]`;
-}
-function statistics(fingerprint) {
-    if (fingerprint.l2 === undefined)
-        return undefined;
-    const number = (value) => (value === null || value === undefined ? null : toReportNumber(value));
-    return { nonfinite: fingerprint.nonfinite ?? 0, min: number(fingerprint.min), max: number(fingerprint.max), mean: number(fingerprint.mean), l2: toReportNumber(fingerprint.l2) };
-}
-/** Row-major index of a flat position, one number per dimension. */
-function unflattenIndex(flat, shape) {
-    const index = new Array(shape.length).fill(0);
-    let rest = flat;
-    for (let dimension = shape.length - 1; dimension >= 0; dimension--) {
-        const size = shape[dimension];
-        index[dimension] = size === 0 ? 0 : rest % size;
-        rest = size === 0 ? 0 : Math.floor(rest / size);
-    }
-    return index;
-}
-function elementwise(result, shape, basis, tolerance) {
-    return {
-        status: result.mismatched === 0 ? 'within' : 'beyond',
-        basis,
-        total: result.total,
-        mismatched: result.mismatched,
-        maxAbs: toReportNumber(result.maxAbs),
-        maxRel: toReportNumber(result.maxRel),
-        ...(result.firstMismatch === null ? {} : { firstMismatch: unflattenIndex(result.firstMismatch, shape) }),
-        tolerance: { abs: tolerance.abs, rel: tolerance.rel },
-    };
-}
-/**
- * A scalar whose type changed but not its value: a library's bookkeeping (scikit-learn 1.9 counts a scaler's
- * n_samples_seen_ as float64 where 1.6 used int64). Only for scalars: a weight tensor that changes dtype computes differently.
- */
-function sameScalarValue(recorded, rerun) {
-    const scalar = (fingerprint) => fingerprint.shape.length === 0 && fingerprint.count === 1 && typeof fingerprint.min === 'number';
-    return scalar(recorded) && scalar(rerun) && recorded.dtype !== rerun.dtype && recorded.min === rerun.min;
-}
-/**
- * The statistic that moved beyond what the tolerance allows, if any: a sample sees 4,096 elements, the statistics
- * all of them (counts exactly; min, max, mean per element; the L2 norm by at most abs·√n + rel·‖e‖).
- */
-function statisticBeyond(recorded, rerun, tolerance) {
-    if (recorded.count !== rerun.count || (recorded.nonfinite ?? 0) !== (rerun.nonfinite ?? 0))
-        return `non-finite count ${recorded.nonfinite ?? 0} → ${rerun.nonfinite ?? 0}`;
-    const within = (e, a, bound) => e === a || (typeof e === 'number' && typeof a === 'number' && Math.abs(a - e) <= bound(e));
-    const perElement = (e) => tolerance.abs + tolerance.rel * Math.abs(e);
-    for (const statistic of ['min', 'max', 'mean']) {
-        if (!within(recorded[statistic], rerun[statistic], perElement))
-            return `${statistic} ${recorded[statistic]} → ${rerun[statistic]}`;
-    }
-    const norm = (e) => tolerance.abs * Math.sqrt(recorded.count) + tolerance.rel * Math.abs(e);
-    return within(recorded.l2, rerun.l2, norm) ? undefined : `L2 ${recorded.l2} → ${rerun.l2}`;
-}
-function judgedOnSample(sample, recorded, rerun, tolerance) {
-    const judged = elementwise(sample, recorded.shape, 'sample', tolerance);
-    const statistic = judged.status === 'within' ? statisticBeyond(recorded, rerun, tolerance) : undefined;
-    return statistic ? { ...judged, status: 'beyond', change: `statistics beyond tolerance: ${statistic}` } : judged;
-}
-function judge_structureChange(recorded, rerun) {
-    const changes = [
-        recorded.dtype !== rerun.dtype ? `dtype ${recorded.dtype} → ${rerun.dtype}` : undefined,
-        describeShape(recorded.shape) !== describeShape(rerun.shape) ? `shape ${describeShape(recorded.shape)} → ${describeShape(rerun.shape)}` : undefined,
-    ].filter(Boolean);
-    return changes.length > 0 ? changes.join(', ') : undefined;
-}
-/** Largest deviation first: structure changes, then tensors beyond tolerance by how far, then the rest. */
-function byDeviation(a, b) {
-    const severity = judge_SEVERITY[a.status] - judge_SEVERITY[b.status];
-    if (severity !== 0)
-        return severity;
-    const deviation = (check) => (typeof check.maxAbs === 'number' ? check.maxAbs : check.maxAbs === undefined ? 0 : Infinity);
-    return deviation(b) - deviation(a) || (b.mismatched ?? 0) - (a.mismatched ?? 0) || (a.name < b.name ? -1 : 1);
-}
-function parameterChanges(recorded, rerun) {
-    if (!recorded || !rerun)
-        return undefined;
-    const added = Object.keys(rerun).filter((name) => !Object.hasOwn(recorded, name));
-    const removed = Object.keys(recorded).filter((name) => !Object.hasOwn(rerun, name));
-    const changed = Object.keys(rerun).filter((name) => Object.hasOwn(recorded, name) && recorded[name] !== rerun[name]);
-    if (added.length + removed.length + changed.length === 0)
-        return undefined;
-    const cut = (names) => names.slice(0, LISTED_PARAMETERS);
-    return { added: cut(added), removed: cut(removed), changed: cut(changed) };
-}
-function judgeNumericArtifact(options) {
-    const { recorded, rerun } = options;
-    const base = { format: rerun.format, tensorCount: rerun.tensors.length, ...(options.baseline ? { baseline: options.baseline } : {}) };
-    if (!recorded)
-        return { ...base, outcome: 'unrecorded', identicalCount: 0, tensors: [] };
-    const rerunByName = new Map(rerun.tensors.map((pass) => [pass.fingerprint.name, pass]));
-    const recordedNames = new Set(recorded.tensors.map((tensor) => tensor.name));
-    const checks = [];
-    let identicalCount = 0;
-    for (const expected of recorded.tensors) {
-        const pass = rerunByName.get(expected.name);
-        const row = { name: expected.name, dtype: expected.dtype, shape: expected.shape };
-        if (!pass) {
-            checks.push({ ...row, status: 'removed' });
-            continue;
-        }
-        const actual = pass.fingerprint;
-        const change = judge_structureChange(expected, actual);
-        if (change && sameScalarValue(expected, actual)) {
-            checks.push({ ...row, status: 'retyped', change: `${change}, same value` });
-            continue;
-        }
-        if (change) {
-            checks.push({ ...row, status: 'changed', change });
-            continue;
-        }
-        if (actual.sha256 === expected.sha256) {
-            identicalCount++;
-            continue;
-        }
-        const tolerance = options.toleranceFor(expected.name, expected.dtype);
-        const judged = pass.comparison
-            ? elementwise(pass.comparison, expected.shape, 'baseline', tolerance)
-            : pass.sampleComparison
-                ? judgedOnSample(pass.sampleComparison, expected, actual, tolerance)
-                : { status: 'differs' };
-        checks.push({ ...row, status: 'differs', ...judged, recorded: statistics(expected), rerun: statistics(actual) });
-    }
-    for (const pass of rerun.tensors) {
-        if (!recordedNames.has(pass.fingerprint.name))
-            checks.push({ name: pass.fingerprint.name, dtype: pass.fingerprint.dtype, shape: pass.fingerprint.shape, status: 'added' });
-    }
-    checks.sort(byDeviation);
-    const has = (status) => checks.some((check) => check.status === status);
-    const outcome = has('changed') || has('removed') || has('added')
-        ? 'structure-changed'
-        : has('beyond')
-            ? 'beyond-tolerance'
-            : has('differs')
-                ? 'no-baseline'
-                : checks.every((check) => check.status === 'retyped')
-                    ? 'content-identical'
-                    : 'within-tolerance';
-    const basis = checks.some((check) => check.basis === 'sample') ? 'sample' : checks.some((check) => check.basis === 'baseline') ? 'baseline' : undefined;
-    const parameters = parameterChanges(recorded.parameters, rerun.parameters);
-    return {
-        ...base,
-        outcome,
-        ...(basis ? { basis } : {}),
-        identicalCount,
-        tensors: checks.slice(0, LISTED_TENSORS),
-        ...(parameters ? { parameters } : {}),
-    };
-}
-/** The artifact's status in the report: content identical or within tolerance passes as `within`. */
-function numericArtifactStatus(check) {
-    return check.outcome === 'content-identical' || check.outcome === 'within-tolerance' ? 'within' : 'differs';
-}
-
 ;// CONCATENATED MODULE: ./src/compare/tensors/decode.ts
 const HALF_TO_FLOAT = (() => {
     // 65,536 entries: every float16 bit pattern decoded once, so a float16 tensor converts by lookup.
@@ -26407,663 +26797,6 @@ async function measureNumericArtifacts(loaded, run, produced, options) {
     };
     return { checks, contents, completeContents };
 }
-
-;// CONCATENATED MODULE: ./src/rerun/rerun-environment.ts
-
-
-
-// The rerun's environment is an allowlist: what a training legitimately needs from the host, and nothing else
-// (no tokens, no cloud credentials, no CI variables). A training that needs more says so in the record
-// (`environment.variables`, or `environment.pass_env` for values that must not be written down, like HF_TOKEN).
-const HOST_VARIABLES = new Set(['PATH', 'LANG', 'TZ', 'CUDA_VISIBLE_DEVICES', 'LD_LIBRARY_PATH']);
-const isHostVariable = (name) => HOST_VARIABLES.has(name) || name.startsWith('LC_');
-/** Pure: the rerun's environment. */
-function rerunEnvironment(options) {
-    const { base, binDir, venvDir, sandbox } = options;
-    const passed = new Set(options.passEnv);
-    // The job's own tokens are never passed, whatever the record (a pull request can edit its record) asks for.
-    const env = Object.fromEntries(Object.entries(base).filter(([name]) => (isHostVariable(name) || passed.has(name)) && !isSecretVariable(name)));
-    if (binDir && venvDir) {
-        env.VIRTUAL_ENV = venvDir;
-        env.PATH = [binDir, base.PATH].filter(Boolean).join((external_node_path_default()).delimiter);
-    }
-    Object.assign(env, {
-        HOME: sandbox.home,
-        TMPDIR: sandbox.tmp,
-        // A script that finds the repository through the workflow's variable, or the shell's idea of the current folder, finds the copy.
-        GITHUB_WORKSPACE: sandbox.root,
-        PWD: options.cwd,
-        PYTHONNOUSERSITE: '1',
-        // The cached venv must come out of the rerun as it went in: no bytecode written into it.
-        PYTHONDONTWRITEBYTECODE: '1',
-    });
-    Object.assign(env, options.variables);
-    for (const [name, value] of Object.entries(options.seeds))
-        env[`${SEED_ENV_PREFIX}${name.toUpperCase()}`] = String(value);
-    return env;
-}
-
-;// CONCATENATED MODULE: external "node:events"
-const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
-;// CONCATENATED MODULE: ./src/rerun/containment/cgroup-hierarchies.ts
-
-/** mountinfo escapes space, tab, newline and backslash in paths as octal. */
-function unescapeMountField(field) {
-    return field.replace(/\\([0-7]{3})/g, (_, octal) => String.fromCharCode(parseInt(octal, 8)));
-}
-function parseCgroupMounts(mountinfo) {
-    const mounts = [];
-    for (const line of mountinfo.split('\n')) {
-        const [before, after] = line.split(' - ');
-        if (!before || !after)
-            continue;
-        const fields = before.split(' ');
-        const [fsType, , superOptions = ''] = after.split(' ');
-        if (fsType !== 'cgroup' && fsType !== 'cgroup2')
-            continue;
-        const root = unescapeMountField(fields[3] ?? '/');
-        const mountPoint = unescapeMountField(fields[4] ?? '');
-        if (!mountPoint)
-            continue;
-        const version = fsType === 'cgroup2' ? 2 : 1;
-        mounts.push({ version, controllers: version === 1 ? superOptions.split(',') : [], root, mountPoint });
-    }
-    return mounts;
-}
-/** Our cgroup path per hierarchy: `0::/path` for v2, `N:pids,…:/path` for v1, keyed `v2` or by controller. */
-function parseOwnCgroups(procSelfCgroup) {
-    const own = new Map();
-    for (const line of procSelfCgroup.split('\n')) {
-        const match = /^(\d+):([^:]*):(.*)$/.exec(line);
-        if (!match)
-            continue;
-        const [, id, controllers, cgroupPath] = match;
-        if (id === '0' && controllers === '')
-            own.set('v2', cgroupPath);
-        else
-            for (const controller of controllers.split(','))
-                own.set(controller, cgroupPath);
-    }
-    return own;
-}
-/** Our cgroup's folder under a mount, or undefined when the mount does not show it. */
-function folderUnder(mount, ownPath) {
-    if (ownPath === undefined)
-        return undefined;
-    // Without a cgroup namespace, a container sees its own cgroup as the mount's root.
-    const relative = external_node_path_default().posix.relative(mount.root, ownPath);
-    if (relative.startsWith('..') || external_node_path_default().posix.isAbsolute(relative))
-        return undefined;
-    return external_node_path_default().join(mount.mountPoint, relative);
-}
-/**
- * Candidates, best first: v2 (a whole-cgroup kill in one write), then the v1 `pids` and `freezer` hierarchies, which
- * exist only to track processes. Other v1 controllers are left alone: moving a process there changes its resource limits.
- */
-function cgroupCandidates(mountinfo, procSelfCgroup) {
-    const mounts = parseCgroupMounts(mountinfo);
-    const own = parseOwnCgroups(procSelfCgroup);
-    const candidates = [];
-    const add = (version, parent) => {
-        if (parent && !candidates.some((candidate) => candidate.parent === parent))
-            candidates.push({ version, parent });
-    };
-    for (const mount of mounts.filter((m) => m.version === 2))
-        add(2, folderUnder(mount, own.get('v2')));
-    for (const controller of ['pids', 'freezer']) {
-        for (const mount of mounts.filter((m) => m.version === 1 && m.controllers.includes(controller)))
-            add(1, folderUnder(mount, own.get(controller)));
-    }
-    return candidates;
-}
-
-;// CONCATENATED MODULE: ./src/rerun/containment/cgroup.ts
-
-
-
-
-
-// A cgroup created directly in the cgroup filesystem (root, or a delegated subtree). Unlike a process group or an
-// environment variable, a process cannot leave it without write access to the hierarchy, and its children are born in it.
-const REMOVE_ATTEMPTS = 20;
-const REMOVE_PAUSE_MS = 25;
-/** An empty cgroup of ours this old was left by a repro-gate that was killed before it could clean up. */
-const STALE_AFTER_MS = 60_000;
-const OUR_CGROUP = new RegExp(`^${TOOL_NAME}-[0-9a-f-]{36}$`);
-/** The candidates this host offers, where we may create a folder; empty when none (no cgroupfs, or not permitted). */
-async function writableCgroupParents() {
-    const [mountinfo, own] = await Promise.all([(0,promises_namespaceObject.readFile)('/proc/self/mountinfo', 'utf8').catch(() => ''), (0,promises_namespaceObject.readFile)('/proc/self/cgroup', 'utf8').catch(() => '')]);
-    const candidates = cgroupCandidates(mountinfo, own);
-    const writable = await Promise.all(candidates.map((candidate) => (0,promises_namespaceObject.access)(candidate.parent, promises_namespaceObject.constants.W_OK).then(() => true, () => false)));
-    return candidates.filter((_, i) => writable[i]);
-}
-/** The folder and every cgroup below it, deepest first: a command may create cgroups of its own (a nested repro-gate does). */
-async function foldersDeepestFirst(folder) {
-    const entries = await (0,promises_namespaceObject.readdir)(folder, { recursive: true, withFileTypes: true }).catch(() => []);
-    const below = entries.filter((entry) => entry.isDirectory()).map((entry) => external_node_path_default().join(entry.parentPath, entry.name));
-    return [...below.sort((a, b) => b.length - a.length), folder];
-}
-function openCgroup(folder, version) {
-    return {
-        folder,
-        // cgroup.procs lists only the processes directly in a cgroup, not in the cgroups below it.
-        list: async () => {
-            const folders = await foldersDeepestFirst(folder);
-            const texts = await Promise.all(folders.map((each) => (0,promises_namespaceObject.readFile)(external_node_path_default().join(each, 'cgroup.procs'), 'utf8').catch(() => '')));
-            return texts.flatMap((text) => text.split('\n').filter(Boolean).map(Number));
-        },
-        // Kernel 5.14+: kills every process in it and below at once, including any forked mid-sweep.
-        killAll: version === 2 ? () => (0,promises_namespaceObject.writeFile)(external_node_path_default().join(folder, 'cgroup.kill'), '1') : undefined,
-        remove: async () => {
-            // The kernel lets go of a killed process a moment after the signal; until then the folder is busy.
-            for (let attempt = 0; attempt < REMOVE_ATTEMPTS; attempt++) {
-                for (const each of await foldersDeepestFirst(folder))
-                    await (0,promises_namespaceObject.rmdir)(each).catch(() => undefined);
-                if (!(await (0,promises_namespaceObject.stat)(folder).catch(() => undefined)))
-                    return;
-                await (0,external_node_timers_promises_namespaceObject.setTimeout)(REMOVE_PAUSE_MS);
-            }
-        },
-    };
-}
-/** Best effort: the kernel refuses to remove a cgroup that still has processes, so a running rerun's is never touched. */
-async function removeStaleCgroups(parent) {
-    const names = await (0,promises_namespaceObject.readdir)(parent).catch(() => []);
-    await Promise.all(names
-        .filter((name) => OUR_CGROUP.test(name))
-        .map(async (name) => {
-        const folder = external_node_path_default().join(parent, name);
-        const stats = await (0,promises_namespaceObject.stat)(folder).catch(() => undefined);
-        if (stats && Date.now() - stats.mtimeMs > STALE_AFTER_MS)
-            await (0,promises_namespaceObject.rmdir)(folder).catch(() => undefined);
-    }));
-}
-/**
- * Creates a cgroup for the run in the first candidate that accepts the process, and moves it there; the process must
- * not have started the command yet (index.ts holds it until then). Undefined when no candidate accepts it.
- */
-async function moveIntoNewCgroup(pid, runId, candidates) {
-    for (const candidate of candidates) {
-        await removeStaleCgroups(candidate.parent);
-        const folder = external_node_path_default().join(candidate.parent, `${TOOL_NAME}-${runId}`);
-        try {
-            await (0,promises_namespaceObject.mkdir)(folder);
-        }
-        catch {
-            continue;
-        }
-        const cgroup = openCgroup(folder, candidate.version);
-        try {
-            await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(folder, 'cgroup.procs'), String(pid));
-            return cgroup;
-        }
-        catch {
-            // v2 refuses a move across a boundary we may not write, or into a parent that distributes controllers.
-            await cgroup.remove();
-        }
-    }
-    return undefined;
-}
-
-;// CONCATENATED MODULE: ./src/rerun/containment/process-table.ts
-
-
-
-/** Pure: the fields after the command name, which may itself hold spaces and parentheses. */
-function parseStat(stat) {
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const [parent, processGroup] = [Number(fields[1]), Number(fields[2])];
-    if (!fields[0] || !Number.isInteger(parent) || !Number.isInteger(processGroup))
-        return undefined;
-    return { state: fields[0], parent, processGroup };
-}
-/** Kernel threads (children of kthreadd, pid 2) have no argv and no environment, ever. */
-function isKernelThread(pid, status) {
-    return pid === 2 || status.parent === 2;
-}
-async function processStatus(pid) {
-    return (0,promises_namespaceObject.readFile)(`/proc/${pid}/stat`, 'utf8').then(parseStat, () => undefined);
-}
-/** A process that has not exited: zombies hold no resources and ignore signals, so they count as gone. */
-async function isRunning(pid) {
-    const status = await processStatus(pid);
-    return status !== undefined && status.state !== 'Z';
-}
-/** Pure: the NUL-separated argv as one line, capped so a report stays small. */
-function formatCommandLine(cmdline) {
-    const line = cmdline.toString('utf8').replace(/\0+$/, '').replace(/\0/g, ' ').trim();
-    return line.length > KILLED_COMMAND_MAX_CHARS ? `${line.slice(0, KILLED_COMMAND_MAX_CHARS - 1)}…` : line;
-}
-// A process in the middle of an exec shows an empty argv and environment for a moment.
-const EXEC_ATTEMPTS = 10;
-const EXEC_PAUSE_MS = 2;
-/** The file's content once it is not empty (or after a few tries); undefined when it cannot be read. */
-async function readAfterExec(file) {
-    let content;
-    for (let attempt = 0; attempt < EXEC_ATTEMPTS; attempt++) {
-        content = await (0,promises_namespaceObject.readFile)(file).catch(() => undefined);
-        if (content === undefined || content.length > 0)
-            return content;
-        await (0,external_node_timers_promises_namespaceObject.setTimeout)(EXEC_PAUSE_MS);
-    }
-    return content;
-}
-async function commandLine(pid) {
-    const cmdline = await readAfterExec(`/proc/${pid}/cmdline`);
-    if (cmdline && cmdline.length > 0)
-        return formatCommandLine(cmdline);
-    // Gone, or still without argv: its name is the next best thing.
-    const comm = await (0,promises_namespaceObject.readFile)(`/proc/${pid}/comm`, 'utf8').catch(() => '');
-    return comm.trim() ? `[${comm.trim()}]` : `pid ${pid}`;
-}
-/** Pure: whether a NUL-separated environment block holds exactly `NAME=value`. */
-function environHas(environ, entry) {
-    return environ.toString('latin1').split('\0').includes(entry);
-}
-/** Every pid in /proc except ours. */
-async function allPids() {
-    const names = await (0,promises_namespaceObject.readdir)('/proc').catch(() => []);
-    return names.filter((name) => /^\d+$/.test(name)).map(Number).filter((pid) => pid !== process.pid);
-}
-/** The process's environment as it was at exec; undefined when it cannot be read (another user's, or gone). */
-async function environOf(pid) {
-    return readAfterExec(`/proc/${pid}/environ`);
-}
-function killProcess(pid) {
-    try {
-        process.kill(pid, 'SIGKILL');
-    }
-    catch {
-        // ESRCH: already gone. EPERM: not ours to kill, and nothing else can be done about it.
-    }
-}
-
-;// CONCATENATED MODULE: ./src/rerun/containment/marker.ts
-
-
-// The fallback where no cgroup can be created (GitHub's runner does the same with RUNNER_TRACKING_ID): every process
-// of the run inherits a variable holding the run's unique id. A process that drops it (`env -u`, `env -i`) escapes.
-function markerEnvironment(runId) {
-    return { [RUN_ID_ENV]: runId };
-}
-/**
- * The processes carrying the run's marker, plus those still in the command's process group (a member that dropped the
- * marker but kept the group). Processes whose environment cannot be read (another user's) are not ours.
- */
-function markedProcesses(runId, processGroup) {
-    const entry = `${RUN_ID_ENV}=${runId}`;
-    return {
-        list: async () => {
-            const pids = await allPids();
-            const marked = await Promise.all(pids.map(async (pid) => {
-                const status = await processStatus(pid);
-                if (!status || status.state === 'Z' || isKernelThread(pid, status))
-                    return undefined;
-                if (status.processGroup === processGroup)
-                    return pid;
-                const environ = await environOf(pid);
-                return environ && environHas(environ, entry) ? pid : undefined;
-            }));
-            return marked.filter((pid) => pid !== undefined);
-        },
-    };
-}
-
-;// CONCATENATED MODULE: ./src/rerun/containment/sweep.ts
-
-
-
-const SWEEP_PAUSE_MS = 10;
-/**
- * Kills the run's processes until none is left: a process may fork while it is being killed, so the list is read
- * again after every round. Bounded in time: a process stuck in the kernel (state D) cannot be killed by anyone.
- * Returns the command line of every process it killed, in the order they were found.
- */
-async function sweep(source, seen = new Set()) {
-    const killed = [];
-    const deadline = performance.now() + SWEEP_MAX_MS;
-    for (;;) {
-        const pids = await source.list();
-        const running = (await Promise.all(pids.map(async (pid) => ((await isRunning(pid)) ? pid : undefined)))).filter((pid) => pid !== undefined);
-        if (running.length === 0 || performance.now() > deadline)
-            return killed;
-        // Command lines first: after the kill they are gone.
-        const fresh = running.filter((pid) => !seen.has(pid));
-        const commands = await Promise.all(fresh.map(commandLine));
-        fresh.forEach((pid, i) => {
-            seen.add(pid);
-            killed.push({ pid, command: commands[i] });
-        });
-        await source.killAll?.().catch(() => undefined);
-        for (const pid of running)
-            killProcess(pid);
-        await (0,external_node_timers_promises_namespaceObject.setTimeout)(SWEEP_PAUSE_MS);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/rerun/containment/systemd-scope.ts
-
-
-
-
-
-
-// Without write access to the cgroup filesystem (a normal user on a desktop), the user's systemd can still put the
-// command in a scope of its own: `systemd-run --user --scope` moves itself into a new cgroup, then execs the command.
-const run = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_namespaceObject.execFile);
-const PROBE_TIMEOUT_MS = 5_000;
-const SCOPE_FLAGS = ['--user', '--scope', '--quiet', '--collect'];
-let available;
-/** Whether the user's systemd answers (it needs a session bus), tried once per process with a command that does nothing. */
-function systemdScopeAvailable() {
-    available ??= run('systemd-run', [...SCOPE_FLAGS, '--', 'true'], { timeout: PROBE_TIMEOUT_MS }).then(() => true, () => false);
-    return available;
-}
-function systemdScope(runId) {
-    const unit = `${TOOL_NAME}-${runId}.scope`;
-    const systemctl = (...args) => run('systemctl', ['--user', ...args], { timeout: PROBE_TIMEOUT_MS });
-    return {
-        wrap: (argv) => ['systemd-run', ...SCOPE_FLAGS, `--unit=${unit}`, '--', ...argv],
-        list: async () => {
-            // The scope is gone (collected) once it is empty; then nothing is left to list.
-            const { stdout } = await systemctl('show', '--property=ControlGroup', '--value', unit).catch(() => ({ stdout: '' }));
-            const controlGroup = stdout.trim();
-            if (!controlGroup)
-                return [];
-            const mountinfo = await (0,promises_namespaceObject.readFile)('/proc/self/mountinfo', 'utf8').catch(() => '');
-            const unified = parseCgroupMounts(mountinfo).find((mount) => mount.version === 2 && mount.root === '/');
-            if (!unified)
-                return [];
-            const text = await (0,promises_namespaceObject.readFile)(external_node_path_default().join(unified.mountPoint, controlGroup, 'cgroup.procs'), 'utf8').catch(() => '');
-            return text.split('\n').filter(Boolean).map(Number);
-        },
-        killAll: async () => {
-            await systemctl('kill', '--signal=SIGKILL', unit);
-        },
-        remove: async () => {
-            await systemctl('stop', unit).catch(() => undefined);
-        },
-    };
-}
-
-;// CONCATENATED MODULE: ./src/rerun/containment/index.ts
-
-
-
-
-
-
-
-// The command waits for one line on stdin before it starts, so it is in the cgroup before it can fork;
-// then it runs with stdin on /dev/null, as it would have without the wait.
-const HELD_START = 'read -r _ && exec "$@" </dev/null';
-// Its own process group, so that a timeout can signal the whole tree at once.
-function spawnPiped(argv, options) {
-    return (0,external_node_child_process_namespaceObject.spawn)(argv[0], argv.slice(1), { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-async function startInCgroupfs(argv, options, runId) {
-    const parents = await writableCgroupParents();
-    if (parents.length === 0)
-        return undefined;
-    const child = (0,external_node_child_process_namespaceObject.spawn)('/bin/sh', ['-c', HELD_START, 'sh', ...argv], { cwd: options.cwd, env: options.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-    const cgroup = await moveIntoNewCgroup(child.pid, runId, parents);
-    child.stdin.on('error', () => undefined);
-    child.stdin.end('\n');
-    return { child, tracker: cgroup };
-}
-async function start(argv, options, runId) {
-    const inCgroupfs = await startInCgroupfs(argv, options, runId);
-    if (inCgroupfs)
-        return inCgroupfs;
-    if (await systemdScopeAvailable()) {
-        const scope = systemdScope(runId);
-        return { child: spawnPiped(scope.wrap(argv), options), tracker: scope };
-    }
-    return { child: spawnPiped(argv, options), tracker: undefined };
-}
-/** Starts `argv` in its own process group, tracked by a cgroup where possible and by the marker always. */
-async function startContained(argv, options) {
-    const runId = (0,external_node_crypto_namespaceObject.randomUUID)();
-    const env = { ...options.env, ...markerEnvironment(runId) };
-    const { child, tracker } = await start(argv, { ...options, env }, runId);
-    return {
-        child,
-        kind: tracker ? 'cgroup' : 'marker',
-        sweep: async () => {
-            const seen = new Set();
-            const killed = tracker ? await sweep(tracker, seen) : [];
-            // Also under a cgroup: a process moved out of it by someone with the right to do so still carries the marker.
-            killed.push(...(await sweep(markedProcesses(runId, child.pid), seen)));
-            return killed.slice(0, KILLED_LISTED_MAX).map((process) => process.command);
-        },
-        dispose: async () => {
-            await tracker?.remove();
-        },
-    };
-}
-
-;// CONCATENATED MODULE: ./src/rerun/log-tail.ts
-// Keeps the last lines of a stream for the report, without holding the whole log in memory.
-// eslint-disable-next-line no-control-regex
-const log_tail_ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007]*\u0007/g;
-class LogTail {
-    maxLines;
-    maxChars;
-    lines = [];
-    partial = '';
-    constructor(maxLines, maxChars) {
-        this.maxLines = maxLines;
-        this.maxChars = maxChars;
-    }
-    push(chunk) {
-        const text = this.partial + chunk.toString('utf8');
-        const parts = text.split(/\r?\n/);
-        this.partial = parts.pop() ?? '';
-        this.lines.push(...parts);
-        if (this.lines.length > this.maxLines)
-            this.lines = this.lines.slice(-this.maxLines);
-        // A single endless line (progress bars) must not grow without bound either.
-        if (this.partial.length > this.maxChars)
-            this.partial = this.partial.slice(-this.maxChars);
-    }
-    text() {
-        const all = [...this.lines, ...(this.partial ? [this.partial] : [])].slice(-this.maxLines).join('\n').replace(log_tail_ANSI, '');
-        return all.length > this.maxChars ? all.slice(-this.maxChars) : all;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/rerun/run-command.ts
-
-
-
-
-
-
-
-
-/** Signals the whole process group; the group may already be gone. */
-function killGroup(pid, signal) {
-    try {
-        process.kill(-pid, signal);
-    }
-    catch {
-        // ESRCH: nothing left to kill.
-    }
-}
-/**
- * Runs `sh -c command` in its own process group (and its own cgroup where possible), streaming output live, to the
- * log file and to a tail. A timeout terminates the whole tree (SIGTERM, then SIGKILL after a grace period); after the
- * command ends, every process it left behind is killed, daemons included.
- * A command sh cannot start ends with sh's own exit status 127, like in a terminal.
- */
-async function runCommand(options) {
-    await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(options.logFile), { recursive: true });
-    const log = (0,external_node_fs_namespaceObject.createWriteStream)(options.logFile);
-    const tail = new LogTail(LOG_TAIL_LINES, LOG_TAIL_MAX_CHARS);
-    const started = performance.now();
-    // By absolute path: the record's variables may set PATH to anything, and a shell that cannot start would crash.
-    const contained = await startContained(['/bin/sh', '-c', options.command], { cwd: options.cwd, env: options.env });
-    const { child } = contained;
-    const pid = child.pid;
-    const onChunk = (chunk) => {
-        log.write(chunk);
-        tail.push(chunk);
-        options.onOutput?.(chunk);
-    };
-    child.stdout.on('data', onChunk);
-    child.stderr.on('data', onChunk);
-    let timedOut = false;
-    let killTimer;
-    const timer = Number.isFinite(options.timeoutMs)
-        ? setTimeout(() => {
-            timedOut = true;
-            killGroup(pid, 'SIGTERM');
-            killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
-        }, options.timeoutMs)
-        : undefined;
-    const closed = (0,external_node_events_namespaceObject.once)(child, 'close').then(() => true);
-    const [exitCode, signal] = (await (0,external_node_events_namespaceObject.once)(child, 'exit'));
-    clearTimeout(timer);
-    clearTimeout(killTimer);
-    const killed = await contained.sweep();
-    killGroup(pid, 'SIGKILL');
-    // A process that escaped every tracker may still hold the output pipes: they are closed from our side after a grace.
-    // Unreferenced: once the pipes close, the pending grace must not keep the process alive.
-    if (!(await Promise.race([closed, (0,external_node_timers_promises_namespaceObject.setTimeout)(OUTPUT_CLOSE_GRACE_MS, false, { ref: false })]))) {
-        child.stdout.destroy();
-        child.stderr.destroy();
-    }
-    await contained.dispose();
-    log.end();
-    await (0,external_node_events_namespaceObject.once)(log, 'close');
-    return { exitCode, signal, timedOut, durationMs: performance.now() - started, logTail: tail.text(), containment: contained.kind, killed };
-}
-
-;// CONCATENATED MODULE: ./src/rerun/sandbox.ts
-
-
-
-
-
-
-const PARALLEL_COPIES = 16;
-/**
- * Every write or delete of repro-gate in the sandbox goes through here: the folder it touches, with every link
- * resolved, must still be inside the sandbox. A link planted by the command can never lead one out.
- */
-async function assertInsideSandbox(root, target) {
-    const realRoot = await (0,promises_namespaceObject.realpath)(root);
-    const parent = await (0,promises_namespaceObject.realpath)(external_node_path_default().dirname(target)).catch(() => undefined);
-    const leaf = await (0,promises_namespaceObject.lstat)(target).catch(() => undefined);
-    if ((parent === undefined || isInside(realRoot, parent)) && !leaf?.isSymbolicLink())
-        return;
-    throw new UserError(`${external_node_path_default().relative(root, target)} leads outside the sandbox through a symlink; repro-gate does not follow it`, 'Outputs and data must be real files and folders inside the repository, not links that leave it.');
-}
-async function allFilesUnder(dir, prefix = '') {
-    const entries = await (0,promises_namespaceObject.readdir)(external_node_path_default().join(dir, prefix), { recursive: true, withFileTypes: true });
-    return entries
-        .filter((entry) => !entry.isDirectory())
-        .map((entry) => external_node_path_default().relative(dir, external_node_path_default().join(entry.parentPath, entry.name)));
-}
-async function sandbox_filesOf(options) {
-    const base = options.isGitRepo ? await listWorkingTreeFiles(options.repoRoot) : await allFilesUnder(options.repoRoot);
-    const extra = await Promise.all(options.extraPaths.map(async (relative) => {
-        const stats = await (0,promises_namespaceObject.lstat)(external_node_path_default().join(options.repoRoot, relative)).catch(() => undefined);
-        if (!stats)
-            return [];
-        return stats.isDirectory() ? allFilesUnder(options.repoRoot, relative) : [relative];
-    }));
-    return [...new Set([...base, ...extra.flat()])];
-}
-/**
- * Where a link of the repository points inside the copy, as a relative link; undefined when it leaves the repository
- * (an absolute link into the repository is rewritten, so the command never reaches the user's files through it).
- */
-async function linkTargetInCopy(repoRoot, file) {
-    const from = external_node_path_default().join(repoRoot, file);
-    const target = external_node_path_default().resolve(external_node_path_default().dirname(from), await (0,promises_namespaceObject.readlink)(from));
-    const realRoot = await (0,promises_namespaceObject.realpath)(repoRoot);
-    const resolved = await (0,promises_namespaceObject.realpath)(target).catch(() => target);
-    const inRepo = isInside(repoRoot, target) ? target : isInside(realRoot, resolved) ? external_node_path_default().join(repoRoot, external_node_path_default().relative(realRoot, resolved)) : undefined;
-    return inRepo === undefined ? undefined : external_node_path_default().relative(external_node_path_default().dirname(from), inRepo) || '.';
-}
-/**
- * Copies one entry: files are copied (copy-on-write where the filesystem can), links are re-pointed into the copy.
- * Never a hardlink or a link to the user's file: the command could write through it into the working tree.
- */
-async function copyEntry(options, root, file, copy) {
-    const from = external_node_path_default().join(options.repoRoot, file);
-    const to = external_node_path_default().join(root, file);
-    const stats = await (0,promises_namespaceObject.lstat)(from).catch(() => undefined);
-    if (!stats || (!stats.isSymbolicLink() && !stats.isFile()))
-        return;
-    await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(to), { recursive: true });
-    // Only a path under a link of the copy can lead elsewhere; every other parent is a folder created here.
-    const underLink = [...copy.links].some((link) => file.startsWith(`${link}${(external_node_path_default()).sep}`));
-    if (underLink)
-        await assertInsideSandbox(root, to);
-    if (stats.isFile())
-        return (0,promises_namespaceObject.copyFile)(from, to, promises_namespaceObject.constants.COPYFILE_FICLONE);
-    const target = await linkTargetInCopy(options.repoRoot, file);
-    if (target === undefined)
-        copy.omitted.push(file.split((external_node_path_default()).sep).join('/'));
-    else {
-        await (0,promises_namespaceObject.symlink)(target, to);
-        copy.links.add(file);
-    }
-}
-async function clearOutputs(root, options) {
-    const tracked = options.isGitRepo ? new Set(await listTrackedFiles(options.repoRoot)) : new Set();
-    for (const relative of options.clearPaths) {
-        const target = external_node_path_default().join(root, relative);
-        const stats = await (0,promises_namespaceObject.lstat)(target).catch(() => undefined);
-        if (!stats)
-            continue;
-        await assertInsideSandbox(root, target);
-        if (!stats.isDirectory()) {
-            await (0,promises_namespaceObject.rm)(target, { recursive: true, force: true });
-            continue;
-        }
-        const untracked = (await allFilesUnder(root, relative)).filter((file) => !tracked.has(file.split((external_node_path_default()).sep).join('/')));
-        for (const file of untracked) {
-            const inside = await assertInsideSandbox(root, external_node_path_default().join(root, file)).then(() => true, () => false);
-            if (inside)
-                await (0,promises_namespaceObject.rm)(external_node_path_default().join(root, file), { force: true });
-        }
-    }
-}
-/** An isolated copy of the working tree for the rerun: what git would see, plus the record's data. */
-async function createSandbox(options) {
-    const base = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-'));
-    const nesting = Array.from({ length: options.extraDepth ?? 0 }, (_, i) => `nested-${i + 1}`);
-    const [root, home, tmp] = [external_node_path_default().join(...nesting, 'work'), 'home', 'tmp'].map((name) => external_node_path_default().join(base, name));
-    const dispose = () => (0,promises_namespaceObject.rm)(base, { recursive: true, force: true });
-    const copy = { links: new Set(), omitted: [] };
-    try {
-        await Promise.all([root, home, tmp].map((dir) => (0,promises_namespaceObject.mkdir)(dir, { recursive: true })));
-        const files = await sandbox_filesOf(options);
-        const isLink = await Promise.all(files.map((file) => (0,promises_namespaceObject.lstat)(external_node_path_default().join(options.repoRoot, file)).then((stats) => stats.isSymbolicLink(), () => false)));
-        // Links first, so a file reached through one lands where the link leads in the copy, never in a folder of the same name.
-        for (const file of files.filter((_, i) => isLink[i]))
-            await copyEntry(options, root, file, copy);
-        const regular = files.filter((_, i) => !isLink[i]);
-        for (let i = 0; i < regular.length; i += PARALLEL_COPIES) {
-            await Promise.all(regular.slice(i, i + PARALLEL_COPIES).map((file) => copyEntry(options, root, file, copy)));
-        }
-        await clearOutputs(root, options);
-    }
-    catch (error) {
-        await dispose();
-        throw error;
-    }
-    return { root, home, tmp, omittedLinks: copy.omitted, dispose };
-}
-
-;// CONCATENATED MODULE: ./src/rerun/index.ts
-
-
-
-
 
 ;// CONCATENATED MODULE: ./src/pipeline/collect-outputs.ts
 
@@ -28211,64 +27944,6 @@ async function runInSandbox(request) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/pipeline/missing-input.ts
-
-
-
-
-
-// A file that is in the user's working tree but not in the sandbox (git ignores it, and it was not passed with
-// --data) makes `record` succeed where every `verify` would fail. At record time it is named, with the fix.
-/** Paths a non-Python tool reported missing, from the messages of coreutils, shells and most C programs. */
-function missingInLog(logTail) {
-    const found = new Set();
-    for (const match of logTail.matchAll(/No such file or directory: '([^'\n]+)'/g))
-        found.add(match[1]);
-    for (const match of logTail.matchAll(/(?:^|\s)'?([^\s':]+)'?: No such file or directory/gm))
-        found.add(match[1]);
-    return [...found];
-}
-async function existsInCheckout(repoRoot, repoRelative) {
-    return (0,promises_namespaceObject.lstat)(external_node_path_default().join(repoRoot, repoRelative)).then(() => true, () => false);
-}
-/** `fromLog`: also the paths a failed run's log names (a non-Python tool); the probe's own list is exact. */
-async function leftOutInput(run, repoRoot, workdir, fromLog, outputs) {
-    const root = await (0,promises_namespaceObject.realpath)(run.root);
-    const candidates = [
-        ...run.trace.missingFiles.map((file) => external_node_path_default().relative(root, file)),
-        ...(fromLog ? missingInLog(run.result.logTail).map((file) => external_node_path_default().relative(root, external_node_path_default().resolve(root, workdir, file))) : []),
-    ]
-        .filter((relative) => relative && !relative.startsWith('..') && !external_node_path_default().isAbsolute(relative))
-        // A training that resumes from its own earlier output (out/checkpoint.pt) is not missing an input.
-        .filter((relative) => !isUnderAny(relative, outputs));
-    for (const candidate of candidates) {
-        if (await existsInCheckout(repoRoot, candidate))
-            return candidate.split((external_node_path_default()).sep).join('/');
-    }
-    return undefined;
-}
-/** The one message for a run that cannot be recorded: a left-out input, a failure, a timeout, or the wrong interpreter. */
-async function explainFailedRun(run, repoRoot, workdir, logFile, outputs = []) {
-    const { result } = run;
-    if (run.outsideWrites.length > 0)
-        return outsideWritesError(run.outsideWrites);
-    if (result.timedOut)
-        return new UserError('the command timed out and was killed; no record was written', `Raise --timeout; the log is ${logFile}.`);
-    // Also when the run succeeded without it (it caught the error): the probe saw the read fail.
-    const input = await leftOutInput(run, repoRoot, workdir, result.exitCode !== 0, outputs);
-    if (input) {
-        return new UserError(`the command could not open ${input}: it is in your working tree, but git ignores it and it was not passed with --data, so verify would never see it; no record was written`, `Pass it with --data ${input} (or commit it).`);
-    }
-    if (result.exitCode !== 0) {
-        return new UserError(`the command failed (${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`}); no record was written`, `Fix the command first; its log is ${logFile}.`);
-    }
-    if (run.environmentUse.problem) {
-        const { message, hint } = run.environmentUse.problem;
-        return new UserError(`${message}; no record was written`, hint);
-    }
-    return undefined;
-}
-
 ;// CONCATENATED MODULE: ./src/pipeline/repeat-run.ts
 
 
@@ -28405,6 +28080,1621 @@ function determinismSummary(calibration) {
             lines.push(`  nondeterministic: ${artifact.path}, ${artifact.distinct} different files: not calibrated`);
     }
     return lines;
+}
+
+;// CONCATENATED MODULE: ./src/report/format.ts
+
+const VERDICT_EMOJI = { reproduced: '✅', 'within-tolerance': '🟡', drift: '❌', error: '⚠️', unaffected: '⏭️' };
+const VERDICT_LABEL = {
+    reproduced: 'reproduced',
+    'within-tolerance': 'within tolerance',
+    drift: 'drift',
+    error: 'error',
+    unaffected: 'unaffected',
+};
+function formatNumber(value, significant = 6) {
+    const number = fromReportNumber(value);
+    if (!Number.isFinite(number))
+        return String(value);
+    if (Number.isInteger(number) && Math.abs(number) < 1e15)
+        return String(number);
+    return String(Number(number.toPrecision(significant)));
+}
+/** Two numbers with just enough digits that different values never print the same (a drift is never rounded away). */
+function formatPair(a, b) {
+    if (a === null || b === null)
+        return [a === null ? '—' : formatNumber(a), b === null ? '—' : formatNumber(b)];
+    for (let digits = 6; digits <= 17; digits++) {
+        const pair = [formatNumber(a, digits), formatNumber(b, digits)];
+        if (pair[0] !== pair[1] || fromReportNumber(a) === fromReportNumber(b))
+            return pair;
+    }
+    return [String(a), String(b)];
+}
+function formatDelta(delta) {
+    if (delta === null)
+        return '—';
+    const number = fromReportNumber(delta);
+    if (number === 0)
+        return '0';
+    return `${number > 0 ? '+' : ''}${formatNumber(delta, 3)}`;
+}
+function formatTolerance(tolerance) {
+    const parts = [];
+    if (tolerance.abs > 0)
+        parts.push(formatNumber(tolerance.abs));
+    if (tolerance.rel > 0)
+        parts.push(`${formatNumber(tolerance.rel * 100)}%`);
+    return parts.length === 0 ? 'exact' : `±${parts.join(' + ')}`;
+}
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 120_000)
+        return `${(ms / 1000).toFixed(1)} s`;
+    return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+function shortHash(hash) {
+    return hash === null ? '—' : hash.slice(0, 12);
+}
+function plural(count, noun) {
+    return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+;// CONCATENATED MODULE: ./src/compare/reruns/compare-runs.ts
+
+
+const LISTED_OUTPUTS = 100;
+function sameNumber(a, b) {
+    return a === b || (a !== undefined && b !== undefined && Number.isNaN(a) && Number.isNaN(b));
+}
+/** Every output (artifacts first, then metrics) whose value is not the same in all the runs given. */
+function varyingOutputs(runs) {
+    const completed = runs.filter((run) => !run.failure);
+    const artifactPaths = [...new Set(completed.flatMap((run) => [...run.artifacts.keys()]))];
+    const metricNames = [...new Set(completed.flatMap((run) => Object.keys(run.metrics ?? {})))];
+    const varying = [];
+    for (const file of artifactPaths) {
+        const hashes = runs.map((run) => (run.failure ? null : (run.artifacts.get(file) ?? null)));
+        if (new Set(completed.map((run) => run.artifacts.get(file) ?? null)).size > 1)
+            varying.push({ output: file, kind: 'artifact', values: hashes.map((hash) => (hash === null ? null : shortHash(hash))) });
+    }
+    for (const name of metricNames) {
+        const values = completed.map((run) => run.metrics?.[name]);
+        if (values.every((value) => sameNumber(value, values[0])))
+            continue;
+        varying.push({ output: name, kind: 'metric', values: runs.map((run) => (run.failure || run.metrics?.[name] === undefined ? null : toReportNumber(run.metrics[name]))) });
+    }
+    return varying.slice(0, LISTED_OUTPUTS);
+}
+/**
+ * A drifting record rerun N times: deterministic when every rerun gave the same outputs (the change is real),
+ * nondeterministic when they disagree with each other (or one of them failed).
+ */
+function classifyDrift(runs) {
+    const varying = varyingOutputs(runs);
+    const failed = runs.some((run) => run.failure);
+    return { kind: varying.length === 0 && !failed ? 'deterministic' : 'nondeterministic', runs: runs.length, varying };
+}
+/** Each variation's run against the unvaried first run: the outputs it changed. */
+function variationEffects(first, varied) {
+    return varied.map((run) => ({
+        variation: run.variation ?? `run ${run.index}`,
+        ...(run.failure ? { failure: run.failure } : {}),
+        changed: run.failure ? [] : varyingOutputs([first, run]),
+    }));
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/verify-record.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** Why the record's environment could run code the learned set does not cover; undefined when it cannot. */
+async function environmentOutsideRecord(loaded) {
+    const requirements = loaded.paths.requirements;
+    if (!requirements)
+        return 'the record has no requirements: it runs in an environment repro-gate cannot compare with the record';
+    if (await requirementsInstallLocalPaths(requirements.absolute))
+        return 'its requirements install local code, which runs from the venv, not from the files the training read';
+    // `-r other.txt` and `-c constraints.txt` pull in files whose hashes the record does not hold.
+    if (includesOtherFiles(await (0,promises_namespaceObject.readFile)(requirements.absolute, 'utf8')))
+        return 'its requirements include other requirement or constraint files, which the record does not hash';
+    return undefined;
+}
+/** What is not a learned input: the declared inputs (checked on their own), the outputs and the record itself. */
+function declaredAndOwn(loaded) {
+    const { paths } = loaded;
+    const files = [
+        ...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]),
+        ...paths.config,
+        ...(paths.requirements ? [paths.requirements] : []),
+        ...paths.artifacts,
+        ...(paths.metrics ? [paths.metrics] : []),
+    ];
+    return [...files.map((file) => file.repoRelative), loaded.recordPath];
+}
+/** `verify --runs N` (and the action's `runs` input): 1 to MAX_RECORD_RUNS; 2 already tells real drift from nondeterminism. */
+function checkVerifyRuns(runs) {
+    if (runs !== undefined && (!Number.isSafeInteger(runs) || runs < 1 || runs > MAX_RECORD_RUNS)) {
+        throw new UserError(`runs ${runs} must be a whole number from 1 to ${MAX_RECORD_RUNS}`, 'Example: --runs 3 reruns a drifting record twice more to tell real drift from nondeterministic training.');
+    }
+}
+/** An input problem that stops the check before anything runs. */
+function missingInputError(missing) {
+    return new UserError(`${missing.kind} ${missing.path} is missing`, missing.kind === 'data'
+        ? 'Restore the data (e.g. `dvc pull`, or fetch it from its storage_uri) before verifying.'
+        : 'Restore the file, or update the run record with `repro-gate record --update`.', { field: missing.kind, line: missing.line });
+}
+function toRecordError(error) {
+    const { message, hint } = error instanceof UserError ? { message: error.message, hint: error.hint } : describeError(error);
+    const location = error instanceof UserError ? error.location : {};
+    // Cut at the middle: a message says what failed first and the culprit last (pip's ERROR lines).
+    return { message: keepEnds(message, REPORT_TEXT_MAX), hint: hint && keepEnds(hint, REPORT_TEXT_MAX), field: location.field, line: location.line };
+}
+const MAX_LISTED_PROCESSES = 50;
+const MAX_DIFFED_INPUTS = 20;
+/** The probe's view of the run, for the report: which interpreters ran, and which changed packages were imported. */
+function describeProcesses(run, environment) {
+    const { processes } = run.trace;
+    return {
+        processCount: processes.length,
+        processes: processes.slice(0, MAX_LISTED_PROCESSES).map((process) => ({
+            pid: process.pid,
+            executable: process.executable,
+            version: process.version,
+            script: process.script ? external_node_path_default().relative(run.root, process.script) : null,
+            inEnvironment: environment.venvDir === null || !run.environmentUse.outsidePids.includes(process.pid),
+        })),
+    };
+}
+function markImported(report, use) {
+    const packages = report.environment?.packages;
+    if (!packages)
+        return;
+    const imported = new Set(use.imported);
+    for (const change of [...packages.changed, ...packages.added])
+        change.imported = imported.has(change.name);
+    for (const change of packages.removed)
+        change.imported = false;
+}
+class RecordVerification {
+    recordFile;
+    options;
+    report;
+    result;
+    started = new Map();
+    numericContents = [];
+    firstRun;
+    /** `verify --affected` found nothing the record reads changed: not rerun. */
+    unaffected = false;
+    constructor(recordFile, options) {
+        this.recordFile = recordFile;
+        this.options = options;
+        const fallbackName = external_node_path_default().basename(external_node_path_default().dirname(external_node_path_default().resolve(recordFile)));
+        this.report = { name: fallbackName, recordPath: recordFile, verdict: 'error', inputs: [], artifacts: [], metrics: [], thresholds: [], causes: [], stages: [] };
+        this.result = { report: this.report };
+    }
+    stage = async (stage, run) => {
+        this.started.set(stage, performance.now());
+        try {
+            return await this.options.hooks.group(`${this.report.name}: ${stage}`, run);
+        }
+        finally {
+            // A stage entered twice (the compare stage finishing a drifting record's fingerprints) is reported once, summed.
+            const durationMs = Math.round(performance.now() - (this.started.get(stage) ?? 0));
+            const earlier = this.report.stages.find((timing) => timing.stage === stage);
+            if (earlier)
+                earlier.durationMs += durationMs;
+            else
+                this.report.stages.push({ stage, durationMs });
+        }
+    };
+    async run() {
+        try {
+            const loaded = await this.stage('load', () => loadRecord(this.recordFile));
+            this.result.loaded = loaded;
+            this.report.name = loaded.record.name;
+            this.report.recordPath = loaded.recordPath;
+            await this.verifyLoaded(loaded);
+        }
+        catch (error) {
+            this.report.error = toRecordError(error);
+        }
+        this.report.causes = likelyCauses(this.report);
+        this.report.verdict = this.unaffected ? 'unaffected' : decideVerdict(this.report);
+        if (this.report.verdict === 'drift')
+            await this.proposeUpdate();
+        return this.result;
+    }
+    async verifyLoaded(loaded) {
+        const [code, [inputs, codeFiles]] = await Promise.all([codeReport(loaded), this.stage('inputs', () => Promise.all([checkInputs(loaded), checkCodeFiles(loaded)]))]);
+        this.report.code = code && codeFiles ? { ...code, learnedFiles: codeFiles.total } : code;
+        this.report.inputs = [...inputs, ...(codeFiles?.changed ?? [])];
+        // A learned file that is gone is a change (the rerun shows whether the training still runs), not a missing input.
+        const missing = inputs.find((input) => input.status === 'missing');
+        if (missing)
+            throw missingInputError(missing);
+        await this.attachConfigDiffs(loaded);
+        if (this.options.affectedOnly && !(await this.isAffected(loaded, codeFiles?.total)))
+            return;
+        if (this.options.decideOnly)
+            return;
+        // Changed data makes any rerun meaningless, so training is not started (unless it is being re-recorded).
+        if (!this.options.rerunOnChangedData && inputs.some((input) => input.kind === 'data' && input.status !== 'match'))
+            return;
+        const { record, paths } = loaded;
+        const prepareWith = (stage) => async (sandboxRoot) => {
+            const environment = await stage('environment', async () => prepareEnvironment({
+                python: this.options.python,
+                requiredPython: record.environment?.python,
+                requiredPythonLine: loaded.lineOf(['environment', 'python']),
+                requirementsFile: paths.requirements ? await inCopy(sandboxRoot, paths.requirements) : undefined,
+                requirementsDisplayPath: paths.requirements?.repoRelative,
+                installDir: sandboxRoot,
+                recordedPackages: record.environment?.packages,
+                recordedPlatform: record.environment?.platform,
+                cacheRoot: this.options.cacheRoot,
+                remoteCache: this.options.remoteCache,
+                log: (line) => this.options.hooks.info(line),
+                logDir: external_node_path_default().join(this.options.evidenceDir, record.name),
+            }));
+            // The report describes the first rerun's environment; repeats reuse the same venv.
+            if (stage === this.stage)
+                this.report.environment = environment.report;
+            return environment;
+        };
+        const outputs = [...paths.artifacts, ...(paths.metrics ? [paths.metrics] : [])].map((p) => p.repoRelative);
+        const evidenceDir = external_node_path_default().join(this.options.evidenceDir, record.name);
+        const logFile = external_node_path_default().join(evidenceDir, LOG_FILE_NAME);
+        const timeout = record.timeout ?? DEFAULT_TIMEOUT;
+        const request = {
+            repoRoot: loaded.repoRoot,
+            isGitRepo: loaded.isGitRepo,
+            command: record.command,
+            workdir: paths.workdir.repoRelative,
+            workdirLine: loaded.lineOf(['workdir']),
+            copyPaths: paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
+            outputs,
+            prepareEnvironment: prepareWith(this.stage),
+            variables: record.environment?.variables ?? {},
+            passEnv: record.environment?.pass_env ?? [],
+            seeds: record.seeds ?? {},
+            seeding: { apply: record.apply_seeds ?? false, strict: record.determinism === 'strict' },
+            timeoutMs: parseDuration(timeout),
+            logFile,
+            recordedPackages: record.environment?.packages ? Object.keys(record.environment.packages) : undefined,
+            stage: this.stage,
+            onOutput: (chunk) => this.options.hooks.output(chunk),
+        };
+        const run = await runInSandbox(request);
+        try {
+            await this.judgeRun(loaded, run, run.environment, { timeout, logFile, evidenceDir, outputs });
+            // Repeats and variations run quietly: their stages are not the first rerun's, and the environment is prepared already.
+            const quiet = (_stage, work) => work();
+            await this.runMore(loaded, { ...request, prepareEnvironment: environmentForRepeats(run, prepareWith(quiet)), stage: quiet }, run, evidenceDir);
+        }
+        finally {
+            await run.dispose();
+        }
+    }
+    /** `verify --affected`: decides whether the record must be rerun; one that need not be is `unaffected`. */
+    async isAffected(loaded, learnedFiles) {
+        const globs = loaded.record.code?.watch ?? [];
+        const commit = loaded.record.code?.commit;
+        // One `git diff` against the record's commit serves both the watched globs and the new-file check.
+        const [changes, environmentGap] = await Promise.all([loaded.isGitRepo && commit ? rawChangesSince(loaded.repoRoot, commit) : undefined, environmentOutsideRecord(loaded)]);
+        const decision = decideAffected({
+            learnedFiles,
+            inputs: this.report.inputs,
+            watched: globs.length > 0,
+            watchedChanges: watchedChanges(changes, globs),
+            recordChanged: this.options.changedRecords && this.options.changedRecords.has(this.recordFile),
+            structuralChanges: structuralChanges(changes, declaredAndOwn(loaded)),
+            environmentGap,
+        });
+        this.report.affected = decision;
+        this.unaffected = !decision.affected;
+        return decision.affected;
+    }
+    async attachConfigDiffs(loaded) {
+        const commit = loaded.record.code?.commit;
+        const files = new Map([...loaded.paths.config, ...loaded.paths.codeFiles].map((entry) => [entry.repoRelative, entry]));
+        // The first few changed files get a diff (a reformatting pull request changes hundreds): each is a git call and up to 20 KB.
+        const diffed = this.report.inputs.filter((input) => (input.kind === 'config' || input.kind === 'code') && input.status === 'mismatch').slice(0, MAX_DIFFED_INPUTS);
+        await Promise.all(diffed.map(async (input) => {
+            if (!loaded.isGitRepo)
+                return;
+            const file = files.get(input.path);
+            const diff = file ? await configDiff(loaded.repoRoot, commit, file) : undefined;
+            if (diff)
+                input.diff = diff.slice(0, 20_000);
+        }));
+    }
+    async judgeRun(loaded, run, environment, where) {
+        const { record, paths, lineOf } = loaded;
+        const { result } = run;
+        this.report.run = {
+            command: keepStart(record.command, REPORT_TEXT_MAX),
+            workdir: paths.workdir.repoRelative,
+            exitCode: result.exitCode,
+            signal: result.signal,
+            timedOut: result.timedOut,
+            durationMs: Math.round(result.durationMs),
+            logTail: result.logTail,
+            logPath: where.logFile,
+            ...describeProcesses(run, environment),
+            containment: result.containment,
+            killed: result.killed,
+            ...(run.seeding ? { seeding: run.seeding } : {}),
+        };
+        markImported(this.report, run.environmentUse);
+        if (this.report.environment)
+            this.report.environment.machine = { ...(record.environment?.machine ? { recorded: record.environment.machine } : {}), actual: run.machine };
+        const warnings = [...run.warnings, ...run.environmentUse.warnings];
+        if (warnings.length > 0)
+            this.report.warnings = warnings.slice(0, 100);
+        if (run.outsideWrites.length > 0)
+            throw outsideWritesError(run.outsideWrites);
+        if (result.timedOut) {
+            throw new UserError(`the command timed out after ${where.timeout} and was killed with all its child processes`, 'Make the run faster or raise `timeout` in the run record.', {
+                field: 'timeout',
+                line: lineOf(['timeout']),
+            });
+        }
+        if (result.exitCode !== 0) {
+            throw new UserError(`the command failed (${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`})`, `See the log tail below; the full log is ${where.logFile}.`, { field: 'command', line: lineOf(['command']) });
+        }
+        if (run.environmentUse.problem) {
+            const { message, hint } = run.environmentUse.problem;
+            throw new UserError(message, hint, { field: 'command', line: lineOf(['command']) });
+        }
+        const [collected, committed, numeric] = await this.stage('compare', async () => {
+            const outputsFound = await collectOutputs(run.root, paths.artifacts, paths.metrics);
+            if (this.options.keepArtifacts)
+                this.result.outputsDir = await keepEvidence(run.root, where.outputs, external_node_path_default().join(where.evidenceDir, 'outputs'));
+            const inCheckout = await Promise.all(paths.artifacts.map(async (artifact) => [artifact.repoRelative, await sha256PathIfExists(artifact.absolute)]));
+            const tensors = await measureNumericArtifacts(loaded, run, outputsFound.artifactHashes, {
+                recordName: record.name,
+                baselineDir: this.options.baselineDir,
+                logFile: external_node_path_default().join(where.evidenceDir, NUMERIC_HELPER_LOG_NAME),
+            });
+            return [outputsFound, new Map(inCheckout), tensors];
+        });
+        this.numericContents = numeric.contents;
+        this.firstRun = { index: 1, durationMs: Math.round(result.durationMs), metrics: collected.metrics, artifacts: collected.artifactHashes, numeric: new Map() };
+        this.report.reruns = [{ index: 1, durationMs: this.firstRun.durationMs }];
+        this.report.artifacts = compareArtifacts((record.artifacts ?? []).map((artifact, i) => ({
+            path: paths.artifacts[i].repoRelative,
+            sha256: artifact.sha256,
+            line: lineOf(['artifacts', i, 'sha256']),
+            policy: artifact.compare,
+        })), collected.artifactHashes, committed, numeric.checks);
+        this.report.metrics = compareMetrics({
+            recorded: record.metrics?.values ?? {},
+            rerun: collected.metrics,
+            tolerance: record.tolerance,
+            lineOf: (name) => lineOf(['metrics', 'values', name]),
+        });
+        if (paths.metrics && collected.metrics === null)
+            this.report.missingMetricsFile = paths.metrics.repoRelative;
+        this.report.thresholds = checkThresholds(record.thresholds ?? {}, collected.metrics, (name) => lineOf(['thresholds', name]));
+        // A record is written only on drift (the proposed update) and by `record --update`: only then is every tensor hashed.
+        if (this.options.rerunOnChangedData || decideVerdict(this.report) === 'drift')
+            this.numericContents = await this.stage('compare', () => numeric.completeContents());
+        this.result.measurement = await this.measure(loaded, environment, collected, run);
+    }
+    /**
+     * After the first rerun: more runs of the same command, each in a fresh sandbox. `record --update --runs` always
+     * (calibration), `verify --runs` only on drift (classification), and one per `--vary` variation.
+     */
+    async runMore(loaded, request, first, evidenceDir) {
+        const firstRun = this.firstRun;
+        if (!firstRun)
+            return;
+        const calibrate = this.options.calibrate;
+        const drifting = decideVerdict(this.report) === 'drift';
+        const repeats = calibrate ? calibrate.runs - 1 : drifting ? Math.max(0, (this.options.runs ?? 1) - 1) : 0;
+        const vary = this.options.vary ?? [];
+        if (repeats === 0 && vary.length === 0)
+            return;
+        const { record, paths } = loaded;
+        const numeric = new Map(calibrate ? (record.artifacts ?? []).flatMap((spec, i) => (spec.compare === 'numeric' ? [[paths.artifacts[i].repoRelative, spec]] : [])) : []);
+        const outputs = { artifacts: paths.artifacts, metrics: paths.metrics, numeric, helperLog: external_node_path_default().join(evidenceDir, NUMERIC_HELPER_LOG_NAME) };
+        const reference = { root: first.root, artifacts: firstRun.artifacts };
+        const runOnce = (index, label, variation) => this.options.hooks.group(`${record.name}: ${label}`, () => repeatRun({ ...request, variation, logFile: external_node_path_default().join(evidenceDir, `rerun-${index}.log`) }, index, outputs, reference));
+        const total = repeats + 1;
+        const repeated = [];
+        for (let index = 2; index <= total; index++)
+            repeated.push(await runOnce(index, `run ${index} of ${total}`));
+        const varied = [];
+        for (const [i, each] of vary.entries())
+            varied.push(await runOnce(total + 1 + i, `variation ${each.name}`, each));
+        this.report.reruns = [firstRun, ...repeated, ...varied].map((run) => ({
+            index: run.index,
+            durationMs: run.durationMs,
+            ...(run.variation ? { variation: run.variation } : {}),
+            ...(run.failure ? { failure: keepStart(run.failure, REPORT_TEXT_MAX) } : {}),
+        }));
+        if (calibrate) {
+            const policies = new Map((record.artifacts ?? []).map((spec, i) => [paths.artifacts[i].repoRelative, spec.compare ?? 'exact']));
+            const failed = repeated.find((run) => run.failure);
+            if (failed)
+                throw new UserError(`run ${failed.index} of ${total} failed (${failed.failure}) where run 1 succeeded`, 'A training that fails now and then cannot be calibrated: fix what makes it flaky, or use fewer --runs.');
+            const calibration = calibrateRuns([firstRun, ...repeated], policies, calibrate.factor);
+            this.result.calibration = calibration;
+            const measurement = this.result.measurement;
+            if (measurement) {
+                if (measurement.metrics)
+                    measurement.metrics = calibration.metrics.values;
+                measurement.calibration = calibrationEntries(calibration, paths.artifacts.map((artifact) => artifact.repoRelative));
+                measurement.contents = await this.sampledContents(loaded, first, calibration, measurement.contents ?? [], outputs.helperLog);
+            }
+        }
+        else if (repeated.length > 0) {
+            this.report.drift = classifyDrift([firstRun, ...repeated]);
+        }
+        if (varied.length > 0)
+            this.report.variations = variationEffects(firstRun, varied);
+    }
+    /** A newly calibrated artifact is written with `fingerprint: sampled`, so its content is measured again with samples. */
+    async sampledContents(loaded, first, calibration, contents, helperLog) {
+        const calibrated = new Set(calibration.artifacts.filter((artifact) => artifact.status === 'calibrated').map((artifact) => artifact.path));
+        const sampled = [...contents];
+        for (const [i, spec] of (loaded.record.artifacts ?? []).entries()) {
+            const { repoRelative } = loaded.paths.artifacts[i];
+            const produced = this.firstRun?.artifacts.get(repoRelative);
+            if (!calibrated.has(repoRelative) || spec.fingerprint !== undefined || !produced)
+                continue;
+            const artifact = { spec: { ...spec, fingerprint: 'sampled', sha256: produced }, repoRelative, file: external_node_path_default().join(first.root, repoRelative), produced };
+            sampled[i] = (await measureNumericArtifact(artifact, { recordName: loaded.record.name, runPython: (args) => first.runPython(args, helperLog), hashTensors: true })).content;
+        }
+        return sampled;
+    }
+    async measure(loaded, environment, collected, run) {
+        const artifacts = loaded.paths.artifacts.map((artifact) => collected.artifactHashes.get(artifact.repoRelative) ?? null);
+        // A missing output cannot be recorded: there is no update to propose.
+        if (artifacts.some((hash) => hash === null) || (loaded.paths.metrics && collected.metrics === null))
+            return undefined;
+        const actual = (kind) => this.report.inputs.filter((input) => input.kind === kind).map((input) => input.actual);
+        const { report } = environment;
+        // In the current environment, what gets recorded is the interpreter that actually ran (as `record --current-env` does).
+        const ran = environment.python ? undefined : await interpreterThatRan(run.trace).catch(() => undefined);
+        return {
+            config: actual('config'),
+            data: actual('data'),
+            requirementsSha256: actual('requirements')[0],
+            artifacts: artifacts,
+            contents: this.numericContents,
+            metrics: collected.metrics ?? undefined,
+            packages: environment.packages ?? ran?.packages,
+            python: environment.python ? report.python.actual : ran?.version,
+            platform: environment.python ? report.platform.actual : ran?.platform,
+            machine: run.machine,
+            commit: loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined,
+            // An incomplete set is not written, and an older one is dropped: the record is then always rerun.
+            codeFiles: inputSetGap(loaded.record.command, run.trace) ? null : await learnedInputs({ sandboxRoot: run.root, repoRoot: loaded.repoRoot, readFiles: run.trace.readFiles, excluded: declaredAndOwn(loaded) }),
+        };
+    }
+    /** On drift: the record this rerun implies, written to the evidence, and its diff in the report. */
+    async proposeUpdate() {
+        const { loaded, measurement } = this.result;
+        if (!loaded || !measurement)
+            return;
+        const before = await (0,promises_namespaceObject.readFile)(loaded.file, 'utf8');
+        const after = updateRecordText(before, measurement);
+        this.result.updatedText = after;
+        await writeFileAtomic(external_node_path_default().join(this.options.evidenceDir, loaded.record.name, UPDATED_RECORD_NAME), after);
+        const diff = unifiedDiff(loaded.recordPath, before, after);
+        if (diff)
+            this.report.update = { command: `${TOOL_NAME} record --update ${loaded.recordPath}`, diff: diff.slice(0, 20_000) };
+    }
+}
+/** Verifies one record and keeps what its rerun measured (for `record --update`). Never throws. */
+async function verifyAndMeasure(recordFile, options) {
+    const verification = new RecordVerification(recordFile, options);
+    const result = await verification.run();
+    result.calibrationWarnings = [];
+    if (result.loaded && result.measurement && (!result.updatedText || result.calibration)) {
+        result.updatedText = updateRecordText(await (0,promises_namespaceObject.readFile)(result.loaded.file, 'utf8'), result.measurement, result.calibrationWarnings);
+    }
+    return result;
+}
+/**
+ * The reusable workflow's discover job: whether the record must be rerun, as a report whose verdict is `unaffected`
+ * when none of its inputs changed; `affected` says why (absent when the record does not load: its own job then says
+ * why). Nothing is built or run.
+ */
+async function decideRecord(recordFile, options) {
+    return (await new RecordVerification(recordFile, { ...options, affectedOnly: true, decideOnly: true }).run()).report;
+}
+/** Verifies one record end to end. Never throws: every failure becomes an `error` verdict with one clear message. */
+async function verifyRecord(recordFile, options) {
+    return (await new RecordVerification(recordFile, options).run()).report;
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/discover.ts
+
+
+
+/**
+ * One matrix entry per record, for the reusable workflow's fan-out. A record that does not load still gets its
+ * entry, so its own job reports the error where the user looks for it. With `decide` (`rerun: affected`), a record
+ * none of whose inputs changed gets no entry: its `unaffected` report stands for it. Records are decided one after
+ * another, as verify checks them, so hashing many records' data never runs all at once.
+ */
+async function discoverRecords(recordFiles, decide) {
+    const discovery = { include: [], unaffected: [], problems: [] };
+    for (const record of recordFiles) {
+        let entry;
+        try {
+            const loaded = await loadRecord(record);
+            entry = { record, name: loaded.record.name, python: loaded.record.environment?.python ?? '3.x' };
+        }
+        catch (error) {
+            discovery.problems.push(describeError(error).message);
+            discovery.include.push({ record, name: record, python: '3.x' });
+            continue;
+        }
+        const decided = decide && (await decideRecord(record, decide));
+        if (decided?.affected)
+            decide?.hooks.info(`${decided.name}: ${decided.affected.reason}`);
+        if (decided?.verdict === 'unaffected')
+            discovery.unaffected.push(decided);
+        else
+            discovery.include.push(entry);
+    }
+    return discovery;
+}
+
+;// CONCATENATED MODULE: ./src/cli/discover-command.ts
+
+
+
+
+/** `repro-gate discover`: the job matrix the reusable workflow fans out over, as JSON on stdout. */
+async function runDiscoverCommand(args, stdout, stderr) {
+    if (args.length === 0)
+        throw new UserError('discover needs run record paths', USAGE_HINT);
+    const { include, problems } = await discoverRecords(args);
+    for (const problem of problems)
+        stderr.write(`warning: ${problem}\n`);
+    stdout.write(`${JSON.stringify({ include })}\n`);
+    return ExitCode.Ok;
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/exit-code.ts
+
+function exitCodeFor(verdict) {
+    if (verdict === 'drift')
+        return ExitCode.Drift;
+    if (verdict === 'error')
+        return ExitCode.Error;
+    return ExitCode.Ok;
+}
+
+;// CONCATENATED MODULE: ./src/report/verdict-order.ts
+/**
+ * Worst first: an unchecked record outranks a drifting one, which outranks a pass. A record not rerun because nothing
+ * it reads changed passes too, and any record that was rerun and reproduced says more.
+ */
+const verdict_order_SEVERITY = { error: 3, drift: 2, 'within-tolerance': 1, reproduced: 0, unaffected: -1 };
+/** The overall verdict of several records; no records at all means nothing was checked, which is an error. */
+function worstVerdict(verdicts) {
+    if (verdicts.length === 0)
+        return 'error';
+    return verdicts.reduce((worst, verdict) => (verdict_order_SEVERITY[verdict] > verdict_order_SEVERITY[worst] ? verdict : worst));
+}
+
+;// CONCATENATED MODULE: ./src/report/merge.ts
+
+
+const normalize = (recordPath) => recordPath.replace(/\\/g, '/').replace(/^(\.\/)+/, '');
+/** A record the workflow expected but no report covers: its job died before writing one. That must not read as a pass. */
+function missingRecord(recordPath) {
+    return {
+        name: recordPath,
+        recordPath,
+        verdict: 'error',
+        error: {
+            message: 'no report arrived for this record: its reproduce job failed or was cancelled before writing one',
+            hint: "Open that record's reproduce job in this workflow run for the cause.",
+        },
+        inputs: [],
+        artifacts: [],
+        metrics: [],
+        thresholds: [],
+        causes: [],
+        stages: [],
+    };
+}
+/**
+ * What every job found loosened, once each: jobs checking the same record against the same base agree.
+ * Only present when some report compared against a base (a pull request), so a plain merge stays as it was.
+ */
+function mergeRecordChanges(reports) {
+    const compared = reports.filter((report) => report.base !== undefined || report.loosened !== undefined || report.rerecorded !== undefined);
+    if (compared.length === 0)
+        return {};
+    const unique = (items) => [...new Map(items.map((item) => [JSON.stringify(item), item])).values()];
+    const byRecord = (items) => items.sort((a, b) => (a.recordPath < b.recordPath ? -1 : a.recordPath > b.recordPath ? 1 : 0));
+    const base = compared.find((report) => report.base)?.base;
+    return {
+        ...(base ? { base } : {}),
+        loosened: byRecord(unique(compared.flatMap((report) => report.loosened ?? []))),
+        rerecorded: byRecord(unique(compared.flatMap((report) => report.rerecorded ?? []))),
+    };
+}
+/**
+ * Pure: one report from many (one per matrix job), records in a stable order, the verdict recomputed.
+ * Every expected record path without a report becomes an error record.
+ */
+function mergeReports(reports, createdAt, expectedRecords = []) {
+    const received = reports.flatMap((report) => report.records);
+    const covered = new Set(received.map((record) => normalize(record.recordPath)));
+    const missing = [...new Set(expectedRecords.map(normalize))].filter((recordPath) => recordPath && !covered.has(recordPath)).map(missingRecord);
+    const records = [...received, ...missing]
+        .sort((a, b) => (a.recordPath === b.recordPath ? a.name.localeCompare(b.name) : a.recordPath < b.recordPath ? -1 : 1));
+    return {
+        schemaVersion: REPORT_SCHEMA_VERSION,
+        tool: { name: TOOL_NAME, version: TOOL_VERSION },
+        createdAt,
+        verdict: worstVerdict(records.map((record) => record.verdict)),
+        ...mergeRecordChanges(reports),
+        records,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/load-reports.ts
+
+
+
+
+
+
+// Reports to merge come from other jobs, possibly from a fork's pull request: untrusted input, capped and validated.
+// A report keeps every metric's verdict: one with 10k metrics is about 2.5 MB as verify writes it, so 64 MiB holds
+// some 250k. The total bounds the memory a merge of many reports (possibly from a fork) may take.
+const MAX_REPORT_BYTES = 64 * 1024 * 1024;
+const MAX_TOTAL_REPORT_BYTES = 256 * 1024 * 1024;
+const MAX_REPORT_FILES = 200;
+async function reportFilesIn(target) {
+    if (!(await (0,promises_namespaceObject.stat)(target)).isDirectory())
+        return [target];
+    const entries = await (0,promises_namespaceObject.readdir)(target, { recursive: true, withFileTypes: true });
+    return entries
+        .filter((entry) => entry.isFile() && entry.name.endsWith('.json'))
+        .map((entry) => external_node_path_default().join(entry.parentPath, entry.name))
+        .sort();
+}
+/** The report's bytes: a FIFO or a link to a device (a fork can upload either) is refused, never waited on or read forever. */
+async function readReportBytes(file) {
+    try {
+        return await read_bounded_readFileWithin(file, MAX_REPORT_BYTES);
+    }
+    catch (error) {
+        if (error instanceof read_bounded_FileTooLargeError) {
+            throw new UserError(`report ${file} is ${error.size} bytes, over the ${MAX_REPORT_BYTES}-byte limit`, 'Only pass report.json files written by `repro-gate verify --json`; one this large holds hundreds of thousands of metrics, so record fewer per model.');
+        }
+        if (error instanceof NotARegularFileError)
+            throw new UserError(`report ${file} is not a regular file`, 'Only pass report.json files written by `repro-gate verify --json`.');
+        throw new UserError(`report ${file} could not be read: ${error.message}`, 'Only pass report.json files written by `repro-gate verify --json`.');
+    }
+}
+async function readReport(file) {
+    const bytes = await readReportBytes(file);
+    let value;
+    try {
+        value = JSON.parse(bytes.toString('utf8'));
+    }
+    catch (error) {
+        throw new UserError(`report ${file} is not valid JSON: ${error.message}`, 'Only pass report.json files written by `repro-gate verify --json`.');
+    }
+    const result = ReportSchema.safeParse(value);
+    if (!result.success) {
+        const issue = result.error.issues[0];
+        throw new UserError(`report ${file} was rejected: ${formatFieldPath(issue.path) || '(top level)'}: ${issue.message}`, 'Reports must match the report schema exactly (no unknown or oversized fields); regenerate it with `repro-gate verify --json`.');
+    }
+    return result.data;
+}
+/**
+ * Reads every report under the given files or folders. Zero reports is an error (nothing was checked) unless
+ * the caller knows which records to expect: then each missing one becomes an error record in the merge.
+ */
+async function loadReports(targets, options = {}) {
+    const files = [];
+    for (const target of targets) {
+        try {
+            files.push(...(await reportFilesIn(target)));
+        }
+        catch {
+            if (options.allowNone)
+                continue;
+            throw new UserError(`reports path ${target} does not exist`, 'Point it at the folder the report artifacts were downloaded to.');
+        }
+    }
+    if (files.length === 0 && !options.allowNone)
+        throw new UserError(`no report .json files found in ${targets.join(', ')}`, 'Did the reproduce jobs upload their reports?');
+    if (files.length > MAX_REPORT_FILES)
+        throw new UserError(`${files.length} report files found; at most ${MAX_REPORT_FILES} are merged`, 'Split the records across workflows.');
+    const sizes = await Promise.all(files.map(async (file) => (await (0,promises_namespaceObject.stat)(file)).size));
+    const total = sizes.reduce((sum, size) => sum + size, 0);
+    if (total > MAX_TOTAL_REPORT_BYTES) {
+        throw new UserError(`the ${files.length} reports hold ${total} bytes in all, over the ${MAX_TOTAL_REPORT_BYTES}-byte limit of one merge`, 'Split the records across workflows, or record fewer metrics per model.');
+    }
+    return Promise.all(files.map(readReport));
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/merge.ts
+
+
+/** The merge stage shared by `repro-gate merge` and the action's comment mode: untrusted files in, one validated report out. */
+async function mergeReportFiles(targets, expectedRecords) {
+    const reports = await loadReports(targets, { allowNone: expectedRecords.length > 0 });
+    return mergeReports(reports, new Date().toISOString(), expectedRecords);
+}
+
+;// CONCATENATED MODULE: ./src/report/escape.ts
+// Every string in a report may come from a fork's pull request: it is rendered inert before it reaches markdown.
+const MAX_INLINE = 300;
+const ZERO_WIDTH_SPACE = '\u200b';
+// eslint-disable-next-line no-control-regex
+const escape_ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007]*\u0007/g;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
+function cap(text, max) {
+    return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+/**
+ * Inert inline markdown, safe in table cells: HTML-escaped (no tags, no `<!--` to forge our marker), emphasis,
+ * code, link and table punctuation backslash-escaped, one line, @mentions, issue references and autolinks broken with a zero-width space.
+ */
+function escapeInline(text, max = MAX_INLINE) {
+    return cap(text.replace(escape_ANSI, '').replace(/[\r\n\t]+/g, ' ').replace(CONTROL, ''), max)
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;')
+        .replace(/[\\`*_[\]|~]/g, '\\$&')
+        // Block markers count only at the start of a line, where an inline string can land: a heading or list marker
+        // followed by a space (a quote `>` is already an entity). `3.11.7` is left alone.
+        .replace(/^[#+-]+(?=\s|$)/, '\\$&')
+        .replace(/^(\d+)([.)])(?=\s|$)/, '$1\\$2')
+        .replace(/@/g, `@${ZERO_WIDTH_SPACE}`)
+        // `#12`, `owner/repo#12` and `GH-12` would link, and cross-reference, another issue.
+        .replace(/#(?=\w)/g, `#${ZERO_WIDTH_SPACE}`)
+        .replace(/\bGH-(?=\d)/gi, (match) => `${match.slice(0, 2)}${ZERO_WIDTH_SPACE}-`)
+        .replace(/:\/\//g, `:${ZERO_WIDTH_SPACE}//`)
+        .replace(/www\./gi, (match) => `${match.slice(0, 3)}${ZERO_WIDTH_SPACE}.`);
+}
+/** A fenced block that nothing inside can close; inside a fence nothing renders, mentions and links included. */
+function codeFence(text, maxChars, language = 'text') {
+    const body = cap(text.replace(escape_ANSI, '').replace(CONTROL, ''), maxChars);
+    const longestRun = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
+    const fence = '`'.repeat(Math.max(3, longestRun + 1));
+    return `${fence}${language}\n${body}\n${fence}`;
+}
+/** Terminal output: no escape sequences or control characters from untrusted strings. */
+function sanitizeTerminal(text) {
+    return text.replace(escape_ANSI, '').replace(CONTROL, '');
+}
+
+;// CONCATENATED MODULE: ./src/report/numeric.ts
+
+
+// Pure: how a numeric artifact's tensor-by-tensor comparison reads, in a sentence and in a table.
+const TENSOR_STATUS = {
+    within: '🟡 within',
+    beyond: '❌ beyond',
+    differs: '❌ differs',
+    added: '❌ added',
+    removed: '❌ removed',
+    changed: '❌ changed',
+    retyped: 'ℹ️ retyped (not gating)',
+};
+const SAMPLE_NOTE = 'judged on a sample, not every element';
+function shape(check) {
+    return `${check.dtype}[${check.shape.join('×')}]`;
+}
+function mismatchFigures(check) {
+    const parts = [];
+    if (check.mismatched !== undefined && check.total !== undefined)
+        parts.push(`${check.mismatched}/${check.total} beyond`);
+    if (check.maxAbs !== undefined)
+        parts.push(`max abs Δ ${formatNumber(check.maxAbs, 3)}`);
+    return parts.join(', ');
+}
+/** The package versions that changed, for "serialization changed" (the reader's first question is: by what?). */
+function packageChanges(record) {
+    const changed = record.environment?.packages?.changed ?? [];
+    if (changed.length === 0)
+        return '';
+    const shown = changed.slice(0, 3).map((change) => `${change.name} ${change.recorded} → ${change.actual}`);
+    return ` (${shown.join(', ')}${changed.length > 3 ? `, and ${changed.length - 3} more` : ''})`;
+}
+function numeric_listed(checks, quote, describe) {
+    const shown = checks.slice(0, 3).map((check) => `${quote(check.name)} ${describe(check)}`.trim());
+    return `${shown.join('; ')}${checks.length > 3 ? `; and ${checks.length - 3} more` : ''}`;
+}
+function numeric_structureChange(check) {
+    return check.status === 'changed' ? (check.change ?? 'changed') : check.status;
+}
+function l2Change(check) {
+    return check.recorded && check.rerun ? `L2 ${formatNumber(check.recorded.l2)} → ${formatNumber(check.rerun.l2)}` : '';
+}
+/** One finding for the record's explanation line. */
+function describeNumericArtifact(artifact, numeric, record, quote) {
+    const name = quote(artifact.path);
+    const moved = numeric.tensors.filter((check) => check.status === 'within' || check.status === 'beyond');
+    const sample = numeric.basis === 'sample' ? `; ${SAMPLE_NOTE}` : '';
+    switch (numeric.outcome) {
+        case 'content-identical': {
+            const retyped = numeric.tensors.filter((check) => check.status === 'retyped');
+            const note = retyped.length > 0 ? `; ${numeric_listed(retyped, quote, (check) => check.change ?? '')}` : '';
+            return `${name}: serialization changed, content identical (${plural(numeric.identicalCount, 'tensor')} bit-identical${note})${packageChanges(record)}`;
+        }
+        case 'within-tolerance':
+            return `${name} within tolerance: ${plural(moved.length, 'tensor')} moved, ${numeric.identicalCount} bit-identical, largest ${numeric_listed(moved.slice(0, 1), quote, mismatchFigures)}${sample}`;
+        case 'beyond-tolerance': {
+            const beyond = numeric.tensors.filter((check) => check.status === 'beyond');
+            return `${name} beyond tolerance in ${plural(beyond.length, 'tensor')}: ${numeric_listed(beyond, quote, (check) => check.change ?? mismatchFigures(check))}${sample}`;
+        }
+        case 'structure-changed': {
+            const changed = numeric.tensors.filter((check) => ['changed', 'added', 'removed'].includes(check.status));
+            return `${name} structure changed: ${numeric_listed(changed, quote, numeric_structureChange)}`;
+        }
+        case 'no-baseline': {
+            const differs = numeric.tensors.filter((check) => check.status === 'differs');
+            return `${name} differs in ${plural(differs.length, 'tensor')}; no baseline to compare elementwise: ${numeric_listed(differs, quote, l2Change)}`;
+        }
+        case 'unrecorded':
+            return `${name} differs; the record holds no tensor fingerprint to compare with (\`${TOOL_NAME} record --update\` adds it)`;
+    }
+}
+function statisticsCell(check) {
+    if (!check.recorded || !check.rerun)
+        return '';
+    const { recorded, rerun } = check;
+    const mean = (value) => (value === null ? '—' : formatNumber(value, 4));
+    return `L2 ${formatNumber(recorded.l2, 4)} → ${formatNumber(rerun.l2, 4)}, mean ${mean(recorded.mean)} → ${mean(rerun.mean)}`;
+}
+/** The collapsed tensor table of one artifact: the largest deviations first, then a count of the rest. */
+function tensorTable(artifact, numeric, quote) {
+    if (numeric.tensors.length === 0 && !numeric.parameters)
+        return undefined;
+    const rows = numeric.tensors.slice(0, TENSOR_TABLE_ROWS).map((check) => [
+        quote(check.name),
+        quote(shape(check)),
+        `${TENSOR_STATUS[check.status]}${check.change ? `: ${quote(check.change)}` : ''}`,
+        mismatchFigures(check),
+        check.maxRel === undefined ? '' : formatNumber(check.maxRel, 3),
+        check.firstMismatch ? `[${check.firstMismatch.join(', ')}]` : '',
+        check.tolerance ? formatTolerance(check.tolerance) : '',
+        statisticsCell(check),
+    ]);
+    const lines = ['| Tensor | dtype[shape] | Status | Elements | max rel | First at | Tolerance | Statistics |', '|---|---|---|---|---|---|---|---|'];
+    lines.push(...rows.map((row) => `| ${row.join(' | ')} |`));
+    const rest = numeric.tensorCount - numeric.identicalCount - rows.length;
+    const notes = [
+        rest > 0 ? `… and ${rest} more tensors that are not identical.` : '',
+        `${plural(numeric.identicalCount, 'tensor')} of ${numeric.tensorCount} bit-identical.`,
+        numeric.basis === 'sample' ? `Differing tensors were ${SAMPLE_NOTE}.` : numeric.basis === 'baseline' && numeric.baseline ? `Compared element by element with the baseline ${quote(numeric.baseline)}.` : '',
+        parametersNote(numeric, quote),
+    ].filter(Boolean);
+    const table = rows.length > 0 ? `${lines.join('\n')}\n\n` : '';
+    return `<details><summary>Tensors of ${quote(artifact.path)} (${numeric.format})</summary>\n\n${table}${notes.join(' ')}\n\n</details>`;
+}
+function parametersNote(numeric, quote) {
+    const parameters = numeric.parameters;
+    if (!parameters)
+        return '';
+    const part = (label, names) => (names.length > 0 ? `${label} ${names.slice(0, 10).map(quote).join(', ')}${names.length > 10 ? ` and ${names.length - 10} more` : ''}` : '');
+    const parts = [part('added', parameters.added), part('removed', parameters.removed), part('changed', parameters.changed)].filter(Boolean);
+    return `Constructor parameters (listed, not gating): ${parts.join('; ')}.`;
+}
+
+;// CONCATENATED MODULE: ./src/report/explain.ts
+
+
+function describeCause(cause, quote) {
+    switch (cause.kind) {
+        case 'config-changed':
+            return `config ${quote(cause.subject)} changed`;
+        case 'requirements-changed':
+            return `requirements ${quote(cause.subject)} changed`;
+        case 'data-changed':
+            return `data ${quote(cause.subject)} changed`;
+        case 'packages-changed':
+            return cause.unlikely ? `${quote(cause.subject)} (never imported: unlikely)` : quote(cause.subject);
+        case 'python-changed':
+            return `Python ${quote(cause.subject)}`;
+        case 'platform-changed':
+            return `platform ${quote(cause.subject)}`;
+        case 'code-changed':
+            return quote(cause.subject);
+        case 'machine-changed':
+            return `machine: ${quote(cause.subject)}`;
+    }
+}
+function describeCauses(causes, quote, limit = 4) {
+    const shown = causes.slice(0, limit).map((cause) => describeCause(cause, quote));
+    if (causes.length > limit)
+        shown.push(`${causes.length - limit} more`);
+    return shown.join('; ');
+}
+function dataSentence(record, quote) {
+    const data = record.inputs.filter((input) => input.kind === 'data' && input.status !== 'match');
+    if (data.length === 0)
+        return undefined;
+    const what = data.map((input) => {
+        const manifest = input.manifest;
+        if (input.status === 'manifest-mismatch' && manifest) {
+            const count = manifest.actualRecordCount !== undefined && manifest.actualRecordCount !== manifest.recordCount;
+            return `${quote(input.path)} disagrees with its manifest ${quote(manifest.path)} (${count ? `${manifest.actualRecordCount} rows, manifest says ${manifest.recordCount}` : 'content_hash differs'})`;
+        }
+        return `${quote(input.path)} does not match its recorded hash`;
+    });
+    return `${what.join('; ')}: training was not started.`;
+}
+/** One sentence that says why a record got its verdict: the first thing a reviewer reads. */
+function explainRecord(record, quote) {
+    if (record.verdict === 'unaffected')
+        return quote(record.affected?.reason ?? 'not rerun: none of its inputs changed since it was recorded.');
+    if (record.verdict === 'error') {
+        if (!record.error)
+            return 'the check could not be completed.';
+        const { line, field, message } = record.error;
+        return quote(`${record.recordPath}${line ? `:${line}` : ''}${field ? ` ${field}` : ''}: ${message}`);
+    }
+    const data = dataSentence(record, quote);
+    if (data)
+        return data;
+    const findings = [];
+    if (record.missingMetricsFile)
+        findings.push(`metrics file ${quote(record.missingMetricsFile)} was not produced`);
+    for (const metric of record.metrics) {
+        if (record.missingMetricsFile && metric.status === 'missing')
+            continue;
+        if (metric.status === 'beyond') {
+            const [recorded, rerun] = formatPair(metric.recorded, metric.rerun);
+            findings.push(`${quote(metric.name)} ${recorded} → ${rerun} (Δ ${formatDelta(metric.delta)}, tolerance ${formatTolerance(metric.tolerance)})`);
+        }
+        else if (metric.status === 'missing') {
+            findings.push(`${quote(metric.name)} is missing from the rerun`);
+        }
+        else if (metric.status === 'within' && record.verdict === 'within-tolerance') {
+            findings.push(`${quote(metric.name)} moved ${formatDelta(metric.delta)}, within ${formatTolerance(metric.tolerance)}`);
+        }
+    }
+    for (const artifact of record.artifacts) {
+        if (artifact.status !== 'identical' && artifact.policy === 'report')
+            findings.push(`${quote(artifact.path)} ${artifact.status === 'missing' ? 'was not produced' : 'changed'} (not gating)`);
+        else if (artifact.numeric && artifact.status !== 'identical')
+            findings.push(describeNumericArtifact(artifact, artifact.numeric, record, quote));
+        else if (artifact.status !== 'identical')
+            findings.push(`${quote(artifact.path)} ${artifact.status === 'missing' ? 'was not produced' : 'differs'}`);
+        if (artifact.committed?.status === 'differs')
+            findings.push(`the committed ${quote(artifact.path)} is not the one the record describes`);
+    }
+    for (const threshold of record.thresholds) {
+        if (threshold.status !== 'pass')
+            findings.push(`threshold on ${quote(threshold.metric)} ${threshold.status === 'missing' ? 'has no rerun value' : 'failed'}`);
+    }
+    if (findings.length === 0) {
+        const equal = record.metrics.filter((metric) => metric.status === 'equal').length;
+        return `${plural(record.artifacts.length, 'artifact')} identical, ${plural(equal, 'metric')} exactly equal.`;
+    }
+    const causes = record.causes.length > 0 && record.verdict === 'drift' ? ` Likely causes: ${describeCauses(record.causes, quote)}.` : '';
+    return `${findings.slice(0, 4).join('; ')}${findings.length > 4 ? `; and ${findings.length - 4} more` : ''}.${causes}`;
+}
+
+;// CONCATENATED MODULE: ./src/report/loosening.ts
+
+// Pure: the words for a record loosened against the base, shared by the PR comment, the terminal and the step's failure.
+const RERECORDED_NOUN = {
+    'artifact-hash': { one: 'artifact hash', many: 'artifact hashes' },
+    'metric-value': { one: 'metric value', many: 'metric values' },
+    'config-hash': { one: 'config hash', many: 'config hashes' },
+    'data-hash': { one: 'data hash', many: 'data hashes' },
+    'requirements-hash': { one: 'requirements hash' },
+    package: { one: 'package pin', many: 'package pins' },
+    python: { one: 'Python version' },
+    platform: { one: 'platform' },
+    'code-commit': { one: 'code commit' },
+};
+function describeFinding(finding, quote) {
+    const subject = quote(finding.subject);
+    const was = finding.before === null ? '' : ` (was ${quote(finding.before)})`;
+    const change = `${quote(finding.before ?? 'none')} → ${quote(finding.after ?? 'none')}`;
+    switch (finding.kind) {
+        case 'tolerance-widened':
+            return `tolerance of ${subject} widened: ${change}`;
+        case 'threshold-relaxed':
+            return `threshold on ${subject} relaxed: ${change}`;
+        case 'threshold-removed':
+            return `threshold on ${subject} removed${was}`;
+        case 'metric-removed':
+            return `metric ${subject} no longer checked${finding.before === null ? '' : ` (recorded ${quote(finding.before)})`}`;
+        case 'artifact-removed':
+            return `artifact ${subject} no longer checked${was}`;
+        case 'artifact-weakened':
+            return `artifact ${subject} compared less strictly: ${change}`;
+        case 'record-deleted':
+            return `record deleted${finding.before === null ? '' : ` (${quote(finding.before)})`}: nothing of it is checked`;
+    }
+}
+/** One finding in one line: the record, then what was loosened. */
+function describeLoosening(finding, quote) {
+    return `${quote(finding.recordPath)}: ${describeFinding(finding, quote)}`;
+}
+/** `run.yaml: 2 artifact hashes, 3 metric values, config hash`. */
+function describeRerecorded(entry, quote) {
+    const parts = entry.changes.map(({ kind, count }) => {
+        const noun = RERECORDED_NOUN[kind];
+        return count > 1 && noun.many ? `${count} ${noun.many}` : noun.one;
+    });
+    return `${quote(entry.recordPath)}: ${parts.join(', ')}`;
+}
+function describeBase(base) {
+    if (!base)
+        return 'the base';
+    const commit = shortHash(base.commit);
+    return base.ref === base.commit || base.commit.startsWith(base.ref) ? `base ${commit}` : `base ${base.ref} (${commit})`;
+}
+/** A markdown section, right under the headline: each loosening in one line, then what was re-recorded. */
+function loosenedMarkdown(report, quote, maxRows = Infinity) {
+    const loosened = report.loosened ?? [];
+    const rerecorded = report.rerecorded ?? [];
+    const parts = [];
+    if (loosened.length > 0) {
+        const lines = loosened.slice(0, maxRows).map((finding) => `- ${describeLoosening(finding, quote)}`);
+        if (loosened.length > lines.length)
+            lines.push(`- … and ${loosened.length - lines.length} more`);
+        // The base's ref is untrusted text; its commit is a validated hash.
+        const base = report.base ? describeBase({ ...report.base, ref: quote(report.base.ref) }) : 'the base';
+        parts.push(`### ⚠️ The record was loosened\n\nCompared with ${base}, these changes to the run records let more results pass (every verdict here is judged by the records as they are now):\n\n${lines.join('\n')}`);
+    }
+    if (rerecorded.length > 0) {
+        const entries = rerecorded.slice(0, maxRows).map((entry) => describeRerecorded(entry, quote));
+        if (rerecorded.length > entries.length)
+            entries.push(`and ${rerecorded.length - entries.length} more records`);
+        parts.push(`<sub>ℹ️ Re-recorded (new hashes and values, not a loosening): ${entries.join('; ')}</sub>`);
+    }
+    return parts.length > 0 ? parts.join('\n\n') : undefined;
+}
+/** The same for the terminal, printed before the record blocks. */
+function loosenedTerminal(report, quote, highlight = (text) => text) {
+    const loosened = report.loosened ?? [];
+    const rerecorded = report.rerecorded ?? [];
+    const lines = [];
+    if (loosened.length > 0) {
+        const base = report.base ? describeBase({ ...report.base, ref: quote(report.base.ref) }) : 'the base';
+        lines.push(highlight(`⚠ The record was loosened (against ${base}):`), ...loosened.map((finding) => `    ${describeLoosening(finding, quote)}`));
+    }
+    if (rerecorded.length > 0)
+        lines.push(`  re-recorded (not a loosening): ${rerecorded.map((entry) => describeRerecorded(entry, quote)).join('; ')}`);
+    return lines.length > 0 ? lines.join('\n') : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/report/runs.ts
+
+// Pure: how a record's extra runs read: the drift's kind (`--runs`), the outputs that varied between runs side by
+// side, which variation changed what (`--vary`), and what the probe seeded.
+/** The headline's qualifier: "drift (nondeterministic)". */
+function driftKindLabel(record) {
+    return record.verdict === 'drift' && record.drift ? ` (${record.drift.kind})` : '';
+}
+const FIX_NONDETERMINISM = 'Seed the frameworks (`seeds:` with `apply_seeds: true`), set `determinism: strict` in the record, or calibrate tolerances with `repro-gate record --update --runs 5`.';
+/** One sentence on what the reruns showed, with the fix for nondeterminism. */
+function driftSentence(record, quote) {
+    const drift = record.drift;
+    if (!drift || record.verdict !== 'drift')
+        return undefined;
+    if (drift.kind === 'deterministic')
+        return `All ${drift.runs} reruns agree with each other and not with the record: the change is real, not noise.`;
+    const names = drift.varying.map((output) => quote(output.output));
+    const failed = (record.reruns ?? []).filter((run) => run.failure && !run.variation).map((run) => `run ${run.index} ${quote(run.failure)}`);
+    const varies = names.length > 0 ? `${names.slice(0, 5).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''} ${names.length === 1 ? 'varies' : 'vary'} between them` : '';
+    return `The ${drift.runs} reruns disagree with each other: the training is nondeterministic (${[varies, ...failed].filter(Boolean).join('; ')}). ${FIX_NONDETERMINISM}`;
+}
+/** A short sha256 or a number; from a report another job wrote, so quoted all the same. */
+function cell(value, quote) {
+    if (value === null)
+        return '—';
+    return typeof value === 'number' || value === 'NaN' || value === 'Infinity' || value === '-Infinity' ? formatNumber(value) : quote(value);
+}
+/** The varying outputs, one row each, one column per run. */
+function varyingRows(outputs, quote) {
+    return outputs.map((output) => [quote(output.output), ...output.values.map((value) => cell(value, quote))]);
+}
+/** One row per variation: what it changed, or that it changed nothing. */
+function variationRows(record, quote) {
+    return (record.variations ?? []).map((variation) => [
+        quote(variation.variation),
+        variation.failure ? `run failed: ${quote(variation.failure)}` : variation.changed.length === 0 ? 'no change' : variation.changed.map((output) => `${quote(output.output)} (${cell(output.values[0] ?? null, quote)} → ${cell(output.values[1] ?? null, quote)})`).join(', '),
+    ]);
+}
+/** What the probe did with the seeds, in one line; undefined when it did nothing. */
+function seedingLine(run, quote) {
+    const seeding = run?.seeding;
+    if (!seeding)
+        return undefined;
+    const calls = seeding.applied.flatMap((entry) => entry.calls.map((call) => `${quote(call)}${entry.processes > 1 ? ` (${plural(entry.processes, 'process')})` : ''}`));
+    const failed = (seeding.failed ?? []).map((entry) => `${quote(entry.module)} failed: ${quote(entry.error)}`);
+    const what = [...calls, ...failed];
+    return `Seeds applied in-process by the probe${seeding.strict ? ' (strict determinism)' : ''}: ${what.length > 0 ? what.join(' · ') : 'none (no seeded framework was imported)'}`;
+}
+
+;// CONCATENATED MODULE: ./src/report/markdown.ts
+
+
+
+
+
+
+
+
+
+const LOG_CHARS = 6_000;
+/** Rows per table when the caller sets no cap: a report with 100k metrics still renders a readable page. */
+const DEFAULT_MAX_ROWS = 500;
+const DIFF_CHARS = 8_000;
+const STATUS = {
+    equal: '✅ equal',
+    within: '🟡 within',
+    beyond: '❌ beyond',
+    missing: '❌ missing',
+    new: '🆕 new',
+    identical: '✅ identical',
+    differs: '❌ differs',
+    match: '✅ match',
+    mismatch: '❌ changed',
+    'manifest-mismatch': '❌ manifest',
+    pass: '✅ pass',
+    fail: '❌ fail',
+};
+const markdown_esc = (text) => escapeInline(text);
+const code = (hash) => (hash === null ? '—' : `\`${shortHash(hash)}\``);
+function rowLimit(options) {
+    return options.maxRows ?? DEFAULT_MAX_ROWS;
+}
+/** `total`: how many rows there are in all, when the caller built only the first `rowLimit` of them. */
+function table(header, rows, options, total = rows.length) {
+    const shown = rows.slice(0, rowLimit(options));
+    const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...shown.map((row) => `| ${row.join(' | ')} |`)];
+    if (total > shown.length)
+        lines.push(`| … and ${total - shown.length} more | ${header.slice(1).map(() => '').join(' | ')} |`);
+    return lines.join('\n');
+}
+function details(summary, body, open = false) {
+    return `<details${open ? ' open' : ''}><summary>${summary}</summary>\n\n${body}\n\n</details>`;
+}
+function metricsSection(record, options) {
+    const tracked = record.metrics.filter((metric) => metric.status !== 'new');
+    const added = record.metrics.filter((metric) => metric.status === 'new');
+    if (tracked.length === 0 && added.length === 0)
+        return undefined;
+    // Problems first: in a long table the reader sees them without scrolling.
+    const order = { beyond: 0, missing: 1, within: 2, equal: 3, new: 4 };
+    // Only the rows shown are formatted: a report may hold a million metrics.
+    const rows = [...tracked]
+        .sort((a, b) => order[a.status] - order[b.status])
+        .slice(0, rowLimit(options))
+        .map((metric) => {
+        const [recorded, rerun] = formatPair(metric.recorded, metric.rerun);
+        return [markdown_esc(metric.name), recorded, rerun, formatDelta(metric.delta), formatTolerance(metric.tolerance), STATUS[metric.status]];
+    });
+    const parts = tracked.length > 0 ? [table(['Metric', 'Recorded', 'Rerun', 'Δ', 'Tolerance', 'Status'], rows, options, tracked.length)] : [];
+    if (added.length > 0) {
+        const names = added.slice(0, 10).map((metric) => `${markdown_esc(metric.name)} = ${metric.rerun === null ? '—' : formatNumber(metric.rerun)}`);
+        parts.push(`New metrics (not recorded): ${names.join(', ')}${added.length > 10 ? `, and ${added.length - 10} more` : ''}`);
+    }
+    return parts.join('\n\n');
+}
+function thresholdsSection(record, options) {
+    if (record.thresholds.length === 0)
+        return undefined;
+    const rule = (min, max) => [min !== undefined ? `≥ ${formatNumber(min)}` : '', max !== undefined ? `≤ ${formatNumber(max)}` : ''].filter(Boolean).join(' and ');
+    const rows = record.thresholds.map((t) => [markdown_esc(t.metric), rule(t.min, t.max), t.value === null ? '—' : formatNumber(t.value), STATUS[t.status]]);
+    return table(['Threshold', 'Rule', 'Rerun', 'Status'], rows, options);
+}
+function artifactsSection(record, options) {
+    if (record.artifacts.length === 0)
+        return undefined;
+    const rows = record.artifacts.map((artifact) => {
+        const committed = artifact.committed?.status === 'differs' ? `; ❌ committed file is ${code(artifact.committed.actual)}` : '';
+        const status = artifact.policy === 'report' && artifact.status !== 'identical' ? `ℹ️ ${artifact.status === 'missing' ? 'missing' : 'changed'} (not gating)` : STATUS[artifact.status];
+        return [markdown_esc(artifact.path), code(artifact.recorded), code(artifact.actual), `${status}${committed}`];
+    });
+    const tensors = options.detail === 'compact' ? [] : record.artifacts.flatMap((artifact) => (artifact.numeric ? [tensorTable(artifact, artifact.numeric, markdown_esc)] : []));
+    return [table(['Artifact', 'Recorded', 'Rerun', 'Status'], rows, options), ...tensors.filter(Boolean)].join('\n\n');
+}
+function inputDetails(input) {
+    const parts = [];
+    if (input.status === 'mismatch')
+        parts.push(`recorded \`${input.recorded}\`, now \`${input.actual}\``);
+    const manifest = input.manifest;
+    if (manifest) {
+        if (manifest.datasetName)
+            parts.push(`dataset ${markdown_esc(manifest.datasetName)}`);
+        if (manifest.storageUri)
+            parts.push(markdown_esc(manifest.storageUri));
+        if (manifest.recordCount !== undefined) {
+            const actual = manifest.actualRecordCount;
+            parts.push(actual === undefined || actual === manifest.recordCount ? `${manifest.recordCount} rows` : `${actual} rows, manifest says ${manifest.recordCount}`);
+        }
+        if (manifest.contentHashMatches === false)
+            parts.push(`manifest content_hash ${markdown_esc(manifest.contentHash ?? '')} differs`);
+    }
+    return parts.join(' · ');
+}
+function inputsSection(record, options) {
+    if (record.inputs.length === 0)
+        return undefined;
+    const rows = record.inputs.map((input) => [markdown_esc(input.path), input.kind, STATUS[input.status], inputDetails(input)]);
+    const failed = record.inputs.filter((input) => input.status !== 'match').length;
+    const diffs = options.detail === 'compact' ? [] : record.inputs.filter((input) => input.diff).map((input) => details(`Diff of ${markdown_esc(input.path)} against the recorded commit`, codeFence(input.diff, DIFF_CHARS, 'diff')));
+    const body = [table(['Input', 'Kind', 'Status', 'Details'], rows, options), ...diffs].join('\n\n');
+    return details(`Inputs checked: ${plural(record.inputs.length, 'file')}${failed ? `, ${failed} changed` : ', all match'}`, body, failed > 0);
+}
+function causesSection(record, options) {
+    if (record.verdict === 'reproduced' || (record.causes.length === 0 && !record.code?.changedFiles?.length))
+        return undefined;
+    const changed = record.code?.changedFiles ?? [];
+    const listFiles = changed.length > 0 && options.detail !== 'compact';
+    const lines = record.causes
+        .slice(0, options.maxRows ?? 20)
+        .map((cause) => {
+        const text = `- ${describeCauses([cause], markdown_esc)}${cause.line ? ` (line ${cause.line})` : ''}`;
+        // With a learned input set each changed file the training read is a cause of its own.
+        if (cause.kind !== 'code-changed' || !listFiles || record.code?.learnedFiles !== undefined)
+            return text;
+        // The files themselves: with a scope, only those next to the training code.
+        const { relevant } = relevantChanges(record.code);
+        if (relevant === 0)
+            return text;
+        const shown = changed.slice(0, Math.min(15, relevant)).map(markdown_esc).join(', ');
+        const more = relevant - Math.min(changed.length, 15, relevant);
+        return `${text}: ${shown}${more > 0 ? `, and ${more} more` : ''}`;
+    });
+    return `**Likely causes**\n\n${lines.join('\n')}`;
+}
+function environmentSection(environment, options) {
+    if (!environment)
+        return undefined;
+    const python = environment.python.required ? `Python ${markdown_esc(environment.python.actual)} (record: ${markdown_esc(environment.python.required)})` : `Python ${markdown_esc(environment.python.actual)}`;
+    const platform = environment.platform.recorded && environment.platform.recorded !== environment.platform.actual ? `${markdown_esc(environment.platform.actual)} (record: ${markdown_esc(environment.platform.recorded)})` : markdown_esc(environment.platform.actual);
+    const venv = environment.venv ? `venv ${environment.venv.source === 'built' ? 'built' : `from ${environment.venv.source}`} in ${formatDuration(environment.venv.durationMs)}` : 'current environment';
+    const packages = environment.packages;
+    const changes = packages ? [...packages.changed, ...packages.added, ...packages.removed] : [];
+    const summary = `Environment: ${python} · ${platform} · ${venv}${packages ? ` · ${changes.length === 0 ? 'packages match the record' : `${plural(changes.length, 'package')} differ`}` : ''}`;
+    if (changes.length === 0 || options.detail === 'compact') {
+        return details(summary, packages ? `${packages.unchanged} packages as recorded; ${packages.changed.length} changed, ${packages.added.length} added, ${packages.removed.length} removed.` : 'No packages were recorded.');
+    }
+    const rows = changes.map((change) => [markdown_esc(change.name), change.recorded === null ? '—' : markdown_esc(change.recorded), change.actual === null ? '—' : markdown_esc(change.actual), change.recorded === null ? 'added' : change.actual === null ? 'removed' : 'changed']);
+    return details(summary, table(['Package', 'Recorded', 'Rerun', ''], rows, options), changes.length <= 5);
+}
+/** Which interpreters the probe saw: the evidence that the rebuilt environment, and only it, did the work. */
+function processesLine(run) {
+    if (run.processCount === undefined)
+        return '';
+    const outside = (run.processes ?? []).filter((process) => !process.inEnvironment);
+    const named = outside.length > 0 ? ` (outside the environment: ${outside.slice(0, 3).map((process) => markdown_esc(process.executable)).join(', ')})` : '';
+    return `\n\nPython processes seen by the probe: ${run.processCount}${named}`;
+}
+/** How the rerun's processes were tracked, and the ones it left running that had to be killed (daemons, stray children). */
+function containmentLine(run) {
+    if (!run.containment)
+        return '';
+    const tracker = run.containment === 'cgroup' ? 'a cgroup' : 'an environment marker';
+    const killed = run.killed ?? [];
+    return `\n\nProcesses tracked by ${tracker}${killed.length > 0 ? `; left running by the command and killed: ${killed.map(markdown_esc).join(' · ')}` : ''}`;
+}
+function runSection(run, options) {
+    if (!run || (options.detail ?? 'full') !== 'full')
+        return undefined;
+    const outcome = run.timedOut ? 'timed out' : run.signal ? `killed by ${markdown_esc(run.signal)}` : `exit ${run.exitCode}`;
+    const lines = run.logTail.split('\n').length;
+    const seeding = seedingLine(run, markdown_esc);
+    const body = `Command: ${markdown_esc(run.command)} (in ${markdown_esc(run.workdir)})${processesLine(run)}${containmentLine(run)}${seeding ? `\n\n${seeding}` : ''}\n\n${codeFence(run.logTail || '(no output)', LOG_CHARS)}`;
+    return details(`Rerun log (last ${plural(lines, 'line')}) · ${outcome} · ${formatDuration(run.durationMs)}`, body, run.exitCode !== 0);
+}
+/** `--runs` and `--vary`: the outputs that varied between reruns side by side, and what each variation changed. */
+function runsSection(record, options) {
+    const parts = [];
+    const drift = driftSentence(record, markdown_esc);
+    if (drift)
+        parts.push(`**Reruns:** ${drift}`);
+    if (record.drift?.kind === 'nondeterministic' && record.drift.varying.length > 0) {
+        parts.push(table(['Output', ...Array.from({ length: record.drift.runs }, (_, i) => `Run ${i + 1}`)], varyingRows(record.drift.varying, markdown_esc), options));
+    }
+    if (record.variations?.length)
+        parts.push(`**Variations** (each against the unvaried run)\n\n${table(['Variation', 'Changed outputs'], variationRows(record, markdown_esc), options)}`);
+    return parts.length > 0 ? parts.join('\n\n') : undefined;
+}
+function warningsSection(record) {
+    if (!record.warnings?.length)
+        return undefined;
+    return record.warnings.map((warning) => `> ⚠️ ${markdown_esc(warning)}`).join('\n>\n');
+}
+/** Closes a drift: how to accept it, with the run.yaml diff from this (clean) rerun. */
+function updateSection(record, options) {
+    if (!record.update || record.verdict !== 'drift')
+        return undefined;
+    const command = codeFence(record.update.command, 1_000, 'sh');
+    const diff = options.detail === 'compact' ? '' : `\n\n${details(`run.yaml as this rerun would record it`, codeFence(record.update.diff, DIFF_CHARS, 'diff'))}`;
+    return `**If this change is intended**, accept it by re-recording (the diff below comes from this clean rerun):\n\n${command}${diff}`;
+}
+function errorSection(record) {
+    if (!record.error)
+        return undefined;
+    const where = [record.recordPath && markdown_esc(record.recordPath), record.error.line && `line ${record.error.line}`, record.error.field && markdown_esc(record.error.field)].filter(Boolean).join(', ');
+    const lines = [`> **Error** (${where}): ${markdown_esc(record.error.message)}`];
+    if (record.error.hint)
+        lines.push(`>\n> **How to fix:** ${markdown_esc(record.error.hint)}`);
+    return lines.join('\n');
+}
+function stagesLine(record) {
+    if (record.stages.length === 0)
+        return undefined;
+    return `<sub>${markdown_esc(record.recordPath)} · ${record.stages.map((stage) => `${stage.stage} ${formatDuration(stage.durationMs)}`).join(' · ')}</sub>`;
+}
+function recordSection(record, options) {
+    const headline = `### ${VERDICT_EMOJI[record.verdict]} ${markdown_esc(record.name)}: ${VERDICT_LABEL[record.verdict]}${driftKindLabel(record)}`;
+    const sections = [
+        headline,
+        errorSection(record) ?? explainRecord(record, markdown_esc),
+        warningsSection(record),
+        runsSection(record, options),
+        metricsSection(record, options),
+        thresholdsSection(record, options),
+        artifactsSection(record, options),
+        causesSection(record, options),
+        inputsSection(record, options),
+        environmentSection(record.environment, options),
+        runSection(record.run, options),
+        stagesLine(record),
+        updateSection(record, options),
+    ];
+    return sections.filter((section) => Boolean(section)).join('\n\n');
+}
+function countLine(verdicts) {
+    const counts = ['reproduced', 'within-tolerance', 'drift', 'error', 'unaffected']
+        .map((verdict) => [verdict, verdicts.filter((v) => v === verdict).length])
+        .filter(([, count]) => count > 0)
+        .map(([verdict, count]) => `${count} ${VERDICT_LABEL[verdict]}`);
+    // A pull request that deleted its only record checks none.
+    return counts.length > 0 ? `${plural(verdicts.length, 'record')}: ${counts.join(', ')}` : 'No record was checked.';
+}
+/** Whether some table of the record is cut at `limit` rows even in full detail (a record with thousands of metrics). */
+function hasLongTable(record, limit) {
+    const packages = record.environment?.packages;
+    const packageRows = packages ? packages.changed.length + packages.added.length + packages.removed.length : 0;
+    return [record.metrics.length, record.thresholds.length, record.artifacts.length, record.inputs.length, packageRows].some((rows) => rows > limit);
+}
+/** The records not rerun (`rerun: affected`), in one collapsed line: nothing they read changed. */
+function unaffectedLine(report) {
+    const unaffected = report.records.filter((record) => record.verdict === 'unaffected');
+    if (unaffected.length === 0)
+        return undefined;
+    const names = unaffected.map((record) => `${markdown_esc(record.name)} (${plural(record.affected?.inputs ?? 0, 'input')})`);
+    return details(`${VERDICT_EMOJI.unaffected} ${plural(unaffected.length, 'record')} not rerun: none of ${unaffected.length === 1 ? 'its' : 'their'} inputs changed since ${unaffected.length === 1 ? 'it was' : 'they were'} recorded`, names.join(' · '));
+}
+function renderMarkdown(report, options = {}) {
+    const verdict = worstVerdict(report.records.map((record) => record.verdict));
+    const head = `## ${VERDICT_EMOJI[verdict]} ${TOOL_NAME}: ${VERDICT_LABEL[verdict]}\n\n${countLine(report.records.map((record) => record.verdict))}`;
+    const cut = (options.detail ?? 'full') !== 'full' || options.maxRows !== undefined || report.records.some((record) => hasLongTable(record, rowLimit(options)));
+    const hint = cut && options.fullReportHint ? `> ✂️ Some details were left out to fit. ${markdown_esc(options.fullReportHint)}` : undefined;
+    const loosened = loosenedMarkdown(report, markdown_esc, options.maxRows);
+    const rerun = report.records.filter((record) => record.verdict !== 'unaffected');
+    return `${[head, loosened, hint, ...rerun.map((record) => recordSection(record, options)), unaffectedLine(report)].filter(Boolean).join('\n\n')}\n`;
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/write-reports.ts
+
+
+
+/** Writes the machine-readable and the PR-ready report; the JSON is checked against its own schema first. */
+async function writeReports(report, files) {
+    const checked = ReportSchema.parse(report);
+    await Promise.all([
+        files.json ? writeFileAtomic(files.json, `${JSON.stringify(checked, null, 2)}\n`) : undefined,
+        files.markdown ? writeFileAtomic(files.markdown, renderMarkdown(checked)) : undefined,
+    ]);
+}
+
+;// CONCATENATED MODULE: ./src/report/terminal.ts
+
+
+
+
+
+
+// Pure: the CLI's summary. Untrusted strings are sanitized so they cannot drive the terminal.
+const COLOR = { reproduced: '32', 'within-tolerance': '33', drift: '31', error: '35', unaffected: '90' };
+const MARK = { reproduced: '✓', 'within-tolerance': '~', drift: '✗', error: '!', unaffected: '-' };
+/** Rows per list in the terminal; the rest is counted (the JSON and markdown reports hold more). */
+const MAX_ROWS = 50;
+/** The first MAX_ROWS items, formatted, and a line that counts the others. */
+function capped(items, format) {
+    const rows = items.slice(0, MAX_ROWS).map(format);
+    return { rows, more: items.length > MAX_ROWS ? [`    … and ${items.length - MAX_ROWS} more (see the JSON report)`] : [] };
+}
+function columns(rows) {
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+    return rows.map((row) => `    ${row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()}`);
+}
+function recordLines(record, paint) {
+    const q = sanitizeTerminal;
+    const lines = [`${paint(record.verdict, `${MARK[record.verdict]} ${q(record.name)}: ${VERDICT_LABEL[record.verdict]}${driftKindLabel(record)}`)}  (${q(record.recordPath)})`, `  ${explainRecord(record, q)}`];
+    const drift = driftSentence(record, q);
+    if (drift)
+        lines.push(`  ${drift}`);
+    if (record.drift?.kind === 'nondeterministic' && record.drift.varying.length > 0) {
+        const { rows, more } = capped(record.drift.varying, (output) => varyingRows([output], q)[0]);
+        lines.push(...columns([['output', ...Array.from({ length: record.drift.runs }, (_, i) => `run ${i + 1}`)], ...rows]), ...more);
+    }
+    if (record.variations?.length)
+        lines.push(...columns([['variation', 'changed outputs'], ...variationRows(record, q)]));
+    const seeding = seedingLine(record.run, q);
+    if (seeding)
+        lines.push(`  ${seeding}`);
+    if (record.error?.hint)
+        lines.push(`  how to fix: ${q(record.error.hint)}`);
+    for (const warning of record.warnings ?? [])
+        lines.push(`  warning: ${q(warning)}`);
+    const metrics = record.metrics.filter((metric) => metric.status !== 'equal' && metric.status !== 'new');
+    if (metrics.length > 0) {
+        const { rows, more } = capped(metrics, (metric) => {
+            const [recorded, rerun] = formatPair(metric.recorded, metric.rerun);
+            return [q(metric.name), recorded, rerun, formatDelta(metric.delta), formatTolerance(metric.tolerance), metric.status];
+        });
+        lines.push(...columns([['metric', 'recorded', 'rerun', 'Δ', 'tolerance', 'status'], ...rows]), ...more);
+    }
+    const artifacts = record.artifacts.filter((artifact) => artifact.status !== 'identical');
+    if (artifacts.length > 0) {
+        const { rows, more } = capped(artifacts, (a) => [q(a.path), shortHash(a.recorded), shortHash(a.actual), `${a.status}${a.policy === 'report' ? ' (not gating)' : ''}`]);
+        lines.push(...columns([['artifact', 'recorded', 'rerun', 'status'], ...rows]), ...more);
+    }
+    const thresholds = capped(record.thresholds.filter((t) => t.status !== 'pass'), (threshold) => [
+        `    threshold ${q(threshold.metric)}: ${threshold.status} (rerun ${threshold.value ?? '—'}, min ${threshold.min ?? '—'}, max ${threshold.max ?? '—'})`,
+    ]);
+    lines.push(...thresholds.rows.flat(), ...thresholds.more);
+    const inputs = capped(record.inputs.filter((i) => i.status !== 'match'), (input) => [
+        `    ${input.kind} ${q(input.path)}: ${input.status} (recorded ${shortHash(input.recorded)}, now ${shortHash(input.actual)})`,
+    ]);
+    lines.push(...inputs.rows.flat(), ...inputs.more);
+    if (record.causes.length > 0 && record.verdict !== 'reproduced')
+        lines.push(`  likely causes: ${describeCauses(record.causes, q, 8)}`);
+    if (record.run?.logPath && record.verdict === 'error')
+        lines.push(`  full log: ${q(record.run.logPath)}`);
+    if (record.run?.killed?.length)
+        lines.push(`  left running by the command, killed (found by ${record.run.containment === 'cgroup' ? 'its cgroup' : 'its environment marker'}): ${record.run.killed.map(q).join(' · ')}`);
+    if (record.update && record.verdict === 'drift')
+        lines.push(`  if this change is intended: ${q(record.update.command)}`);
+    if (record.stages.length > 0)
+        lines.push(`  stages: ${record.stages.map((stage) => `${stage.stage} ${formatDuration(stage.durationMs)}`).join(' · ')}`);
+    return lines;
+}
+function renderTerminal(report, options = {}) {
+    const paint = (verdict, text) => (options.color ? `\u001b[${COLOR[verdict]}m${text}\u001b[0m` : text);
+    const verdict = worstVerdict(report.records.map((record) => record.verdict));
+    const blocks = report.records.map((record) => recordLines(record, paint).join('\n'));
+    const loosened = loosenedTerminal(report, sanitizeTerminal, (text) => paint('within-tolerance', text));
+    return [...(loosened ? [loosened] : []), ...blocks, paint(verdict, `repro-gate: ${VERDICT_LABEL[verdict]}`)].join('\n\n');
+}
+
+;// CONCATENATED MODULE: ./src/cli/merge-command.ts
+
+
+
+
+
+
+
+/** `repro-gate merge`: the CLI twin of the action's comment mode (validate untrusted reports, merge, re-render). */
+async function runMergeCommand(args, stdout) {
+    const { values, positionals } = parseCommandLine(args, {
+        json: { type: 'string' },
+        markdown: { type: 'string' },
+        expect: { type: 'string', multiple: true },
+    });
+    if (positionals.length === 0)
+        throw new UserError('merge needs report files or folders', USAGE_HINT);
+    const report = await mergeReportFiles(positionals, values.expect ?? []);
+    await writeReports(report, { json: values.json, markdown: values.markdown });
+    stdout.write(`${renderTerminal(report, { color: false })}\n`);
+    return exitCodeFor(report.verdict);
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/missing-input.ts
+
+
+
+
+
+// A file that is in the user's working tree but not in the sandbox (git ignores it, and it was not passed with
+// --data) makes `record` succeed where every `verify` would fail. At record time it is named, with the fix.
+/** Paths a non-Python tool reported missing, from the messages of coreutils, shells and most C programs. */
+function missingInLog(logTail) {
+    const found = new Set();
+    for (const match of logTail.matchAll(/No such file or directory: '([^'\n]+)'/g))
+        found.add(match[1]);
+    for (const match of logTail.matchAll(/(?:^|\s)'?([^\s':]+)'?: No such file or directory/gm))
+        found.add(match[1]);
+    return [...found];
+}
+async function existsInCheckout(repoRoot, repoRelative) {
+    return (0,promises_namespaceObject.lstat)(external_node_path_default().join(repoRoot, repoRelative)).then(() => true, () => false);
+}
+/** `fromLog`: also the paths a failed run's log names (a non-Python tool); the probe's own list is exact. */
+async function leftOutInput(run, repoRoot, workdir, fromLog, outputs) {
+    const root = await (0,promises_namespaceObject.realpath)(run.root);
+    const candidates = [
+        ...run.trace.missingFiles.map((file) => external_node_path_default().relative(root, file)),
+        ...(fromLog ? missingInLog(run.result.logTail).map((file) => external_node_path_default().relative(root, external_node_path_default().resolve(root, workdir, file))) : []),
+    ]
+        .filter((relative) => relative && !relative.startsWith('..') && !external_node_path_default().isAbsolute(relative))
+        // A training that resumes from its own earlier output (out/checkpoint.pt) is not missing an input.
+        .filter((relative) => !isUnderAny(relative, outputs));
+    for (const candidate of candidates) {
+        if (await existsInCheckout(repoRoot, candidate))
+            return candidate.split((external_node_path_default()).sep).join('/');
+    }
+    return undefined;
+}
+/** The one message for a run that cannot be recorded: a left-out input, a failure, a timeout, or the wrong interpreter. */
+async function explainFailedRun(run, repoRoot, workdir, logFile, outputs = []) {
+    const { result } = run;
+    if (run.outsideWrites.length > 0)
+        return outsideWritesError(run.outsideWrites);
+    if (result.timedOut)
+        return new UserError('the command timed out and was killed; no record was written', `Raise --timeout; the log is ${logFile}.`);
+    // Also when the run succeeded without it (it caught the error): the probe saw the read fail.
+    const input = await leftOutInput(run, repoRoot, workdir, result.exitCode !== 0, outputs);
+    if (input) {
+        return new UserError(`the command could not open ${input}: it is in your working tree, but git ignores it and it was not passed with --data, so verify would never see it; no record was written`, `Pass it with --data ${input} (or commit it).`);
+    }
+    if (result.exitCode !== 0) {
+        return new UserError(`the command failed (${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`}); no record was written`, `Fix the command first; its log is ${logFile}.`);
+    }
+    if (run.environmentUse.problem) {
+        const { message, hint } = run.environmentUse.problem;
+        return new UserError(`${message}; no record was written`, hint);
+    }
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/record.ts
@@ -28760,1274 +30050,6 @@ async function calibrateByRerunning(options, request, first, collected, where) {
     }
     const policies = new Map(where.artifacts.map((artifact) => [artifact.repoRelative, numeric.has(artifact.repoRelative) ? 'numeric' : 'exact']));
     return calibrateRuns(runs, policies, options.calibrateFactor ?? DEFAULT_CALIBRATION_FACTOR);
-}
-
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/line.js
-
-
-class LineDiff extends Diff {
-    constructor() {
-        super(...arguments);
-        this.tokenize = tokenize;
-    }
-    equals(left, right, options) {
-        // If we're ignoring whitespace, we need to normalise lines by stripping
-        // whitespace before checking equality. (This has an annoying interaction
-        // with newlineIsToken that requires special handling: if newlines get their
-        // own token, then we DON'T want to trim the *newline* tokens down to empty
-        // strings, since this would cause us to treat whitespace-only line content
-        // as equal to a separator between lines, which would be weird and
-        // inconsistent with the documented behavior of the options.)
-        if (options.ignoreWhitespace) {
-            if (!options.newlineIsToken || !left.includes('\n')) {
-                left = left.trim();
-            }
-            if (!options.newlineIsToken || !right.includes('\n')) {
-                right = right.trim();
-            }
-        }
-        else if (options.ignoreNewlineAtEof && !options.newlineIsToken) {
-            if (left.endsWith('\n')) {
-                left = left.slice(0, -1);
-            }
-            if (right.endsWith('\n')) {
-                right = right.slice(0, -1);
-            }
-        }
-        return super.equals(left, right, options);
-    }
-}
-const lineDiff = new LineDiff();
-function diffLines(oldStr, newStr, options) {
-    return lineDiff.diff(oldStr, newStr, options);
-}
-function diffTrimmedLines(oldStr, newStr, options) {
-    options = generateOptions(options, { ignoreWhitespace: true });
-    return lineDiff.diff(oldStr, newStr, options);
-}
-// Exported standalone so it can be used from jsonDiff too.
-function tokenize(value, options) {
-    if (options.stripTrailingCr) {
-        // remove one \r before \n to match GNU diff's --strip-trailing-cr behavior
-        value = value.replace(/\r\n/g, '\n');
-    }
-    const retLines = [], linesAndNewlines = value.split(/(\n|\r\n)/);
-    // Ignore the final empty token that occurs if the string ends with a new line
-    if (!linesAndNewlines[linesAndNewlines.length - 1]) {
-        linesAndNewlines.pop();
-    }
-    // Merge the content and line separators into single tokens
-    for (let i = 0; i < linesAndNewlines.length; i++) {
-        const line = linesAndNewlines[i];
-        if (i % 2 && !options.newlineIsToken) {
-            retLines[retLines.length - 1] += line;
-        }
-        else {
-            retLines.push(line);
-        }
-    }
-    return retLines;
-}
-
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/patch/create.js
-
-/**
- * Returns true if the filename contains characters that require C-style
- * quoting (as used by Git and GNU diffutils in diff output).
- */
-function needsQuoting(s) {
-    for (let i = 0; i < s.length; i++) {
-        if (s[i] < '\x20' || s[i] > '\x7e' || s[i] === '"' || s[i] === '\\') {
-            return true;
-        }
-    }
-    return false;
-}
-/**
- * C-style quotes a filename, encoding special characters as escape sequences
- * and non-ASCII bytes as octal escapes. This is the inverse of
- * `parseQuotedFileName` in parse.ts.
- *
- * Non-ASCII bytes are encoded as UTF-8 before being emitted as octal escapes.
- * This matches the behaviour of both Git and GNU diffutils, which always emit
- * UTF-8 octal escapes regardless of the underlying filesystem encoding (e.g.
- * Git for Windows converts from NTFS's UTF-16 to UTF-8 internally).
- *
- * If the filename doesn't need quoting, returns it as-is.
- */
-function quoteFileNameIfNeeded(s) {
-    if (!needsQuoting(s)) {
-        return s;
-    }
-    let result = '"';
-    const bytes = new TextEncoder().encode(s);
-    let i = 0;
-    while (i < bytes.length) {
-        const b = bytes[i];
-        // See https://en.wikipedia.org/wiki/Escape_sequences_in_C#Escape_sequences
-        if (b === 0x07) {
-            result += '\\a';
-        }
-        else if (b === 0x08) {
-            result += '\\b';
-        }
-        else if (b === 0x09) {
-            result += '\\t';
-        }
-        else if (b === 0x0a) {
-            result += '\\n';
-        }
-        else if (b === 0x0b) {
-            result += '\\v';
-        }
-        else if (b === 0x0c) {
-            result += '\\f';
-        }
-        else if (b === 0x0d) {
-            result += '\\r';
-        }
-        else if (b === 0x22) {
-            result += '\\"';
-        }
-        else if (b === 0x5c) {
-            result += '\\\\';
-        }
-        else if (b >= 0x20 && b <= 0x7e) {
-            // Just a printable ASCII character that is neither a double quote nor a
-            // backslash; no need to escape it.
-            result += String.fromCharCode(b);
-        }
-        else {
-            // Either part of a non-ASCII character or a control character without a
-            // special escape sequence; needs escaping as a 3-digit octal escape
-            result += '\\' + b.toString(8).padStart(3, '0');
-        }
-        i++;
-    }
-    result += '"';
-    return result;
-}
-const INCLUDE_HEADERS = {
-    includeIndex: true,
-    includeUnderline: true,
-    includeFileHeaders: true
-};
-const FILE_HEADERS_ONLY = {
-    includeIndex: false,
-    includeUnderline: false,
-    includeFileHeaders: true
-};
-const OMIT_HEADERS = {
-    includeIndex: false,
-    includeUnderline: false,
-    includeFileHeaders: false
-};
-function structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
-    let optionsObj;
-    if (!options) {
-        optionsObj = {};
-    }
-    else if (typeof options === 'function') {
-        optionsObj = { callback: options };
-    }
-    else {
-        optionsObj = options;
-    }
-    if (typeof optionsObj.context === 'undefined') {
-        optionsObj.context = 4;
-    }
-    // We copy this into its own variable to placate TypeScript, which thinks
-    // optionsObj.context might be undefined in the callbacks below.
-    const context = optionsObj.context;
-    // @ts-expect-error (runtime check for something that is correctly a static type error)
-    if (optionsObj.newlineIsToken) {
-        throw new Error('newlineIsToken may not be used with patch-generation functions, only with diffing functions');
-    }
-    if (!optionsObj.callback) {
-        return diffLinesResultToPatch(diffLines(oldStr, newStr, optionsObj));
-    }
-    else {
-        const { callback } = optionsObj;
-        diffLines(oldStr, newStr, Object.assign(Object.assign({}, optionsObj), { callback: (diff) => {
-                const patch = diffLinesResultToPatch(diff);
-                // TypeScript is unhappy without the cast because it does not understand that `patch` may
-                // be undefined here only if `callback` is StructuredPatchCallbackAbortable:
-                callback(patch);
-            } }));
-    }
-    function diffLinesResultToPatch(diff) {
-        // STEP 1: Build up the patch with no "\ No newline at end of file" lines and with the arrays
-        //         of lines containing trailing newline characters. We'll tidy up later...
-        if (!diff) {
-            return;
-        }
-        diff.push({ value: '', lines: [] }); // Append an empty value to make cleanup easier
-        function contextLines(lines) {
-            return lines.map(function (entry) { return ' ' + entry; });
-        }
-        const hunks = [];
-        let oldRangeStart = 0, newRangeStart = 0, curRange = [], oldLine = 1, newLine = 1;
-        for (let i = 0; i < diff.length; i++) {
-            const current = diff[i], lines = current.lines || splitLines(current.value);
-            current.lines = lines;
-            if (current.added || current.removed) {
-                // If we have previous context, start with that
-                if (!oldRangeStart) {
-                    const prev = diff[i - 1];
-                    oldRangeStart = oldLine;
-                    newRangeStart = newLine;
-                    if (prev) {
-                        curRange = context > 0 ? contextLines(prev.lines.slice(-context)) : [];
-                        oldRangeStart -= curRange.length;
-                        newRangeStart -= curRange.length;
-                    }
-                }
-                // Output our changes
-                for (const line of lines) {
-                    curRange.push((current.added ? '+' : '-') + line);
-                }
-                // Track the updated file position
-                if (current.added) {
-                    newLine += lines.length;
-                }
-                else {
-                    oldLine += lines.length;
-                }
-            }
-            else {
-                // Identical context lines. Track line changes
-                if (oldRangeStart) {
-                    // Close out any changes that have been output (or join overlapping)
-                    if (lines.length <= context * 2 && i < diff.length - 2) {
-                        // Overlapping
-                        for (const line of contextLines(lines)) {
-                            curRange.push(line);
-                        }
-                    }
-                    else {
-                        // end the range and output
-                        const contextSize = Math.min(lines.length, context);
-                        for (const line of contextLines(lines.slice(0, contextSize))) {
-                            curRange.push(line);
-                        }
-                        const hunk = {
-                            oldStart: oldRangeStart,
-                            oldLines: (oldLine - oldRangeStart + contextSize),
-                            newStart: newRangeStart,
-                            newLines: (newLine - newRangeStart + contextSize),
-                            lines: curRange
-                        };
-                        hunks.push(hunk);
-                        oldRangeStart = 0;
-                        newRangeStart = 0;
-                        curRange = [];
-                    }
-                }
-                oldLine += lines.length;
-                newLine += lines.length;
-            }
-        }
-        // Step 2: eliminate the trailing `\n` from each line of each hunk, and, where needed, add
-        //         "\ No newline at end of file".
-        for (const hunk of hunks) {
-            for (let i = 0; i < hunk.lines.length; i++) {
-                if (hunk.lines[i].endsWith('\n')) {
-                    hunk.lines[i] = hunk.lines[i].slice(0, -1);
-                }
-                else {
-                    hunk.lines.splice(i + 1, 0, '\\ No newline at end of file');
-                    i++; // Skip the line we just added, then continue iterating
-                }
-            }
-        }
-        return {
-            oldFileName: oldFileName, newFileName: newFileName,
-            oldHeader: oldHeader, newHeader: newHeader,
-            hunks: hunks
-        };
-    }
-}
-/**
- * creates a unified diff patch.
- *
- * @param patch either a single structured patch object (as returned by `structuredPatch`) or an
- *   array of them (as returned by `parsePatch`).
- * @param headerOptions behaves the same as the `headerOptions` option of `createTwoFilesPatch`.
- *   Ignored for patches where `isGit` is `true`.
- *
- * When a patch has `isGit: true`, `formatPatch` output is changed to more closely match Git's
- * output: it emits a `diff --git` header, emits Git extended headers as appropriate based on
- * properties like `isRename`, `isCreate`, `newMode`, etc, and will omit `---`/`+++` file
- * headers for patches with no hunks (e.g. renames without content changes).
- */
-function formatPatch(patch, headerOptions) {
-    var _a, _b, _c, _d, _e, _f;
-    if (!headerOptions) {
-        headerOptions = INCLUDE_HEADERS;
-    }
-    if (Array.isArray(patch)) {
-        if (patch.length > 1 && !headerOptions.includeFileHeaders && !patch.every(p => p.isGit)) {
-            throw new Error('Cannot omit file headers on a multi-file patch. '
-                + '(The result would be unparseable; how would a tool trying to apply '
-                + 'the patch know which changes are to which file?)');
-        }
-        return patch.map(p => formatPatch(p, headerOptions)).join('\n');
-    }
-    const ret = [];
-    // Git patches have a fixed header format (diff --git, extended headers,
-    // and ---/+++ when hunks are present), so headerOptions is ignored.
-    if (patch.isGit) {
-        headerOptions = INCLUDE_HEADERS;
-        // Emit Git-style diff --git header and extended headers.
-        // Git never puts /dev/null in the "diff --git" line; for file
-        // creations/deletions it uses the real filename on both sides.
-        if (!patch.oldFileName) {
-            throw new Error('oldFileName must be specified for Git patches');
-        }
-        if (!patch.newFileName) {
-            throw new Error('newFileName must be specified for Git patches');
-        }
-        let gitOldName = patch.oldFileName;
-        let gitNewName = patch.newFileName;
-        if (patch.isCreate && gitOldName === '/dev/null') {
-            gitOldName = gitNewName.replace(/^b\//, 'a/');
-        }
-        else if (patch.isDelete && gitNewName === '/dev/null') {
-            gitNewName = gitOldName.replace(/^a\//, 'b/');
-        }
-        ret.push('diff --git ' + quoteFileNameIfNeeded(gitOldName) + ' ' + quoteFileNameIfNeeded(gitNewName));
-        if (patch.isDelete) {
-            ret.push('deleted file mode ' + ((_a = patch.oldMode) !== null && _a !== void 0 ? _a : '100644'));
-        }
-        if (patch.isCreate) {
-            ret.push('new file mode ' + ((_b = patch.newMode) !== null && _b !== void 0 ? _b : '100644'));
-        }
-        if (patch.oldMode && patch.newMode && !patch.isDelete && !patch.isCreate) {
-            ret.push('old mode ' + patch.oldMode);
-            ret.push('new mode ' + patch.newMode);
-        }
-        if (patch.isRename) {
-            ret.push('rename from ' + quoteFileNameIfNeeded(((_c = patch.oldFileName) !== null && _c !== void 0 ? _c : '').replace(/^a\//, '')));
-            ret.push('rename to ' + quoteFileNameIfNeeded(((_d = patch.newFileName) !== null && _d !== void 0 ? _d : '').replace(/^b\//, '')));
-        }
-        if (patch.isCopy) {
-            ret.push('copy from ' + quoteFileNameIfNeeded(((_e = patch.oldFileName) !== null && _e !== void 0 ? _e : '').replace(/^a\//, '')));
-            ret.push('copy to ' + quoteFileNameIfNeeded(((_f = patch.newFileName) !== null && _f !== void 0 ? _f : '').replace(/^b\//, '')));
-        }
-    }
-    else {
-        if (headerOptions.includeIndex && patch.oldFileName == patch.newFileName && patch.oldFileName !== undefined) {
-            ret.push('Index: ' + patch.oldFileName);
-        }
-        if (headerOptions.includeUnderline) {
-            ret.push('===================================================================');
-        }
-    }
-    // Emit --- / +++ file headers. For Git patches with no hunks (e.g.
-    // pure renames, mode-only changes), Git omits these, so we do too.
-    const hasHunks = patch.hunks.length > 0;
-    if (headerOptions.includeFileHeaders && patch.oldFileName !== undefined && patch.newFileName !== undefined
-        && (!patch.isGit || hasHunks)) {
-        ret.push('--- ' + quoteFileNameIfNeeded(patch.oldFileName) + (patch.oldHeader ? '\t' + patch.oldHeader : ''));
-        ret.push('+++ ' + quoteFileNameIfNeeded(patch.newFileName) + (patch.newHeader ? '\t' + patch.newHeader : ''));
-    }
-    for (let i = 0; i < patch.hunks.length; i++) {
-        const hunk = patch.hunks[i];
-        // Unified Diff Format quirk: If the chunk size is 0,
-        // the first number is one lower than one would expect.
-        // https://www.artima.com/weblogs/viewpost.jsp?thread=164293
-        const oldStart = hunk.oldLines === 0 ? hunk.oldStart - 1 : hunk.oldStart;
-        const newStart = hunk.newLines === 0 ? hunk.newStart - 1 : hunk.newStart;
-        ret.push('@@ -' + oldStart + ',' + hunk.oldLines
-            + ' +' + newStart + ',' + hunk.newLines
-            + ' @@');
-        for (const line of hunk.lines) {
-            ret.push(line);
-        }
-    }
-    return ret.join('\n') + '\n';
-}
-function createTwoFilesPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
-    if (typeof options === 'function') {
-        options = { callback: options };
-    }
-    if (!(options === null || options === void 0 ? void 0 : options.callback)) {
-        const patchObj = structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options);
-        if (!patchObj) {
-            return;
-        }
-        return formatPatch(patchObj, options === null || options === void 0 ? void 0 : options.headerOptions);
-    }
-    else {
-        const { callback } = options;
-        structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, Object.assign(Object.assign({}, options), { callback: patchObj => {
-                if (!patchObj) {
-                    callback(undefined);
-                }
-                else {
-                    callback(formatPatch(patchObj, options.headerOptions));
-                }
-            } }));
-    }
-}
-function createPatch(fileName, oldStr, newStr, oldHeader, newHeader, options) {
-    return createTwoFilesPatch(fileName, fileName, oldStr, newStr, oldHeader, newHeader, options);
-}
-/**
- * Split `text` into an array of lines, including the trailing newline character (where present)
- */
-function splitLines(text) {
-    const hasTrailingNl = text.endsWith('\n');
-    const result = text.split('\n').map(line => line + '\n');
-    if (hasTrailingNl) {
-        result.pop();
-    }
-    else {
-        result.push(result.pop().slice(0, -1));
-    }
-    return result;
-}
-
-;// CONCATENATED MODULE: ./src/report/text-diff.ts
-
-
-/**
- * Pure: a unified diff of two texts under one name, without the `===` banner; empty when they are equal, and a one-line
- * summary when too much changed to show.
- */
-function unifiedDiff(name, before, after) {
-    if (before === after)
-        return '';
-    const patch = createTwoFilesPatch(`a/${name}`, `b/${name}`, before, after, undefined, undefined, { context: 3, maxEditLength: DIFF_MAX_EDIT_LENGTH });
-    if (patch === undefined)
-        return `${name}: more than ${DIFF_MAX_EDIT_LENGTH} lines changed, too many to show`;
-    return patch
-        .split('\n')
-        .filter((line) => !line.startsWith('==='))
-        .join('\n')
-        .trimEnd();
-}
-
-;// CONCATENATED MODULE: ./src/compare/artifacts.ts
-
-/**
- * Pure: recorded artifact hashes against what the rerun produced (null or absent: not produced), and against the
- * same path in the checkout where one exists: a committed model that is not the recorded one is drift too.
- * Identical bytes are identical whatever the policy; a `numeric` artifact whose bytes changed takes its status
- * from the tensor-by-tensor comparison in `numeric`.
- */
-function compareArtifacts(expected, actual, committed = new Map(), numeric = new Map()) {
-    return expected.map(({ path, sha256, line, policy }) => {
-        const produced = actual.get(path) ?? null;
-        const tensors = produced !== null && produced !== sha256 ? numeric.get(path) : undefined;
-        const status = produced === null ? 'missing' : produced === sha256 ? 'identical' : tensors ? numericArtifactStatus(tensors) : 'differs';
-        const inCheckout = committed.get(path) ?? null;
-        const check = { path, recorded: sha256, actual: produced, status, line, ...(policy && policy !== 'exact' ? { policy } : {}), ...(tensors ? { numeric: tensors } : {}) };
-        if (inCheckout !== null)
-            check.committed = { actual: inCheckout, status: inCheckout === sha256 ? 'match' : 'differs' };
-        return check;
-    });
-}
-
-;// CONCATENATED MODULE: ./src/compare/tolerance.ts
-/** A metric's tolerance: its own fields over the default's, anything unset exact. */
-function toleranceFor(name, spec) {
-    const own = spec?.metrics?.[name];
-    return {
-        abs: own?.abs ?? spec?.default?.abs ?? 0,
-        rel: own?.rel ?? spec?.default?.rel ?? 0,
-    };
-}
-/**
- * Passes when |rerun − recorded| ≤ abs + rel·|recorded| (inclusive). NaN never matches.
- * The subtraction itself rounds, so a difference within a few ulps of the bound counts as at the bound;
- * an exact tolerance (0, 0) stays exact.
- */
-function classifyMetric(recorded, rerun, tolerance) {
-    if (Number.isNaN(recorded) || Number.isNaN(rerun))
-        return 'beyond';
-    if (recorded === rerun)
-        return 'equal';
-    const difference = Math.abs(rerun - recorded);
-    const bound = tolerance.abs + tolerance.rel * Math.abs(recorded);
-    if (!Number.isFinite(difference) || bound <= 0)
-        return 'beyond';
-    const roundingSlack = 4 * Number.EPSILON * Math.max(Math.abs(recorded), Math.abs(rerun), bound);
-    return difference <= bound + roundingSlack ? 'within' : 'beyond';
-}
-
-;// CONCATENATED MODULE: ./src/compare/metrics.ts
-
-
-/** Pure: every recorded metric against the rerun, then the rerun's new metrics (informational). */
-function compareMetrics({ recorded, rerun, tolerance, lineOf }) {
-    const checks = Object.entries(recorded).map(([name, value]) => {
-        const metricTolerance = toleranceFor(name, tolerance);
-        const rerunValue = rerun?.[name];
-        const base = { name, recorded: toReportNumber(value), tolerance: metricTolerance, line: lineOf?.(name) };
-        if (rerunValue === undefined)
-            return { ...base, rerun: null, delta: null, status: 'missing' };
-        return {
-            ...base,
-            rerun: toReportNumber(rerunValue),
-            delta: toReportNumber(rerunValue - value),
-            status: classifyMetric(value, rerunValue, metricTolerance),
-        };
-    });
-    const added = Object.keys(rerun ?? {})
-        .filter((name) => !(name in recorded))
-        .sort();
-    for (const name of added) {
-        checks.push({ name, recorded: null, rerun: toReportNumber(rerun[name]), delta: null, tolerance: toleranceFor(name, tolerance), status: 'new' });
-    }
-    return checks;
-}
-
-;// CONCATENATED MODULE: ./src/compare/thresholds.ts
-
-/** Pure: min/max gates (inclusive) on the rerun's values. NaN fails every gate. */
-function checkThresholds(thresholds, rerun, lineOf) {
-    return Object.entries(thresholds).map(([metric, { min, max }]) => {
-        const value = rerun?.[metric];
-        const base = { metric, min, max, line: lineOf?.(metric) };
-        if (value === undefined)
-            return { ...base, value: null, status: 'missing' };
-        const passes = !Number.isNaN(value) && (min === undefined || value >= min) && (max === undefined || value <= max);
-        return { ...base, value: toReportNumber(value), status: passes ? 'pass' : 'fail' };
-    });
-}
-
-;// CONCATENATED MODULE: ./src/compare/verdict.ts
-/**
- * Pure: one record's verdict. Changed data is drift; a changed config or requirements file is only a likely
- * cause (the rerun used it), so it drifts only through what it changed in the outputs.
- */
-function decideVerdict(findings) {
-    if (findings.error)
-        return 'error';
-    const drifted = findings.inputs.some((input) => input.kind === 'data' && input.status !== 'match') ||
-        findings.artifacts.some((artifact) => (artifact.status !== 'identical' && artifact.status !== 'within' && artifact.policy !== 'report') || artifact.committed?.status === 'differs') ||
-        findings.metrics.some((metric) => metric.status === 'beyond' || metric.status === 'missing') ||
-        findings.thresholds.some((threshold) => threshold.status !== 'pass');
-    if (drifted)
-        return 'drift';
-    const within = findings.metrics.some((metric) => metric.status === 'within') ||
-        findings.artifacts.some((artifact) => artifact.status === 'within' && artifact.policy !== 'report');
-    return within ? 'within-tolerance' : 'reproduced';
-}
-
-;// CONCATENATED MODULE: ./src/inputs/check-inputs.ts
-
-
-
-// The inputs stage: data, config and requirements against their recorded hashes, before anything runs.
-async function hashCheck(kind, file, recorded, line) {
-    const actual = await sha256PathIfExists(file.absolute);
-    const status = actual === null ? 'missing' : actual === recorded ? 'match' : 'mismatch';
-    return { kind, path: file.repoRelative, recorded, actual, status, line };
-}
-async function checkManifest(data, manifestPath, dataHash) {
-    const manifest = await readManifest(manifestPath.absolute, manifestPath.repoRelative);
-    const check = {
-        path: manifestPath.repoRelative,
-        datasetName: manifest.dataset_name,
-        storageUri: manifest.storage_uri,
-        contentHash: manifest.content_hash,
-        recordCount: manifest.record_count,
-    };
-    if (dataHash === null)
-        return check;
-    if (manifest.content_hash !== undefined)
-        check.contentHashMatches = manifest.content_hash === `sha256:${dataHash}`;
-    const format = rowFormatOf(data.absolute);
-    if (manifest.record_count !== undefined && format && (await (0,promises_namespaceObject.stat)(data.absolute)).isFile()) {
-        check.actualRecordCount = await countRows(data.absolute, format);
-    }
-    return check;
-}
-function manifestDisagrees(manifest) {
-    return (manifest.contentHashMatches === false ||
-        (manifest.actualRecordCount !== undefined && manifest.actualRecordCount !== manifest.recordCount));
-}
-/** Hashes every input in parallel. Missing files come back with status `missing`; the caller decides what that means. */
-async function checkInputs(loaded) {
-    const { record, paths, lineOf } = loaded;
-    const data = (record.data ?? []).map(async (entry, i) => {
-        const resolved = paths.data[i];
-        const check = await hashCheck('data', resolved.data, entry.sha256, lineOf(['data', i, 'sha256']));
-        if (!resolved.manifest)
-            return check;
-        const manifest = await checkManifest(resolved.data, resolved.manifest, check.actual);
-        const status = check.status === 'match' && manifestDisagrees(manifest) ? 'manifest-mismatch' : check.status;
-        return { ...check, status, manifest };
-    });
-    const config = (record.config ?? []).map((entry, i) => hashCheck('config', paths.config[i], entry.sha256, lineOf(['config', i, 'sha256'])));
-    const environment = record.environment;
-    const requirements = paths.requirements && environment?.requirements_sha256
-        ? [hashCheck('requirements', paths.requirements, environment.requirements_sha256, lineOf(['environment', 'requirements_sha256']))]
-        : [];
-    return Promise.all([...data, ...config, ...requirements]);
-}
-
-;// CONCATENATED MODULE: ./src/inputs/code-files.ts
-
-
-
-
-// The record's learned input set (`code.files`) against the working tree: every file the training read, hashed now.
-/** Files hashed at once: a learned set holds thousands of small modules, and each open takes a descriptor. */
-const code_files_PARALLEL_HASHES = 128;
-/** Below this a file is read whole: a module is a few KB, and a streamed hash costs a 1 MiB buffer and four calls more. */
-const SMALL_FILE_BYTES = 256 * 1024;
-/** A learned file's sha256, or null when it is gone. Never through a link at its own path, never a FIFO or device. */
-async function hashLearnedFile(file) {
-    const stats = await (0,promises_namespaceObject.lstat)(file).catch(() => undefined);
-    if (!stats)
-        return null;
-    if (!stats.isFile() || stats.size > SMALL_FILE_BYTES)
-        return sha256PathIfExists(file);
-    const bytes = await (0,promises_namespaceObject.readFile)(file, { flag: external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NOFOLLOW | external_node_fs_namespaceObject.constants.O_NONBLOCK }).catch(() => undefined);
-    return bytes === undefined ? sha256PathIfExists(file) : (0,external_node_crypto_namespaceObject.createHash)('sha256').update(bytes).digest('hex');
-}
-async function checkCodeFiles(loaded) {
-    const files = loaded.record.code?.files;
-    if (!files)
-        return undefined;
-    const changed = [];
-    for (let start = 0; start < files.length; start += code_files_PARALLEL_HASHES) {
-        const batch = files.slice(start, start + code_files_PARALLEL_HASHES);
-        const actual = await Promise.all(batch.map((_, i) => hashLearnedFile(loaded.paths.codeFiles[start + i].absolute)));
-        batch.forEach((entry, i) => {
-            const hash = actual[i];
-            if (hash === entry.sha256)
-                return;
-            const index = start + i;
-            changed.push({ kind: 'code', path: loaded.paths.codeFiles[index].repoRelative, recorded: entry.sha256, actual: hash, status: hash === null ? 'missing' : 'mismatch', line: loaded.lineOf(['code', 'files', index, 'sha256']) });
-        });
-    }
-    return { total: files.length, changed };
-}
-
-;// CONCATENATED MODULE: ./src/inputs/affected.ts
-function affected_listed(items) {
-    return `${items.slice(0, 5).join(', ')}${items.length > 5 ? ` and ${items.length - 5} more` : ''}`;
-}
-function decideAffected(facts) {
-    const declared = facts.inputs.filter((input) => input.kind !== 'code').length;
-    const inputs = (facts.learnedFiles ?? 0) + declared;
-    const affected = (reason) => ({ affected: true, reason, inputs });
-    // Every doubt reruns: a false pass is the one thing this decision must never produce.
-    if (facts.learnedFiles === undefined || facts.learnedFiles === 0)
-        return affected('rerun: the record has no learned input set (code.files); `repro-gate record --update` learns it');
-    if (facts.recordChanged === undefined)
-        return affected('rerun: there is no base to compare the record itself with (pass --base; on a pull request the action compares with its base)');
-    if (facts.recordChanged)
-        return affected('rerun: the record itself changed since the base');
-    if (facts.environmentGap)
-        return affected(`rerun: ${facts.environmentGap}`);
-    const changed = facts.inputs.filter((input) => input.status !== 'match').map((input) => input.path);
-    if (changed.length > 0)
-        return affected(`rerun: ${changed.length === 1 ? 'an input' : `${changed.length} inputs`} changed since it was recorded (${affected_listed(changed)})`);
-    if (facts.structuralChanges === undefined)
-        return affected('rerun: code.commit is not in this clone, so new files since it cannot be found (fetch more history)');
-    if (facts.structuralChanges.length > 0)
-        return affected(`rerun: files were added, renamed or re-linked since code.commit (${affected_listed(facts.structuralChanges)}): a new file can shadow a module or be found by a directory scan`);
-    if (facts.watched && facts.watchedChanges === undefined)
-        return affected('rerun: code.commit is not in this clone, so the watched files cannot be compared with it (fetch more history)');
-    if (facts.watchedChanges && facts.watchedChanges.length > 0)
-        return affected(`rerun: watched files changed since code.commit (${affected_listed(facts.watchedChanges)})`);
-    return { affected: false, reason: `not rerun: none of its ${inputs} inputs changed since it was recorded`, inputs };
-}
-
-;// CONCATENATED MODULE: ./src/inputs/watched.ts
-
-/**
- * Pure: of the changes since the record's commit (undefined when they cannot be known), the files matching the record's
- * `code.watch` globs (repository-relative), at their path now or, renamed, at the one they had.
- */
-function watchedChanges(changes, globs) {
-    if (globs.length === 0)
-        return [];
-    if (!changes)
-        return undefined;
-    const watched = (file) => file !== undefined && globs.some((glob) => file === glob || external_node_path_default().matchesGlob(file, glob));
-    return changes.filter((change) => watched(change.path) || watched(change.from)).map((change) => change.path);
-}
-
-;// CONCATENATED MODULE: ./src/inputs/structural-changes.ts
-
-// A learned input set shows when a file the training read changed. It cannot show a file that is new: a module that
-// shadows another (`json.py` beside the script), a compiled module or `.pth` file, a file a directory scan would find,
-// a symlink pointed elsewhere, or a `.gitignore` that changes what the sandbox copy holds. Any such change since the
-// record's commit makes the record affected.
-const SYMLINK_MODE = '120000';
-const COPY_RULES = new Set(['.gitignore', '.gitattributes']);
-/**
- * Pure: of the changes since the record's commit (undefined when they cannot be known), the paths added, renamed, copied,
- * retyped or re-linked (untracked ones too) and changed `.gitignore` / `.gitattributes`, leaving out `excluded`
- * (outputs, declared data, the record).
- */
-function structuralChanges(changes, excluded) {
-    if (!changes)
-        return undefined;
-    return changes
-        .filter((change) => !isUnderAny(change.path, excluded))
-        .filter((change) => ['A', 'R', 'C', 'T', '?'].includes(change.status) ||
-        change.oldMode === SYMLINK_MODE ||
-        change.newMode === SYMLINK_MODE ||
-        COPY_RULES.has(change.path.split('/').at(-1) ?? ''))
-        .map((change) => change.path)
-        .sort();
-}
-
-;// CONCATENATED MODULE: ./src/inputs/config-diff.ts
-
-
-
-
-
-/** Text a reviewer reads as a diff: configs, and the code and templates a training reads (learned inputs). */
-const TEXT_INPUT = new Set(['.yaml', '.yml', '.json', '.toml', '.ini', '.cfg', '.py', '.txt', '.j2', '.jinja', '.jinja2', '.sql', '.sh']);
-/**
- * A changed text config as a unified diff against its version at the recorded commit: a reviewer sees
- * `lr: 0.01 → 0.05` instead of two hashes. Undefined for binary or large files, or when the commit is not in the clone.
- */
-async function configDiff(repoRoot, commit, file) {
-    if (!commit || !TEXT_INPUT.has(external_node_path_default().extname(file.repoRelative).toLowerCase()))
-        return undefined;
-    const size = await (0,promises_namespaceObject.stat)(file.absolute).then((info) => info.size, () => Infinity);
-    if (size > CONFIG_DIFF_MAX_BYTES)
-        return undefined;
-    const [before, after] = await Promise.all([readFileAtCommit(repoRoot, commit, file.repoRelative), (0,promises_namespaceObject.readFile)(file.absolute, 'utf8')]);
-    if (before === undefined)
-        return undefined;
-    return unifiedDiff(file.repoRelative, before, after) || undefined;
-}
-
-;// CONCATENATED MODULE: ./src/pipeline/code-report.ts
-
-
-
-const MAX_LISTED_FILES = 50;
-/** What changed in the code since the record was made: usually the first place to look when a PR drifts. */
-async function codeReport(loaded) {
-    if (!loaded.isGitRepo)
-        return undefined;
-    const recordedCommit = loaded.record.code?.commit;
-    const currentCommit = await headCommit(loaded.repoRoot);
-    if (!recordedCommit)
-        return { currentCommit, changedFiles: null };
-    // The record and its outputs are committed after the run they describe, so they always differ: they are not causes.
-    const own = [...loaded.paths.artifacts, ...(loaded.paths.metrics ? [loaded.paths.metrics] : [])].map((p) => p.repoRelative);
-    const isOwn = (file) => isUnderAny(file, [loaded.recordPath, ...own]);
-    const changed = (await changedFilesSince(loaded.repoRoot, recordedCommit))?.filter((file) => !isOwn(file)) ?? null;
-    // In a repository of many models, what changed next to the training code matters most: it is listed first.
-    const scope = external_node_path_default().relative(loaded.repoRoot, external_node_path_default().resolve(loaded.dir, loaded.record.workdir ?? '.')).split((external_node_path_default()).sep).join('/');
-    const inScope = (file) => scope === '' || file === scope || file.startsWith(`${scope}/`);
-    const near = changed?.filter(inScope) ?? [];
-    const ordered = changed ? [...near, ...changed.filter((file) => !inScope(file))] : null;
-    return {
-        recordedCommit,
-        currentCommit,
-        scope: scope || '.',
-        changedFiles: ordered ? ordered.slice(0, MAX_LISTED_FILES) : null,
-        changedFilesTotal: changed?.length,
-        changedInScope: changed ? near.length : undefined,
-    };
-}
-
-;// CONCATENATED MODULE: ./src/compare/reruns/compare-runs.ts
-
-
-const LISTED_OUTPUTS = 100;
-function sameNumber(a, b) {
-    return a === b || (a !== undefined && b !== undefined && Number.isNaN(a) && Number.isNaN(b));
-}
-/** Every output (artifacts first, then metrics) whose value is not the same in all the runs given. */
-function varyingOutputs(runs) {
-    const completed = runs.filter((run) => !run.failure);
-    const artifactPaths = [...new Set(completed.flatMap((run) => [...run.artifacts.keys()]))];
-    const metricNames = [...new Set(completed.flatMap((run) => Object.keys(run.metrics ?? {})))];
-    const varying = [];
-    for (const file of artifactPaths) {
-        const hashes = runs.map((run) => (run.failure ? null : (run.artifacts.get(file) ?? null)));
-        if (new Set(completed.map((run) => run.artifacts.get(file) ?? null)).size > 1)
-            varying.push({ output: file, kind: 'artifact', values: hashes.map((hash) => (hash === null ? null : shortHash(hash))) });
-    }
-    for (const name of metricNames) {
-        const values = completed.map((run) => run.metrics?.[name]);
-        if (values.every((value) => sameNumber(value, values[0])))
-            continue;
-        varying.push({ output: name, kind: 'metric', values: runs.map((run) => (run.failure || run.metrics?.[name] === undefined ? null : toReportNumber(run.metrics[name]))) });
-    }
-    return varying.slice(0, LISTED_OUTPUTS);
-}
-/**
- * A drifting record rerun N times: deterministic when every rerun gave the same outputs (the change is real),
- * nondeterministic when they disagree with each other (or one of them failed).
- */
-function classifyDrift(runs) {
-    const varying = varyingOutputs(runs);
-    const failed = runs.some((run) => run.failure);
-    return { kind: varying.length === 0 && !failed ? 'deterministic' : 'nondeterministic', runs: runs.length, varying };
-}
-/** Each variation's run against the unvaried first run: the outputs it changed. */
-function variationEffects(first, varied) {
-    return varied.map((run) => ({
-        variation: run.variation ?? `run ${run.index}`,
-        ...(run.failure ? { failure: run.failure } : {}),
-        changed: run.failure ? [] : varyingOutputs([first, run]),
-    }));
-}
-
-;// CONCATENATED MODULE: ./src/pipeline/verify-record.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** Why the record's environment could run code the learned set does not cover; undefined when it cannot. */
-async function environmentOutsideRecord(loaded) {
-    const requirements = loaded.paths.requirements;
-    if (!requirements)
-        return 'the record has no requirements: it runs in an environment repro-gate cannot compare with the record';
-    if (await requirementsInstallLocalPaths(requirements.absolute))
-        return 'its requirements install local code, which runs from the venv, not from the files the training read';
-    // `-r other.txt` and `-c constraints.txt` pull in files whose hashes the record does not hold.
-    if (includesOtherFiles(await (0,promises_namespaceObject.readFile)(requirements.absolute, 'utf8')))
-        return 'its requirements include other requirement or constraint files, which the record does not hash';
-    return undefined;
-}
-/** What is not a learned input: the declared inputs (checked on their own), the outputs and the record itself. */
-function declaredAndOwn(loaded) {
-    const { paths } = loaded;
-    const files = [
-        ...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]),
-        ...paths.config,
-        ...(paths.requirements ? [paths.requirements] : []),
-        ...paths.artifacts,
-        ...(paths.metrics ? [paths.metrics] : []),
-    ];
-    return [...files.map((file) => file.repoRelative), loaded.recordPath];
-}
-/** `verify --runs N` (and the action's `runs` input): 1 to MAX_RECORD_RUNS; 2 already tells real drift from nondeterminism. */
-function checkVerifyRuns(runs) {
-    if (runs !== undefined && (!Number.isSafeInteger(runs) || runs < 1 || runs > MAX_RECORD_RUNS)) {
-        throw new UserError(`runs ${runs} must be a whole number from 1 to ${MAX_RECORD_RUNS}`, 'Example: --runs 3 reruns a drifting record twice more to tell real drift from nondeterministic training.');
-    }
-}
-/** An input problem that stops the check before anything runs. */
-function missingInputError(missing) {
-    return new UserError(`${missing.kind} ${missing.path} is missing`, missing.kind === 'data'
-        ? 'Restore the data (e.g. `dvc pull`, or fetch it from its storage_uri) before verifying.'
-        : 'Restore the file, or update the run record with `repro-gate record --update`.', { field: missing.kind, line: missing.line });
-}
-function toRecordError(error) {
-    const { message, hint } = error instanceof UserError ? { message: error.message, hint: error.hint } : describeError(error);
-    const location = error instanceof UserError ? error.location : {};
-    // Cut at the middle: a message says what failed first and the culprit last (pip's ERROR lines).
-    return { message: keepEnds(message, REPORT_TEXT_MAX), hint: hint && keepEnds(hint, REPORT_TEXT_MAX), field: location.field, line: location.line };
-}
-const MAX_LISTED_PROCESSES = 50;
-const MAX_DIFFED_INPUTS = 20;
-/** The probe's view of the run, for the report: which interpreters ran, and which changed packages were imported. */
-function describeProcesses(run, environment) {
-    const { processes } = run.trace;
-    return {
-        processCount: processes.length,
-        processes: processes.slice(0, MAX_LISTED_PROCESSES).map((process) => ({
-            pid: process.pid,
-            executable: process.executable,
-            version: process.version,
-            script: process.script ? external_node_path_default().relative(run.root, process.script) : null,
-            inEnvironment: environment.venvDir === null || !run.environmentUse.outsidePids.includes(process.pid),
-        })),
-    };
-}
-function markImported(report, use) {
-    const packages = report.environment?.packages;
-    if (!packages)
-        return;
-    const imported = new Set(use.imported);
-    for (const change of [...packages.changed, ...packages.added])
-        change.imported = imported.has(change.name);
-    for (const change of packages.removed)
-        change.imported = false;
-}
-class RecordVerification {
-    recordFile;
-    options;
-    report;
-    result;
-    started = new Map();
-    numericContents = [];
-    firstRun;
-    /** `verify --affected` found nothing the record reads changed: not rerun. */
-    unaffected = false;
-    constructor(recordFile, options) {
-        this.recordFile = recordFile;
-        this.options = options;
-        const fallbackName = external_node_path_default().basename(external_node_path_default().dirname(external_node_path_default().resolve(recordFile)));
-        this.report = { name: fallbackName, recordPath: recordFile, verdict: 'error', inputs: [], artifacts: [], metrics: [], thresholds: [], causes: [], stages: [] };
-        this.result = { report: this.report };
-    }
-    stage = async (stage, run) => {
-        this.started.set(stage, performance.now());
-        try {
-            return await this.options.hooks.group(`${this.report.name}: ${stage}`, run);
-        }
-        finally {
-            // A stage entered twice (the compare stage finishing a drifting record's fingerprints) is reported once, summed.
-            const durationMs = Math.round(performance.now() - (this.started.get(stage) ?? 0));
-            const earlier = this.report.stages.find((timing) => timing.stage === stage);
-            if (earlier)
-                earlier.durationMs += durationMs;
-            else
-                this.report.stages.push({ stage, durationMs });
-        }
-    };
-    async run() {
-        try {
-            const loaded = await this.stage('load', () => loadRecord(this.recordFile));
-            this.result.loaded = loaded;
-            this.report.name = loaded.record.name;
-            this.report.recordPath = loaded.recordPath;
-            await this.verifyLoaded(loaded);
-        }
-        catch (error) {
-            this.report.error = toRecordError(error);
-        }
-        this.report.causes = likelyCauses(this.report);
-        this.report.verdict = this.unaffected ? 'unaffected' : decideVerdict(this.report);
-        if (this.report.verdict === 'drift')
-            await this.proposeUpdate();
-        return this.result;
-    }
-    async verifyLoaded(loaded) {
-        const [code, [inputs, codeFiles]] = await Promise.all([codeReport(loaded), this.stage('inputs', () => Promise.all([checkInputs(loaded), checkCodeFiles(loaded)]))]);
-        this.report.code = code && codeFiles ? { ...code, learnedFiles: codeFiles.total } : code;
-        this.report.inputs = [...inputs, ...(codeFiles?.changed ?? [])];
-        // A learned file that is gone is a change (the rerun shows whether the training still runs), not a missing input.
-        const missing = inputs.find((input) => input.status === 'missing');
-        if (missing)
-            throw missingInputError(missing);
-        await this.attachConfigDiffs(loaded);
-        if (this.options.affectedOnly && !(await this.isAffected(loaded, codeFiles?.total)))
-            return;
-        // Changed data makes any rerun meaningless, so training is not started (unless it is being re-recorded).
-        if (!this.options.rerunOnChangedData && inputs.some((input) => input.kind === 'data' && input.status !== 'match'))
-            return;
-        const { record, paths } = loaded;
-        const prepareWith = (stage) => async (sandboxRoot) => {
-            const environment = await stage('environment', async () => prepareEnvironment({
-                python: this.options.python,
-                requiredPython: record.environment?.python,
-                requiredPythonLine: loaded.lineOf(['environment', 'python']),
-                requirementsFile: paths.requirements ? await inCopy(sandboxRoot, paths.requirements) : undefined,
-                requirementsDisplayPath: paths.requirements?.repoRelative,
-                installDir: sandboxRoot,
-                recordedPackages: record.environment?.packages,
-                recordedPlatform: record.environment?.platform,
-                cacheRoot: this.options.cacheRoot,
-                remoteCache: this.options.remoteCache,
-                log: (line) => this.options.hooks.info(line),
-                logDir: external_node_path_default().join(this.options.evidenceDir, record.name),
-            }));
-            // The report describes the first rerun's environment; repeats reuse the same venv.
-            if (stage === this.stage)
-                this.report.environment = environment.report;
-            return environment;
-        };
-        const outputs = [...paths.artifacts, ...(paths.metrics ? [paths.metrics] : [])].map((p) => p.repoRelative);
-        const evidenceDir = external_node_path_default().join(this.options.evidenceDir, record.name);
-        const logFile = external_node_path_default().join(evidenceDir, LOG_FILE_NAME);
-        const timeout = record.timeout ?? DEFAULT_TIMEOUT;
-        const request = {
-            repoRoot: loaded.repoRoot,
-            isGitRepo: loaded.isGitRepo,
-            command: record.command,
-            workdir: paths.workdir.repoRelative,
-            workdirLine: loaded.lineOf(['workdir']),
-            copyPaths: paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
-            outputs,
-            prepareEnvironment: prepareWith(this.stage),
-            variables: record.environment?.variables ?? {},
-            passEnv: record.environment?.pass_env ?? [],
-            seeds: record.seeds ?? {},
-            seeding: { apply: record.apply_seeds ?? false, strict: record.determinism === 'strict' },
-            timeoutMs: parseDuration(timeout),
-            logFile,
-            recordedPackages: record.environment?.packages ? Object.keys(record.environment.packages) : undefined,
-            stage: this.stage,
-            onOutput: (chunk) => this.options.hooks.output(chunk),
-        };
-        const run = await runInSandbox(request);
-        try {
-            await this.judgeRun(loaded, run, run.environment, { timeout, logFile, evidenceDir, outputs });
-            // Repeats and variations run quietly: their stages are not the first rerun's, and the environment is prepared already.
-            const quiet = (_stage, work) => work();
-            await this.runMore(loaded, { ...request, prepareEnvironment: environmentForRepeats(run, prepareWith(quiet)), stage: quiet }, run, evidenceDir);
-        }
-        finally {
-            await run.dispose();
-        }
-    }
-    /** `verify --affected`: decides whether the record must be rerun; one that need not be is `unaffected`. */
-    async isAffected(loaded, learnedFiles) {
-        const globs = loaded.record.code?.watch ?? [];
-        const commit = loaded.record.code?.commit;
-        // One `git diff` against the record's commit serves both the watched globs and the new-file check.
-        const [changes, environmentGap] = await Promise.all([loaded.isGitRepo && commit ? rawChangesSince(loaded.repoRoot, commit) : undefined, environmentOutsideRecord(loaded)]);
-        const decision = decideAffected({
-            learnedFiles,
-            inputs: this.report.inputs,
-            watched: globs.length > 0,
-            watchedChanges: watchedChanges(changes, globs),
-            recordChanged: this.options.changedRecords && this.options.changedRecords.has(this.recordFile),
-            structuralChanges: structuralChanges(changes, declaredAndOwn(loaded)),
-            environmentGap,
-        });
-        this.report.affected = decision;
-        this.unaffected = !decision.affected;
-        return decision.affected;
-    }
-    async attachConfigDiffs(loaded) {
-        const commit = loaded.record.code?.commit;
-        const files = new Map([...loaded.paths.config, ...loaded.paths.codeFiles].map((entry) => [entry.repoRelative, entry]));
-        // The first few changed files get a diff (a reformatting pull request changes hundreds): each is a git call and up to 20 KB.
-        const diffed = this.report.inputs.filter((input) => (input.kind === 'config' || input.kind === 'code') && input.status === 'mismatch').slice(0, MAX_DIFFED_INPUTS);
-        await Promise.all(diffed.map(async (input) => {
-            if (!loaded.isGitRepo)
-                return;
-            const file = files.get(input.path);
-            const diff = file ? await configDiff(loaded.repoRoot, commit, file) : undefined;
-            if (diff)
-                input.diff = diff.slice(0, 20_000);
-        }));
-    }
-    async judgeRun(loaded, run, environment, where) {
-        const { record, paths, lineOf } = loaded;
-        const { result } = run;
-        this.report.run = {
-            command: keepStart(record.command, REPORT_TEXT_MAX),
-            workdir: paths.workdir.repoRelative,
-            exitCode: result.exitCode,
-            signal: result.signal,
-            timedOut: result.timedOut,
-            durationMs: Math.round(result.durationMs),
-            logTail: result.logTail,
-            logPath: where.logFile,
-            ...describeProcesses(run, environment),
-            containment: result.containment,
-            killed: result.killed,
-            ...(run.seeding ? { seeding: run.seeding } : {}),
-        };
-        markImported(this.report, run.environmentUse);
-        if (this.report.environment)
-            this.report.environment.machine = { ...(record.environment?.machine ? { recorded: record.environment.machine } : {}), actual: run.machine };
-        const warnings = [...run.warnings, ...run.environmentUse.warnings];
-        if (warnings.length > 0)
-            this.report.warnings = warnings.slice(0, 100);
-        if (run.outsideWrites.length > 0)
-            throw outsideWritesError(run.outsideWrites);
-        if (result.timedOut) {
-            throw new UserError(`the command timed out after ${where.timeout} and was killed with all its child processes`, 'Make the run faster or raise `timeout` in the run record.', {
-                field: 'timeout',
-                line: lineOf(['timeout']),
-            });
-        }
-        if (result.exitCode !== 0) {
-            throw new UserError(`the command failed (${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`})`, `See the log tail below; the full log is ${where.logFile}.`, { field: 'command', line: lineOf(['command']) });
-        }
-        if (run.environmentUse.problem) {
-            const { message, hint } = run.environmentUse.problem;
-            throw new UserError(message, hint, { field: 'command', line: lineOf(['command']) });
-        }
-        const [collected, committed, numeric] = await this.stage('compare', async () => {
-            const outputsFound = await collectOutputs(run.root, paths.artifacts, paths.metrics);
-            if (this.options.keepArtifacts)
-                this.result.outputsDir = await keepEvidence(run.root, where.outputs, external_node_path_default().join(where.evidenceDir, 'outputs'));
-            const inCheckout = await Promise.all(paths.artifacts.map(async (artifact) => [artifact.repoRelative, await sha256PathIfExists(artifact.absolute)]));
-            const tensors = await measureNumericArtifacts(loaded, run, outputsFound.artifactHashes, {
-                recordName: record.name,
-                baselineDir: this.options.baselineDir,
-                logFile: external_node_path_default().join(where.evidenceDir, NUMERIC_HELPER_LOG_NAME),
-            });
-            return [outputsFound, new Map(inCheckout), tensors];
-        });
-        this.numericContents = numeric.contents;
-        this.firstRun = { index: 1, durationMs: Math.round(result.durationMs), metrics: collected.metrics, artifacts: collected.artifactHashes, numeric: new Map() };
-        this.report.reruns = [{ index: 1, durationMs: this.firstRun.durationMs }];
-        this.report.artifacts = compareArtifacts((record.artifacts ?? []).map((artifact, i) => ({
-            path: paths.artifacts[i].repoRelative,
-            sha256: artifact.sha256,
-            line: lineOf(['artifacts', i, 'sha256']),
-            policy: artifact.compare,
-        })), collected.artifactHashes, committed, numeric.checks);
-        this.report.metrics = compareMetrics({
-            recorded: record.metrics?.values ?? {},
-            rerun: collected.metrics,
-            tolerance: record.tolerance,
-            lineOf: (name) => lineOf(['metrics', 'values', name]),
-        });
-        if (paths.metrics && collected.metrics === null)
-            this.report.missingMetricsFile = paths.metrics.repoRelative;
-        this.report.thresholds = checkThresholds(record.thresholds ?? {}, collected.metrics, (name) => lineOf(['thresholds', name]));
-        // A record is written only on drift (the proposed update) and by `record --update`: only then is every tensor hashed.
-        if (this.options.rerunOnChangedData || decideVerdict(this.report) === 'drift')
-            this.numericContents = await this.stage('compare', () => numeric.completeContents());
-        this.result.measurement = await this.measure(loaded, environment, collected, run);
-    }
-    /**
-     * After the first rerun: more runs of the same command, each in a fresh sandbox. `record --update --runs` always
-     * (calibration), `verify --runs` only on drift (classification), and one per `--vary` variation.
-     */
-    async runMore(loaded, request, first, evidenceDir) {
-        const firstRun = this.firstRun;
-        if (!firstRun)
-            return;
-        const calibrate = this.options.calibrate;
-        const drifting = decideVerdict(this.report) === 'drift';
-        const repeats = calibrate ? calibrate.runs - 1 : drifting ? Math.max(0, (this.options.runs ?? 1) - 1) : 0;
-        const vary = this.options.vary ?? [];
-        if (repeats === 0 && vary.length === 0)
-            return;
-        const { record, paths } = loaded;
-        const numeric = new Map(calibrate ? (record.artifacts ?? []).flatMap((spec, i) => (spec.compare === 'numeric' ? [[paths.artifacts[i].repoRelative, spec]] : [])) : []);
-        const outputs = { artifacts: paths.artifacts, metrics: paths.metrics, numeric, helperLog: external_node_path_default().join(evidenceDir, NUMERIC_HELPER_LOG_NAME) };
-        const reference = { root: first.root, artifacts: firstRun.artifacts };
-        const runOnce = (index, label, variation) => this.options.hooks.group(`${record.name}: ${label}`, () => repeatRun({ ...request, variation, logFile: external_node_path_default().join(evidenceDir, `rerun-${index}.log`) }, index, outputs, reference));
-        const total = repeats + 1;
-        const repeated = [];
-        for (let index = 2; index <= total; index++)
-            repeated.push(await runOnce(index, `run ${index} of ${total}`));
-        const varied = [];
-        for (const [i, each] of vary.entries())
-            varied.push(await runOnce(total + 1 + i, `variation ${each.name}`, each));
-        this.report.reruns = [firstRun, ...repeated, ...varied].map((run) => ({
-            index: run.index,
-            durationMs: run.durationMs,
-            ...(run.variation ? { variation: run.variation } : {}),
-            ...(run.failure ? { failure: keepStart(run.failure, REPORT_TEXT_MAX) } : {}),
-        }));
-        if (calibrate) {
-            const policies = new Map((record.artifacts ?? []).map((spec, i) => [paths.artifacts[i].repoRelative, spec.compare ?? 'exact']));
-            const failed = repeated.find((run) => run.failure);
-            if (failed)
-                throw new UserError(`run ${failed.index} of ${total} failed (${failed.failure}) where run 1 succeeded`, 'A training that fails now and then cannot be calibrated: fix what makes it flaky, or use fewer --runs.');
-            const calibration = calibrateRuns([firstRun, ...repeated], policies, calibrate.factor);
-            this.result.calibration = calibration;
-            const measurement = this.result.measurement;
-            if (measurement) {
-                if (measurement.metrics)
-                    measurement.metrics = calibration.metrics.values;
-                measurement.calibration = calibrationEntries(calibration, paths.artifacts.map((artifact) => artifact.repoRelative));
-                measurement.contents = await this.sampledContents(loaded, first, calibration, measurement.contents ?? [], outputs.helperLog);
-            }
-        }
-        else if (repeated.length > 0) {
-            this.report.drift = classifyDrift([firstRun, ...repeated]);
-        }
-        if (varied.length > 0)
-            this.report.variations = variationEffects(firstRun, varied);
-    }
-    /** A newly calibrated artifact is written with `fingerprint: sampled`, so its content is measured again with samples. */
-    async sampledContents(loaded, first, calibration, contents, helperLog) {
-        const calibrated = new Set(calibration.artifacts.filter((artifact) => artifact.status === 'calibrated').map((artifact) => artifact.path));
-        const sampled = [...contents];
-        for (const [i, spec] of (loaded.record.artifacts ?? []).entries()) {
-            const { repoRelative } = loaded.paths.artifacts[i];
-            const produced = this.firstRun?.artifacts.get(repoRelative);
-            if (!calibrated.has(repoRelative) || spec.fingerprint !== undefined || !produced)
-                continue;
-            const artifact = { spec: { ...spec, fingerprint: 'sampled', sha256: produced }, repoRelative, file: external_node_path_default().join(first.root, repoRelative), produced };
-            sampled[i] = (await measureNumericArtifact(artifact, { recordName: loaded.record.name, runPython: (args) => first.runPython(args, helperLog), hashTensors: true })).content;
-        }
-        return sampled;
-    }
-    async measure(loaded, environment, collected, run) {
-        const artifacts = loaded.paths.artifacts.map((artifact) => collected.artifactHashes.get(artifact.repoRelative) ?? null);
-        // A missing output cannot be recorded: there is no update to propose.
-        if (artifacts.some((hash) => hash === null) || (loaded.paths.metrics && collected.metrics === null))
-            return undefined;
-        const actual = (kind) => this.report.inputs.filter((input) => input.kind === kind).map((input) => input.actual);
-        const { report } = environment;
-        // In the current environment, what gets recorded is the interpreter that actually ran (as `record --current-env` does).
-        const ran = environment.python ? undefined : await interpreterThatRan(run.trace).catch(() => undefined);
-        return {
-            config: actual('config'),
-            data: actual('data'),
-            requirementsSha256: actual('requirements')[0],
-            artifacts: artifacts,
-            contents: this.numericContents,
-            metrics: collected.metrics ?? undefined,
-            packages: environment.packages ?? ran?.packages,
-            python: environment.python ? report.python.actual : ran?.version,
-            platform: environment.python ? report.platform.actual : ran?.platform,
-            machine: run.machine,
-            commit: loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined,
-            // An incomplete set is not written, and an older one is dropped: the record is then always rerun.
-            codeFiles: inputSetGap(loaded.record.command, run.trace) ? null : await learnedInputs({ sandboxRoot: run.root, repoRoot: loaded.repoRoot, readFiles: run.trace.readFiles, excluded: declaredAndOwn(loaded) }),
-        };
-    }
-    /** On drift: the record this rerun implies, written to the evidence, and its diff in the report. */
-    async proposeUpdate() {
-        const { loaded, measurement } = this.result;
-        if (!loaded || !measurement)
-            return;
-        const before = await (0,promises_namespaceObject.readFile)(loaded.file, 'utf8');
-        const after = updateRecordText(before, measurement);
-        this.result.updatedText = after;
-        await writeFileAtomic(external_node_path_default().join(this.options.evidenceDir, loaded.record.name, UPDATED_RECORD_NAME), after);
-        const diff = unifiedDiff(loaded.recordPath, before, after);
-        if (diff)
-            this.report.update = { command: `${TOOL_NAME} record --update ${loaded.recordPath}`, diff: diff.slice(0, 20_000) };
-    }
-}
-/** Verifies one record and keeps what its rerun measured (for `record --update`). Never throws. */
-async function verifyAndMeasure(recordFile, options) {
-    const verification = new RecordVerification(recordFile, options);
-    const result = await verification.run();
-    result.calibrationWarnings = [];
-    if (result.loaded && result.measurement && (!result.updatedText || result.calibration)) {
-        result.updatedText = updateRecordText(await (0,promises_namespaceObject.readFile)(result.loaded.file, 'utf8'), result.measurement, result.calibrationWarnings);
-    }
-    return result;
-}
-/** Verifies one record end to end. Never throws: every failure becomes an `error` verdict with one clear message. */
-async function verifyRecord(recordFile, options) {
-    return (await new RecordVerification(recordFile, options).run()).report;
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/record-update.ts
@@ -30587,10 +30609,14 @@ async function verifyRecords(recordFiles, options, now = () => new Date()) {
     const records = [];
     for (const file of recordFiles)
         records.push(await verifyRecord(file, options));
+    return reportOf(records, now());
+}
+/** The report over these records' reports: their worst verdict is its verdict. */
+function reportOf(records, createdAt) {
     return {
         schemaVersion: REPORT_SCHEMA_VERSION,
         tool: { name: TOOL_NAME, version: TOOL_VERSION },
-        createdAt: now().toISOString(),
+        createdAt: createdAt.toISOString(),
         verdict: worstVerdict(records.map((record) => record.verdict)),
         records,
     };

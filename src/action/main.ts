@@ -13,7 +13,8 @@ import { discoverRecords } from '../pipeline/discover.js';
 import type { PipelineHooks } from '../pipeline/hooks.js';
 import { withRecordChanges } from '../pipeline/loosening.js';
 import { mergeReportFiles } from '../pipeline/merge.js';
-import { verifyRecords } from '../pipeline/verify.js';
+import { reportOf, verifyRecords } from '../pipeline/verify.js';
+import type { VerifyOptions } from '../pipeline/verify-record.js';
 import { writeReports } from '../pipeline/write-reports.js';
 import { ActionsVenvCache } from '../publish/venv-cache.js';
 import type { Report } from '../report/schema.js';
@@ -40,25 +41,29 @@ async function preparedBaseline(inputs: ActionInputs, hooks: PipelineHooks): Pro
   );
 }
 
-async function verifiedReport(inputs: ActionInputs, evidenceDir: string): Promise<Report> {
-  // Compared with the base first: a base missing from the clone fails before any training starts.
-  const { records, changes } = await recordsWithChanges(inputs.records, github.context.eventName, github.context.payload);
-  const hooks = actionsHooks();
-  const baselineDir = await preparedBaseline(inputs, hooks);
-  const report = await verifyRecords(records, {
+/** The verify options the inputs ask for; `changedRecords`: on a pull request, the records it edited (always rerun). */
+function verifyOptions(inputs: ActionInputs, evidenceDir: string, hooks: PipelineHooks, changedRecords: ReadonlySet<string> | undefined): VerifyOptions {
+  return {
     python: inputs.python,
     cacheRoot: defaultCacheRoot(),
     remoteCache: inputs.cache ? new ActionsVenvCache() : undefined,
     evidenceDir,
     keepArtifacts: inputs['upload-evidence'],
     hooks,
-    baselineDir,
     runs: inputs.runs,
     vary: inputs.vary ? parseVaryList(inputs.vary).map((name) => variation(name)) : [],
     affectedOnly: inputs.rerun === 'affected',
-    // On a pull request, a record the PR edited is always rerun: its learned hashes could have been edited too.
-    changedRecords: changes ? new Set(changes.changed) : undefined,
-  });
+    // A record the PR edited is always rerun: its learned hashes could have been edited too.
+    changedRecords,
+  };
+}
+
+async function verifiedReport(inputs: ActionInputs, evidenceDir: string): Promise<Report> {
+  // Compared with the base first: a base missing from the clone fails before any training starts.
+  const { records, changes } = await recordsWithChanges(inputs.records, github.context.eventName, github.context.payload);
+  const hooks = actionsHooks();
+  const baselineDir = await preparedBaseline(inputs, hooks);
+  const report = await verifyRecords(records, { ...verifyOptions(inputs, evidenceDir, hooks, changes && new Set(changes.changed)), baselineDir });
   return changes ? withRecordChanges(report, changes) : report;
 }
 
@@ -66,12 +71,26 @@ async function mergedReport(inputs: ActionInputs): Promise<Report> {
   return mergeReportFiles([inputs.reports], inputs['expect-records']);
 }
 
-/** `mode: discover`: the reusable workflow's matrix, one entry per record. */
-async function publishMatrix(inputs: ActionInputs): Promise<void> {
-  const { include, problems } = await discoverRecords(await findRecords(inputs.records));
+/**
+ * `mode: discover`: the reusable workflow's matrix, one entry per record to rerun. With `rerun: affected`, the
+ * records none of whose inputs changed get no entry; their `unaffected` report goes to `unaffected-report`.
+ */
+async function publishMatrix(inputs: ActionInputs, evidenceDir: string): Promise<void> {
+  const hooks = actionsHooks();
+  const affectedOnly = inputs.rerun === 'affected';
+  const { records, changes } = affectedOnly ? await recordsWithChanges(inputs.records, github.context.eventName, github.context.payload) : { records: await findRecords(inputs.records), changes: undefined };
+  const decide = affectedOnly ? verifyOptions(inputs, evidenceDir, hooks, changes && new Set(changes.changed)) : undefined;
+  const { include, unaffected, problems } = await discoverRecords(records, decide);
   for (const problem of problems) core.warning(problem);
-  core.info(`Found ${include.length} run record${include.length === 1 ? '' : 's'}: ${include.map((entry) => entry.record).join(', ')}`);
+  core.info(`Found ${include.length + unaffected.length} run record${records.length === 1 ? '' : 's'}: ${records.join(', ')}`);
   core.setOutput('matrix', JSON.stringify({ include }));
+  core.setOutput('reruns', String(include.length));
+  core.setOutput('records', records.join('\n'));
+  if (unaffected.length > 0) {
+    const file = path.join(evidenceDir, REPORT_JSON_NAME);
+    await writeReports(reportOf(unaffected, new Date()), { json: file, markdown: path.join(evidenceDir, REPORT_MARKDOWN_NAME) });
+    core.setOutput('unaffected-report', file);
+  }
 }
 
 function enterWorkingDirectory(directory: string): void {
@@ -87,11 +106,11 @@ export async function run(): Promise<void> {
   try {
     const inputs = readActionInputs();
     enterWorkingDirectory(inputs['working-directory']);
+    const evidenceDir = await mkdtemp(path.join(process.env.RUNNER_TEMP || tmpdir(), 'repro-gate-'));
     if (inputs.mode === 'discover') {
-      await publishMatrix(inputs);
+      await publishMatrix(inputs, evidenceDir);
       return;
     }
-    const evidenceDir = await mkdtemp(path.join(process.env.RUNNER_TEMP || tmpdir(), 'repro-gate-'));
     const report = inputs.mode === 'comment' ? await mergedReport(inputs) : await verifiedReport(inputs, evidenceDir);
     const files = { json: path.join(evidenceDir, REPORT_JSON_NAME), markdown: path.join(evidenceDir, REPORT_MARKDOWN_NAME) };
     await writeReports(report, files);

@@ -66,6 +66,8 @@ export interface VerifyOptions {
   affectedOnly?: boolean;
   /** The record files (as given) that differ from the pull request's base: always affected. Unknown without a base. */
   changedRecords?: ReadonlySet<string>;
+  /** With affectedOnly: stop once the decision is made, building and running nothing (see unaffectedReport). */
+  decideOnly?: boolean;
 }
 
 /** A verification, plus what its rerun measured: what `record --update` writes. */
@@ -215,6 +217,7 @@ class RecordVerification {
     if (missing) throw missingInputError(missing);
     await this.attachConfigDiffs(loaded);
     if (this.options.affectedOnly && !(await this.isAffected(loaded, codeFiles?.total))) return;
+    if (this.options.decideOnly) return;
     // Changed data makes any rerun meaningless, so training is not started (unless it is being re-recorded).
     if (!this.options.rerunOnChangedData && inputs.some((input) => input.kind === 'data' && input.status !== 'match')) return;
 
@@ -513,6 +516,15 @@ export async function verifyAndMeasure(recordFile: string, options: VerifyOption
     result.updatedText = updateRecordText(await readFile(result.loaded.file, 'utf8'), result.measurement, result.calibrationWarnings);
   }
   return result;
+}
+
+/**
+ * The reusable workflow's discover job: whether the record must be rerun, as a report whose verdict is `unaffected`
+ * when none of its inputs changed; `affected` says why (absent when the record does not load: its own job then says
+ * why). Nothing is built or run.
+ */
+export async function decideRecord(recordFile: string, options: VerifyOptions): Promise<RecordReport> {
+  return (await new RecordVerification(recordFile, { ...options, affectedOnly: true, decideOnly: true }).run()).report;
 }
 
 /** Verifies one record end to end. Never throws: every failure becomes an `error` verdict with one clear message. */

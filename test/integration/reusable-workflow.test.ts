@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { createRecordedRepo, type FixtureRepo, git, PROJECT_ROOT } from '../support/fixture-repo.js';
+import { createRecordedRepo, type FixtureRepo, git, PROJECT_ROOT, recordingCacheRoot, runCli } from '../support/fixture-repo.js';
 import { webhookExample } from '../support/run-action.js';
 import { actionServiceEnv, type Standin, startStandin } from '../support/standin/index.js';
 import { type Job, type JobResult, runJob } from '../support/workflow-runner/index.js';
@@ -19,7 +19,8 @@ let standin: Standin;
 let cacheRoot: string;
 
 beforeAll(async () => {
-  cacheRoot = await mkdtemp(path.join(tmpdir(), 'repro-gate-workflow-cache-'));
+  // The recordings' venv cache: these tests are about what the jobs pass each other, not about building venvs.
+  cacheRoot = await recordingCacheRoot();
 });
 
 beforeEach(async () => {
@@ -35,21 +36,27 @@ const workflowFile = async (file: string) => parse(await readFile(path.join(PROJ
 
 const serviceEnv = () => actionServiceEnv(standin, cacheRoot);
 
-/** A second record beside the fixture's, reusing its training from a subfolder, with a recorded loss that no rerun gives. */
-async function addDriftingRecord(repo: FixtureRepo): Promise<void> {
+/** The fixture's record as a record in models/<folder>/, running the same training from the repository root. */
+async function recordInSubfolder(repo: FixtureRepo, folder: string): Promise<Record<string, any>> {
   const record = parse(await repo.read('run.yaml'));
   const up = (entry: { path: string }) => ({ ...entry, path: `../../${entry.path}` });
-  const copy = {
+  await mkdir(path.join(repo.root, 'models', folder), { recursive: true });
+  return {
     ...record,
-    name: 'linear-drifted',
     workdir: '../..',
     environment: { ...record.environment, requirements: `../../${record.environment.requirements}` },
     config: record.config.map(up),
     data: record.data.map((entry: { path: string; manifest?: string }) => ({ ...up(entry), manifest: `../../${entry.manifest}` })),
     artifacts: record.artifacts.map(up),
-    metrics: { ...record.metrics, path: `../../${record.metrics.path}`, values: { ...record.metrics.values, loss: record.metrics.values.loss * 2 } },
+    metrics: { ...record.metrics, path: `../../${record.metrics.path}` },
   };
-  await mkdir(path.join(repo.root, 'models', 'drifted'), { recursive: true });
+}
+
+/** A second record beside the fixture's, reusing its training from a subfolder, with a recorded loss that no rerun gives. */
+async function addDriftingRecord(repo: FixtureRepo): Promise<void> {
+  const copy = await recordInSubfolder(repo, 'drifted');
+  copy.name = 'linear-drifted';
+  copy.metrics.values = { ...copy.metrics.values, loss: copy.metrics.values.loss * 2 };
   await writeFile(path.join(repo.root, 'models', 'drifted', 'run.yaml'), stringify(copy));
   git(repo.root, 'add', '.');
   git(repo.root, 'commit', '-qm', 'a second record');
@@ -113,6 +120,92 @@ describe('.github/workflows/reproduce.yml, run job by job', () => {
     expect(partial.outputs.verdict).toBe('error');
     expect(standin.comments(OWNER, REPO, pullRequest.number)).toHaveLength(1);
     expect(standin.comments(OWNER, REPO, pullRequest.number)[0]!.body).toContain('no report arrived for this record');
+  });
+});
+
+/**
+ * A second record, models/other/run.yaml: the fixture's training on its own copy of the config, so a change to that
+ * copy affects it alone. Both records' code.commit then already hold every file of the repository (a file added since
+ * a record's commit makes it affected): the copy's is set to the commit that adds it, and the fixture's record is
+ * recorded again. Returns the commit that holds both: the pull requests' base.
+ */
+async function addRecordWithItsOwnConfig(repo: FixtureRepo): Promise<string> {
+  const copy = await recordInSubfolder(repo, 'other');
+  copy.name = 'linear-other';
+  copy.command = copy.command.replace('config.json', 'models/other/config.json');
+  copy.config = [{ ...copy.config[0], path: 'config.json' }];
+  await writeFile(path.join(repo.root, 'models', 'other', 'config.json'), await repo.read('config.json'));
+  await writeFile(path.join(repo.root, 'models', 'other', 'run.yaml'), stringify(copy));
+  await repo.write('README.md', 'two linear models\n');
+  git(repo.root, 'add', '.');
+  git(repo.root, 'commit', '-qm', 'a second record with its own config');
+  copy.code = { ...copy.code, commit: git(repo.root, 'rev-parse', 'HEAD').trim() };
+  await writeFile(path.join(repo.root, 'models', 'other', 'run.yaml'), stringify(copy));
+  git(repo.root, 'commit', '-qam', 'its commit');
+  const updated = await runCli(['record', '--update', 'run.yaml'], { cwd: repo.root, env: repo.env });
+  expect(updated.status, updated.stderr).toBe(0);
+  git(repo.root, 'commit', '-qam', 're-record');
+  return git(repo.root, 'rev-parse', 'HEAD').trim();
+}
+
+describe('.github/workflows/reproduce.yml with rerun: affected', () => {
+  it('gives only the affected record a leg, shows the other as unaffected, and skips the reproduce job when none is affected', async () => {
+    const repo = await createRecordedRepo({ cacheRoot });
+    const baseSha = await addRecordWithItsOwnConfig(repo);
+    const workflow = await workflowFile('.github/workflows/reproduce.yml');
+    const inputs = { records: '**/run.yaml', 'runs-on': '"ubuntu-latest"', 'python-version': '', 'fail-on': 'drift', comment: 'always', cache: true, runs: 1, rerun: 'affected', 'timeout-minutes': 60 };
+
+    /** The whole workflow on a pull request whose head is the repository's HEAD: discover, the legs it asks for, report. */
+    async function runWorkflow() {
+      const pullRequest = await webhookExample('pull_request', (example) => example.action === 'opened');
+      pullRequest.pull_request.base.sha = baseSha;
+      const artifacts = new Map<string, string>();
+      const base = { context: {}, artifacts, eventName: 'pull_request', payload: pullRequest, env: serviceEnv() };
+      const common = { inputs, job: { workflow_repository: 'repro-gate/repro-gate', workflow_sha: 'f00d' }, github: { event: pullRequest, token: standin.token } };
+      const discover = await runJob(workflow.jobs.discover!, { ...base, jobId: 'discover', workspace: await checkout(repo, 'repo'), context: common });
+      expect(discover.failed).toBe(false);
+      const matrix = JSON.parse(discover.outputs.matrix!) as { include: Array<Record<string, string>> };
+      const legs: JobResult[] = [];
+      for (const [index, entry] of matrix.include.entries()) {
+        const context = { ...common, matrix: entry, strategy: { 'job-index': index }, needs: { discover: { outputs: discover.outputs } } };
+        legs.push(await runJob(workflow.jobs.reproduce!, { ...base, jobId: 'reproduce', workspace: await checkout(repo, 'repo'), context }));
+      }
+      // The reproduce job as GitHub decides it: its `if` reads discover's outputs.
+      const reproduceRan = (await runJob({ if: workflow.jobs.reproduce!.if }, { ...base, jobId: 'reproduce', workspace: await checkout(repo, 'repo'), context: { ...common, needs: { discover: { outputs: discover.outputs } } } })).ran;
+      const needs = { discover: { outputs: discover.outputs, result: 'success' }, reproduce: { result: reproduceRan ? 'success' : 'skipped' } };
+      const report = await runJob(workflow.jobs.report!, { ...base, jobId: 'report', workspace: await mkdtemp(path.join(tmpdir(), 'repro-gate-workspace-')), context: { ...common, needs } });
+      const comments = standin.comments(OWNER, REPO, pullRequest.number);
+      return { discover, matrix, legs, reproduceRan, report, comment: comments.at(-1)?.body ?? '', key: discover.outputs.key!, artifacts };
+    }
+
+    // A pull request that changes nothing either training reads: no leg, the reproduce job skipped, a passing check.
+    await repo.write('README.md', 'two linear models, documented\n');
+    git(repo.root, 'commit', '-qam', 'docs only');
+    const untouched = await runWorkflow();
+    expect(untouched.matrix.include).toEqual([]);
+    expect(untouched.discover.outputs.reruns).toBe('0');
+    expect(untouched.discover.outputs.records).toBe('models/other/run.yaml\nrun.yaml');
+    expect(untouched.reproduceRan).toBe(false);
+    expect([...untouched.artifacts.keys()]).toContain(`repro-gate-${untouched.key}-report-unaffected`);
+    expect(untouched.report.failed).toBe(false);
+    expect(untouched.report.outputs.verdict).toBe('unaffected');
+    expect(untouched.comment).toMatch(/2 records not rerun: none of their inputs changed/);
+
+    // A pull request that changes the second record's own config: that record alone is rerun.
+    await repo.write('models/other/config.json', `${(await repo.read('models/other/config.json')).trim()}\n\n`);
+    git(repo.root, 'commit', '-qam', 'reformat the second config');
+    const one = await runWorkflow();
+    expect(one.matrix.include.map((entry) => entry.record)).toEqual(['models/other/run.yaml']);
+    expect(one.discover.outputs.reruns).toBe('1');
+    expect(one.reproduceRan).toBe(true);
+    expect(one.legs).toHaveLength(1);
+    const leg = one.legs[0]!.actionRuns[0]!;
+    expect(leg.outputs.verdict).not.toBe('unaffected');
+    expect([...one.artifacts.keys()].sort()).toEqual([`repro-gate-${one.key}-report-0`, `repro-gate-${one.key}-report-unaffected`, `repro-gate-report-${one.key}`]);
+    expect(one.report.outputs.verdict).toBe(leg.outputs.verdict);
+    expect(one.comment).toMatch(/### .* linear-other: /);
+    expect(one.comment).toMatch(/1 record not rerun: none of its inputs changed since it was recorded/);
+    expect(one.comment).toMatch(/linear \(\d+ inputs?\)/);
   });
 });
 

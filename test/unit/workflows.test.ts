@@ -91,6 +91,7 @@ interface Step {
   run?: string;
   if?: string;
   with?: Record<string, unknown>;
+  env?: Record<string, unknown>;
 }
 interface Job {
   needs?: string | string[];
@@ -166,6 +167,18 @@ describe('the reusable workflow', () => {
       overwrite: true,
     });
     expect(upload?.if).toMatch(/always\(\)/);
+  });
+
+  it('with rerun: affected, gives only the records to rerun a leg, uploads the others\' unaffected report, and skips an empty matrix', () => {
+    const steps = discover?.steps ?? [];
+    expect(steps.find((step) => step.id === 'discover')?.with).toMatchObject({ rerun: '${{ inputs.rerun }}' });
+    // The record diff against the base and the files added since code.commit need the history.
+    expect(steps.find((step) => step.uses?.startsWith('actions/checkout') && step.with?.path === 'repo')?.with?.['fetch-depth']).toBe("${{ inputs.rerun == 'affected' && '0' || '1' }}");
+    const upload = steps.find((step) => step.uses?.startsWith('actions/upload-artifact'));
+    expect(upload).toMatchObject({ if: "steps.discover.outputs.unaffected-report != ''", with: { name: 'repro-gate-${{ steps.records.outputs.key }}-report-unaffected', path: '${{ steps.discover.outputs.unaffected-report }}' } });
+    // Every record found, rerun or not, must have a report in the report job.
+    expect(steps.find((step) => step.id === 'records')?.env).toMatchObject({ FOUND: '${{ steps.discover.outputs.records }}' });
+    expect(reproduce?.if).toBe("needs.discover.outputs.reruns != '0'");
   });
 
   it('merges every report in one comment-mode step that decides the verdict, even when a record job died', () => {
