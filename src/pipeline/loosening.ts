@@ -1,4 +1,4 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { compareRecordVersions } from '../compare/loosening.js';
 import { UserError } from '../errors.js';
@@ -56,10 +56,11 @@ function parseLeniently(text: string): unknown {
   }
 }
 
-async function currentVersion(file: string): Promise<unknown> {
+/** The record's text in the checkout; undefined when it is gone. */
+async function currentText(file: string): Promise<string | undefined> {
   if (!(await exists(file))) return undefined;
   // Bounded like every record read: a 49 MB record or a FIFO is the same clear error here as in verify.
-  return parseLeniently(await readRecordText(file, file));
+  return readRecordText(file, file);
 }
 
 /** Resolves the base once per repository; a base the clone lacks is an error, since nothing could be compared. */
@@ -98,10 +99,12 @@ export async function recordChangesSince(recordFiles: string[], base: BaseRef): 
     const { repoRoot, recordPath } = await locateRecordFile(file);
     const commit = await commits.commitIn(repoRoot);
     const baseText = await readFileAtCommit(repoRoot, commit, recordPath);
-    const current = await currentVersion(file);
+    const current = await currentText(file);
     if (baseText !== undefined && current === undefined) deleted.push(file);
-    if (current !== undefined && baseText !== (await readFile(file, 'utf8').catch(() => undefined))) changed.push(file);
-    const changes = compareRecordVersions(baseText === undefined ? undefined : parseLeniently(baseText), current, recordPath);
+    if (current !== undefined && baseText !== current) changed.push(file);
+    // The same text holds the same values: parsing a record of thousands of learned files twice would cost seconds.
+    if (current !== undefined && baseText === current) continue;
+    const changes = compareRecordVersions(baseText === undefined ? undefined : parseLeniently(baseText), current === undefined ? undefined : parseLeniently(current), recordPath);
     loosened.push(...changes.loosened.map((finding) => ({ recordPath, ...finding })));
     if (changes.rerecorded.length > 0) rerecorded.push({ recordPath, changes: changes.rerecorded });
   }
