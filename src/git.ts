@@ -166,3 +166,9 @@ export async function listFilesAtCommit(repoRoot: string, commit: string): Promi
   if (out === undefined) throw new Error(`git ls-tree ${commit} failed in ${repoRoot}`);
   return out.split('\0').filter(Boolean);
 }
+
+/** The folders of the tree at `commit` ('.' for the root); undefined when the commit is not in the clone. */
+export async function foldersAtCommit(repoRoot: string, commit: string): Promise<Set<string> | undefined> {
+  const out = await git(repoRoot, ['ls-tree', '-r', '-d', '-z', '--name-only', commit]);
+  return out === undefined ? undefined : new Set(['.', ...out.split('\0').filter(Boolean)]);
+}

@@ -9655,6 +9655,11 @@ async function git_listFilesAtCommit(repoRoot, commit) {
         throw new Error(`git ls-tree ${commit} failed in ${repoRoot}`);
     return out.split('\0').filter(Boolean);
 }
+/** The folders of the tree at `commit` ('.' for the root); undefined when the commit is not in the clone. */
+async function foldersAtCommit(repoRoot, commit) {
+    const out = await git(repoRoot, ['ls-tree', '-r', '-d', '-z', '--name-only', commit]);
+    return out === undefined ? undefined : new Set(['.', ...out.split('\0').filter(Boolean)]);
+}
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
@@ -19814,6 +19819,13 @@ const RunRecordSchema = object({
             .max(MAX_CODE_FILES, `must list at most ${MAX_CODE_FILES} files`)
             .optional()
             .describe('Learned by record: the repository files the training read or imported (relative to the repository root), each with its sha256. verify --affected reruns the record only when one of them changed.'),
+        listed: array(schemas_string()
+            .min(1)
+            .max(4_096)
+            .refine((folder) => folder === '.' || (!folder.startsWith('/') && !folder.split('/').some((part) => part === '' || part === '.' || part === '..')), 'must be a folder relative to the repository root (`.` for the root itself)'))
+            .max(MAX_CODE_FILES, `must list at most ${MAX_CODE_FILES} folders`)
+            .optional()
+            .describe('Learned by record: the repository folders the training listed (directory scans, glob, and the import system searching its path; `.` is the root). verify --affected counts a file added or removed since code.commit only in one of these, or in a new folder inside one. Without it, every added file counts.'),
         watch: array(schemas_string()
             .min(1)
             .max(1_000)
@@ -21658,22 +21670,70 @@ function watchedChanges(changes, globs) {
 // record's commit makes the record affected.
 const SYMLINK_MODE = '120000';
 const COPY_RULES = new Set(['.gitignore', '.gitattributes']);
+/** The folders above a repository-relative path, nearest first, ending with the root ('.'). */
+function foldersAbove(file) {
+    const parts = file.split('/').slice(0, -1);
+    const folders = parts.map((_, i) => parts.slice(0, parts.length - i).join('/'));
+    return [...folders, '.'];
+}
+/**
+ * Whether a file added (or removed) at `file` changes a listing the run made: its own folder was listed, or a folder
+ * above it was and the folder below that one on the way down is new (or, for a removal, gone): the listing shows that
+ * folder itself appear or disappear.
+ */
+function showsInListing(file, scope, removed) {
+    const above = foldersAbove(file);
+    const changedFolder = (folder) => (removed ? !scope.foldersNow.has(folder) : !scope.foldersAtCommit.has(folder));
+    return above.some((folder, i) => scope.listed.has(folder) && (i === 0 || changedFolder(above[i - 1])));
+}
+const ADDED = ['A', 'R', 'C', '?'];
 /**
  * Pure: of the changes since the record's commit (undefined when they cannot be known), the paths added, renamed, copied,
  * retyped or re-linked (untracked ones too) and changed `.gitignore` / `.gitattributes`, leaving out `excluded`
- * (outputs, declared data, the record).
+ * (outputs, declared data, the record). With the record's listing scope, a file added (or removed, or renamed either
+ * way) counts only where a listing showed it: a new file in a folder the training never looked into cannot change it.
  */
-function structuralChanges(changes, excluded) {
+function structuralChanges(changes, excluded, scope) {
     if (!changes)
         return undefined;
-    return changes
-        .filter((change) => !isUnderAny(change.path, excluded))
-        .filter((change) => ['A', 'R', 'C', 'T', '?'].includes(change.status) ||
-        change.oldMode === SYMLINK_MODE ||
-        change.newMode === SYMLINK_MODE ||
-        COPY_RULES.has(change.path.split('/').at(-1) ?? ''))
-        .map((change) => change.path)
-        .sort();
+    const always = (change) => change.status === 'T' || change.oldMode === SYMLINK_MODE || change.newMode === SYMLINK_MODE || COPY_RULES.has(change.path.split('/').at(-1) ?? '');
+    const counted = changes.flatMap((change) => {
+        if (always(change))
+            return [change.path];
+        if (!scope)
+            return ADDED.includes(change.status) ? [change.path] : [];
+        const added = ADDED.includes(change.status) && showsInListing(change.path, scope, false) ? [change.path] : [];
+        const removedPath = change.status === 'D' ? change.path : change.status === 'R' ? change.from : undefined;
+        return [...added, ...(removedPath && showsInListing(removedPath, scope, true) ? [removedPath] : [])];
+    });
+    return [...new Set(counted.filter((file) => !isUnderAny(file, excluded)))].sort();
+}
+
+;// CONCATENATED MODULE: ./src/inputs/listing-scope.ts
+
+
+
+
+/** Whether `folder` (repository-relative) is a folder in the checkout now. */
+async function isFolderNow(repoRoot, folder) {
+    return (0,promises_namespaceObject.stat)(external_node_path_default().join(repoRoot, folder)).then((stats) => stats.isDirectory(), () => false);
+}
+/**
+ * The record's listing scope for the changes since its commit: the folders its run listed, those of the commit, and
+ * which folders above a removed file are still there. Undefined (every added file then counts) when the record has no
+ * `code.listed` or the commit's folders cannot be read.
+ */
+async function listingScope(loaded, changes) {
+    const listed = loaded.record.code?.listed;
+    const commit = loaded.record.code?.commit;
+    if (!listed || !commit || !changes || !loaded.isGitRepo)
+        return undefined;
+    const removed = changes.flatMap((change) => [...(change.status === 'D' ? [change.path] : []), ...(change.status === 'R' && change.from ? [change.from] : [])]);
+    const candidates = [...new Set(removed.flatMap(foldersAbove))];
+    const [atCommit, present] = await Promise.all([foldersAtCommit(loaded.repoRoot, commit), Promise.all(candidates.map((folder) => isFolderNow(loaded.repoRoot, folder)))]);
+    if (!atCommit)
+        return undefined;
+    return { listed: new Set(listed), foldersAtCommit: atCommit, foldersNow: new Set(candidates.filter((_, i) => present[i])) };
 }
 
 ;// CONCATENATED MODULE: ./src/inputs/learned-inputs.ts
@@ -21687,17 +21747,19 @@ function structuralChanges(changes, excluded) {
 // left out: they are checked on their own.
 /** Files hashed at once (the modules of a learned set are many and small). */
 const learned_inputs_PARALLEL_HASHES = 64;
+/** The sandbox's real paths as repository-relative ones ('.' for the root), once each, sorted; those outside it left out. */
+function inSandbox(root, realPaths) {
+    const relative = realPaths
+        .map((file) => external_node_path_default().relative(root, file))
+        .filter((file) => file !== '..' && !file.startsWith(`..${(external_node_path_default()).sep}`) && !external_node_path_default().isAbsolute(file))
+        .map((file) => (file === '' ? '.' : file.split((external_node_path_default()).sep).join('/')))
+        .filter((file) => file !== '.git' && !file.startsWith('.git/'));
+    return [...new Set(relative)].sort();
+}
 /** The learned set, sorted by path; files the run created itself (not in the checkout) are not inputs. */
 async function learnedInputs(request) {
     const root = await (0,promises_namespaceObject.realpath)(request.sandboxRoot);
-    const candidates = [
-        ...new Set(request.readFiles
-            .map((file) => external_node_path_default().relative(root, file))
-            .filter((relative) => relative && !relative.startsWith('..') && !external_node_path_default().isAbsolute(relative))
-            .map((relative) => relative.split((external_node_path_default()).sep).join('/'))),
-    ]
-        .filter((file) => !file.startsWith('.git/') && !isUnderAny(file, request.excluded))
-        .sort();
+    const candidates = inSandbox(root, request.readFiles).filter((file) => file !== '.' && !isUnderAny(file, request.excluded));
     const learned = [];
     for (let start = 0; start < candidates.length; start += learned_inputs_PARALLEL_HASHES) {
         const batch = await Promise.all(candidates.slice(start, start + learned_inputs_PARALLEL_HASHES).map(async (file) => {
@@ -21710,6 +21772,30 @@ async function learnedInputs(request) {
                 learned.push(entry);
     }
     return learned;
+}
+/**
+ * The repository folders the run listed (`code.listed`), sorted: a file added later matters to it only there. Undefined
+ * when the probe could not place every listing: any new file may then matter.
+ */
+async function learnedFolders(sandboxRoot, trace) {
+    if (trace.listedTruncated)
+        return undefined;
+    // A folder the training read from, or tried to, is one it may look into with a check no audit event shows
+    // (`os.path.exists("configs/local.yaml")`, a package's __init__.py): a file added there counts too.
+    const around = [...trace.readFiles, ...trace.missingFiles].map((file) => external_node_path_default().dirname(file));
+    const folders = inSandbox(await (0,promises_namespaceObject.realpath)(sandboxRoot), [...trace.listedFolders, ...around]);
+    return folders.length > MAX_CODE_FILES ? undefined : folders;
+}
+/**
+ * The learned set of a run of `command` in `sandboxRoot`, or why there is none: an incomplete set is never written
+ * (the record is then always rerun).
+ */
+async function learnedSet(command, sandboxRoot, trace, request) {
+    const gap = inputSetGap(command, trace);
+    if (gap)
+        return { gap };
+    const [files, listed] = await Promise.all([learnedInputs({ ...request, sandboxRoot, readFiles: trace.readFiles }), learnedFolders(sandboxRoot, trace)]);
+    return { set: { files, ...(listed ? { listed } : {}) } };
 }
 /**
  * A command the learned set can describe whole: one Python interpreter running a script or module, with plain words
@@ -22708,11 +22794,18 @@ function setMachine(doc, machine) {
     }
     doc.setIn(['environment', 'machine'], node);
 }
-/** The learned input set, one file per line (a flow map): an update's diff names exactly the files that changed. */
-function setCodeFiles(doc, files) {
+/**
+ * The learned input set, one file per line (a flow map): an update's diff names exactly the files that changed; and
+ * the folders listed, one per line. A set without its folders drops older ones: they describe another run.
+ */
+function setLearnedSet(doc, learned) {
     const list = new dist/* YAMLSeq */.Rw();
-    list.items = files.map((file) => doc.createNode(file, { flow: true }));
+    list.items = learned.files.map((file) => doc.createNode(file, { flow: true }));
     doc.setIn(['code', 'files'], list);
+    if (learned.listed)
+        doc.setIn(['code', 'listed'], doc.createNode(learned.listed));
+    else if (doc.hasIn(['code', 'listed']))
+        doc.deleteIn(['code', 'listed']);
 }
 function updateRecordText(text, measured, warnings = []) {
     // The record was loaded (and its keys checked) already; yaml's own duplicate-key check is quadratic in the keys.
@@ -22741,10 +22834,12 @@ function updateRecordText(text, measured, warnings = []) {
         setMachine(doc, measured.machine);
     if (measured.commit)
         doc.setIn(['code', 'commit'], measured.commit);
-    if (measured.codeFiles)
-        setCodeFiles(doc, measured.codeFiles);
-    else if (measured.codeFiles === null && doc.hasIn(['code', 'files']))
-        doc.deleteIn(['code', 'files']);
+    if (measured.learned)
+        setLearnedSet(doc, measured.learned);
+    else if (measured.learned === null)
+        for (const key of ['files', 'listed'])
+            if (doc.hasIn(['code', key]))
+                doc.deleteIn(['code', key]);
     if (measured.calibration)
         warnings.push(...writeCalibration(doc, measured.calibration, measured.metrics ?? {}));
     return keepUntouchedLines(text, doc.toString({ lineWidth: 0 }));
@@ -26985,7 +27080,7 @@ def _repro_gate_probe():
     pid = os.getpid()
     # Per thread: the probe's own open of the trace must not be seen by its hook, while other threads' opens are.
     writing = set()
-    budget = {"missing": 50, "read": 20000, "exiting": False}
+    budget = {"missing": 50, "read": 20000, "listed": 20000, "exiting": False}
 
     def write(event, **fields):
         me = _thread.get_ident()
@@ -27028,6 +27123,9 @@ def _repro_gate_probe():
         if event in SPAWN_EVENTS:
             spawned(event, args)
             return
+        if event in LIST_EVENTS:
+            listed(args[0])
+            return
         if event != "open":
             return
         target, mode, flags = args
@@ -27060,6 +27158,49 @@ def _repro_gate_probe():
             pass
 
     SPAWN_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn")
+    # Directory listings (os.walk, glob and pathlib go through these, and so does the import system, for every folder
+    # it searches): a file added later matters to the training only in a folder it listed.
+    LIST_EVENTS = ("os.listdir", "os.scandir")
+    listings = set()
+
+    def listed(target):
+        try:
+            if target is None:
+                target = "."
+            if isinstance(target, int):
+                # A listing by file descriptor (shutil.rmtree, a TemporaryDirectory's cleanup): its folder, from /proc.
+                try:
+                    target = os.readlink("/proc/self/fd/%d" % target)
+                except OSError:
+                    target = None
+            if not isinstance(target, (str, bytes)):
+                # A folder the probe cannot place: any new file may matter.
+                budget["listed"] = min(budget["listed"], 0)
+                spend("listed")
+                return
+            absolute = os.path.abspath(os.fsdecode(target))
+            # Once the list is cut, or for a folder already seen, no more work: a walk over a big tree lists many.
+            if budget["listed"] < 0 or absolute in listings:
+                return
+            if len(listings) < 100000:
+                listings.add(absolute)
+            real = os.path.realpath(absolute)
+            if real != absolute:
+                if real in listings:
+                    return
+                listings.add(real)
+            if (real + os.sep).startswith(sandbox) and spend("listed"):
+                write("listed", path=real)
+        except Exception:
+            pass
+
+    def search_path_listed():
+        # The import system listed the folders on its path before the probe was installed (importing encodings), and
+        # keeps what it saw: each of them counts as listed, and so do the script's folder and the working folder.
+        # An entry that does not exist yet (sys.path.insert(0, "vendor")) counts too: a file added there is imported.
+        for entry in list(sys.path) + [os.getcwd()] + ([os.path.dirname(os.path.abspath(script))] if script else []):
+            if isinstance(entry, str):
+                listed(entry or ".")
 
     def spawned(event, args):
         # A child the probe does not run in (a shell, a compiled tool, a Python started with -I/-E/-S or without our
@@ -27093,15 +27234,21 @@ def _repro_gate_probe():
         # os._exit in a worker skips the exit handlers).
         if real.startswith(declared) or real in declared_files or os.path.isdir(real):
             return
-        if budget["read"] <= 0:
-            if budget["read"] == 0:
-                budget["read"] = -1
-                write("read-truncated")
-            return
-        budget["read"] -= 1
-        write("read", path=real)
+        if spend("read"):
+            write("read", path=real)
+
+    def spend(kind):
+        # Past its budget, a kind of event is written once more, as "<kind>-truncated": its list is then incomplete.
+        if budget[kind] <= 0:
+            if budget[kind] == 0:
+                budget[kind] = -1
+                write(kind + "-truncated")
+            return False
+        budget[kind] -= 1
+        return True
 
     sys.addaudithook(audit)
+    search_path_listed()
     if script:
         try:
             real_script = os.path.realpath(script)
@@ -27112,6 +27259,8 @@ def _repro_gate_probe():
             pass
 
     def at_exit():
+        # The training may have added folders to its path since it started.
+        search_path_listed()
         budget["exiting"] = True
         try:
             stdlib = set(sys.stdlib_module_names) | set(sys.builtin_module_names)
@@ -27394,8 +27543,10 @@ const Seeded = object({ event: literal('seeded'), pid: schemas_number().int(), m
 const SeedFailed = object({ event: literal('seed-failed'), pid: schemas_number().int(), module: schemas_string().max(40), calls: Calls, error: schemas_string().max(1_000) });
 const Read = object({ event: literal('read'), pid: schemas_number().int(), path: Path });
 const ReadTruncated = object({ event: literal('read-truncated'), pid: schemas_number().int() });
+const Listed = object({ event: literal('listed'), pid: schemas_number().int(), path: Path });
+const ListedTruncated = object({ event: literal('listed-truncated'), pid: schemas_number().int() });
 const Spawn = object({ event: literal('spawn'), pid: schemas_number().int(), what: schemas_string().max(1_000), probed: schemas_boolean() });
-const TraceLine = discriminatedUnion('event', [Start, Missing, Exit, Seeded, SeedFailed, Read, ReadTruncated, Spawn]);
+const TraceLine = discriminatedUnion('event', [Start, Missing, Exit, Seeded, SeedFailed, Read, ReadTruncated, Listed, ListedTruncated, Spawn]);
 /** The input set of one record: past this, it is incomplete (and the record always rerun). */
 const MAX_READ_FILES = 50_000;
 /** A command that starts a thousand interpreters seeds a thousand times; the first ones say what was done. */
@@ -27421,9 +27572,11 @@ async function readTrace(traceFile) {
     const missing = new Set();
     const seeding = [];
     const read = new Set();
+    const listed = new Set();
     const unprobed = [];
     const { text, cut } = await readBounded(traceFile);
     let readTruncated = cut;
+    let listedTruncated = cut;
     for (const entry of text.split('\n')) {
         if (!entry)
             continue;
@@ -27466,6 +27619,15 @@ async function readTrace(traceFile) {
         else if (line.event === 'read-truncated') {
             readTruncated = true;
         }
+        else if (line.event === 'listed') {
+            if (listed.size < MAX_READ_FILES)
+                listed.add(line.path);
+            else
+                listedTruncated = true;
+        }
+        else if (line.event === 'listed-truncated') {
+            listedTruncated = true;
+        }
         else if (line.event === 'seeded' || line.event === 'seed-failed') {
             if (seeding.length < MAX_SEEDING_EVENTS)
                 seeding.push({ pid: line.pid, module: line.module, calls: line.calls, ...('error' in line ? { error: line.error } : {}) });
@@ -27476,7 +27638,7 @@ async function readTrace(traceFile) {
                 Object.assign(process, { distributions: line.distributions, sandboxModules: line.sandbox_modules, ...(line.native ? { native: line.native } : {}) });
         }
     }
-    return { processes: [...processes.values()], seeding, readFiles: [...read], readTruncated, unprobedChildren: unprobed, missingFiles: [...missing] };
+    return { processes: [...processes.values()], seeding, readFiles: [...read], readTruncated, unprobedChildren: unprobed, missingFiles: [...missing], listedFolders: [...listed], listedTruncated };
 }
 
 ;// CONCATENATED MODULE: ./src/rerun/working-tree-guard.ts
@@ -28222,6 +28384,7 @@ function variationEffects(first, varied) {
 
 
 
+
 /** Why the record's environment could run code the learned set does not cover; undefined when it cannot. */
 async function environmentOutsideRecord(loaded) {
     const requirements = loaded.paths.requirements;
@@ -28422,7 +28585,7 @@ class RecordVerification {
             watched: globs.length > 0,
             watchedChanges: watchedChanges(changes, globs),
             recordChanged: this.options.changedRecords && this.options.changedRecords.has(this.recordFile),
-            structuralChanges: structuralChanges(changes, declaredAndOwn(loaded)),
+            structuralChanges: structuralChanges(changes, declaredAndOwn(loaded), await listingScope(loaded, changes)),
             environmentGap,
         });
         this.report.affected = decision;
@@ -28605,7 +28768,7 @@ class RecordVerification {
             machine: run.machine,
             commit: loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined,
             // An incomplete set is not written, and an older one is dropped: the record is then always rerun.
-            codeFiles: inputSetGap(loaded.record.command, run.trace) ? null : await learnedInputs({ sandboxRoot: run.root, repoRoot: loaded.repoRoot, readFiles: run.trace.readFiles, excluded: declaredAndOwn(loaded) }),
+            learned: await learnedSet(loaded.record.command, run.root, run.trace, { repoRoot: loaded.repoRoot, excluded: declaredAndOwn(loaded) }).then((learned) => ('set' in learned ? learned.set : null)),
         };
     }
     /** On drift: the record this rerun implies, written to the evidence, and its diff in the report. */
@@ -29931,7 +30094,7 @@ async function recordRun(options) {
     if (record.environment?.machine)
         setMachine(doc, record.environment.machine);
     if (record.code?.files)
-        setCodeFiles(doc, record.code.files);
+        setLearnedSet(doc, { files: record.code.files, listed: record.code.listed });
     if (calibration)
         warnings.push(...writeCalibration(doc, calibrationEntries(calibration, artifacts.map((artifact) => artifact.repoRelative)), calibration.metrics.values));
     await writeFileAtomic(out, doc.toString({ lineWidth: 0 }));
@@ -29969,20 +30132,18 @@ async function describeRun(facts) {
         warnings.push(...facts.calibration.warnings);
     const recordPath = external_node_path_default().relative(repoRoot, external_node_path_default().join(facts.recordDir, external_node_path_default().basename(options.out))).split((external_node_path_default()).sep).join('/');
     const declared = [...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...config, ...(requirements ? [requirements] : [])];
-    const gap = inputSetGap(options.command, run.trace);
-    const learned = gap
-        ? undefined
-        : learnedInputs({ sandboxRoot: run.root, repoRoot, readFiles: run.trace.readFiles, excluded: [...facts.artifacts, ...(metrics ? [metrics] : []), ...declared].map((entry) => entry.repoRelative).concat(recordPath) });
-    if (gap)
-        warnings.push(`no input set (code.files) was learned, so verify --affected always reruns this record: ${gap}`);
-    const [commit, dataHashes, configHashes, requirementsHash, environment, codeFiles] = await Promise.all([
+    const excluded = [...facts.artifacts, ...(metrics ? [metrics] : []), ...declared].map((entry) => entry.repoRelative).concat(recordPath);
+    const [commit, dataHashes, configHashes, requirementsHash, environment, learned] = await Promise.all([
         gitRoot ? headCommit(repoRoot) : undefined,
         hashEntries(data.map((entry) => entry.data)),
         hashEntries(config),
         requirements ? sha256Path(requirements.absolute) : undefined,
         environmentFields(facts.environment, run, warnings),
-        learned,
+        learnedSet(options.command, run.root, run.trace, { repoRoot, excluded }),
     ]);
+    if ('gap' in learned)
+        warnings.push(`no input set (code.files) was learned, so verify --affected always reruns this record: ${learned.gap}`);
+    const codeFiles = 'set' in learned ? learned.set : undefined;
     for (const [i, entry] of data.entries()) {
         if (!entry.manifest)
             continue;
@@ -30002,7 +30163,7 @@ async function describeRun(facts) {
         ...(workdir.recordRelative !== '.' ? { workdir: workdir.recordRelative } : {}),
         ...(options.timeout ? { timeout: options.timeout } : {}),
         ...(commit || codeFiles || options.watch?.length
-            ? { code: { ...(commit ? { commit } : {}), ...(codeFiles ? { files: codeFiles } : {}), ...(options.watch?.length ? { watch: options.watch } : {}) } }
+            ? { code: { ...(commit ? { commit } : {}), ...(codeFiles ?? {}), ...(options.watch?.length ? { watch: options.watch } : {}) } }
             : {}),
         environment: {
             ...(environment.python ? { python: environment.python } : {}),

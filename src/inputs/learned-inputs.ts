@@ -22,19 +22,20 @@ export interface LearnedInputsRequest {
   excluded: string[];
 }
 
+/** The sandbox's real paths as repository-relative ones ('.' for the root), once each, sorted; those outside it left out. */
+function inSandbox(root: string, realPaths: string[]): string[] {
+  const relative = realPaths
+    .map((file) => path.relative(root, file))
+    .filter((file) => file !== '..' && !file.startsWith(`..${path.sep}`) && !path.isAbsolute(file))
+    .map((file) => (file === '' ? '.' : file.split(path.sep).join('/')))
+    .filter((file) => file !== '.git' && !file.startsWith('.git/'));
+  return [...new Set(relative)].sort();
+}
+
 /** The learned set, sorted by path; files the run created itself (not in the checkout) are not inputs. */
-export async function learnedInputs(request: LearnedInputsRequest): Promise<Array<{ path: string; sha256: string }>> {
+async function learnedInputs(request: LearnedInputsRequest): Promise<Array<{ path: string; sha256: string }>> {
   const root = await realpath(request.sandboxRoot);
-  const candidates = [
-    ...new Set(
-      request.readFiles
-        .map((file) => path.relative(root, file))
-        .filter((relative) => relative && !relative.startsWith('..') && !path.isAbsolute(relative))
-        .map((relative) => relative.split(path.sep).join('/')),
-    ),
-  ]
-    .filter((file) => !file.startsWith('.git/') && !isUnderAny(file, request.excluded))
-    .sort();
+  const candidates = inSandbox(root, request.readFiles).filter((file) => file !== '.' && !isUnderAny(file, request.excluded));
   const learned: Array<{ path: string; sha256: string }> = [];
   for (let start = 0; start < candidates.length; start += PARALLEL_HASHES) {
     const batch = await Promise.all(
@@ -47,6 +48,36 @@ export async function learnedInputs(request: LearnedInputsRequest): Promise<Arra
     for (const entry of batch) if (entry) learned.push(entry);
   }
   return learned;
+}
+
+/**
+ * The repository folders the run listed (`code.listed`), sorted: a file added later matters to it only there. Undefined
+ * when the probe could not place every listing: any new file may then matter.
+ */
+async function learnedFolders(sandboxRoot: string, trace: Pick<ProbeTrace, 'listedFolders' | 'listedTruncated' | 'readFiles' | 'missingFiles'>): Promise<string[] | undefined> {
+  if (trace.listedTruncated) return undefined;
+  // A folder the training read from, or tried to, is one it may look into with a check no audit event shows
+  // (`os.path.exists("configs/local.yaml")`, a package's __init__.py): a file added there counts too.
+  const around = [...trace.readFiles, ...trace.missingFiles].map((file) => path.dirname(file));
+  const folders = inSandbox(await realpath(sandboxRoot), [...trace.listedFolders, ...around]);
+  return folders.length > MAX_CODE_FILES ? undefined : folders;
+}
+
+/** What a run taught the record about its inputs: `code.files` and, when every listing was placed, `code.listed`. */
+export interface LearnedSet {
+  files: Array<{ path: string; sha256: string }>;
+  listed?: string[];
+}
+
+/**
+ * The learned set of a run of `command` in `sandboxRoot`, or why there is none: an incomplete set is never written
+ * (the record is then always rerun).
+ */
+export async function learnedSet(command: string, sandboxRoot: string, trace: ProbeTrace, request: Omit<LearnedInputsRequest, 'sandboxRoot' | 'readFiles'>): Promise<{ set: LearnedSet } | { gap: string }> {
+  const gap = inputSetGap(command, trace);
+  if (gap) return { gap };
+  const [files, listed] = await Promise.all([learnedInputs({ ...request, sandboxRoot, readFiles: trace.readFiles }), learnedFolders(sandboxRoot, trace)]);
+  return { set: { files, ...(listed ? { listed } : {}) } };
 }
 
 /**

@@ -9,9 +9,9 @@ import { UserError } from '../errors.js';
 import { findRepoRoot, hasUncommittedChanges, headCommit, listTrackedFiles } from '../git.js';
 import { sha256Path } from '../hashing/sha256.js';
 import { readManifest } from '../inputs/manifest.js';
-import { inputSetGap, learnedInputs } from '../inputs/learned-inputs.js';
+import { learnedSet } from '../inputs/learned-inputs.js';
 import { recordedPythonVersion } from '../record/measurement.js';
-import { setArtifactContents, setCodeFiles, setMachine } from '../record/update-document.js';
+import { setArtifactContents, setLearnedSet, setMachine } from '../record/update-document.js';
 import { measureNumericArtifact } from './numeric-artifacts.js';
 import { type ResolvedPath, resolveInside } from '../record/paths.js';
 import { Duration, RecordName, type RunRecord, RunRecordSchema } from '../record/schema.js';
@@ -290,7 +290,7 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
   const doc = new Document(record);
   setArtifactContents(doc, (record.artifacts ?? []).map((artifact) => artifact.content));
   if (record.environment?.machine) setMachine(doc, record.environment.machine);
-  if (record.code?.files) setCodeFiles(doc, record.code.files);
+  if (record.code?.files) setLearnedSet(doc, { files: record.code.files, listed: record.code.listed });
   if (calibration) warnings.push(...writeCalibration(doc, calibrationEntries(calibration, artifacts.map((artifact) => artifact.repoRelative)), calibration.metrics.values));
   await writeFileAtomic(out, doc.toString({ lineWidth: 0 }));
   await rm(logDir, { recursive: true, force: true });
@@ -347,19 +347,17 @@ async function describeRun(facts: RunFacts): Promise<RunRecord> {
   if (facts.calibration) warnings.push(...facts.calibration.warnings);
   const recordPath = path.relative(repoRoot, path.join(facts.recordDir, path.basename(options.out))).split(path.sep).join('/');
   const declared = [...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...config, ...(requirements ? [requirements] : [])];
-  const gap = inputSetGap(options.command, run.trace);
-  const learned = gap
-    ? undefined
-    : learnedInputs({ sandboxRoot: run.root, repoRoot, readFiles: run.trace.readFiles, excluded: [...facts.artifacts, ...(metrics ? [metrics] : []), ...declared].map((entry) => entry.repoRelative).concat(recordPath) });
-  if (gap) warnings.push(`no input set (code.files) was learned, so verify --affected always reruns this record: ${gap}`);
-  const [commit, dataHashes, configHashes, requirementsHash, environment, codeFiles] = await Promise.all([
+  const excluded = [...facts.artifacts, ...(metrics ? [metrics] : []), ...declared].map((entry) => entry.repoRelative).concat(recordPath);
+  const [commit, dataHashes, configHashes, requirementsHash, environment, learned] = await Promise.all([
     gitRoot ? headCommit(repoRoot) : undefined,
     hashEntries(data.map((entry) => entry.data)),
     hashEntries(config),
     requirements ? sha256Path(requirements.absolute) : undefined,
     environmentFields(facts.environment, run, warnings),
-    learned,
+    learnedSet(options.command, run.root, run.trace, { repoRoot, excluded }),
   ]);
+  if ('gap' in learned) warnings.push(`no input set (code.files) was learned, so verify --affected always reruns this record: ${learned.gap}`);
+  const codeFiles = 'set' in learned ? learned.set : undefined;
   for (const [i, entry] of data.entries()) {
     if (!entry.manifest) continue;
     const manifest = await readManifest(entry.manifest.absolute, entry.manifest.recordRelative);
@@ -381,7 +379,7 @@ async function describeRun(facts: RunFacts): Promise<RunRecord> {
     ...(workdir.recordRelative !== '.' ? { workdir: workdir.recordRelative } : {}),
     ...(options.timeout ? { timeout: options.timeout } : {}),
     ...(commit || codeFiles || options.watch?.length
-      ? { code: { ...(commit ? { commit } : {}), ...(codeFiles ? { files: codeFiles } : {}), ...(options.watch?.length ? { watch: options.watch } : {}) } }
+      ? { code: { ...(commit ? { commit } : {}), ...(codeFiles ?? {}), ...(options.watch?.length ? { watch: options.watch } : {}) } }
       : {}),
     environment: {
       ...(environment.python ? { python: environment.python } : {}),

@@ -16,8 +16,9 @@ import { checkCodeFiles } from '../inputs/code-files.js';
 import { decideAffected } from '../inputs/affected.js';
 import { watchedChanges } from '../inputs/watched.js';
 import { structuralChanges } from '../inputs/structural-changes.js';
+import { listingScope } from '../inputs/listing-scope.js';
 import { includesOtherFiles, requirementsInstallLocalPaths } from '../environment/local-requirements.js';
-import { inputSetGap, learnedInputs } from '../inputs/learned-inputs.js';
+import { learnedSet } from '../inputs/learned-inputs.js';
 import { configDiff } from '../inputs/config-diff.js';
 import { type LoadedRecord, loadRecord } from '../record/load.js';
 import type { Measurement } from '../record/measurement.js';
@@ -290,7 +291,7 @@ class RecordVerification {
       watched: globs.length > 0,
       watchedChanges: watchedChanges(changes, globs),
       recordChanged: this.options.changedRecords && this.options.changedRecords.has(this.recordFile),
-      structuralChanges: structuralChanges(changes, declaredAndOwn(loaded)),
+      structuralChanges: structuralChanges(changes, declaredAndOwn(loaded), await listingScope(loaded, changes)),
       environmentGap,
     });
     this.report.affected = decision;
@@ -490,7 +491,7 @@ class RecordVerification {
       machine: run.machine,
       commit: loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined,
       // An incomplete set is not written, and an older one is dropped: the record is then always rerun.
-      codeFiles: inputSetGap(loaded.record.command, run.trace) ? null : await learnedInputs({ sandboxRoot: run.root, repoRoot: loaded.repoRoot, readFiles: run.trace.readFiles, excluded: declaredAndOwn(loaded) }),
+      learned: await learnedSet(loaded.record.command, run.root, run.trace, { repoRoot: loaded.repoRoot, excluded: declaredAndOwn(loaded) }).then((learned) => ('set' in learned ? learned.set : null)),
     };
   }
 

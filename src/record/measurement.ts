@@ -1,3 +1,4 @@
+import type { LearnedSet } from '../inputs/learned-inputs.js';
 import type { RecordedContent } from '../compare/tensors/judge.js';
 import type { CalibrationEntries } from './calibrated-entries.js';
 import type { MachineFingerprint } from '../environment/machine/schema.js';
@@ -22,8 +23,8 @@ export interface Measurement {
   /** The rerun's hardware and native libraries. */
   machine?: MachineFingerprint;
   commit?: string;
-  /** The files the rerun read (`code.files`); null when the probe could not list them all (any older set is removed). */
-  codeFiles?: Array<{ path: string; sha256: string }> | null;
+  /** What the rerun read (`code.files`, `code.listed`); null when the probe could not see it all (any older set is removed). */
+  learned?: LearnedSet | null;
   /** `record --update --runs N`: the calibrated tolerances, rewriting earlier calibrated ones (metrics then hold the medians). */
   calibration?: CalibrationEntries;
 }

@@ -197,6 +197,17 @@ export const RunRecordSchema = z
           .max(MAX_CODE_FILES, `must list at most ${MAX_CODE_FILES} files`)
           .optional()
           .describe('Learned by record: the repository files the training read or imported (relative to the repository root), each with its sha256. verify --affected reruns the record only when one of them changed.'),
+        listed: z
+          .array(
+            z
+              .string()
+              .min(1)
+              .max(4_096)
+              .refine((folder) => folder === '.' || (!folder.startsWith('/') && !folder.split('/').some((part) => part === '' || part === '.' || part === '..')), 'must be a folder relative to the repository root (`.` for the root itself)'),
+          )
+          .max(MAX_CODE_FILES, `must list at most ${MAX_CODE_FILES} folders`)
+          .optional()
+          .describe('Learned by record: the repository folders the training listed (directory scans, glob, and the import system searching its path; `.` is the root). verify --affected counts a file added or removed since code.commit only in one of these, or in a new folder inside one. Without it, every added file counts.'),
         watch: z
           .array(
             z

@@ -1,6 +1,7 @@
 import { diffArrays } from 'diff';
 import { DIFF_MAX_EDIT_LENGTH } from '../constants.js';
 import { type Document, isMap, isScalar, parseDocument, YAMLMap, YAMLSeq } from 'yaml';
+import type { LearnedSet } from '../inputs/learned-inputs.js';
 import type { RecordedContent } from '../compare/tensors/judge.js';
 import { type Measurement, recordedPythonVersion } from './measurement.js';
 import { writeCalibration } from './calibrated-entries.js';
@@ -63,11 +64,16 @@ export function setMachine(doc: Document, machine: MachineFingerprint): void {
   doc.setIn(['environment', 'machine'], node);
 }
 
-/** The learned input set, one file per line (a flow map): an update's diff names exactly the files that changed. */
-export function setCodeFiles(doc: Document, files: ReadonlyArray<{ path: string; sha256: string }>): void {
+/**
+ * The learned input set, one file per line (a flow map): an update's diff names exactly the files that changed; and
+ * the folders listed, one per line. A set without its folders drops older ones: they describe another run.
+ */
+export function setLearnedSet(doc: Document, learned: LearnedSet): void {
   const list = new YAMLSeq();
-  list.items = files.map((file) => doc.createNode(file, { flow: true }));
+  list.items = learned.files.map((file) => doc.createNode(file, { flow: true }));
   doc.setIn(['code', 'files'], list);
+  if (learned.listed) doc.setIn(['code', 'listed'], doc.createNode(learned.listed));
+  else if (doc.hasIn(['code', 'listed'])) doc.deleteIn(['code', 'listed']);
 }
 
 export function updateRecordText(text: string, measured: Measurement, warnings: string[] = []): string {
@@ -92,8 +98,8 @@ export function updateRecordText(text: string, measured: Measurement, warnings: 
   if (measured.platform) doc.setIn(['environment', 'platform'], measured.platform);
   if (measured.machine) setMachine(doc, measured.machine);
   if (measured.commit) doc.setIn(['code', 'commit'], measured.commit);
-  if (measured.codeFiles) setCodeFiles(doc, measured.codeFiles);
-  else if (measured.codeFiles === null && doc.hasIn(['code', 'files'])) doc.deleteIn(['code', 'files']);
+  if (measured.learned) setLearnedSet(doc, measured.learned);
+  else if (measured.learned === null) for (const key of ['files', 'listed']) if (doc.hasIn(['code', key])) doc.deleteIn(['code', key]);
   if (measured.calibration) warnings.push(...writeCalibration(doc, measured.calibration, measured.metrics ?? {}));
   return keepUntouchedLines(text, doc.toString({ lineWidth: 0 }));
 }

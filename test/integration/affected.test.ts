@@ -184,6 +184,29 @@ describe('verify --affected: the training\'s real input set decides which record
     expect(result.report.records[0]?.verdict).toBe('error');
   });
 
+  it('files added where the training never looked (another model\'s folder) leave it unaffected; one in a folder it listed does not', async () => {
+    const repo = await recordedRepository();
+    const record = parse(await readFile(path.join(repo.root, 'models/a/run.yaml'), 'utf8'));
+    // The import system searched the script's folder and the repository root (sys.path), and the shared package.
+    expect(record.code.listed).toEqual(expect.arrayContaining(['.', 'models/a', 'shared']));
+    expect(record.code.listed).not.toContain('models');
+    await repo.write('models/b/train.py', 'print("another model")\n');
+    await repo.write('models/b/run.yaml', 'version: 1\n');
+    repo.commit('a second model');
+    const unrelated = await repo.verify(['--affected', '--base', 'HEAD~1']);
+    expect(unrelated.report.records[0]?.verdict).toBe('unaffected');
+    // A new folder at the root, which the import system listed, is a package `import docs` would find.
+    await repo.write('docs/guide.md', '# guide\n');
+    repo.commit('docs');
+    const newFolder = await repo.verify(['--affected', '--base', 'HEAD~1']);
+    expect(newFolder.report.records[0]?.affected?.reason).toMatch(/\(docs\/guide\.md\)/);
+    // A module in the shared package the training imports from could shadow or add to what it imports.
+    await repo.write('shared/extra.py', 'VALUE = 1\n');
+    repo.commit('a new shared module');
+    const beside = await repo.verify(['--affected', '--base', 'HEAD~1']);
+    expect(beside.report.records[0]?.affected?.reason).toMatch(/^rerun: files were added, renamed or re-linked since code\.commit \(docs\/guide\.md, shared\/extra\.py\)/);
+  });
+
   it('without a base to compare the record with, every record is rerun: its hashes could have been edited', async () => {
     const repo = await recordedRepository();
     const result = await repo.verify(['--affected']);

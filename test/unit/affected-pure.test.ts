@@ -67,6 +67,34 @@ describe('changes since the record\'s commit, from one git diff', () => {
     expect(structuralChanges(undefined, [])).toBeUndefined();
   });
 
+  it('with the folders the run listed, a file added or removed counts only where a listing would show it', () => {
+    const scope = {
+      listed: new Set(['.', 'src', 'data/images', 'experiments']),
+      foldersAtCommit: new Set(['.', 'src', 'data', 'data/images', 'docs', 'models', 'models/a', 'native', 'experiments', 'experiments/x']),
+      // Of the folders above a removed file, those still there.
+      foldersNow: new Set(['.', 'src', 'data', 'models', 'models/a', 'experiments']),
+    };
+    const moved = [
+      change('src/json.py', 'A'), // beside the modules the import system searched: could shadow one
+      change('docs/guide.md', 'A'), // a folder no one listed
+      change('models/b/run.yaml', 'A'), // a new folder inside an unlisted one
+      change('newpkg/__init__.py', 'A'), // a new folder inside the root, which was listed: the listing shows `newpkg`
+      change('data/images/deep/x.png', '?'), // a new folder inside a listed one
+      change('data/old.csv', 'D'), // removed from a folder no one listed
+      change('models/a/old.txt', 'D'), // removed from a folder no one listed, which stays
+      change('experiments/x/run.log', 'D'), // its folder is gone from a listed one: the listing changed
+      change('src/gone.py', 'D'), // removed from a listed folder
+      change('native/new.c', 'R', { from: 'src/old.c' }), // renamed out of a listed folder
+      change('models/a/notes.txt', 'M'), // changed, not added: learned hashes cover what was read
+      change('models/a/link', 'M', { oldMode: '120000', newMode: '120000' }), // re-linked: always counts
+      change('docs/.gitignore', 'M'), // changes what the sandbox copy holds: always counts
+      change('run.yaml', 'A'),
+    ];
+    expect(structuralChanges(moved, ['run.yaml'], scope)).toEqual(['data/images/deep/x.png', 'docs/.gitignore', 'experiments/x/run.log', 'models/a/link', 'newpkg/__init__.py', 'src/gone.py', 'src/json.py', 'src/old.c']);
+    // Without the scope, every added file counts and removed ones do not.
+    expect(structuralChanges(moved, ['run.yaml'])).toEqual(['data/images/deep/x.png', 'docs/.gitignore', 'docs/guide.md', 'models/a/link', 'models/b/run.yaml', 'native/new.c', 'newpkg/__init__.py', 'src/json.py']);
+  });
+
   it('watched globs match a file at its path now or, renamed, at the one it had', () => {
     expect(watchedChanges(changes, ['native/old.c'])).toEqual(['native/new.c']);
     expect(watchedChanges(changes, ['src/**/*.py'])).toEqual(['src/model.py', 'src/json.py']);

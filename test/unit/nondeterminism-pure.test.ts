@@ -24,7 +24,7 @@ function process(overrides: Partial<ProbedProcess> = {}): ProbedProcess {
 }
 
 function trace(overrides: Partial<ProbeTrace> = {}): ProbeTrace {
-  return { processes: [], seeding: [], readFiles: [], readTruncated: false, unprobedChildren: [], missingFiles: [], ...overrides };
+  return { processes: [], seeding: [], readFiles: [], readTruncated: false, unprobedChildren: [], missingFiles: [], listedFolders: [], listedTruncated: false, ...overrides };
 }
 
 describe('seed plan', () => {

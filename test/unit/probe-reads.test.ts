@@ -46,6 +46,37 @@ describe('the probe lists the files a run read', () => {
     expect(trace.readTruncated).toBe(false);
   });
 
+  it('sees the folders a run listed (os.walk, glob, pathlib, the import system searching its path), and no other', async () => {
+    const program = [
+      'import glob, os, pathlib, sys',
+      'list(os.walk("tree"))',
+      'glob.glob("globbed/*.txt")',
+      'list(pathlib.Path("paths").iterdir())',
+      'sys.path.insert(0, os.path.abspath("pkgs"))',
+      'import helper',
+      'open("untouched/file.txt").read()',
+    ].join('\n');
+    const files = { 'tree/a/b/x.txt': 'x', 'globbed/y.txt': 'y', 'paths/z.txt': 'z', 'pkgs/helper.py': 'VALUE = 1\n', 'untouched/file.txt': 'u' };
+    const { root, trace } = await run(program, files);
+    const listed = trace.listedFolders.map((folder) => path.relative(root, folder));
+    expect(listed).toEqual(expect.arrayContaining(['tree', 'tree/a', 'tree/a/b', 'globbed', 'paths', 'pkgs']));
+    expect(listed).not.toContain('untouched');
+    expect(trace.listedTruncated).toBe(false);
+  });
+
+  it('places a listing by descriptor (shutil.rmtree) and the folders put on the import path, even ones that do not exist yet', async () => {
+    const program = ['import os, shutil, sys', 'os.makedirs("scratch/tmp")', 'shutil.rmtree("scratch")', 'sys.path.insert(0, "vendor/lib")'].join('\n');
+    const { root, trace } = await run(program);
+    const listed = trace.listedFolders.map((folder) => path.relative(root, folder));
+    expect(listed).toEqual(expect.arrayContaining(['scratch', 'scratch/tmp', 'vendor/lib', '']));
+    expect(trace.listedTruncated).toBe(false);
+  });
+
+  it('marks the listing incomplete when it cannot place a folder listed by descriptor', async () => {
+    const { trace } = await run('import os\ntry:\n    os.listdir(987)\nexcept OSError:\n    pass');
+    expect(trace.listedTruncated).toBe(true);
+  });
+
   it('names the children it does not run in: a shell, a tool, a Python without its PYTHONPATH or started with -I', async () => {
     const program = [
       'import os, subprocess, sys',

@@ -37,7 +37,7 @@ def _repro_gate_probe():
     pid = os.getpid()
     # Per thread: the probe's own open of the trace must not be seen by its hook, while other threads' opens are.
     writing = set()
-    budget = {"missing": 50, "read": 20000, "exiting": False}
+    budget = {"missing": 50, "read": 20000, "listed": 20000, "exiting": False}
 
     def write(event, **fields):
         me = _thread.get_ident()
@@ -80,6 +80,9 @@ def _repro_gate_probe():
         if event in SPAWN_EVENTS:
             spawned(event, args)
             return
+        if event in LIST_EVENTS:
+            listed(args[0])
+            return
         if event != "open":
             return
         target, mode, flags = args
@@ -112,6 +115,49 @@ def _repro_gate_probe():
             pass
 
     SPAWN_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn")
+    # Directory listings (os.walk, glob and pathlib go through these, and so does the import system, for every folder
+    # it searches): a file added later matters to the training only in a folder it listed.
+    LIST_EVENTS = ("os.listdir", "os.scandir")
+    listings = set()
+
+    def listed(target):
+        try:
+            if target is None:
+                target = "."
+            if isinstance(target, int):
+                # A listing by file descriptor (shutil.rmtree, a TemporaryDirectory's cleanup): its folder, from /proc.
+                try:
+                    target = os.readlink("/proc/self/fd/%d" % target)
+                except OSError:
+                    target = None
+            if not isinstance(target, (str, bytes)):
+                # A folder the probe cannot place: any new file may matter.
+                budget["listed"] = min(budget["listed"], 0)
+                spend("listed")
+                return
+            absolute = os.path.abspath(os.fsdecode(target))
+            # Once the list is cut, or for a folder already seen, no more work: a walk over a big tree lists many.
+            if budget["listed"] < 0 or absolute in listings:
+                return
+            if len(listings) < 100000:
+                listings.add(absolute)
+            real = os.path.realpath(absolute)
+            if real != absolute:
+                if real in listings:
+                    return
+                listings.add(real)
+            if (real + os.sep).startswith(sandbox) and spend("listed"):
+                write("listed", path=real)
+        except Exception:
+            pass
+
+    def search_path_listed():
+        # The import system listed the folders on its path before the probe was installed (importing encodings), and
+        # keeps what it saw: each of them counts as listed, and so do the script's folder and the working folder.
+        # An entry that does not exist yet (sys.path.insert(0, "vendor")) counts too: a file added there is imported.
+        for entry in list(sys.path) + [os.getcwd()] + ([os.path.dirname(os.path.abspath(script))] if script else []):
+            if isinstance(entry, str):
+                listed(entry or ".")
 
     def spawned(event, args):
         # A child the probe does not run in (a shell, a compiled tool, a Python started with -I/-E/-S or without our
@@ -145,15 +191,21 @@ def _repro_gate_probe():
         # os._exit in a worker skips the exit handlers).
         if real.startswith(declared) or real in declared_files or os.path.isdir(real):
             return
-        if budget["read"] <= 0:
-            if budget["read"] == 0:
-                budget["read"] = -1
-                write("read-truncated")
-            return
-        budget["read"] -= 1
-        write("read", path=real)
+        if spend("read"):
+            write("read", path=real)
+
+    def spend(kind):
+        # Past its budget, a kind of event is written once more, as "<kind>-truncated": its list is then incomplete.
+        if budget[kind] <= 0:
+            if budget[kind] == 0:
+                budget[kind] = -1
+                write(kind + "-truncated")
+            return False
+        budget[kind] -= 1
+        return True
 
     sys.addaudithook(audit)
+    search_path_listed()
     if script:
         try:
             real_script = os.path.realpath(script)
@@ -164,6 +216,8 @@ def _repro_gate_probe():
             pass
 
     def at_exit():
+        # The training may have added folders to its path since it started.
+        search_path_listed()
         budget["exiting"] = True
         try:
             stdlib = set(sys.stdlib_module_names) | set(sys.builtin_module_names)

@@ -43,8 +43,10 @@ const Seeded = z.object({ event: z.literal('seeded'), pid: z.number().int(), mod
 const SeedFailed = z.object({ event: z.literal('seed-failed'), pid: z.number().int(), module: z.string().max(40), calls: Calls, error: z.string().max(1_000) });
 const Read = z.object({ event: z.literal('read'), pid: z.number().int(), path: Path });
 const ReadTruncated = z.object({ event: z.literal('read-truncated'), pid: z.number().int() });
+const Listed = z.object({ event: z.literal('listed'), pid: z.number().int(), path: Path });
+const ListedTruncated = z.object({ event: z.literal('listed-truncated'), pid: z.number().int() });
 const Spawn = z.object({ event: z.literal('spawn'), pid: z.number().int(), what: z.string().max(1_000), probed: z.boolean() });
-const TraceLine = z.discriminatedUnion('event', [Start, Missing, Exit, Seeded, SeedFailed, Read, ReadTruncated, Spawn]);
+const TraceLine = z.discriminatedUnion('event', [Start, Missing, Exit, Seeded, SeedFailed, Read, ReadTruncated, Listed, ListedTruncated, Spawn]);
 
 /** One Python process of the command, as the probe saw it. */
 export interface ProbedProcess {
@@ -83,6 +85,10 @@ export interface ProbeTrace {
   unprobedChildren: string[];
   /** Files inside the sandbox that a process tried to read and that did not exist. */
   missingFiles: string[];
+  /** Folders inside the sandbox (real paths) that some process listed, the import system's searches included. */
+  listedFolders: string[];
+  /** A listing the probe could not place (by file descriptor), too many, or a cut trace: any folder may have been listed. */
+  listedTruncated: boolean;
 }
 
 /** The input set of one record: past this, it is incomplete (and the record always rerun). */
@@ -112,9 +118,11 @@ export async function readTrace(traceFile: string): Promise<ProbeTrace> {
   const missing = new Set<string>();
   const seeding: SeedingEvent[] = [];
   const read = new Set<string>();
+  const listed = new Set<string>();
   const unprobed: string[] = [];
   const { text, cut } = await readBounded(traceFile);
   let readTruncated = cut;
+  let listedTruncated = cut;
   for (const entry of text.split('\n')) {
     if (!entry) continue;
     let json: unknown;
@@ -146,6 +154,11 @@ export async function readTrace(traceFile: string): Promise<ProbeTrace> {
       if (!line.probed && unprobed.length < MAX_LISTED_CHILDREN) unprobed.push(line.what);
     } else if (line.event === 'read-truncated') {
       readTruncated = true;
+    } else if (line.event === 'listed') {
+      if (listed.size < MAX_READ_FILES) listed.add(line.path);
+      else listedTruncated = true;
+    } else if (line.event === 'listed-truncated') {
+      listedTruncated = true;
     } else if (line.event === 'seeded' || line.event === 'seed-failed') {
       if (seeding.length < MAX_SEEDING_EVENTS) seeding.push({ pid: line.pid, module: line.module, calls: line.calls, ...('error' in line ? { error: line.error } : {}) });
     } else {
@@ -153,5 +166,5 @@ export async function readTrace(traceFile: string): Promise<ProbeTrace> {
       if (process) Object.assign(process, { distributions: line.distributions, sandboxModules: line.sandbox_modules, ...(line.native ? { native: line.native } : {}) });
     }
   }
-  return { processes: [...processes.values()], seeding, readFiles: [...read], readTruncated, unprobedChildren: unprobed, missingFiles: [...missing] };
+  return { processes: [...processes.values()], seeding, readFiles: [...read], readTruncated, unprobedChildren: unprobed, missingFiles: [...missing], listedFolders: [...listed], listedTruncated };
 }
