@@ -80,15 +80,6 @@ async function withPrivateIndex<T>(repoRoot: string, run: (env: NodeJS.ProcessEn
   }
 }
 
-/** Files that differ between `commit` and the working tree; undefined when the commit is not in the clone. */
-export async function changedFilesSince(repoRoot: string, commit: string): Promise<string[] | undefined> {
-  if ((await git(repoRoot, ['cat-file', '-e', `${commit}^{commit}`])) === undefined) return undefined;
-  const out = await withPrivateIndex(repoRoot, (env) => git(repoRoot, ['diff', '--name-only', '-z', commit, '--'], env));
-  if (out === undefined) return undefined;
-  const untracked = (await git(repoRoot, ['ls-files', '-z', '--others', '--exclude-standard'])) ?? '';
-  return [...new Set([...out.split('\0'), ...untracked.split('\0')].filter(Boolean))].sort();
-}
-
 /** One difference between a commit and the working tree, as `git diff --raw` gives it (untracked files have status `?`). */
 export interface RawChange {
   path: string;

@@ -9574,16 +9574,6 @@ async function withPrivateIndex(repoRoot, run) {
         await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
     }
 }
-/** Files that differ between `commit` and the working tree; undefined when the commit is not in the clone. */
-async function changedFilesSince(repoRoot, commit) {
-    if ((await git(repoRoot, ['cat-file', '-e', `${commit}^{commit}`])) === undefined)
-        return undefined;
-    const out = await withPrivateIndex(repoRoot, (env) => git(repoRoot, ['diff', '--name-only', '-z', commit, '--'], env));
-    if (out === undefined)
-        return undefined;
-    const untracked = (await git(repoRoot, ['ls-files', '-z', '--others', '--exclude-standard'])) ?? '';
-    return [...new Set([...out.split('\0'), ...untracked.split('\0')].filter(Boolean))].sort();
-}
 /** Every difference between `commit` and the working tree, untracked files included; undefined when the commit is not in the clone. */
 async function rawChangesSince(repoRoot, commit) {
     if ((await git(repoRoot, ['cat-file', '-e', `${commit}^{commit}`])) === undefined)
@@ -9803,10 +9793,13 @@ function locate(document, path, lineAt, index) {
 
 
 const HINT = "Paths in a run record are relative to the record's folder and must stay inside the repository.";
+/** Whether a path from `path.relative` leads out of its root (`..`, `../x`, another drive); `..cache` stays inside. */
+function leadsOutside(relative) {
+    return relative === '..' || relative.startsWith(`..${(external_node_path_default()).sep}`) || external_node_path_default().isAbsolute(relative);
+}
 /** Whether `candidate` is `root` or lies below it (paths as given: resolve links first where they matter). */
 function isInside(root, candidate) {
-    const relative = external_node_path_default().relative(root, candidate);
-    return relative === '' || (!relative.startsWith('..') && !external_node_path_default().isAbsolute(relative));
+    return !leadsOutside(external_node_path_default().relative(root, candidate));
 }
 /** Whether a repository-relative path (with `/`) is one of `entries` (files or folders) or lies below one of them. */
 function isUnderAny(file, entries) {
@@ -21712,28 +21705,29 @@ function structuralChanges(changes, excluded, scope) {
 ;// CONCATENATED MODULE: ./src/inputs/listing-scope.ts
 
 
-
-
-/** Whether `folder` (repository-relative) is a folder in the checkout now. */
-async function isFolderNow(repoRoot, folder) {
-    return (0,promises_namespaceObject.stat)(external_node_path_default().join(repoRoot, folder)).then((stats) => stats.isDirectory(), () => false);
+/**
+ * The folders of the checkout as the sandbox copies it (tracked and untracked files, not ignored ones): a folder that
+ * holds only ignored files (`__pycache__`) is gone for the rerun. Undefined when git cannot list them.
+ */
+async function foldersOfWorkingTree(repoRoot) {
+    const files = await listWorkingTreeFiles(repoRoot).catch(() => undefined);
+    return files && new Set(files.flatMap(foldersAbove));
 }
 /**
  * The record's listing scope for the changes since its commit: the folders its run listed, those of the commit, and
- * which folders above a removed file are still there. Undefined (every added file then counts) when the record has no
- * `code.listed` or the commit's folders cannot be read.
+ * those of the checkout now (looked up only when something was removed). Undefined (every added file then counts, as
+ * for a record without `code.listed`) when any of them cannot be known.
  */
 async function listingScope(loaded, changes) {
     const listed = loaded.record.code?.listed;
     const commit = loaded.record.code?.commit;
     if (!listed || !commit || !changes || !loaded.isGitRepo)
         return undefined;
-    const removed = changes.flatMap((change) => [...(change.status === 'D' ? [change.path] : []), ...(change.status === 'R' && change.from ? [change.from] : [])]);
-    const candidates = [...new Set(removed.flatMap(foldersAbove))];
-    const [atCommit, present] = await Promise.all([foldersAtCommit(loaded.repoRoot, commit), Promise.all(candidates.map((folder) => isFolderNow(loaded.repoRoot, folder)))]);
-    if (!atCommit)
+    const removes = changes.some((change) => change.status === 'D' || change.status === 'R');
+    const [atCommit, now] = await Promise.all([foldersAtCommit(loaded.repoRoot, commit), removes ? foldersOfWorkingTree(loaded.repoRoot) : new Set()]);
+    if (!atCommit || !now)
         return undefined;
-    return { listed: new Set(listed), foldersAtCommit: atCommit, foldersNow: new Set(candidates.filter((_, i) => present[i])) };
+    return { listed: new Set(listed), foldersAtCommit: atCommit, foldersNow: now };
 }
 
 ;// CONCATENATED MODULE: ./src/inputs/learned-inputs.ts
@@ -21751,7 +21745,7 @@ const learned_inputs_PARALLEL_HASHES = 64;
 function inSandbox(root, realPaths) {
     const relative = realPaths
         .map((file) => external_node_path_default().relative(root, file))
-        .filter((file) => file !== '..' && !file.startsWith(`..${(external_node_path_default()).sep}`) && !external_node_path_default().isAbsolute(file))
+        .filter((file) => !leadsOutside(file))
         .map((file) => (file === '' ? '.' : file.split((external_node_path_default()).sep).join('/')))
         .filter((file) => file !== '.git' && !file.startsWith('.git/'));
     return [...new Set(relative)].sort();
@@ -23554,8 +23548,13 @@ async function writeFileAtomic(file, content) {
 
 
 const MAX_LISTED_FILES = 50;
-/** What changed in the code since the record was made: usually the first place to look when a PR drifts. */
-async function codeReport(loaded) {
+/** Every path a change touched: a rename names both the path it left and the one it took. */
+const touchedPaths = (changes) => [...new Set(changes.flatMap((change) => [change.path, ...(change.from ? [change.from] : [])]))].sort();
+/**
+ * What changed in the code since the record was made: usually the first place to look when a PR drifts. `changes`:
+ * the differences between code.commit and the working tree (undefined when the commit is not in the clone).
+ */
+async function codeReport(loaded, changes) {
     if (!loaded.isGitRepo)
         return undefined;
     const recordedCommit = loaded.record.code?.commit;
@@ -23565,7 +23564,8 @@ async function codeReport(loaded) {
     // The record and its outputs are committed after the run they describe, so they always differ: they are not causes.
     const own = [...loaded.paths.artifacts, ...(loaded.paths.metrics ? [loaded.paths.metrics] : [])].map((p) => p.repoRelative);
     const isOwn = (file) => isUnderAny(file, [loaded.recordPath, ...own]);
-    const changed = (await changedFilesSince(loaded.repoRoot, recordedCommit))?.filter((file) => !isOwn(file)) ?? null;
+    const touched = await changes;
+    const changed = touched ? touchedPaths(touched).filter((file) => !isOwn(file)) : null;
     // In a repository of many models, what changed next to the training code matters most: it is listed first.
     const scope = external_node_path_default().relative(loaded.repoRoot, external_node_path_default().resolve(loaded.dir, loaded.record.workdir ?? '.')).split((external_node_path_default()).sep).join('/');
     const inScope = (file) => scope === '' || file === scope || file.startsWith(`${scope}/`);
@@ -26995,9 +26995,10 @@ async function interpreterThatRan(trace) {
 ;// CONCATENATED MODULE: ./src/compare/environment-use.ts
 
 
+
 function relative(root, file) {
     const inside = external_node_path_default().relative(root, file);
-    return inside && !inside.startsWith('..') && !external_node_path_default().isAbsolute(inside) ? inside : file;
+    return inside && !leadsOutside(inside) ? inside : file;
 }
 const FIX_HINT = 'Call `python` (the rebuilt venv is first on PATH) instead of an interpreter by absolute path, such as a local venv or /usr/bin/python3; start Python subprocesses with sys.executable.';
 function whatItDid(process, pinned, sandboxRoot) {
@@ -27126,6 +27127,10 @@ def _repro_gate_probe():
         if event in LIST_EVENTS:
             listed(args[0])
             return
+        if event == "import":
+            # A folder put on the import path is searched from then on, even one that does not exist yet.
+            path_listed(args[2])
+            return
         if event != "open":
             return
         target, mode, flags = args
@@ -27146,6 +27151,9 @@ def _repro_gate_probe():
                     seen.add(absolute)
                 return
             if not os.path.exists(real):
+                # A file that is not there yet is looked for: its folder counts as listed, so a file added there later
+                # counts (an optional config, a stop flag, a file the open would create).
+                listed(os.path.dirname(real))
                 # What the command could not open inside its sandbox: a data file left out of the copy.
                 if budget["missing"] > 0 and not creates:
                     budget["missing"] -= 1
@@ -27194,13 +27202,28 @@ def _repro_gate_probe():
         except Exception:
             pass
 
+    path_entries = set()
+
+    def path_listed(entries):
+        try:
+            for entry in list(entries or ()):
+                if isinstance(entry, str) and entry not in path_entries:
+                    if len(path_entries) < 10000:
+                        path_entries.add(entry)
+                    listed(entry or ".")
+        except Exception:
+            pass
+
     def search_path_listed():
         # The import system listed the folders on its path before the probe was installed (importing encodings), and
         # keeps what it saw: each of them counts as listed, and so do the script's folder and the working folder.
         # An entry that does not exist yet (sys.path.insert(0, "vendor")) counts too: a file added there is imported.
-        for entry in list(sys.path) + [os.getcwd()] + ([os.path.dirname(os.path.abspath(script))] if script else []):
-            if isinstance(entry, str):
-                listed(entry or ".")
+        path_listed(sys.path)
+        try:
+            path_listed([os.getcwd()] + ([os.path.dirname(os.path.abspath(script))] if script else []))
+        except Exception:
+            # The working folder may be gone (a temporary folder the training removed).
+            pass
 
     def spawned(event, args):
         # A child the probe does not run in (a shell, a compiled tool, a Python started with -I/-E/-S or without our
@@ -28503,7 +28526,10 @@ class RecordVerification {
         return this.result;
     }
     async verifyLoaded(loaded) {
-        const [code, [inputs, codeFiles]] = await Promise.all([codeReport(loaded), this.stage('inputs', () => Promise.all([checkInputs(loaded), checkCodeFiles(loaded)]))]);
+        // One `git diff` against the record's commit serves the code report, the watched globs and the new-file check.
+        const commit = loaded.record.code?.commit;
+        const changes = loaded.isGitRepo && commit ? rawChangesSince(loaded.repoRoot, commit) : Promise.resolve(undefined);
+        const [code, [inputs, codeFiles]] = await Promise.all([codeReport(loaded, changes), this.stage('inputs', () => Promise.all([checkInputs(loaded), checkCodeFiles(loaded)]))]);
         this.report.code = code && codeFiles ? { ...code, learnedFiles: codeFiles.total } : code;
         this.report.inputs = [...inputs, ...(codeFiles?.changed ?? [])];
         // A learned file that is gone is a change (the rerun shows whether the training still runs), not a missing input.
@@ -28511,7 +28537,7 @@ class RecordVerification {
         if (missing)
             throw missingInputError(missing);
         await this.attachConfigDiffs(loaded);
-        if (this.options.affectedOnly && !(await this.isAffected(loaded, codeFiles?.total)))
+        if (this.options.affectedOnly && !(await this.isAffected(loaded, codeFiles?.total, await changes)))
             return;
         if (this.options.decideOnly)
             return;
@@ -28574,11 +28600,9 @@ class RecordVerification {
         }
     }
     /** `verify --affected`: decides whether the record must be rerun; one that need not be is `unaffected`. */
-    async isAffected(loaded, learnedFiles) {
+    async isAffected(loaded, learnedFiles, changes) {
         const globs = loaded.record.code?.watch ?? [];
-        const commit = loaded.record.code?.commit;
-        // One `git diff` against the record's commit serves both the watched globs and the new-file check.
-        const [changes, environmentGap] = await Promise.all([loaded.isGitRepo && commit ? rawChangesSince(loaded.repoRoot, commit) : undefined, environmentOutsideRecord(loaded)]);
+        const environmentGap = await environmentOutsideRecord(loaded);
         const decision = decideAffected({
             learnedFiles,
             inputs: this.report.inputs,
@@ -29829,7 +29853,7 @@ async function leftOutInput(run, repoRoot, workdir, fromLog, outputs) {
         ...run.trace.missingFiles.map((file) => external_node_path_default().relative(root, file)),
         ...(fromLog ? missingInLog(run.result.logTail).map((file) => external_node_path_default().relative(root, external_node_path_default().resolve(root, workdir, file))) : []),
     ]
-        .filter((relative) => relative && !relative.startsWith('..') && !external_node_path_default().isAbsolute(relative))
+        .filter((relative) => relative && !leadsOutside(relative))
         // A training that resumes from its own earlier output (out/checkpoint.pt) is not missing an input.
         .filter((relative) => !isUnderAny(relative, outputs));
     for (const candidate of candidates) {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { normalizePackageName } from '../environment/package-diff.js';
 import type { ProbedProcess } from '../rerun/probe/read-trace.js';
+import { leadsOutside } from '../record/paths.js';
 
 // Pure: did the command run inside the rebuilt environment? A Python process outside it that did the training's
 // work (imported a package the record pins, or ran the project's files) would make any verdict a false pass.
@@ -26,7 +27,7 @@ export interface EnvironmentUse {
 
 function relative(root: string, file: string): string {
   const inside = path.relative(root, file);
-  return inside && !inside.startsWith('..') && !path.isAbsolute(inside) ? inside : file;
+  return inside && !leadsOutside(inside) ? inside : file;
 }
 
 const FIX_HINT =

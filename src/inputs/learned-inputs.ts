@@ -2,7 +2,7 @@ import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { MAX_CODE_FILES } from '../constants.js';
 import { sha256File } from '../hashing/sha256.js';
-import { isUnderAny } from '../record/paths.js';
+import { isUnderAny, leadsOutside } from '../record/paths.js';
 import type { ProbeTrace } from '../rerun/probe/read-trace.js';
 
 // What a training actually read, as the probe saw it in the sandbox, turned into the record's `code.files`: the files
@@ -26,7 +26,7 @@ export interface LearnedInputsRequest {
 function inSandbox(root: string, realPaths: string[]): string[] {
   const relative = realPaths
     .map((file) => path.relative(root, file))
-    .filter((file) => file !== '..' && !file.startsWith(`..${path.sep}`) && !path.isAbsolute(file))
+    .filter((file) => !leadsOutside(file))
     .map((file) => (file === '' ? '.' : file.split(path.sep).join('/')))
     .filter((file) => file !== '.git' && !file.startsWith('.git/'));
   return [...new Set(relative)].sort();

@@ -11,7 +11,7 @@ const COPY_RULES = new Set(['.gitignore', '.gitattributes']);
 
 /**
  * What the run showed of its folders: those it listed (`code.listed`), the folders that existed at the record's
- * commit, and, of the folders above a removed file, those still there. A change matters only where a listing shows it.
+ * commit, and those the checkout holds now (for removals). A change matters only where a listing shows it.
  */
 export interface ListingScope {
   listed: ReadonlySet<string>;

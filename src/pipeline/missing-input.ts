@@ -1,7 +1,7 @@
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import { isUnderAny } from '../record/paths.js';
+import { isUnderAny, leadsOutside } from '../record/paths.js';
 import { outsideWritesError, type SandboxedRun } from './sandboxed-run.js';
 
 // A file that is in the user's working tree but not in the sandbox (git ignores it, and it was not passed with
@@ -29,7 +29,7 @@ async function leftOutInput(run: SandboxedRun, repoRoot: string, workdir: string
     ...run.trace.missingFiles.map((file) => path.relative(root, file)),
     ...(fromLog ? missingInLog(run.result.logTail).map((file) => path.relative(root, path.resolve(root, workdir, file))) : []),
   ]
-    .filter((relative) => relative && !relative.startsWith('..') && !path.isAbsolute(relative))
+    .filter((relative) => relative && !leadsOutside(relative))
     // A training that resumes from its own earlier output (out/checkpoint.pt) is not missing an input.
     .filter((relative) => !isUnderAny(relative, outputs));
   for (const candidate of candidates) {

@@ -9,7 +9,7 @@ import { DEFAULT_TIMEOUT, LOG_FILE_NAME, MAX_RECORD_RUNS, NUMERIC_HELPER_LOG_NAM
 import { prepareEnvironment, type PreparedEnvironment, type VenvCache } from '../environment/index.js';
 import { describeError, UserError } from '../errors.js';
 import { likelyCauses } from '../explain/causes.js';
-import { headCommit, rawChangesSince } from '../git.js';
+import { headCommit, type RawChange, rawChangesSince } from '../git.js';
 import { sha256PathIfExists } from '../hashing/sha256.js';
 import { checkInputs } from '../inputs/check-inputs.js';
 import { checkCodeFiles } from '../inputs/code-files.js';
@@ -210,14 +210,17 @@ class RecordVerification {
   }
 
   private async verifyLoaded(loaded: LoadedRecord): Promise<void> {
-    const [code, [inputs, codeFiles]] = await Promise.all([codeReport(loaded), this.stage('inputs', () => Promise.all([checkInputs(loaded), checkCodeFiles(loaded)]))]);
+    // One `git diff` against the record's commit serves the code report, the watched globs and the new-file check.
+    const commit = loaded.record.code?.commit;
+    const changes = loaded.isGitRepo && commit ? rawChangesSince(loaded.repoRoot, commit) : Promise.resolve(undefined);
+    const [code, [inputs, codeFiles]] = await Promise.all([codeReport(loaded, changes), this.stage('inputs', () => Promise.all([checkInputs(loaded), checkCodeFiles(loaded)]))]);
     this.report.code = code && codeFiles ? { ...code, learnedFiles: codeFiles.total } : code;
     this.report.inputs = [...inputs, ...(codeFiles?.changed ?? [])];
     // A learned file that is gone is a change (the rerun shows whether the training still runs), not a missing input.
     const missing = inputs.find((input) => input.status === 'missing');
     if (missing) throw missingInputError(missing);
     await this.attachConfigDiffs(loaded);
-    if (this.options.affectedOnly && !(await this.isAffected(loaded, codeFiles?.total))) return;
+    if (this.options.affectedOnly && !(await this.isAffected(loaded, codeFiles?.total, await changes))) return;
     if (this.options.decideOnly) return;
     // Changed data makes any rerun meaningless, so training is not started (unless it is being re-recorded).
     if (!this.options.rerunOnChangedData && inputs.some((input) => input.kind === 'data' && input.status !== 'match')) return;
@@ -280,11 +283,9 @@ class RecordVerification {
   }
 
   /** `verify --affected`: decides whether the record must be rerun; one that need not be is `unaffected`. */
-  private async isAffected(loaded: LoadedRecord, learnedFiles: number | undefined): Promise<boolean> {
+  private async isAffected(loaded: LoadedRecord, learnedFiles: number | undefined, changes: readonly RawChange[] | undefined): Promise<boolean> {
     const globs = loaded.record.code?.watch ?? [];
-    const commit = loaded.record.code?.commit;
-    // One `git diff` against the record's commit serves both the watched globs and the new-file check.
-    const [changes, environmentGap] = await Promise.all([loaded.isGitRepo && commit ? rawChangesSince(loaded.repoRoot, commit) : undefined, environmentOutsideRecord(loaded)]);
+    const environmentGap = await environmentOutsideRecord(loaded);
     const decision = decideAffected({
       learnedFiles,
       inputs: this.report.inputs,

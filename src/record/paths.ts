@@ -11,10 +11,14 @@ export interface ResolvedPath {
 
 const HINT = "Paths in a run record are relative to the record's folder and must stay inside the repository.";
 
+/** Whether a path from `path.relative` leads out of its root (`..`, `../x`, another drive); `..cache` stays inside. */
+export function leadsOutside(relative: string): boolean {
+  return relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative);
+}
+
 /** Whether `candidate` is `root` or lies below it (paths as given: resolve links first where they matter). */
 export function isInside(root: string, candidate: string): boolean {
-  const relative = path.relative(root, candidate);
-  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+  return !leadsOutside(path.relative(root, candidate));
 }
 
 /** Whether a repository-relative path (with `/`) is one of `entries` (files or folders) or lies below one of them. */

@@ -64,11 +64,26 @@ describe('the probe lists the files a run read', () => {
     expect(trace.listedTruncated).toBe(false);
   });
 
-  it('places a listing by descriptor (shutil.rmtree) and the folders put on the import path, even ones that do not exist yet', async () => {
-    const program = ['import os, shutil, sys', 'os.makedirs("scratch/tmp")', 'shutil.rmtree("scratch")', 'sys.path.insert(0, "vendor/lib")'].join('\n');
+  it('places a listing by descriptor (shutil.rmtree), the folders put on the import path (even ones that do not exist yet) and those of files looked for', async () => {
+    const program = [
+      'import os, shutil, sys',
+      'os.makedirs("scratch/tmp")',
+      'shutil.rmtree("scratch")',
+      'sys.path.insert(0, "vendor/lib")',
+      // On the path only while one import ran: the import itself says where it looked.
+      'sys.path.insert(0, "plugins")',
+      'import colorsys',
+      'sys.path.pop(0)',
+      // A file looked for and not found: a file added there later is what the training would find.
+      'for _ in range(60):',
+      '    try:',
+      '        open("flags/stop.flag")',
+      '    except OSError:',
+      '        pass',
+    ].join('\n');
     const { root, trace } = await run(program);
     const listed = trace.listedFolders.map((folder) => path.relative(root, folder));
-    expect(listed).toEqual(expect.arrayContaining(['scratch', 'scratch/tmp', 'vendor/lib', '']));
+    expect(listed).toEqual(expect.arrayContaining(['scratch', 'scratch/tmp', 'vendor/lib', 'plugins', 'flags', '']));
     expect(trace.listedTruncated).toBe(false);
   });
 

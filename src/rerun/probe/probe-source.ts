@@ -83,6 +83,10 @@ def _repro_gate_probe():
         if event in LIST_EVENTS:
             listed(args[0])
             return
+        if event == "import":
+            # A folder put on the import path is searched from then on, even one that does not exist yet.
+            path_listed(args[2])
+            return
         if event != "open":
             return
         target, mode, flags = args
@@ -103,6 +107,9 @@ def _repro_gate_probe():
                     seen.add(absolute)
                 return
             if not os.path.exists(real):
+                # A file that is not there yet is looked for: its folder counts as listed, so a file added there later
+                # counts (an optional config, a stop flag, a file the open would create).
+                listed(os.path.dirname(real))
                 # What the command could not open inside its sandbox: a data file left out of the copy.
                 if budget["missing"] > 0 and not creates:
                     budget["missing"] -= 1
@@ -151,13 +158,28 @@ def _repro_gate_probe():
         except Exception:
             pass
 
+    path_entries = set()
+
+    def path_listed(entries):
+        try:
+            for entry in list(entries or ()):
+                if isinstance(entry, str) and entry not in path_entries:
+                    if len(path_entries) < 10000:
+                        path_entries.add(entry)
+                    listed(entry or ".")
+        except Exception:
+            pass
+
     def search_path_listed():
         # The import system listed the folders on its path before the probe was installed (importing encodings), and
         # keeps what it saw: each of them counts as listed, and so do the script's folder and the working folder.
         # An entry that does not exist yet (sys.path.insert(0, "vendor")) counts too: a file added there is imported.
-        for entry in list(sys.path) + [os.getcwd()] + ([os.path.dirname(os.path.abspath(script))] if script else []):
-            if isinstance(entry, str):
-                listed(entry or ".")
+        path_listed(sys.path)
+        try:
+            path_listed([os.getcwd()] + ([os.path.dirname(os.path.abspath(script))] if script else []))
+        except Exception:
+            # The working folder may be gone (a temporary folder the training removed).
+            pass
 
     def spawned(event, args):
         # A child the probe does not run in (a shell, a compiled tool, a Python started with -I/-E/-S or without our
