@@ -21570,42 +21570,63 @@ async function checkInputs(loaded) {
     return Promise.all([...data, ...config, ...requirements]);
 }
 
+;// CONCATENATED MODULE: ./src/hashing/small-files.ts
+
+
+
+
+// Many small files (a training's modules and configs, thousands of them): a few KB each, so each is read whole, with
+// no 1 MiB buffer or stream, and many at once.
+/** Files hashed at once: each open takes a descriptor. */
+const PARALLEL_HASHES = 128;
+/** Below this a file is read whole: a streamed hash costs a 1 MiB buffer and four calls more. */
+const SMALL_FILE_BYTES = 256 * 1024;
+/**
+ * The sha256 of the regular file at `file`, `size` bytes as lstat saw it: read whole when small, streamed otherwise;
+ * never through a link at its own path, never a FIFO or a device.
+ */
+async function sha256RegularFile(file, size) {
+    if (size <= SMALL_FILE_BYTES) {
+        const bytes = await (0,promises_namespaceObject.readFile)(file, { flag: external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NOFOLLOW | external_node_fs_namespaceObject.constants.O_NONBLOCK }).catch(() => undefined);
+        if (bytes !== undefined)
+            return (0,external_node_crypto_namespaceObject.createHash)('sha256').update(bytes).digest('hex');
+    }
+    return sha256File(file, { noFollow: true });
+}
+/** `hash` of every item, PARALLEL_HASHES at a time, in the items' order. */
+async function hashInBatches(items, hash) {
+    const results = [];
+    for (let start = 0; start < items.length; start += PARALLEL_HASHES) {
+        results.push(...(await Promise.all(items.slice(start, start + PARALLEL_HASHES).map(hash))));
+    }
+    return results;
+}
+
 ;// CONCATENATED MODULE: ./src/inputs/code-files.ts
 
 
 
-
 // The record's learned input set (`code.files`) against the working tree: every file the training read, hashed now.
-/** Files hashed at once: a learned set holds thousands of small modules, and each open takes a descriptor. */
-const PARALLEL_HASHES = 128;
-/** Below this a file is read whole: a module is a few KB, and a streamed hash costs a 1 MiB buffer and four calls more. */
-const SMALL_FILE_BYTES = 256 * 1024;
-/** A learned file's sha256, or null when it is gone. Never through a link at its own path, never a FIFO or device. */
+/** A learned file's sha256, or null when it is gone; what is no longer a regular file is hashed as an input path would be. */
 async function hashLearnedFile(file) {
     const stats = await (0,promises_namespaceObject.lstat)(file).catch(() => undefined);
     if (!stats)
         return null;
-    if (!stats.isFile() || stats.size > SMALL_FILE_BYTES)
+    if (!stats.isFile())
         return sha256PathIfExists(file);
-    const bytes = await (0,promises_namespaceObject.readFile)(file, { flag: external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NOFOLLOW | external_node_fs_namespaceObject.constants.O_NONBLOCK }).catch(() => undefined);
-    return bytes === undefined ? sha256PathIfExists(file) : (0,external_node_crypto_namespaceObject.createHash)('sha256').update(bytes).digest('hex');
+    return sha256RegularFile(file, stats.size).catch(() => sha256PathIfExists(file));
 }
 async function checkCodeFiles(loaded) {
     const files = loaded.record.code?.files;
     if (!files)
         return undefined;
-    const changed = [];
-    for (let start = 0; start < files.length; start += PARALLEL_HASHES) {
-        const batch = files.slice(start, start + PARALLEL_HASHES);
-        const actual = await Promise.all(batch.map((_, i) => hashLearnedFile(loaded.paths.codeFiles[start + i].absolute)));
-        batch.forEach((entry, i) => {
-            const hash = actual[i];
-            if (hash === entry.sha256)
-                return;
-            const index = start + i;
-            changed.push({ kind: 'code', path: loaded.paths.codeFiles[index].repoRelative, recorded: entry.sha256, actual: hash, status: hash === null ? 'missing' : 'mismatch', line: loaded.lineOf(['code', 'files', index, 'sha256']) });
-        });
-    }
+    const actual = await hashInBatches(loaded.paths.codeFiles, (file) => hashLearnedFile(file.absolute));
+    const changed = files.flatMap((entry, index) => {
+        const hash = actual[index];
+        if (hash === entry.sha256)
+            return [];
+        return [{ kind: 'code', path: loaded.paths.codeFiles[index].repoRelative, recorded: entry.sha256, actual: hash, status: hash === null ? 'missing' : 'mismatch', line: loaded.lineOf(['code', 'files', index, 'sha256']) }];
+    });
     return { total: files.length, changed };
 }
 
@@ -21736,11 +21757,6 @@ async function listingScope(loaded, changes) {
 
 
 
-// What a training actually read, as the probe saw it in the sandbox, turned into the record's `code.files`: the files
-// of the user's repository (relative to its root) with their hashes. Declared inputs and the run's own outputs are
-// left out: they are checked on their own.
-/** Files hashed at once (the modules of a learned set are many and small). */
-const learned_inputs_PARALLEL_HASHES = 64;
 /** The sandbox's real paths as repository-relative ones ('.' for the root), once each, sorted; those outside it left out. */
 function inSandbox(root, realPaths) {
     const relative = realPaths
@@ -21751,33 +21767,26 @@ function inSandbox(root, realPaths) {
     return [...new Set(relative)].sort();
 }
 /** The learned set, sorted by path; files the run created itself (not in the checkout) are not inputs. */
-async function learnedInputs(request) {
-    const root = await (0,promises_namespaceObject.realpath)(request.sandboxRoot);
-    const candidates = inSandbox(root, request.readFiles).filter((file) => file !== '.' && !isUnderAny(file, request.excluded));
-    const learned = [];
-    for (let start = 0; start < candidates.length; start += learned_inputs_PARALLEL_HASHES) {
-        const batch = await Promise.all(candidates.slice(start, start + learned_inputs_PARALLEL_HASHES).map(async (file) => {
-            const inCheckout = external_node_path_default().join(request.repoRoot, file);
-            const stats = await (0,promises_namespaceObject.lstat)(inCheckout).catch(() => undefined);
-            return stats?.isFile() ? { path: file, sha256: await sha256File(inCheckout, { noFollow: true }) } : undefined;
-        }));
-        for (const entry of batch)
-            if (entry)
-                learned.push(entry);
-    }
-    return learned;
+async function learnedInputs(root, readFiles, request) {
+    const candidates = inSandbox(root, readFiles).filter((file) => file !== '.' && !isUnderAny(file, request.excluded));
+    const hashed = await hashInBatches(candidates, async (file) => {
+        const inCheckout = external_node_path_default().join(request.repoRoot, file);
+        const stats = await (0,promises_namespaceObject.lstat)(inCheckout).catch(() => undefined);
+        return stats?.isFile() ? { path: file, sha256: await sha256RegularFile(inCheckout, stats.size) } : undefined;
+    });
+    return hashed.filter((entry) => entry !== undefined);
 }
 /**
  * The repository folders the run listed (`code.listed`), sorted: a file added later matters to it only there. Undefined
  * when the probe could not place every listing: any new file may then matter.
  */
-async function learnedFolders(sandboxRoot, trace) {
+function learnedFolders(root, trace) {
     if (trace.listedTruncated)
         return undefined;
     // A folder the training read from, or tried to, is one it may look into with a check no audit event shows
     // (`os.path.exists("configs/local.yaml")`, a package's __init__.py): a file added there counts too.
     const around = [...trace.readFiles, ...trace.missingFiles].map((file) => external_node_path_default().dirname(file));
-    const folders = inSandbox(await (0,promises_namespaceObject.realpath)(sandboxRoot), [...trace.listedFolders, ...around]);
+    const folders = inSandbox(root, [...trace.listedFolders, ...around]);
     return folders.length > MAX_CODE_FILES ? undefined : folders;
 }
 /**
@@ -21788,8 +21797,10 @@ async function learnedSet(command, sandboxRoot, trace, request) {
     const gap = inputSetGap(command, trace);
     if (gap)
         return { gap };
-    const [files, listed] = await Promise.all([learnedInputs({ ...request, sandboxRoot, readFiles: trace.readFiles }), learnedFolders(sandboxRoot, trace)]);
-    return { set: { files, ...(listed ? { listed } : {}) } };
+    // The probe's paths are real paths: the sandbox's own is resolved once for both.
+    const root = await (0,promises_namespaceObject.realpath)(sandboxRoot);
+    const listed = learnedFolders(root, trace);
+    return { set: { files: await learnedInputs(root, trace.readFiles, request), ...(listed ? { listed } : {}) } };
 }
 /**
  * A command the learned set can describe whole: one Python interpreter running a script or module, with plain words
@@ -28822,10 +28833,10 @@ async function verifyAndMeasure(recordFile, options) {
 /**
  * The reusable workflow's discover job: whether the record must be rerun, as a report whose verdict is `unaffected`
  * when none of its inputs changed; `affected` says why (absent when the record does not load: its own job then says
- * why). Nothing is built or run.
+ * why), and the record as loaded. Nothing is built or run.
  */
 async function decideRecord(recordFile, options) {
-    return (await new RecordVerification(recordFile, { ...options, affectedOnly: true, decideOnly: true }).run()).report;
+    return new RecordVerification(recordFile, { ...options, affectedOnly: true, decideOnly: true }).run();
 }
 /** Verifies one record end to end. Never throws: every failure becomes an `error` verdict with one clear message. */
 async function verifyRecord(recordFile, options) {
@@ -28845,25 +28856,32 @@ async function verifyRecord(recordFile, options) {
 async function discoverRecords(recordFiles, decide) {
     const discovery = { include: [], unaffected: [], problems: [] };
     for (const record of recordFiles) {
-        let entry;
-        try {
-            const loaded = await loadRecord(record);
-            entry = { record, name: loaded.record.name, python: loaded.record.environment?.python ?? '3.x' };
-        }
-        catch (error) {
-            discovery.problems.push(describeError(error).message);
-            discovery.include.push({ record, name: record, python: '3.x' });
+        const decided = decide && (await decideRecord(record, decide));
+        if (decided?.report.verdict === 'unaffected') {
+            discovery.unaffected.push(decided.report);
             continue;
         }
-        const decided = decide && (await decideRecord(record, decide));
-        if (decided?.affected)
-            decide?.hooks.info(`${decided.name}: ${decided.affected.reason}`);
-        if (decided?.verdict === 'unaffected')
-            discovery.unaffected.push(decided);
-        else
-            discovery.include.push(entry);
+        if (decided?.report.affected)
+            decide?.hooks.info(`${decided.report.name}: ${decided.report.affected.reason}`);
+        const loaded = await loadedFor(record, decided, discovery.problems);
+        discovery.include.push(loaded ? { record, name: loaded.record.name, python: loaded.record.environment?.python ?? '3.x' } : { record, name: record, python: '3.x' });
     }
     return discovery;
+}
+/** The record for its matrix entry: the one its decision loaded, else loaded here; undefined, its problem noted, when it does not load. */
+async function loadedFor(record, decided, problems) {
+    if (decided) {
+        if (!decided.loaded)
+            problems.push(decided.report.error?.message ?? `${record} does not load`);
+        return decided.loaded;
+    }
+    try {
+        return await loadRecord(record);
+    }
+    catch (error) {
+        problems.push(describeError(error).message);
+        return undefined;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/cli/discover-command.ts

@@ -82,7 +82,7 @@ async function publishMatrix(inputs: ActionInputs, evidenceDir: string): Promise
   const decide = affectedOnly ? verifyOptions(inputs, evidenceDir, hooks, changes && new Set(changes.changed)) : undefined;
   const { include, unaffected, problems } = await discoverRecords(records, decide);
   for (const problem of problems) core.warning(problem);
-  core.info(`Found ${include.length + unaffected.length} run record${records.length === 1 ? '' : 's'}: ${records.join(', ')}`);
+  core.info(`Found ${records.length} run record${records.length === 1 ? '' : 's'}: ${records.join(', ')}`);
   core.setOutput('matrix', JSON.stringify({ include }));
   core.setOutput('reruns', String(include.length));
   core.setOutput('records', records.join('\n'));

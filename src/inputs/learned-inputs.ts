@@ -1,7 +1,7 @@
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { MAX_CODE_FILES } from '../constants.js';
-import { sha256File } from '../hashing/sha256.js';
+import { hashInBatches, sha256RegularFile } from '../hashing/small-files.js';
 import { isUnderAny, leadsOutside } from '../record/paths.js';
 import type { ProbeTrace } from '../rerun/probe/read-trace.js';
 
@@ -9,15 +9,8 @@ import type { ProbeTrace } from '../rerun/probe/read-trace.js';
 // of the user's repository (relative to its root) with their hashes. Declared inputs and the run's own outputs are
 // left out: they are checked on their own.
 
-/** Files hashed at once (the modules of a learned set are many and small). */
-const PARALLEL_HASHES = 64;
-
 export interface LearnedInputsRequest {
-  /** The sandbox the run happened in: the probe's paths are inside it. */
-  sandboxRoot: string;
   repoRoot: string;
-  /** Real paths of the files the run's processes read (ProbeTrace.readFiles). */
-  readFiles: string[];
   /** Repository-relative paths (files or folders) that are not learned: outputs, declared data and config, the record. */
   excluded: string[];
 }
@@ -33,33 +26,26 @@ function inSandbox(root: string, realPaths: string[]): string[] {
 }
 
 /** The learned set, sorted by path; files the run created itself (not in the checkout) are not inputs. */
-async function learnedInputs(request: LearnedInputsRequest): Promise<Array<{ path: string; sha256: string }>> {
-  const root = await realpath(request.sandboxRoot);
-  const candidates = inSandbox(root, request.readFiles).filter((file) => file !== '.' && !isUnderAny(file, request.excluded));
-  const learned: Array<{ path: string; sha256: string }> = [];
-  for (let start = 0; start < candidates.length; start += PARALLEL_HASHES) {
-    const batch = await Promise.all(
-      candidates.slice(start, start + PARALLEL_HASHES).map(async (file) => {
-        const inCheckout = path.join(request.repoRoot, file);
-        const stats = await lstat(inCheckout).catch(() => undefined);
-        return stats?.isFile() ? { path: file, sha256: await sha256File(inCheckout, { noFollow: true }) } : undefined;
-      }),
-    );
-    for (const entry of batch) if (entry) learned.push(entry);
-  }
-  return learned;
+async function learnedInputs(root: string, readFiles: string[], request: LearnedInputsRequest): Promise<Array<{ path: string; sha256: string }>> {
+  const candidates = inSandbox(root, readFiles).filter((file) => file !== '.' && !isUnderAny(file, request.excluded));
+  const hashed = await hashInBatches(candidates, async (file) => {
+    const inCheckout = path.join(request.repoRoot, file);
+    const stats = await lstat(inCheckout).catch(() => undefined);
+    return stats?.isFile() ? { path: file, sha256: await sha256RegularFile(inCheckout, stats.size) } : undefined;
+  });
+  return hashed.filter((entry) => entry !== undefined);
 }
 
 /**
  * The repository folders the run listed (`code.listed`), sorted: a file added later matters to it only there. Undefined
  * when the probe could not place every listing: any new file may then matter.
  */
-async function learnedFolders(sandboxRoot: string, trace: Pick<ProbeTrace, 'listedFolders' | 'listedTruncated' | 'readFiles' | 'missingFiles'>): Promise<string[] | undefined> {
+function learnedFolders(root: string, trace: Pick<ProbeTrace, 'listedFolders' | 'listedTruncated' | 'readFiles' | 'missingFiles'>): string[] | undefined {
   if (trace.listedTruncated) return undefined;
   // A folder the training read from, or tried to, is one it may look into with a check no audit event shows
   // (`os.path.exists("configs/local.yaml")`, a package's __init__.py): a file added there counts too.
   const around = [...trace.readFiles, ...trace.missingFiles].map((file) => path.dirname(file));
-  const folders = inSandbox(await realpath(sandboxRoot), [...trace.listedFolders, ...around]);
+  const folders = inSandbox(root, [...trace.listedFolders, ...around]);
   return folders.length > MAX_CODE_FILES ? undefined : folders;
 }
 
@@ -73,11 +59,13 @@ export interface LearnedSet {
  * The learned set of a run of `command` in `sandboxRoot`, or why there is none: an incomplete set is never written
  * (the record is then always rerun).
  */
-export async function learnedSet(command: string, sandboxRoot: string, trace: ProbeTrace, request: Omit<LearnedInputsRequest, 'sandboxRoot' | 'readFiles'>): Promise<{ set: LearnedSet } | { gap: string }> {
+export async function learnedSet(command: string, sandboxRoot: string, trace: ProbeTrace, request: LearnedInputsRequest): Promise<{ set: LearnedSet } | { gap: string }> {
   const gap = inputSetGap(command, trace);
   if (gap) return { gap };
-  const [files, listed] = await Promise.all([learnedInputs({ ...request, sandboxRoot, readFiles: trace.readFiles }), learnedFolders(sandboxRoot, trace)]);
-  return { set: { files, ...(listed ? { listed } : {}) } };
+  // The probe's paths are real paths: the sandbox's own is resolved once for both.
+  const root = await realpath(sandboxRoot);
+  const listed = learnedFolders(root, trace);
+  return { set: { files: await learnedInputs(root, trace.readFiles, request), ...(listed ? { listed } : {}) } };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describeError } from '../errors.js';
-import { loadRecord } from '../record/load.js';
+import { type LoadedRecord, loadRecord } from '../record/load.js';
 import type { RecordReport } from '../report/schema.js';
-import { decideRecord, type VerifyOptions } from './verify-record.js';
+import { decideRecord, type MeasuredVerification, type VerifyOptions } from './verify-record.js';
 
 export interface MatrixEntry {
   record: string;
@@ -27,19 +27,28 @@ export interface Discovery {
 export async function discoverRecords(recordFiles: string[], decide?: VerifyOptions): Promise<Discovery> {
   const discovery: Discovery = { include: [], unaffected: [], problems: [] };
   for (const record of recordFiles) {
-    let entry: MatrixEntry;
-    try {
-      const loaded = await loadRecord(record);
-      entry = { record, name: loaded.record.name, python: loaded.record.environment?.python ?? '3.x' };
-    } catch (error) {
-      discovery.problems.push(describeError(error).message);
-      discovery.include.push({ record, name: record, python: '3.x' });
+    const decided = decide && (await decideRecord(record, decide));
+    if (decided?.report.verdict === 'unaffected') {
+      discovery.unaffected.push(decided.report);
       continue;
     }
-    const decided = decide && (await decideRecord(record, decide));
-    if (decided?.affected) decide?.hooks.info(`${decided.name}: ${decided.affected.reason}`);
-    if (decided?.verdict === 'unaffected') discovery.unaffected.push(decided);
-    else discovery.include.push(entry);
+    if (decided?.report.affected) decide?.hooks.info(`${decided.report.name}: ${decided.report.affected.reason}`);
+    const loaded = await loadedFor(record, decided, discovery.problems);
+    discovery.include.push(loaded ? { record, name: loaded.record.name, python: loaded.record.environment?.python ?? '3.x' } : { record, name: record, python: '3.x' });
   }
   return discovery;
+}
+
+/** The record for its matrix entry: the one its decision loaded, else loaded here; undefined, its problem noted, when it does not load. */
+async function loadedFor(record: string, decided: MeasuredVerification | undefined, problems: string[]): Promise<LoadedRecord | undefined> {
+  if (decided) {
+    if (!decided.loaded) problems.push(decided.report.error?.message ?? `${record} does not load`);
+    return decided.loaded;
+  }
+  try {
+    return await loadRecord(record);
+  } catch (error) {
+    problems.push(describeError(error).message);
+    return undefined;
+  }
 }

@@ -523,10 +523,10 @@ export async function verifyAndMeasure(recordFile: string, options: VerifyOption
 /**
  * The reusable workflow's discover job: whether the record must be rerun, as a report whose verdict is `unaffected`
  * when none of its inputs changed; `affected` says why (absent when the record does not load: its own job then says
- * why). Nothing is built or run.
+ * why), and the record as loaded. Nothing is built or run.
  */
-export async function decideRecord(recordFile: string, options: VerifyOptions): Promise<RecordReport> {
-  return (await new RecordVerification(recordFile, { ...options, affectedOnly: true, decideOnly: true }).run()).report;
+export async function decideRecord(recordFile: string, options: VerifyOptions): Promise<MeasuredVerification> {
+  return new RecordVerification(recordFile, { ...options, affectedOnly: true, decideOnly: true }).run();
 }
 
 /** Verifies one record end to end. Never throws: every failure becomes an `error` verdict with one clear message. */

@@ -23,7 +23,10 @@ describe('the probe lists the files a run read', () => {
     const probe = await installProbe();
     probes.push(probe);
     execFileSync('python3', ['-c', program], { cwd: root, env: { PATH: process.env.PATH, ...probe.environment(root, undefined, ['data']) } });
-    return { root, trace: await readTrace(probe.traceFile) };
+    const trace = await readTrace(probe.traceFile);
+    // The files read and the folders listed, relative to the run's folder.
+    const inRun = (paths: string[]) => paths.map((file) => path.relative(root, file));
+    return { trace, read: inRun(trace.readFiles), listed: inRun(trace.listedFolders) };
   }
 
   it('sees every read of a pool of threads, opened for reading or updating, and none of the declared data', async () => {
@@ -37,8 +40,8 @@ describe('the probe lists the files a run read', () => {
       'open("data/big.bin", "rb").read()',
       'open("written.txt", "w").write("x")',
     ].join('\n');
-    const { root, trace } = await run(program, { ...files, 'state.txt': 's', 'data/big.bin': 'b' });
-    const read = new Set(trace.readFiles.map((file) => path.relative(root, file)));
+    const { trace, read: readList } = await run(program, { ...files, 'state.txt': 's', 'data/big.bin': 'b' });
+    const read = new Set(readList);
     expect(Object.keys(files).filter((file) => !read.has(file))).toEqual([]);
     expect(read.has('state.txt')).toBe(true);
     expect(read.has('data/big.bin')).toBe(false);
@@ -57,8 +60,7 @@ describe('the probe lists the files a run read', () => {
       'open("untouched/file.txt").read()',
     ].join('\n');
     const files = { 'tree/a/b/x.txt': 'x', 'globbed/y.txt': 'y', 'paths/z.txt': 'z', 'pkgs/helper.py': 'VALUE = 1\n', 'untouched/file.txt': 'u' };
-    const { root, trace } = await run(program, files);
-    const listed = trace.listedFolders.map((folder) => path.relative(root, folder));
+    const { trace, listed } = await run(program, files);
     expect(listed).toEqual(expect.arrayContaining(['tree', 'tree/a', 'tree/a/b', 'globbed', 'paths', 'pkgs']));
     expect(listed).not.toContain('untouched');
     expect(trace.listedTruncated).toBe(false);
@@ -81,8 +83,7 @@ describe('the probe lists the files a run read', () => {
       '    except OSError:',
       '        pass',
     ].join('\n');
-    const { root, trace } = await run(program);
-    const listed = trace.listedFolders.map((folder) => path.relative(root, folder));
+    const { trace, listed } = await run(program);
     expect(listed).toEqual(expect.arrayContaining(['scratch', 'scratch/tmp', 'vendor/lib', 'plugins', 'flags', '']));
     expect(trace.listedTruncated).toBe(false);
   });
