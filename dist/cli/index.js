@@ -21602,7 +21602,7 @@ async function hashInBatches(items, hash) {
     return results;
 }
 
-;// CONCATENATED MODULE: ./src/inputs/code-files.ts
+;// CONCATENATED MODULE: ./src/inputs/affected/code-files.ts
 
 
 
@@ -21630,7 +21630,7 @@ async function checkCodeFiles(loaded) {
     return { total: files.length, changed };
 }
 
-;// CONCATENATED MODULE: ./src/inputs/affected.ts
+;// CONCATENATED MODULE: ./src/inputs/affected/affected.ts
 function listed(items) {
     return `${items.slice(0, 5).join(', ')}${items.length > 5 ? ` and ${items.length - 5} more` : ''}`;
 }
@@ -21661,7 +21661,7 @@ function decideAffected(facts) {
     return { affected: false, reason: `not rerun: none of its ${inputs} inputs changed since it was recorded`, inputs };
 }
 
-;// CONCATENATED MODULE: ./src/inputs/watched.ts
+;// CONCATENATED MODULE: ./src/inputs/affected/watched.ts
 
 /**
  * Pure: of the changes since the record's commit (undefined when they cannot be known), the files matching the record's
@@ -21676,7 +21676,7 @@ function watchedChanges(changes, globs) {
     return changes.filter((change) => watched(change.path) || watched(change.from)).map((change) => change.path);
 }
 
-;// CONCATENATED MODULE: ./src/inputs/structural-changes.ts
+;// CONCATENATED MODULE: ./src/inputs/affected/structural-changes.ts
 
 // A learned input set shows when a file the training read changed. It cannot show a file that is new: a module that
 // shadows another (`json.py` beside the script), a compiled module or `.pth` file, a file a directory scan would find,
@@ -21723,7 +21723,7 @@ function structuralChanges(changes, excluded, scope) {
     return [...new Set(counted.filter((file) => !isUnderAny(file, excluded)))].sort();
 }
 
-;// CONCATENATED MODULE: ./src/inputs/listing-scope.ts
+;// CONCATENATED MODULE: ./src/inputs/affected/listing-scope.ts
 
 
 /**
@@ -21751,7 +21751,7 @@ async function listingScope(loaded, changes) {
     return { listed: new Set(listed), foldersAtCommit: atCommit, foldersNow: now };
 }
 
-;// CONCATENATED MODULE: ./src/inputs/learned-inputs.ts
+;// CONCATENATED MODULE: ./src/inputs/affected/learned-inputs.ts
 
 
 

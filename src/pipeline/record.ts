@@ -9,7 +9,7 @@ import { UserError } from '../errors.js';
 import { findRepoRoot, hasUncommittedChanges, headCommit, listTrackedFiles } from '../git.js';
 import { sha256Path } from '../hashing/sha256.js';
 import { readManifest } from '../inputs/manifest.js';
-import { learnedSet } from '../inputs/learned-inputs.js';
+import { learnedSet } from '../inputs/affected/learned-inputs.js';
 import { recordedPythonVersion } from '../record/measurement.js';
 import { setArtifactContents, setLearnedSet, setMachine } from '../record/update-document.js';
 import { measureNumericArtifact } from './numeric-artifacts.js';

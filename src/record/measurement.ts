@@ -1,4 +1,4 @@
-import type { LearnedSet } from '../inputs/learned-inputs.js';
+import type { LearnedSet } from '../inputs/affected/learned-inputs.js';
 import type { RecordedContent } from '../compare/tensors/judge.js';
 import type { CalibrationEntries } from './calibrated-entries.js';
 import type { MachineFingerprint } from '../environment/machine/schema.js';

@@ -1,7 +1,7 @@
 import { diffArrays } from 'diff';
 import { DIFF_MAX_EDIT_LENGTH } from '../constants.js';
 import { type Document, isMap, isScalar, parseDocument, YAMLMap, YAMLSeq } from 'yaml';
-import type { LearnedSet } from '../inputs/learned-inputs.js';
+import type { LearnedSet } from '../inputs/affected/learned-inputs.js';
 import type { RecordedContent } from '../compare/tensors/judge.js';
 import { type Measurement, recordedPythonVersion } from './measurement.js';
 import { writeCalibration } from './calibrated-entries.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { includesOtherFiles } from '../../src/environment/local-requirements.js';
-import { decideAffected } from '../../src/inputs/affected.js';
-import { structuralChanges } from '../../src/inputs/structural-changes.js';
-import { watchedChanges } from '../../src/inputs/watched.js';
+import { decideAffected } from '../../src/inputs/affected/affected.js';
+import { structuralChanges } from '../../src/inputs/affected/structural-changes.js';
+import { watchedChanges } from '../../src/inputs/affected/watched.js';
 import type { RawChange } from '../../src/git.js';
 import { exitCodeFor } from '../../src/pipeline/exit-code.js';
 import { renderMarkdown } from '../../src/report/markdown.js';

@@ -1,4 +1,4 @@
-import type { InputCheck } from '../report/schema.js';
+import type { InputCheck } from '../../report/schema.js';
 
 // Pure: whether a pull request can have changed what a record reproduces. Decided by content, not by history: the
 // learned input set was complete at the commit it was learned at, and a file added later can only be reached through
@@ -14,7 +14,7 @@ export interface AffectedFacts {
   watched: boolean;
   /** Whether the record itself differs from the pull request's base; undefined when there is no base to compare with. */
   recordChanged: boolean | undefined;
-  /** Files added, renamed or re-linked since code.commit (src/inputs/structural-changes.ts); undefined when unknown. */
+  /** Files added, renamed or re-linked since code.commit (src/inputs/affected/structural-changes.ts); undefined when unknown. */
   structuralChanges: string[] | undefined;
   /** Why the environment could hold code the learned set does not cover (no requirements, a local install); undefined when it cannot. */
   environmentGap: string | undefined;

@@ -1,8 +1,8 @@
 import { lstat } from 'node:fs/promises';
-import { sha256PathIfExists } from '../hashing/sha256.js';
-import { hashInBatches, sha256RegularFile } from '../hashing/small-files.js';
-import type { LoadedRecord } from '../record/load.js';
-import type { InputCheck } from '../report/schema.js';
+import { sha256PathIfExists } from '../../hashing/sha256.js';
+import { hashInBatches, sha256RegularFile } from '../../hashing/small-files.js';
+import type { LoadedRecord } from '../../record/load.js';
+import type { InputCheck } from '../../report/schema.js';
 
 // The record's learned input set (`code.files`) against the working tree: every file the training read, hashed now.
 

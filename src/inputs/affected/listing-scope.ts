@@ -1,5 +1,5 @@
-import { foldersAtCommit, listWorkingTreeFiles, type RawChange } from '../git.js';
-import type { LoadedRecord } from '../record/load.js';
+import { foldersAtCommit, listWorkingTreeFiles, type RawChange } from '../../git.js';
+import type { LoadedRecord } from '../../record/load.js';
 import { foldersAbove, type ListingScope } from './structural-changes.js';
 
 /**

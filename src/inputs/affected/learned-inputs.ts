@@ -1,9 +1,9 @@
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { MAX_CODE_FILES } from '../constants.js';
-import { hashInBatches, sha256RegularFile } from '../hashing/small-files.js';
-import { isUnderAny, leadsOutside } from '../record/paths.js';
-import type { ProbeTrace } from '../rerun/probe/read-trace.js';
+import { MAX_CODE_FILES } from '../../constants.js';
+import { hashInBatches, sha256RegularFile } from '../../hashing/small-files.js';
+import { isUnderAny, leadsOutside } from '../../record/paths.js';
+import type { ProbeTrace } from '../../rerun/probe/read-trace.js';
 
 // What a training actually read, as the probe saw it in the sandbox, turned into the record's `code.files`: the files
 // of the user's repository (relative to its root) with their hashes. Declared inputs and the run's own outputs are

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { RawChange } from '../git.js';
+import type { RawChange } from '../../git.js';
 
 /**
  * Pure: of the changes since the record's commit (undefined when they cannot be known), the files matching the record's

@@ -1,5 +1,5 @@
-import type { RawChange } from '../git.js';
-import { isUnderAny } from '../record/paths.js';
+import type { RawChange } from '../../git.js';
+import { isUnderAny } from '../../record/paths.js';
 
 // A learned input set shows when a file the training read changed. It cannot show a file that is new: a module that
 // shadows another (`json.py` beside the script), a compiled module or `.pth` file, a file a directory scan would find,
