@@ -21,6 +21,8 @@ export default defineConfig({
       // One pip download cache for the whole run (and later runs), so no test downloads a wheel twice. Kept in the
       // machine's temporary folder, outside the run's (see test/support/temp/).
       PIP_CACHE_DIR: path.join(tmpdir(), 'repro-gate-test-pip-cache'),
+      // The same for uv (the venv builds that use it copy out of it, never link into it).
+      UV_CACHE_DIR: path.join(tmpdir(), 'repro-gate-test-uv-cache'),
     },
   },
 });

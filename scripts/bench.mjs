@@ -3,8 +3,8 @@
 // Numeric compare of two 256 MiB float32 .npy files against reading both (cat) and numpy's load + allclose: targets
 // within 2x the read time and faster than numpy; under 200 MB peak RSS on a 1 GiB pair.
 // verify --affected deciding "unaffected" for 1,000 learned inputs in a 20,000-file repository: target under 1 s.
-// Then, side by side and without targets: a cold scikit-learn venv build (empty repro-gate cache, empty pip cache) and
-// the rebuild after one pin changed, which shares pip's cache with the first.
+// Then, side by side and without targets: a cold scikit-learn venv build (empty repro-gate cache, empty download cache)
+// and the rebuild after one pin changed, which shares the download cache with the first; with pip, then with uv.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,7 +64,7 @@ const SKLEARN_PINS = ['scikit-learn==1.6.1', 'numpy==2.2.6', 'scipy==1.15.3', 'j
 const THREADPOOLCTL = { cold: 'threadpoolctl==3.5.0', rebuild: 'threadpoolctl==3.6.0' };
 
 /** A tiny record whose rerun imports scikit-learn, verified by the bundled CLI; returns its environment stage. */
-function verifyVenv(dir, cacheRoot, pins) {
+function verifyVenv(dir, cacheRoot, pins, installer) {
   const requirements = `${pins.join('\n')}\n`;
   writeFileSync(path.join(dir, 'requirements.txt'), requirements);
   const python = execFileSync('python3', ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' }).trim();
@@ -72,16 +72,17 @@ function verifyVenv(dir, cacheRoot, pins) {
     version: 1,
     name: 'bench-sklearn-venv',
     command: `mkdir -p out && python -c "import json, sklearn; json.dump({'imported': 1}, open('out/metrics.json', 'w'))"`,
-    environment: { python, requirements: 'requirements.txt', requirements_sha256: createHash('sha256').update(requirements).digest('hex') },
+    environment: { python, requirements: 'requirements.txt', requirements_sha256: createHash('sha256').update(requirements).digest('hex'), installer },
     metrics: { path: 'out/metrics.json', values: { imported: 1 } },
   };
   // JSON is YAML, so the record needs no YAML library here.
   writeFileSync(path.join(dir, 'run.yaml'), `${JSON.stringify(record, null, 2)}\n`);
   gitIn(dir, 'add', '.');
-  gitIn(dir, 'commit', '-qm', pins.at(-1));
+  gitIn(dir, 'commit', '-qm', `${installer} ${pins.at(-1)}`);
   const env = { ...process.env, NO_COLOR: '1', REPRO_GATE_CACHE_DIR: cacheRoot };
-  // Measured against repro-gate's own pip cache, which starts empty; a PIP_CACHE_DIR set outside would be warm.
+  // Measured against repro-gate's own download caches, which start empty; a PIP_CACHE_DIR or UV_CACHE_DIR set outside would be warm.
   delete env.PIP_CACHE_DIR;
+  delete env.UV_CACHE_DIR;
   const json = path.join(dir, 'report.json');
   const started = performance.now();
   const verify = spawnSync(process.execPath, [cli, 'verify', 'run.yaml', '--json', json], { cwd: dir, encoding: 'utf8', env });
@@ -90,36 +91,51 @@ function verifyVenv(dir, cacheRoot, pins) {
   const result = JSON.parse(readFileSync(json, 'utf8')).records[0];
   const environmentMs = result.stages.find((stage) => stage.stage === 'environment').durationMs;
   const list = spawnSync(process.execPath, [cli, 'cache', 'list'], { encoding: 'utf8', env }).stdout;
-  const pipCache = /^\s*(\S+ \S+)\s+pip's download cache/m.exec(list)?.[1] ?? '0 B';
+  const downloads = /^\s*(\S+ \S+)\s+(?:pip|uv)'s download cache/m.exec(list)?.[1] ?? '0 B';
   const total = /^Total: (\S+ \S+)/m.exec(list)?.[1];
-  return { source: result.environment.venv.source, environmentMs, wallMs, pipCache, total };
+  return { source: result.environment.venv.source, environmentMs, wallMs, downloads, total };
+}
+
+/** The uv repro-gate would install when none is on PATH, put in place beforehand: the uv build is timed without installing uv. */
+function provideUv(cacheRoot) {
+  if (spawnSync('uv', ['--version']).status === 0) return 'uv on PATH';
+  const version = /UV_PINNED_VERSION = '([^']+)'/.exec(readFileSync(new URL('../src/constants.ts', import.meta.url), 'utf8'))[1];
+  execFileSync('python3', ['-m', 'pip', 'install', '-q', '--no-deps', '--target', path.join(cacheRoot, 'tools', `uv-${version}`), `uv==${version}`], { stdio: 'ignore' });
+  return `uv ${version}, installed beforehand`;
 }
 
 function benchVenvBuilds() {
   const dir = mkdtempSync(path.join(tmpdir(), 'repro-gate-bench-venv-'));
-  const cacheRoot = path.join(repo, 'cache');
   writeFileSync(path.join(dir, '.gitignore'), 'out/\nreport.json\n');
   gitIn(dir, 'init', '-q');
   try {
-    benchVenvBuildsIn(dir, cacheRoot);
+    benchVenvBuildsIn(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function benchVenvBuildsIn(dir, cacheRoot) {
-  const cold = verifyVenv(dir, cacheRoot, [...SKLEARN_PINS, THREADPOOLCTL.cold]);
-  const rebuild = verifyVenv(dir, cacheRoot, [...SKLEARN_PINS, THREADPOOLCTL.rebuild]);
-  const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`.padEnd(10);
+function benchVenvBuildsIn(dir) {
+  const builds = ['pip', 'uv'].map((installer) => {
+    const cacheRoot = path.join(repo, `cache-${installer}`);
+    const uv = installer === 'uv' ? provideUv(cacheRoot) : undefined;
+    const cold = verifyVenv(dir, cacheRoot, [...SKLEARN_PINS, THREADPOOLCTL.cold], installer);
+    const rebuild = verifyVenv(dir, cacheRoot, [...SKLEARN_PINS, THREADPOOLCTL.rebuild], installer);
+    return { installer, uv, cold, rebuild };
+  });
+  const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+  const row = (label, cell) => console.log(`  ${label.padEnd(24)}${builds.flatMap((build) => [cell(build.cold), cell(build.rebuild)]).map((text) => text.padEnd(16)).join('')}`);
   console.log('');
-  console.log(`scikit-learn venv (${[...SKLEARN_PINS, 'threadpoolctl'].join(', ')}):`);
-  console.log(`                          ${'cold build'.padEnd(14)}one pin changed (${THREADPOOLCTL.cold} -> ${THREADPOOLCTL.rebuild})`);
-  console.log(`  venv source:            ${cold.source.padEnd(14)}${rebuild.source}`);
-  console.log(`  environment stage:      ${seconds(cold.environmentMs)}    ${seconds(rebuild.environmentMs)}`);
-  console.log(`  whole verify:           ${seconds(cold.wallMs)}    ${seconds(rebuild.wallMs)}`);
-  console.log(`  pip cache after:        ${cold.pipCache.padEnd(14)}${rebuild.pipCache}`);
-  console.log(`  repro-gate cache after: ${cold.total.padEnd(14)}${rebuild.total}`);
-  console.log("  (pip caches a download only when the index sends caching headers; pins served from local file indexes are not downloaded)");
+  console.log(`scikit-learn venv (${[...SKLEARN_PINS, 'threadpoolctl'].join(', ')}), built by pip and by uv (environment.installer: uv; ${builds[1].uv}):`);
+  console.log(`  ${''.padEnd(24)}${builds.flatMap((build) => [`${build.installer}: cold`, `${build.installer}: 1 pin`]).map((text) => text.padEnd(16)).join('')}`);
+  row('venv source', (run) => run.source);
+  row('environment stage', (run) => seconds(run.environmentMs));
+  row('whole verify', (run) => seconds(run.wallMs));
+  row('download cache after', (run) => run.downloads);
+  row('repro-gate cache after', (run) => run.total);
+  const [pip, uv] = builds;
+  console.log(`  cold environment stage, uv against pip: ${(pip.cold.environmentMs / uv.cold.environmentMs).toFixed(1)}x faster`);
+  console.log(`  ("1 pin": ${THREADPOOLCTL.cold} -> ${THREADPOOLCTL.rebuild}, sharing the download cache of the cold build; pip caches a download only when the index sends caching headers)`);
 }
 
 // A float32 .npy written in 1 MiB blocks: sin(i), scaled by (1 + noise·k) so every element moves when noise is set.

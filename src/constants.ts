@@ -59,6 +59,13 @@ export const CACHE_MAX_SIZE_ENV = 'REPRO_GATE_CACHE_MAX_SIZE';
 export const DEFAULT_CACHE_MAX_SIZE = '10GiB';
 /** pip's own variable for its download cache; when the user sets it, venv builds use theirs instead of ours. */
 export const PIP_CACHE_DIR_ENV = 'PIP_CACHE_DIR';
+/** uv's own variable for its download cache; as with pip's, the user's setting wins over ours. */
+export const UV_CACHE_DIR_ENV = 'UV_CACHE_DIR';
+/** The uv that repro-gate installs with pip into its cache folder when none is on PATH (the one the tests use too). */
+export const UV_PINNED_VERSION = '0.13.9';
+/** A uv project's lockfile: the only name uv reads, with pyproject.toml beside it. */
+export const UV_LOCKFILE_NAME = 'uv.lock';
+export const PYPROJECT_NAME = 'pyproject.toml';
 /** Where a re-executed repro-gate finds the secrets it shed from its environment block (a 0600 file, deleted on read). */
 export const SECRETS_HANDOFF_ENV = 'REPRO_GATE_SECRETS_HANDOFF';
 /** Every process of a rerun inherits this variable, holding the run's unique id, so leftovers can be found where no cgroup can be created. */
@@ -96,6 +103,7 @@ export const MAX_METRIC_NAME_CHARS = 1_000;
 export const TIMER_MAX_MS = 2 ** 31 - 1;
 /** A failed `pip install` keeps pip's whole output here, in the record's evidence folder. */
 export const PIP_INSTALL_LOG_NAME = 'pip-install.log';
+export const UV_INSTALL_LOG_NAME = 'uv-install.log';
 /** The fingerprint of a complete venv, taken when it was built (or restored) and checked on every reuse. */
 export const VENV_FINGERPRINT_FILE = '.repro-gate-fingerprint.json';
 /** Past this many changed lines a diff is not read, and computing it would take minutes (Myers is O(N·D)). */

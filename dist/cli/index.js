@@ -8732,6 +8732,13 @@ const CACHE_MAX_SIZE_ENV = 'REPRO_GATE_CACHE_MAX_SIZE';
 const DEFAULT_CACHE_MAX_SIZE = '10GiB';
 /** pip's own variable for its download cache; when the user sets it, venv builds use theirs instead of ours. */
 const PIP_CACHE_DIR_ENV = 'PIP_CACHE_DIR';
+/** uv's own variable for its download cache; as with pip's, the user's setting wins over ours. */
+const UV_CACHE_DIR_ENV = 'UV_CACHE_DIR';
+/** The uv that repro-gate installs with pip into its cache folder when none is on PATH (the one the tests use too). */
+const UV_PINNED_VERSION = '0.13.9';
+/** A uv project's lockfile: the only name uv reads, with pyproject.toml beside it. */
+const UV_LOCKFILE_NAME = 'uv.lock';
+const PYPROJECT_NAME = 'pyproject.toml';
 /** Where a re-executed repro-gate finds the secrets it shed from its environment block (a 0600 file, deleted on read). */
 const SECRETS_HANDOFF_ENV = 'REPRO_GATE_SECRETS_HANDOFF';
 /** Every process of a rerun inherits this variable, holding the run's unique id, so leftovers can be found where no cgroup can be created. */
@@ -8769,6 +8776,7 @@ const MAX_METRIC_NAME_CHARS = 1_000;
 const TIMER_MAX_MS = 2 ** 31 - 1;
 /** A failed `pip install` keeps pip's whole output here, in the record's evidence folder. */
 const PIP_INSTALL_LOG_NAME = 'pip-install.log';
+const UV_INSTALL_LOG_NAME = 'uv-install.log';
 /** The fingerprint of a complete venv, taken when it was built (or restored) and checked on every reuse. */
 const VENV_FINGERPRINT_FILE = '.repro-gate-fingerprint.json';
 /** Past this many changed lines a diff is not read, and computing it would take minutes (Myers is O(N·D)). */
@@ -8909,17 +8917,26 @@ const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.ur
 
 
 
+
 function defaultCacheRoot(env = process.env) {
     if (env[CACHE_DIR_ENV])
         return external_node_path_default().resolve(env[CACHE_DIR_ENV]);
     return external_node_path_default().join(env.XDG_CACHE_HOME || external_node_path_default().join((0,external_node_os_namespaceObject.homedir)(), '.cache'), TOOL_NAME);
 }
-/** Exactly what decides a venv's contents: the requirements bytes, the exact interpreter, the platform. */
+/**
+ * Exactly what decides a venv's contents: the exact interpreter, the platform, and what was installed how. A pip
+ * build is keyed by the requirements bytes alone (the keys of earlier releases stay valid); any other build by the
+ * installer and its version and by everything it was given (lockfile, pyproject, groups, extras), hashed together.
+ */
 function venvCacheKey(parts) {
-    return `${VENV_CACHE_PREFIX}-${parts.platform}-py${parts.pythonVersion}-${parts.requirementsSha256}`;
+    const { installer } = parts;
+    if (!installer)
+        return `${VENV_CACHE_PREFIX}-${parts.platform}-py${parts.pythonVersion}-${parts.requirementsSha256}`;
+    const inputs = (0,external_node_crypto_namespaceObject.createHash)('sha256').update(JSON.stringify([parts.requirementsSha256, ...installer.inputs])).digest('hex');
+    return `${VENV_CACHE_PREFIX}-${parts.platform}-py${parts.pythonVersion}-${installer.name}${installer.version}-${inputs}`;
 }
 // The cache folder's layout: venvs/<key> (one venv each), venvs/<key>.lock (held while it is built or evicted),
-// pip/ (pip's download cache, shared by every build).
+// pip/ and uv/ (the installers' download caches, shared by every build), tools/ (a uv installed by repro-gate).
 function venvsDirectory(cacheRoot) {
     return external_node_path_default().join(cacheRoot, 'venvs');
 }
@@ -8932,6 +8949,12 @@ function venvLockFile(venvDir) {
 }
 function pipCacheDirectory(cacheRoot) {
     return external_node_path_default().join(cacheRoot, 'pip');
+}
+function uvCacheDirectory(cacheRoot) {
+    return external_node_path_default().join(cacheRoot, 'uv');
+}
+function toolsDirectory(cacheRoot) {
+    return external_node_path_default().join(cacheRoot, 'tools');
 }
 
 ;// CONCATENATED MODULE: ./src/environment/cache/eviction-plan.ts
@@ -9022,12 +9045,17 @@ async function lastUsed(venvDir) {
     return stats ? stats.mtimeMs : null;
 }
 
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./src/environment/cache/locks.ts
+
+
 
 // A build lock's holder refreshes its mtime while it works, so a lock left by a killed process is recognised
 // within minutes instead of blocking the next build for as long as the longest build could take.
 const LOCK_HEARTBEAT_MS = 20_000;
 const LOCK_STALE_MS = 2 * 60_000;
+const LOCK_WAIT_MS = 250;
 async function lockState(lockFile, now = Date.now()) {
     const stats = await (0,promises_namespaceObject.stat)(lockFile).catch(() => null);
     if (!stats)
@@ -9061,6 +9089,16 @@ async function tryLock(lockFile) {
     }
     return null;
 }
+/** Waits until the lock is free and takes it (a stale one, left by a killed build, is broken). */
+async function waitForLock(lockFile) {
+    await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(lockFile), { recursive: true });
+    for (;;) {
+        const release = await tryLock(lockFile);
+        if (release)
+            return release;
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(LOCK_WAIT_MS);
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/environment/cache/inventory.ts
 
@@ -9091,12 +9129,15 @@ async function readCacheInventory(root) {
         const file = external_node_path_default().join(venvsDir, entry.name);
         return { file, state: await lockState(file, now) };
     }));
-    const pipDir = pipCacheDirectory(root);
-    const pipBytes = await diskUsage(pipDir);
+    const downloads = await Promise.all([
+        { label: "pip's download cache", dir: pipCacheDirectory(root) },
+        { label: "uv's download cache", dir: uvCacheDirectory(root) },
+        { label: 'uv, installed by repro-gate', dir: toolsDirectory(root) },
+    ].map(async (folder) => ({ ...folder, bytes: await diskUsage(folder.dir) })));
     const venvs = folders.filter((folder) => folder.lastUsedMs !== null);
     const incomplete = folders.filter((folder) => folder.lastUsedMs === null);
-    const totalBytes = folders.reduce((sum, folder) => sum + folder.bytes, pipBytes);
-    return { root, venvs, incomplete, locks, pipCache: { dir: pipDir, bytes: pipBytes }, totalBytes };
+    const totalBytes = [...folders, ...downloads].reduce((sum, folder) => sum + folder.bytes, 0);
+    return { root, venvs, incomplete, locks, downloads, totalBytes };
 }
 
 ;// CONCATENATED MODULE: ./src/environment/cache/prune.ts
@@ -9140,7 +9181,7 @@ async function removeUnderLock(dir, stillRemovable) {
 }
 /**
  * Brings the cache within its bound: removes stale locks and half-built folders nobody is building, then
- * evicts complete venvs least recently used first. With `all`, also pip's download cache.
+ * evicts complete venvs least recently used first. With `all`, also the download caches.
  */
 async function pruneCache(root, options) {
     const before = await readCacheInventory(root);
@@ -9174,13 +9215,12 @@ async function pruneCache(root, options) {
             total -= venv.bytes;
         }
     }
-    let removedPipCacheBytes = 0;
-    if (options.all && before.pipCache.bytes > 0) {
-        await (0,promises_namespaceObject.rm)(before.pipCache.dir, { recursive: true, force: true });
-        removedPipCacheBytes = before.pipCache.bytes;
-        total -= removedPipCacheBytes;
+    const removedDownloads = options.all ? before.downloads.filter((folder) => folder.bytes > 0) : [];
+    for (const folder of removedDownloads) {
+        await (0,promises_namespaceObject.rm)(folder.dir, { recursive: true, force: true });
+        total -= folder.bytes;
     }
-    return { before, evicted, removedIncomplete, building, removedLocks, removedPipCacheBytes, totalBytesAfter: Math.max(total, 0) };
+    return { before, evicted, removedIncomplete, building, removedLocks, removedDownloads, totalBytesAfter: Math.max(total, 0) };
 }
 
 ;// CONCATENATED MODULE: ./src/environment/cache/enforce-bound.ts
@@ -9206,7 +9246,7 @@ async function enforceCacheBound(root, bound, keep, log) {
         }
         if (result.totalBytesAfter > bound.bytes) {
             log(`venv cache: ${formatSize(result.totalBytesAfter)} stays over its bound of ${formatSize(bound.bytes)} (${bound.source}): what is left is this venv, ` +
-                `venvs used within the last hour (perhaps still running) and pip's download cache; \`${TOOL_NAME} cache prune\` evicts by age alone`);
+                `venvs used within the last hour (perhaps still running) and the download caches; \`${TOOL_NAME} cache prune\` evicts by age alone`);
         }
     }
     catch (error) {
@@ -9275,6 +9315,12 @@ Options:
   --data PATH[=MANIFEST]     an input file or folder to hash, optionally with its data manifest (repeatable)
   --config PATH              a config file to hash (repeatable)
   --requirements FILE        pip requirements: the command runs in a venv built from them (cached like verify's)
+  --installer uv             with --requirements: install them with \`uv pip install\` instead of pip (faster; uv
+                             ignores pip.conf and PIP_* variables, so check that the packages come out the same)
+  --lockfile uv.lock         a uv project: the command runs in a venv synced from its lock (\`uv sync --locked\`,
+                             the project's dependencies only; its own code runs from the checkout)
+  --group NAME, --extra NAME with --lockfile: a dependency group or extra to sync too (repeatable; the dev group
+                             only when named)
   --current-env              record without --requirements: run in the current environment and freeze
                              the interpreter that actually ran
   --seed NAME=VALUE          a seed, exported as REPRO_SEED_<NAME> and applied in-process by the probe for python,
@@ -9337,7 +9383,7 @@ const USAGE = `Usage:
   ${TOOL_NAME} verify <record>... [--json FILE] [--markdown FILE] [--python PATH] [--evidence-dir DIR] [--keep-artifacts] [--base REF [--fail-on-loosened]]
                      [--runs N] [--vary LIST] [--affected | --all]
   ${TOOL_NAME} record --artifact PATH... [--metrics FILE] [--data PATH[=MANIFEST]...] [--config PATH...]
-                     [--requirements FILE | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--pass-env NAME...] [--name NAME]
+                     [--requirements FILE [--installer uv] | --lockfile uv.lock [--group G] [--extra E] | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--pass-env NAME...] [--name NAME]
                      [--out run.yaml] [--timeout 60m] [--python PATH] [--runs N [--calibrate-factor K]] [--determinism strict] -- <command...>
   ${TOOL_NAME} record --update RECORD... [--force] [--runs N [--calibrate-factor K]]
   ${TOOL_NAME} merge <report.json|folder>... [--expect RECORD]... [--json FILE] [--markdown FILE]
@@ -9425,8 +9471,9 @@ function renderList(inventory, bound, now = Date.now()) {
     for (const folder of inventory.incomplete) {
         rows.push([formatSize(folder.bytes), folder.lock === 'held' ? 'being built' : 'half-built: `cache prune` removes it', folder.key]);
     }
-    if (inventory.pipCache.bytes > 0)
-        rows.push([formatSize(inventory.pipCache.bytes), "pip's download cache", inventory.pipCache.dir]);
+    for (const folder of inventory.downloads)
+        if (folder.bytes > 0)
+            rows.push([formatSize(folder.bytes), folder.label, folder.dir]);
     const lines = [`${TOOL_NAME} cache: ${inventory.root}`];
     if (rows.length === 0) {
         lines.push('No venvs cached yet.');
@@ -9440,6 +9487,9 @@ function renderList(inventory, bound, now = Date.now()) {
     const userPipCache = process.env[PIP_CACHE_DIR_ENV];
     if (userPipCache)
         lines.push(`pip downloads go to ${userPipCache} (${PIP_CACHE_DIR_ENV}), outside this cache.`);
+    const userUvCache = process.env[UV_CACHE_DIR_ENV];
+    if (userUvCache)
+        lines.push(`uv downloads go to ${userUvCache} (${UV_CACHE_DIR_ENV}), outside this cache.`);
     lines.push(`Total: ${formatSize(inventory.totalBytes)} of ${describeBound(bound)}, ${inventory.venvs.length} venv(s).`);
     return lines.join('\n');
 }
@@ -9455,8 +9505,8 @@ function renderPrune(result, bound) {
         lines.push(`Removed ${result.removedIncomplete.length} half-built folder(s), ${bytes(result.removedIncomplete)}.`);
     if (result.removedLocks > 0)
         lines.push(`Removed ${result.removedLocks} stale lock file(s).`);
-    if (result.removedPipCacheBytes > 0)
-        lines.push(`Removed pip's download cache, ${formatSize(result.removedPipCacheBytes)}.`);
+    for (const folder of result.removedDownloads)
+        lines.push(`Removed ${folder.label}, ${formatSize(folder.bytes)}.`);
     if (result.building.length > 0)
         lines.push(`Left alone, being built: ${result.building.map((folder) => folder.key).join(', ')}.`);
     if (lines.length === 0)
@@ -19752,6 +19802,7 @@ const DataInput = object({
 })
     .strict();
 const PackageName = schemas_string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a Python package name');
+const DependencyGroupName = schemas_string().max(200).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a dependency group or extra name (letters, digits, ., _ and -)');
 const Environment = object({
     python: schemas_string({
         // YAML reads an unquoted 3.10 as the number 3.1: say so, rather than "expected string".
@@ -19761,6 +19812,19 @@ const Environment = object({
         .optional(),
     requirements: RelativePath.optional().describe('pip requirements file installed into a fresh venv.'),
     requirements_sha256: Sha256Hex.optional(),
+    installer: schemas_enum(['pip', 'uv'])
+        .optional()
+        .describe('What installs the requirements file: pip (the default) or `uv pip install` (faster; uv ignores pip.conf and PIP_* variables).'),
+    lockfile: RelativePath.refine((file) => external_node_path_default().posix.basename(file) === UV_LOCKFILE_NAME, `must be a uv lockfile, named ${UV_LOCKFILE_NAME} (with pyproject.toml beside it)`)
+        .optional()
+        .describe('A uv project\'s lock: the rerun\'s venv is `uv sync --locked` of its dependencies; the project\'s own code is imported from the checkout, never installed.'),
+    lockfile_sha256: Sha256Hex.optional(),
+    uv: object({
+        groups: array(DependencyGroupName).max(100).optional().describe('Dependency groups synced besides the project\'s dependencies (none by default, not even dev).'),
+        extras: array(DependencyGroupName).max(100).optional().describe('Optional dependencies (extras) synced.'),
+    })
+        .strict()
+        .optional(),
     packages: record(PackageName, schemas_string().min(1)).optional().describe('pip freeze at record time.'),
     platform: schemas_string().min(1).optional().describe('sysconfig.get_platform() at record time, e.g. linux-x86_64.'),
     machine: MachineFingerprintSchema.optional(),
@@ -19786,6 +19850,24 @@ const Environment = object({
     }
     if (env.requirements === undefined && env.requirements_sha256 !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['requirements'], message: 'is required when requirements_sha256 is set' });
+    }
+    if (env.lockfile !== undefined && env.requirements !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['lockfile'], message: 'and requirements exclude each other: a uv project\'s environment is its lock (remove requirements)' });
+    }
+    if (env.lockfile !== undefined && env.python === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['python'], message: 'is required when lockfile is set' });
+    }
+    if (env.lockfile !== undefined && env.lockfile_sha256 === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['lockfile_sha256'], message: 'is required when lockfile is set' });
+    }
+    if (env.lockfile === undefined && env.lockfile_sha256 !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['lockfile'], message: 'is required when lockfile_sha256 is set' });
+    }
+    if (env.uv !== undefined && env.lockfile === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['uv'], message: 'applies to a uv project only: set lockfile (uv.lock)' });
+    }
+    if (env.installer !== undefined && env.requirements === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['installer'], message: 'applies to a requirements file only (a lockfile is always installed with uv)' });
     }
 });
 /** The same path listed twice would be checked twice and could disagree with itself (an artifact read as drift). */
@@ -19899,6 +19981,7 @@ const RunRecordSchema = object({
 
 
 
+
 const MAX_LISTED_PROBLEMS = 20;
 const SCHEMA_HINT = 'See the run record format in the README, or point your editor at schema/run-record.v1.json.';
 function describeIssue(issue) {
@@ -19949,9 +20032,12 @@ async function resolvePaths(record, dir, repoRoot, where) {
             throw new UserError(error.message, error.hint, { file, field, line });
         }
     };
-    const [workdir, requirements, config, data, artifacts, metrics, codeFiles] = await Promise.all([
+    const lockfile = record.environment?.lockfile;
+    const [workdir, requirements, lock, pyproject, config, data, artifacts, metrics, codeFiles] = await Promise.all([
         resolve(record.workdir ?? '.', ['workdir']),
         record.environment?.requirements ? resolve(record.environment.requirements, ['environment', 'requirements']) : undefined,
+        lockfile ? resolve(lockfile, ['environment', 'lockfile']) : undefined,
+        lockfile ? resolve(external_node_path_default().posix.join(external_node_path_default().posix.dirname(lockfile), PYPROJECT_NAME), ['environment', 'lockfile']) : undefined,
         Promise.all((record.config ?? []).map((entry, i) => resolve(entry.path, ['config', i, 'path']))),
         Promise.all((record.data ?? []).map(async (entry, i) => ({
             data: await resolve(entry.path, ['data', i, 'path']),
@@ -19966,7 +20052,11 @@ async function resolvePaths(record, dir, repoRoot, where) {
         const { file, line } = where(['workdir']);
         throw new UserError(`workdir ${workdir.repoRelative} is a file, not a folder`, 'Point `workdir` at the folder the command runs in.', { file, field: 'workdir', line });
     }
-    return { workdir, requirements, config, data, artifacts, metrics, codeFiles };
+    if (pyproject && !(await (0,promises_namespaceObject.stat)(pyproject.absolute).then((info) => info.isFile(), () => false))) {
+        const { file, line } = where(['environment', 'lockfile']);
+        throw new UserError(`${pyproject.repoRelative} is missing: a uv lockfile is synced with the pyproject.toml beside it`, 'Commit the project\'s pyproject.toml next to uv.lock, or point environment.lockfile at the uv.lock that has one.', { file, field: 'environment.lockfile', line });
+    }
+    return { workdir, requirements, ...(lock && pyproject ? { lockfile: { lock, pyproject } } : {}), config, data, artifacts, metrics, codeFiles };
 }
 /** Reads, validates and resolves a run record. Every problem is a UserError naming the field and line. */
 async function loadRecord(recordFile) {
@@ -20088,7 +20178,15 @@ const EnvironmentReportSchema = object({
     /** The hardware and native libraries of the record and of the rerun (see src/environment/machine). */
     machine: object({ recorded: MachineFingerprintSchema.optional(), actual: MachineFingerprintSchema }).strict().optional(),
     /** null: the record has no requirements and the command ran in the current environment. */
-    venv: object({ key: Text, source: schemas_enum(['built', 'local-cache', 'remote-cache']), durationMs: schema_Duration })
+    venv: object({
+        key: Text,
+        source: schemas_enum(['built', 'local-cache', 'remote-cache']),
+        durationMs: schema_Duration,
+        /** What built it: pip, `uv pip install`, or `uv sync` of a lock (absent in reports of earlier releases: pip). */
+        installer: schemas_enum(['pip', 'uv-pip', 'uv-sync']).optional(),
+        /** The uv that built it. */
+        uvVersion: Text.optional(),
+    })
         .strict()
         .nullable(),
     /** pip freeze of the rerun environment against `environment.packages`; null when none were recorded. */
@@ -20752,12 +20850,12 @@ function pipEnvironment(cacheRoot, base = process.env) {
     const env = withoutSecrets(base);
     return env[PIP_CACHE_DIR_ENV] ? env : { ...env, [PIP_CACHE_DIR_ENV]: pipCacheDirectory(cacheRoot) };
 }
-/** pip's whole output, kept as evidence: the message quotes only its end. Best effort: a log that cannot be written is left out. */
-async function keepPipLog(logDir, args, result) {
+/** An installer's whole output, kept as evidence: the message quotes only its end. Best effort: a log that cannot be written is left out. */
+async function keepInstallLog(logDir, name, command, result) {
     if (!logDir)
         return undefined;
-    const file = external_node_path_default().join(logDir, PIP_INSTALL_LOG_NAME);
-    const text = [`$ python ${args.join(' ')}`, `exit status ${result.code}`, '--- stdout ---', result.stdout, '--- stderr ---', result.stderr].join('\n');
+    const file = external_node_path_default().join(logDir, name);
+    const text = [`$ ${command}`, `exit status ${result.code}`, '--- stdout ---', result.stdout, '--- stderr ---', result.stderr].join('\n');
     try {
         await (0,promises_namespaceObject.mkdir)(logDir, { recursive: true });
         await (0,promises_namespaceObject.writeFile)(file, text);
@@ -20780,7 +20878,7 @@ async function pipInstall(python, requirementsFile, displayPath, cacheRoot, logD
         return;
     const output = `${result.stdout}\n${result.stderr}`;
     const requirement = failingRequirement(output);
-    const log = await keepPipLog(logDir, args, result);
+    const log = await keepInstallLog(logDir, PIP_INSTALL_LOG_NAME, `python ${args.join(' ')}`, result);
     throw new UserError(`the environment failed to build: pip install -r ${displayPath} exited ${result.code}${requirement ? `: could not install ${requirement}` : ''}\n${outputTail(output)}`, [
         requirement
             ? `Check that ${requirement} exists for this Python version and platform (\`pip index versions ${requirement.split(/[=<>!~;[ ]/)[0]}\`), and that the package index is reachable.`
@@ -20821,8 +20919,6 @@ class CurrentEnvironmentManager {
     }
 }
 
-;// CONCATENATED MODULE: external "node:timers/promises"
-const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./src/hashing/file-kind.ts
 // What a path is, in words for a message: "out/model.pkl is a FIFO".
 /** Pure: works on both `Stats` and `Dirent`. */
@@ -20959,12 +21055,13 @@ async function sha256PathIfExists(target) {
 // never changes once sealed (its fingerprint, which covers this file, is checked on every reuse), so its freeze is
 // taken once, when it is built, and read back afterwards.
 const Frozen = record(schemas_string().max(200), schemas_string().max(200));
+const freezeWithPip = (dir) => pipFreeze(external_node_path_default().join(dir, 'bin', 'python'));
 /** Written into a venv being built, before it is sealed. */
-async function storeFreeze(dir) {
-    await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, VENV_FREEZE_FILE), JSON.stringify(await pipFreeze(external_node_path_default().join(dir, 'bin', 'python'))));
+async function storeFreeze(dir, freeze) {
+    await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, VENV_FREEZE_FILE), JSON.stringify(await freeze(dir)));
 }
-/** The venv's packages: as stored when it was built, or (a venv built before this file existed) from pip. */
-async function frozenPackages(dir) {
+/** The venv's packages: as stored when it was built, or (a venv built before this file existed) listed again. */
+async function frozenPackages(dir, freeze) {
     const text = await (0,promises_namespaceObject.readFile)(external_node_path_default().join(dir, VENV_FREEZE_FILE), 'utf8').catch(() => undefined);
     let stored;
     try {
@@ -20973,7 +21070,24 @@ async function frozenPackages(dir) {
     catch {
         stored = undefined;
     }
-    return stored?.success ? stored.data : pipFreeze(external_node_path_default().join(dir, 'bin', 'python'));
+    return stored?.success ? stored.data : freeze(dir);
+}
+
+;// CONCATENATED MODULE: ./src/environment/local-requirements.ts
+
+// Requirements that install the project itself (`-e .`, `./pkg`, `file:` URLs) make a venv that holds this
+// checkout's code: cached under the requirements' hash, it would keep old code and pass a pull request falsely.
+const LOCAL_REQUIREMENT = /^\s*(?:-e\b|--editable\b|\.{1,2}(?:\/|$)|\/|file:)|@\s*file:/;
+/** Pure: whether any line of a requirements file installs from a local path. */
+function installsLocalPaths(text) {
+    return text.split('\n').some((line) => LOCAL_REQUIREMENT.test(line.replace(/(^|\s)#.*$/, '')));
+}
+async function requirementsInstallLocalPaths(file) {
+    return installsLocalPaths(await (0,promises_namespaceObject.readFile)(file, 'utf8'));
+}
+/** Pure: whether a requirements file pulls in other files (`-r base.txt`, `-c constraints.txt`), whose hashes a record does not hold. */
+function includesOtherFiles(text) {
+    return /^\s*(?:-[rc](?:\s|$|\S)|--requirement\b|--constraint\b)/m.test(text);
 }
 
 ;// CONCATENATED MODULE: ./src/environment/venv-integrity.ts
@@ -21027,88 +21141,82 @@ function changedVenvFiles(before, after) {
     return [...new Set([...before.keys(), ...after.keys()])].filter((file) => before.get(file) !== after.get(file)).sort();
 }
 
-;// CONCATENATED MODULE: ./src/environment/local-requirements.ts
+;// CONCATENATED MODULE: ./src/environment/managers/cached-venv.ts
 
-// Requirements that install the project itself (`-e .`, `./pkg`, `file:` URLs) make a venv that holds this
-// checkout's code: cached under the requirements' hash, it would keep old code and pass a pull request falsely.
-const LOCAL_REQUIREMENT = /^\s*(?:-e\b|--editable\b|\.{1,2}(?:\/|$)|\/|file:)|@\s*file:/;
-/** Pure: whether any line of a requirements file installs from a local path. */
-function installsLocalPaths(text) {
-    return text.split('\n').some((line) => LOCAL_REQUIREMENT.test(line.replace(/(^|\s)#.*$/, '')));
+
+
+
+
+
+
+
+
+
+/**
+ * What the rerun can reach in the cache folder (it finds it from the venv's path) that later builds trust without
+ * checking: repro-gate's uv, and uv's download cache (its unpacked files are copied into venvs as they are). A uv
+ * cache the user set (UV_CACHE_DIR) is theirs: other processes may write to it while the rerun runs.
+ */
+function protectedFolders(cacheRoot) {
+    return [toolsDirectory(cacheRoot), ...(process.env[UV_CACHE_DIR_ENV] ? [] : [uvCacheDirectory(cacheRoot)])];
 }
-async function requirementsInstallLocalPaths(file) {
-    return installsLocalPaths(await (0,promises_namespaceObject.readFile)(file, 'utf8'));
-}
-/** Pure: whether a requirements file pulls in other files (`-r base.txt`, `-c constraints.txt`), whose hashes a record does not hold. */
-function includesOtherFiles(text) {
-    return /^\s*(?:-[rc](?:\s|$|\S)|--requirement\b|--constraint\b)/m.test(text);
-}
-
-;// CONCATENATED MODULE: ./src/environment/managers/pip-venv.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-const LOCK_WAIT_MS = 250;
 async function exists(file) {
     return (0,promises_namespaceObject.access)(file).then(() => true, () => false);
 }
 /**
- * A fresh venv with `pip install -r requirements`, cached by key. Venvs are not relocatable, so each one is built
- * in place at its final path, and the completion marker is written last: a folder without it is half-built.
+ * A fresh venv, cached by key; each installer (pip, uv pip, uv sync) is one small subclass that says how the venv
+ * is keyed, built and listed. Venvs are not relocatable, so each one is built in place at its final path, and the
+ * completion marker is written last: a folder without it is half-built.
  */
-class PipVenvManager {
+class CachedVenvManager {
     request;
     constructor(request) {
         this.request = request;
     }
+    /** What the rerun needs besides the venv (a uv project's own code on the path). */
+    rerunAdditions(_dir) {
+        return {};
+    }
     async prepare() {
-        const { python, requiredPython, requirementsFile, recordedPackages, recordedPlatform, cacheRoot } = this.request;
+        const { python, requiredPython, recordedPackages, recordedPlatform, cacheRoot } = this.request;
         const started = performance.now();
-        const [interpreter, requirementsSha256] = await Promise.all([probeInterpreter(python), sha256File(requirementsFile)]);
+        const interpreter = await probeInterpreter(python);
         assertPythonMatches(requiredPython, interpreter, python, this.request.requiredPythonLine);
-        const key = venvCacheKey({ requirementsSha256, pythonVersion: interpreter.version, platform: interpreter.platform });
-        const local = await requirementsInstallLocalPaths(requirementsFile);
-        const dir = local ? await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-venv-')) : venvDirectory(cacheRoot, key);
-        if (local)
-            this.request.log(`${this.request.requirementsDisplayPath ?? requirementsFile} installs the project itself: the venv is built for this run only, never cached`);
-        const source = local ? await this.buildForThisRunOnly(key, dir, interpreter) : await this.obtain(key, dir, interpreter);
-        const venvPython = external_node_path_default().join(dir, 'bin', 'python');
-        const frozen = await frozenPackages(dir);
+        const plan = await this.plan(interpreter);
+        const { key, thisRunOnly } = plan;
+        const dir = thisRunOnly ? await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-venv-')) : venvDirectory(cacheRoot, key);
+        const source = thisRunOnly ? await this.buildForThisRunOnly(key, dir, interpreter) : await this.obtain(key, dir, interpreter);
+        const frozen = await frozenPackages(dir, this.freeze);
         const packages = recordedPackages ? diffPackages(recordedPackages, frozen) : null;
         const { remoteCache, log } = this.request;
         return {
             binDir: external_node_path_default().join(dir, 'bin'),
             venvDir: dir,
-            python: venvPython,
+            python: external_node_path_default().join(dir, 'bin', 'python'),
             packages: frozen,
+            ...this.rerunAdditions(dir),
+            protectedFolders: protectedFolders(cacheRoot),
             // Saved only after a rerun that left it intact (see src/environment/venv-integrity.ts).
-            saveToRemoteCache: source === 'built' && remoteCache && !local
-                ? () => remoteCache.save(key, dir).catch((error) => log(`venv cache save skipped: ${error.message}`))
+            saveToRemoteCache: source === 'built' && remoteCache && !thisRunOnly
+                ? async () => {
+                    // As sealed, not only as the rerun found it: nothing (a process left by the build) changed it since.
+                    const changed = await changesSinceSealed(dir);
+                    if (changed.length > 0)
+                        return log(`venv cache save skipped: the venv changed since it was built (${changed.slice(0, 3).join(', ')})`);
+                    await remoteCache.save(key, dir).catch((error) => log(`venv cache save skipped: ${error.message}`));
+                }
                 : undefined,
-            dispose: local ? () => (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true }) : undefined,
+            dispose: thisRunOnly ? () => (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true }) : undefined,
             report: {
                 python: { required: requiredPython, actual: interpreter.version },
                 platform: { recorded: recordedPlatform, actual: interpreter.platform },
-                venv: { key, source, durationMs: Math.round(performance.now() - started) },
+                venv: { key, source, durationMs: Math.round(performance.now() - started), ...plan.describe },
                 packages,
             },
         };
     }
     async obtain(key, dir, interpreter) {
-        // Read before anything is built, so a bad REPRO_GATE_CACHE_MAX_SIZE fails at once, not after minutes of pip.
+        // Read before anything is built, so a bad REPRO_GATE_CACHE_MAX_SIZE fails at once, not after minutes of installing.
         const bound = cacheBound();
         if (await this.intact(key, dir)) {
             await markUsed(dir);
@@ -21123,8 +21231,9 @@ class PipVenvManager {
     }
     async obtainLocked(key, dir, interpreter) {
         const marker = external_node_path_default().join(dir, VENV_COMPLETE_MARKER);
+        // An exclusive lock file, so two verifies building the same key never corrupt each other's venv.
         const lockFile = venvLockFile(dir);
-        const release = await this.lock(lockFile);
+        const release = await waitForLock(lockFile);
         const stopRefreshing = keepLockFresh(lockFile);
         try {
             // Another process may have finished building it while this one waited for the lock.
@@ -21151,20 +21260,14 @@ class PipVenvManager {
         }
     }
     /**
-     * `python -m venv`, `pip install`, then the completion marker (which also dates the venv's last use). Any failure
-     * removes the folder before the error goes on, so a failed build leaves nothing behind in the cache.
+     * The installer's work, the stored package list, then the completion marker (which also dates the venv's last use).
+     * Any failure removes the folder before the error goes on, so a failed build leaves nothing behind in the cache.
      */
     async build(key, dir, interpreter) {
-        const requirements = this.request.requirementsDisplayPath ?? this.request.requirementsFile;
-        this.request.log(`building a venv with Python ${interpreter.version} from ${requirements}`);
         await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(dir), { recursive: true });
         try {
-            const created = await capture(interpreter.executable, ['-I', '-m', 'venv', dir]);
-            if (created.code !== 0) {
-                throw new UserError(`the environment failed to build: python -m venv exited ${created.code}: ${created.stderr.trim()}`, 'Install the venv module for this interpreter (e.g. apt install python3-venv).');
-            }
-            await pipInstall(external_node_path_default().join(dir, 'bin', 'python'), this.request.requirementsFile, requirements, this.request.cacheRoot, this.request.logDir, this.request.installDir);
-            await storeFreeze(dir);
+            await this.install(dir, interpreter);
+            await storeFreeze(dir, this.freeze);
             await makeFilesReadOnly(dir);
             await sealVenv(dir);
             await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, VENV_COMPLETE_MARKER), `${key}\n`);
@@ -21189,16 +21292,375 @@ class PipVenvManager {
         this.request.log(`venv ${key}: changed since it was built (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''}); rebuilding it`);
         return false;
     }
-    /** An exclusive lock file, so two verifies building the same key never corrupt each other's venv. */
-    async lock(lockFile) {
-        await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(lockFile), { recursive: true });
-        // The cache's own lock (a stale one, left by a killed build, is broken), retried until it is free.
-        for (;;) {
-            const release = await tryLock(lockFile);
-            if (release)
-                return release;
-            await (0,external_node_timers_promises_namespaceObject.setTimeout)(LOCK_WAIT_MS);
+}
+
+;// CONCATENATED MODULE: ./src/environment/managers/pip-venv.ts
+
+
+
+
+
+
+
+
+
+/** `python -m venv`, then `pip install -r requirements`. */
+class PipVenvManager extends CachedVenvManager {
+    request;
+    freeze = freezeWithPip;
+    constructor(request) {
+        super(request);
+        this.request = request;
+    }
+    async plan(interpreter) {
+        return planForRequirements(this.request, interpreter);
+    }
+    async install(dir, interpreter) {
+        const requirements = this.request.requirementsDisplayPath ?? this.request.requirementsFile;
+        this.request.log(`building a venv with Python ${interpreter.version} from ${requirements}`);
+        const created = await capture(interpreter.executable, ['-I', '-m', 'venv', dir]);
+        if (created.code !== 0) {
+            throw new UserError(`the environment failed to build: python -m venv exited ${created.code}: ${created.stderr.trim()}`, 'Install the venv module for this interpreter (e.g. apt install python3-venv).');
         }
+        await pipInstall(external_node_path_default().join(dir, 'bin', 'python'), this.request.requirementsFile, requirements, this.request.cacheRoot, this.request.logDir, this.request.installDir);
+    }
+}
+/** A requirements file's venv, keyed by its bytes (and by uv's version when uv installs it); one that installs local code is never cached. */
+async function planForRequirements(request, interpreter, uvVersion) {
+    const [requirementsSha256, thisRunOnly] = await Promise.all([sha256File(request.requirementsFile), requirementsInstallLocalPaths(request.requirementsFile)]);
+    if (thisRunOnly)
+        request.log(`${request.requirementsDisplayPath ?? request.requirementsFile} installs the project itself: the venv is built for this run only, never cached`);
+    const installer = uvVersion === undefined ? undefined : { name: 'uv-pip', version: uvVersion, inputs: [] };
+    return {
+        key: venvCacheKey({ requirementsSha256, pythonVersion: interpreter.version, platform: interpreter.platform, installer }),
+        thisRunOnly,
+        describe: uvVersion === undefined ? { installer: 'pip' } : { installer: 'uv-pip', uvVersion },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/environment/uv/uv-commands.ts
+
+
+
+
+
+
+
+
+
+/**
+ * The host's uv variables that only say where packages come from and how to reach them, as PIP_INDEX_URL does for
+ * pip. Every other UV_* variable is dropped: UV_PROJECT, UV_WORKING_DIR or UV_CONFIG_FILE could point uv at another
+ * folder (the checkout itself), and UV_NO_BINARY or UV_COMPILE_BYTECODE would change a venv without changing its key.
+ */
+const HOST_UV_VARIABLES = new Set(['UV_CACHE_DIR', 'UV_INDEX_URL', 'UV_EXTRA_INDEX_URL', 'UV_DEFAULT_INDEX', 'UV_INDEX', 'UV_NATIVE_TLS', 'UV_HTTP_TIMEOUT', 'UV_REQUEST_TIMEOUT', 'UV_INSECURE_HOST', 'UV_KEYRING_PROVIDER']);
+/**
+ * How every uv command runs: uv's download cache in repro-gate's cache folder (a UV_CACHE_DIR the user set wins),
+ * the given interpreter only (uv never downloads a Python of its own), and files copied out of uv's cache rather
+ * than hard-linked: a sealed venv's files must be its own, since their inode times are its fingerprint. Every
+ * command also gets `--no-config`: a uv.toml in the checkout or any folder above it would otherwise change what is
+ * installed without changing the venv's key.
+ */
+function uvEnvironment(cacheRoot, base = process.env) {
+    const env = Object.fromEntries(Object.entries(withoutSecrets(base)).filter(([name]) => !name.startsWith('UV_') || HOST_UV_VARIABLES.has(name)));
+    return {
+        ...env,
+        [UV_CACHE_DIR_ENV]: env[UV_CACHE_DIR_ENV] || uvCacheDirectory(cacheRoot),
+        UV_PYTHON_DOWNLOADS: 'never',
+        UV_LINK_MODE: 'copy',
+        UV_NO_PROGRESS: '1',
+    };
+}
+async function runUv(run, args, options = {}) {
+    return capture(run.uv.executable, [...args, '--no-config'], { ...uvEnvironment(run.cacheRoot), ...options.env }, options.cwd);
+}
+/** uv's words for an option it does not know: a uv on PATH older than the options repro-gate passes. */
+const UNKNOWN_OPTION = /unexpected argument '(--[a-z-]+)'/;
+async function uv_commands_failure(run, args, result, what, field, hint) {
+    const unknown = UNKNOWN_OPTION.exec(result.stderr)?.[1];
+    if (unknown) {
+        return new UserError(`the uv on PATH (${run.uv.executable}, ${run.uv.version}) is too old: it does not know ${unknown}`, `Upgrade uv (astral-sh/setup-uv with a recent version), or take it off PATH: repro-gate then installs uv ${UV_PINNED_VERSION} itself.`, { field });
+    }
+    const log = await keepInstallLog(run.logDir, UV_INSTALL_LOG_NAME, `uv ${args.join(' ')}`, result);
+    return new UserError(`the environment failed to build: ${what} exited ${result.code ?? result.spawnError?.code}\n${outputTail(`${result.stdout}\n${result.stderr}`)}`, [hint, log ? `uv's full output: ${log}` : ''].filter(Boolean).join(' '), { field });
+}
+/** `uv venv`: a bare venv (no pip in it) for the given interpreter. */
+async function uvCreateVenv(run, python, dir) {
+    const args = ['venv', '--python', python, dir];
+    const result = await runUv(run, args);
+    if (result.code !== 0)
+        throw await uv_commands_failure(run, args, result, 'uv venv', 'environment.python', 'Check that the interpreter runs and that uv supports it.');
+}
+/** `uv pip install -r` into the venv, from `cwd` (the sandbox's copy), so relative paths in the requirements resolve there. */
+async function uvPipInstall(run, venvPython, requirementsFile, displayPath, cwd) {
+    const args = ['pip', 'install', '--python', venvPython, '-r', requirementsFile];
+    const result = await runUv(run, args, { cwd });
+    if (result.code !== 0) {
+        throw await uv_commands_failure(run, args, result, `uv pip install -r ${displayPath}`, 'environment.requirements', 'Check that every pin exists for this Python version and platform, and that the package index is reachable.');
+    }
+}
+/** uv's words when the lock is out of date with pyproject.toml. */
+const STALE_LOCK = /needs to be updated, but `--(?:check|locked)` was provided/;
+/**
+ * `uv lock --check`: whether the lock still matches pyproject.toml. Run on its own, before the venv is built and
+ * without its path: with static metadata it runs none of the project's code (see UvProjectManager for dynamic).
+ */
+async function uvLockCheck(run, project) {
+    const args = ['lock', '--check', '--python', project.python];
+    const result = await runUv(run, args, { cwd: project.projectDir });
+    if (result.code === 0)
+        return;
+    if (STALE_LOCK.test(result.stderr)) {
+        const folder = external_node_path_default().posix.dirname(project.displayPath);
+        throw new UserError(`${project.displayPath} no longer matches ${external_node_path_default().posix.join(folder, PYPROJECT_NAME)}: the lock is out of date`, `Run \`uv lock\`${folder === '.' ? '' : ` in ${folder}`}, commit the new ${UV_LOCKFILE_NAME}, then \`repro-gate record --update\` the record.`, { field: 'environment.lockfile', line: project.line });
+    }
+    throw await uv_commands_failure(run, args, result, `uv lock --check (${project.displayPath})`, 'environment.lockfile', 'Check that the lock and pyproject.toml are valid (`uv lock --check` in the project), and that the package index is reachable.');
+}
+/**
+ * `uv sync --frozen` of the locked dependencies alone into `venvDir`, as the lock has them (checked first by
+ * uvLockCheck): the project and any other local package are never installed (a cached copy of them would keep old
+ * code), and the dev group only when the record names it.
+ */
+async function uvSync(run, project) {
+    const args = [
+        'sync',
+        '--frozen',
+        '--no-install-local',
+        '--no-default-groups',
+        ...project.groups.map((group) => `--group=${group}`),
+        ...project.extras.map((extra) => `--extra=${extra}`),
+        '--python',
+        project.python,
+    ];
+    // UV_PROJECT_ENVIRONMENT puts the venv in the cache: nothing (no .venv) is written into the project's folder.
+    const result = await runUv(run, args, { cwd: project.projectDir, env: { UV_PROJECT_ENVIRONMENT: project.venvDir } });
+    if (result.code === 0)
+        return;
+    throw await uv_commands_failure(run, args, result, `uv sync --frozen (${project.displayPath})`, 'environment.lockfile', 'Check that every locked package exists for this Python version and platform, and that the package index is reachable.');
+}
+/** The venv's packages, as `pip freeze` would list them (a uv venv has no pip). */
+async function uvFreeze(run, venvPython) {
+    const result = await runUv(run, ['pip', 'freeze', '--python', venvPython]);
+    if (result.code !== 0)
+        throw new UserError(`uv pip freeze failed for ${venvPython}: ${result.stderr.trim().split('\n').at(-1) ?? ''}`, 'Check that the venv is intact; `repro-gate cache prune` removes it.');
+    return parseFreeze(result.stdout);
+}
+
+;// CONCATENATED MODULE: ./src/environment/uv/locate-uv.ts
+
+
+
+
+
+
+
+
+const PARTIAL = '.partial-';
+async function uvAt(executable) {
+    const result = await capture(executable, ['--version']);
+    const version = result.code === 0 ? /^uv (\S+)/.exec(result.stdout.trim())?.[1] : undefined;
+    return version ? { executable, version } : undefined;
+}
+/**
+ * The uv on PATH (what astral-sh/setup-uv puts there), or else a pinned uv that repro-gate installs with the given
+ * interpreter's pip into its own cache folder, once per cache: never into the user's environment.
+ */
+async function locateUv(options) {
+    const onPath = await uvAt('uv');
+    if (onPath)
+        return onPath;
+    const dir = external_node_path_default().join(toolsDirectory(options.cacheRoot), `uv-${UV_PINNED_VERSION}`);
+    const executable = external_node_path_default().join(dir, 'bin', 'uv');
+    const installed = await uvAt(executable);
+    if (installed)
+        return installed;
+    const release = await waitForLock(`${dir}.lock`);
+    const stopRefreshing = keepLockFresh(`${dir}.lock`);
+    try {
+        // Another process may have installed it while this one waited.
+        const ready = await uvAt(executable);
+        if (ready)
+            return ready;
+        options.log(`no uv on PATH: installing uv ${UV_PINNED_VERSION} with pip into ${dir} (put uv on PATH, e.g. with astral-sh/setup-uv, to use your own)`);
+        // Installed beside its final place and renamed into it, so a killed install never leaves a broken uv behind;
+        // what a killed one left is removed here, under the lock.
+        const leftovers = (await (0,promises_namespaceObject.readdir)(external_node_path_default().dirname(dir))).filter((name) => name.startsWith(`${external_node_path_default().basename(dir)}${PARTIAL}`));
+        await Promise.all(leftovers.map((name) => (0,promises_namespaceObject.rm)(external_node_path_default().join(external_node_path_default().dirname(dir), name), { recursive: true, force: true })));
+        const staging = await (0,promises_namespaceObject.mkdtemp)(`${dir}${PARTIAL}`);
+        try {
+            const args = ['-I', '-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '--no-deps', '--target', staging, `uv==${UV_PINNED_VERSION}`];
+            const result = await capture(options.python, args, pipEnvironment(options.cacheRoot));
+            if (result.code !== 0) {
+                throw new UserError(`uv is not on PATH, and installing uv ${UV_PINNED_VERSION} with pip failed (exit ${result.code}): ${result.stderr.trim().split('\n').at(-1) ?? ''}`, 'Install uv before repro-gate runs (astral-sh/setup-uv in a workflow, or `pip install uv`), or make PyPI reachable.');
+            }
+            await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+            await (0,promises_namespaceObject.rename)(staging, dir);
+        }
+        finally {
+            await (0,promises_namespaceObject.rm)(staging, { recursive: true, force: true });
+        }
+        await (0,promises_namespaceObject.access)(executable);
+        const fresh = await uvAt(executable);
+        if (!fresh)
+            throw new UserError(`the uv installed into ${dir} does not run`, `Remove ${dir} and try again, or put uv on PATH.`);
+        return fresh;
+    }
+    finally {
+        stopRefreshing();
+        await release();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/environment/managers/uv-venv.ts
+
+
+
+
+
+
+/** What the uv installers share: finding uv (its version keys the venv) and listing a venv that has no pip. */
+class UvVenvManager extends CachedVenvManager {
+    located;
+    freeze = (dir) => uvFreeze(this.uvRun(), external_node_path_default().join(dir, 'bin', 'python'));
+    /** Called first, by `plan`. */
+    async locate(python) {
+        this.located ??= await locateUv({ cacheRoot: this.request.cacheRoot, python, log: this.request.log });
+        return this.located;
+    }
+    uvRun() {
+        if (!this.located)
+            throw new Error('uv is used before it was located');
+        return { uv: this.located, cacheRoot: this.request.cacheRoot, logDir: this.request.logDir };
+    }
+    rerunAdditions(_dir) {
+        const executable = this.located?.executable;
+        const installed = executable !== undefined && external_node_path_default().isAbsolute(executable) && isInside(toolsDirectory(this.request.cacheRoot), executable);
+        // A uv that repro-gate installed is not on PATH: the command may still call `uv run`.
+        return installed ? { toolBinDir: external_node_path_default().dirname(executable) } : {};
+    }
+}
+
+;// CONCATENATED MODULE: ./src/environment/managers/uv-pip.ts
+
+
+
+
+/** `environment.installer: uv`: `uv venv`, then `uv pip install -r requirements` (the same pins, installed faster). */
+class UvPipManager extends UvVenvManager {
+    request;
+    constructor(request) {
+        super(request);
+        this.request = request;
+    }
+    async plan(interpreter) {
+        const uv = await this.locate(interpreter.executable);
+        return planForRequirements(this.request, interpreter, uv.version);
+    }
+    async install(dir, interpreter) {
+        const requirements = this.request.requirementsDisplayPath ?? this.request.requirementsFile;
+        this.request.log(`building a venv with Python ${interpreter.version} from ${requirements} with uv`);
+        await uvCreateVenv(this.uvRun(), interpreter.executable, dir);
+        await uvPipInstall(this.uvRun(), external_node_path_default().join(dir, 'bin', 'python'), this.request.requirementsFile, requirements, this.request.installDir);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/environment/uv/local-build.ts
+// Pure: whether syncing a uv project runs code of the checkout, read from its pyproject.toml and uv.lock texts.
+/**
+ * Why syncing this lock runs code of the checkout, or undefined when it does not: dependencies declared dynamic (uv
+ * builds the project to learn them), or local packages besides the project (workspace members, path dependencies,
+ * whose metadata uv may build). Such a venv is built for this run only, never cached, as pip's are for `-e .`.
+ */
+function lockBuildsLocalCode(pyproject, lock) {
+    if (/^\s*dynamic\s*=\s*\[[^\]]*["'](?:dependencies|optional-dependencies)["']/m.test(pyproject))
+        return 'pyproject.toml declares its dependencies dynamic (uv builds the project to learn them)';
+    const local = [...lock.matchAll(/^source = \{ (?:editable|directory|path) = "([^"]*)" \}/gm)].map((match) => match[1]).filter((folder) => folder !== '.');
+    if (local.length > 0)
+        return `the lock holds local packages besides the project (${local.slice(0, 3).join(', ')}${local.length > 3 ? ', …' : ''})`;
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/environment/managers/uv-project.ts
+
+
+
+
+
+
+
+
+const isFolder = (folder) => (0,promises_namespaceObject.stat)(folder).then((info) => info.isDirectory(), () => false);
+const uv_project_exists = (file) => (0,promises_namespaceObject.stat)(file).then(() => true, () => false);
+/**
+ * Where a packaged project's own code is imported from, as uv's editable install would put it on the path: `src/`
+ * when the package is there (a src layout), else the project's folder. A project without a build system is not
+ * installed by uv at all, so nothing is added.
+ */
+async function projectImportRoot(projectDir, pyproject) {
+    if (!/^\s*\[build-system\]/m.test(pyproject))
+        return undefined;
+    const name = /^\s*name\s*=\s*["']([^"']+)["']/m.exec(pyproject)?.[1];
+    const module = name?.toLowerCase().replace(/[-.]+/g, '_');
+    const src = external_node_path_default().join(projectDir, 'src');
+    if (module && (await isFolder(external_node_path_default().join(projectDir, module))))
+        return projectDir;
+    if (module && ((await isFolder(external_node_path_default().join(src, module))) || (await uv_project_exists(external_node_path_default().join(src, `${module}.py`)))))
+        return src;
+    return (await isFolder(src)) ? src : projectDir;
+}
+/**
+ * `environment.lockfile`: a uv project. The cached venv holds the locked dependencies only; the project's own code
+ * is never installed into it, and the rerun imports it from the sandbox's copy, so a change to it is always run.
+ */
+class UvProjectManager extends UvVenvManager {
+    request;
+    importRoot;
+    constructor(request) {
+        super(request);
+        this.request = request;
+    }
+    project(interpreter) {
+        const { lockfile } = this.request;
+        return { projectDir: external_node_path_default().dirname(lockfile.file), python: interpreter.executable, displayPath: lockfile.displayPath, line: lockfile.line };
+    }
+    async plan(interpreter) {
+        const { lockfile } = this.request;
+        const projectDir = external_node_path_default().dirname(lockfile.file);
+        const pyprojectFile = external_node_path_default().join(projectDir, PYPROJECT_NAME);
+        const [uv, lockSha256, pyprojectSha256, pyproject, lock] = await Promise.all([
+            this.locate(interpreter.executable),
+            sha256File(lockfile.file),
+            sha256File(pyprojectFile),
+            (0,promises_namespaceObject.readFile)(pyprojectFile, 'utf8'),
+            (0,promises_namespaceObject.readFile)(lockfile.file, 'utf8'),
+        ]);
+        this.importRoot = await projectImportRoot(projectDir, pyproject);
+        const buildsLocalCode = lockBuildsLocalCode(pyproject, lock);
+        if (buildsLocalCode)
+            this.request.log(`${lockfile.displayPath}: ${buildsLocalCode}, so the venv is built for this run only, never cached`);
+        const inputs = [`pyproject:${pyprojectSha256}`, `groups:${[...lockfile.groups].sort().join(',')}`, `extras:${[...lockfile.extras].sort().join(',')}`];
+        return {
+            key: venvCacheKey({ requirementsSha256: lockSha256, pythonVersion: interpreter.version, platform: interpreter.platform, installer: { name: 'uv-sync', version: uv.version, inputs } }),
+            thisRunOnly: buildsLocalCode !== undefined,
+            describe: { installer: 'uv-sync', uvVersion: uv.version },
+        };
+    }
+    async install(dir, interpreter) {
+        const { lockfile } = this.request;
+        const project = this.project(interpreter);
+        // A stale lock is an error, found before anything is installed (sync itself then installs the lock as it is).
+        await uvLockCheck(this.uvRun(), project);
+        this.request.log(`building a venv with Python ${interpreter.version} from ${lockfile.displayPath} with uv sync`);
+        await uvSync(this.uvRun(), { ...project, venvDir: dir, groups: lockfile.groups, extras: lockfile.extras });
+    }
+    rerunAdditions(dir) {
+        return {
+            ...super.rerunAdditions(dir),
+            importPaths: this.importRoot === undefined ? [] : [external_node_path_default().relative(this.request.installDir, this.importRoot) || '.'],
+            // `uv run` in the command uses this venv as it is: it never syncs (installing into the cached venv), downloads,
+            // or reads a uv.toml or .env file, which could change what runs without the record or the probe seeing it.
+            variables: { UV_PROJECT_ENVIRONMENT: dir, UV_NO_SYNC: '1', UV_OFFLINE: '1', UV_PYTHON_DOWNLOADS: 'never', UV_NO_CONFIG: '1', UV_NO_ENV_FILE: '1' },
+        };
     }
 }
 
@@ -21208,10 +21670,19 @@ class PipVenvManager {
 
 
 
+
+
 /** Picks the manager for a record, like setup-python's per-tool classes behind one factory. */
 function createEnvironmentManager(request) {
-    const { requirementsFile } = request;
-    return requirementsFile ? new PipVenvManager({ ...request, requirementsFile }) : new CurrentEnvironmentManager(request);
+    const { requirementsFile, lockfile, installDir } = request;
+    if (lockfile) {
+        if (!installDir)
+            throw new Error('a uv project is synced from the sandbox\'s copy: installDir is required');
+        return new UvProjectManager({ ...request, lockfile, installDir });
+    }
+    if (requirementsFile)
+        return request.installer === 'uv' ? new UvPipManager({ ...request, requirementsFile }) : new PipVenvManager({ ...request, requirementsFile });
+    return new CurrentEnvironmentManager(request);
 }
 function prepareEnvironment(request) {
     return createEnvironmentManager(request).prepare();
@@ -21567,7 +22038,11 @@ async function checkInputs(loaded) {
     const requirements = paths.requirements && environment?.requirements_sha256
         ? [hashCheck('requirements', paths.requirements, environment.requirements_sha256, lineOf(['environment', 'requirements_sha256']))]
         : [];
-    return Promise.all([...data, ...config, ...requirements]);
+    // A uv project's lock is its environment's pins, checked like a requirements file.
+    const lockfile = paths.lockfile && environment?.lockfile_sha256
+        ? [hashCheck('requirements', paths.lockfile.lock, environment.lockfile_sha256, lineOf(['environment', 'lockfile_sha256']))]
+        : [];
+    return Promise.all([...data, ...config, ...requirements, ...lockfile]);
 }
 
 ;// CONCATENATED MODULE: ./src/hashing/small-files.ts
@@ -21804,15 +22279,24 @@ async function learnedSet(command, sandboxRoot, trace, request) {
 }
 /**
  * A command the learned set can describe whole: one Python interpreter running a script or module, with plain words
- * as arguments (`python train.py configs/a.yaml`, `python -m pkg.train`). Anything a shell would interpret first (a
- * script of its own, pipes, variables, quoting) may read files that no probed process opens.
+ * as arguments (`python train.py configs/a.yaml`, `python -m pkg.train`), perhaps through a bare `uv run` (which, in
+ * a rerun, runs the rebuilt venv's interpreter as it is: see src/environment/managers/uv-project.ts). Anything a
+ * shell would interpret first (a script of its own, pipes, variables, quoting) may read files that no probed process opens.
  */
-const PLAIN_PYTHON_COMMAND = /^(?:[A-Za-z_][A-Za-z0-9_]*=[\w./:=,+-]*\s+)*(?:[\w./+-]*\/)?python[0-9.]*(?:\s+[\w./:=,+@%-]+)+\s*$/;
+const PLAIN_PYTHON_COMMAND = /^(?:[A-Za-z_][A-Za-z0-9_]*=[\w./:=,+-]*\s+)*(?:uv\s+run\s+)?(?:[\w./+-]*\/)?python[0-9.]*(?:\s+[\w./:=,+@%-]+)+\s*$/;
 /** Why the files the run read are not the training's whole input set; undefined when they are. */
 function inputSetGap(command, trace) {
     if (!PLAIN_PYTHON_COMMAND.test(command))
         return 'the command is not one plain Python invocation (python script.py …), so what a shell or another program reads is not seen';
-    if (/\s-[A-Za-z]*[IES]/.test(command.split(/\s+/).slice(1, 3).join(' ')))
+    if (/^(?:\S+=\S*\s+)*UV_\w*=/.test(command.trim()))
+        return 'the command sets uv variables (UV_…), which can make uv read files (an env file, a config) that no probed process opens';
+    const words = command.trim().split(/\s+/);
+    const python = words.findIndex((word) => /(?:^|\/)python[0-9.]*$/.test(word));
+    // The interpreter's own options come before the script or module; what follows them is the program's.
+    const options = words.slice(python + 1);
+    const program = options.findIndex((word) => !word.startsWith('-'));
+    const interpreterOptions = program === -1 ? options : options.slice(0, program);
+    if (interpreterOptions.some((word) => /^-[A-Za-z]*[IES]/.test(word)))
         return 'python -I, -E or -S skips the probe';
     if (trace.processes.length === 0)
         return 'no Python process of the command was seen by the probe';
@@ -22823,6 +23307,9 @@ function updateRecordText(text, measured, warnings = []) {
     if (measured.requirementsSha256 && doc.hasIn(['environment', 'requirements'])) {
         doc.setIn(['environment', 'requirements_sha256'], measured.requirementsSha256);
     }
+    if (measured.requirementsSha256 && doc.hasIn(['environment', 'lockfile'])) {
+        doc.setIn(['environment', 'lockfile_sha256'], measured.requirementsSha256);
+    }
     if (measured.metrics && doc.hasIn(['metrics']))
         replaceMetricValues(doc, measured.metrics);
     if (measured.python) {
@@ -22896,7 +23383,7 @@ function rerunEnvironment(options) {
     const env = Object.fromEntries(Object.entries(base).filter(([name]) => (isHostVariable(name) || passed.has(name)) && !isSecretVariable(name)));
     if (binDir && venvDir) {
         env.VIRTUAL_ENV = venvDir;
-        env.PATH = [binDir, base.PATH].filter(Boolean).join((external_node_path_default()).delimiter);
+        env.PATH = [binDir, base.PATH, options.toolBinDir].filter(Boolean).join((external_node_path_default()).delimiter);
     }
     Object.assign(env, {
         HOME: sandbox.home,
@@ -28027,6 +28514,25 @@ async function inCopy(sandboxRoot, file) {
     const copy = external_node_path_default().join(sandboxRoot, file.repoRelative);
     return (await (0,promises_namespaceObject.stat)(copy).then((info) => info.isFile(), () => false)) ? copy : file.absolute;
 }
+/** A file of the repository in the sandbox's copy only (a uv project's lock, which uv works beside): never the checkout's. */
+async function onlyInCopy(sandboxRoot, file) {
+    const copy = external_node_path_default().join(sandboxRoot, file.repoRelative);
+    if (await (0,promises_namespaceObject.stat)(copy).then((info) => info.isFile(), () => false))
+        return copy;
+    throw new UserError(`${file.repoRelative} is not in the copy of the repository the command runs in`, 'Make sure git does not ignore it, and that it is a regular file (not a link out of the repository).');
+}
+/** Folders the rerun changed (a fingerprint taken before it differs from now) are removed: no later build may trust them. */
+async function discardChangedFolders(folders, before) {
+    const changed = [];
+    for (const [i, folder] of folders.entries()) {
+        const now = await fingerprintVenv(folder).catch(() => new Map());
+        if (changedVenvFiles(before[i], now).length === 0)
+            continue;
+        await (0,promises_namespaceObject.rm)(folder, { recursive: true, force: true });
+        changed.push(folder);
+    }
+    return changed;
+}
 async function runInSandbox(request) {
     // Read before the command runs: nvidia-smi is found on PATH, which the command could otherwise have changed.
     const host = hostFingerprint();
@@ -28054,15 +28560,20 @@ async function runInSandbox(request) {
         }
         const seedingPolicy = { seeds: request.seeds, ...request.seeding, variables };
         const plan = seedPlan(seedingPolicy);
-        const probeVariables = { ...probe.environment(sandbox.root, variables.PYTHONPATH, request.copyPaths), ...plan.probe };
+        // A uv project's own code comes from this sandbox's copy, ahead of the record's own PYTHONPATH (if any).
+        const importPaths = (environment.importPaths ?? []).map((folder) => external_node_path_default().join(sandbox.root, folder));
+        const pythonPath = [...importPaths, ...(variables.PYTHONPATH === undefined ? [] : [variables.PYTHONPATH])].join((external_node_path_default()).delimiter) || undefined;
+        const probeVariables = { ...probe.environment(sandbox.root, pythonPath, request.copyPaths), ...plan.probe };
         // Helpers run without the probe: the project's own PYTHONPATH (if any) is what they need to import its classes.
-        const restoredPythonPath = variables.PYTHONPATH === undefined ? {} : { PYTHONPATH: variables.PYTHONPATH };
+        const restoredPythonPath = pythonPath === undefined ? {} : { PYTHONPATH: pythonPath };
         const unvaried = {
             ...rerunEnvironment({
                 base: withoutSecrets(process.env),
                 binDir: environment.binDir,
                 venvDir: environment.venvDir,
-                variables: { ...plan.environment, ...variables },
+                toolBinDir: environment.toolBinDir,
+                // The environment's own variables win: a record cannot make `uv run` sync into, or read past, the rebuilt venv.
+                variables: { ...plan.environment, ...variables, ...environment.variables },
                 seeds: request.seeds,
                 passEnv: request.passEnv,
                 sandbox,
@@ -28072,10 +28583,12 @@ async function runInSandbox(request) {
         };
         const env = request.variation?.environment?.(unvaried) ?? unvaried;
         const venvDir = environment.venvDir;
-        const [before, venvBefore, venvRealPath] = await Promise.all([
+        const protectedFolders = environment.protectedFolders ?? [];
+        const [before, venvBefore, venvRealPath, protectedBefore] = await Promise.all([
             fingerprintWorkingTree(request.repoRoot, request.isGitRepo),
             venvDir ? fingerprintVenv(venvDir) : undefined,
             venvDir ? (0,promises_namespaceObject.realpath)(venvDir) : null,
+            Promise.all(protectedFolders.map((folder) => fingerprintVenv(folder).catch(() => new Map()))),
         ]);
         const result = await request.stage('rerun', () => runCommand({
             command: request.command,
@@ -28091,6 +28604,7 @@ async function runInSandbox(request) {
             await (0,promises_namespaceObject.rm)(venvDir, { recursive: true, force: true });
         else
             await environment.saveToRemoteCache?.();
+        const tampered = await discardChangedFolders(protectedFolders, protectedBefore);
         const trace = await readTrace(probe.traceFile);
         const environmentUse = judgeEnvironmentUse({
             processes: trace.processes,
@@ -28103,6 +28617,7 @@ async function runInSandbox(request) {
             ...seeding.warnings,
             ...(sandbox.omittedLinks.length > 0 ? [`left out of the sandbox, as links that lead outside the repository: ${sandboxed_run_listed(sandbox.omittedLinks)}`] : []),
             ...(venvChanges.length > 0 ? [`the command changed the cached venv (${sandboxed_run_listed(venvChanges)}): it was discarded, not reused or saved to the cache`] : []),
+            ...tampered.map((folder) => `the command changed ${folder}, which later venv builds read: it was removed (its downloads are fetched again)`),
         ];
         const helperEnvironment = Object.fromEntries(Object.entries(env).filter(([name]) => !Object.hasOwn(probeVariables, name)));
         // The interpreter the command ran with: the venv's, or in the current environment the first one the probe saw.
@@ -28419,8 +28934,27 @@ function variationEffects(first, varied) {
 
 
 
+/** A uv project's lock and pyproject.toml: copied into the sandbox even when git does not track them, since uv syncs from there. */
+function lockfilePaths(paths) {
+    return paths.lockfile ? [paths.lockfile.lock, paths.lockfile.pyproject] : [];
+}
+/**
+ * A uv project's files that decide its environment without being hashed into the record: every pyproject.toml of
+ * the project (its own, its workspace members'), whose change the lock may not follow (a stale lock only a rerun
+ * finds), and the Python pin. Watched by `verify --affected`.
+ */
+function uvProjectFiles(paths) {
+    if (!paths.lockfile)
+        return [];
+    const project = external_node_path_default().posix.dirname(paths.lockfile.lock.repoRelative);
+    const inProject = (glob) => (project === '.' ? glob : `${project}/${glob}`);
+    return [inProject('**/pyproject.toml'), inProject('.python-version')];
+}
 /** Why the record's environment could run code the learned set does not cover; undefined when it cannot. */
 async function environmentOutsideRecord(loaded) {
+    // A lock's venv holds no local code: the project's own is imported from the sandbox's copy, where the probe sees it read.
+    if (loaded.paths.lockfile)
+        return undefined;
     const requirements = loaded.paths.requirements;
     if (!requirements)
         return 'the record has no requirements: it runs in an environment repro-gate cannot compare with the record';
@@ -28438,6 +28972,7 @@ function declaredAndOwn(loaded) {
         ...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]),
         ...paths.config,
         ...(paths.requirements ? [paths.requirements] : []),
+        ...(paths.lockfile ? [paths.lockfile.lock] : []),
         ...paths.artifacts,
         ...(paths.metrics ? [paths.metrics] : []),
     ];
@@ -28563,6 +29098,16 @@ class RecordVerification {
                 requiredPythonLine: loaded.lineOf(['environment', 'python']),
                 requirementsFile: paths.requirements ? await inCopy(sandboxRoot, paths.requirements) : undefined,
                 requirementsDisplayPath: paths.requirements?.repoRelative,
+                installer: record.environment?.installer,
+                lockfile: paths.lockfile
+                    ? {
+                        file: await onlyInCopy(sandboxRoot, paths.lockfile.lock),
+                        displayPath: paths.lockfile.lock.repoRelative,
+                        groups: record.environment?.uv?.groups ?? [],
+                        extras: record.environment?.uv?.extras ?? [],
+                        line: loaded.lineOf(['environment', 'lockfile']),
+                    }
+                    : undefined,
                 installDir: sandboxRoot,
                 recordedPackages: record.environment?.packages,
                 recordedPlatform: record.environment?.platform,
@@ -28586,7 +29131,7 @@ class RecordVerification {
             command: record.command,
             workdir: paths.workdir.repoRelative,
             workdirLine: loaded.lineOf(['workdir']),
-            copyPaths: paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
+            copyPaths: [...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...lockfilePaths(paths)].map((p) => p.repoRelative),
             outputs,
             prepareEnvironment: prepareWith(this.stage),
             variables: record.environment?.variables ?? {},
@@ -28612,7 +29157,7 @@ class RecordVerification {
     }
     /** `verify --affected`: decides whether the record must be rerun; one that need not be is `unaffected`. */
     async isAffected(loaded, learnedFiles, changes) {
-        const globs = loaded.record.code?.watch ?? [];
+        const globs = [...(loaded.record.code?.watch ?? []), ...uvProjectFiles(loaded.paths)];
         const environmentGap = await environmentOutsideRecord(loaded);
         const decision = decideAffected({
             learnedFiles,
@@ -29596,12 +30141,21 @@ function causesSection(record, options) {
     });
     return `**Likely causes**\n\n${lines.join('\n')}`;
 }
+/** How a venv was built, when not by pip: ` with uv 0.13.9`, ` by uv sync 0.13.9`. */
+function installedWith(venv) {
+    const version = venv.uvVersion ? ` ${markdown_esc(venv.uvVersion)}` : '';
+    if (venv.installer === 'uv-pip')
+        return ` with uv${version}`;
+    if (venv.installer === 'uv-sync')
+        return ` by uv sync${version}`;
+    return '';
+}
 function environmentSection(environment, options) {
     if (!environment)
         return undefined;
     const python = environment.python.required ? `Python ${markdown_esc(environment.python.actual)} (record: ${markdown_esc(environment.python.required)})` : `Python ${markdown_esc(environment.python.actual)}`;
     const platform = environment.platform.recorded && environment.platform.recorded !== environment.platform.actual ? `${markdown_esc(environment.platform.actual)} (record: ${markdown_esc(environment.platform.recorded)})` : markdown_esc(environment.platform.actual);
-    const venv = environment.venv ? `venv ${environment.venv.source === 'built' ? 'built' : `from ${environment.venv.source}`} in ${formatDuration(environment.venv.durationMs)}` : 'current environment';
+    const venv = environment.venv ? `venv ${environment.venv.source === 'built' ? `built${installedWith(environment.venv)}` : `from ${environment.venv.source}`} in ${formatDuration(environment.venv.durationMs)}` : 'current environment';
     const packages = environment.packages;
     const changes = packages ? [...packages.changed, ...packages.added, ...packages.removed] : [];
     const summary = `Environment: ${python} · ${platform} · ${venv}${packages ? ` · ${changes.length === 0 ? 'packages match the record' : `${plural(changes.length, 'package')} differ`}` : ''}`;
@@ -29956,11 +30510,27 @@ function checkFlags(options) {
     if (badName !== undefined)
         throw new UserError(`--pass-env "${badName}" is not an environment variable name`, 'Example: --pass-env HF_TOKEN');
     checkRunsFlags(options.runs, options.calibrateFactor);
-    if (options.requirements && options.currentEnv) {
-        throw new UserError('--requirements and --current-env exclude each other', 'Pass --requirements to rebuild a pinned venv, or --current-env to record the environment as it is.');
+    checkEnvironmentFlags(options);
+}
+/** Exactly one way to provide the environment, and the flags that refine it only with it. */
+function checkEnvironmentFlags(options) {
+    const given = [options.requirements && '--requirements', options.lockfile && '--lockfile', options.currentEnv && '--current-env'].filter(Boolean);
+    if (given.length > 1) {
+        throw new UserError(`${given.join(' and ')} exclude each other`, 'Pass --requirements to rebuild a pinned venv, --lockfile uv.lock to sync a uv project, or --current-env to record the environment as it is.');
     }
-    if (!options.requirements && !options.currentEnv) {
-        throw new UserError('record needs --requirements FILE (the run happens in a venv rebuilt from it, as verify will rerun it) or --current-env', '--current-env records without requirements; the packages are then frozen from the interpreter that actually ran.');
+    if (given.length === 0) {
+        throw new UserError('record needs --requirements FILE or --lockfile uv.lock (the run happens in a venv rebuilt from it, as verify will rerun it), or --current-env', '--current-env records without requirements; the packages are then frozen from the interpreter that actually ran.');
+    }
+    if (options.installer !== undefined && !options.requirements)
+        throw new UserError('--installer applies to --requirements only', 'A --lockfile is always installed with uv.');
+    const { groups = [], extras = [] } = options;
+    if ((groups.length > 0 || extras.length > 0) && !options.lockfile)
+        throw new UserError(`${groups.length > 0 ? '--group' : '--extra'} applies to --lockfile only`, 'Pass --lockfile uv.lock with the groups and extras to sync.');
+    const badName = [...groups, ...extras].find((name) => !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name));
+    if (badName !== undefined)
+        throw new UserError(`"${badName}" is not a dependency group or extra name`, 'Names are letters, digits, ., _ and -, as in pyproject.toml, e.g. --group train --extra cpu.');
+    if (options.lockfile && external_node_path_default().basename(options.lockfile) !== UV_LOCKFILE_NAME) {
+        throw new UserError(`--lockfile ${options.lockfile} is not a uv lockfile: uv names it ${UV_LOCKFILE_NAME}`, 'Run `uv lock` in the project (beside its pyproject.toml) and pass the uv.lock it writes.');
     }
 }
 /** `--runs` and `--calibrate-factor`, for `record` and `record --update` alike. */
@@ -30059,7 +30629,7 @@ async function recordRun(options) {
                 stages.push({ stage: name, durationMs });
         }
     };
-    const [workdir, artifacts, metrics, data, config, requirements] = await Promise.all([
+    const [workdir, artifacts, metrics, data, config, requirements, lockfile] = await Promise.all([
         resolve(process.cwd(), 'the current folder'),
         Promise.all(options.artifacts.map((p) => resolve(p, options.numeric.includes(p) ? '--numeric' : '--artifact'))),
         options.metrics ? resolve(options.metrics, '--metrics') : undefined,
@@ -30069,12 +30639,14 @@ async function recordRun(options) {
         }))),
         Promise.all(options.config.map((p) => resolve(p, '--config'))),
         options.requirements ? resolve(options.requirements, '--requirements') : undefined,
+        options.lockfile ? resolveLockfile(resolve, options.lockfile) : undefined,
     ]);
     const outputs = [...artifacts, ...(metrics ? [metrics] : [])];
     await assertInputsExist([
         ...data.flatMap((entry) => [['--data', entry.data], ...(entry.manifest ? [['--data (manifest)', entry.manifest]] : [])]),
         ...config.map((entry) => ['--config', entry]),
         ...(requirements ? [['--requirements', requirements]] : []),
+        ...(lockfile ? [['--lockfile', lockfile.lock], ['--lockfile (its pyproject.toml)', lockfile.pyproject]] : []),
     ]);
     // Made first, so a venv that fails to build leaves pip's whole output next to where the rerun log would be.
     const logDir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-record-'));
@@ -30082,6 +30654,8 @@ async function recordRun(options) {
         python: options.python,
         requirementsFile: requirements ? await inCopy(sandboxRoot, requirements) : undefined,
         requirementsDisplayPath: requirements?.recordRelative,
+        installer: options.installer,
+        lockfile: lockfile ? { file: await onlyInCopy(sandboxRoot, lockfile.lock), displayPath: lockfile.lock.repoRelative, groups: options.groups ?? [], extras: options.extras ?? [] } : undefined,
         installDir: sandboxRoot,
         cacheRoot: options.cacheRoot,
         remoteCache: options.remoteCache,
@@ -30094,7 +30668,7 @@ async function recordRun(options) {
         isGitRepo: gitRoot !== undefined,
         command: options.command,
         workdir: workdir.repoRelative,
-        copyPaths: data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
+        copyPaths: [...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...(lockfile ? [lockfile.lock, lockfile.pyproject] : [])].map((p) => p.repoRelative),
         outputs: outputs.map((output) => output.repoRelative),
         prepareEnvironment: prepareWith(stage),
         variables: options.variables,
@@ -30125,7 +30699,7 @@ async function recordRun(options) {
             return found;
         });
         calibration = (options.runs ?? 1) > 1 ? await calibrateByRerunning(options, request, run, collected, { artifacts, metrics, logDir, prepareQuietly: environmentForRepeats(run, prepareWith((_stage, work) => work())) }) : undefined;
-        record = await stage('compare', () => describeRun({ options, run, collected, calibration, environment: run.environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings, logDir }));
+        record = await stage('compare', () => describeRun({ options, run, collected, calibration, environment: run.environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, lockfile, warnings, logDir }));
         await deliverOutputs(run, outputs);
     }
     finally {
@@ -30165,21 +30739,34 @@ async function recordedArtifacts(facts) {
     }
     return recorded;
 }
+/** The groups and extras synced, when there are any: a record without them syncs the project's dependencies alone. */
+function uvSelection(options) {
+    const { groups = [], extras = [] } = options;
+    if (groups.length === 0 && extras.length === 0)
+        return {};
+    return { uv: { ...(groups.length > 0 ? { groups } : {}), ...(extras.length > 0 ? { extras } : {}) } };
+}
+/** The lockfile and the pyproject.toml beside it, both inside the repository. */
+async function resolveLockfile(resolve, given) {
+    const lock = await resolve(given, '--lockfile');
+    return { lock, pyproject: await resolve(external_node_path_default().join(external_node_path_default().dirname(given), PYPROJECT_NAME), '--lockfile (its pyproject.toml)') };
+}
 /** Hashes the inputs (in the working tree) and the outputs (in the sandbox) into a validated record. */
 async function describeRun(facts) {
-    const { options, run, collected, repoRoot, gitRoot, workdir, metrics, data, config, requirements, warnings } = facts;
+    const { options, run, collected, repoRoot, gitRoot, workdir, metrics, data, config, requirements, lockfile, warnings } = facts;
     const artifactHashes = await recordedArtifacts(facts);
     const metricValues = facts.calibration?.metrics.values ?? collected.metrics ?? undefined;
     if (facts.calibration)
         warnings.push(...facts.calibration.warnings);
     const recordPath = external_node_path_default().relative(repoRoot, external_node_path_default().join(facts.recordDir, external_node_path_default().basename(options.out))).split((external_node_path_default()).sep).join('/');
-    const declared = [...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...config, ...(requirements ? [requirements] : [])];
+    const declared = [...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...config, ...(requirements ? [requirements] : []), ...(lockfile ? [lockfile.lock] : [])];
     const excluded = [...facts.artifacts, ...(metrics ? [metrics] : []), ...declared].map((entry) => entry.repoRelative).concat(recordPath);
-    const [commit, dataHashes, configHashes, requirementsHash, environment, learned] = await Promise.all([
+    const [commit, dataHashes, configHashes, requirementsHash, lockfileHash, environment, learned] = await Promise.all([
         gitRoot ? headCommit(repoRoot) : undefined,
         hashEntries(data.map((entry) => entry.data)),
         hashEntries(config),
         requirements ? sha256Path(requirements.absolute) : undefined,
+        lockfile ? sha256Path(lockfile.lock.absolute) : undefined,
         environmentFields(facts.environment, run, warnings),
         learnedSet(options.command, run.root, run.trace, { repoRoot, excluded }),
     ]);
@@ -30209,7 +30796,8 @@ async function describeRun(facts) {
             : {}),
         environment: {
             ...(environment.python ? { python: environment.python } : {}),
-            ...(requirements ? { requirements: requirements.recordRelative, requirements_sha256: requirementsHash } : {}),
+            ...(requirements ? { requirements: requirements.recordRelative, requirements_sha256: requirementsHash, ...(options.installer ? { installer: options.installer } : {}) } : {}),
+            ...(lockfile ? { lockfile: lockfile.lock.recordRelative, lockfile_sha256: lockfileHash, ...uvSelection(options) } : {}),
             ...(environment.packages ? { packages: environment.packages } : {}),
             ...(environment.platform ? { platform: environment.platform } : {}),
             machine: run.machine,
@@ -30406,6 +30994,10 @@ async function runRecordCommand(args, stdout, stderr) {
         data: { type: 'string', multiple: true },
         config: { type: 'string', multiple: true },
         requirements: { type: 'string' },
+        installer: { type: 'string' },
+        lockfile: { type: 'string' },
+        group: { type: 'string', multiple: true },
+        extra: { type: 'string', multiple: true },
         'current-env': { type: 'boolean' },
         seed: { type: 'string', multiple: true },
         var: { type: 'string', multiple: true },
@@ -30425,11 +31017,17 @@ async function runRecordCommand(args, stdout, stderr) {
     if (values.determinism !== undefined && values.determinism !== 'strict' && values.determinism !== 'default') {
         throw new UserError(`--determinism "${values.determinism}" is not a mode`, 'Use --determinism strict (deterministic algorithms, one BLAS thread), or leave it out.');
     }
+    if (values.installer !== undefined && values.installer !== 'pip' && values.installer !== 'uv') {
+        throw new UserError(`--installer "${values.installer}" is not an installer`, 'Use --installer uv (uv pip install) or --installer pip (the default).');
+    }
     if (values.update) {
         if (positionals.length === 0)
             throw new UserError('record --update needs the run records to update', 'Example: repro-gate record --update run.yaml');
         if (values.determinism !== undefined)
             throw new UserError('--determinism does not apply with --update', 'Set `determinism: strict` in the record by hand; --update keeps what is written there.');
+        const environmentFlag = ['requirements', 'installer', 'lockfile', 'group', 'extra', 'current-env'].find((flag) => values[flag] !== undefined);
+        if (environmentFlag)
+            throw new UserError(`--${environmentFlag} does not apply with --update`, 'The record keeps its environment: edit `environment` in run.yaml by hand (or record it again), then run record --update.');
         return runUpdates(positionals, { ...values, runs, calibrateFactor }, stdout, stderr);
     }
     if (values.force)
@@ -30449,6 +31047,10 @@ async function runRecordCommand(args, stdout, stderr) {
         data: parseData(values.data),
         config: values.config ?? [],
         requirements: values.requirements,
+        installer: values.installer,
+        lockfile: values.lockfile,
+        groups: values.group ?? [],
+        extras: values.extra ?? [],
         currentEnv: values['current-env'] ?? false,
         seeds: parsePairs(values.seed, '--seed', true),
         strict: values.determinism === 'strict',

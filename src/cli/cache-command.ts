@@ -1,4 +1,4 @@
-import { ExitCode, PIP_CACHE_DIR_ENV, TOOL_NAME } from '../constants.js';
+import { ExitCode, PIP_CACHE_DIR_ENV, TOOL_NAME, UV_CACHE_DIR_ENV } from '../constants.js';
 import { type CacheBound, cacheBound, type CacheInventory, formatSize, parseSize, pruneCache, type PruneResult, readCacheInventory } from '../environment/cache/index.js';
 import { defaultCacheRoot } from '../environment/venv-cache.js';
 import { UserError } from '../errors.js';
@@ -30,7 +30,7 @@ function renderList(inventory: CacheInventory, bound: CacheBound, now = Date.now
   for (const folder of inventory.incomplete) {
     rows.push([formatSize(folder.bytes), folder.lock === 'held' ? 'being built' : 'half-built: `cache prune` removes it', folder.key]);
   }
-  if (inventory.pipCache.bytes > 0) rows.push([formatSize(inventory.pipCache.bytes), "pip's download cache", inventory.pipCache.dir]);
+  for (const folder of inventory.downloads) if (folder.bytes > 0) rows.push([formatSize(folder.bytes), folder.label, folder.dir]);
   const lines = [`${TOOL_NAME} cache: ${inventory.root}`];
   if (rows.length === 0) {
     lines.push('No venvs cached yet.');
@@ -41,6 +41,8 @@ function renderList(inventory: CacheInventory, bound: CacheBound, now = Date.now
   }
   const userPipCache = process.env[PIP_CACHE_DIR_ENV];
   if (userPipCache) lines.push(`pip downloads go to ${userPipCache} (${PIP_CACHE_DIR_ENV}), outside this cache.`);
+  const userUvCache = process.env[UV_CACHE_DIR_ENV];
+  if (userUvCache) lines.push(`uv downloads go to ${userUvCache} (${UV_CACHE_DIR_ENV}), outside this cache.`);
   lines.push(`Total: ${formatSize(inventory.totalBytes)} of ${describeBound(bound)}, ${inventory.venvs.length} venv(s).`);
   return lines.join('\n');
 }
@@ -54,7 +56,7 @@ function renderPrune(result: PruneResult, bound: CacheBound | null): string {
   }
   if (result.removedIncomplete.length > 0) lines.push(`Removed ${result.removedIncomplete.length} half-built folder(s), ${bytes(result.removedIncomplete)}.`);
   if (result.removedLocks > 0) lines.push(`Removed ${result.removedLocks} stale lock file(s).`);
-  if (result.removedPipCacheBytes > 0) lines.push(`Removed pip's download cache, ${formatSize(result.removedPipCacheBytes)}.`);
+  for (const folder of result.removedDownloads) lines.push(`Removed ${folder.label}, ${formatSize(folder.bytes)}.`);
   if (result.building.length > 0) lines.push(`Left alone, being built: ${result.building.map((folder) => folder.key).join(', ')}.`);
   if (lines.length === 0) lines.push('Nothing to prune.');
   lines.push(`Cache: ${formatSize(result.totalBytesAfter)}${bound ? ` of ${describeBound(bound)}` : ''}.`);

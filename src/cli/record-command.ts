@@ -64,6 +64,10 @@ export async function runRecordCommand(args: string[], stdout: NodeJS.WritableSt
     data: { type: 'string', multiple: true },
     config: { type: 'string', multiple: true },
     requirements: { type: 'string' },
+    installer: { type: 'string' },
+    lockfile: { type: 'string' },
+    group: { type: 'string', multiple: true },
+    extra: { type: 'string', multiple: true },
     'current-env': { type: 'boolean' },
     seed: { type: 'string', multiple: true },
     var: { type: 'string', multiple: true },
@@ -83,9 +87,14 @@ export async function runRecordCommand(args: string[], stdout: NodeJS.WritableSt
   if (values.determinism !== undefined && values.determinism !== 'strict' && values.determinism !== 'default') {
     throw new UserError(`--determinism "${values.determinism}" is not a mode`, 'Use --determinism strict (deterministic algorithms, one BLAS thread), or leave it out.');
   }
+  if (values.installer !== undefined && values.installer !== 'pip' && values.installer !== 'uv') {
+    throw new UserError(`--installer "${values.installer}" is not an installer`, 'Use --installer uv (uv pip install) or --installer pip (the default).');
+  }
   if (values.update) {
     if (positionals.length === 0) throw new UserError('record --update needs the run records to update', 'Example: repro-gate record --update run.yaml');
     if (values.determinism !== undefined) throw new UserError('--determinism does not apply with --update', 'Set `determinism: strict` in the record by hand; --update keeps what is written there.');
+    const environmentFlag = (['requirements', 'installer', 'lockfile', 'group', 'extra', 'current-env'] as const).find((flag) => values[flag] !== undefined);
+    if (environmentFlag) throw new UserError(`--${environmentFlag} does not apply with --update`, 'The record keeps its environment: edit `environment` in run.yaml by hand (or record it again), then run record --update.');
     return runUpdates(positionals, { ...values, runs, calibrateFactor }, stdout, stderr);
   }
   if (values.force) throw new UserError('--force only applies with --update', USAGE_HINT);
@@ -103,6 +112,10 @@ export async function runRecordCommand(args: string[], stdout: NodeJS.WritableSt
     data: parseData(values.data),
     config: values.config ?? [],
     requirements: values.requirements,
+    installer: values.installer as 'pip' | 'uv' | undefined,
+    lockfile: values.lockfile,
+    groups: values.group ?? [],
+    extras: values.extra ?? [],
     currentEnv: values['current-env'] ?? false,
     seeds: parsePairs(values.seed, '--seed', true),
     strict: values.determinism === 'strict',

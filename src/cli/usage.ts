@@ -52,6 +52,12 @@ Options:
   --data PATH[=MANIFEST]     an input file or folder to hash, optionally with its data manifest (repeatable)
   --config PATH              a config file to hash (repeatable)
   --requirements FILE        pip requirements: the command runs in a venv built from them (cached like verify's)
+  --installer uv             with --requirements: install them with \`uv pip install\` instead of pip (faster; uv
+                             ignores pip.conf and PIP_* variables, so check that the packages come out the same)
+  --lockfile uv.lock         a uv project: the command runs in a venv synced from its lock (\`uv sync --locked\`,
+                             the project's dependencies only; its own code runs from the checkout)
+  --group NAME, --extra NAME with --lockfile: a dependency group or extra to sync too (repeatable; the dev group
+                             only when named)
   --current-env              record without --requirements: run in the current environment and freeze
                              the interpreter that actually ran
   --seed NAME=VALUE          a seed, exported as REPRO_SEED_<NAME> and applied in-process by the probe for python,
@@ -118,7 +124,7 @@ export const USAGE = `Usage:
   ${TOOL_NAME} verify <record>... [--json FILE] [--markdown FILE] [--python PATH] [--evidence-dir DIR] [--keep-artifacts] [--base REF [--fail-on-loosened]]
                      [--runs N] [--vary LIST] [--affected | --all]
   ${TOOL_NAME} record --artifact PATH... [--metrics FILE] [--data PATH[=MANIFEST]...] [--config PATH...]
-                     [--requirements FILE | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--pass-env NAME...] [--name NAME]
+                     [--requirements FILE [--installer uv] | --lockfile uv.lock [--group G] [--extra E] | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--pass-env NAME...] [--name NAME]
                      [--out run.yaml] [--timeout 60m] [--python PATH] [--runs N [--calibrate-factor K]] [--determinism strict] -- <command...>
   ${TOOL_NAME} record --update RECORD... [--force] [--runs N [--calibrate-factor K]]
   ${TOOL_NAME} merge <report.json|folder>... [--expect RECORD]... [--json FILE] [--markdown FILE]

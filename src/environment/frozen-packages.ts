@@ -10,13 +10,18 @@ import { pipFreeze } from './pip.js';
 
 const Frozen = z.record(z.string().max(200), z.string().max(200));
 
+/** Lists a venv's packages: pip's freeze, or uv's for a venv without pip. */
+export type Freeze = (dir: string) => Promise<Record<string, string>>;
+
+export const freezeWithPip: Freeze = (dir) => pipFreeze(path.join(dir, 'bin', 'python'));
+
 /** Written into a venv being built, before it is sealed. */
-export async function storeFreeze(dir: string): Promise<void> {
-  await writeFile(path.join(dir, VENV_FREEZE_FILE), JSON.stringify(await pipFreeze(path.join(dir, 'bin', 'python'))));
+export async function storeFreeze(dir: string, freeze: Freeze): Promise<void> {
+  await writeFile(path.join(dir, VENV_FREEZE_FILE), JSON.stringify(await freeze(dir)));
 }
 
-/** The venv's packages: as stored when it was built, or (a venv built before this file existed) from pip. */
-export async function frozenPackages(dir: string): Promise<Record<string, string>> {
+/** The venv's packages: as stored when it was built, or (a venv built before this file existed) listed again. */
+export async function frozenPackages(dir: string, freeze: Freeze): Promise<Record<string, string>> {
   const text = await readFile(path.join(dir, VENV_FREEZE_FILE), 'utf8').catch(() => undefined);
   let stored: ReturnType<typeof Frozen.safeParse> | undefined;
   try {
@@ -24,5 +29,5 @@ export async function frozenPackages(dir: string): Promise<Record<string, string
   } catch {
     stored = undefined;
   }
-  return stored?.success ? stored.data : pipFreeze(path.join(dir, 'bin', 'python'));
+  return stored?.success ? stored.data : freeze(dir);
 }

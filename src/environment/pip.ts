@@ -26,11 +26,11 @@ export function pipEnvironment(cacheRoot: string, base: NodeJS.ProcessEnv = proc
   return env[PIP_CACHE_DIR_ENV] ? env : { ...env, [PIP_CACHE_DIR_ENV]: pipCacheDirectory(cacheRoot) };
 }
 
-/** pip's whole output, kept as evidence: the message quotes only its end. Best effort: a log that cannot be written is left out. */
-async function keepPipLog(logDir: string | undefined, args: string[], result: Captured): Promise<string | undefined> {
+/** An installer's whole output, kept as evidence: the message quotes only its end. Best effort: a log that cannot be written is left out. */
+export async function keepInstallLog(logDir: string | undefined, name: string, command: string, result: Captured): Promise<string | undefined> {
   if (!logDir) return undefined;
-  const file = path.join(logDir, PIP_INSTALL_LOG_NAME);
-  const text = [`$ python ${args.join(' ')}`, `exit status ${result.code}`, '--- stdout ---', result.stdout, '--- stderr ---', result.stderr].join('\n');
+  const file = path.join(logDir, name);
+  const text = [`$ ${command}`, `exit status ${result.code}`, '--- stdout ---', result.stdout, '--- stderr ---', result.stderr].join('\n');
   try {
     await mkdir(logDir, { recursive: true });
     await writeFile(file, text);
@@ -52,7 +52,7 @@ export async function pipInstall(python: string, requirementsFile: string, displ
   if (result.code === 0) return;
   const output = `${result.stdout}\n${result.stderr}`;
   const requirement = failingRequirement(output);
-  const log = await keepPipLog(logDir, args, result);
+  const log = await keepInstallLog(logDir, PIP_INSTALL_LOG_NAME, `python ${args.join(' ')}`, result);
   throw new UserError(
     `the environment failed to build: pip install -r ${displayPath} exited ${result.code}${requirement ? `: could not install ${requirement}` : ''}\n${outputTail(output)}`,
     [

@@ -12,6 +12,10 @@ export interface EnvironmentRequest {
   /** Where pip runs (the sandbox's copy of the repository), so relative paths in the requirements resolve there. */
   installDir?: string;
   requirementsDisplayPath?: string;
+  /** `environment.installer`: what installs the requirements file (pip unless the record says uv). */
+  installer?: 'pip' | 'uv';
+  /** `environment.lockfile`: a uv project, synced from its lock (the paths are the sandbox's copy). */
+  lockfile?: UvProjectRequest;
   recordedPackages?: Record<string, string>;
   recordedPlatform?: string;
   cacheRoot: string;
@@ -19,6 +23,17 @@ export interface EnvironmentRequest {
   log: (line: string) => void;
   /** Where a failed build leaves its full log (pip's whole output): the record's evidence folder. Without it, only the message tells. */
   logDir?: string;
+}
+
+export interface UvProjectRequest {
+  /** The sandbox's copy of uv.lock; pyproject.toml is beside it. */
+  file: string;
+  /** The lockfile as the record names it (relative to the repository root). */
+  displayPath: string;
+  groups: string[];
+  extras: string[];
+  /** The line of `environment.lockfile` in the record, for messages about the lock. */
+  line?: number;
 }
 
 export interface PreparedEnvironment {
@@ -29,6 +44,17 @@ export interface PreparedEnvironment {
   python: string | null;
   /** pip freeze of the venv (null in the current environment): what \`record\` writes as environment.packages. */
   packages: Record<string, string> | null;
+  /** Folders (relative to the sandbox's root) put first on the rerun's PYTHONPATH: a uv project's own code, from the sandbox's copy (never installed). */
+  importPaths?: string[];
+  /** Variables the rerun gets, over the record's own: for `uv run` to use this venv as it is. */
+  variables?: Record<string, string>;
+  /** Put last on the rerun's PATH: the folder of a uv that repro-gate installed (a command may call `uv run`). */
+  toolBinDir?: string;
+  /**
+   * Folders later builds trust that the rerun could reach (repro-gate's uv and uv's download cache, whose unpacked
+   * files are copied into venvs unchecked): fingerprinted around the rerun, and removed when it changed them.
+   */
+  protectedFolders?: string[];
   /** For a venv built by this run: saves it to the second-level cache (called after a rerun left it intact). */
   saveToRemoteCache?: () => Promise<void>;
   /** Removes a venv that was built for this run only (requirements that install the project itself). */
@@ -36,7 +62,7 @@ export interface PreparedEnvironment {
   report: EnvironmentReport;
 }
 
-/** One small class per way of providing the rerun's Python environment (pip venv today; uv or conda later). */
+/** One small class per way of providing the rerun's Python environment (pip or uv venvs, a uv project's lock; conda later). */
 export interface EnvironmentManager {
   prepare(): Promise<PreparedEnvironment>;
 }

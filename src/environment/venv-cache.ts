@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { CACHE_DIR_ENV, TOOL_NAME, VENV_CACHE_PREFIX } from '../constants.js';
@@ -13,13 +14,20 @@ export function defaultCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), TOOL_NAME);
 }
 
-/** Exactly what decides a venv's contents: the requirements bytes, the exact interpreter, the platform. */
-export function venvCacheKey(parts: { requirementsSha256: string; pythonVersion: string; platform: string }): string {
-  return `${VENV_CACHE_PREFIX}-${parts.platform}-py${parts.pythonVersion}-${parts.requirementsSha256}`;
+/**
+ * Exactly what decides a venv's contents: the exact interpreter, the platform, and what was installed how. A pip
+ * build is keyed by the requirements bytes alone (the keys of earlier releases stay valid); any other build by the
+ * installer and its version and by everything it was given (lockfile, pyproject, groups, extras), hashed together.
+ */
+export function venvCacheKey(parts: { requirementsSha256: string; pythonVersion: string; platform: string; installer?: { name: string; version: string; inputs: readonly string[] } }): string {
+  const { installer } = parts;
+  if (!installer) return `${VENV_CACHE_PREFIX}-${parts.platform}-py${parts.pythonVersion}-${parts.requirementsSha256}`;
+  const inputs = createHash('sha256').update(JSON.stringify([parts.requirementsSha256, ...installer.inputs])).digest('hex');
+  return `${VENV_CACHE_PREFIX}-${parts.platform}-py${parts.pythonVersion}-${installer.name}${installer.version}-${inputs}`;
 }
 
 // The cache folder's layout: venvs/<key> (one venv each), venvs/<key>.lock (held while it is built or evicted),
-// pip/ (pip's download cache, shared by every build).
+// pip/ and uv/ (the installers' download caches, shared by every build), tools/ (a uv installed by repro-gate).
 
 export function venvsDirectory(cacheRoot: string): string {
   return path.join(cacheRoot, 'venvs');
@@ -37,4 +45,12 @@ export function venvLockFile(venvDir: string): string {
 
 export function pipCacheDirectory(cacheRoot: string): string {
   return path.join(cacheRoot, 'pip');
+}
+
+export function uvCacheDirectory(cacheRoot: string): string {
+  return path.join(cacheRoot, 'uv');
+}
+
+export function toolsDirectory(cacheRoot: string): string {
+  return path.join(cacheRoot, 'tools');
 }

@@ -62,5 +62,10 @@ export async function checkInputs(loaded: LoadedRecord): Promise<InputCheck[]> {
     paths.requirements && environment?.requirements_sha256
       ? [hashCheck('requirements', paths.requirements, environment.requirements_sha256, lineOf(['environment', 'requirements_sha256']))]
       : [];
-  return Promise.all([...data, ...config, ...requirements]);
+  // A uv project's lock is its environment's pins, checked like a requirements file.
+  const lockfile =
+    paths.lockfile && environment?.lockfile_sha256
+      ? [hashCheck('requirements', paths.lockfile.lock, environment.lockfile_sha256, lineOf(['environment', 'lockfile_sha256']))]
+      : [];
+  return Promise.all([...data, ...config, ...requirements, ...lockfile]);
 }

@@ -2,7 +2,7 @@ import { cp, lstat, mkdir, mkdtemp, readdir, realpath, rm, rmdir } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Document } from 'yaml';
-import { LOG_FILE_NAME, MAX_RECORD_RUNS, NUMERIC_HELPER_LOG_NAME, RECORD_VERSION } from '../constants.js';
+import { LOG_FILE_NAME, MAX_RECORD_RUNS, NUMERIC_HELPER_LOG_NAME, PYPROJECT_NAME, RECORD_VERSION, UV_LOCKFILE_NAME } from '../constants.js';
 import { DEFAULT_CALIBRATION_FACTOR, MIN_CALIBRATION_RUNS } from '../compare/calibration/calibrate-metrics.js';
 import { prepareEnvironment, type PreparedEnvironment, type VenvCache } from '../environment/index.js';
 import { UserError } from '../errors.js';
@@ -22,7 +22,7 @@ import { type CollectedOutputs, collectOutputs } from './collect-outputs.js';
 import type { PipelineHooks } from './hooks.js';
 import { interpreterThatRan } from './interpreter-that-ran.js';
 import { explainFailedRun } from './missing-input.js';
-import { inCopy, runInSandbox, type SandboxedRun, type SandboxedRunRequest, type StageRunner } from './sandboxed-run.js';
+import { inCopy, onlyInCopy, runInSandbox, type SandboxedRun, type SandboxedRunRequest, type StageRunner } from './sandboxed-run.js';
 import { environmentForRepeats, repeatRun } from './repeat-run.js';
 import { calibrateRuns, determinismSummary, type RunResults, type RunsCalibration } from '../compare/calibration/calibrate-runs.js';
 import { calibrationEntries, writeCalibration } from '../record/calibrated-entries.js';
@@ -38,6 +38,13 @@ export interface RecordOptions {
   data: Array<{ path: string; manifest?: string }>;
   config: string[];
   requirements?: string;
+  /** `--installer uv`: the requirements are installed with `uv pip install` (written into the record). */
+  installer?: 'pip' | 'uv';
+  /** `--lockfile uv.lock`: a uv project, synced from its lock. */
+  lockfile?: string;
+  /** `--group`, `--extra`: the uv project's dependency groups and extras to sync. */
+  groups?: string[];
+  extras?: string[];
   /** Record without requirements: the command runs as it is, and the interpreter that ran is frozen. */
   currentEnv: boolean;
   seeds: Record<string, string | number>;
@@ -99,14 +106,28 @@ function checkFlags(options: RecordOptions): void {
   const badName = options.passEnv.find((name) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name));
   if (badName !== undefined) throw new UserError(`--pass-env "${badName}" is not an environment variable name`, 'Example: --pass-env HF_TOKEN');
   checkRunsFlags(options.runs, options.calibrateFactor);
-  if (options.requirements && options.currentEnv) {
-    throw new UserError('--requirements and --current-env exclude each other', 'Pass --requirements to rebuild a pinned venv, or --current-env to record the environment as it is.');
+  checkEnvironmentFlags(options);
+}
+
+/** Exactly one way to provide the environment, and the flags that refine it only with it. */
+function checkEnvironmentFlags(options: RecordOptions): void {
+  const given = [options.requirements && '--requirements', options.lockfile && '--lockfile', options.currentEnv && '--current-env'].filter(Boolean);
+  if (given.length > 1) {
+    throw new UserError(`${given.join(' and ')} exclude each other`, 'Pass --requirements to rebuild a pinned venv, --lockfile uv.lock to sync a uv project, or --current-env to record the environment as it is.');
   }
-  if (!options.requirements && !options.currentEnv) {
+  if (given.length === 0) {
     throw new UserError(
-      'record needs --requirements FILE (the run happens in a venv rebuilt from it, as verify will rerun it) or --current-env',
+      'record needs --requirements FILE or --lockfile uv.lock (the run happens in a venv rebuilt from it, as verify will rerun it), or --current-env',
       '--current-env records without requirements; the packages are then frozen from the interpreter that actually ran.',
     );
+  }
+  if (options.installer !== undefined && !options.requirements) throw new UserError('--installer applies to --requirements only', 'A --lockfile is always installed with uv.');
+  const { groups = [], extras = [] } = options;
+  if ((groups.length > 0 || extras.length > 0) && !options.lockfile) throw new UserError(`${groups.length > 0 ? '--group' : '--extra'} applies to --lockfile only`, 'Pass --lockfile uv.lock with the groups and extras to sync.');
+  const badName = [...groups, ...extras].find((name) => !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name));
+  if (badName !== undefined) throw new UserError(`"${badName}" is not a dependency group or extra name`, 'Names are letters, digits, ., _ and -, as in pyproject.toml, e.g. --group train --extra cpu.');
+  if (options.lockfile && path.basename(options.lockfile) !== UV_LOCKFILE_NAME) {
+    throw new UserError(`--lockfile ${options.lockfile} is not a uv lockfile: uv names it ${UV_LOCKFILE_NAME}`, 'Run `uv lock` in the project (beside its pyproject.toml) and pass the uv.lock it writes.');
   }
 }
 
@@ -209,7 +230,7 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
     }
   };
 
-  const [workdir, artifacts, metrics, data, config, requirements] = await Promise.all([
+  const [workdir, artifacts, metrics, data, config, requirements, lockfile] = await Promise.all([
     resolve(process.cwd(), 'the current folder'),
     Promise.all(options.artifacts.map((p) => resolve(p, options.numeric.includes(p) ? '--numeric' : '--artifact'))),
     options.metrics ? resolve(options.metrics, '--metrics') : undefined,
@@ -221,12 +242,14 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
     ),
     Promise.all(options.config.map((p) => resolve(p, '--config'))),
     options.requirements ? resolve(options.requirements, '--requirements') : undefined,
+    options.lockfile ? resolveLockfile(resolve, options.lockfile) : undefined,
   ]);
   const outputs = [...artifacts, ...(metrics ? [metrics] : [])];
   await assertInputsExist([
     ...data.flatMap((entry) => [['--data', entry.data] as const, ...(entry.manifest ? [['--data (manifest)', entry.manifest] as const] : [])]),
     ...config.map((entry) => ['--config', entry] as const),
     ...(requirements ? [['--requirements', requirements] as const] : []),
+    ...(lockfile ? [['--lockfile', lockfile.lock] as const, ['--lockfile (its pyproject.toml)', lockfile.pyproject] as const] : []),
   ]);
 
   // Made first, so a venv that fails to build leaves pip's whole output next to where the rerun log would be.
@@ -237,6 +260,8 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
         python: options.python,
         requirementsFile: requirements ? await inCopy(sandboxRoot, requirements) : undefined,
         requirementsDisplayPath: requirements?.recordRelative,
+        installer: options.installer,
+        lockfile: lockfile ? { file: await onlyInCopy(sandboxRoot, lockfile.lock), displayPath: lockfile.lock.repoRelative, groups: options.groups ?? [], extras: options.extras ?? [] } : undefined,
         installDir: sandboxRoot,
         cacheRoot: options.cacheRoot,
         remoteCache: options.remoteCache,
@@ -250,7 +275,7 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
     isGitRepo: gitRoot !== undefined,
     command: options.command,
     workdir: workdir.repoRelative,
-    copyPaths: data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
+    copyPaths: [...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...(lockfile ? [lockfile.lock, lockfile.pyproject] : [])].map((p) => p.repoRelative),
     outputs: outputs.map((output) => output.repoRelative),
     prepareEnvironment: prepareWith(stage),
     variables: options.variables,
@@ -281,7 +306,7 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
     });
     calibration = (options.runs ?? 1) > 1 ? await calibrateByRerunning(options, request, run, collected, { artifacts, metrics, logDir, prepareQuietly: environmentForRepeats(run, prepareWith((_stage, work) => work())) }) : undefined;
     record = await stage('compare', () =>
-      describeRun({ options, run, collected, calibration, environment: run.environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, warnings, logDir }),
+      describeRun({ options, run, collected, calibration, environment: run.environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, lockfile, warnings, logDir }),
     );
     await deliverOutputs(run, outputs);
   } finally {
@@ -312,6 +337,7 @@ interface RunFacts {
   data: Array<{ data: Resolved; manifest?: Resolved }>;
   config: Resolved[];
   requirements: Resolved | undefined;
+  lockfile: { lock: Resolved; pyproject: Resolved } | undefined;
   warnings: string[];
   logDir: string;
 }
@@ -339,20 +365,34 @@ async function recordedArtifacts(facts: RunFacts): Promise<NonNullable<RunRecord
   return recorded;
 }
 
+/** The groups and extras synced, when there are any: a record without them syncs the project's dependencies alone. */
+function uvSelection(options: RecordOptions): { uv?: { groups?: string[]; extras?: string[] } } {
+  const { groups = [], extras = [] } = options;
+  if (groups.length === 0 && extras.length === 0) return {};
+  return { uv: { ...(groups.length > 0 ? { groups } : {}), ...(extras.length > 0 ? { extras } : {}) } };
+}
+
+/** The lockfile and the pyproject.toml beside it, both inside the repository. */
+async function resolveLockfile(resolve: ReturnType<typeof makeResolver>, given: string): Promise<{ lock: Resolved; pyproject: Resolved }> {
+  const lock = await resolve(given, '--lockfile');
+  return { lock, pyproject: await resolve(path.join(path.dirname(given), PYPROJECT_NAME), '--lockfile (its pyproject.toml)') };
+}
+
 /** Hashes the inputs (in the working tree) and the outputs (in the sandbox) into a validated record. */
 async function describeRun(facts: RunFacts): Promise<RunRecord> {
-  const { options, run, collected, repoRoot, gitRoot, workdir, metrics, data, config, requirements, warnings } = facts;
+  const { options, run, collected, repoRoot, gitRoot, workdir, metrics, data, config, requirements, lockfile, warnings } = facts;
   const artifactHashes = await recordedArtifacts(facts);
   const metricValues = facts.calibration?.metrics.values ?? collected.metrics ?? undefined;
   if (facts.calibration) warnings.push(...facts.calibration.warnings);
   const recordPath = path.relative(repoRoot, path.join(facts.recordDir, path.basename(options.out))).split(path.sep).join('/');
-  const declared = [...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...config, ...(requirements ? [requirements] : [])];
+  const declared = [...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...config, ...(requirements ? [requirements] : []), ...(lockfile ? [lockfile.lock] : [])];
   const excluded = [...facts.artifacts, ...(metrics ? [metrics] : []), ...declared].map((entry) => entry.repoRelative).concat(recordPath);
-  const [commit, dataHashes, configHashes, requirementsHash, environment, learned] = await Promise.all([
+  const [commit, dataHashes, configHashes, requirementsHash, lockfileHash, environment, learned] = await Promise.all([
     gitRoot ? headCommit(repoRoot) : undefined,
     hashEntries(data.map((entry) => entry.data)),
     hashEntries(config),
     requirements ? sha256Path(requirements.absolute) : undefined,
+    lockfile ? sha256Path(lockfile.lock.absolute) : undefined,
     environmentFields(facts.environment, run, warnings),
     learnedSet(options.command, run.root, run.trace, { repoRoot, excluded }),
   ]);
@@ -383,7 +423,8 @@ async function describeRun(facts: RunFacts): Promise<RunRecord> {
       : {}),
     environment: {
       ...(environment.python ? { python: environment.python } : {}),
-      ...(requirements ? { requirements: requirements.recordRelative, requirements_sha256: requirementsHash } : {}),
+      ...(requirements ? { requirements: requirements.recordRelative, requirements_sha256: requirementsHash, ...(options.installer ? { installer: options.installer } : {}) } : {}),
+      ...(lockfile ? { lockfile: lockfile.lock.recordRelative, lockfile_sha256: lockfileHash, ...uvSelection(options) } : {}),
       ...(environment.packages ? { packages: environment.packages } : {}),
       ...(environment.platform ? { platform: environment.platform } : {}),
       machine: run.machine,

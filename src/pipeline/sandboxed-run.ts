@@ -114,6 +114,25 @@ export async function inCopy(sandboxRoot: string, file: ResolvedPath): Promise<s
   return (await stat(copy).then((info) => info.isFile(), () => false)) ? copy : file.absolute;
 }
 
+/** A file of the repository in the sandbox's copy only (a uv project's lock, which uv works beside): never the checkout's. */
+export async function onlyInCopy(sandboxRoot: string, file: ResolvedPath): Promise<string> {
+  const copy = path.join(sandboxRoot, file.repoRelative);
+  if (await stat(copy).then((info) => info.isFile(), () => false)) return copy;
+  throw new UserError(`${file.repoRelative} is not in the copy of the repository the command runs in`, 'Make sure git does not ignore it, and that it is a regular file (not a link out of the repository).');
+}
+
+/** Folders the rerun changed (a fingerprint taken before it differs from now) are removed: no later build may trust them. */
+async function discardChangedFolders(folders: readonly string[], before: readonly Map<string, string>[]): Promise<string[]> {
+  const changed: string[] = [];
+  for (const [i, folder] of folders.entries()) {
+    const now = await fingerprintVenv(folder).catch(() => new Map<string, string>());
+    if (changedVenvFiles(before[i]!, now).length === 0) continue;
+    await rm(folder, { recursive: true, force: true });
+    changed.push(folder);
+  }
+  return changed;
+}
+
 export async function runInSandbox(request: SandboxedRunRequest): Promise<SandboxedRun> {
   // Read before the command runs: nvidia-smi is found on PATH, which the command could otherwise have changed.
   const host = hostFingerprint();
@@ -147,15 +166,20 @@ export async function runInSandbox(request: SandboxedRunRequest): Promise<Sandbo
     }
     const seedingPolicy = { seeds: request.seeds, ...request.seeding, variables };
     const plan = seedPlan(seedingPolicy);
-    const probeVariables = { ...probe.environment(sandbox.root, variables.PYTHONPATH, request.copyPaths), ...plan.probe };
+    // A uv project's own code comes from this sandbox's copy, ahead of the record's own PYTHONPATH (if any).
+    const importPaths = (environment.importPaths ?? []).map((folder) => path.join(sandbox.root, folder));
+    const pythonPath = [...importPaths, ...(variables.PYTHONPATH === undefined ? [] : [variables.PYTHONPATH])].join(path.delimiter) || undefined;
+    const probeVariables = { ...probe.environment(sandbox.root, pythonPath, request.copyPaths), ...plan.probe };
     // Helpers run without the probe: the project's own PYTHONPATH (if any) is what they need to import its classes.
-    const restoredPythonPath = variables.PYTHONPATH === undefined ? {} : { PYTHONPATH: variables.PYTHONPATH };
+    const restoredPythonPath = pythonPath === undefined ? {} : { PYTHONPATH: pythonPath };
     const unvaried = {
       ...rerunEnvironment({
         base: withoutSecrets(process.env),
         binDir: environment.binDir,
         venvDir: environment.venvDir,
-        variables: { ...plan.environment, ...variables },
+        toolBinDir: environment.toolBinDir,
+        // The environment's own variables win: a record cannot make `uv run` sync into, or read past, the rebuilt venv.
+        variables: { ...plan.environment, ...variables, ...environment.variables },
         seeds: request.seeds,
         passEnv: request.passEnv,
         sandbox,
@@ -165,10 +189,12 @@ export async function runInSandbox(request: SandboxedRunRequest): Promise<Sandbo
     };
     const env = request.variation?.environment?.(unvaried) ?? unvaried;
     const venvDir = environment.venvDir;
-    const [before, venvBefore, venvRealPath] = await Promise.all([
+    const protectedFolders = environment.protectedFolders ?? [];
+    const [before, venvBefore, venvRealPath, protectedBefore] = await Promise.all([
       fingerprintWorkingTree(request.repoRoot, request.isGitRepo),
       venvDir ? fingerprintVenv(venvDir) : undefined,
       venvDir ? realpath(venvDir) : null,
+      Promise.all(protectedFolders.map((folder) => fingerprintVenv(folder).catch(() => new Map<string, string>()))),
     ]);
     const result = await request.stage('rerun', () =>
       runCommand({
@@ -184,6 +210,7 @@ export async function runInSandbox(request: SandboxedRunRequest): Promise<Sandbo
     const venvChanges = venvDir && venvBefore ? changedVenvFiles(venvBefore, await fingerprintVenv(venvDir)) : [];
     if (venvChanges.length > 0 && venvDir) await rm(venvDir, { recursive: true, force: true });
     else await environment.saveToRemoteCache?.();
+    const tampered = await discardChangedFolders(protectedFolders, protectedBefore);
     const trace = await readTrace(probe.traceFile);
     const environmentUse = judgeEnvironmentUse({
       processes: trace.processes,
@@ -196,6 +223,7 @@ export async function runInSandbox(request: SandboxedRunRequest): Promise<Sandbo
       ...seeding.warnings,
       ...(sandbox.omittedLinks.length > 0 ? [`left out of the sandbox, as links that lead outside the repository: ${listed(sandbox.omittedLinks)}`] : []),
       ...(venvChanges.length > 0 ? [`the command changed the cached venv (${listed(venvChanges)}): it was discarded, not reused or saved to the cache`] : []),
+      ...tampered.map((folder) => `the command changed ${folder}, which later venv builds read: it was removed (its downloads are fetched again)`),
     ];
     const helperEnvironment = Object.fromEntries(Object.entries(env).filter(([name]) => !Object.hasOwn(probeVariables, name)));
     // The interpreter the command ran with: the venv's, or in the current environment the first one the probe saw.

@@ -20,7 +20,8 @@ import { listingScope } from '../inputs/affected/listing-scope.js';
 import { includesOtherFiles, requirementsInstallLocalPaths } from '../environment/local-requirements.js';
 import { learnedSet } from '../inputs/affected/learned-inputs.js';
 import { configDiff } from '../inputs/config-diff.js';
-import { type LoadedRecord, loadRecord } from '../record/load.js';
+import { type LoadedRecord, loadRecord, type RecordPaths } from '../record/load.js';
+import type { ResolvedPath } from '../record/paths.js';
 import type { Measurement } from '../record/measurement.js';
 import { updateRecordText } from '../record/update-document.js';
 import { type InputCheck, type RecordError, type RecordReport, REPORT_TEXT_MAX, type RunReport, type StageTiming } from '../report/schema.js';
@@ -34,7 +35,7 @@ import type { RecordedContent } from '../compare/tensors/judge.js';
 import { collectOutputs, keepEvidence } from './collect-outputs.js';
 import type { PipelineHooks } from './hooks.js';
 import { interpreterThatRan } from './interpreter-that-ran.js';
-import { inCopy, outsideWritesError, runInSandbox, type SandboxedRun, type SandboxedRunRequest, type StageRunner } from './sandboxed-run.js';
+import { inCopy, onlyInCopy, outsideWritesError, runInSandbox, type SandboxedRun, type SandboxedRunRequest, type StageRunner } from './sandboxed-run.js';
 import { environmentForRepeats, repeatRun, type RunOutcome } from './repeat-run.js';
 import { calibrateRuns, type RunsCalibration } from '../compare/calibration/calibrate-runs.js';
 import { calibrationEntries } from '../record/calibrated-entries.js';
@@ -88,8 +89,27 @@ export interface MeasuredVerification {
 
 type Stage = StageTiming['stage'];
 
+/** A uv project's lock and pyproject.toml: copied into the sandbox even when git does not track them, since uv syncs from there. */
+export function lockfilePaths(paths: RecordPaths): ResolvedPath[] {
+  return paths.lockfile ? [paths.lockfile.lock, paths.lockfile.pyproject] : [];
+}
+
+/**
+ * A uv project's files that decide its environment without being hashed into the record: every pyproject.toml of
+ * the project (its own, its workspace members'), whose change the lock may not follow (a stale lock only a rerun
+ * finds), and the Python pin. Watched by `verify --affected`.
+ */
+function uvProjectFiles(paths: RecordPaths): string[] {
+  if (!paths.lockfile) return [];
+  const project = path.posix.dirname(paths.lockfile.lock.repoRelative);
+  const inProject = (glob: string) => (project === '.' ? glob : `${project}/${glob}`);
+  return [inProject('**/pyproject.toml'), inProject('.python-version')];
+}
+
 /** Why the record's environment could run code the learned set does not cover; undefined when it cannot. */
 async function environmentOutsideRecord(loaded: LoadedRecord): Promise<string | undefined> {
+  // A lock's venv holds no local code: the project's own is imported from the sandbox's copy, where the probe sees it read.
+  if (loaded.paths.lockfile) return undefined;
   const requirements = loaded.paths.requirements;
   if (!requirements) return 'the record has no requirements: it runs in an environment repro-gate cannot compare with the record';
   if (await requirementsInstallLocalPaths(requirements.absolute)) return 'its requirements install local code, which runs from the venv, not from the files the training read';
@@ -105,6 +125,7 @@ function declaredAndOwn(loaded: LoadedRecord): string[] {
     ...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]),
     ...paths.config,
     ...(paths.requirements ? [paths.requirements] : []),
+    ...(paths.lockfile ? [paths.lockfile.lock] : []),
     ...paths.artifacts,
     ...(paths.metrics ? [paths.metrics] : []),
   ];
@@ -234,6 +255,16 @@ class RecordVerification {
           requiredPythonLine: loaded.lineOf(['environment', 'python']),
           requirementsFile: paths.requirements ? await inCopy(sandboxRoot, paths.requirements) : undefined,
           requirementsDisplayPath: paths.requirements?.repoRelative,
+          installer: record.environment?.installer,
+          lockfile: paths.lockfile
+            ? {
+                file: await onlyInCopy(sandboxRoot, paths.lockfile.lock),
+                displayPath: paths.lockfile.lock.repoRelative,
+                groups: record.environment?.uv?.groups ?? [],
+                extras: record.environment?.uv?.extras ?? [],
+                line: loaded.lineOf(['environment', 'lockfile']),
+              }
+            : undefined,
           installDir: sandboxRoot,
           recordedPackages: record.environment?.packages,
           recordedPlatform: record.environment?.platform,
@@ -258,7 +289,7 @@ class RecordVerification {
       command: record.command,
       workdir: paths.workdir.repoRelative,
       workdirLine: loaded.lineOf(['workdir']),
-      copyPaths: paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]).map((p) => p.repoRelative),
+      copyPaths: [...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...lockfilePaths(paths)].map((p) => p.repoRelative),
       outputs,
       prepareEnvironment: prepareWith(this.stage),
       variables: record.environment?.variables ?? {},
@@ -284,7 +315,7 @@ class RecordVerification {
 
   /** `verify --affected`: decides whether the record must be rerun; one that need not be is `unaffected`. */
   private async isAffected(loaded: LoadedRecord, learnedFiles: number | undefined, changes: readonly RawChange[] | undefined): Promise<boolean> {
-    const globs = loaded.record.code?.watch ?? [];
+    const globs = [...(loaded.record.code?.watch ?? []), ...uvProjectFiles(loaded.paths)];
     const environmentGap = await environmentOutsideRecord(loaded);
     const decision = decideAffected({
       learnedFiles,

@@ -1,6 +1,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
+import { PYPROJECT_NAME } from '../constants.js';
 import { UserError } from '../errors.js';
 import { findRepoRoot } from '../git.js';
 import { type FieldPath, formatFieldPath, type ParsedSource, parseSource } from './locate.js';
@@ -26,6 +27,8 @@ export interface LoadedRecord {
 export interface RecordPaths {
   workdir: ResolvedPath;
   requirements?: ResolvedPath;
+  /** A uv project's lock (`environment.lockfile`), and the pyproject.toml beside it. */
+  lockfile?: { lock: ResolvedPath; pyproject: ResolvedPath };
   config: ResolvedPath[];
   data: Array<{ data: ResolvedPath; manifest?: ResolvedPath }>;
   artifacts: ResolvedPath[];
@@ -92,9 +95,12 @@ async function resolvePaths(
       throw new UserError(error.message, error.hint, { file, field, line });
     }
   };
-  const [workdir, requirements, config, data, artifacts, metrics, codeFiles] = await Promise.all([
+  const lockfile = record.environment?.lockfile;
+  const [workdir, requirements, lock, pyproject, config, data, artifacts, metrics, codeFiles] = await Promise.all([
     resolve(record.workdir ?? '.', ['workdir']),
     record.environment?.requirements ? resolve(record.environment.requirements, ['environment', 'requirements']) : undefined,
+    lockfile ? resolve(lockfile, ['environment', 'lockfile']) : undefined,
+    lockfile ? resolve(path.posix.join(path.posix.dirname(lockfile), PYPROJECT_NAME), ['environment', 'lockfile']) : undefined,
     Promise.all((record.config ?? []).map((entry, i) => resolve(entry.path, ['config', i, 'path']))),
     Promise.all(
       (record.data ?? []).map(async (entry, i) => ({
@@ -111,7 +117,11 @@ async function resolvePaths(
     const { file, line } = where(['workdir']);
     throw new UserError(`workdir ${workdir.repoRelative} is a file, not a folder`, 'Point `workdir` at the folder the command runs in.', { file, field: 'workdir', line });
   }
-  return { workdir, requirements, config, data, artifacts, metrics, codeFiles };
+  if (pyproject && !(await stat(pyproject.absolute).then((info) => info.isFile(), () => false))) {
+    const { file, line } = where(['environment', 'lockfile']);
+    throw new UserError(`${pyproject.repoRelative} is missing: a uv lockfile is synced with the pyproject.toml beside it`, 'Commit the project\'s pyproject.toml next to uv.lock, or point environment.lockfile at the uv.lock that has one.', { file, field: 'environment.lockfile', line });
+  }
+  return { workdir, requirements, ...(lock && pyproject ? { lockfile: { lock, pyproject } } : {}), config, data, artifacts, metrics, codeFiles };
 }
 
 /** Reads, validates and resolves a run record. Every problem is a UserError naming the field and line. */

@@ -10,6 +10,7 @@ import type { MachineFingerprint } from '../environment/machine/schema.js';
 export interface Measurement {
   config: string[];
   data: string[];
+  /** The requirements file's sha256, or a uv project's lockfile's. */
   requirementsSha256?: string;
   artifacts: string[];
   /** Each numeric artifact's tensor fingerprint (`content`), index-aligned; undefined leaves the written one alone. */

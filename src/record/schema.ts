@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { isSecretVariable } from '../child-env.js';
-import { MAX_CODE_FILES, MAX_METRIC_NAME_CHARS, MAX_METRICS, MAX_TENSOR_NAME_CHARS, MAX_TENSORS, RECORD_VERSION, TIMER_MAX_MS } from '../constants.js';
+import { MAX_CODE_FILES, MAX_METRIC_NAME_CHARS, MAX_METRICS, MAX_TENSOR_NAME_CHARS, MAX_TENSORS, RECORD_VERSION, TIMER_MAX_MS, UV_LOCKFILE_NAME } from '../constants.js';
 import { isNumericFormatPath, NUMERIC_FORMAT_EXTENSIONS } from '../compare/formats/format-of.js';
 import { NUMERIC_DTYPES } from '../compare/formats/tensor-file.js';
 import { parseDuration } from '../rerun/duration.js';
@@ -125,6 +125,7 @@ const DataInput = z
   .strict();
 
 const PackageName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a Python package name');
+const DependencyGroupName = z.string().max(200).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a dependency group or extra name (letters, digits, ., _ and -)');
 
 const Environment = z
   .object({
@@ -137,6 +138,21 @@ const Environment = z
       .optional(),
     requirements: RelativePath.optional().describe('pip requirements file installed into a fresh venv.'),
     requirements_sha256: Sha256Hex.optional(),
+    installer: z
+      .enum(['pip', 'uv'])
+      .optional()
+      .describe('What installs the requirements file: pip (the default) or `uv pip install` (faster; uv ignores pip.conf and PIP_* variables).'),
+    lockfile: RelativePath.refine((file) => path.posix.basename(file) === UV_LOCKFILE_NAME, `must be a uv lockfile, named ${UV_LOCKFILE_NAME} (with pyproject.toml beside it)`)
+      .optional()
+      .describe('A uv project\'s lock: the rerun\'s venv is `uv sync --locked` of its dependencies; the project\'s own code is imported from the checkout, never installed.'),
+    lockfile_sha256: Sha256Hex.optional(),
+    uv: z
+      .object({
+        groups: z.array(DependencyGroupName).max(100).optional().describe('Dependency groups synced besides the project\'s dependencies (none by default, not even dev).'),
+        extras: z.array(DependencyGroupName).max(100).optional().describe('Optional dependencies (extras) synced.'),
+      })
+      .strict()
+      .optional(),
     packages: z.record(PackageName, z.string().min(1)).optional().describe('pip freeze at record time.'),
     platform: z.string().min(1).optional().describe('sysconfig.get_platform() at record time, e.g. linux-x86_64.'),
     machine: MachineFingerprintSchema.optional(),
@@ -166,6 +182,24 @@ const Environment = z
     }
     if (env.requirements === undefined && env.requirements_sha256 !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['requirements'], message: 'is required when requirements_sha256 is set' });
+    }
+    if (env.lockfile !== undefined && env.requirements !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['lockfile'], message: 'and requirements exclude each other: a uv project\'s environment is its lock (remove requirements)' });
+    }
+    if (env.lockfile !== undefined && env.python === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['python'], message: 'is required when lockfile is set' });
+    }
+    if (env.lockfile !== undefined && env.lockfile_sha256 === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['lockfile_sha256'], message: 'is required when lockfile is set' });
+    }
+    if (env.lockfile === undefined && env.lockfile_sha256 !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['lockfile'], message: 'is required when lockfile_sha256 is set' });
+    }
+    if (env.uv !== undefined && env.lockfile === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['uv'], message: 'applies to a uv project only: set lockfile (uv.lock)' });
+    }
+    if (env.installer !== undefined && env.requirements === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['installer'], message: 'applies to a requirements file only (a lockfile is always installed with uv)' });
     }
   });
 

@@ -86,6 +86,9 @@ export function updateRecordText(text: string, measured: Measurement, warnings: 
   if (measured.requirementsSha256 && doc.hasIn(['environment', 'requirements'])) {
     doc.setIn(['environment', 'requirements_sha256'], measured.requirementsSha256);
   }
+  if (measured.requirementsSha256 && doc.hasIn(['environment', 'lockfile'])) {
+    doc.setIn(['environment', 'lockfile_sha256'], measured.requirementsSha256);
+  }
   if (measured.metrics && doc.hasIn(['metrics'])) replaceMetricValues(doc, measured.metrics);
   if (measured.python) {
     const current = doc.getIn(['environment', 'python']);

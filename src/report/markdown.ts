@@ -143,11 +143,19 @@ function causesSection(record: RecordReport, options: RenderOptions): string | u
   return `**Likely causes**\n\n${lines.join('\n')}`;
 }
 
+/** How a venv was built, when not by pip: ` with uv 0.13.9`, ` by uv sync 0.13.9`. */
+function installedWith(venv: NonNullable<EnvironmentReport['venv']>): string {
+  const version = venv.uvVersion ? ` ${esc(venv.uvVersion)}` : '';
+  if (venv.installer === 'uv-pip') return ` with uv${version}`;
+  if (venv.installer === 'uv-sync') return ` by uv sync${version}`;
+  return '';
+}
+
 function environmentSection(environment: EnvironmentReport | undefined, options: RenderOptions): string | undefined {
   if (!environment) return undefined;
   const python = environment.python.required ? `Python ${esc(environment.python.actual)} (record: ${esc(environment.python.required)})` : `Python ${esc(environment.python.actual)}`;
   const platform = environment.platform.recorded && environment.platform.recorded !== environment.platform.actual ? `${esc(environment.platform.actual)} (record: ${esc(environment.platform.recorded)})` : esc(environment.platform.actual);
-  const venv = environment.venv ? `venv ${environment.venv.source === 'built' ? 'built' : `from ${environment.venv.source}`} in ${formatDuration(environment.venv.durationMs)}` : 'current environment';
+  const venv = environment.venv ? `venv ${environment.venv.source === 'built' ? `built${installedWith(environment.venv)}` : `from ${environment.venv.source}`} in ${formatDuration(environment.venv.durationMs)}` : 'current environment';
   const packages = environment.packages;
   const changes = packages ? [...packages.changed, ...packages.added, ...packages.removed] : [];
   const summary = `Environment: ${python} · ${platform} · ${venv}${packages ? ` · ${changes.length === 0 ? 'packages match the record' : `${plural(changes.length, 'package')} differ`}` : ''}`;

@@ -87,7 +87,15 @@ export const EnvironmentReportSchema = z
     machine: z.object({ recorded: MachineFingerprintSchema.optional(), actual: MachineFingerprintSchema }).strict().optional(),
     /** null: the record has no requirements and the command ran in the current environment. */
     venv: z
-      .object({ key: Text, source: z.enum(['built', 'local-cache', 'remote-cache']), durationMs: Duration })
+      .object({
+        key: Text,
+        source: z.enum(['built', 'local-cache', 'remote-cache']),
+        durationMs: Duration,
+        /** What built it: pip, `uv pip install`, or `uv sync` of a lock (absent in reports of earlier releases: pip). */
+        installer: z.enum(['pip', 'uv-pip', 'uv-sync']).optional(),
+        /** The uv that built it. */
+        uvVersion: Text.optional(),
+      })
       .strict()
       .nullable(),
     /** pip freeze of the rerun environment against `environment.packages`; null when none were recorded. */

@@ -13,6 +13,8 @@ export interface RerunEnvironmentOptions {
   base: NodeJS.ProcessEnv;
   binDir: string | null;
   venvDir: string | null;
+  /** Put last on PATH: tools repro-gate installed for the environment (a uv the command may call). */
+  toolBinDir?: string;
   variables: Record<string, string>;
   seeds: Record<string, string | number>;
   /** Names the record passes through from the host (`environment.pass_env`). */
@@ -30,7 +32,7 @@ export function rerunEnvironment(options: RerunEnvironmentOptions): NodeJS.Proce
   const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(base).filter(([name]) => (isHostVariable(name) || passed.has(name)) && !isSecretVariable(name)));
   if (binDir && venvDir) {
     env.VIRTUAL_ENV = venvDir;
-    env.PATH = [binDir, base.PATH].filter(Boolean).join(path.delimiter);
+    env.PATH = [binDir, base.PATH, options.toolBinDir].filter(Boolean).join(path.delimiter);
   }
   Object.assign(env, {
     HOME: sandbox.home,

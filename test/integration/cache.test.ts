@@ -100,7 +100,7 @@ describe('the venv cache (real venvs)', () => {
   it('`cache prune` evicts the oldest down to a bound that fits only the newest', async () => {
     const inventory = await readCacheInventory(cacheRoot);
     const newestBytes = inventory.venvs.find((venv) => venv.key === newest.key)!.bytes;
-    const pruned = await cli(['cache', 'prune', '--max-size', String(newestBytes + inventory.pipCache.bytes)]);
+    const pruned = await cli(['cache', 'prune', '--max-size', String(newestBytes + inventory.downloads.reduce((sum, folder) => sum + folder.bytes, 0))]);
     expect(pruned.stderr).toBe('');
     expect(pruned.status).toBe(0);
     expect(pruned.stdout).toContain(`Evicted 1 venv(s)`);
@@ -138,6 +138,6 @@ describe('the venv cache (real venvs)', () => {
     expect(pruned.stdout).toMatch(/Removed pip's download cache/);
     expect(await listVenvs()).toEqual([]);
     await expect(access(pipCacheDirectory(cacheRoot))).rejects.toThrow();
-    expect((await cli(['cache', 'list'])).stdout).toMatch(/No venvs cached yet\.\nTotal: 0 B of/);
+    expect((await cli(['cache', 'list'])).stdout).toMatch(/No venvs cached yet\.\n(?:.+ outside this cache\.\n)*Total: 0 B of/);
   });
 });

@@ -154,6 +154,20 @@ describe('the cached venv is not the rerun\'s to change', () => {
     expect(next.record?.environment?.venv?.source).toBe('built');
   });
 
+  it('removes repro-gate\'s uv and uv\'s download cache when the command writes into them, and says so', async () => {
+    const repo = await newRepo();
+    // uv's download cache is repro-gate's own (not one the user set), as on a runner without UV_CACHE_DIR.
+    repo.env.UV_CACHE_DIR = '';
+    const cache = '"$VIRTUAL_ENV/../.."';
+    await editRecord(repo, before(`mkdir -p ${cache}/tools/uv-0.0.0/bin ${cache}/uv/archive-v0 && echo poisoned > ${cache}/tools/uv-0.0.0/bin/uv && echo poisoned > ${cache}/uv/archive-v0/numpy.py`));
+    const tampered = await verifyUntouched(repo);
+    expect(tampered.record?.warnings).toContainEqual(`the command changed ${path.join(ownCache, 'tools')}, which later venv builds read: it was removed (its downloads are fetched again)`);
+    expect(tampered.record?.warnings).toContainEqual(`the command changed ${path.join(ownCache, 'uv')}, which later venv builds read: it was removed (its downloads are fetched again)`);
+    expect(existsSync(path.join(ownCache, 'tools'))).toBe(false);
+    expect(existsSync(path.join(ownCache, 'uv'))).toBe(false);
+    expect(tampered.record?.verdict).toBe('reproduced');
+  });
+
   it('rebuilds a cached venv that something changed between two runs, instead of trusting it', async () => {
     const repo = await newRepo();
     const first = await verifyUntouched(repo);

@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { VENV_COMPLETE_MARKER } from '../../src/constants.js';
 import { diskUsage } from '../../src/environment/cache/disk-usage.js';
 import { markUsed, pruneCache, readCacheInventory } from '../../src/environment/cache/index.js';
-import { pipCacheDirectory, venvDirectory, venvsDirectory } from '../../src/environment/venv-cache.js';
+import { pipCacheDirectory, toolsDirectory, uvCacheDirectory, venvDirectory, venvsDirectory } from '../../src/environment/venv-cache.js';
 
 // Real folders on disk standing in for venvs (the integration test builds real ones): what is listed, in what
 // order, and what a prune removes and leaves.
@@ -63,8 +63,8 @@ describe('cache inventory and prune', () => {
     expect(inventory.venvs[0]!.lastUsedMs).toBeLessThan(Date.now() - 599 * 60_000);
     expect(inventory.incomplete.map((folder) => [folder.key, folder.lock])).toEqual([['building', 'held']]);
     expect(inventory.locks.map((lock) => [path.basename(lock.file), lock.state])).toEqual([['building.lock', 'held']]);
-    expect(inventory.pipCache.bytes).toBeGreaterThanOrEqual(128 * KIB);
-    expect(inventory.totalBytes).toBe(inventory.venvs[0]!.bytes + inventory.incomplete[0]!.bytes + inventory.pipCache.bytes);
+    expect(inventory.downloads.find((folder) => folder.dir === pipCacheDirectory(root))?.bytes).toBeGreaterThanOrEqual(128 * KIB);
+    expect(inventory.totalBytes).toBe(inventory.venvs[0]!.bytes + inventory.incomplete[0]!.bytes + inventory.downloads.reduce((sum, folder) => sum + folder.bytes, 0));
   });
 
   it('evicts least recently used first down to the bound; removes abandoned folders and stale locks; spares builds', async () => {
@@ -89,15 +89,17 @@ describe('cache inventory and prune', () => {
     expect((await readdir(venvsDirectory(root))).sort()).toEqual(['building', 'building.lock', 'middle']);
   });
 
-  it('with all, removes every venv not being built, and pip downloads', async () => {
+  it('with all, removes every venv not being built, and the download caches: pip\'s, uv\'s, and the uv repro-gate installed', async () => {
     await fakeVenv('a', { kib: 64, usedMinutesAgo: 0 });
     await fakeVenv('building', { kib: 64, lockMinutesAgo: 0 });
-    await mkdir(pipCacheDirectory(root));
-    await writeFile(path.join(pipCacheDirectory(root), 'wheel'), 'x');
+    for (const dir of [pipCacheDirectory(root), uvCacheDirectory(root), path.join(toolsDirectory(root), 'uv-0.13.9', 'bin')]) {
+      await mkdir(dir, { recursive: true });
+      await writeFile(path.join(dir, 'file'), 'x');
+    }
     const result = await pruneCache(root, { maxBytes: 10 * 1024 ** 3, all: true });
     expect(result.evicted.map((venv) => venv.key)).toEqual(['a']);
-    expect(result.removedPipCacheBytes).toBeGreaterThan(0);
-    expect(await present(pipCacheDirectory(root))).toBe(false);
+    expect(result.removedDownloads.map((folder) => folder.label)).toEqual(["pip's download cache", "uv's download cache", 'uv, installed by repro-gate']);
+    for (const dir of [pipCacheDirectory(root), uvCacheDirectory(root), toolsDirectory(root)]) expect(await present(dir)).toBe(false);
     expect((await readdir(venvsDirectory(root))).sort()).toEqual(['building', 'building.lock']);
   });
 

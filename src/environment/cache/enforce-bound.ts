@@ -24,7 +24,7 @@ export async function enforceCacheBound(root: string, bound: CacheBound, keep: s
     if (result.totalBytesAfter > bound.bytes) {
       log(
         `venv cache: ${formatSize(result.totalBytesAfter)} stays over its bound of ${formatSize(bound.bytes)} (${bound.source}): what is left is this venv, ` +
-          `venvs used within the last hour (perhaps still running) and pip's download cache; \`${TOOL_NAME} cache prune\` evicts by age alone`,
+          `venvs used within the last hour (perhaps still running) and the download caches; \`${TOOL_NAME} cache prune\` evicts by age alone`,
       );
     }
   } catch (error) {

@@ -3,6 +3,6 @@ export { type CacheBound, cacheBound } from './bound.js';
 export { enforceCacheBound, IN_USE_GRACE_MS } from './enforce-bound.js';
 export { type CacheInventory, readCacheInventory, type VenvEntry } from './inventory.js';
 export { markUsed } from './last-used.js';
-export { keepLockFresh, tryLock } from './locks.js';
+export { keepLockFresh, tryLock, waitForLock } from './locks.js';
 export { type PruneOptions, type PruneResult, pruneCache } from './prune.js';
 export { formatSize, parseSize } from './size-notation.js';

@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { LOCK_SUFFIX, pipCacheDirectory, venvLockFile, venvsDirectory } from '../venv-cache.js';
+import { LOCK_SUFFIX, pipCacheDirectory, toolsDirectory, uvCacheDirectory, venvLockFile, venvsDirectory } from '../venv-cache.js';
 import { diskUsage } from './disk-usage.js';
 import { lastUsed } from './last-used.js';
 import { type LockState, lockState } from './locks.js';
@@ -16,6 +16,13 @@ export interface VenvEntry {
   lock: LockState;
 }
 
+export interface DownloadFolder {
+  /** What it is, as `cache list` names it. */
+  label: string;
+  dir: string;
+  bytes: number;
+}
+
 export interface CacheInventory {
   root: string;
   /** Complete venvs. */
@@ -23,7 +30,8 @@ export interface CacheInventory {
   /** Folders without the completion marker: a build in progress (lock held) or one that died. */
   incomplete: VenvEntry[];
   locks: Array<{ file: string; state: LockState }>;
-  pipCache: { dir: string; bytes: number };
+  /** pip's and uv's download caches, and the uv repro-gate installed: what `cache prune --all` also removes. */
+  downloads: DownloadFolder[];
   totalBytes: number;
 }
 
@@ -52,10 +60,15 @@ export async function readCacheInventory(root: string): Promise<CacheInventory> 
         return { file, state: await lockState(file, now) };
       }),
   );
-  const pipDir = pipCacheDirectory(root);
-  const pipBytes = await diskUsage(pipDir);
+  const downloads = await Promise.all(
+    [
+      { label: "pip's download cache", dir: pipCacheDirectory(root) },
+      { label: "uv's download cache", dir: uvCacheDirectory(root) },
+      { label: 'uv, installed by repro-gate', dir: toolsDirectory(root) },
+    ].map(async (folder) => ({ ...folder, bytes: await diskUsage(folder.dir) })),
+  );
   const venvs = folders.filter((folder) => folder.lastUsedMs !== null);
   const incomplete = folders.filter((folder) => folder.lastUsedMs === null);
-  const totalBytes = folders.reduce((sum, folder) => sum + folder.bytes, pipBytes);
-  return { root, venvs, incomplete, locks, pipCache: { dir: pipDir, bytes: pipBytes }, totalBytes };
+  const totalBytes = [...folders, ...downloads].reduce((sum, folder) => sum + folder.bytes, 0);
+  return { root, venvs, incomplete, locks, downloads, totalBytes };
 }

@@ -1,9 +1,12 @@
-import { open, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, open, rm, stat, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 // A build lock's holder refreshes its mtime while it works, so a lock left by a killed process is recognised
 // within minutes instead of blocking the next build for as long as the longest build could take.
 export const LOCK_HEARTBEAT_MS = 20_000;
 export const LOCK_STALE_MS = 2 * 60_000;
+const LOCK_WAIT_MS = 250;
 
 export type LockState = 'free' | 'held' | 'stale';
 
@@ -37,4 +40,14 @@ export async function tryLock(lockFile: string): Promise<(() => Promise<void>) |
     }
   }
   return null;
+}
+
+/** Waits until the lock is free and takes it (a stale one, left by a killed build, is broken). */
+export async function waitForLock(lockFile: string): Promise<() => Promise<void>> {
+  await mkdir(path.dirname(lockFile), { recursive: true });
+  for (;;) {
+    const release = await tryLock(lockFile);
+    if (release) return release;
+    await sleep(LOCK_WAIT_MS);
+  }
 }

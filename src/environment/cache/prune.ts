@@ -4,7 +4,7 @@ import path from 'node:path';
 import { VENV_COMPLETE_MARKER } from '../../constants.js';
 import { venvLockFile } from '../venv-cache.js';
 import { type EvictionPolicy, planEviction } from './eviction-plan.js';
-import { type CacheInventory, readCacheInventory, type VenvEntry } from './inventory.js';
+import { type CacheInventory, type DownloadFolder, readCacheInventory, type VenvEntry } from './inventory.js';
 import { lastUsed } from './last-used.js';
 import { lockState, tryLock } from './locks.js';
 
@@ -13,7 +13,7 @@ import { lockState, tryLock } from './locks.js';
 const REMOVING_PREFIX = '.removing-';
 
 export interface PruneOptions extends EvictionPolicy {
-  /** Remove every venv that is not locked, whatever the bound, and pip's download cache. */
+  /** Remove every venv that is not locked, whatever the bound, and the download caches (pip's, uv's, and repro-gate's uv). */
   all?: boolean;
 }
 
@@ -24,7 +24,8 @@ export interface PruneResult {
   /** Being built right now: left alone. */
   building: VenvEntry[];
   removedLocks: number;
-  removedPipCacheBytes: number;
+  /** The download folders removed with `all`. */
+  removedDownloads: DownloadFolder[];
   totalBytesAfter: number;
 }
 
@@ -57,7 +58,7 @@ async function removeUnderLock(dir: string, stillRemovable: () => Promise<boolea
 
 /**
  * Brings the cache within its bound: removes stale locks and half-built folders nobody is building, then
- * evicts complete venvs least recently used first. With `all`, also pip's download cache.
+ * evicts complete venvs least recently used first. With `all`, also the download caches.
  */
 export async function pruneCache(root: string, options: PruneOptions): Promise<PruneResult> {
   const before = await readCacheInventory(root);
@@ -93,11 +94,10 @@ export async function pruneCache(root: string, options: PruneOptions): Promise<P
     }
   }
 
-  let removedPipCacheBytes = 0;
-  if (options.all && before.pipCache.bytes > 0) {
-    await rm(before.pipCache.dir, { recursive: true, force: true });
-    removedPipCacheBytes = before.pipCache.bytes;
-    total -= removedPipCacheBytes;
+  const removedDownloads = options.all ? before.downloads.filter((folder) => folder.bytes > 0) : [];
+  for (const folder of removedDownloads) {
+    await rm(folder.dir, { recursive: true, force: true });
+    total -= folder.bytes;
   }
-  return { before, evicted, removedIncomplete, building, removedLocks, removedPipCacheBytes, totalBytesAfter: Math.max(total, 0) };
+  return { before, evicted, removedIncomplete, building, removedLocks, removedDownloads, totalBytesAfter: Math.max(total, 0) };
 }

@@ -70,15 +70,23 @@ export async function learnedSet(command: string, sandboxRoot: string, trace: Pr
 
 /**
  * A command the learned set can describe whole: one Python interpreter running a script or module, with plain words
- * as arguments (`python train.py configs/a.yaml`, `python -m pkg.train`). Anything a shell would interpret first (a
- * script of its own, pipes, variables, quoting) may read files that no probed process opens.
+ * as arguments (`python train.py configs/a.yaml`, `python -m pkg.train`), perhaps through a bare `uv run` (which, in
+ * a rerun, runs the rebuilt venv's interpreter as it is: see src/environment/managers/uv-project.ts). Anything a
+ * shell would interpret first (a script of its own, pipes, variables, quoting) may read files that no probed process opens.
  */
-const PLAIN_PYTHON_COMMAND = /^(?:[A-Za-z_][A-Za-z0-9_]*=[\w./:=,+-]*\s+)*(?:[\w./+-]*\/)?python[0-9.]*(?:\s+[\w./:=,+@%-]+)+\s*$/;
+const PLAIN_PYTHON_COMMAND = /^(?:[A-Za-z_][A-Za-z0-9_]*=[\w./:=,+-]*\s+)*(?:uv\s+run\s+)?(?:[\w./+-]*\/)?python[0-9.]*(?:\s+[\w./:=,+@%-]+)+\s*$/;
 
 /** Why the files the run read are not the training's whole input set; undefined when they are. */
 export function inputSetGap(command: string, trace: Pick<ProbeTrace, 'processes' | 'readFiles' | 'readTruncated' | 'unprobedChildren'>): string | undefined {
   if (!PLAIN_PYTHON_COMMAND.test(command)) return 'the command is not one plain Python invocation (python script.py …), so what a shell or another program reads is not seen';
-  if (/\s-[A-Za-z]*[IES]/.test(command.split(/\s+/).slice(1, 3).join(' '))) return 'python -I, -E or -S skips the probe';
+  if (/^(?:\S+=\S*\s+)*UV_\w*=/.test(command.trim())) return 'the command sets uv variables (UV_…), which can make uv read files (an env file, a config) that no probed process opens';
+  const words = command.trim().split(/\s+/);
+  const python = words.findIndex((word) => /(?:^|\/)python[0-9.]*$/.test(word));
+  // The interpreter's own options come before the script or module; what follows them is the program's.
+  const options = words.slice(python + 1);
+  const program = options.findIndex((word) => !word.startsWith('-'));
+  const interpreterOptions = program === -1 ? options : options.slice(0, program);
+  if (interpreterOptions.some((word) => /^-[A-Za-z]*[IES]/.test(word))) return 'python -I, -E or -S skips the probe';
   if (trace.processes.length === 0) return 'no Python process of the command was seen by the probe';
   if (trace.readTruncated || trace.readFiles.length > MAX_CODE_FILES) return `the training read more than ${MAX_CODE_FILES} files outside its declared data`;
   if (trace.unprobedChildren.length > 0) return `it started ${trace.unprobedChildren[0]!.slice(0, 100)}, which the probe does not run in`;
