@@ -66,6 +66,8 @@ export const UV_PINNED_VERSION = '0.13.9';
 /** A uv project's lockfile: the only name uv reads, with pyproject.toml beside it. */
 export const UV_LOCKFILE_NAME = 'uv.lock';
 export const PYPROJECT_NAME = 'pyproject.toml';
+/** uv's own settings file. */
+export const UV_CONFIG_NAME = 'uv.toml';
 /** Where a re-executed repro-gate finds the secrets it shed from its environment block (a 0600 file, deleted on read). */
 export const SECRETS_HANDOFF_ENV = 'REPRO_GATE_SECRETS_HANDOFF';
 /** Every process of a rerun inherits this variable, holding the run's unique id, so leftovers can be found where no cgroup can be created. */

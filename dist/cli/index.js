@@ -8739,6 +8739,8 @@ const UV_PINNED_VERSION = '0.13.9';
 /** A uv project's lockfile: the only name uv reads, with pyproject.toml beside it. */
 const UV_LOCKFILE_NAME = 'uv.lock';
 const PYPROJECT_NAME = 'pyproject.toml';
+/** uv's own settings file. */
+const UV_CONFIG_NAME = 'uv.toml';
 /** Where a re-executed repro-gate finds the secrets it shed from its environment block (a 0600 file, deleted on read). */
 const SECRETS_HANDOFF_ENV = 'REPRO_GATE_SECRETS_HANDOFF';
 /** Every process of a rerun inherits this variable, holding the run's unique id, so leftovers can be found where no cgroup can be created. */
@@ -9254,8 +9256,70 @@ async function enforceCacheBound(root, bound, keep, log) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/environment/cache/protected-folders.ts
+
+
+// The rerun can find the cache folder (it lies above the venv it runs in). Some of what is there, later builds trust
+// without checking it again: repro-gate's uv, and the installers' download caches (uv copies its unpacked downloads
+// into venvs as they are). These folders are fingerprinted around the rerun, and one the rerun changed is removed.
+/** The files uv and pip write on their own on every run: their locks and markers, none of them content a build trusts. */
+const IGNORED = new Set(['.lock', '.gitignore', 'CACHEDIR.TAG']);
+/** Stands in a fingerprint for a folder that could not be read: it never equals an earlier one. */
+const UNREADABLE = '\0unreadable';
+async function walk(folder, relative, fingerprint) {
+    const entries = await (0,promises_namespaceObject.readdir)(external_node_path_default().join(folder, relative), { withFileTypes: true }).catch((error) => {
+        // A folder removed while it is walked (uv's temporary ones come and go) is left out, as a file would be.
+        if (error.code === 'ENOENT')
+            return [];
+        throw error;
+    });
+    for (const entry of entries) {
+        const file = external_node_path_default().join(relative, entry.name);
+        if (entry.isDirectory()) {
+            await walk(folder, file, fingerprint);
+            continue;
+        }
+        if (relative === '' && IGNORED.has(entry.name))
+            continue;
+        const stats = await (0,promises_namespaceObject.lstat)(external_node_path_default().join(folder, file), { bigint: true }).catch(() => undefined);
+        if (stats)
+            fingerprint.set(file, `${stats.mode}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}:${stats.ino}`);
+    }
+}
+/** Every file's type, mode, size, times and inode (see src/environment/venv-integrity.ts); empty for a folder that is not there. */
+async function fingerprintFolder(folder) {
+    const fingerprint = new Map();
+    try {
+        await walk(folder, '', fingerprint);
+    }
+    catch {
+        fingerprint.set(UNREADABLE, String(Math.random()));
+    }
+    return fingerprint;
+}
+/** Pure: whether a folder changed between two fingerprints: any file added, changed or removed. */
+function folderChanged(before, after) {
+    return before.size !== after.size || [...before].some(([file, print]) => after.get(file) !== print);
+}
+/**
+ * The folders the rerun changed are removed, so no later build trusts them; returns those removed. Another repro-gate
+ * process building in the same cache meanwhile (adding downloads) makes them count as changed too: the downloads are
+ * fetched again, and a build that was reading them fails and is run again, but nothing unchecked is ever trusted.
+ */
+async function discardChangedFolders(cache, before) {
+    const changed = [];
+    for (const [i, folder] of cache.folders.entries()) {
+        if (!folderChanged(before[i], await fingerprintFolder(folder)))
+            continue;
+        await (0,promises_namespaceObject.rm)(folder, { recursive: true, force: true });
+        changed.push(folder);
+    }
+    return changed;
+}
+
 ;// CONCATENATED MODULE: ./src/environment/cache/index.ts
 // The venv cache's housekeeping: how big it is, what was used when, and what to evict.
+
 
 
 
@@ -9317,8 +9381,8 @@ Options:
   --requirements FILE        pip requirements: the command runs in a venv built from them (cached like verify's)
   --installer uv             with --requirements: install them with \`uv pip install\` instead of pip (faster; uv
                              ignores pip.conf and PIP_* variables, so check that the packages come out the same)
-  --lockfile uv.lock         a uv project: the command runs in a venv synced from its lock (\`uv sync --locked\`,
-                             the project's dependencies only; its own code runs from the checkout)
+  --lockfile uv.lock         a uv project: the command runs in a venv synced from its lock (\`uv sync --frozen\`
+                             after \`uv lock --check\`, its dependencies only; its own code runs from the copy)
   --group NAME, --extra NAME with --lockfile: a dependency group or extra to sync too (repeatable; the dev group
                              only when named)
   --current-env              record without --requirements: run in the current environment and freeze
@@ -19817,7 +19881,7 @@ const Environment = object({
         .describe('What installs the requirements file: pip (the default) or `uv pip install` (faster; uv ignores pip.conf and PIP_* variables).'),
     lockfile: RelativePath.refine((file) => external_node_path_default().posix.basename(file) === UV_LOCKFILE_NAME, `must be a uv lockfile, named ${UV_LOCKFILE_NAME} (with pyproject.toml beside it)`)
         .optional()
-        .describe('A uv project\'s lock: the rerun\'s venv is `uv sync --locked` of its dependencies; the project\'s own code is imported from the checkout, never installed.'),
+        .describe('A uv project\'s lock: the rerun\'s venv is `uv sync --frozen` of its dependencies (after `uv lock --check`); the project\'s own code is imported from the sandbox\'s copy of the checkout, never installed.'),
     lockfile_sha256: Sha256Hex.optional(),
     uv: object({
         groups: array(DependencyGroupName).max(100).optional().describe('Dependency groups synced besides the project\'s dependencies (none by default, not even dev).'),
@@ -19862,6 +19926,16 @@ const Environment = object({
     }
     if (env.lockfile === undefined && env.lockfile_sha256 !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['lockfile'], message: 'is required when lockfile_sha256 is set' });
+    }
+    if (env.lockfile !== undefined) {
+        // `uv run` in the rerun must use the rebuilt venv as it is, reading no config or env file the record does not hash.
+        for (const name of Object.keys(env.variables ?? {}).filter((variable) => variable.startsWith('UV_'))) {
+            ctx.addIssue({ code: 'custom', path: ['variables', name], message: 'UV_* variables are repro-gate\'s own in a uv project\'s rerun (`uv run` uses the rebuilt venv as it is): use another name' });
+        }
+        for (const [i, name] of (env.pass_env ?? []).entries()) {
+            if (name.startsWith('UV_'))
+                ctx.addIssue({ code: 'custom', path: ['pass_env', i], message: 'UV_* variables are repro-gate\'s own in a uv project\'s rerun: they cannot be passed from the host' });
+        }
     }
     if (env.uv !== undefined && env.lockfile === undefined) {
         ctx.addIssue({ code: 'custom', path: ['uv'], message: 'applies to a uv project only: set lockfile (uv.lock)' });
@@ -21154,11 +21228,12 @@ function changedVenvFiles(before, after) {
 
 /**
  * What the rerun can reach in the cache folder (it finds it from the venv's path) that later builds trust without
- * checking: repro-gate's uv, and uv's download cache (its unpacked files are copied into venvs as they are). A uv
- * cache the user set (UV_CACHE_DIR) is theirs: other processes may write to it while the rerun runs.
+ * checking: repro-gate's uv, and the download caches (uv copies its unpacked files into venvs as they are). A download
+ * cache the user set (PIP_CACHE_DIR, UV_CACHE_DIR) is theirs: other processes may write to it while the rerun runs.
  */
-function protectedFolders(cacheRoot) {
-    return [toolsDirectory(cacheRoot), ...(process.env[UV_CACHE_DIR_ENV] ? [] : [uvCacheDirectory(cacheRoot)])];
+function protectedCache(cacheRoot) {
+    const own = (variable, folder) => (process.env[variable] ? [] : [folder]);
+    return { root: cacheRoot, folders: [toolsDirectory(cacheRoot), ...own(UV_CACHE_DIR_ENV, uvCacheDirectory(cacheRoot)), ...own(PIP_CACHE_DIR_ENV, pipCacheDirectory(cacheRoot))] };
 }
 async function exists(file) {
     return (0,promises_namespaceObject.access)(file).then(() => true, () => false);
@@ -21195,7 +21270,7 @@ class CachedVenvManager {
             python: external_node_path_default().join(dir, 'bin', 'python'),
             packages: frozen,
             ...this.rerunAdditions(dir),
-            protectedFolders: protectedFolders(cacheRoot),
+            protectedCache: protectedCache(cacheRoot),
             // Saved only after a rerun that left it intact (see src/environment/venv-integrity.ts).
             saveToRemoteCache: source === 'built' && remoteCache && !thisRunOnly
                 ? async () => {
@@ -21357,9 +21432,7 @@ const HOST_UV_VARIABLES = new Set(['UV_CACHE_DIR', 'UV_INDEX_URL', 'UV_EXTRA_IND
 /**
  * How every uv command runs: uv's download cache in repro-gate's cache folder (a UV_CACHE_DIR the user set wins),
  * the given interpreter only (uv never downloads a Python of its own), and files copied out of uv's cache rather
- * than hard-linked: a sealed venv's files must be its own, since their inode times are its fingerprint. Every
- * command also gets `--no-config`: a uv.toml in the checkout or any folder above it would otherwise change what is
- * installed without changing the venv's key.
+ * than hard-linked: a sealed venv's files must be its own, since their inode times are its fingerprint.
  */
 function uvEnvironment(cacheRoot, base = process.env) {
     const env = Object.fromEntries(Object.entries(withoutSecrets(base)).filter(([name]) => !name.startsWith('UV_') || HOST_UV_VARIABLES.has(name)));
@@ -21371,8 +21444,14 @@ function uvEnvironment(cacheRoot, base = process.env) {
         UV_NO_PROGRESS: '1',
     };
 }
+/**
+ * `project`: uv reads the project's own settings ([tool.uv] in pyproject.toml, a uv.toml beside it: part of the venv's
+ * key, see UvProjectManager), which decide how its lock was made. Otherwise `--no-config`: a requirements file is
+ * installed as pip would install it, and no uv.toml in the checkout or a folder above it changes what is installed.
+ */
 async function runUv(run, args, options = {}) {
-    return capture(run.uv.executable, [...args, '--no-config'], { ...uvEnvironment(run.cacheRoot), ...options.env }, options.cwd);
+    const env = { ...uvEnvironment(run.cacheRoot), ...(run.downloadCache ? { [UV_CACHE_DIR_ENV]: run.downloadCache } : {}), ...options.env };
+    return capture(run.uv.executable, options.config === 'project' ? args : [...args, '--no-config'], env, options.cwd);
 }
 /** uv's words for an option it does not know: a uv on PATH older than the options repro-gate passes. */
 const UNKNOWN_OPTION = /unexpected argument '(--[a-z-]+)'/;
@@ -21386,7 +21465,7 @@ async function uv_commands_failure(run, args, result, what, field, hint) {
 }
 /** `uv venv`: a bare venv (no pip in it) for the given interpreter. */
 async function uvCreateVenv(run, python, dir) {
-    const args = ['venv', '--python', python, dir];
+    const args = ['venv', '--no-project', '--python', python, dir];
     const result = await runUv(run, args);
     if (result.code !== 0)
         throw await uv_commands_failure(run, args, result, 'uv venv', 'environment.python', 'Check that the interpreter runs and that uv supports it.');
@@ -21407,7 +21486,7 @@ const STALE_LOCK = /needs to be updated, but `--(?:check|locked)` was provided/;
  */
 async function uvLockCheck(run, project) {
     const args = ['lock', '--check', '--python', project.python];
-    const result = await runUv(run, args, { cwd: project.projectDir });
+    const result = await runUv(run, args, { cwd: project.projectDir, config: 'project' });
     if (result.code === 0)
         return;
     if (STALE_LOCK.test(result.stderr)) {
@@ -21433,7 +21512,7 @@ async function uvSync(run, project) {
         project.python,
     ];
     // UV_PROJECT_ENVIRONMENT puts the venv in the cache: nothing (no .venv) is written into the project's folder.
-    const result = await runUv(run, args, { cwd: project.projectDir, env: { UV_PROJECT_ENVIRONMENT: project.venvDir } });
+    const result = await runUv(run, args, { cwd: project.projectDir, env: { UV_PROJECT_ENVIRONMENT: project.venvDir }, config: 'project' });
     if (result.code === 0)
         return;
     throw await uv_commands_failure(run, args, result, `uv sync --frozen (${project.displayPath})`, 'environment.lockfile', 'Check that every locked package exists for this Python version and platform, and that the package index is reachable.');
@@ -21574,7 +21653,7 @@ class UvPipManager extends UvVenvManager {
 function lockBuildsLocalCode(pyproject, lock) {
     if (/^\s*dynamic\s*=\s*\[[^\]]*["'](?:dependencies|optional-dependencies)["']/m.test(pyproject))
         return 'pyproject.toml declares its dependencies dynamic (uv builds the project to learn them)';
-    const local = [...lock.matchAll(/^source = \{ (?:editable|directory|path) = "([^"]*)" \}/gm)].map((match) => match[1]).filter((folder) => folder !== '.');
+    const local = [...lock.matchAll(/^source = \{ (?:editable|directory|path|virtual) = "([^"]*)" \}/gm)].map((match) => match[1]).filter((folder) => folder !== '.');
     if (local.length > 0)
         return `the lock holds local packages besides the project (${local.slice(0, 3).join(', ')}${local.length > 3 ? ', …' : ''})`;
     return undefined;
@@ -21589,6 +21668,18 @@ function lockBuildsLocalCode(pyproject, lock) {
 
 
 
+
+
+
+
+
+
+/** Where uv finds the user's and the system's uv.toml (XDG locations, as uv reads them on Linux and macOS). */
+function userAndSystemSettings(env = process.env) {
+    const user = external_node_path_default().join(env.XDG_CONFIG_HOME || external_node_path_default().join((0,external_node_os_namespaceObject.homedir)(), '.config'), 'uv', UV_CONFIG_NAME);
+    const system = (env.XDG_CONFIG_DIRS || '/etc/xdg').split((external_node_path_default()).delimiter).filter(Boolean).map((folder) => external_node_path_default().join(folder, 'uv', UV_CONFIG_NAME));
+    return [user, ...system, external_node_path_default().join('/etc', 'uv', UV_CONFIG_NAME)];
+}
 const isFolder = (folder) => (0,promises_namespaceObject.stat)(folder).then((info) => info.isDirectory(), () => false);
 const uv_project_exists = (file) => (0,promises_namespaceObject.stat)(file).then(() => true, () => false);
 /**
@@ -21615,6 +21706,8 @@ async function projectImportRoot(projectDir, pyproject) {
 class UvProjectManager extends UvVenvManager {
     request;
     importRoot;
+    /** Why checking the lock runs the checkout's code, if it does. */
+    buildsLocalCode;
     constructor(request) {
         super(request);
         this.request = request;
@@ -21636,22 +21729,82 @@ class UvProjectManager extends UvVenvManager {
         ]);
         this.importRoot = await projectImportRoot(projectDir, pyproject);
         const buildsLocalCode = lockBuildsLocalCode(pyproject, lock);
+        this.buildsLocalCode = buildsLocalCode;
         if (buildsLocalCode)
             this.request.log(`${lockfile.displayPath}: ${buildsLocalCode}, so the venv is built for this run only, never cached`);
-        const inputs = [`pyproject:${pyprojectSha256}`, `groups:${[...lockfile.groups].sort().join(',')}`, `extras:${[...lockfile.extras].sort().join(',')}`];
+        const inputs = [
+            `pyproject:${pyprojectSha256}`,
+            `groups:${[...lockfile.groups].sort().join(',')}`,
+            `extras:${[...lockfile.extras].sort().join(',')}`,
+            ...(await this.projectSettings(projectDir)),
+        ];
         return {
             key: venvCacheKey({ requirementsSha256: lockSha256, pythonVersion: interpreter.version, platform: interpreter.platform, installer: { name: 'uv-sync', version: uv.version, inputs } }),
             thisRunOnly: buildsLocalCode !== undefined,
             describe: { installer: 'uv-sync', uvVersion: uv.version },
         };
     }
+    /**
+     * uv reads its settings from the nearest uv.toml, or pyproject.toml with a [tool.uv] table, from the project's folder
+     * up, and merges the user's and the system's uv.toml. Those inside the repository are the project's; all of them go
+     * into the venv's key. The search, and uv's search for a workspace the project could belong to, is stopped above the
+     * sandbox's copy by an empty uv.toml and pyproject.toml in the sandbox's own folder: none outside it (a /tmp/uv.toml)
+     * applies. A project inside a workspace of the repository is refused: uv would sync the workspace's lock, not the record's.
+     */
+    async projectSettings(projectDir) {
+        const { installDir } = this.request;
+        await Promise.all([UV_CONFIG_NAME, PYPROJECT_NAME].map((name) => (0,promises_namespaceObject.writeFile)(external_node_path_default().join(external_node_path_default().dirname(installDir), name), '')));
+        const settings = [];
+        const keyed = async (file, label) => {
+            const text = await (0,promises_namespaceObject.readFile)(file, 'utf8').catch(() => undefined);
+            if (text !== undefined)
+                settings.push(`${label}:${(0,external_node_crypto_namespaceObject.createHash)('sha256').update(text).digest('hex')}`);
+            return text;
+        };
+        for (let folder = projectDir; isInside(installDir, folder); folder = external_node_path_default().dirname(folder)) {
+            const relative = (name) => external_node_path_default().relative(installDir, external_node_path_default().join(folder, name)) || name;
+            await keyed(external_node_path_default().join(folder, UV_CONFIG_NAME), relative(UV_CONFIG_NAME));
+            if (folder !== projectDir) {
+                const pyproject = await keyed(external_node_path_default().join(folder, PYPROJECT_NAME), relative(PYPROJECT_NAME));
+                if (pyproject && /^\s*\[tool\.uv\.workspace\]/m.test(pyproject)) {
+                    throw new UserError(`${this.request.lockfile.displayPath} lies inside the uv workspace of ${relative(PYPROJECT_NAME)}: uv syncs the workspace's lock, not this one`, 'Point environment.lockfile at the uv.lock beside the workspace\'s pyproject.toml (record --lockfile).', { field: 'environment.lockfile', line: this.request.lockfile.line });
+                }
+            }
+            if (folder === installDir)
+                break;
+        }
+        for (const file of userAndSystemSettings())
+            await keyed(file, file);
+        return settings;
+    }
     async install(dir, interpreter) {
         const { lockfile } = this.request;
         const project = this.project(interpreter);
         // A stale lock is an error, found before anything is installed (sync itself then installs the lock as it is).
-        await uvLockCheck(this.uvRun(), project);
+        if (this.buildsLocalCode)
+            await this.checkLockApart(project);
+        else
+            await uvLockCheck(this.uvRun(), project);
         this.request.log(`building a venv with Python ${interpreter.version} from ${lockfile.displayPath} with uv sync`);
         await uvSync(this.uvRun(), { ...project, venvDir: dir, groups: lockfile.groups, extras: lockfile.extras });
+    }
+    /**
+     * A lock check that builds the checkout's code (dynamic metadata, local packages) runs with a download cache of its
+     * own, and the cache folders later builds trust are fingerprinted around it: what it changed there is removed.
+     */
+    async checkLockApart(project) {
+        const scratch = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-uv-lock-'));
+        const cache = protectedCache(this.request.cacheRoot);
+        const before = await Promise.all(cache.folders.map((folder) => fingerprintFolder(folder)));
+        try {
+            await uvLockCheck({ ...this.uvRun(), downloadCache: scratch }, project);
+        }
+        finally {
+            const changed = await discardChangedFolders(cache, before);
+            for (const folder of changed)
+                this.request.log(`checking ${project.displayPath} changed ${folder}, which later venv builds read: it was removed`);
+            await (0,promises_namespaceObject.rm)(scratch, { recursive: true, force: true });
+        }
     }
     rerunAdditions(dir) {
         return {
@@ -22269,7 +22422,7 @@ function learnedFolders(root, trace) {
  * (the record is then always rerun).
  */
 async function learnedSet(command, sandboxRoot, trace, request) {
-    const gap = inputSetGap(command, trace);
+    const gap = inputSetGap(command, trace, request.uvProject);
     if (gap)
         return { gap };
     // The probe's paths are real paths: the sandbox's own is resolved once for both.
@@ -22285,9 +22438,11 @@ async function learnedSet(command, sandboxRoot, trace, request) {
  */
 const PLAIN_PYTHON_COMMAND = /^(?:[A-Za-z_][A-Za-z0-9_]*=[\w./:=,+-]*\s+)*(?:uv\s+run\s+)?(?:[\w./+-]*\/)?python[0-9.]*(?:\s+[\w./:=,+@%-]+)+\s*$/;
 /** Why the files the run read are not the training's whole input set; undefined when they are. */
-function inputSetGap(command, trace) {
+function inputSetGap(command, trace, uvProject = false) {
     if (!PLAIN_PYTHON_COMMAND.test(command))
         return 'the command is not one plain Python invocation (python script.py …), so what a shell or another program reads is not seen';
+    if (!uvProject && /(?:^|\s)uv\s+run\s/.test(command))
+        return '`uv run` outside a uv project\'s record (environment.lockfile) syncs an environment of its own, from files the probe does not see';
     if (/^(?:\S+=\S*\s+)*UV_\w*=/.test(command.trim()))
         return 'the command sets uv variables (UV_…), which can make uv read files (an env file, a config) that no probed process opens';
     const words = command.trim().split(/\s+/);
@@ -28495,6 +28650,7 @@ function describeSeeding(policy, plan, trace) {
 
 
 
+
 /** The host does not change while repro-gate runs: read once (nvidia-smi takes a moment). */
 let hostFingerprintOnce;
 function hostFingerprint() {
@@ -28520,18 +28676,6 @@ async function onlyInCopy(sandboxRoot, file) {
     if (await (0,promises_namespaceObject.stat)(copy).then((info) => info.isFile(), () => false))
         return copy;
     throw new UserError(`${file.repoRelative} is not in the copy of the repository the command runs in`, 'Make sure git does not ignore it, and that it is a regular file (not a link out of the repository).');
-}
-/** Folders the rerun changed (a fingerprint taken before it differs from now) are removed: no later build may trust them. */
-async function discardChangedFolders(folders, before) {
-    const changed = [];
-    for (const [i, folder] of folders.entries()) {
-        const now = await fingerprintVenv(folder).catch(() => new Map());
-        if (changedVenvFiles(before[i], now).length === 0)
-            continue;
-        await (0,promises_namespaceObject.rm)(folder, { recursive: true, force: true });
-        changed.push(folder);
-    }
-    return changed;
 }
 async function runInSandbox(request) {
     // Read before the command runs: nvidia-smi is found on PATH, which the command could otherwise have changed.
@@ -28583,12 +28727,12 @@ async function runInSandbox(request) {
         };
         const env = request.variation?.environment?.(unvaried) ?? unvaried;
         const venvDir = environment.venvDir;
-        const protectedFolders = environment.protectedFolders ?? [];
-        const [before, venvBefore, venvRealPath, protectedBefore] = await Promise.all([
+        const cache = environment.protectedCache ?? { root: '', folders: [] };
+        const [before, venvBefore, venvRealPath, cacheBefore] = await Promise.all([
             fingerprintWorkingTree(request.repoRoot, request.isGitRepo),
             venvDir ? fingerprintVenv(venvDir) : undefined,
             venvDir ? (0,promises_namespaceObject.realpath)(venvDir) : null,
-            Promise.all(protectedFolders.map((folder) => fingerprintVenv(folder).catch(() => new Map()))),
+            Promise.all(cache.folders.map((folder) => fingerprintFolder(folder))),
         ]);
         const result = await request.stage('rerun', () => runCommand({
             command: request.command,
@@ -28604,7 +28748,7 @@ async function runInSandbox(request) {
             await (0,promises_namespaceObject.rm)(venvDir, { recursive: true, force: true });
         else
             await environment.saveToRemoteCache?.();
-        const tampered = await discardChangedFolders(protectedFolders, protectedBefore);
+        const tampered = await discardChangedFolders(cache, cacheBefore);
         const trace = await readTrace(probe.traceFile);
         const environmentUse = judgeEnvironmentUse({
             processes: trace.processes,
@@ -29348,7 +29492,7 @@ class RecordVerification {
             machine: run.machine,
             commit: loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined,
             // An incomplete set is not written, and an older one is dropped: the record is then always rerun.
-            learned: await learnedSet(loaded.record.command, run.root, run.trace, { repoRoot: loaded.repoRoot, excluded: declaredAndOwn(loaded) }).then((learned) => ('set' in learned ? learned.set : null)),
+            learned: await learnedSet(loaded.record.command, run.root, run.trace, { repoRoot: loaded.repoRoot, excluded: declaredAndOwn(loaded), uvProject: loaded.paths.lockfile !== undefined }).then((learned) => ('set' in learned ? learned.set : null)),
         };
     }
     /** On drift: the record this rerun implies, written to the evidence, and its diff in the report. */
@@ -30529,6 +30673,9 @@ function checkEnvironmentFlags(options) {
     const badName = [...groups, ...extras].find((name) => !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name));
     if (badName !== undefined)
         throw new UserError(`"${badName}" is not a dependency group or extra name`, 'Names are letters, digits, ., _ and -, as in pyproject.toml, e.g. --group train --extra cpu.');
+    const uvVariable = options.lockfile ? [...Object.keys(options.variables), ...options.passEnv].find((name) => name.startsWith('UV_')) : undefined;
+    if (uvVariable)
+        throw new UserError(`${uvVariable} cannot be set or passed for a uv project's run: UV_* variables are repro-gate's own there`, '`uv run` in the command uses the rebuilt venv as it is; leave uv\'s settings to pyproject.toml.');
     if (options.lockfile && external_node_path_default().basename(options.lockfile) !== UV_LOCKFILE_NAME) {
         throw new UserError(`--lockfile ${options.lockfile} is not a uv lockfile: uv names it ${UV_LOCKFILE_NAME}`, 'Run `uv lock` in the project (beside its pyproject.toml) and pass the uv.lock it writes.');
     }
@@ -30768,7 +30915,7 @@ async function describeRun(facts) {
         requirements ? sha256Path(requirements.absolute) : undefined,
         lockfile ? sha256Path(lockfile.lock.absolute) : undefined,
         environmentFields(facts.environment, run, warnings),
-        learnedSet(options.command, run.root, run.trace, { repoRoot, excluded }),
+        learnedSet(options.command, run.root, run.trace, { repoRoot, excluded, uvProject: lockfile !== undefined }),
     ]);
     if ('gap' in learned)
         warnings.push(`no input set (code.files) was learned, so verify --affected always reruns this record: ${learned.gap}`);

@@ -54,8 +54,8 @@ Options:
   --requirements FILE        pip requirements: the command runs in a venv built from them (cached like verify's)
   --installer uv             with --requirements: install them with \`uv pip install\` instead of pip (faster; uv
                              ignores pip.conf and PIP_* variables, so check that the packages come out the same)
-  --lockfile uv.lock         a uv project: the command runs in a venv synced from its lock (\`uv sync --locked\`,
-                             the project's dependencies only; its own code runs from the checkout)
+  --lockfile uv.lock         a uv project: the command runs in a venv synced from its lock (\`uv sync --frozen\`
+                             after \`uv lock --check\`, its dependencies only; its own code runs from the copy)
   --group NAME, --extra NAME with --lockfile: a dependency group or extra to sync too (repeatable; the dev group
                              only when named)
   --current-env              record without --requirements: run in the current environment and freeze

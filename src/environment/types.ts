@@ -1,4 +1,5 @@
 import type { EnvironmentReport } from '../report/schema.js';
+import type { ProtectedCache } from './cache/protected-folders.js';
 import type { VenvCache } from './venv-cache.js';
 
 export interface EnvironmentRequest {
@@ -51,10 +52,10 @@ export interface PreparedEnvironment {
   /** Put last on the rerun's PATH: the folder of a uv that repro-gate installed (a command may call `uv run`). */
   toolBinDir?: string;
   /**
-   * Folders later builds trust that the rerun could reach (repro-gate's uv and uv's download cache, whose unpacked
-   * files are copied into venvs unchecked): fingerprinted around the rerun, and removed when it changed them.
+   * Folders of the cache that later builds trust and the rerun could reach (repro-gate's uv, the download caches):
+   * fingerprinted around the rerun, and removed when it changed them (src/environment/cache/protected-folders.ts).
    */
-  protectedFolders?: string[];
+  protectedCache?: ProtectedCache;
   /** For a venv built by this run: saves it to the second-level cache (called after a rerun left it intact). */
   saveToRemoteCache?: () => Promise<void>;
   /** Removes a venv that was built for this run only (requirements that install the project itself). */

@@ -126,6 +126,8 @@ function checkEnvironmentFlags(options: RecordOptions): void {
   if ((groups.length > 0 || extras.length > 0) && !options.lockfile) throw new UserError(`${groups.length > 0 ? '--group' : '--extra'} applies to --lockfile only`, 'Pass --lockfile uv.lock with the groups and extras to sync.');
   const badName = [...groups, ...extras].find((name) => !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name));
   if (badName !== undefined) throw new UserError(`"${badName}" is not a dependency group or extra name`, 'Names are letters, digits, ., _ and -, as in pyproject.toml, e.g. --group train --extra cpu.');
+  const uvVariable = options.lockfile ? [...Object.keys(options.variables), ...options.passEnv].find((name) => name.startsWith('UV_')) : undefined;
+  if (uvVariable) throw new UserError(`${uvVariable} cannot be set or passed for a uv project's run: UV_* variables are repro-gate's own there`, '`uv run` in the command uses the rebuilt venv as it is; leave uv\'s settings to pyproject.toml.');
   if (options.lockfile && path.basename(options.lockfile) !== UV_LOCKFILE_NAME) {
     throw new UserError(`--lockfile ${options.lockfile} is not a uv lockfile: uv names it ${UV_LOCKFILE_NAME}`, 'Run `uv lock` in the project (beside its pyproject.toml) and pass the uv.lock it writes.');
   }
@@ -394,7 +396,7 @@ async function describeRun(facts: RunFacts): Promise<RunRecord> {
     requirements ? sha256Path(requirements.absolute) : undefined,
     lockfile ? sha256Path(lockfile.lock.absolute) : undefined,
     environmentFields(facts.environment, run, warnings),
-    learnedSet(options.command, run.root, run.trace, { repoRoot, excluded }),
+    learnedSet(options.command, run.root, run.trace, { repoRoot, excluded, uvProject: lockfile !== undefined }),
   ]);
   if ('gap' in learned) warnings.push(`no input set (code.files) was learned, so verify --affected always reruns this record: ${learned.gap}`);
   const codeFiles = 'set' in learned ? learned.set : undefined;

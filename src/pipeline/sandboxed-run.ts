@@ -3,6 +3,7 @@ import path from 'node:path';
 import { type EnvironmentUse, judgeEnvironmentUse } from '../compare/environment-use.js';
 import type { PreparedEnvironment } from '../environment/index.js';
 import { withoutSecrets } from '../child-env.js';
+import { discardChangedFolders, fingerprintFolder } from '../environment/cache/index.js';
 import { changedVenvFiles, fingerprintVenv } from '../environment/venv-integrity.js';
 import { UserError } from '../errors.js';
 import { HELPER_TIMEOUT_MS } from '../constants.js';
@@ -121,18 +122,6 @@ export async function onlyInCopy(sandboxRoot: string, file: ResolvedPath): Promi
   throw new UserError(`${file.repoRelative} is not in the copy of the repository the command runs in`, 'Make sure git does not ignore it, and that it is a regular file (not a link out of the repository).');
 }
 
-/** Folders the rerun changed (a fingerprint taken before it differs from now) are removed: no later build may trust them. */
-async function discardChangedFolders(folders: readonly string[], before: readonly Map<string, string>[]): Promise<string[]> {
-  const changed: string[] = [];
-  for (const [i, folder] of folders.entries()) {
-    const now = await fingerprintVenv(folder).catch(() => new Map<string, string>());
-    if (changedVenvFiles(before[i]!, now).length === 0) continue;
-    await rm(folder, { recursive: true, force: true });
-    changed.push(folder);
-  }
-  return changed;
-}
-
 export async function runInSandbox(request: SandboxedRunRequest): Promise<SandboxedRun> {
   // Read before the command runs: nvidia-smi is found on PATH, which the command could otherwise have changed.
   const host = hostFingerprint();
@@ -189,12 +178,12 @@ export async function runInSandbox(request: SandboxedRunRequest): Promise<Sandbo
     };
     const env = request.variation?.environment?.(unvaried) ?? unvaried;
     const venvDir = environment.venvDir;
-    const protectedFolders = environment.protectedFolders ?? [];
-    const [before, venvBefore, venvRealPath, protectedBefore] = await Promise.all([
+    const cache = environment.protectedCache ?? { root: '', folders: [] };
+    const [before, venvBefore, venvRealPath, cacheBefore] = await Promise.all([
       fingerprintWorkingTree(request.repoRoot, request.isGitRepo),
       venvDir ? fingerprintVenv(venvDir) : undefined,
       venvDir ? realpath(venvDir) : null,
-      Promise.all(protectedFolders.map((folder) => fingerprintVenv(folder).catch(() => new Map<string, string>()))),
+      Promise.all(cache.folders.map((folder) => fingerprintFolder(folder))),
     ]);
     const result = await request.stage('rerun', () =>
       runCommand({
@@ -210,7 +199,7 @@ export async function runInSandbox(request: SandboxedRunRequest): Promise<Sandbo
     const venvChanges = venvDir && venvBefore ? changedVenvFiles(venvBefore, await fingerprintVenv(venvDir)) : [];
     if (venvChanges.length > 0 && venvDir) await rm(venvDir, { recursive: true, force: true });
     else await environment.saveToRemoteCache?.();
-    const tampered = await discardChangedFolders(protectedFolders, protectedBefore);
+    const tampered = await discardChangedFolders(cache, cacheBefore);
     const trace = await readTrace(probe.traceFile);
     const environmentUse = judgeEnvironmentUse({
       processes: trace.processes,

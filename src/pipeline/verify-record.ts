@@ -523,7 +523,7 @@ class RecordVerification {
       machine: run.machine,
       commit: loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined,
       // An incomplete set is not written, and an older one is dropped: the record is then always rerun.
-      learned: await learnedSet(loaded.record.command, run.root, run.trace, { repoRoot: loaded.repoRoot, excluded: declaredAndOwn(loaded) }).then((learned) => ('set' in learned ? learned.set : null)),
+      learned: await learnedSet(loaded.record.command, run.root, run.trace, { repoRoot: loaded.repoRoot, excluded: declaredAndOwn(loaded), uvProject: loaded.paths.lockfile !== undefined }).then((learned) => ('set' in learned ? learned.set : null)),
     };
   }
 

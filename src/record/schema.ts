@@ -144,7 +144,7 @@ const Environment = z
       .describe('What installs the requirements file: pip (the default) or `uv pip install` (faster; uv ignores pip.conf and PIP_* variables).'),
     lockfile: RelativePath.refine((file) => path.posix.basename(file) === UV_LOCKFILE_NAME, `must be a uv lockfile, named ${UV_LOCKFILE_NAME} (with pyproject.toml beside it)`)
       .optional()
-      .describe('A uv project\'s lock: the rerun\'s venv is `uv sync --locked` of its dependencies; the project\'s own code is imported from the checkout, never installed.'),
+      .describe('A uv project\'s lock: the rerun\'s venv is `uv sync --frozen` of its dependencies (after `uv lock --check`); the project\'s own code is imported from the sandbox\'s copy of the checkout, never installed.'),
     lockfile_sha256: Sha256Hex.optional(),
     uv: z
       .object({
@@ -194,6 +194,15 @@ const Environment = z
     }
     if (env.lockfile === undefined && env.lockfile_sha256 !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['lockfile'], message: 'is required when lockfile_sha256 is set' });
+    }
+    if (env.lockfile !== undefined) {
+      // `uv run` in the rerun must use the rebuilt venv as it is, reading no config or env file the record does not hash.
+      for (const name of Object.keys(env.variables ?? {}).filter((variable) => variable.startsWith('UV_'))) {
+        ctx.addIssue({ code: 'custom', path: ['variables', name], message: 'UV_* variables are repro-gate\'s own in a uv project\'s rerun (`uv run` uses the rebuilt venv as it is): use another name' });
+      }
+      for (const [i, name] of (env.pass_env ?? []).entries()) {
+        if (name.startsWith('UV_')) ctx.addIssue({ code: 'custom', path: ['pass_env', i], message: 'UV_* variables are repro-gate\'s own in a uv project\'s rerun: they cannot be passed from the host' });
+      }
     }
     if (env.uv !== undefined && env.lockfile === undefined) {
       ctx.addIssue({ code: 'custom', path: ['uv'], message: 'applies to a uv project only: set lockfile (uv.lock)' });

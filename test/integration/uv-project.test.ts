@@ -10,7 +10,7 @@ import { editRecord, exampleRepo, fixtureRepo, type FixtureRepo, git, PROJECT_RO
 import { uvOnPath } from '../support/uv-tool.js';
 import { verifyUntouched } from '../support/verify-untouched.js';
 
-// uv projects with the real uv: a committed uv.lock is recorded, then rebuilt with `uv sync --locked` into the venv
+// uv projects with the real uv: a committed uv.lock is recorded, then rebuilt with `uv sync --frozen` into the venv
 // cache, and the project's own code always runs from the checkout. Never a torch here: uv would fetch a CUDA build.
 
 const FIXTURES = path.join(PROJECT_ROOT, 'test', 'fixtures');
@@ -83,6 +83,20 @@ describe('a uv project, rebuilt from its lock', () => {
     expect(existsSync(path.join(repo.root, '.venv'))).toBe(false);
   });
 
+  it('syncs a dependency group named at record time, writes it into the record, and keys the venv by it', async () => {
+    const repo = await cloneOfRecorded(await withUv());
+    const recordedWithDev = await runCli(['record', '--name', 'linear-uv', '--lockfile', 'uv.lock', '--group', 'dev', ...RECORD_ARGS, '--', COMMAND], { cwd: repo.root, env: repo.env });
+    expect(recordedWithDev.status, recordedWithDev.stderr).toBe(0);
+    const record = parse(await repo.read('run.yaml'));
+    expect(record.environment.uv).toEqual({ groups: ['dev'] });
+    expect(record.environment.packages).toEqual({ numpy: '2.2.6', six: '1.17.0' });
+    commitAll(repo.root, 'with the dev group');
+    const withDev = await verifyUntouched(repo);
+    expect(withDev.record?.verdict).toBe('reproduced');
+    const without = await verifyUntouched(await cloneOfRecorded(await withUv()));
+    expect(withDev.record?.environment?.venv?.key).not.toBe(without.record?.environment?.venv?.key);
+  });
+
   it('drifts when a lock bumps a package, naming it with both versions; record --update refreshes the lock\'s hash and the packages', async () => {
     const repo = await cloneOfRecorded(await withUv());
     for (const file of ['pyproject.toml', 'uv.lock']) await cp(path.join(FIXTURES, 'uv-project-bumped', file), path.join(repo.root, file));
@@ -116,15 +130,27 @@ describe('a uv project, rebuilt from its lock', () => {
     expect(result.record?.error?.hint).toMatch(/Run `uv lock`, commit the new uv\.lock/);
   });
 
-  it('builds what the lock says, whatever a uv.toml in the checkout or the host\'s UV_* variables ask for', async () => {
-    const repo = await cloneOfRecorded({ PATH: pathWithUv, REPRO_GATE_CACHE_DIR: await mkdtemp(path.join(tmpdir(), 'repro-gate-uv-cache-')) });
-    // Honoured, these would fetch from a dead index, build numpy from source, or sync another folder's project.
-    await repo.write('uv.toml', 'index-url = "http://127.0.0.1:9/simple"\nno-binary = true\n');
-    commitAll(repo.root, 'a uv.toml');
-    Object.assign(repo.env, { UV_PROJECT: tmpdir(), UV_NO_BINARY: '1', UV_OFFLINE: '1' });
+  it('builds what the lock says, whatever a uv.toml above the repository or the host\'s UV_* variables ask for', async () => {
+    // The CLI's temporary folder, where the sandbox's copy is made: settings and a workspace above the copy.
+    const temporary = await mkdtemp(path.join(tmpdir(), 'repro-gate-uv-tmp-'));
+    const repo = await cloneOfRecorded({ PATH: pathWithUv, TMPDIR: temporary, REPRO_GATE_CACHE_DIR: await mkdtemp(path.join(tmpdir(), 'repro-gate-uv-cache-')) });
+    // Honoured, these would fetch from a dead index, build numpy from source, make the copy a member of an outer
+    // workspace (whose lock uv would then sync), or sync another folder's project.
+    await writeFile(path.join(temporary, 'uv.toml'), 'index-url = "http://127.0.0.1:9/simple"\nno-binary = true\n');
+    await writeFile(path.join(temporary, 'pyproject.toml'), '[tool.uv.workspace]\nmembers = ["*/work"]\n');
+    Object.assign(repo.env, { UV_PROJECT: tmpdir(), UV_NO_BINARY: '1' });
     const result = await verifyUntouched(repo);
     expect(result.status, result.stderr).toBe(0);
     expect(result.record).toMatchObject({ verdict: 'reproduced', environment: { venv: { source: 'built' } } });
+  });
+
+  it('reads the project\'s own uv settings, as uv lock did: a uv.toml whose exclude-newer the lock was not made with makes it stale', async () => {
+    const repo = await cloneOfRecorded(await withUv());
+    await repo.write('uv.toml', 'exclude-newer = "2026-11-01T00:00:00Z"\n');
+    commitAll(repo.root, 'settings the lock was not made with');
+    const result = await verifyUntouched(repo);
+    expect(result.status).toBe(2);
+    expect(result.record?.error?.message).toMatch(/uv\.lock no longer matches pyproject\.toml: the lock is out of date/);
   });
 
   it('never runs cached project code: with the same lock, a change to src/ is rerun from the checkout', async () => {

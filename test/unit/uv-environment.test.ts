@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { fingerprintFolder, folderChanged } from '../../src/environment/cache/protected-folders.js';
 import { venvCacheKey } from '../../src/environment/venv-cache.js';
 import { lockBuildsLocalCode } from '../../src/environment/uv/local-build.js';
 import { uvEnvironment } from '../../src/environment/uv/uv-commands.js';
@@ -25,6 +26,13 @@ describe('the record\'s uv fields', () => {
   it('accepts a lockfile with its hash, groups and extras, and installer: uv for requirements', () => {
     expect(issuesOf({ python: '3.11', lockfile: 'uv.lock', lockfile_sha256: HASH, uv: { groups: ['train'], extras: ['cpu'] } })).toEqual([]);
     expect(issuesOf({ python: '3.11', requirements: 'requirements.txt', requirements_sha256: HASH, installer: 'uv' })).toEqual([]);
+  });
+
+  it('keeps UV_* variables of a uv project\'s rerun its own', () => {
+    expect(issuesOf({ python: '3.11', lockfile: 'uv.lock', lockfile_sha256: HASH, variables: { UV_CONFIG_FILE: 'x.toml' }, pass_env: ['UV_ENV_FILE'] })).toEqual([
+      "environment.variables.UV_CONFIG_FILE: UV_* variables are repro-gate's own in a uv project's rerun (`uv run` uses the rebuilt venv as it is): use another name",
+      "environment.pass_env.0: UV_* variables are repro-gate's own in a uv project's rerun: they cannot be passed from the host",
+    ]);
   });
 
   it('names each misuse by field', () => {
@@ -104,6 +112,7 @@ describe('record\'s uv flags', () => {
       [['--lockfile', 'poetry.lock'], /--lockfile poetry\.lock is not a uv lockfile: uv names it uv\.lock/],
       [['--lockfile', 'uv.lock', '--group=-x'], /"-x" is not a dependency group or extra name/],
       [['--update', 'run.yaml', '--lockfile', 'uv.lock'], /--lockfile does not apply with --update/],
+      [['--lockfile', 'uv.lock', '--var', 'UV_CONFIG_FILE=x.toml'], /UV_CONFIG_FILE cannot be set or passed for a uv project's run/],
     ];
     for (const [flags, message] of cases) {
       const result = await runCli(['record', '--artifact', 'out/x', ...flags, '--', 'true'], { cwd });
@@ -128,11 +137,13 @@ describe('the report says how the venv was built', () => {
 describe('the learned input set of a `uv run` command', () => {
   const trace = { processes: [{ pid: 1 }], readFiles: [], readTruncated: false, unprobedChildren: [] } as never;
   it('is learned through a bare `uv run`, but not through uv options or a flag that skips the probe', () => {
-    expect(inputSetGap('uv run python -m linear_uv.train config.json', trace)).toBeUndefined();
-    expect(inputSetGap('OMP_NUM_THREADS=1 uv run python train.py', trace)).toBeUndefined();
-    expect(inputSetGap('uv run --with rich python train.py', trace)).toMatch(/not one plain Python invocation/);
-    expect(inputSetGap('A=1 UV_ENV_FILE=.env uv run python train.py', trace)).toMatch(/^the command sets uv variables/);
-    expect(inputSetGap('uv run python -I train.py', trace)).toBe('python -I, -E or -S skips the probe');
+    expect(inputSetGap('uv run python -m linear_uv.train config.json', trace, true)).toBeUndefined();
+    expect(inputSetGap('OMP_NUM_THREADS=1 uv run python train.py', trace, true)).toBeUndefined();
+    expect(inputSetGap('uv run --with rich python train.py', trace, true)).toMatch(/not one plain Python invocation/);
+    expect(inputSetGap('A=1 UV_ENV_FILE=.env uv run python train.py', trace, true)).toMatch(/^the command sets uv variables/);
+    expect(inputSetGap('uv run python -I train.py', trace, true)).toBe('python -I, -E or -S skips the probe');
+    // Without a lock in the record, `uv run` syncs a .venv of its own from files no probed process opens.
+    expect(inputSetGap('uv run python train.py', trace)).toMatch(/^`uv run` outside a uv project's record/);
     expect(inputSetGap('FOO=1 python -S train.py', trace)).toBe('python -I, -E or -S skips the probe');
     expect(inputSetGap('python train.py -I', trace)).toBeUndefined();
     expect(inputSetGap('python -B -E', trace)).toBe('python -I, -E or -S skips the probe');
@@ -151,5 +162,28 @@ describe('whether syncing a lock runs the checkout\'s code', () => {
     expect(lockBuildsLocalCode(dynamic, fixture('uv.lock'))).toBe('pyproject.toml declares its dependencies dynamic (uv builds the project to learn them)');
     const member = `${fixture('uv.lock')}\n[[package]]\nname = "helpers"\nversion = "0.1.0"\nsource = { editable = "packages/helpers" }\n`;
     expect(lockBuildsLocalCode(fixture('pyproject.toml'), member)).toBe('the lock holds local packages besides the project (packages/helpers)');
+    const virtualMember = `${fixture('uv.lock')}\n[[package]]\nname = "tools"\nversion = "0.1.0"\nsource = { virtual = "tools" }\n`;
+    expect(lockBuildsLocalCode(fixture('pyproject.toml'), virtualMember)).toBe('the lock holds local packages besides the project (tools)');
+  });
+});
+
+describe('the cache folders a rerun must leave alone', () => {
+  const print = (entries: Record<string, string>) => new Map(Object.entries(entries));
+  it('count any change, addition or removal', () => {
+    const before = print({ 'archive-v0/a/numpy.py': '1' });
+    expect(folderChanged(before, print({ 'archive-v0/a/numpy.py': '1' }))).toBe(false);
+    expect(folderChanged(before, print({ 'archive-v0/a/numpy.py': '2' }))).toBe(true);
+    expect(folderChanged(before, print({}))).toBe(true);
+    expect(folderChanged(before, print({ 'archive-v0/a/numpy.py': '1', 'wheels-v8/pypi/six.msgpack': '1' }))).toBe(true);
+  });
+
+  it('leave out only uv\'s own lock and markers: interpreter facts and locks inside downloads are content a build trusts', async () => {
+    const folder = await mkdtemp(path.join(tmpdir(), 'repro-gate-protected-'));
+    for (const file of ['.lock', 'CACHEDIR.TAG', 'interpreter-v5/x.msgpack', 'archive-v0/a/data.lock', 'archive-v0/a/numpy.py']) {
+      await mkdir(path.dirname(path.join(folder, file)), { recursive: true });
+      await writeFile(path.join(folder, file), 'x');
+    }
+    expect([...(await fingerprintFolder(folder)).keys()].sort()).toEqual([path.join('archive-v0', 'a', 'data.lock'), path.join('archive-v0', 'a', 'numpy.py'), path.join('interpreter-v5', 'x.msgpack')]);
+    expect((await fingerprintFolder(path.join(folder, 'missing'))).size).toBe(0);
   });
 });

@@ -6,3 +6,4 @@ export { markUsed } from './last-used.js';
 export { keepLockFresh, tryLock, waitForLock } from './locks.js';
 export { type PruneOptions, type PruneResult, pruneCache } from './prune.js';
 export { formatSize, parseSize } from './size-notation.js';
+export { discardChangedFolders, fingerprintFolder, type ProtectedCache } from './protected-folders.js';

@@ -1,15 +1,15 @@
 import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { UV_CACHE_DIR_ENV, VENV_COMPLETE_MARKER } from '../../constants.js';
+import { PIP_CACHE_DIR_ENV, UV_CACHE_DIR_ENV, VENV_COMPLETE_MARKER } from '../../constants.js';
 import type { EnvironmentReport } from '../../report/schema.js';
-import { cacheBound, enforceCacheBound, keepLockFresh, markUsed, waitForLock } from '../cache/index.js';
+import { cacheBound, enforceCacheBound, keepLockFresh, markUsed, type ProtectedCache, waitForLock } from '../cache/index.js';
 import { type Freeze, frozenPackages, storeFreeze } from '../frozen-packages.js';
 import { assertPythonMatches, type Interpreter, probeInterpreter } from '../interpreter.js';
 import { diffPackages } from '../package-diff.js';
 import type { EnvironmentManager, EnvironmentRequest, PreparedEnvironment } from '../types.js';
 import { changesSinceSealed, makeFilesReadOnly, sealVenv } from '../venv-integrity.js';
-import { toolsDirectory, uvCacheDirectory, venvDirectory, venvLockFile } from '../venv-cache.js';
+import { pipCacheDirectory, toolsDirectory, uvCacheDirectory, venvDirectory, venvLockFile } from '../venv-cache.js';
 
 type Source = 'built' | 'local-cache' | 'remote-cache';
 type VenvReport = NonNullable<EnvironmentReport['venv']>;
@@ -25,11 +25,12 @@ export interface VenvPlan {
 
 /**
  * What the rerun can reach in the cache folder (it finds it from the venv's path) that later builds trust without
- * checking: repro-gate's uv, and uv's download cache (its unpacked files are copied into venvs as they are). A uv
- * cache the user set (UV_CACHE_DIR) is theirs: other processes may write to it while the rerun runs.
+ * checking: repro-gate's uv, and the download caches (uv copies its unpacked files into venvs as they are). A download
+ * cache the user set (PIP_CACHE_DIR, UV_CACHE_DIR) is theirs: other processes may write to it while the rerun runs.
  */
-function protectedFolders(cacheRoot: string): string[] {
-  return [toolsDirectory(cacheRoot), ...(process.env[UV_CACHE_DIR_ENV] ? [] : [uvCacheDirectory(cacheRoot)])];
+export function protectedCache(cacheRoot: string): ProtectedCache {
+  const own = (variable: string, folder: string) => (process.env[variable] ? [] : [folder]);
+  return { root: cacheRoot, folders: [toolsDirectory(cacheRoot), ...own(UV_CACHE_DIR_ENV, uvCacheDirectory(cacheRoot)), ...own(PIP_CACHE_DIR_ENV, pipCacheDirectory(cacheRoot))] };
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -75,7 +76,7 @@ export abstract class CachedVenvManager implements EnvironmentManager {
       python: path.join(dir, 'bin', 'python'),
       packages: frozen,
       ...this.rerunAdditions(dir),
-      protectedFolders: protectedFolders(cacheRoot),
+      protectedCache: protectedCache(cacheRoot),
       // Saved only after a rerun that left it intact (see src/environment/venv-integrity.ts).
       saveToRemoteCache:
         source === 'built' && remoteCache && !thisRunOnly

@@ -7,7 +7,7 @@
  */
 export function lockBuildsLocalCode(pyproject: string, lock: string): string | undefined {
   if (/^\s*dynamic\s*=\s*\[[^\]]*["'](?:dependencies|optional-dependencies)["']/m.test(pyproject)) return 'pyproject.toml declares its dependencies dynamic (uv builds the project to learn them)';
-  const local = [...lock.matchAll(/^source = \{ (?:editable|directory|path) = "([^"]*)" \}/gm)].map((match) => match[1]).filter((folder) => folder !== '.');
+  const local = [...lock.matchAll(/^source = \{ (?:editable|directory|path|virtual) = "([^"]*)" \}/gm)].map((match) => match[1]).filter((folder) => folder !== '.');
   if (local.length > 0) return `the lock holds local packages besides the project (${local.slice(0, 3).join(', ')}${local.length > 3 ? ', …' : ''})`;
   return undefined;
 }

@@ -19,9 +19,7 @@ const HOST_UV_VARIABLES = new Set(['UV_CACHE_DIR', 'UV_INDEX_URL', 'UV_EXTRA_IND
 /**
  * How every uv command runs: uv's download cache in repro-gate's cache folder (a UV_CACHE_DIR the user set wins),
  * the given interpreter only (uv never downloads a Python of its own), and files copied out of uv's cache rather
- * than hard-linked: a sealed venv's files must be its own, since their inode times are its fingerprint. Every
- * command also gets `--no-config`: a uv.toml in the checkout or any folder above it would otherwise change what is
- * installed without changing the venv's key.
+ * than hard-linked: a sealed venv's files must be its own, since their inode times are its fingerprint.
  */
 export function uvEnvironment(cacheRoot: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(withoutSecrets(base)).filter(([name]) => !name.startsWith('UV_') || HOST_UV_VARIABLES.has(name)));
@@ -39,10 +37,18 @@ export interface UvRun {
   cacheRoot: string;
   /** Where a failure leaves uv's whole output (the record's evidence folder). */
   logDir?: string;
+  /** A download cache of this command's own, instead of the shared one (a lock check that builds the checkout's code). */
+  downloadCache?: string;
 }
 
-async function runUv(run: UvRun, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Captured> {
-  return capture(run.uv.executable, [...args, '--no-config'], { ...uvEnvironment(run.cacheRoot), ...options.env }, options.cwd);
+/**
+ * `project`: uv reads the project's own settings ([tool.uv] in pyproject.toml, a uv.toml beside it: part of the venv's
+ * key, see UvProjectManager), which decide how its lock was made. Otherwise `--no-config`: a requirements file is
+ * installed as pip would install it, and no uv.toml in the checkout or a folder above it changes what is installed.
+ */
+async function runUv(run: UvRun, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; config?: 'project' } = {}): Promise<Captured> {
+  const env = { ...uvEnvironment(run.cacheRoot), ...(run.downloadCache ? { [UV_CACHE_DIR_ENV]: run.downloadCache } : {}), ...options.env };
+  return capture(run.uv.executable, options.config === 'project' ? args : [...args, '--no-config'], env, options.cwd);
 }
 
 /** uv's words for an option it does not know: a uv on PATH older than the options repro-gate passes. */
@@ -59,7 +65,7 @@ async function failure(run: UvRun, args: string[], result: Captured, what: strin
 
 /** `uv venv`: a bare venv (no pip in it) for the given interpreter. */
 export async function uvCreateVenv(run: UvRun, python: string, dir: string): Promise<void> {
-  const args = ['venv', '--python', python, dir];
+  const args = ['venv', '--no-project', '--python', python, dir];
   const result = await runUv(run, args);
   if (result.code !== 0) throw await failure(run, args, result, 'uv venv', 'environment.python', 'Check that the interpreter runs and that uv supports it.');
 }
@@ -91,7 +97,7 @@ const STALE_LOCK = /needs to be updated, but `--(?:check|locked)` was provided/;
  */
 export async function uvLockCheck(run: UvRun, project: UvProject): Promise<void> {
   const args = ['lock', '--check', '--python', project.python];
-  const result = await runUv(run, args, { cwd: project.projectDir });
+  const result = await runUv(run, args, { cwd: project.projectDir, config: 'project' });
   if (result.code === 0) return;
   if (STALE_LOCK.test(result.stderr)) {
     const folder = path.posix.dirname(project.displayPath);
@@ -121,7 +127,7 @@ export async function uvSync(run: UvRun, project: UvProject & { venvDir: string;
     project.python,
   ];
   // UV_PROJECT_ENVIRONMENT puts the venv in the cache: nothing (no .venv) is written into the project's folder.
-  const result = await runUv(run, args, { cwd: project.projectDir, env: { UV_PROJECT_ENVIRONMENT: project.venvDir } });
+  const result = await runUv(run, args, { cwd: project.projectDir, env: { UV_PROJECT_ENVIRONMENT: project.venvDir }, config: 'project' });
   if (result.code === 0) return;
   throw await failure(run, args, result, `uv sync --frozen (${project.displayPath})`, 'environment.lockfile', 'Check that every locked package exists for this Python version and platform, and that the package index is reachable.');
 }

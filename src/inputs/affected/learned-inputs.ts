@@ -13,6 +13,8 @@ export interface LearnedInputsRequest {
   repoRoot: string;
   /** Repository-relative paths (files or folders) that are not learned: outputs, declared data and config, the record. */
   excluded: string[];
+  /** The record is a uv project's (`environment.lockfile`): only there does `uv run` run the rebuilt venv as it is. */
+  uvProject: boolean;
 }
 
 /** The sandbox's real paths as repository-relative ones ('.' for the root), once each, sorted; those outside it left out. */
@@ -60,7 +62,7 @@ export interface LearnedSet {
  * (the record is then always rerun).
  */
 export async function learnedSet(command: string, sandboxRoot: string, trace: ProbeTrace, request: LearnedInputsRequest): Promise<{ set: LearnedSet } | { gap: string }> {
-  const gap = inputSetGap(command, trace);
+  const gap = inputSetGap(command, trace, request.uvProject);
   if (gap) return { gap };
   // The probe's paths are real paths: the sandbox's own is resolved once for both.
   const root = await realpath(sandboxRoot);
@@ -77,8 +79,9 @@ export async function learnedSet(command: string, sandboxRoot: string, trace: Pr
 const PLAIN_PYTHON_COMMAND = /^(?:[A-Za-z_][A-Za-z0-9_]*=[\w./:=,+-]*\s+)*(?:uv\s+run\s+)?(?:[\w./+-]*\/)?python[0-9.]*(?:\s+[\w./:=,+@%-]+)+\s*$/;
 
 /** Why the files the run read are not the training's whole input set; undefined when they are. */
-export function inputSetGap(command: string, trace: Pick<ProbeTrace, 'processes' | 'readFiles' | 'readTruncated' | 'unprobedChildren'>): string | undefined {
+export function inputSetGap(command: string, trace: Pick<ProbeTrace, 'processes' | 'readFiles' | 'readTruncated' | 'unprobedChildren'>, uvProject = false): string | undefined {
   if (!PLAIN_PYTHON_COMMAND.test(command)) return 'the command is not one plain Python invocation (python script.py …), so what a shell or another program reads is not seen';
+  if (!uvProject && /(?:^|\s)uv\s+run\s/.test(command)) return '`uv run` outside a uv project\'s record (environment.lockfile) syncs an environment of its own, from files the probe does not see';
   if (/^(?:\S+=\S*\s+)*UV_\w*=/.test(command.trim())) return 'the command sets uv variables (UV_…), which can make uv read files (an env file, a config) that no probed process opens';
   const words = command.trim().split(/\s+/);
   const python = words.findIndex((word) => /(?:^|\/)python[0-9.]*$/.test(word));
