@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { LongestFirstSequencer } from './test/support/longest-first-sequencer.js';
 
 export default defineConfig({
   test: {
@@ -14,6 +15,8 @@ export default defineConfig({
     // vitest's default is one worker per core less one: a single worker on these 2-core machines. The integration
     // tests mostly wait on pip, training and git in child processes, so two files at a time use both cores.
     maxWorkers: 2,
+    // Longest files first, so that both workers stay busy to the end (see the sequencer).
+    sequence: { sequencer: LongestFirstSequencer },
     env: {
       // The default index is unreachable on CI machines; without this every pip lookup stalls ~50 s.
       PIP_RETRIES: '0',
