@@ -8958,6 +8958,17 @@ function uvCacheDirectory(cacheRoot) {
 function toolsDirectory(cacheRoot) {
     return external_node_path_default().join(cacheRoot, 'tools');
 }
+/**
+ * The cache folder's parts besides the venvs: the installers' download caches and repro-gate's uv, each with the
+ * variable through which the user may put it elsewhere (outside the cache folder, then theirs, not repro-gate's).
+ */
+function downloadFolders(cacheRoot) {
+    return [
+        { label: "pip's download cache", dir: pipCacheDirectory(cacheRoot), userVariable: PIP_CACHE_DIR_ENV },
+        { label: "uv's download cache", dir: uvCacheDirectory(cacheRoot), userVariable: UV_CACHE_DIR_ENV },
+        { label: 'uv, installed by repro-gate', dir: toolsDirectory(cacheRoot) },
+    ];
+}
 
 ;// CONCATENATED MODULE: ./src/environment/cache/eviction-plan.ts
 /**
@@ -9131,11 +9142,7 @@ async function readCacheInventory(root) {
         const file = external_node_path_default().join(venvsDir, entry.name);
         return { file, state: await lockState(file, now) };
     }));
-    const downloads = await Promise.all([
-        { label: "pip's download cache", dir: pipCacheDirectory(root) },
-        { label: "uv's download cache", dir: uvCacheDirectory(root) },
-        { label: 'uv, installed by repro-gate', dir: toolsDirectory(root) },
-    ].map(async (folder) => ({ ...folder, bytes: await diskUsage(folder.dir) })));
+    const downloads = await Promise.all(downloadFolders(root).map(async ({ label, dir }) => ({ label, dir, bytes: await diskUsage(dir) })));
     const venvs = folders.filter((folder) => folder.lastUsedMs !== null);
     const incomplete = folders.filter((folder) => folder.lastUsedMs === null);
     const totalBytes = [...folders, ...downloads].reduce((sum, folder) => sum + folder.bytes, 0);
@@ -9256,7 +9263,63 @@ async function enforceCacheBound(root, bound, keep, log) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/environment/venv-integrity.ts
+
+
+
+// A cached venv is shared by every later rerun, so the pull request's code must not be able to change it for the
+// next one. Its files are made read-only once built (which stops a non-root user), and it is fingerprinted around
+// every rerun (which catches root too): a changed venv is discarded and never saved. The fingerprint taken when it
+// was built is checked again on every reuse, so a venv changed by anything in between is rebuilt, not trusted.
+async function filesOf(dir) {
+    const entries = await (0,promises_namespaceObject.readdir)(dir, { recursive: true, withFileTypes: true });
+    return entries
+        .filter((entry) => !entry.isDirectory())
+        .map((entry) => external_node_path_default().relative(dir, external_node_path_default().join(entry.parentPath, entry.name)))
+        // The completion marker is touched on every reuse (it dates the venv's last use for the LRU bound).
+        .filter((file) => file !== VENV_COMPLETE_MARKER && file !== VENV_FINGERPRINT_FILE);
+}
+async function makeFilesReadOnly(dir) {
+    for (const file of await filesOf(dir)) {
+        const stats = await (0,promises_namespaceObject.lstat)(external_node_path_default().join(dir, file));
+        if (stats.isFile())
+            await (0,promises_namespaceObject.chmod)(external_node_path_default().join(dir, file), stats.mode & ~0o222);
+    }
+}
+/**
+ * A file's type, mode, size, times and inode. The inode change time (ns) is in it because no user can set it:
+ * a same-size rewrite with its mtime and mode put back still changes it.
+ */
+function filePrint(stats) {
+    return `${stats.mode}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}:${stats.ino}`;
+}
+/** Every file's print (see filePrint). */
+async function fingerprintVenv(dir) {
+    const fingerprint = new Map();
+    await Promise.all((await filesOf(dir)).map(async (file) => {
+        const stats = await (0,promises_namespaceObject.lstat)(external_node_path_default().join(dir, file), { bigint: true });
+        fingerprint.set(file, filePrint(stats));
+    }));
+    return fingerprint;
+}
+/** Stores the fingerprint beside the venv, once it is complete. */
+async function sealVenv(dir) {
+    await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, VENV_FINGERPRINT_FILE), JSON.stringify([...(await fingerprintVenv(dir))]));
+}
+/** The files that changed since the venv was sealed; a venv with no seal counts as changed. */
+async function changesSinceSealed(dir) {
+    const sealed = await (0,promises_namespaceObject.readFile)(external_node_path_default().join(dir, VENV_FINGERPRINT_FILE), 'utf8').then((text) => new Map(JSON.parse(text)), () => undefined);
+    if (!sealed)
+        return [VENV_FINGERPRINT_FILE];
+    return changedVenvFiles(sealed, await fingerprintVenv(dir));
+}
+/** Pure: the venv files that differ between two fingerprints. */
+function changedVenvFiles(before, after) {
+    return [...new Set([...before.keys(), ...after.keys()])].filter((file) => before.get(file) !== after.get(file)).sort();
+}
+
 ;// CONCATENATED MODULE: ./src/environment/cache/protected-folders.ts
+
 
 
 // The rerun can find the cache folder (it lies above the venv it runs in). Some of what is there, later builds trust
@@ -9283,10 +9346,10 @@ async function walk(folder, relative, fingerprint) {
             continue;
         const stats = await (0,promises_namespaceObject.lstat)(external_node_path_default().join(folder, file), { bigint: true }).catch(() => undefined);
         if (stats)
-            fingerprint.set(file, `${stats.mode}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}:${stats.ino}`);
+            fingerprint.set(file, filePrint(stats));
     }
 }
-/** Every file's type, mode, size, times and inode (see src/environment/venv-integrity.ts); empty for a folder that is not there. */
+/** Every file's print (as a venv's, see src/environment/venv-integrity.ts); empty for a folder that is not there. */
 async function fingerprintFolder(folder) {
     const fingerprint = new Map();
     try {
@@ -9299,7 +9362,7 @@ async function fingerprintFolder(folder) {
 }
 /** Pure: whether a folder changed between two fingerprints: any file added, changed or removed. */
 function folderChanged(before, after) {
-    return before.size !== after.size || [...before].some(([file, print]) => after.get(file) !== print);
+    return changedVenvFiles(before, after).length > 0;
 }
 /**
  * The folders the rerun changed are removed, so no later build trusts them; returns those removed. Another repro-gate
@@ -20056,6 +20119,10 @@ const RunRecordSchema = object({
 
 
 
+/** A uv project's lock and pyproject.toml: copied into the sandbox even when git does not track them, since uv syncs from there. */
+function lockfileFiles(lockfile) {
+    return lockfile ? [lockfile.lock, lockfile.pyproject] : [];
+}
 const MAX_LISTED_PROBLEMS = 20;
 const SCHEMA_HINT = 'See the run record format in the README, or point your editor at schema/run-record.v1.json.';
 function describeIssue(issue) {
@@ -21164,57 +21231,6 @@ function includesOtherFiles(text) {
     return /^\s*(?:-[rc](?:\s|$|\S)|--requirement\b|--constraint\b)/m.test(text);
 }
 
-;// CONCATENATED MODULE: ./src/environment/venv-integrity.ts
-
-
-
-// A cached venv is shared by every later rerun, so the pull request's code must not be able to change it for the
-// next one. Its files are made read-only once built (which stops a non-root user), and it is fingerprinted around
-// every rerun (which catches root too): a changed venv is discarded and never saved. The fingerprint taken when it
-// was built is checked again on every reuse, so a venv changed by anything in between is rebuilt, not trusted.
-async function filesOf(dir) {
-    const entries = await (0,promises_namespaceObject.readdir)(dir, { recursive: true, withFileTypes: true });
-    return entries
-        .filter((entry) => !entry.isDirectory())
-        .map((entry) => external_node_path_default().relative(dir, external_node_path_default().join(entry.parentPath, entry.name)))
-        // The completion marker is touched on every reuse (it dates the venv's last use for the LRU bound).
-        .filter((file) => file !== VENV_COMPLETE_MARKER && file !== VENV_FINGERPRINT_FILE);
-}
-async function makeFilesReadOnly(dir) {
-    for (const file of await filesOf(dir)) {
-        const stats = await (0,promises_namespaceObject.lstat)(external_node_path_default().join(dir, file));
-        if (stats.isFile())
-            await (0,promises_namespaceObject.chmod)(external_node_path_default().join(dir, file), stats.mode & ~0o222);
-    }
-}
-/**
- * Every file's type, mode, size, times and inode. The inode change time (ns) is in it because no user can set it:
- * a same-size rewrite with its mtime and mode put back still changes it.
- */
-async function fingerprintVenv(dir) {
-    const fingerprint = new Map();
-    await Promise.all((await filesOf(dir)).map(async (file) => {
-        const stats = await (0,promises_namespaceObject.lstat)(external_node_path_default().join(dir, file), { bigint: true });
-        fingerprint.set(file, `${stats.mode}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}:${stats.ino}`);
-    }));
-    return fingerprint;
-}
-/** Stores the fingerprint beside the venv, once it is complete. */
-async function sealVenv(dir) {
-    await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, VENV_FINGERPRINT_FILE), JSON.stringify([...(await fingerprintVenv(dir))]));
-}
-/** The files that changed since the venv was sealed; a venv with no seal counts as changed. */
-async function changesSinceSealed(dir) {
-    const sealed = await (0,promises_namespaceObject.readFile)(external_node_path_default().join(dir, VENV_FINGERPRINT_FILE), 'utf8').then((text) => new Map(JSON.parse(text)), () => undefined);
-    if (!sealed)
-        return [VENV_FINGERPRINT_FILE];
-    return changedVenvFiles(sealed, await fingerprintVenv(dir));
-}
-/** Pure: the venv files that differ between two fingerprints. */
-function changedVenvFiles(before, after) {
-    return [...new Set([...before.keys(), ...after.keys()])].filter((file) => before.get(file) !== after.get(file)).sort();
-}
-
 ;// CONCATENATED MODULE: ./src/environment/managers/cached-venv.ts
 
 
@@ -21232,8 +21248,8 @@ function changedVenvFiles(before, after) {
  * cache the user set (PIP_CACHE_DIR, UV_CACHE_DIR) is theirs: other processes may write to it while the rerun runs.
  */
 function protectedCache(cacheRoot) {
-    const own = (variable, folder) => (process.env[variable] ? [] : [folder]);
-    return { root: cacheRoot, folders: [toolsDirectory(cacheRoot), ...own(UV_CACHE_DIR_ENV, uvCacheDirectory(cacheRoot)), ...own(PIP_CACHE_DIR_ENV, pipCacheDirectory(cacheRoot))] };
+    const own = downloadFolders(cacheRoot).filter((folder) => !(folder.userVariable && process.env[folder.userVariable]));
+    return { root: cacheRoot, folders: own.map((folder) => folder.dir) };
 }
 async function exists(file) {
     return (0,promises_namespaceObject.access)(file).then(() => true, () => false);
@@ -21578,7 +21594,6 @@ async function locateUv(options) {
         finally {
             await (0,promises_namespaceObject.rm)(staging, { recursive: true, force: true });
         }
-        await (0,promises_namespaceObject.access)(executable);
         const fresh = await uvAt(executable);
         if (!fresh)
             throw new UserError(`the uv installed into ${dir} does not run`, `Remove ${dir} and try again, or put uv on PATH.`);
@@ -21673,13 +21688,13 @@ function lockBuildsLocalCode(pyproject, lock) {
 
 
 
-
 /** Where uv finds the user's and the system's uv.toml (XDG locations, as uv reads them on Linux and macOS). */
 function userAndSystemSettings(env = process.env) {
     const user = external_node_path_default().join(env.XDG_CONFIG_HOME || external_node_path_default().join((0,external_node_os_namespaceObject.homedir)(), '.config'), 'uv', UV_CONFIG_NAME);
     const system = (env.XDG_CONFIG_DIRS || '/etc/xdg').split((external_node_path_default()).delimiter).filter(Boolean).map((folder) => external_node_path_default().join(folder, 'uv', UV_CONFIG_NAME));
     return [user, ...system, external_node_path_default().join('/etc', 'uv', UV_CONFIG_NAME)];
 }
+const sha256 = (bytes) => (0,external_node_crypto_namespaceObject.createHash)('sha256').update(bytes).digest('hex');
 const isFolder = (folder) => (0,promises_namespaceObject.stat)(folder).then((info) => info.isDirectory(), () => false);
 const uv_project_exists = (file) => (0,promises_namespaceObject.stat)(file).then(() => true, () => false);
 /**
@@ -21720,13 +21735,8 @@ class UvProjectManager extends UvVenvManager {
         const { lockfile } = this.request;
         const projectDir = external_node_path_default().dirname(lockfile.file);
         const pyprojectFile = external_node_path_default().join(projectDir, PYPROJECT_NAME);
-        const [uv, lockSha256, pyprojectSha256, pyproject, lock] = await Promise.all([
-            this.locate(interpreter.executable),
-            sha256File(lockfile.file),
-            sha256File(pyprojectFile),
-            (0,promises_namespaceObject.readFile)(pyprojectFile, 'utf8'),
-            (0,promises_namespaceObject.readFile)(lockfile.file, 'utf8'),
-        ]);
+        const [uv, lockBytes, pyprojectBytes] = await Promise.all([this.locate(interpreter.executable), (0,promises_namespaceObject.readFile)(lockfile.file), (0,promises_namespaceObject.readFile)(pyprojectFile)]);
+        const [lockSha256, pyprojectSha256, pyproject, lock] = [sha256(lockBytes), sha256(pyprojectBytes), pyprojectBytes.toString('utf8'), lockBytes.toString('utf8')];
         this.importRoot = await projectImportRoot(projectDir, pyproject);
         const buildsLocalCode = lockBuildsLocalCode(pyproject, lock);
         this.buildsLocalCode = buildsLocalCode;
@@ -21756,10 +21766,10 @@ class UvProjectManager extends UvVenvManager {
         await Promise.all([UV_CONFIG_NAME, PYPROJECT_NAME].map((name) => (0,promises_namespaceObject.writeFile)(external_node_path_default().join(external_node_path_default().dirname(installDir), name), '')));
         const settings = [];
         const keyed = async (file, label) => {
-            const text = await (0,promises_namespaceObject.readFile)(file, 'utf8').catch(() => undefined);
-            if (text !== undefined)
-                settings.push(`${label}:${(0,external_node_crypto_namespaceObject.createHash)('sha256').update(text).digest('hex')}`);
-            return text;
+            const bytes = await (0,promises_namespaceObject.readFile)(file).catch(() => undefined);
+            if (bytes !== undefined)
+                settings.push(`${label}:${sha256(bytes)}`);
+            return bytes?.toString('utf8');
         };
         for (let folder = projectDir; isInside(installDir, folder); folder = external_node_path_default().dirname(folder)) {
             const relative = (name) => external_node_path_default().relative(installDir, external_node_path_default().join(folder, name)) || name;
@@ -29078,10 +29088,6 @@ function variationEffects(first, varied) {
 
 
 
-/** A uv project's lock and pyproject.toml: copied into the sandbox even when git does not track them, since uv syncs from there. */
-function lockfilePaths(paths) {
-    return paths.lockfile ? [paths.lockfile.lock, paths.lockfile.pyproject] : [];
-}
 /**
  * A uv project's files that decide its environment without being hashed into the record: every pyproject.toml of
  * the project (its own, its workspace members'), whose change the lock may not follow (a stale lock only a rerun
@@ -29275,7 +29281,7 @@ class RecordVerification {
             command: record.command,
             workdir: paths.workdir.repoRelative,
             workdirLine: loaded.lineOf(['workdir']),
-            copyPaths: [...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...lockfilePaths(paths)].map((p) => p.repoRelative),
+            copyPaths: [...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...lockfileFiles(paths.lockfile)].map((p) => p.repoRelative),
             outputs,
             prepareEnvironment: prepareWith(this.stage),
             variables: record.environment?.variables ?? {},
@@ -30627,6 +30633,7 @@ async function explainFailedRun(run, repoRoot, workdir, logFile, outputs = []) {
 
 
 
+
 /** Record paths are given relative to the shell's folder and stored relative to the record's folder. */
 function makeResolver(recordDir, repoRoot) {
     return async (value, flag) => {
@@ -30815,7 +30822,7 @@ async function recordRun(options) {
         isGitRepo: gitRoot !== undefined,
         command: options.command,
         workdir: workdir.repoRelative,
-        copyPaths: [...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...(lockfile ? [lockfile.lock, lockfile.pyproject] : [])].map((p) => p.repoRelative),
+        copyPaths: [...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...lockfileFiles(lockfile)].map((p) => p.repoRelative),
         outputs: outputs.map((output) => output.repoRelative),
         prepareEnvironment: prepareWith(stage),
         variables: options.variables,

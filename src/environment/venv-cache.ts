@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { CACHE_DIR_ENV, TOOL_NAME, VENV_CACHE_PREFIX } from '../constants.js';
+import { CACHE_DIR_ENV, PIP_CACHE_DIR_ENV, TOOL_NAME, UV_CACHE_DIR_ENV, VENV_CACHE_PREFIX } from '../constants.js';
 
 /** A second-level cache behind the local folder: the action plugs @actions/cache in here. Adapters warn, never throw. */
 export interface VenvCache {
@@ -53,4 +53,16 @@ export function uvCacheDirectory(cacheRoot: string): string {
 
 export function toolsDirectory(cacheRoot: string): string {
   return path.join(cacheRoot, 'tools');
+}
+
+/**
+ * The cache folder's parts besides the venvs: the installers' download caches and repro-gate's uv, each with the
+ * variable through which the user may put it elsewhere (outside the cache folder, then theirs, not repro-gate's).
+ */
+export function downloadFolders(cacheRoot: string): Array<{ label: string; dir: string; userVariable?: string }> {
+  return [
+    { label: "pip's download cache", dir: pipCacheDirectory(cacheRoot), userVariable: PIP_CACHE_DIR_ENV },
+    { label: "uv's download cache", dir: uvCacheDirectory(cacheRoot), userVariable: UV_CACHE_DIR_ENV },
+    { label: 'uv, installed by repro-gate', dir: toolsDirectory(cacheRoot) },
+  ];
 }

@@ -1,3 +1,4 @@
+import type { BigIntStats } from 'node:fs';
 import { chmod, lstat, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { VENV_COMPLETE_MARKER, VENV_FINGERPRINT_FILE } from '../constants.js';
@@ -26,15 +27,20 @@ export async function makeFilesReadOnly(dir: string): Promise<void> {
 export type VenvFingerprint = Map<string, string>;
 
 /**
- * Every file's type, mode, size, times and inode. The inode change time (ns) is in it because no user can set it:
+ * A file's type, mode, size, times and inode. The inode change time (ns) is in it because no user can set it:
  * a same-size rewrite with its mtime and mode put back still changes it.
  */
+export function filePrint(stats: BigIntStats): string {
+  return `${stats.mode}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}:${stats.ino}`;
+}
+
+/** Every file's print (see filePrint). */
 export async function fingerprintVenv(dir: string): Promise<VenvFingerprint> {
   const fingerprint: VenvFingerprint = new Map();
   await Promise.all(
     (await filesOf(dir)).map(async (file) => {
       const stats = await lstat(path.join(dir, file), { bigint: true });
-      fingerprint.set(file, `${stats.mode}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}:${stats.ino}`);
+      fingerprint.set(file, filePrint(stats));
     }),
   );
   return fingerprint;

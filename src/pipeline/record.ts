@@ -12,6 +12,7 @@ import { readManifest } from '../inputs/manifest.js';
 import { learnedSet } from '../inputs/affected/learned-inputs.js';
 import { recordedPythonVersion } from '../record/measurement.js';
 import { setArtifactContents, setLearnedSet, setMachine } from '../record/update-document.js';
+import { type LockfilePaths, lockfileFiles } from '../record/load.js';
 import { measureNumericArtifact } from './numeric-artifacts.js';
 import { type ResolvedPath, resolveInside } from '../record/paths.js';
 import { Duration, RecordName, type RunRecord, RunRecordSchema } from '../record/schema.js';
@@ -277,7 +278,7 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
     isGitRepo: gitRoot !== undefined,
     command: options.command,
     workdir: workdir.repoRelative,
-    copyPaths: [...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...(lockfile ? [lockfile.lock, lockfile.pyproject] : [])].map((p) => p.repoRelative),
+    copyPaths: [...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...lockfileFiles(lockfile)].map((p) => p.repoRelative),
     outputs: outputs.map((output) => output.repoRelative),
     prepareEnvironment: prepareWith(stage),
     variables: options.variables,
@@ -339,7 +340,7 @@ interface RunFacts {
   data: Array<{ data: Resolved; manifest?: Resolved }>;
   config: Resolved[];
   requirements: Resolved | undefined;
-  lockfile: { lock: Resolved; pyproject: Resolved } | undefined;
+  lockfile: LockfilePaths<Resolved> | undefined;
   warnings: string[];
   logDir: string;
 }
@@ -375,7 +376,7 @@ function uvSelection(options: RecordOptions): { uv?: { groups?: string[]; extras
 }
 
 /** The lockfile and the pyproject.toml beside it, both inside the repository. */
-async function resolveLockfile(resolve: ReturnType<typeof makeResolver>, given: string): Promise<{ lock: Resolved; pyproject: Resolved }> {
+async function resolveLockfile(resolve: ReturnType<typeof makeResolver>, given: string): Promise<LockfilePaths<Resolved>> {
   const lock = await resolve(given, '--lockfile');
   return { lock, pyproject: await resolve(path.join(path.dirname(given), PYPROJECT_NAME), '--lockfile (its pyproject.toml)') };
 }

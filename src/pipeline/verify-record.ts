@@ -20,8 +20,7 @@ import { listingScope } from '../inputs/affected/listing-scope.js';
 import { includesOtherFiles, requirementsInstallLocalPaths } from '../environment/local-requirements.js';
 import { learnedSet } from '../inputs/affected/learned-inputs.js';
 import { configDiff } from '../inputs/config-diff.js';
-import { type LoadedRecord, loadRecord, type RecordPaths } from '../record/load.js';
-import type { ResolvedPath } from '../record/paths.js';
+import { type LoadedRecord, lockfileFiles, loadRecord, type RecordPaths } from '../record/load.js';
 import type { Measurement } from '../record/measurement.js';
 import { updateRecordText } from '../record/update-document.js';
 import { type InputCheck, type RecordError, type RecordReport, REPORT_TEXT_MAX, type RunReport, type StageTiming } from '../report/schema.js';
@@ -88,11 +87,6 @@ export interface MeasuredVerification {
 }
 
 type Stage = StageTiming['stage'];
-
-/** A uv project's lock and pyproject.toml: copied into the sandbox even when git does not track them, since uv syncs from there. */
-export function lockfilePaths(paths: RecordPaths): ResolvedPath[] {
-  return paths.lockfile ? [paths.lockfile.lock, paths.lockfile.pyproject] : [];
-}
 
 /**
  * A uv project's files that decide its environment without being hashed into the record: every pyproject.toml of
@@ -289,7 +283,7 @@ class RecordVerification {
       command: record.command,
       workdir: paths.workdir.repoRelative,
       workdirLine: loaded.lineOf(['workdir']),
-      copyPaths: [...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...lockfilePaths(paths)].map((p) => p.repoRelative),
+      copyPaths: [...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...lockfileFiles(paths.lockfile)].map((p) => p.repoRelative),
       outputs,
       prepareEnvironment: prepareWith(this.stage),
       variables: record.environment?.variables ?? {},

@@ -24,11 +24,21 @@ export interface LoadedRecord {
   lineOf(path: FieldPath): number | undefined;
 }
 
+export interface LockfilePaths<P extends ResolvedPath = ResolvedPath> {
+  lock: P;
+  pyproject: P;
+}
+
+/** A uv project's lock and pyproject.toml: copied into the sandbox even when git does not track them, since uv syncs from there. */
+export function lockfileFiles<P extends ResolvedPath>(lockfile: LockfilePaths<P> | undefined): P[] {
+  return lockfile ? [lockfile.lock, lockfile.pyproject] : [];
+}
+
 export interface RecordPaths {
   workdir: ResolvedPath;
   requirements?: ResolvedPath;
   /** A uv project's lock (`environment.lockfile`), and the pyproject.toml beside it. */
-  lockfile?: { lock: ResolvedPath; pyproject: ResolvedPath };
+  lockfile?: LockfilePaths;
   config: ResolvedPath[];
   data: Array<{ data: ResolvedPath; manifest?: ResolvedPath }>;
   artifacts: ResolvedPath[];

@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { LOCK_SUFFIX, pipCacheDirectory, toolsDirectory, uvCacheDirectory, venvLockFile, venvsDirectory } from '../venv-cache.js';
+import { downloadFolders, LOCK_SUFFIX, venvLockFile, venvsDirectory } from '../venv-cache.js';
 import { diskUsage } from './disk-usage.js';
 import { lastUsed } from './last-used.js';
 import { type LockState, lockState } from './locks.js';
@@ -60,13 +60,7 @@ export async function readCacheInventory(root: string): Promise<CacheInventory> 
         return { file, state: await lockState(file, now) };
       }),
   );
-  const downloads = await Promise.all(
-    [
-      { label: "pip's download cache", dir: pipCacheDirectory(root) },
-      { label: "uv's download cache", dir: uvCacheDirectory(root) },
-      { label: 'uv, installed by repro-gate', dir: toolsDirectory(root) },
-    ].map(async (folder) => ({ ...folder, bytes: await diskUsage(folder.dir) })),
-  );
+  const downloads = await Promise.all(downloadFolders(root).map(async ({ label, dir }) => ({ label, dir, bytes: await diskUsage(dir) })));
   const venvs = folders.filter((folder) => folder.lastUsedMs !== null);
   const incomplete = folders.filter((folder) => folder.lastUsedMs === null);
   const totalBytes = [...folders, ...downloads].reduce((sum, folder) => sum + folder.bytes, 0);

@@ -1,5 +1,6 @@
 import { lstat, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { changedVenvFiles, filePrint } from '../venv-integrity.js';
 
 // The rerun can find the cache folder (it lies above the venv it runs in). Some of what is there, later builds trust
 // without checking it again: repro-gate's uv, and the installers' download caches (uv copies its unpacked downloads
@@ -32,11 +33,11 @@ async function walk(folder: string, relative: string, fingerprint: FolderFingerp
     }
     if (relative === '' && IGNORED.has(entry.name)) continue;
     const stats = await lstat(path.join(folder, file), { bigint: true }).catch(() => undefined);
-    if (stats) fingerprint.set(file, `${stats.mode}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}:${stats.ino}`);
+    if (stats) fingerprint.set(file, filePrint(stats));
   }
 }
 
-/** Every file's type, mode, size, times and inode (see src/environment/venv-integrity.ts); empty for a folder that is not there. */
+/** Every file's print (as a venv's, see src/environment/venv-integrity.ts); empty for a folder that is not there. */
 export async function fingerprintFolder(folder: string): Promise<FolderFingerprint> {
   const fingerprint: FolderFingerprint = new Map();
   try {
@@ -49,7 +50,7 @@ export async function fingerprintFolder(folder: string): Promise<FolderFingerpri
 
 /** Pure: whether a folder changed between two fingerprints: any file added, changed or removed. */
 export function folderChanged(before: FolderFingerprint, after: FolderFingerprint): boolean {
-  return before.size !== after.size || [...before].some(([file, print]) => after.get(file) !== print);
+  return changedVenvFiles(before, after).length > 0;
 }
 
 /**

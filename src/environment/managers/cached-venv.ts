@@ -1,7 +1,7 @@
 import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PIP_CACHE_DIR_ENV, UV_CACHE_DIR_ENV, VENV_COMPLETE_MARKER } from '../../constants.js';
+import { VENV_COMPLETE_MARKER } from '../../constants.js';
 import type { EnvironmentReport } from '../../report/schema.js';
 import { cacheBound, enforceCacheBound, keepLockFresh, markUsed, type ProtectedCache, waitForLock } from '../cache/index.js';
 import { type Freeze, frozenPackages, storeFreeze } from '../frozen-packages.js';
@@ -9,7 +9,7 @@ import { assertPythonMatches, type Interpreter, probeInterpreter } from '../inte
 import { diffPackages } from '../package-diff.js';
 import type { EnvironmentManager, EnvironmentRequest, PreparedEnvironment } from '../types.js';
 import { changesSinceSealed, makeFilesReadOnly, sealVenv } from '../venv-integrity.js';
-import { pipCacheDirectory, toolsDirectory, uvCacheDirectory, venvDirectory, venvLockFile } from '../venv-cache.js';
+import { downloadFolders, venvDirectory, venvLockFile } from '../venv-cache.js';
 
 type Source = 'built' | 'local-cache' | 'remote-cache';
 type VenvReport = NonNullable<EnvironmentReport['venv']>;
@@ -29,8 +29,8 @@ export interface VenvPlan {
  * cache the user set (PIP_CACHE_DIR, UV_CACHE_DIR) is theirs: other processes may write to it while the rerun runs.
  */
 export function protectedCache(cacheRoot: string): ProtectedCache {
-  const own = (variable: string, folder: string) => (process.env[variable] ? [] : [folder]);
-  return { root: cacheRoot, folders: [toolsDirectory(cacheRoot), ...own(UV_CACHE_DIR_ENV, uvCacheDirectory(cacheRoot)), ...own(PIP_CACHE_DIR_ENV, pipCacheDirectory(cacheRoot))] };
+  const own = downloadFolders(cacheRoot).filter((folder) => !(folder.userVariable && process.env[folder.userVariable]));
+  return { root: cacheRoot, folders: own.map((folder) => folder.dir) };
 }
 
 async function exists(file: string): Promise<boolean> {

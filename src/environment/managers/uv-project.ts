@@ -6,7 +6,6 @@ import { PYPROJECT_NAME, UV_CONFIG_NAME } from '../../constants.js';
 import { UserError } from '../../errors.js';
 import { isInside } from '../../record/paths.js';
 import { discardChangedFolders, fingerprintFolder } from '../cache/index.js';
-import { sha256File } from '../../hashing/sha256.js';
 import type { Interpreter } from '../interpreter.js';
 import type { EnvironmentRequest, PreparedEnvironment, UvProjectRequest } from '../types.js';
 import { lockBuildsLocalCode } from '../uv/local-build.js';
@@ -22,6 +21,7 @@ function userAndSystemSettings(env: NodeJS.ProcessEnv = process.env): string[] {
   return [user, ...system, path.join('/etc', 'uv', UV_CONFIG_NAME)];
 }
 
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 const isFolder = (folder: string) => stat(folder).then((info) => info.isDirectory(), () => false);
 const exists = (file: string) => stat(file).then(() => true, () => false);
 
@@ -62,13 +62,8 @@ export class UvProjectManager extends UvVenvManager {
     const { lockfile } = this.request;
     const projectDir = path.dirname(lockfile.file);
     const pyprojectFile = path.join(projectDir, PYPROJECT_NAME);
-    const [uv, lockSha256, pyprojectSha256, pyproject, lock] = await Promise.all([
-      this.locate(interpreter.executable),
-      sha256File(lockfile.file),
-      sha256File(pyprojectFile),
-      readFile(pyprojectFile, 'utf8'),
-      readFile(lockfile.file, 'utf8'),
-    ]);
+    const [uv, lockBytes, pyprojectBytes] = await Promise.all([this.locate(interpreter.executable), readFile(lockfile.file), readFile(pyprojectFile)]);
+    const [lockSha256, pyprojectSha256, pyproject, lock] = [sha256(lockBytes), sha256(pyprojectBytes), pyprojectBytes.toString('utf8'), lockBytes.toString('utf8')];
     this.importRoot = await projectImportRoot(projectDir, pyproject);
     const buildsLocalCode = lockBuildsLocalCode(pyproject, lock);
     this.buildsLocalCode = buildsLocalCode;
@@ -98,9 +93,9 @@ export class UvProjectManager extends UvVenvManager {
     await Promise.all([UV_CONFIG_NAME, PYPROJECT_NAME].map((name) => writeFile(path.join(path.dirname(installDir), name), '')));
     const settings: string[] = [];
     const keyed = async (file: string, label: string) => {
-      const text = await readFile(file, 'utf8').catch(() => undefined);
-      if (text !== undefined) settings.push(`${label}:${createHash('sha256').update(text).digest('hex')}`);
-      return text;
+      const bytes = await readFile(file).catch(() => undefined);
+      if (bytes !== undefined) settings.push(`${label}:${sha256(bytes)}`);
+      return bytes?.toString('utf8');
     };
     for (let folder = projectDir; isInside(installDir, folder); folder = path.dirname(folder)) {
       const relative = (name: string) => path.relative(installDir, path.join(folder, name)) || name;

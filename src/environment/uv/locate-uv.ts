@@ -1,4 +1,4 @@
-import { access, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { UV_PINNED_VERSION } from '../../constants.js';
 import { UserError } from '../../errors.js';
@@ -58,7 +58,6 @@ export async function locateUv(options: { cacheRoot: string; python: string; log
     } finally {
       await rm(staging, { recursive: true, force: true });
     }
-    await access(executable);
     const fresh = await uvAt(executable);
     if (!fresh) throw new UserError(`the uv installed into ${dir} does not run`, `Remove ${dir} and try again, or put uv on PATH.`);
     return fresh;
