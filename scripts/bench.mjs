@@ -3,6 +3,8 @@
 // Numeric compare of two 256 MiB float32 .npy files against reading both (cat) and numpy's load + allclose: targets
 // within 2x the read time and faster than numpy; under 200 MB peak RSS on a 1 GiB pair.
 // verify --affected deciding "unaffected" for 1,000 learned inputs in a 20,000-file repository: target under 1 s.
+// Inputs at scale (scripts/bench-scale.mjs): a data folder of 20,000 small files, one 1 GiB data file and 10,000
+// artifacts, each against cp/openssl/sha256sum on the same files.
 // Then, side by side and without targets: a cold scikit-learn venv build (empty repro-gate cache, empty download cache)
 // and the rebuild after one pin changed, which shares the download cache with the first; with pip, then with uv.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -11,6 +13,7 @@ import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchScale } from './bench-scale.mjs';
 
 const GIB = 1024 ** 3;
 const cli = fileURLToPath(new URL('../dist/cli/index.js', import.meta.url));
@@ -291,7 +294,8 @@ try {
   const affectedOk = benchAffected();
   const hashingOk = benchHashing();
   const numericOk = benchNumeric();
-  const ok = hashingOk && numericOk && affectedOk;
+  const scaleOk = benchScale();
+  const ok = hashingOk && numericOk && affectedOk && scaleOk;
   benchVenvBuilds();
   console.log(ok ? 'bench: all targets met' : 'bench: TARGET MISSED');
   process.exitCode = ok ? 0 : 1;

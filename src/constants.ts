@@ -122,3 +122,11 @@ export const VENV_FREEZE_FILE = '.repro-gate-freeze.json';
 export const PROBE_DECLARED_DATA_ENV = 'REPRO_GATE_DECLARED_DATA';
 /** Files a record's learned input set (`code.files`) may hold; a training that reads more is always rerun. */
 export const MAX_CODE_FILES = 20_000;
+
+/** Threads that hash and copy files (default: one per core). */
+export const HASH_THREADS_ENV = 'REPRO_GATE_HASH_THREADS';
+/** Long hashing or copying prints progress after this long (ms), then at most every PROGRESS_EVERY_MS in a log. */
+export const PROGRESS_AFTER_MS = 2_000;
+export const PROGRESS_EVERY_MS = 5_000;
+/** Overrides PROGRESS_AFTER_MS (tests show progress on small inputs with it). */
+export const PROGRESS_AFTER_ENV = 'REPRO_GATE_PROGRESS_AFTER_MS';

@@ -8795,6 +8795,13 @@ const VENV_FREEZE_FILE = '.repro-gate-freeze.json';
 const PROBE_DECLARED_DATA_ENV = 'REPRO_GATE_DECLARED_DATA';
 /** Files a record's learned input set (`code.files`) may hold; a training that reads more is always rerun. */
 const MAX_CODE_FILES = 20_000;
+/** Threads that hash and copy files (default: one per core). */
+const HASH_THREADS_ENV = 'REPRO_GATE_HASH_THREADS';
+/** Long hashing or copying prints progress after this long (ms), then at most every PROGRESS_EVERY_MS in a log. */
+const PROGRESS_AFTER_MS = 2_000;
+const PROGRESS_EVERY_MS = 5_000;
+/** Overrides PROGRESS_AFTER_MS (tests show progress on small inputs with it). */
+const PROGRESS_AFTER_ENV = 'REPRO_GATE_PROGRESS_AFTER_MS';
 
 ;// CONCATENATED MODULE: ./src/secrets/shed-secrets.ts
 
@@ -9425,7 +9432,13 @@ Options:
   --affected           rerun only records something they read changed for (their learned code.files, data, config,
                        requirements, code.watch globs, and with --base the record itself); the others are unaffected
   --all                rerun every record (the default)
+  --jobs N             rerun up to N records at once (default 1: trainings share the cores, their output
+                       interleaves, and they are isolated from your tree, not from each other); every
+                       record's data is hashed at once whatever N is
   -h, --help           show this help
+
+Long hashing and copying prints progress after 2 s (a line every 5 s in a log, one updating line in a terminal).
+Hashing uses one thread per core; REPRO_GATE_HASH_THREADS=N sets how many.
 
 ${EXIT_STATUS}`,
     record: `Usage: ${TOOL_NAME} record --artifact PATH... [options] -- <command...>
@@ -9982,21 +9995,24 @@ function isInside(root, candidate) {
 function isUnderAny(file, entries) {
     return entries.some((entry) => file === entry || file.startsWith(`${entry}/`));
 }
-/** The deepest existing ancestor's real path, so not-yet-produced artifacts are checked too. */
-async function realPathOfExistingPart(target) {
-    const missing = [];
-    let current = target;
-    for (;;) {
-        try {
-            return external_node_path_default().join(await (0,promises_namespaceObject.realpath)(current), ...missing.reverse());
+/**
+ * The deepest existing ancestor's real path, so not-yet-produced artifacts are checked too. `folders` memoizes the
+ * folders' real paths: 10,000 artifacts in one folder not yet produced resolve it once, not 10,000 times.
+ */
+async function realPathOfExistingPart(target, folders = new Map()) {
+    try {
+        return await (0,promises_namespaceObject.realpath)(target);
+    }
+    catch {
+        const parent = external_node_path_default().dirname(target);
+        if (parent === target)
+            return target;
+        let real = folders.get(parent);
+        if (!real) {
+            real = realPathOfExistingPart(parent, folders);
+            folders.set(parent, real);
         }
-        catch {
-            const parent = external_node_path_default().dirname(current);
-            if (parent === current)
-                return target;
-            missing.push(external_node_path_default().basename(current));
-            current = parent;
-        }
+        return external_node_path_default().join(await real, external_node_path_default().basename(target));
     }
 }
 const realRoots = new Map();
@@ -10013,7 +10029,7 @@ function realRootOf(repoRoot) {
  * Resolves a record path and proves it stays inside the repository: no absolute paths, no `..` escapes,
  * and no symlink (anywhere along the path) that leads outside.
  */
-async function resolveInside(recordDir, repoRoot, value, field) {
+async function resolveInside(recordDir, repoRoot, value, field, folders) {
     if (external_node_path_default().isAbsolute(value)) {
         throw new UserError(`"${value}" is an absolute path`, HINT, { field });
     }
@@ -10022,7 +10038,7 @@ async function resolveInside(recordDir, repoRoot, value, field) {
         throw new UserError(`"${value}" resolves outside the repository (${repoRoot})`, HINT, { field });
     }
     const realRoot = await realRootOf(repoRoot);
-    if (!isInside(realRoot, await realPathOfExistingPart(absolute))) {
+    if (!isInside(realRoot, await realPathOfExistingPart(absolute, folders))) {
         throw new UserError(`"${value}" is a symlink that leads outside the repository`, HINT, { field });
     }
     return { absolute, repoRelative: external_node_path_default().relative(repoRoot, absolute).split((external_node_path_default()).sep).join('/') || '.' };
@@ -20161,10 +20177,11 @@ function load_validate(source, file) {
     throw new UserError(problems.length > 1 ? `invalid run record (${problems.length} problems):${detail}` : `${first?.message}`, SCHEMA_HINT, problems.length > 1 ? { file } : { file, field: first?.field, line: first?.line });
 }
 async function resolvePaths(record, dir, repoRoot, where) {
+    const folders = new Map();
     const resolve = async (value, fieldPath, from = dir) => {
         const field = formatFieldPath(fieldPath);
         try {
-            return await resolveInside(from, repoRoot, value, field);
+            return await resolveInside(from, repoRoot, value, field, folders);
         }
         catch (error) {
             if (!(error instanceof UserError))
@@ -21081,6 +21098,252 @@ function fileKind(entry) {
     return 'a special file';
 }
 
+;// CONCATENATED MODULE: external "node:worker_threads"
+const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
+;// CONCATENATED MODULE: ./src/hashing/pool/hash-worker.ts
+// The code each hashing thread runs. It is started from its own source text (`hashWorkerSource`), so it reaches Node's
+// modules through process.getBuiltinModule, never an import a bundler would rewrite, and it uses nothing defined
+// outside this function. Reads are synchronous: the thread does nothing else, and a blocking read costs no promise.
+function hashWorkerMain() {
+    const { parentPort } = process.getBuiltinModule('node:worker_threads');
+    const fs = process.getBuiltinModule('node:fs');
+    const { createHash } = process.getBuiltinModule('node:crypto');
+    const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW, O_WRONLY, O_CREAT, O_EXCL, COPYFILE_EXCL, COPYFILE_FICLONE, COPYFILE_FICLONE_FORCE } = fs.constants;
+    // One buffer for every file of this thread: memory stays flat, and a small file costs no allocation.
+    const buffer = Buffer.allocUnsafe(1024 * 1024);
+    const PROGRESS_EVERY = 64 * 1024 * 1024;
+    // A descriptor's path: a clone or a kernel copy of exactly the file that was checked, with no window to swap it.
+    const byDescriptor = fs.existsSync('/proc/self/fd') ? (fd) => `/proc/self/fd/${fd}` : undefined;
+    let clones = byDescriptor !== undefined;
+    const readAll = (fd, each) => {
+        let total = 0;
+        let reported = 0;
+        for (;;) {
+            const read = fs.readSync(fd, buffer, 0, buffer.length, null);
+            if (read === 0)
+                return total;
+            each(buffer.subarray(0, read));
+            total += read;
+            if (total - reported >= PROGRESS_EVERY) {
+                parentPort.postMessage({ progressBytes: total - reported });
+                reported = total;
+            }
+        }
+    };
+    const writeAll = (fd, chunk) => {
+        for (let written = 0; written < chunk.length;)
+            written += fs.writeSync(fd, chunk, written, chunk.length - written);
+    };
+    /** A clone of the open file at `to` (copy-on-write file systems, with the file's mode), hashed from the clone; undefined where none can be made. */
+    const cloneAndHash = (fd, to) => {
+        if (!clones || !byDescriptor)
+            return undefined;
+        try {
+            fs.copyFileSync(byDescriptor(fd), to, COPYFILE_EXCL | COPYFILE_FICLONE_FORCE);
+        }
+        catch (error) {
+            const code = error.code;
+            if (code === 'EEXIST' || code === 'ENOENT' || code === 'EACCES')
+                throw error;
+            clones = false;
+            return undefined;
+        }
+        const cloned = fs.openSync(to, O_RDONLY | O_NOFOLLOW);
+        try {
+            const hash = createHash('sha256');
+            const bytes = readAll(cloned, (chunk) => hash.update(chunk));
+            return { sha256: hash.digest('hex'), bytes };
+        }
+        finally {
+            fs.closeSync(cloned);
+        }
+    };
+    const run = (task) => {
+        // O_NONBLOCK: opening a FIFO does not wait for a writer; it is refused below, before any read.
+        const fd = fs.openSync(task.file, O_RDONLY | O_NONBLOCK | O_NOFOLLOW);
+        try {
+            const opened = fs.fstatSync(fd);
+            if (!opened.isFile())
+                return { error: { message: 'not a regular file', mode: opened.mode } };
+            if (task.copyTo === undefined) {
+                const hash = createHash('sha256');
+                const bytes = readAll(fd, (chunk) => hash.update(chunk));
+                return { sha256: hash.digest('hex'), bytes };
+            }
+            if (task.copyOnly && byDescriptor) {
+                // The kernel copies (or clones) without bringing the bytes into this thread; the copy gets the file's mode.
+                fs.copyFileSync(byDescriptor(fd), task.copyTo, COPYFILE_EXCL | COPYFILE_FICLONE);
+                return { bytes: opened.size, copied: true };
+            }
+            const cloned = task.copyOnly ? undefined : cloneAndHash(fd, task.copyTo);
+            if (cloned)
+                return cloned;
+            // O_EXCL and O_NOFOLLOW: never writes through a link or into a file that something else put there.
+            const out = fs.openSync(task.copyTo, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+            try {
+                const hash = createHash('sha256');
+                const bytes = readAll(fd, (chunk) => {
+                    if (!task.copyOnly)
+                        hash.update(chunk);
+                    writeAll(out, chunk);
+                });
+                fs.fchmodSync(out, opened.mode & 0o7777);
+                return task.copyOnly ? { bytes, copied: true } : { sha256: hash.digest('hex'), bytes };
+            }
+            finally {
+                fs.closeSync(out);
+            }
+        }
+        finally {
+            fs.closeSync(fd);
+        }
+    };
+    parentPort.on('message', ({ batch, tasks }) => {
+        const outcomes = tasks.map((task) => {
+            try {
+                return run(task);
+            }
+            catch (error) {
+                const { message, code } = error;
+                return { error: { message, code } };
+            }
+        });
+        parentPort.postMessage({ batch, outcomes });
+    });
+}
+/** The thread's program: the function above, called. */
+const hashWorkerSource = `(${hashWorkerMain.toString()})()`;
+
+;// CONCATENATED MODULE: ./src/hashing/pool/hash-pool.ts
+
+
+
+
+
+// Hashing and copying on every core: files go to threads in batches (one message per batch, not per file), each
+// thread reads with one reused buffer. A thread holds the process open only while it has work.
+/** Files per batch at most; fewer when the queue is short, so two large files go to two threads. */
+const BATCH_FILES = 64;
+/** Batches queued at a thread: the next is there when one ends, so a thread never waits for the main thread. */
+const BATCHES_PER_THREAD = 2;
+const MAX_THREADS = 64;
+/** By default: past 8 threads a disk, not SHA-256, sets the pace, and each thread costs memory (RSS target: 200 MB). */
+const DEFAULT_MAX_THREADS = 8;
+class HashPool {
+    size;
+    counters = { submitted: 0, completed: 0, bytes: 0 };
+    queue = [];
+    threads = [];
+    nextBatch = 0;
+    dispatchQueued = false;
+    constructor(size) {
+        this.size = size;
+    }
+    run(task) {
+        this.counters.submitted += 1;
+        return new Promise((resolve, reject) => {
+            this.queue.push({ task, resolve, reject });
+            // Tasks submitted together (a folder's files) are batched together.
+            if (!this.dispatchQueued) {
+                this.dispatchQueued = true;
+                queueMicrotask(() => {
+                    this.dispatchQueued = false;
+                    this.dispatch();
+                });
+            }
+        });
+    }
+    dispatch() {
+        while (this.queue.length > 0) {
+            const thread = this.leastBusy();
+            if (!thread)
+                return;
+            const take = Math.max(1, Math.min(BATCH_FILES, Math.ceil(this.queue.length / this.size)));
+            const batch = this.queue.splice(0, take);
+            const id = this.nextBatch++;
+            thread.batches.set(id, batch);
+            thread.worker.ref();
+            thread.worker.postMessage({ batch: id, tasks: batch.map((pending) => pending.task) });
+        }
+    }
+    /** The thread with the fewest batches, started when there are fewer than `size`; undefined when all are full. */
+    leastBusy() {
+        const idle = this.threads.find((thread) => thread.batches.size === 0);
+        if (idle)
+            return idle;
+        if (this.threads.length < this.size)
+            return this.start();
+        const least = this.threads.reduce((a, b) => (b.batches.size < a.batches.size ? b : a));
+        return least.batches.size < BATCHES_PER_THREAD ? least : undefined;
+    }
+    start() {
+        const thread = { worker: new external_node_worker_threads_namespaceObject.Worker(hashWorkerSource, { eval: true }), batches: new Map(), counted: 0 };
+        thread.worker.on('message', (message) => this.receive(thread, message));
+        const fail = (error) => this.lose(thread, error);
+        thread.worker.on('error', fail);
+        thread.worker.on('exit', (code) => fail(new Error(`a hashing thread stopped (exit ${code})`)));
+        thread.worker.unref();
+        this.threads.push(thread);
+        return thread;
+    }
+    receive(thread, message) {
+        if ('progressBytes' in message) {
+            this.counters.bytes += message.progressBytes;
+            thread.counted += message.progressBytes;
+            return;
+        }
+        const batch = thread.batches.get(message.batch) ?? [];
+        thread.batches.delete(message.batch);
+        const bytes = message.outcomes.reduce((sum, outcome) => sum + ('bytes' in outcome ? outcome.bytes : 0), 0);
+        this.counters.bytes += bytes - thread.counted;
+        this.counters.completed += batch.length;
+        thread.counted = 0;
+        batch.forEach((pending, i) => pending.resolve(message.outcomes[i]));
+        if (thread.batches.size === 0)
+            thread.worker.unref();
+        this.dispatch();
+    }
+    /** A thread that died fails its batches (a bug, never a file's fault); later work starts a new one. */
+    lose(thread, error) {
+        const index = this.threads.indexOf(thread);
+        if (index === -1)
+            return;
+        this.threads.splice(index, 1);
+        for (const batch of thread.batches.values())
+            for (const pending of batch)
+                pending.reject(error);
+        thread.batches.clear();
+        void thread.worker.terminate();
+        this.dispatch();
+    }
+    /** Stops every thread (tests); the pool starts new ones for later work. */
+    async close() {
+        const threads = this.threads.splice(0);
+        for (const thread of threads)
+            for (const batch of thread.batches.values())
+                for (const pending of batch)
+                    pending.reject(new Error('the hash pool was closed'));
+        await Promise.all(threads.map((thread) => thread.worker.terminate()));
+    }
+}
+/** Threads for hashing: one per core up to DEFAULT_MAX_THREADS, or `REPRO_GATE_HASH_THREADS`. */
+function hashThreadCount(env = process.env) {
+    const given = env[HASH_THREADS_ENV];
+    if (given === undefined || given === '')
+        return Math.min(DEFAULT_MAX_THREADS, (0,external_node_os_namespaceObject.availableParallelism)());
+    const count = Number(given);
+    if (!Number.isSafeInteger(count) || count < 1 || count > MAX_THREADS) {
+        throw new UserError(`${HASH_THREADS_ENV}=${given} is not a whole number from 1 to ${MAX_THREADS}`, `Unset it to use one thread per core (${(0,external_node_os_namespaceObject.availableParallelism)()} here).`);
+    }
+    return count;
+}
+let shared;
+/** The process's one pool, started on first use. */
+function hashPool() {
+    shared ??= new HashPool(hashThreadCount());
+    return shared;
+}
+
 ;// CONCATENATED MODULE: ./src/hashing/sha256.ts
 
 
@@ -21088,33 +21351,44 @@ function fileKind(entry) {
 
 
 
-// One buffer per file, reused for every read: memory stays flat on any file size. A Readable stream allocates
-// a fresh chunk per read, which measured at half of OpenSSL's throughput and 2.5x the RSS (`npm run bench`).
-const READ_CHUNK_BYTES = 1024 * 1024;
-const PARALLEL_FILES = 4;
+
+/** A file type as `fileKind` words it, from the type bits of a mode. */
+function kindOfMode(mode) {
+    const type = mode & external_node_fs_namespaceObject.constants.S_IFMT;
+    const is = (bits) => () => type === bits;
+    return fileKind({
+        isFile: is(external_node_fs_namespaceObject.constants.S_IFREG),
+        isDirectory: is(external_node_fs_namespaceObject.constants.S_IFDIR),
+        isSymbolicLink: is(external_node_fs_namespaceObject.constants.S_IFLNK),
+        isFIFO: is(external_node_fs_namespaceObject.constants.S_IFIFO),
+        isCharacterDevice: is(external_node_fs_namespaceObject.constants.S_IFCHR),
+        isBlockDevice: is(external_node_fs_namespaceObject.constants.S_IFBLK),
+        isSocket: is(external_node_fs_namespaceObject.constants.S_IFSOCK),
+    });
+}
+/** The digest of an outcome, or the error it stands for: an errno error keeps its code (ENOENT means missing). */
+function digestOf(outcome, file) {
+    if ('sha256' in outcome)
+        return outcome.sha256;
+    if ('error' in outcome) {
+        const { message, code, mode } = outcome.error;
+        if (mode !== undefined)
+            throw new UserError(`${file} is ${kindOfMode(mode)}, not a regular file`, 'Only regular files can be hashed.');
+        throw Object.assign(new Error(message), { code });
+    }
+    throw new Error(`${file} was copied, not hashed`);
+}
+/** Runs one task on the pool; its digest, or the error it met. */
+async function hashTask(task) {
+    return digestOf(await hashPool().run(task), task.file);
+}
 /**
  * Only a regular file is read: opening does not wait (O_NONBLOCK: a FIFO would block until a writer comes), and what
  * was opened is checked before the first read (a FIFO or a device such as /dev/zero would never end).
  */
 async function sha256File(file, options = {}) {
-    const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
-    const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-    const handle = await (0,promises_namespaceObject.open)(file, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NONBLOCK | (options.noFollow ? external_node_fs_namespaceObject.constants.O_NOFOLLOW : 0));
-    try {
-        const opened = await handle.stat();
-        if (!opened.isFile())
-            throw new UserError(`${file} is ${fileKind(opened)}, not a regular file`, 'Only regular files can be hashed.');
-        for (;;) {
-            const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-            if (bytesRead === 0)
-                break;
-            hash.update(buffer.subarray(0, bytesRead));
-        }
-    }
-    finally {
-        await handle.close();
-    }
-    return hash.digest('hex');
+    // The thread never follows a link: one that may be followed is resolved here.
+    return hashTask({ file: options.noFollow ? file : await (0,promises_namespaceObject.realpath)(file) });
 }
 /** Regular files under `dir` as `/`-separated relative paths, sorted bytewise like `LC_ALL=C sort`. */
 async function listRegularFiles(dir, options) {
@@ -21136,20 +21410,9 @@ async function listRegularFiles(dir, options) {
         }
         files.push(relative);
     }
-    return files.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-}
-/** Maps with at most `limit` calls in flight, results in input order. */
-async function mapLimited(items, limit, map) {
-    const results = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await map(items[index]);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-    return results;
+    // Sorted as bytes: compared as UTF-16 strings, names past U+FFFF would sort apart from `sort`'s order.
+    const keyed = files.map((file) => ({ file, key: Buffer.from(file) }));
+    return keyed.sort((a, b) => Buffer.compare(a.key, b.key)).map((entry) => entry.file);
 }
 /**
  * The documented directory hash: sha256 of exactly what `sha256sum` prints for every regular file,
@@ -21157,7 +21420,12 @@ async function mapLimited(items, limit, map) {
  */
 async function sha256Directory(dir, options = {}) {
     const files = await listRegularFiles(dir, options);
-    const hashes = await mapLimited(files, PARALLEL_FILES, (file) => sha256File(external_node_path_default().join(dir, file), { noFollow: options.regularOnly }));
+    // Every file was checked to be regular just now: none is opened through a link.
+    const hashes = await Promise.all(files.map((file) => hashTask({ file: external_node_path_default().join(dir, file) })));
+    return directoryDigest(files, hashes);
+}
+/** The directory hash from its sorted files and their digests, in the same order. */
+function directoryDigest(files, hashes) {
     const listing = (0,external_node_crypto_namespaceObject.createHash)('sha256');
     files.forEach((file, i) => listing.update(`${hashes[i]}  ${file}\n`));
     return listing.digest('hex');
@@ -21176,6 +21444,13 @@ async function sha256Path(target) {
 }
 /** Null for a path that does not exist, so a missing output is reported as missing, never hashed from elsewhere. */
 async function sha256PathIfExists(target) {
+    // Tried as a regular file first, on a thread: a missing path then costs no exception here (10,000 artifacts
+    // that are not in the checkout), and a folder or a link takes the full way below.
+    const outcome = await hashPool().run({ file: target });
+    if ('sha256' in outcome)
+        return outcome.sha256;
+    if ('error' in outcome && (outcome.error.code === 'ENOENT' || outcome.error.code === 'ENOTDIR'))
+        return null;
     try {
         return await sha256Path(target);
     }
@@ -22156,8 +22431,8 @@ async function countRows(file, format) {
 
 
 // The inputs stage: data, config and requirements against their recorded hashes, before anything runs.
-async function hashCheck(kind, file, recorded, line) {
-    const actual = await sha256PathIfExists(file.absolute);
+async function hashCheck(kind, file, recorded, line, known) {
+    const actual = known ?? (await sha256PathIfExists(file.absolute));
     const status = actual === null ? 'missing' : actual === recorded ? 'match' : 'mismatch';
     return { kind, path: file.repoRelative, recorded, actual, status, line };
 }
@@ -22184,12 +22459,15 @@ function manifestDisagrees(manifest) {
     return (manifest.contentHashMatches === false ||
         (manifest.actualRecordCount !== undefined && manifest.actualRecordCount !== manifest.recordCount));
 }
-/** Hashes every input in parallel. Missing files come back with status `missing`; the caller decides what that means. */
-async function checkInputs(loaded) {
+/**
+ * Hashes every input in parallel. Missing files come back with status `missing`; the caller decides what that means.
+ * `copiedData`: the data's digests taken as it was copied into the sandbox (by repo-relative path), not read again.
+ */
+async function checkInputs(loaded, copiedData) {
     const { record, paths, lineOf } = loaded;
     const data = (record.data ?? []).map(async (entry, i) => {
         const resolved = paths.data[i];
-        const check = await hashCheck('data', resolved.data, entry.sha256, lineOf(['data', i, 'sha256']));
+        const check = await hashCheck('data', resolved.data, entry.sha256, lineOf(['data', i, 'sha256']), copiedData?.get(resolved.data.repoRelative));
         if (!resolved.manifest)
             return check;
         const manifest = await checkManifest(resolved.data, resolved.manifest, check.actual);
@@ -24069,7 +24347,8 @@ async function runCommand(options) {
 
 
 
-const PARALLEL_COPIES = 16;
+
+
 /**
  * Every write or delete of repro-gate in the sandbox goes through here: the folder it touches, with every link
  * resolved, must still be inside the sandbox. A link planted by the command can never lead one out.
@@ -24088,9 +24367,10 @@ async function allFilesUnder(dir, prefix = '') {
         .filter((entry) => !entry.isDirectory())
         .map((entry) => external_node_path_default().relative(dir, external_node_path_default().join(entry.parentPath, entry.name)));
 }
-async function sandbox_filesOf(options) {
+/** What the copy holds besides the hashed inputs (listed apart): the working tree, and the other extra paths. */
+async function sandbox_filesOf(options, hashedInputs) {
     const base = options.isGitRepo ? await listWorkingTreeFiles(options.repoRoot) : await allFilesUnder(options.repoRoot);
-    const extra = await Promise.all(options.extraPaths.map(async (relative) => {
+    const extra = await Promise.all(options.extraPaths.filter((relative) => !hashedInputs.has(relative)).map(async (relative) => {
         const stats = await (0,promises_namespaceObject.lstat)(external_node_path_default().join(options.repoRoot, relative)).catch(() => undefined);
         if (!stats)
             return [];
@@ -24110,23 +24390,10 @@ async function linkTargetInCopy(repoRoot, file) {
     const inRepo = isInside(repoRoot, target) ? target : isInside(realRoot, resolved) ? external_node_path_default().join(repoRoot, external_node_path_default().relative(realRoot, resolved)) : undefined;
     return inRepo === undefined ? undefined : external_node_path_default().relative(external_node_path_default().dirname(from), inRepo) || '.';
 }
-/**
- * Copies one entry: files are copied (copy-on-write where the filesystem can), links are re-pointed into the copy.
- * Never a hardlink or a link to the user's file: the command could write through it into the working tree.
- */
-async function copyEntry(options, root, file, copy) {
-    const from = external_node_path_default().join(options.repoRoot, file);
+/** A link of the repository, re-pointed into the copy; left out (and listed) when it leads outside the repository. */
+async function copyLink(options, root, file, copy) {
     const to = external_node_path_default().join(root, file);
-    const stats = await (0,promises_namespaceObject.lstat)(from).catch(() => undefined);
-    if (!stats || (!stats.isSymbolicLink() && !stats.isFile()))
-        return;
     await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(to), { recursive: true });
-    // Only a path under a link of the copy can lead elsewhere; every other parent is a folder created here.
-    const underLink = [...copy.links].some((link) => file.startsWith(`${link}${(external_node_path_default()).sep}`));
-    if (underLink)
-        await assertInsideSandbox(root, to);
-    if (stats.isFile())
-        return (0,promises_namespaceObject.copyFile)(from, to, promises_namespaceObject.constants.COPYFILE_FICLONE);
     const target = await linkTargetInCopy(options.repoRoot, file);
     if (target === undefined)
         copy.omitted.push(file.split((external_node_path_default()).sep).join('/'));
@@ -24134,6 +24401,80 @@ async function copyEntry(options, root, file, copy) {
         await (0,promises_namespaceObject.symlink)(target, to);
         copy.links.add(file);
     }
+}
+/** A file whose path in the copy passes through a copied link: checked to stay inside, copied here (a rare case). */
+async function copyUnderLink(options, root, file) {
+    const to = external_node_path_default().join(root, file);
+    await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(to), { recursive: true });
+    await assertInsideSandbox(root, to);
+    const stats = await (0,promises_namespaceObject.lstat)(external_node_path_default().join(options.repoRoot, file)).catch(() => undefined);
+    if (stats?.isFile())
+        await (0,promises_namespaceObject.copyFile)(external_node_path_default().join(options.repoRoot, file), to, promises_namespaceObject.constants.COPYFILE_FICLONE);
+}
+/** The files of each hashed input that is a real file or folder (links are hashed where they lead, after the copy). */
+async function hashedFiles(options) {
+    const inputs = new Map();
+    for (const relative of options.hashedPaths ?? []) {
+        const absolute = external_node_path_default().join(options.repoRoot, relative);
+        const stats = await (0,promises_namespaceObject.lstat)(absolute).catch(() => undefined);
+        if (stats?.isFile())
+            inputs.set(relative, [relative]);
+        else if (stats?.isDirectory()) {
+            const files = await listRegularFiles(absolute, { displayPath: relative.split((external_node_path_default()).sep).join('/') });
+            inputs.set(relative, files.map((file) => external_node_path_default().join(relative, file)));
+        }
+    }
+    return inputs;
+}
+/**
+ * Copies every regular file on the hash pool's threads: a clone where the file system can, else the kernel's copy;
+ * inputs to hash are read once, hashed and written in the same pass. Never a hardlink or a link to the user's
+ * file: the command could write through it into the working tree. Returns each file's digest (hashed ones).
+ */
+async function copyFiles(options, root, files, hashed) {
+    const folders = [...new Set(files.map((file) => external_node_path_default().dirname(file)))].sort();
+    for (const folder of folders)
+        await (0,promises_namespaceObject.mkdir)(external_node_path_default().join(root, folder), { recursive: true });
+    const pool = hashPool();
+    const digests = new Map();
+    // Every copy ends before any error is raised: the caller then removes the sandbox, with no thread still writing.
+    const settled = await Promise.allSettled(files.map(async (file) => {
+        const from = external_node_path_default().join(options.repoRoot, file);
+        const toHash = hashed.has(file);
+        const outcome = await pool.run({ file: from, copyTo: external_node_path_default().join(root, file), copyOnly: !toHash });
+        if (toHash)
+            digests.set(file, digestOf(outcome, file.split((external_node_path_default()).sep).join('/')));
+        // A file gone since it was listed, or one that is not regular (a FIFO or a socket), is not copied, as before.
+        else if ('error' in outcome && !['ENOENT', 'ENXIO'].includes(outcome.error.code ?? '') && outcome.error.mode === undefined)
+            digestOf(outcome, file);
+    }));
+    const failed = settled.find((result) => result.status === 'rejected');
+    if (failed)
+        throw failed.reason;
+    return digests;
+}
+/** The digest of every hashed input: a file's own, a folder's from its files', a link's where it leads. */
+async function inputDigests(options, inputs, digests) {
+    const hashes = new Map();
+    for (const relative of options.hashedPaths ?? []) {
+        const files = inputs.get(relative);
+        if (files === undefined) {
+            const target = external_node_path_default().join(options.repoRoot, relative);
+            if (await (0,promises_namespaceObject.lstat)(target).then((stats) => stats.isSymbolicLink(), () => false))
+                hashes.set(relative, await sha256Path(target));
+            continue;
+        }
+        const target = external_node_path_default().join(options.repoRoot, relative);
+        const fileDigests = files.map((file) => digests.get(file));
+        // A file reached through a link of the copy was copied apart, unhashed: the input is then hashed where it is.
+        if (fileDigests.some((digest) => digest === undefined))
+            hashes.set(relative, await sha256Path(target));
+        else if (files.length === 1 && files[0] === relative)
+            hashes.set(relative, fileDigests[0]);
+        else
+            hashes.set(relative, directoryDigest(files.map((file) => external_node_path_default().relative(relative, file).split((external_node_path_default()).sep).join('/')), fileDigests));
+    }
+    return hashes;
 }
 async function clearOutputs(root, options) {
     const tracked = options.isGitRepo ? new Set(await listTrackedFiles(options.repoRoot)) : new Set();
@@ -24164,22 +24505,29 @@ async function createSandbox(options) {
     const copy = { links: new Set(), omitted: [] };
     try {
         await Promise.all([root, home, tmp].map((dir) => (0,promises_namespaceObject.mkdir)(dir, { recursive: true })));
-        const files = await sandbox_filesOf(options);
-        const isLink = await Promise.all(files.map((file) => (0,promises_namespaceObject.lstat)(external_node_path_default().join(options.repoRoot, file)).then((stats) => stats.isSymbolicLink(), () => false)));
+        const inputs = await hashedFiles(options);
+        const inputFiles = new Set([...inputs.values()].flat());
+        // The hashed inputs' files were listed as regular files: only the others can be links.
+        const others = (await sandbox_filesOf(options, inputs)).filter((file) => !inputFiles.has(file));
+        const isLink = await Promise.all(others.map((file) => (0,promises_namespaceObject.lstat)(external_node_path_default().join(options.repoRoot, file)).then((stats) => stats.isSymbolicLink(), () => false)));
         // Links first, so a file reached through one lands where the link leads in the copy, never in a folder of the same name.
-        for (const file of files.filter((_, i) => isLink[i]))
-            await copyEntry(options, root, file, copy);
-        const regular = files.filter((_, i) => !isLink[i]);
-        for (let i = 0; i < regular.length; i += PARALLEL_COPIES) {
-            await Promise.all(regular.slice(i, i + PARALLEL_COPIES).map((file) => copyEntry(options, root, file, copy)));
-        }
+        for (const file of others.filter((_, i) => isLink[i]))
+            await copyLink(options, root, file, copy);
+        // Only a path under a link of the copy can lead elsewhere; every other parent is a folder created here.
+        const links = [...copy.links];
+        const underLink = (file) => links.some((link) => file.startsWith(`${link}${(external_node_path_default()).sep}`));
+        const files = [...others.filter((_, i) => !isLink[i]), ...inputFiles];
+        const digests = await copyFiles(options, root, files.filter((file) => !underLink(file)), inputFiles);
+        for (const file of files.filter(underLink))
+            await copyUnderLink(options, root, file);
+        const hashes = await inputDigests(options, inputs, digests);
         await clearOutputs(root, options);
+        return { root, home, tmp, omittedLinks: copy.omitted, hashes, dispose };
     }
     catch (error) {
         await dispose();
         throw error;
     }
-    return { root, home, tmp, omittedLinks: copy.omitted, dispose };
 }
 
 ;// CONCATENATED MODULE: ./src/rerun/index.ts
@@ -24242,6 +24590,62 @@ async function codeReport(loaded, changes) {
         changedFilesTotal: changed?.length,
         changedInScope: changed ? near.length : undefined,
     };
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/progress.ts
+
+
+
+// Progress of long hashing and copying: a stage that keeps the hash pool busy for more than PROGRESS_AFTER_MS gets a
+// line (files done of those queued, bytes, throughput), then one at most every PROGRESS_EVERY_MS in a log, or one
+// line updated in place in a terminal. A stage that hashes nothing, or finishes quickly, prints nothing.
+/** How often a terminal's one line is redrawn. */
+const TERMINAL_EVERY_MS = 500;
+/** Pure: "12,345 of 20,000 files · 312 MiB · 104 MiB/s". */
+function formatProgress(reading) {
+    const rate = reading.elapsedMs > 0 ? reading.bytes / (reading.elapsedMs / 1000) : 0;
+    return `${reading.files.toLocaleString('en-US')} of ${reading.total.toLocaleString('en-US')} files · ${formatSize(reading.bytes)} · ${formatSize(rate)}/s`;
+}
+/** The wait before the first line: PROGRESS_AFTER_MS, or a whole number of ms in PROGRESS_AFTER_ENV (tests). */
+function progressAfterMs(env = process.env) {
+    const given = Number(env[PROGRESS_AFTER_ENV]);
+    return env[PROGRESS_AFTER_ENV] !== undefined && Number.isSafeInteger(given) && given >= 0 ? given : PROGRESS_AFTER_MS;
+}
+function since(start, now) {
+    return { files: now.completed - start.completed, total: now.submitted - start.submitted, bytes: now.bytes - start.bytes };
+}
+/** Runs `work`, reporting the hash pool's progress through `hooks.progress` while it is long. */
+async function withProgress(label, hooks, work) {
+    const counters = hashPool().counters;
+    const start = { ...counters };
+    const started = performance.now();
+    const afterMs = progressAfterMs();
+    const everyMs = hooks.updatesInPlace ? TERMINAL_EVERY_MS : PROGRESS_EVERY_MS;
+    let shownAt;
+    const show = (final) => {
+        const reading = { ...since(start, counters), elapsedMs: performance.now() - started };
+        hooks.progress(`${label}: ${formatProgress(reading)}`, final);
+    };
+    const timer = setInterval(() => {
+        const now = performance.now();
+        // Only while work of this stage's is under way: a stage that hashed one file and then waits (pip) shows nothing.
+        if (now - started < afterMs || since(start, counters).total === 0 || counters.completed === counters.submitted)
+            return;
+        if (shownAt !== undefined && now - shownAt < everyMs)
+            return;
+        shownAt = now;
+        show(false);
+    }, Math.max(10, Math.min(afterMs, TERMINAL_EVERY_MS)));
+    timer.unref();
+    try {
+        return await work();
+    }
+    finally {
+        clearInterval(timer);
+        // Once a line was shown, the last one says where it ended.
+        if (shownAt !== undefined)
+            show(true);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/baseline/baseline-file.ts
@@ -27566,13 +27970,24 @@ async function measureNumericArtifacts(loaded, run, produced, options) {
 
 
 
+
 const OUTPUT_HINT = 'Outputs must be regular files (or folders of them) that the command writes inside the working tree: write or copy the file there, do not link to it.';
+/** Whether the output's folder, links resolved, is inside the sandbox. Outputs share folders: each is resolved once. */
+async function folderInside(realSandboxRoot, absolute, folders) {
+    const parent = external_node_path_default().dirname(absolute);
+    if (!folders.has(parent))
+        folders.set(parent, (0,promises_namespaceObject.realpath)(parent));
+    return isInside(realSandboxRoot, await folders.get(parent));
+}
+function outsideFolderError(role, shown) {
+    return new UserError(`${role} ${shown} was written through a symlinked folder that leads outside the working tree`, OUTPUT_HINT);
+}
 /**
  * What the rerun left at an output path, checked with lstat before anything is opened: a FIFO would block the read
  * forever, a device (or a link to one, such as /dev/zero) would never end, and a link hashes something else than
  * what the command wrote. Only a regular file or a folder inside the sandbox passes.
  */
-async function inspectOutput(realSandboxRoot, absolute, shown, role) {
+async function inspectOutput(realSandboxRoot, absolute, shown, role, folders = new Map()) {
     const stats = await (0,promises_namespaceObject.lstat)(absolute).catch((error) => {
         if (error.code === 'ENOENT' || error.code === 'ENOTDIR')
             return undefined;
@@ -27580,10 +27995,8 @@ async function inspectOutput(realSandboxRoot, absolute, shown, role) {
     });
     if (!stats)
         return 'missing';
-    const folder = await (0,promises_namespaceObject.realpath)(external_node_path_default().dirname(absolute));
-    if (!isInside(realSandboxRoot, folder)) {
-        throw new UserError(`${role} ${shown} was written through a symlinked folder that leads outside the working tree`, OUTPUT_HINT);
-    }
+    if (!(await folderInside(realSandboxRoot, absolute, folders)))
+        throw outsideFolderError(role, shown);
     if (stats.isSymbolicLink()) {
         const target = await (0,promises_namespaceObject.readlink)(absolute).catch(() => '?');
         throw new UserError(`${role} ${shown} is a symlink (to ${target.slice(0, 200)}), not a regular file`, OUTPUT_HINT);
@@ -27594,8 +28007,19 @@ async function inspectOutput(realSandboxRoot, absolute, shown, role) {
         return 'folder';
     throw new UserError(`${role} ${shown} is ${fileKind(stats)}, not a regular file`, OUTPUT_HINT);
 }
-async function hashArtifact(realSandboxRoot, absolute, shown) {
-    const kind = await inspectOutput(realSandboxRoot, absolute, shown, 'artifact');
+async function hashArtifact(realSandboxRoot, absolute, shown, folders) {
+    // The common case first, on a thread: in a folder that is inside the sandbox, a regular file opened without
+    // following a link at its path (the open and its fstat are the check). Anything else, a missing folder included,
+    // takes the full inspection, which names the problem.
+    const inside = await folderInside(realSandboxRoot, absolute, folders).catch(() => undefined);
+    if (inside === false)
+        throw outsideFolderError('artifact', shown);
+    const outcome = inside ? await hashPool().run({ file: absolute }) : undefined;
+    if (outcome && 'error' in outcome && outcome.error.code === 'ENOENT')
+        return null;
+    if (outcome && 'sha256' in outcome)
+        return outcome.sha256;
+    const kind = await inspectOutput(realSandboxRoot, absolute, shown, 'artifact', folders);
     if (kind === 'missing')
         return null;
     // Never through a link: one swapped in after the check makes the open fail instead.
@@ -27619,11 +28043,31 @@ async function readMetrics(realSandboxRoot, file, displayPath) {
 async function collectOutputs(sandboxRoot, artifacts, metricsPath) {
     const realSandboxRoot = await (0,promises_namespaceObject.realpath)(sandboxRoot);
     const inSandbox = (resolved) => external_node_path_default().join(sandboxRoot, resolved.repoRelative);
+    const folders = new Map();
     const [hashes, metrics] = await Promise.all([
-        Promise.all(artifacts.map(async (artifact) => [artifact.repoRelative, await hashArtifact(realSandboxRoot, inSandbox(artifact), artifact.repoRelative)])),
+        Promise.all(artifacts.map(async (artifact) => [artifact.repoRelative, await hashArtifact(realSandboxRoot, inSandbox(artifact), artifact.repoRelative, folders)])),
         metricsPath ? readMetrics(realSandboxRoot, inSandbox(metricsPath), metricsPath.repoRelative) : Promise.resolve(null),
     ]);
     return { artifactHashes: new Map(hashes), metrics };
+}
+/**
+ * The checkout's copy of each artifact, hashed (null where there is none). Artifacts are usually ignored outputs:
+ * a folder missing from the checkout is looked up once, not once per artifact in it.
+ */
+async function hashCheckoutCopies(artifacts) {
+    const folders = new Map();
+    const folderExists = (folder) => {
+        const absent = (error) => {
+            if (error.code === 'ENOENT' || error.code === 'ENOTDIR')
+                return false;
+            throw error;
+        };
+        if (!folders.has(folder))
+            folders.set(folder, (0,promises_namespaceObject.lstat)(folder).then(() => true, absent));
+        return folders.get(folder);
+    };
+    const hashes = await Promise.all(artifacts.map(async (artifact) => [artifact.repoRelative, (await folderExists(external_node_path_default().dirname(artifact.absolute))) ? await sha256PathIfExists(artifact.absolute) : null]));
+    return new Map(hashes);
 }
 /**
  * Keeps produced files and folders as evidence, at their repo-relative paths under `evidenceDir`; copy-on-write where
@@ -28687,16 +29131,32 @@ async function onlyInCopy(sandboxRoot, file) {
         return copy;
     throw new UserError(`${file.repoRelative} is not in the copy of the repository the command runs in`, 'Make sure git does not ignore it, and that it is a regular file (not a link out of the repository).');
 }
-async function runInSandbox(request) {
-    // Read before the command runs: nvidia-smi is found on PATH, which the command could otherwise have changed.
-    const host = hostFingerprint();
-    const sandbox = await request.stage('sandbox', () => createSandbox({
+/** The sandbox a run of `request` needs: the working tree and its data, the data hashed as it is copied. */
+function createRunSandbox(request) {
+    return request.stage('sandbox', () => createSandbox({
         repoRoot: request.repoRoot,
         isGitRepo: request.isGitRepo,
         extraPaths: request.copyPaths,
         clearPaths: request.outputs,
         extraDepth: request.variation?.extraDepth,
+        hashedPaths: request.hashedPaths,
     }));
+}
+/** Data whose copy hashes otherwise than the inputs stage saw it: it changed while repro-gate ran. */
+function checkCopiedData(sandbox, expected) {
+    for (const [relative, digest] of expected ?? []) {
+        const copied = sandbox.hashes.get(relative);
+        if (copied === digest)
+            continue;
+        const now = copied === undefined ? 'is gone' : `hashes to ${copied.slice(0, 12)}`;
+        throw new UserError(`data ${relative} changed while repro-gate was verifying it: its copy for the rerun ${now}, not ${digest.slice(0, 12)} as checked`, 'Make sure nothing writes to the data while repro-gate runs, then verify again.', { field: 'data' });
+    }
+}
+/** Runs the request in `prepared` (a sandbox made for it, then owned by the run) or in a new sandbox. */
+async function runInSandbox(request, prepared) {
+    // Read before the command runs: nvidia-smi is found on PATH, which the command could otherwise have changed.
+    const host = hostFingerprint();
+    const sandbox = prepared ?? (await createRunSandbox(request));
     let environment;
     const disposeAll = async () => {
         await Promise.all([sandbox.dispose(), environment?.dispose?.()]);
@@ -28706,6 +29166,7 @@ async function runInSandbox(request) {
         throw error;
     });
     try {
+        checkCopiedData(sandbox, request.expectedHashes);
         environment = await request.prepareEnvironment(sandbox.root);
         const { variables } = request;
         const cwd = external_node_path_default().join(sandbox.root, request.workdir);
@@ -28798,7 +29259,7 @@ async function runInSandbox(request) {
             return { exitCode: helper.exitCode, stderr: helper.logTail };
         };
         const machine = runFingerprint(await host, trace.processes);
-        return { root: sandbox.root, variation: request.variation?.name, result, trace, machine, seeding: seeding.report, environment, environmentUse, warnings, outsideWrites, runPython, dispose: disposeAll };
+        return { root: sandbox.root, variation: request.variation?.name, result, trace, machine, seeding: seeding.report, environment, environmentUse, inputHashes: sandbox.hashes, warnings, outsideWrites, runPython, dispose: disposeAll };
     }
     catch (error) {
         await disposeAll();
@@ -29192,7 +29653,7 @@ class RecordVerification {
     stage = async (stage, run) => {
         this.started.set(stage, performance.now());
         try {
-            return await this.options.hooks.group(`${this.report.name}: ${stage}`, run);
+            return await this.options.hooks.group(`${this.report.name}: ${stage}`, () => withProgress(stage, this.options.hooks, run));
         }
         finally {
             // A stage entered twice (the compare stage finishing a drifting record's fingerprints) is reported once, summed.
@@ -29217,31 +29678,71 @@ class RecordVerification {
         }
         this.report.causes = likelyCauses(this.report);
         this.report.verdict = this.unaffected ? 'unaffected' : decideVerdict(this.report);
+        // The proposed record is a convenience: failing to write it must not turn a verdict into a crash.
         if (this.report.verdict === 'drift')
-            await this.proposeUpdate();
+            await this.proposeUpdate().catch((error) => (this.report.warnings = [...(this.report.warnings ?? []), `no record update was proposed: ${describeError(error).message}`]));
         return this.result;
     }
     async verifyLoaded(loaded) {
         // One `git diff` against the record's commit serves the code report, the watched globs and the new-file check.
         const commit = loaded.record.code?.commit;
         const changes = loaded.isGitRepo && commit ? rawChangesSince(loaded.repoRoot, commit) : Promise.resolve(undefined);
-        const [code, [inputs, codeFiles]] = await Promise.all([codeReport(loaded, changes), this.stage('inputs', () => Promise.all([checkInputs(loaded), checkCodeFiles(loaded)]))]);
-        this.report.code = code && codeFiles ? { ...code, learnedFiles: codeFiles.total } : code;
-        this.report.inputs = [...inputs, ...(codeFiles?.changed ?? [])];
-        // A learned file that is gone is a change (the rerun shows whether the training still runs), not a missing input.
-        const missing = inputs.find((input) => input.status === 'missing');
-        if (missing)
-            throw missingInputError(missing);
-        await this.attachConfigDiffs(loaded);
-        if (this.options.affectedOnly && !(await this.isAffected(loaded, codeFiles?.total, await changes)))
-            return;
-        if (this.options.decideOnly)
-            return;
-        // Changed data makes any rerun meaningless, so training is not started (unless it is being re-recorded).
-        if (!this.options.rerunOnChangedData && inputs.some((input) => input.kind === 'data' && input.status !== 'match'))
-            return;
+        const request = this.runRequest(loaded);
+        // The data is hashed as it is copied into the sandbox, each file read once, unless the decision whether to rerun
+        // at all comes first (--affected), or other records are verified at once: the data is then hashed where it is,
+        // and its copy, made when this record's turn to rerun comes, checked against that. A sandbox is never made while
+        // another record's command runs, which could reach into it.
+        const hashInPlace = this.options.affectedOnly || this.options.decideOnly || this.options.rerunSlots !== undefined;
+        const staged = hashInPlace ? undefined : await createRunSandbox(request);
+        let handedOver = false;
+        try {
+            const [code, [inputs, codeFiles]] = await Promise.all([
+                codeReport(loaded, changes),
+                this.stage('inputs', () => Promise.all([checkInputs(loaded, staged?.hashes), checkCodeFiles(loaded)])),
+            ]);
+            this.report.code = code && codeFiles ? { ...code, learnedFiles: codeFiles.total } : code;
+            this.report.inputs = [...inputs, ...(codeFiles?.changed ?? [])];
+            // A learned file that is gone is a change (the rerun shows whether the training still runs), not a missing input.
+            const missing = inputs.find((input) => input.status === 'missing');
+            if (missing)
+                throw missingInputError(missing);
+            await this.attachConfigDiffs(loaded);
+            if (this.options.affectedOnly && !(await this.isAffected(loaded, codeFiles?.total, await changes)))
+                return;
+            if (this.options.decideOnly)
+                return;
+            // Changed data makes any rerun meaningless, so training is not started (unless it is being re-recorded).
+            if (!this.options.rerunOnChangedData && inputs.some((input) => input.kind === 'data' && input.status !== 'match'))
+                return;
+            const checked = new Map(inputs.filter((input) => input.kind === 'data' && input.actual !== null).map((input) => [input.path, input.actual]));
+            const checkedRequest = { ...request, expectedHashes: checked };
+            handedOver = true;
+            const rerun = async () => {
+                const run = await runInSandbox(checkedRequest, staged);
+                try {
+                    await this.judgeRun(loaded, run, run.environment, { timeout: loaded.record.timeout ?? DEFAULT_TIMEOUT, logFile: request.logFile, evidenceDir: this.evidenceDirOf(loaded), outputs: request.outputs });
+                    // Repeats and variations run quietly: their stages are not the first rerun's, and the environment is prepared already.
+                    const quiet = (_stage, work) => work();
+                    await this.runMore(loaded, { ...checkedRequest, prepareEnvironment: environmentForRepeats(run, this.prepareWith(loaded, quiet)), stage: quiet }, run, this.evidenceDirOf(loaded));
+                }
+                finally {
+                    await run.dispose();
+                }
+            };
+            await (this.options.rerunSlots ? this.options.rerunSlots.run(rerun) : rerun());
+        }
+        finally {
+            if (!handedOver)
+                await staged?.dispose();
+        }
+    }
+    evidenceDirOf(loaded) {
+        return external_node_path_default().join(this.options.evidenceDir, loaded.record.name);
+    }
+    /** Prepares the record's environment for a sandbox, timed by `stage`. */
+    prepareWith(loaded, stage) {
         const { record, paths } = loaded;
-        const prepareWith = (stage) => async (sandboxRoot) => {
+        return async (sandboxRoot) => {
             const environment = await stage('environment', async () => prepareEnvironment({
                 python: this.options.python,
                 requiredPython: record.environment?.python,
@@ -29264,46 +29765,38 @@ class RecordVerification {
                 cacheRoot: this.options.cacheRoot,
                 remoteCache: this.options.remoteCache,
                 log: (line) => this.options.hooks.info(line),
-                logDir: external_node_path_default().join(this.options.evidenceDir, record.name),
+                logDir: this.evidenceDirOf(loaded),
             }));
             // The report describes the first rerun's environment; repeats reuse the same venv.
             if (stage === this.stage)
                 this.report.environment = environment.report;
             return environment;
         };
+    }
+    /** How the record's command runs: its sandbox, data, environment, seeds and limits. */
+    runRequest(loaded) {
+        const { record, paths } = loaded;
         const outputs = [...paths.artifacts, ...(paths.metrics ? [paths.metrics] : [])].map((p) => p.repoRelative);
-        const evidenceDir = external_node_path_default().join(this.options.evidenceDir, record.name);
-        const logFile = external_node_path_default().join(evidenceDir, LOG_FILE_NAME);
-        const timeout = record.timeout ?? DEFAULT_TIMEOUT;
-        const request = {
+        return {
             repoRoot: loaded.repoRoot,
             isGitRepo: loaded.isGitRepo,
             command: record.command,
             workdir: paths.workdir.repoRelative,
             workdirLine: loaded.lineOf(['workdir']),
             copyPaths: [...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...lockfileFiles(paths.lockfile)].map((p) => p.repoRelative),
+            hashedPaths: paths.data.map((entry) => entry.data.repoRelative),
             outputs,
-            prepareEnvironment: prepareWith(this.stage),
+            prepareEnvironment: this.prepareWith(loaded, this.stage),
             variables: record.environment?.variables ?? {},
             passEnv: record.environment?.pass_env ?? [],
             seeds: record.seeds ?? {},
             seeding: { apply: record.apply_seeds ?? false, strict: record.determinism === 'strict' },
-            timeoutMs: parseDuration(timeout),
-            logFile,
+            timeoutMs: parseDuration(record.timeout ?? DEFAULT_TIMEOUT),
+            logFile: external_node_path_default().join(this.evidenceDirOf(loaded), LOG_FILE_NAME),
             recordedPackages: record.environment?.packages ? Object.keys(record.environment.packages) : undefined,
             stage: this.stage,
             onOutput: (chunk) => this.options.hooks.output(chunk),
         };
-        const run = await runInSandbox(request);
-        try {
-            await this.judgeRun(loaded, run, run.environment, { timeout, logFile, evidenceDir, outputs });
-            // Repeats and variations run quietly: their stages are not the first rerun's, and the environment is prepared already.
-            const quiet = (_stage, work) => work();
-            await this.runMore(loaded, { ...request, prepareEnvironment: environmentForRepeats(run, prepareWith(quiet)), stage: quiet }, run, evidenceDir);
-        }
-        finally {
-            await run.dispose();
-        }
     }
     /** `verify --affected`: decides whether the record must be rerun; one that need not be is `unaffected`. */
     async isAffected(loaded, learnedFiles, changes) {
@@ -29375,16 +29868,19 @@ class RecordVerification {
             throw new UserError(message, hint, { field: 'command', line: lineOf(['command']) });
         }
         const [collected, committed, numeric] = await this.stage('compare', async () => {
-            const outputsFound = await collectOutputs(run.root, paths.artifacts, paths.metrics);
+            // The rerun's outputs and the checkout's copies of them are hashed together, on every core.
+            const [outputsFound, inCheckout] = await Promise.all([
+                collectOutputs(run.root, paths.artifacts, paths.metrics),
+                hashCheckoutCopies(paths.artifacts),
+            ]);
             if (this.options.keepArtifacts)
                 this.result.outputsDir = await keepEvidence(run.root, where.outputs, external_node_path_default().join(where.evidenceDir, 'outputs'));
-            const inCheckout = await Promise.all(paths.artifacts.map(async (artifact) => [artifact.repoRelative, await sha256PathIfExists(artifact.absolute)]));
             const tensors = await measureNumericArtifacts(loaded, run, outputsFound.artifactHashes, {
                 recordName: record.name,
                 baselineDir: this.options.baselineDir,
                 logFile: external_node_path_default().join(where.evidenceDir, NUMERIC_HELPER_LOG_NAME),
             });
-            return [outputsFound, new Map(inCheckout), tensors];
+            return [outputsFound, inCheckout, tensors];
         });
         this.numericContents = numeric.contents;
         this.firstRun = { index: 1, durationMs: Math.round(result.durationMs), metrics: collected.metrics, artifacts: collected.artifactHashes, numeric: new Map() };
@@ -30171,6 +30667,7 @@ const LOG_CHARS = 6_000;
 /** Rows per table when the caller sets no cap: a report with 100k metrics still renders a readable page. */
 const DEFAULT_MAX_ROWS = 500;
 const DIFF_CHARS = 8_000;
+const ARTIFACT_ORDER = { missing: 0, differs: 0, within: 1, identical: 3 };
 const STATUS = {
     equal: '✅ equal',
     within: '🟡 within',
@@ -30233,13 +30730,17 @@ function thresholdsSection(record, options) {
 function artifactsSection(record, options) {
     if (record.artifacts.length === 0)
         return undefined;
-    const rows = record.artifacts.map((artifact) => {
+    // Gating problems first, then what changed without gating, then the identical: in a record of thousands of
+    // artifacts the rows shown are the ones that matter, and the rest are counted.
+    const rank = (artifact) => (artifact.policy === 'report' && artifact.status !== 'identical' ? 2 : ARTIFACT_ORDER[artifact.status]);
+    const ordered = [...record.artifacts].sort((a, b) => rank(a) - rank(b) || Number(b.committed?.status === 'differs') - Number(a.committed?.status === 'differs'));
+    const rows = ordered.slice(0, rowLimit(options)).map((artifact) => {
         const committed = artifact.committed?.status === 'differs' ? `; ❌ committed file is ${code(artifact.committed.actual)}` : '';
         const status = artifact.policy === 'report' && artifact.status !== 'identical' ? `ℹ️ ${artifact.status === 'missing' ? 'missing' : 'changed'} (not gating)` : STATUS[artifact.status];
         return [markdown_esc(artifact.path), code(artifact.recorded), code(artifact.actual), `${status}${committed}`];
     });
-    const tensors = options.detail === 'compact' ? [] : record.artifacts.flatMap((artifact) => (artifact.numeric ? [tensorTable(artifact, artifact.numeric, markdown_esc)] : []));
-    return [table(['Artifact', 'Recorded', 'Rerun', 'Status'], rows, options), ...tensors.filter(Boolean)].join('\n\n');
+    const tensors = options.detail === 'compact' ? [] : ordered.slice(0, rowLimit(options)).flatMap((artifact) => (artifact.numeric ? [tensorTable(artifact, artifact.numeric, markdown_esc)] : []));
+    return [table(['Artifact', 'Recorded', 'Rerun', 'Status'], rows, options, record.artifacts.length), ...tensors.filter(Boolean)].join('\n\n');
 }
 function inputDetails(input) {
     const parts = [];
@@ -30634,6 +31135,7 @@ async function explainFailedRun(run, repoRoot, workdir, logFile, outputs = []) {
 
 
 
+
 /** Record paths are given relative to the shell's folder and stored relative to the record's folder. */
 function makeResolver(recordDir, repoRoot) {
     return async (value, flag) => {
@@ -30647,6 +31149,10 @@ function defaultName(recordDir) {
 }
 async function hashEntries(entries) {
     return Promise.all(entries.map(async (entry) => ({ path: entry.recordRelative, sha256: await sha256Path(entry.absolute) })));
+}
+/** The data's digests as the sandbox's copy was hashed: exactly what the training read. */
+async function hashedData(entries, run) {
+    return Promise.all(entries.map(async (entry) => ({ path: entry.recordRelative, sha256: run.inputHashes.get(entry.repoRelative) ?? (await sha256Path(entry.absolute)) })));
 }
 /** Flags that only shape the record are checked before anything runs, so a typo never costs a training. */
 function checkFlags(options) {
@@ -30771,7 +31277,7 @@ async function recordRun(options) {
     const stage = async (name, run) => {
         const started = performance.now();
         try {
-            return await options.hooks.group(`record: ${name}`, run);
+            return await options.hooks.group(`record: ${name}`, () => withProgress(name, options.hooks, run));
         }
         finally {
             // A stage entered twice (compare: collecting the outputs, then describing them) is reported once, summed.
@@ -30823,6 +31329,7 @@ async function recordRun(options) {
         command: options.command,
         workdir: workdir.repoRelative,
         copyPaths: [...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...lockfileFiles(lockfile)].map((p) => p.repoRelative),
+        hashedPaths: data.map((entry) => entry.data.repoRelative),
         outputs: outputs.map((output) => output.repoRelative),
         prepareEnvironment: prepareWith(stage),
         variables: options.variables,
@@ -30917,7 +31424,7 @@ async function describeRun(facts) {
     const excluded = [...facts.artifacts, ...(metrics ? [metrics] : []), ...declared].map((entry) => entry.repoRelative).concat(recordPath);
     const [commit, dataHashes, configHashes, requirementsHash, lockfileHash, environment, learned] = await Promise.all([
         gitRoot ? headCommit(repoRoot) : undefined,
-        hashEntries(data.map((entry) => entry.data)),
+        hashedData(data.map((entry) => entry.data), run),
         hashEntries(config),
         requirements ? sha256Path(requirements.absolute) : undefined,
         lockfile ? sha256Path(lockfile.lock.absolute) : undefined,
@@ -30987,7 +31494,7 @@ async function calibrateByRerunning(options, request, first, collected, where) {
     const runs = [{ metrics: collected.metrics, artifacts: collected.artifactHashes, numeric: new Map() }];
     const total = options.runs ?? 1;
     for (let index = 2; index <= total; index++) {
-        const outcome = await options.hooks.group(`record: run ${index} of ${total}`, () => repeatRun({ ...request, logFile: external_node_path_default().join(where.logDir, `run-${index}.log`), prepareEnvironment: where.prepareQuietly, stage: quiet }, index, outputs, reference));
+        const outcome = await options.hooks.group(`record: run ${index} of ${total}`, () => repeatRun({ ...request, expectedHashes: first.inputHashes, logFile: external_node_path_default().join(where.logDir, `run-${index}.log`), prepareEnvironment: where.prepareQuietly, stage: quiet }, index, outputs, reference));
         if (outcome.failure) {
             throw new UserError(`run ${index} of ${total} failed (${outcome.failure}) where run 1 succeeded`, 'A training that fails now and then cannot be recorded: fix what makes it flaky, or record with fewer --runs.');
         }
@@ -31074,8 +31581,12 @@ async function updateRecord(recordFile, options) {
 ;// CONCATENATED MODULE: ./src/cli/terminal-hooks.ts
 /** Progress and the rerun's live output go to stderr, so stdout carries only the summary. */
 function terminalHooks(stderr) {
+    const inPlace = 'isTTY' in stderr && Boolean(stderr.isTTY);
     return {
         info: (line) => stderr.write(`  ${line}\n`),
+        // In a terminal, one line redrawn (carriage return, erase line) and ended by the final one.
+        progress: (line, final) => stderr.write(inPlace ? `\r\u001b[2K  ${line}${final ? '\n' : ''}` : `  ${line}\n`),
+        updatesInPlace: inPlace,
         group: async (title, run) => {
             stderr.write(`── ${title}\n`);
             return run();
@@ -31560,18 +32071,50 @@ function withRecordChanges(report, changes) {
     return { ...report, base: changes.base, loosened: changes.loosened, rerecorded: changes.rerecorded };
 }
 
+;// CONCATENATED MODULE: ./src/pipeline/rerun-slots.ts
+// How many records rerun at once (`verify --jobs N`, default 1): each rerun is a CPU-bound training that would only
+// slow the others down and interleave their live output. Everything before it (loading, copying and hashing the
+// data) runs for every record at once.
+class RerunSlots {
+    size;
+    free;
+    waiting = [];
+    constructor(size) {
+        this.size = size;
+        this.free = size;
+    }
+    /** Runs `work` once a slot is free, and frees it after. */
+    async run(work) {
+        if (this.free > 0)
+            this.free -= 1;
+        else
+            await new Promise((resolve) => this.waiting.push(resolve));
+        try {
+            return await work();
+        }
+        finally {
+            const next = this.waiting.shift();
+            if (next)
+                next();
+            else
+                this.free += 1;
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/pipeline/verify.ts
 
 
 
+
 /**
- * Verifies records one after another: each rerun is a CPU-bound training that would only slow the others
- * down and interleave their live output; the work inside one record (hashing, venv, sandbox) runs in parallel.
+ * Verifies records together: each is loaded and its data copied and hashed at once with the others', and their
+ * reruns take turns (`options.jobs` at a time, one by default). The report lists them in the order given.
  */
 async function verifyRecords(recordFiles, options, now = () => new Date()) {
-    const records = [];
-    for (const file of recordFiles)
-        records.push(await verifyRecord(file, options));
+    // One record has nothing to share its turn with: its data is then copied and hashed in one pass.
+    const rerunSlots = recordFiles.length > 1 ? new RerunSlots(options.jobs ?? 1) : undefined;
+    const records = await Promise.all(recordFiles.map((file) => verifyRecord(file, { ...options, rerunSlots })));
     return reportOf(records, now());
 }
 /** The report over these records' reports: their worst verdict is its verdict. */
@@ -31643,6 +32186,8 @@ function variation(name, cores = (0,external_node_os_namespaceObject.availablePa
 
 
 
+/** Reruns at once: beyond a few, trainings only fight over the cores. */
+const MAX_JOBS = 64;
 const FETCH_HINT = 'Fetch it first (`git fetch origin <branch>`; in a shallow clone `git fetch --unshallow`), or name a commit this clone has.';
 async function runVerifyCommand(args, stdout, stderr) {
     const { values, positionals } = parseCommandLine(args, {
@@ -31658,10 +32203,15 @@ async function runVerifyCommand(args, stdout, stderr) {
         vary: { type: 'string' },
         affected: { type: 'boolean' },
         all: { type: 'boolean' },
+        jobs: { type: 'string' },
     });
     if (values.affected && values.all)
         throw new UserError('--affected and --all exclude each other', '--affected skips records none of whose inputs changed; --all (the default) reruns every record.');
     const runs = numberFlag(values.runs, '--runs');
+    const jobs = numberFlag(values.jobs, '--jobs');
+    if (jobs !== undefined && (!Number.isSafeInteger(jobs) || jobs < 1 || jobs > MAX_JOBS)) {
+        throw new UserError(`--jobs ${values.jobs} must be a whole number from 1 to ${MAX_JOBS}`, 'Example: --jobs 2 reruns two records at once.');
+    }
     checkVerifyRuns(runs);
     const vary = values.vary === undefined ? [] : parseVaryList(values.vary).map((name) => variation(name));
     if (positionals.length === 0)
@@ -31689,6 +32239,7 @@ async function runVerifyCommand(args, stdout, stderr) {
         affectedOnly: values.affected ?? false,
         changedRecords: changes ? new Set(changes.changed) : undefined,
         hooks: terminalHooks(stderr),
+        jobs,
     });
     const report = changes ? withRecordChanges(verified, changes) : verified;
     await writeReports(report, { json: values.json, markdown: values.markdown });

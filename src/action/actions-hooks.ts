@@ -10,6 +10,7 @@ export function actionsHooks(): PipelineHooks {
   let resumeToken: string | undefined;
   return {
     info: (line) => core.info(line),
+    progress: (line) => core.info(line),
     group: (title, run) =>
       core.group(title, async () => {
         const started = performance.now();

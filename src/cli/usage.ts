@@ -34,7 +34,13 @@ Options:
   --affected           rerun only records something they read changed for (their learned code.files, data, config,
                        requirements, code.watch globs, and with --base the record itself); the others are unaffected
   --all                rerun every record (the default)
+  --jobs N             rerun up to N records at once (default 1: trainings share the cores, their output
+                       interleaves, and they are isolated from your tree, not from each other); every
+                       record's data is hashed at once whatever N is
   -h, --help           show this help
+
+Long hashing and copying prints progress after 2 s (a line every 5 s in a log, one updating line in a terminal).
+Hashing uses one thread per core; REPRO_GATE_HASH_THREADS=N sets how many.
 
 ${EXIT_STATUS}`,
 

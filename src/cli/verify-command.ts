@@ -15,6 +15,8 @@ import { parseVaryList, variation } from '../rerun/variations/variations.js';
 import { terminalHooks } from './terminal-hooks.js';
 import { USAGE_HINT } from './usage.js';
 
+/** Reruns at once: beyond a few, trainings only fight over the cores. */
+const MAX_JOBS = 64;
 const FETCH_HINT = 'Fetch it first (`git fetch origin <branch>`; in a shallow clone `git fetch --unshallow`), or name a commit this clone has.';
 
 export async function runVerifyCommand(args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
@@ -31,9 +33,14 @@ export async function runVerifyCommand(args: string[], stdout: NodeJS.WritableSt
     vary: { type: 'string' },
     affected: { type: 'boolean' },
     all: { type: 'boolean' },
+    jobs: { type: 'string' },
   });
   if (values.affected && values.all) throw new UserError('--affected and --all exclude each other', '--affected skips records none of whose inputs changed; --all (the default) reruns every record.');
   const runs = numberFlag(values.runs, '--runs');
+  const jobs = numberFlag(values.jobs, '--jobs');
+  if (jobs !== undefined && (!Number.isSafeInteger(jobs) || jobs < 1 || jobs > MAX_JOBS)) {
+    throw new UserError(`--jobs ${values.jobs} must be a whole number from 1 to ${MAX_JOBS}`, 'Example: --jobs 2 reruns two records at once.');
+  }
   checkVerifyRuns(runs);
   const vary = values.vary === undefined ? [] : parseVaryList(values.vary).map((name) => variation(name));
   if (positionals.length === 0) throw new UserError('verify needs at least one run record', USAGE_HINT);
@@ -58,6 +65,7 @@ export async function runVerifyCommand(args: string[], stdout: NodeJS.WritableSt
     affectedOnly: values.affected ?? false,
     changedRecords: changes ? new Set(changes.changed) : undefined,
     hooks: terminalHooks(stderr),
+    jobs,
   });
   const report = changes ? withRecordChanges(verified, changes) : verified;
   await writeReports(report, { json: values.json, markdown: values.markdown });

@@ -12,8 +12,9 @@ async function hashCheck(
   file: ResolvedPath,
   recorded: string,
   line: number | undefined,
+  known?: string,
 ): Promise<InputCheck> {
-  const actual = await sha256PathIfExists(file.absolute);
+  const actual = known ?? (await sha256PathIfExists(file.absolute));
   const status = actual === null ? 'missing' : actual === recorded ? 'match' : 'mismatch';
   return { kind, path: file.repoRelative, recorded, actual, status, line };
 }
@@ -43,12 +44,15 @@ function manifestDisagrees(manifest: ManifestCheck): boolean {
   );
 }
 
-/** Hashes every input in parallel. Missing files come back with status `missing`; the caller decides what that means. */
-export async function checkInputs(loaded: LoadedRecord): Promise<InputCheck[]> {
+/**
+ * Hashes every input in parallel. Missing files come back with status `missing`; the caller decides what that means.
+ * `copiedData`: the data's digests taken as it was copied into the sandbox (by repo-relative path), not read again.
+ */
+export async function checkInputs(loaded: LoadedRecord, copiedData?: ReadonlyMap<string, string>): Promise<InputCheck[]> {
   const { record, paths, lineOf } = loaded;
   const data = (record.data ?? []).map(async (entry, i): Promise<InputCheck> => {
     const resolved = paths.data[i]!;
-    const check = await hashCheck('data', resolved.data, entry.sha256, lineOf(['data', i, 'sha256']));
+    const check = await hashCheck('data', resolved.data, entry.sha256, lineOf(['data', i, 'sha256']), copiedData?.get(resolved.data.repoRelative));
     if (!resolved.manifest) return check;
     const manifest = await checkManifest(resolved.data, resolved.manifest, check.actual);
     const status = check.status === 'match' && manifestDisagrees(manifest) ? 'manifest-mismatch' : check.status;

@@ -5,7 +5,8 @@ import { metricsFromText } from '../compare/metrics-file.js';
 import { assertMetricsSizeWithin } from '../compare/read-metrics-file.js';
 import { UserError } from '../errors.js';
 import { fileKind } from '../hashing/file-kind.js';
-import { sha256Directory, sha256File } from '../hashing/sha256.js';
+import { sha256Directory, sha256File, sha256PathIfExists } from '../hashing/sha256.js';
+import { hashPool } from '../hashing/pool/hash-pool.js';
 import { isInside, type ResolvedPath } from '../record/paths.js';
 
 export interface CollectedOutputs {
@@ -19,21 +20,29 @@ type OutputRole = 'artifact' | 'metrics file';
 
 const OUTPUT_HINT = 'Outputs must be regular files (or folders of them) that the command writes inside the working tree: write or copy the file there, do not link to it.';
 
+/** Whether the output's folder, links resolved, is inside the sandbox. Outputs share folders: each is resolved once. */
+async function folderInside(realSandboxRoot: string, absolute: string, folders: Map<string, Promise<string>>): Promise<boolean> {
+  const parent = path.dirname(absolute);
+  if (!folders.has(parent)) folders.set(parent, realpath(parent));
+  return isInside(realSandboxRoot, await folders.get(parent)!);
+}
+
+function outsideFolderError(role: OutputRole, shown: string): UserError {
+  return new UserError(`${role} ${shown} was written through a symlinked folder that leads outside the working tree`, OUTPUT_HINT);
+}
+
 /**
  * What the rerun left at an output path, checked with lstat before anything is opened: a FIFO would block the read
  * forever, a device (or a link to one, such as /dev/zero) would never end, and a link hashes something else than
  * what the command wrote. Only a regular file or a folder inside the sandbox passes.
  */
-async function inspectOutput(realSandboxRoot: string, absolute: string, shown: string, role: OutputRole): Promise<'missing' | 'file' | 'folder'> {
+async function inspectOutput(realSandboxRoot: string, absolute: string, shown: string, role: OutputRole, folders = new Map<string, Promise<string>>()): Promise<'missing' | 'file' | 'folder'> {
   const stats = await lstat(absolute).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
     throw error;
   });
   if (!stats) return 'missing';
-  const folder = await realpath(path.dirname(absolute));
-  if (!isInside(realSandboxRoot, folder)) {
-    throw new UserError(`${role} ${shown} was written through a symlinked folder that leads outside the working tree`, OUTPUT_HINT);
-  }
+  if (!(await folderInside(realSandboxRoot, absolute, folders))) throw outsideFolderError(role, shown);
   if (stats.isSymbolicLink()) {
     const target = await readlink(absolute).catch(() => '?');
     throw new UserError(`${role} ${shown} is a symlink (to ${target.slice(0, 200)}), not a regular file`, OUTPUT_HINT);
@@ -43,8 +52,16 @@ async function inspectOutput(realSandboxRoot: string, absolute: string, shown: s
   throw new UserError(`${role} ${shown} is ${fileKind(stats)}, not a regular file`, OUTPUT_HINT);
 }
 
-async function hashArtifact(realSandboxRoot: string, absolute: string, shown: string): Promise<string | null> {
-  const kind = await inspectOutput(realSandboxRoot, absolute, shown, 'artifact');
+async function hashArtifact(realSandboxRoot: string, absolute: string, shown: string, folders: Map<string, Promise<string>>): Promise<string | null> {
+  // The common case first, on a thread: in a folder that is inside the sandbox, a regular file opened without
+  // following a link at its path (the open and its fstat are the check). Anything else, a missing folder included,
+  // takes the full inspection, which names the problem.
+  const inside = await folderInside(realSandboxRoot, absolute, folders).catch(() => undefined);
+  if (inside === false) throw outsideFolderError('artifact', shown);
+  const outcome = inside ? await hashPool().run({ file: absolute }) : undefined;
+  if (outcome && 'error' in outcome && outcome.error.code === 'ENOENT') return null;
+  if (outcome && 'sha256' in outcome) return outcome.sha256;
+  const kind = await inspectOutput(realSandboxRoot, absolute, shown, 'artifact', folders);
   if (kind === 'missing') return null;
   // Never through a link: one swapped in after the check makes the open fail instead.
   return kind === 'file' ? sha256File(absolute, { noFollow: true }) : sha256Directory(absolute, { regularOnly: true, displayPath: shown });
@@ -71,11 +88,32 @@ export async function collectOutputs(
 ): Promise<CollectedOutputs> {
   const realSandboxRoot = await realpath(sandboxRoot);
   const inSandbox = (resolved: ResolvedPath) => path.join(sandboxRoot, resolved.repoRelative);
+  const folders = new Map<string, Promise<string>>();
   const [hashes, metrics] = await Promise.all([
-    Promise.all(artifacts.map(async (artifact) => [artifact.repoRelative, await hashArtifact(realSandboxRoot, inSandbox(artifact), artifact.repoRelative)] as const)),
+    Promise.all(artifacts.map(async (artifact) => [artifact.repoRelative, await hashArtifact(realSandboxRoot, inSandbox(artifact), artifact.repoRelative, folders)] as const)),
     metricsPath ? readMetrics(realSandboxRoot, inSandbox(metricsPath), metricsPath.repoRelative) : Promise.resolve(null),
   ]);
   return { artifactHashes: new Map(hashes), metrics };
+}
+
+/**
+ * The checkout's copy of each artifact, hashed (null where there is none). Artifacts are usually ignored outputs:
+ * a folder missing from the checkout is looked up once, not once per artifact in it.
+ */
+export async function hashCheckoutCopies(artifacts: ResolvedPath[]): Promise<Map<string, string | null>> {
+  const folders = new Map<string, Promise<boolean>>();
+  const folderExists = (folder: string) => {
+    const absent = (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return false;
+      throw error;
+    };
+    if (!folders.has(folder)) folders.set(folder, lstat(folder).then(() => true, absent));
+    return folders.get(folder)!;
+  };
+  const hashes = await Promise.all(
+    artifacts.map(async (artifact) => [artifact.repoRelative, (await folderExists(path.dirname(artifact.absolute))) ? await sha256PathIfExists(artifact.absolute) : null] as const),
+  );
+  return new Map(hashes);
 }
 
 /**

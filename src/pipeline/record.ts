@@ -8,6 +8,7 @@ import { prepareEnvironment, type PreparedEnvironment, type VenvCache } from '..
 import { UserError } from '../errors.js';
 import { findRepoRoot, hasUncommittedChanges, headCommit, listTrackedFiles } from '../git.js';
 import { sha256Path } from '../hashing/sha256.js';
+import { withProgress } from './progress.js';
 import { readManifest } from '../inputs/manifest.js';
 import { learnedSet } from '../inputs/affected/learned-inputs.js';
 import { recordedPythonVersion } from '../record/measurement.js';
@@ -93,6 +94,11 @@ function defaultName(recordDir: string): string {
 
 async function hashEntries<T extends { absolute: string; recordRelative: string }>(entries: T[]) {
   return Promise.all(entries.map(async (entry) => ({ path: entry.recordRelative, sha256: await sha256Path(entry.absolute) })));
+}
+
+/** The data's digests as the sandbox's copy was hashed: exactly what the training read. */
+async function hashedData(entries: Resolved[], run: SandboxedRun) {
+  return Promise.all(entries.map(async (entry) => ({ path: entry.recordRelative, sha256: run.inputHashes.get(entry.repoRelative) ?? (await sha256Path(entry.absolute)) })));
 }
 
 /** Flags that only shape the record are checked before anything runs, so a typo never costs a training. */
@@ -223,7 +229,7 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
   const stage: StageRunner = async (name, run) => {
     const started = performance.now();
     try {
-      return await options.hooks.group(`record: ${name}`, run);
+      return await options.hooks.group(`record: ${name}`, () => withProgress(name, options.hooks, run));
     } finally {
       // A stage entered twice (compare: collecting the outputs, then describing them) is reported once, summed.
       const durationMs = Math.round(performance.now() - started);
@@ -279,6 +285,7 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
     command: options.command,
     workdir: workdir.repoRelative,
     copyPaths: [...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...lockfileFiles(lockfile)].map((p) => p.repoRelative),
+    hashedPaths: data.map((entry) => entry.data.repoRelative),
     outputs: outputs.map((output) => output.repoRelative),
     prepareEnvironment: prepareWith(stage),
     variables: options.variables,
@@ -392,7 +399,7 @@ async function describeRun(facts: RunFacts): Promise<RunRecord> {
   const excluded = [...facts.artifacts, ...(metrics ? [metrics] : []), ...declared].map((entry) => entry.repoRelative).concat(recordPath);
   const [commit, dataHashes, configHashes, requirementsHash, lockfileHash, environment, learned] = await Promise.all([
     gitRoot ? headCommit(repoRoot) : undefined,
-    hashEntries(data.map((entry) => entry.data)),
+    hashedData(data.map((entry) => entry.data), run),
     hashEntries(config),
     requirements ? sha256Path(requirements.absolute) : undefined,
     lockfile ? sha256Path(lockfile.lock.absolute) : undefined,
@@ -473,7 +480,7 @@ async function calibrateByRerunning(
   const total = options.runs ?? 1;
   for (let index = 2; index <= total; index++) {
     const outcome = await options.hooks.group(`record: run ${index} of ${total}`, () =>
-      repeatRun({ ...request, logFile: path.join(where.logDir, `run-${index}.log`), prepareEnvironment: where.prepareQuietly, stage: quiet }, index, outputs, reference),
+      repeatRun({ ...request, expectedHashes: first.inputHashes, logFile: path.join(where.logDir, `run-${index}.log`), prepareEnvironment: where.prepareQuietly, stage: quiet }, index, outputs, reference),
     );
     if (outcome.failure) {
       throw new UserError(

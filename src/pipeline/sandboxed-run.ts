@@ -8,7 +8,7 @@ import { changedVenvFiles, fingerprintVenv } from '../environment/venv-integrity
 import { UserError } from '../errors.js';
 import { HELPER_TIMEOUT_MS } from '../constants.js';
 import type { ResolvedPath } from '../record/paths.js';
-import { type CommandResult, createSandbox, rerunEnvironment, runCommand } from '../rerun/index.js';
+import { type CommandResult, createSandbox, rerunEnvironment, runCommand, type Sandbox } from '../rerun/index.js';
 import { installProbe } from '../rerun/probe/install-probe.js';
 import { type ProbeTrace, readTrace } from '../rerun/probe/read-trace.js';
 import { changedPaths, fingerprintWorkingTree } from '../rerun/working-tree-guard.js';
@@ -34,6 +34,13 @@ export interface SandboxedRunRequest {
   workdirLine?: number;
   /** Repo-relative data (and manifests), copied even when git ignores them. */
   copyPaths: string[];
+  /** The data among them, hashed as it is copied (each file read once). */
+  hashedPaths: string[];
+  /**
+   * The data's digests the inputs stage saw, when it hashed the data itself: a copy that differs (data changed while
+   * repro-gate ran) fails the run, so a rerun never trains on other data than was checked.
+   */
+  expectedHashes?: ReadonlyMap<string, string>;
   /** Repo-relative outputs, cleared in the copy before the command runs. */
   outputs: string[];
   /** Prepares the environment once the copy exists: pip installs from the copy, never from the checkout. */
@@ -76,6 +83,8 @@ export interface SandboxedRun {
   seeding?: SeedingReport;
   environment: PreparedEnvironment;
   environmentUse: EnvironmentUse;
+  /** The digest of each hashed input as copied into the sandbox: what the command read. */
+  inputHashes: Map<string, string>;
   /** What the reader should know about how the run was set up (e.g. links left out of the copy). */
   warnings: string[];
   /** Paths of the user's repository that changed while the command ran: it wrote outside its sandbox. */
@@ -122,18 +131,39 @@ export async function onlyInCopy(sandboxRoot: string, file: ResolvedPath): Promi
   throw new UserError(`${file.repoRelative} is not in the copy of the repository the command runs in`, 'Make sure git does not ignore it, and that it is a regular file (not a link out of the repository).');
 }
 
-export async function runInSandbox(request: SandboxedRunRequest): Promise<SandboxedRun> {
-  // Read before the command runs: nvidia-smi is found on PATH, which the command could otherwise have changed.
-  const host = hostFingerprint();
-  const sandbox = await request.stage('sandbox', () =>
+/** The sandbox a run of `request` needs: the working tree and its data, the data hashed as it is copied. */
+export function createRunSandbox(request: SandboxedRunRequest): Promise<Sandbox> {
+  return request.stage('sandbox', () =>
     createSandbox({
       repoRoot: request.repoRoot,
       isGitRepo: request.isGitRepo,
       extraPaths: request.copyPaths,
       clearPaths: request.outputs,
       extraDepth: request.variation?.extraDepth,
+      hashedPaths: request.hashedPaths,
     }),
   );
+}
+
+/** Data whose copy hashes otherwise than the inputs stage saw it: it changed while repro-gate ran. */
+function checkCopiedData(sandbox: Sandbox, expected: ReadonlyMap<string, string> | undefined): void {
+  for (const [relative, digest] of expected ?? []) {
+    const copied = sandbox.hashes.get(relative);
+    if (copied === digest) continue;
+    const now = copied === undefined ? 'is gone' : `hashes to ${copied.slice(0, 12)}`;
+    throw new UserError(
+      `data ${relative} changed while repro-gate was verifying it: its copy for the rerun ${now}, not ${digest.slice(0, 12)} as checked`,
+      'Make sure nothing writes to the data while repro-gate runs, then verify again.',
+      { field: 'data' },
+    );
+  }
+}
+
+/** Runs the request in `prepared` (a sandbox made for it, then owned by the run) or in a new sandbox. */
+export async function runInSandbox(request: SandboxedRunRequest, prepared?: Sandbox): Promise<SandboxedRun> {
+  // Read before the command runs: nvidia-smi is found on PATH, which the command could otherwise have changed.
+  const host = hostFingerprint();
+  const sandbox = prepared ?? (await createRunSandbox(request));
   let environment: PreparedEnvironment | undefined;
   const disposeAll = async () => {
     await Promise.all([sandbox.dispose(), environment?.dispose?.()]);
@@ -143,6 +173,7 @@ export async function runInSandbox(request: SandboxedRunRequest): Promise<Sandbo
     throw error;
   });
   try {
+    checkCopiedData(sandbox, request.expectedHashes);
     environment = await request.prepareEnvironment(sandbox.root);
     const { variables } = request;
     const cwd = path.join(sandbox.root, request.workdir);
@@ -240,7 +271,7 @@ export async function runInSandbox(request: SandboxedRunRequest): Promise<Sandbo
       return { exitCode: helper.exitCode, stderr: helper.logTail };
     };
     const machine = runFingerprint(await host, trace.processes);
-    return { root: sandbox.root, variation: request.variation?.name, result, trace, machine, seeding: seeding.report, environment, environmentUse, warnings, outsideWrites, runPython, dispose: disposeAll };
+    return { root: sandbox.root, variation: request.variation?.name, result, trace, machine, seeding: seeding.report, environment, environmentUse, inputHashes: sandbox.hashes, warnings, outsideWrites, runPython, dispose: disposeAll };
   } catch (error) {
     await disposeAll();
     throw error;

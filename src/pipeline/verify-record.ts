@@ -10,7 +10,6 @@ import { prepareEnvironment, type PreparedEnvironment, type VenvCache } from '..
 import { describeError, UserError } from '../errors.js';
 import { likelyCauses } from '../explain/causes.js';
 import { headCommit, type RawChange, rawChangesSince } from '../git.js';
-import { sha256PathIfExists } from '../hashing/sha256.js';
 import { checkInputs } from '../inputs/check-inputs.js';
 import { checkCodeFiles } from '../inputs/affected/code-files.js';
 import { decideAffected } from '../inputs/affected/affected.js';
@@ -29,12 +28,14 @@ import { keepEnds, keepStart } from '../report/truncate.js';
 import { parseDuration } from '../rerun/index.js';
 import { writeFileAtomic } from '../write-file-atomic.js';
 import { codeReport } from './code-report.js';
+import { withProgress } from './progress.js';
+import type { RerunSlots } from './rerun-slots.js';
 import { measureNumericArtifact, measureNumericArtifacts } from './numeric-artifacts.js';
 import type { RecordedContent } from '../compare/tensors/judge.js';
-import { collectOutputs, keepEvidence } from './collect-outputs.js';
+import { collectOutputs, hashCheckoutCopies, keepEvidence } from './collect-outputs.js';
 import type { PipelineHooks } from './hooks.js';
 import { interpreterThatRan } from './interpreter-that-ran.js';
-import { inCopy, onlyInCopy, outsideWritesError, runInSandbox, type SandboxedRun, type SandboxedRunRequest, type StageRunner } from './sandboxed-run.js';
+import { createRunSandbox, inCopy, onlyInCopy, outsideWritesError, runInSandbox, type SandboxedRun, type SandboxedRunRequest, type StageRunner } from './sandboxed-run.js';
 import { environmentForRepeats, repeatRun, type RunOutcome } from './repeat-run.js';
 import { calibrateRuns, type RunsCalibration } from '../compare/calibration/calibrate-runs.js';
 import { calibrationEntries } from '../record/calibrated-entries.js';
@@ -69,6 +70,11 @@ export interface VerifyOptions {
   changedRecords?: ReadonlySet<string>;
   /** With affectedOnly: stop once the decision is made, building and running nothing (see unaffectedReport). */
   decideOnly?: boolean;
+  /**
+   * Shared by the records of one verify (given only when there are several): each record's data is hashed in place
+   * at once with the others', and its sandbox, environment, rerun and compare stages run in a slot.
+   */
+  rerunSlots?: RerunSlots;
 }
 
 /** A verification, plus what its rerun measured: what `record --update` writes. */
@@ -198,7 +204,7 @@ class RecordVerification {
   private stage = async <T>(stage: Stage, run: () => Promise<T>): Promise<T> => {
     this.started.set(stage, performance.now());
     try {
-      return await this.options.hooks.group(`${this.report.name}: ${stage}`, run);
+      return await this.options.hooks.group(`${this.report.name}: ${stage}`, () => withProgress(stage, this.options.hooks, run));
     } finally {
       // A stage entered twice (the compare stage finishing a drifting record's fingerprints) is reported once, summed.
       const durationMs = Math.round(performance.now() - (this.started.get(stage) ?? 0));
@@ -220,7 +226,8 @@ class RecordVerification {
     }
     this.report.causes = likelyCauses(this.report);
     this.report.verdict = this.unaffected ? 'unaffected' : decideVerdict(this.report);
-    if (this.report.verdict === 'drift') await this.proposeUpdate();
+    // The proposed record is a convenience: failing to write it must not turn a verdict into a crash.
+    if (this.report.verdict === 'drift') await this.proposeUpdate().catch((error: unknown) => (this.report.warnings = [...(this.report.warnings ?? []), `no record update was proposed: ${describeError(error).message}`]));
     return this.result;
   }
 
@@ -228,20 +235,57 @@ class RecordVerification {
     // One `git diff` against the record's commit serves the code report, the watched globs and the new-file check.
     const commit = loaded.record.code?.commit;
     const changes = loaded.isGitRepo && commit ? rawChangesSince(loaded.repoRoot, commit) : Promise.resolve(undefined);
-    const [code, [inputs, codeFiles]] = await Promise.all([codeReport(loaded, changes), this.stage('inputs', () => Promise.all([checkInputs(loaded), checkCodeFiles(loaded)]))]);
-    this.report.code = code && codeFiles ? { ...code, learnedFiles: codeFiles.total } : code;
-    this.report.inputs = [...inputs, ...(codeFiles?.changed ?? [])];
-    // A learned file that is gone is a change (the rerun shows whether the training still runs), not a missing input.
-    const missing = inputs.find((input) => input.status === 'missing');
-    if (missing) throw missingInputError(missing);
-    await this.attachConfigDiffs(loaded);
-    if (this.options.affectedOnly && !(await this.isAffected(loaded, codeFiles?.total, await changes))) return;
-    if (this.options.decideOnly) return;
-    // Changed data makes any rerun meaningless, so training is not started (unless it is being re-recorded).
-    if (!this.options.rerunOnChangedData && inputs.some((input) => input.kind === 'data' && input.status !== 'match')) return;
+    const request = this.runRequest(loaded);
+    // The data is hashed as it is copied into the sandbox, each file read once, unless the decision whether to rerun
+    // at all comes first (--affected), or other records are verified at once: the data is then hashed where it is,
+    // and its copy, made when this record's turn to rerun comes, checked against that. A sandbox is never made while
+    // another record's command runs, which could reach into it.
+    const hashInPlace = this.options.affectedOnly || this.options.decideOnly || this.options.rerunSlots !== undefined;
+    const staged = hashInPlace ? undefined : await createRunSandbox(request);
+    let handedOver = false;
+    try {
+      const [code, [inputs, codeFiles]] = await Promise.all([
+        codeReport(loaded, changes),
+        this.stage('inputs', () => Promise.all([checkInputs(loaded, staged?.hashes), checkCodeFiles(loaded)])),
+      ]);
+      this.report.code = code && codeFiles ? { ...code, learnedFiles: codeFiles.total } : code;
+      this.report.inputs = [...inputs, ...(codeFiles?.changed ?? [])];
+      // A learned file that is gone is a change (the rerun shows whether the training still runs), not a missing input.
+      const missing = inputs.find((input) => input.status === 'missing');
+      if (missing) throw missingInputError(missing);
+      await this.attachConfigDiffs(loaded);
+      if (this.options.affectedOnly && !(await this.isAffected(loaded, codeFiles?.total, await changes))) return;
+      if (this.options.decideOnly) return;
+      // Changed data makes any rerun meaningless, so training is not started (unless it is being re-recorded).
+      if (!this.options.rerunOnChangedData && inputs.some((input) => input.kind === 'data' && input.status !== 'match')) return;
+      const checked = new Map(inputs.filter((input) => input.kind === 'data' && input.actual !== null).map((input) => [input.path, input.actual!]));
+      const checkedRequest = { ...request, expectedHashes: checked };
+      handedOver = true;
+      const rerun = async () => {
+        const run = await runInSandbox(checkedRequest, staged);
+        try {
+          await this.judgeRun(loaded, run, run.environment, { timeout: loaded.record.timeout ?? DEFAULT_TIMEOUT, logFile: request.logFile, evidenceDir: this.evidenceDirOf(loaded), outputs: request.outputs });
+          // Repeats and variations run quietly: their stages are not the first rerun's, and the environment is prepared already.
+          const quiet: StageRunner = (_stage, work) => work();
+          await this.runMore(loaded, { ...checkedRequest, prepareEnvironment: environmentForRepeats(run, this.prepareWith(loaded, quiet)), stage: quiet }, run, this.evidenceDirOf(loaded));
+        } finally {
+          await run.dispose();
+        }
+      };
+      await (this.options.rerunSlots ? this.options.rerunSlots.run(rerun) : rerun());
+    } finally {
+      if (!handedOver) await staged?.dispose();
+    }
+  }
 
+  private evidenceDirOf(loaded: LoadedRecord): string {
+    return path.join(this.options.evidenceDir, loaded.record.name);
+  }
+
+  /** Prepares the record's environment for a sandbox, timed by `stage`. */
+  private prepareWith(loaded: LoadedRecord, stage: StageRunner) {
     const { record, paths } = loaded;
-    const prepareWith = (stage: StageRunner) => async (sandboxRoot: string) => {
+    return async (sandboxRoot: string) => {
       const environment = await stage('environment', async () =>
         prepareEnvironment({
           python: this.options.python,
@@ -265,46 +309,39 @@ class RecordVerification {
           cacheRoot: this.options.cacheRoot,
           remoteCache: this.options.remoteCache,
           log: (line) => this.options.hooks.info(line),
-          logDir: path.join(this.options.evidenceDir, record.name),
+          logDir: this.evidenceDirOf(loaded),
         }),
       );
       // The report describes the first rerun's environment; repeats reuse the same venv.
       if (stage === this.stage) this.report.environment = environment.report;
       return environment;
     };
+  }
 
+  /** How the record's command runs: its sandbox, data, environment, seeds and limits. */
+  private runRequest(loaded: LoadedRecord): SandboxedRunRequest {
+    const { record, paths } = loaded;
     const outputs = [...paths.artifacts, ...(paths.metrics ? [paths.metrics] : [])].map((p) => p.repoRelative);
-    const evidenceDir = path.join(this.options.evidenceDir, record.name);
-    const logFile = path.join(evidenceDir, LOG_FILE_NAME);
-    const timeout = record.timeout ?? DEFAULT_TIMEOUT;
-    const request: SandboxedRunRequest = {
+    return {
       repoRoot: loaded.repoRoot,
       isGitRepo: loaded.isGitRepo,
       command: record.command,
       workdir: paths.workdir.repoRelative,
       workdirLine: loaded.lineOf(['workdir']),
       copyPaths: [...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...lockfileFiles(paths.lockfile)].map((p) => p.repoRelative),
+      hashedPaths: paths.data.map((entry) => entry.data.repoRelative),
       outputs,
-      prepareEnvironment: prepareWith(this.stage),
+      prepareEnvironment: this.prepareWith(loaded, this.stage),
       variables: record.environment?.variables ?? {},
       passEnv: record.environment?.pass_env ?? [],
       seeds: record.seeds ?? {},
       seeding: { apply: record.apply_seeds ?? false, strict: record.determinism === 'strict' },
-      timeoutMs: parseDuration(timeout),
-      logFile,
+      timeoutMs: parseDuration(record.timeout ?? DEFAULT_TIMEOUT),
+      logFile: path.join(this.evidenceDirOf(loaded), LOG_FILE_NAME),
       recordedPackages: record.environment?.packages ? Object.keys(record.environment.packages) : undefined,
       stage: this.stage,
       onOutput: (chunk) => this.options.hooks.output(chunk),
     };
-    const run = await runInSandbox(request);
-    try {
-      await this.judgeRun(loaded, run, run.environment, { timeout, logFile, evidenceDir, outputs });
-      // Repeats and variations run quietly: their stages are not the first rerun's, and the environment is prepared already.
-      const quiet: StageRunner = (_stage, work) => work();
-      await this.runMore(loaded, { ...request, prepareEnvironment: environmentForRepeats(run, prepareWith(quiet)), stage: quiet }, run, evidenceDir);
-    } finally {
-      await run.dispose();
-    }
   }
 
   /** `verify --affected`: decides whether the record must be rerun; one that need not be is `unaffected`. */
@@ -385,15 +422,18 @@ class RecordVerification {
       throw new UserError(message, hint, { field: 'command', line: lineOf(['command']) });
     }
     const [collected, committed, numeric] = await this.stage('compare', async () => {
-      const outputsFound = await collectOutputs(run.root, paths.artifacts, paths.metrics);
+      // The rerun's outputs and the checkout's copies of them are hashed together, on every core.
+      const [outputsFound, inCheckout] = await Promise.all([
+        collectOutputs(run.root, paths.artifacts, paths.metrics),
+        hashCheckoutCopies(paths.artifacts),
+      ]);
       if (this.options.keepArtifacts) this.result.outputsDir = await keepEvidence(run.root, where.outputs, path.join(where.evidenceDir, 'outputs'));
-      const inCheckout = await Promise.all(paths.artifacts.map(async (artifact) => [artifact.repoRelative, await sha256PathIfExists(artifact.absolute)] as const));
       const tensors = await measureNumericArtifacts(loaded, run, outputsFound.artifactHashes, {
         recordName: record.name,
         baselineDir: this.options.baselineDir,
         logFile: path.join(where.evidenceDir, NUMERIC_HELPER_LOG_NAME),
       });
-      return [outputsFound, new Map(inCheckout), tensors] as const;
+      return [outputsFound, inCheckout, tensors] as const;
     });
     this.numericContents = numeric.contents;
     this.firstRun = { index: 1, durationMs: Math.round(result.durationMs), metrics: collected.metrics, artifacts: collected.artifactHashes, numeric: new Map() };

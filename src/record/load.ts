@@ -95,10 +95,11 @@ async function resolvePaths(
   repoRoot: string,
   where: (fieldPath: FieldPath) => { file: string; line?: number },
 ): Promise<RecordPaths> {
+  const folders = new Map<string, Promise<string>>();
   const resolve = async (value: string, fieldPath: FieldPath, from = dir) => {
     const field = formatFieldPath(fieldPath);
     try {
-      return await resolveInside(from, repoRoot, value, field);
+      return await resolveInside(from, repoRoot, value, field, folders);
     } catch (error) {
       if (!(error instanceof UserError)) throw error;
       const { file, line } = where(fieldPath);

@@ -26,19 +26,22 @@ export function isUnderAny(file: string, entries: readonly string[]): boolean {
   return entries.some((entry) => file === entry || file.startsWith(`${entry}/`));
 }
 
-/** The deepest existing ancestor's real path, so not-yet-produced artifacts are checked too. */
-async function realPathOfExistingPart(target: string): Promise<string> {
-  const missing: string[] = [];
-  let current = target;
-  for (;;) {
-    try {
-      return path.join(await realpath(current), ...missing.reverse());
-    } catch {
-      const parent = path.dirname(current);
-      if (parent === current) return target;
-      missing.push(path.basename(current));
-      current = parent;
+/**
+ * The deepest existing ancestor's real path, so not-yet-produced artifacts are checked too. `folders` memoizes the
+ * folders' real paths: 10,000 artifacts in one folder not yet produced resolve it once, not 10,000 times.
+ */
+async function realPathOfExistingPart(target: string, folders: Map<string, Promise<string>> = new Map()): Promise<string> {
+  try {
+    return await realpath(target);
+  } catch {
+    const parent = path.dirname(target);
+    if (parent === target) return target;
+    let real = folders.get(parent);
+    if (!real) {
+      real = realPathOfExistingPart(parent, folders);
+      folders.set(parent, real);
     }
+    return path.join(await real, path.basename(target));
   }
 }
 
@@ -63,6 +66,7 @@ export async function resolveInside(
   repoRoot: string,
   value: string,
   field: string,
+  folders?: Map<string, Promise<string>>,
 ): Promise<ResolvedPath> {
   if (path.isAbsolute(value)) {
     throw new UserError(`"${value}" is an absolute path`, HINT, { field });
@@ -72,7 +76,7 @@ export async function resolveInside(
     throw new UserError(`"${value}" resolves outside the repository (${repoRoot})`, HINT, { field });
   }
   const realRoot = await realRootOf(repoRoot);
-  if (!isInside(realRoot, await realPathOfExistingPart(absolute))) {
+  if (!isInside(realRoot, await realPathOfExistingPart(absolute, folders))) {
     throw new UserError(`"${value}" is a symlink that leads outside the repository`, HINT, { field });
   }
   return { absolute, repoRelative: path.relative(repoRoot, absolute).split(path.sep).join('/') || '.' };

@@ -6,7 +6,7 @@ import { loosenedMarkdown } from './loosening.js';
 import { tensorTable } from './numeric.js';
 import { driftKindLabel, driftSentence, seedingLine, variationRows, varyingRows } from './runs.js';
 import { formatDelta, formatDuration, formatNumber, formatPair, formatTolerance, plural, shortHash, VERDICT_EMOJI, VERDICT_LABEL } from './format.js';
-import type { EnvironmentReport, InputCheck, MetricCheck, RecordReport, Report, RunReport, Verdict } from './schema.js';
+import type { ArtifactCheck, EnvironmentReport, InputCheck, MetricCheck, RecordReport, Report, RunReport, Verdict } from './schema.js';
 import { worstVerdict } from './verdict-order.js';
 
 // Pure: the PR comment and job summary. Every user-controlled string goes through escapeInline or codeFence.
@@ -24,6 +24,7 @@ const LOG_CHARS = 6_000;
 /** Rows per table when the caller sets no cap: a report with 100k metrics still renders a readable page. */
 const DEFAULT_MAX_ROWS = 500;
 const DIFF_CHARS = 8_000;
+const ARTIFACT_ORDER: Record<ArtifactCheck['status'], number> = { missing: 0, differs: 0, within: 1, identical: 3 };
 const STATUS: Record<string, string> = {
   equal: '✅ equal',
   within: '🟡 within',
@@ -89,13 +90,17 @@ function thresholdsSection(record: RecordReport, options: RenderOptions): string
 
 function artifactsSection(record: RecordReport, options: RenderOptions): string | undefined {
   if (record.artifacts.length === 0) return undefined;
-  const rows = record.artifacts.map((artifact) => {
+  // Gating problems first, then what changed without gating, then the identical: in a record of thousands of
+  // artifacts the rows shown are the ones that matter, and the rest are counted.
+  const rank = (artifact: ArtifactCheck) => (artifact.policy === 'report' && artifact.status !== 'identical' ? 2 : ARTIFACT_ORDER[artifact.status]);
+  const ordered = [...record.artifacts].sort((a, b) => rank(a) - rank(b) || Number(b.committed?.status === 'differs') - Number(a.committed?.status === 'differs'));
+  const rows = ordered.slice(0, rowLimit(options)).map((artifact) => {
     const committed = artifact.committed?.status === 'differs' ? `; ❌ committed file is ${code(artifact.committed.actual)}` : '';
     const status = artifact.policy === 'report' && artifact.status !== 'identical' ? `ℹ️ ${artifact.status === 'missing' ? 'missing' : 'changed'} (not gating)` : STATUS[artifact.status]!;
     return [esc(artifact.path), code(artifact.recorded), code(artifact.actual), `${status}${committed}`];
   });
-  const tensors = options.detail === 'compact' ? [] : record.artifacts.flatMap((artifact) => (artifact.numeric ? [tensorTable(artifact, artifact.numeric, esc)] : []));
-  return [table(['Artifact', 'Recorded', 'Rerun', 'Status'], rows, options), ...tensors.filter(Boolean)].join('\n\n');
+  const tensors = options.detail === 'compact' ? [] : ordered.slice(0, rowLimit(options)).flatMap((artifact) => (artifact.numeric ? [tensorTable(artifact, artifact.numeric, esc)] : []));
+  return [table(['Artifact', 'Recorded', 'Rerun', 'Status'], rows, options, record.artifacts.length), ...tensors.filter(Boolean)].join('\n\n');
 }
 
 function inputDetails(input: InputCheck): string {

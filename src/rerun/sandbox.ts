@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { listTrackedFiles, listWorkingTreeFiles } from '../git.js';
+import { directoryDigest, digestOf, listRegularFiles, sha256Path } from '../hashing/sha256.js';
+import { hashPool } from '../hashing/pool/hash-pool.js';
 import { isInside } from '../record/paths.js';
 
 export interface SandboxOptions {
@@ -18,6 +20,11 @@ export interface SandboxOptions {
   clearPaths: string[];
   /** Extra folders between the temp folder and the copy (the `workdir` variation: a training must not depend on its path). */
   extraDepth?: number;
+  /**
+   * Repo-relative inputs (of extraPaths) hashed as they are copied: each file is read once, and its digest is of
+   * exactly the bytes the command gets. One that is a link is hashed where it leads.
+   */
+  hashedPaths?: string[];
 }
 
 export interface Sandbox {
@@ -28,10 +35,10 @@ export interface Sandbox {
   tmp: string;
   /** Symlinks that lead outside the repository, left out of the copy (repo-relative). */
   omittedLinks: string[];
+  /** The digest of each of `hashedPaths` that exists (a file's sha256, or the directory hash of a folder). */
+  hashes: Map<string, string>;
   dispose(): Promise<void>;
 }
-
-const PARALLEL_COPIES = 16;
 
 /**
  * Every write or delete of repro-gate in the sandbox goes through here: the folder it touches, with every link
@@ -55,10 +62,11 @@ async function allFilesUnder(dir: string, prefix = ''): Promise<string[]> {
     .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)));
 }
 
-async function filesOf(options: SandboxOptions): Promise<string[]> {
+/** What the copy holds besides the hashed inputs (listed apart): the working tree, and the other extra paths. */
+async function filesOf(options: SandboxOptions, hashedInputs: ReadonlyMap<string, string[]>): Promise<string[]> {
   const base = options.isGitRepo ? await listWorkingTreeFiles(options.repoRoot) : await allFilesUnder(options.repoRoot);
   const extra = await Promise.all(
-    options.extraPaths.map(async (relative) => {
+    options.extraPaths.filter((relative) => !hashedInputs.has(relative)).map(async (relative) => {
       const stats = await lstat(path.join(options.repoRoot, relative)).catch(() => undefined);
       if (!stats) return [];
       return stats.isDirectory() ? allFilesUnder(options.repoRoot, relative) : [relative];
@@ -80,26 +88,91 @@ async function linkTargetInCopy(repoRoot: string, file: string): Promise<string 
   return inRepo === undefined ? undefined : path.relative(path.dirname(from), inRepo) || '.';
 }
 
-/**
- * Copies one entry: files are copied (copy-on-write where the filesystem can), links are re-pointed into the copy.
- * Never a hardlink or a link to the user's file: the command could write through it into the working tree.
- */
-async function copyEntry(options: SandboxOptions, root: string, file: string, copy: { links: Set<string>; omitted: string[] }): Promise<void> {
-  const from = path.join(options.repoRoot, file);
+interface CopyState {
+  links: Set<string>;
+  omitted: string[];
+}
+
+/** A link of the repository, re-pointed into the copy; left out (and listed) when it leads outside the repository. */
+async function copyLink(options: SandboxOptions, root: string, file: string, copy: CopyState): Promise<void> {
   const to = path.join(root, file);
-  const stats = await lstat(from).catch(() => undefined);
-  if (!stats || (!stats.isSymbolicLink() && !stats.isFile())) return;
   await mkdir(path.dirname(to), { recursive: true });
-  // Only a path under a link of the copy can lead elsewhere; every other parent is a folder created here.
-  const underLink = [...copy.links].some((link) => file.startsWith(`${link}${path.sep}`));
-  if (underLink) await assertInsideSandbox(root, to);
-  if (stats.isFile()) return copyFile(from, to, constants.COPYFILE_FICLONE);
   const target = await linkTargetInCopy(options.repoRoot, file);
   if (target === undefined) copy.omitted.push(file.split(path.sep).join('/'));
   else {
     await symlink(target, to);
     copy.links.add(file);
   }
+}
+
+/** A file whose path in the copy passes through a copied link: checked to stay inside, copied here (a rare case). */
+async function copyUnderLink(options: SandboxOptions, root: string, file: string): Promise<void> {
+  const to = path.join(root, file);
+  await mkdir(path.dirname(to), { recursive: true });
+  await assertInsideSandbox(root, to);
+  const stats = await lstat(path.join(options.repoRoot, file)).catch(() => undefined);
+  if (stats?.isFile()) await copyFile(path.join(options.repoRoot, file), to, constants.COPYFILE_FICLONE);
+}
+
+/** The files of each hashed input that is a real file or folder (links are hashed where they lead, after the copy). */
+async function hashedFiles(options: SandboxOptions): Promise<Map<string, string[]>> {
+  const inputs = new Map<string, string[]>();
+  for (const relative of options.hashedPaths ?? []) {
+    const absolute = path.join(options.repoRoot, relative);
+    const stats = await lstat(absolute).catch(() => undefined);
+    if (stats?.isFile()) inputs.set(relative, [relative]);
+    else if (stats?.isDirectory()) {
+      const files = await listRegularFiles(absolute, { displayPath: relative.split(path.sep).join('/') });
+      inputs.set(relative, files.map((file) => path.join(relative, file)));
+    }
+  }
+  return inputs;
+}
+
+/**
+ * Copies every regular file on the hash pool's threads: a clone where the file system can, else the kernel's copy;
+ * inputs to hash are read once, hashed and written in the same pass. Never a hardlink or a link to the user's
+ * file: the command could write through it into the working tree. Returns each file's digest (hashed ones).
+ */
+async function copyFiles(options: SandboxOptions, root: string, files: string[], hashed: ReadonlySet<string>): Promise<Map<string, string>> {
+  const folders = [...new Set(files.map((file) => path.dirname(file)))].sort();
+  for (const folder of folders) await mkdir(path.join(root, folder), { recursive: true });
+  const pool = hashPool();
+  const digests = new Map<string, string>();
+  // Every copy ends before any error is raised: the caller then removes the sandbox, with no thread still writing.
+  const settled = await Promise.allSettled(
+    files.map(async (file) => {
+      const from = path.join(options.repoRoot, file);
+      const toHash = hashed.has(file);
+      const outcome = await pool.run({ file: from, copyTo: path.join(root, file), copyOnly: !toHash });
+      if (toHash) digests.set(file, digestOf(outcome, file.split(path.sep).join('/')));
+      // A file gone since it was listed, or one that is not regular (a FIFO or a socket), is not copied, as before.
+      else if ('error' in outcome && !['ENOENT', 'ENXIO'].includes(outcome.error.code ?? '') && outcome.error.mode === undefined) digestOf(outcome, file);
+    }),
+  );
+  const failed = settled.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return digests;
+}
+
+/** The digest of every hashed input: a file's own, a folder's from its files', a link's where it leads. */
+async function inputDigests(options: SandboxOptions, inputs: Map<string, string[]>, digests: Map<string, string>): Promise<Map<string, string>> {
+  const hashes = new Map<string, string>();
+  for (const relative of options.hashedPaths ?? []) {
+    const files = inputs.get(relative);
+    if (files === undefined) {
+      const target = path.join(options.repoRoot, relative);
+      if (await lstat(target).then((stats) => stats.isSymbolicLink(), () => false)) hashes.set(relative, await sha256Path(target));
+      continue;
+    }
+    const target = path.join(options.repoRoot, relative);
+    const fileDigests = files.map((file) => digests.get(file));
+    // A file reached through a link of the copy was copied apart, unhashed: the input is then hashed where it is.
+    if (fileDigests.some((digest) => digest === undefined)) hashes.set(relative, await sha256Path(target));
+    else if (files.length === 1 && files[0] === relative) hashes.set(relative, fileDigests[0]!);
+    else hashes.set(relative, directoryDigest(files.map((file) => path.relative(relative, file).split(path.sep).join('/')), fileDigests as string[]));
+  }
+  return hashes;
 }
 
 async function clearOutputs(root: string, options: SandboxOptions): Promise<void> {
@@ -130,21 +203,27 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const nesting = Array.from({ length: options.extraDepth ?? 0 }, (_, i) => `nested-${i + 1}`);
   const [root, home, tmp] = [path.join(...nesting, 'work'), 'home', 'tmp'].map((name) => path.join(base, name)) as [string, string, string];
   const dispose = () => rm(base, { recursive: true, force: true });
-  const copy = { links: new Set<string>(), omitted: [] as string[] };
+  const copy: CopyState = { links: new Set<string>(), omitted: [] };
   try {
     await Promise.all([root, home, tmp].map((dir) => mkdir(dir, { recursive: true })));
-    const files = await filesOf(options);
-    const isLink = await Promise.all(files.map((file) => lstat(path.join(options.repoRoot, file)).then((stats) => stats.isSymbolicLink(), () => false)));
+    const inputs = await hashedFiles(options);
+    const inputFiles = new Set([...inputs.values()].flat());
+    // The hashed inputs' files were listed as regular files: only the others can be links.
+    const others = (await filesOf(options, inputs)).filter((file) => !inputFiles.has(file));
+    const isLink = await Promise.all(others.map((file) => lstat(path.join(options.repoRoot, file)).then((stats) => stats.isSymbolicLink(), () => false)));
     // Links first, so a file reached through one lands where the link leads in the copy, never in a folder of the same name.
-    for (const file of files.filter((_, i) => isLink[i])) await copyEntry(options, root, file, copy);
-    const regular = files.filter((_, i) => !isLink[i]);
-    for (let i = 0; i < regular.length; i += PARALLEL_COPIES) {
-      await Promise.all(regular.slice(i, i + PARALLEL_COPIES).map((file) => copyEntry(options, root, file, copy)));
-    }
+    for (const file of others.filter((_, i) => isLink[i])) await copyLink(options, root, file, copy);
+    // Only a path under a link of the copy can lead elsewhere; every other parent is a folder created here.
+    const links = [...copy.links];
+    const underLink = (file: string) => links.some((link) => file.startsWith(`${link}${path.sep}`));
+    const files = [...others.filter((_, i) => !isLink[i]), ...inputFiles];
+    const digests = await copyFiles(options, root, files.filter((file) => !underLink(file)), inputFiles);
+    for (const file of files.filter(underLink)) await copyUnderLink(options, root, file);
+    const hashes = await inputDigests(options, inputs, digests);
     await clearOutputs(root, options);
+    return { root, home, tmp, omittedLinks: copy.omitted, hashes, dispose };
   } catch (error) {
     await dispose();
     throw error;
   }
-  return { root, home, tmp, omittedLinks: copy.omitted, dispose };
 }

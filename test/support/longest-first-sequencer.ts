@@ -21,6 +21,7 @@ const SECONDS: Record<string, number> = {
   'test/integration/dist.test.ts': 38,
   'test/integration/affected.test.ts': 34,
   'test/integration/action-baseline.test.ts': 30,
+  'test/integration/scale.test.ts': 25,
 };
 
 export class LongestFirstSequencer extends BaseSequencer {

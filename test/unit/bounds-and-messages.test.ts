@@ -24,7 +24,7 @@ import { keepEnds } from '../../src/report/truncate.js';
 
 const HASH = 'a'.repeat(64);
 const MiB = 1024 * 1024;
-const quietHooks = { info: () => undefined, group: <T>(_title: string, run: () => Promise<T>) => run(), output: () => undefined };
+const quietHooks = { info: () => undefined, progress: () => undefined, group: <T>(_title: string, run: () => Promise<T>) => run(), output: () => undefined };
 
 let dir: string;
 beforeEach(async () => {
