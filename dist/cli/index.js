@@ -21101,11 +21101,12 @@ function fileKind(entry) {
 ;// CONCATENATED MODULE: external "node:worker_threads"
 const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
 ;// CONCATENATED MODULE: ./src/hashing/pool/hash-worker.ts
-// The code each hashing thread runs. It is started from its own source text (`hashWorkerSource`), so it reaches Node's
-// modules through process.getBuiltinModule, never an import a bundler would rewrite, and it uses nothing defined
-// outside this function. Reads are synchronous: the thread does nothing else, and a blocking read costs no promise.
-function hashWorkerMain() {
-    const { parentPort } = process.getBuiltinModule('node:worker_threads');
+// The code each hashing thread runs, and the main thread for a few small files (a thread takes ~60 ms to start). Its
+// threads start from its own source text (`hashWorkerSource`), so it reaches Node's modules through
+// process.getBuiltinModule, never an import a bundler would rewrite, and uses nothing defined outside its functions.
+// Reads are synchronous: a thread does nothing else, and a blocking read costs no promise.
+/** A task runner with its own buffer; `onProgress` hears of bytes read inside a large file, every 64 MiB. */
+function createTaskRunner(onProgress) {
     const fs = process.getBuiltinModule('node:fs');
     const { createHash } = process.getBuiltinModule('node:crypto');
     const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW, O_WRONLY, O_CREAT, O_EXCL, COPYFILE_EXCL, COPYFILE_FICLONE, COPYFILE_FICLONE_FORCE } = fs.constants;
@@ -21125,7 +21126,7 @@ function hashWorkerMain() {
             each(buffer.subarray(0, read));
             total += read;
             if (total - reported >= PROGRESS_EVERY) {
-                parentPort.postMessage({ progressBytes: total - reported });
+                onProgress(total - reported);
                 reported = total;
             }
         }
@@ -21158,13 +21159,15 @@ function hashWorkerMain() {
             fs.closeSync(cloned);
         }
     };
-    const run = (task) => {
+    const run = (task, maxBytes) => {
         // O_NONBLOCK: opening a FIFO does not wait for a writer; it is refused below, before any read.
         const fd = fs.openSync(task.file, O_RDONLY | O_NONBLOCK | O_NOFOLLOW);
         try {
             const opened = fs.fstatSync(fd);
             if (!opened.isFile())
                 return { error: { message: 'not a regular file', mode: opened.mode } };
+            if (opened.size > maxBytes)
+                return { deferred: true };
             if (task.copyTo === undefined) {
                 const hash = createHash('sha256');
                 const bytes = readAll(fd, (chunk) => hash.update(chunk));
@@ -21198,21 +21201,26 @@ function hashWorkerMain() {
             fs.closeSync(fd);
         }
     };
+    return (task, maxBytes = Number.POSITIVE_INFINITY) => {
+        try {
+            return run(task, maxBytes);
+        }
+        catch (error) {
+            const { message, code } = error;
+            return { error: { message, code } };
+        }
+    };
+}
+/** A thread's program: batches in, their outcomes out, in task order. */
+function hashWorkerMain(newRunner) {
+    const { parentPort } = process.getBuiltinModule('node:worker_threads');
+    const run = newRunner((progressBytes) => parentPort.postMessage({ progressBytes }));
     parentPort.on('message', ({ batch, tasks }) => {
-        const outcomes = tasks.map((task) => {
-            try {
-                return run(task);
-            }
-            catch (error) {
-                const { message, code } = error;
-                return { error: { message, code } };
-            }
-        });
-        parentPort.postMessage({ batch, outcomes });
+        parentPort.postMessage({ batch, outcomes: tasks.map((task) => run(task)) });
     });
 }
-/** The thread's program: the function above, called. */
-const hashWorkerSource = `(${hashWorkerMain.toString()})()`;
+/** The thread's program as source: both functions above, the runner handed to the main. */
+const hashWorkerSource = `(${hashWorkerMain.toString()})(${createTaskRunner.toString()})`;
 
 ;// CONCATENATED MODULE: ./src/hashing/pool/hash-pool.ts
 
@@ -21227,6 +21235,12 @@ const BATCH_FILES = 64;
 /** Batches queued at a thread: the next is there when one ends, so a thread never waits for the main thread. */
 const BATCHES_PER_THREAD = 2;
 const MAX_THREADS = 64;
+/**
+ * Tasks of a process run on the main thread while no thread was started, as long as a burst of them fits in what is
+ * left of this many, and each file is at most INLINE_MAX_BYTES: a verify of a small repository starts no thread.
+ */
+const INLINE_TASKS = 256;
+const INLINE_MAX_BYTES = 256 * 1024;
 /** By default: past 8 threads a disk, not SHA-256, sets the pace, and each thread costs memory (RSS target: 200 MB). */
 const DEFAULT_MAX_THREADS = 8;
 class HashPool {
@@ -21236,8 +21250,16 @@ class HashPool {
     threads = [];
     nextBatch = 0;
     dispatchQueued = false;
-    constructor(size) {
+    inline;
+    inlineLeft;
+    /** `inlineTasks`: how many small files may be hashed on the main thread before threads take every task. */
+    constructor(size, options = {}) {
         this.size = size;
+        this.inlineLeft = options.inlineTasks ?? INLINE_TASKS;
+    }
+    /** Threads started so far (none for a small verify). */
+    get threadCount() {
+        return this.threads.length;
     }
     run(task) {
         this.counters.submitted += 1;
@@ -21254,6 +21276,8 @@ class HashPool {
         });
     }
     dispatch() {
+        if (this.threads.length === 0 && this.queue.length <= this.inlineLeft)
+            this.runInline();
         while (this.queue.length > 0) {
             const thread = this.leastBusy();
             if (!thread)
@@ -21265,6 +21289,24 @@ class HashPool {
             thread.worker.ref();
             thread.worker.postMessage({ batch: id, tasks: batch.map((pending) => pending.task) });
         }
+    }
+    /** Runs the queue here; a file found larger than INLINE_MAX_BYTES goes back to the queue, for a thread. */
+    runInline() {
+        this.inline ??= createTaskRunner((bytes) => (this.counters.bytes += bytes));
+        const deferred = [];
+        for (const pending of this.queue.splice(0)) {
+            this.inlineLeft -= 1;
+            const outcome = this.inline(pending.task, INLINE_MAX_BYTES);
+            if ('deferred' in outcome) {
+                deferred.push(pending);
+                continue;
+            }
+            this.counters.completed += 1;
+            if ('bytes' in outcome)
+                this.counters.bytes += outcome.bytes;
+            pending.resolve(outcome);
+        }
+        this.queue.push(...deferred);
     }
     /** The thread with the fewest batches, started when there are fewer than `size`; undefined when all are full. */
     leastBusy() {
@@ -27865,7 +27907,21 @@ async function withTensorFile(file, displayPath, runPython, use) {
 async function baselineFile(artifact, context) {
     if (!context.baselineDir || artifact.produced === artifact.spec.sha256)
         return null;
-    return resolveBaselineFile(context.baselineDir, context.recordName, artifact.repoRelative, artifact.spec.sha256);
+    return context.baselines?.get(artifact.repoRelative) ?? resolveBaselineFile(context.baselineDir, context.recordName, artifact.repoRelative, artifact.spec.sha256);
+}
+/**
+ * Starts looking up (and so hashing) the baseline file of every numeric artifact, to run while the rerun's outputs are
+ * hashed on the other cores: a drifting artifact needs it, and its hashing would otherwise only start after theirs.
+ */
+function prefetchBaselines(loaded, baselineDir) {
+    if (!baselineDir)
+        return new Map();
+    return new Map((loaded.record.artifacts ?? []).flatMap((spec, i) => {
+        if (spec.compare !== 'numeric')
+            return [];
+        const { repoRelative } = loaded.paths.artifacts[i];
+        return [[repoRelative, resolveBaselineFile(baselineDir, loaded.record.name, repoRelative, spec.sha256).catch(() => null)]];
+    }));
 }
 /** Fingerprints a file's tensors on their own (a baseline standing in for a fingerprint the record does not hold yet). */
 async function fingerprintOf(tensors, spec, displayPath) {
@@ -27935,7 +27991,13 @@ function contentUpToDate(spec) {
 async function measureNumericArtifacts(loaded, run, produced, options) {
     const checks = new Map();
     const contents = [];
-    const context = { recordName: options.recordName, baselineDir: options.baselineDir, runPython: (args) => run.runPython(args, options.logFile), hashTensors: false };
+    const context = {
+        recordName: options.recordName,
+        baselineDir: options.baselineDir,
+        baselines: options.baselines,
+        runPython: (args) => run.runPython(args, options.logFile),
+        hashTensors: false,
+    };
     const artifacts = (loaded.record.artifacts ?? []).map((spec, i) => {
         const { repoRelative } = loaded.paths.artifacts[i];
         const hash = produced.get(repoRelative) ?? null;
@@ -29868,7 +29930,8 @@ class RecordVerification {
             throw new UserError(message, hint, { field: 'command', line: lineOf(['command']) });
         }
         const [collected, committed, numeric] = await this.stage('compare', async () => {
-            // The rerun's outputs and the checkout's copies of them are hashed together, on every core.
+            // The rerun's outputs, the checkout's copies of them and the baselines are hashed together, on every core.
+            const baselines = prefetchBaselines(loaded, this.options.baselineDir);
             const [outputsFound, inCheckout] = await Promise.all([
                 collectOutputs(run.root, paths.artifacts, paths.metrics),
                 hashCheckoutCopies(paths.artifacts),
@@ -29878,6 +29941,7 @@ class RecordVerification {
             const tensors = await measureNumericArtifacts(loaded, run, outputsFound.artifactHashes, {
                 recordName: record.name,
                 baselineDir: this.options.baselineDir,
+                baselines,
                 logFile: external_node_path_default().join(where.evidenceDir, NUMERIC_HELPER_LOG_NAME),
             });
             return [outputsFound, inCheckout, tensors];

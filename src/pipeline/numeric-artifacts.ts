@@ -39,6 +39,8 @@ export interface NumericContext {
    * written (a record, a proposed update); otherwise the comparison skips the cost of hashing.
    */
   hashTensors: boolean;
+  /** Baseline files already being looked up (and hashed), by repo-relative path: see prefetchBaselines. */
+  baselines?: ReadonlyMap<string, Promise<string | null>>;
 }
 
 async function withTensorFile<T>(file: string, displayPath: string, runPython: PythonRunner, use: (tensors: TensorFile) => Promise<T>): Promise<T> {
@@ -52,7 +54,22 @@ async function withTensorFile<T>(file: string, displayPath: string, runPython: P
 
 async function baselineFile(artifact: NumericArtifact, context: NumericContext): Promise<string | null> {
   if (!context.baselineDir || artifact.produced === artifact.spec.sha256) return null;
-  return resolveBaselineFile(context.baselineDir, context.recordName, artifact.repoRelative, artifact.spec.sha256);
+  return context.baselines?.get(artifact.repoRelative) ?? resolveBaselineFile(context.baselineDir, context.recordName, artifact.repoRelative, artifact.spec.sha256);
+}
+
+/**
+ * Starts looking up (and so hashing) the baseline file of every numeric artifact, to run while the rerun's outputs are
+ * hashed on the other cores: a drifting artifact needs it, and its hashing would otherwise only start after theirs.
+ */
+export function prefetchBaselines(loaded: LoadedRecord, baselineDir: string | undefined): Map<string, Promise<string | null>> {
+  if (!baselineDir) return new Map();
+  return new Map(
+    (loaded.record.artifacts ?? []).flatMap((spec, i) => {
+      if (spec.compare !== 'numeric') return [];
+      const { repoRelative } = loaded.paths.artifacts[i]!;
+      return [[repoRelative, resolveBaselineFile(baselineDir, loaded.record.name, repoRelative, spec.sha256).catch(() => null)] as const];
+    }),
+  );
 }
 
 /** Fingerprints a file's tensors on their own (a baseline standing in for a fingerprint the record does not hold yet). */
@@ -138,11 +155,17 @@ export async function measureNumericArtifacts(
   loaded: LoadedRecord,
   run: Pick<SandboxedRun, 'root' | 'runPython'>,
   produced: ReadonlyMap<string, string | null>,
-  options: { recordName: string; baselineDir?: string; logFile: string },
+  options: { recordName: string; baselineDir?: string; logFile: string; baselines?: ReadonlyMap<string, Promise<string | null>> },
 ): Promise<NumericMeasurements> {
   const checks = new Map<string, NumericCheck>();
   const contents: Array<RecordedContent | undefined> = [];
-  const context: NumericContext = { recordName: options.recordName, baselineDir: options.baselineDir, runPython: (args) => run.runPython(args, options.logFile), hashTensors: false };
+  const context: NumericContext = {
+    recordName: options.recordName,
+    baselineDir: options.baselineDir,
+    baselines: options.baselines,
+    runPython: (args) => run.runPython(args, options.logFile),
+    hashTensors: false,
+  };
   const artifacts = (loaded.record.artifacts ?? []).map((spec, i) => {
     const { repoRelative } = loaded.paths.artifacts[i]!;
     const hash = produced.get(repoRelative) ?? null;

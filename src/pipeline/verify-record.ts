@@ -30,7 +30,7 @@ import { writeFileAtomic } from '../write-file-atomic.js';
 import { codeReport } from './code-report.js';
 import { withProgress } from './progress.js';
 import type { RerunSlots } from './rerun-slots.js';
-import { measureNumericArtifact, measureNumericArtifacts } from './numeric-artifacts.js';
+import { measureNumericArtifact, measureNumericArtifacts, prefetchBaselines } from './numeric-artifacts.js';
 import type { RecordedContent } from '../compare/tensors/judge.js';
 import { collectOutputs, hashCheckoutCopies, keepEvidence } from './collect-outputs.js';
 import type { PipelineHooks } from './hooks.js';
@@ -422,7 +422,8 @@ class RecordVerification {
       throw new UserError(message, hint, { field: 'command', line: lineOf(['command']) });
     }
     const [collected, committed, numeric] = await this.stage('compare', async () => {
-      // The rerun's outputs and the checkout's copies of them are hashed together, on every core.
+      // The rerun's outputs, the checkout's copies of them and the baselines are hashed together, on every core.
+      const baselines = prefetchBaselines(loaded, this.options.baselineDir);
       const [outputsFound, inCheckout] = await Promise.all([
         collectOutputs(run.root, paths.artifacts, paths.metrics),
         hashCheckoutCopies(paths.artifacts),
@@ -431,6 +432,7 @@ class RecordVerification {
       const tensors = await measureNumericArtifacts(loaded, run, outputsFound.artifactHashes, {
         recordName: record.name,
         baselineDir: this.options.baselineDir,
+        baselines,
         logFile: path.join(where.evidenceDir, NUMERIC_HELPER_LOG_NAME),
       });
       return [outputsFound, inCheckout, tensors] as const;

@@ -55,12 +55,28 @@ describe('the hash pool', () => {
     const contents = Array.from({ length: 200 }, (_, i) => Buffer.alloc(i * 97, i));
     await Promise.all(contents.map((content, i) => writeFile(path.join(dir, `f${i}`), content)));
     for (const size of [1, 4]) {
-      const pool = new HashPool(size);
+      const pool = new HashPool(size, { inlineTasks: 0 });
       const outcomes = await Promise.all(contents.map((_, i) => pool.run({ file: path.join(dir, `f${i}`) })));
       expect(outcomes.map((outcome) => ('sha256' in outcome ? outcome.sha256 : outcome))).toEqual(contents.map((content) => sha(content)));
       expect(pool.counters).toMatchObject({ submitted: 200, completed: 200, bytes: contents.reduce((sum, content) => sum + content.length, 0) });
+      expect(pool.threadCount).toBe(size);
       await pool.close();
     }
+  });
+
+  it('hashes a small burst of small files on the main thread, starting no thread, and hands a large file to one', async () => {
+    const pool = new HashPool(2);
+    const small = Array.from({ length: 20 }, (_, i) => Buffer.alloc(100 + i, i));
+    await Promise.all(small.map((content, i) => writeFile(path.join(dir, `s${i}`), content)));
+    const outcomes = await Promise.all(small.map((_, i) => pool.run({ file: path.join(dir, `s${i}`) })));
+    expect(outcomes.map((outcome) => ('sha256' in outcome ? outcome.sha256 : outcome))).toEqual(small.map((content) => sha(content)));
+    expect(pool.threadCount).toBe(0);
+    const large = Buffer.alloc(3 * 1024 * 1024, 7);
+    await writeFile(path.join(dir, 'large'), large);
+    expect(await pool.run({ file: path.join(dir, 'large'), copyTo: path.join(dir, 'large-copy') })).toEqual({ sha256: sha(large), bytes: large.length });
+    expect(pool.threadCount).toBe(1);
+    expect(await readFile(path.join(dir, 'large-copy'))).toEqual(large);
+    await pool.close();
   });
 
   it('copies and hashes in one pass into an independent file with the same mode, and never writes through a link', async () => {

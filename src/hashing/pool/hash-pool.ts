@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { HASH_THREADS_ENV } from '../../constants.js';
 import { UserError } from '../../errors.js';
-import { type HashOutcome, type HashTask, hashWorkerSource, type WorkerMessage } from './hash-worker.js';
+import { createTaskRunner, type HashOutcome, type HashTask, hashWorkerSource, type TaskRunner, type WorkerMessage } from './hash-worker.js';
 
 // Hashing and copying on every core: files go to threads in batches (one message per batch, not per file), each
 // thread reads with one reused buffer. A thread holds the process open only while it has work.
@@ -12,6 +12,12 @@ const BATCH_FILES = 64;
 /** Batches queued at a thread: the next is there when one ends, so a thread never waits for the main thread. */
 const BATCHES_PER_THREAD = 2;
 const MAX_THREADS = 64;
+/**
+ * Tasks of a process run on the main thread while no thread was started, as long as a burst of them fits in what is
+ * left of this many, and each file is at most INLINE_MAX_BYTES: a verify of a small repository starts no thread.
+ */
+const INLINE_TASKS = 256;
+const INLINE_MAX_BYTES = 256 * 1024;
 /** By default: past 8 threads a disk, not SHA-256, sets the pace, and each thread costs memory (RSS target: 200 MB). */
 const DEFAULT_MAX_THREADS = 8;
 
@@ -41,8 +47,21 @@ export class HashPool {
   private readonly threads: Thread[] = [];
   private nextBatch = 0;
   private dispatchQueued = false;
+  private inline?: TaskRunner;
+  private inlineLeft: number;
 
-  constructor(readonly size: number) {}
+  /** `inlineTasks`: how many small files may be hashed on the main thread before threads take every task. */
+  constructor(
+    readonly size: number,
+    options: { inlineTasks?: number } = {},
+  ) {
+    this.inlineLeft = options.inlineTasks ?? INLINE_TASKS;
+  }
+
+  /** Threads started so far (none for a small verify). */
+  get threadCount(): number {
+    return this.threads.length;
+  }
 
   run(task: HashTask): Promise<HashOutcome> {
     this.counters.submitted += 1;
@@ -60,6 +79,7 @@ export class HashPool {
   }
 
   private dispatch(): void {
+    if (this.threads.length === 0 && this.queue.length <= this.inlineLeft) this.runInline();
     while (this.queue.length > 0) {
       const thread = this.leastBusy();
       if (!thread) return;
@@ -70,6 +90,24 @@ export class HashPool {
       thread.worker.ref();
       thread.worker.postMessage({ batch: id, tasks: batch.map((pending) => pending.task) });
     }
+  }
+
+  /** Runs the queue here; a file found larger than INLINE_MAX_BYTES goes back to the queue, for a thread. */
+  private runInline(): void {
+    this.inline ??= createTaskRunner((bytes) => (this.counters.bytes += bytes));
+    const deferred: Pending[] = [];
+    for (const pending of this.queue.splice(0)) {
+      this.inlineLeft -= 1;
+      const outcome = this.inline(pending.task, INLINE_MAX_BYTES);
+      if ('deferred' in outcome) {
+        deferred.push(pending);
+        continue;
+      }
+      this.counters.completed += 1;
+      if ('bytes' in outcome) this.counters.bytes += outcome.bytes;
+      pending.resolve(outcome);
+    }
+    this.queue.push(...deferred);
   }
 
   /** The thread with the fewest batches, started when there are fewer than `size`; undefined when all are full. */

@@ -1,6 +1,7 @@
-// The code each hashing thread runs. It is started from its own source text (`hashWorkerSource`), so it reaches Node's
-// modules through process.getBuiltinModule, never an import a bundler would rewrite, and it uses nothing defined
-// outside this function. Reads are synchronous: the thread does nothing else, and a blocking read costs no promise.
+// The code each hashing thread runs, and the main thread for a few small files (a thread takes ~60 ms to start). Its
+// threads start from its own source text (`hashWorkerSource`), so it reaches Node's modules through
+// process.getBuiltinModule, never an import a bundler would rewrite, and uses nothing defined outside its functions.
+// Reads are synchronous: a thread does nothing else, and a blocking read costs no promise.
 
 /** One file to hash; with `copyTo`, copied there in the same pass, so the digest is of exactly the bytes copied. */
 export interface HashTask {
@@ -14,13 +15,18 @@ export type HashOutcome =
   | { sha256: string; bytes: number }
   | { bytes: number; copied: true }
   /** `mode`: the file type bits of what was opened, when it was not a regular file. */
-  | { error: { message: string; code?: string; mode?: number } };
+  | { error: { message: string; code?: string; mode?: number } }
+  /** Larger than the caller's limit: nothing was read or written. */
+  | { deferred: true };
 
 /** Messages from a thread: a batch's outcomes in task order, or bytes read so far inside a large file. */
 export type WorkerMessage = { batch: number; outcomes: HashOutcome[] } | { progressBytes: number };
 
-export function hashWorkerMain(): void {
-  const { parentPort } = process.getBuiltinModule('node:worker_threads');
+/** Runs tasks synchronously; a file over `maxBytes` (when given) is left alone, `deferred`. */
+export type TaskRunner = (task: HashTask, maxBytes?: number) => HashOutcome;
+
+/** A task runner with its own buffer; `onProgress` hears of bytes read inside a large file, every 64 MiB. */
+export function createTaskRunner(onProgress: (bytes: number) => void): TaskRunner {
   const fs = process.getBuiltinModule('node:fs');
   const { createHash } = process.getBuiltinModule('node:crypto');
   const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW, O_WRONLY, O_CREAT, O_EXCL, COPYFILE_EXCL, COPYFILE_FICLONE, COPYFILE_FICLONE_FORCE } = fs.constants;
@@ -40,7 +46,7 @@ export function hashWorkerMain(): void {
       each(buffer.subarray(0, read));
       total += read;
       if (total - reported >= PROGRESS_EVERY) {
-        parentPort!.postMessage({ progressBytes: total - reported });
+        onProgress(total - reported);
         reported = total;
       }
     }
@@ -71,12 +77,13 @@ export function hashWorkerMain(): void {
     }
   };
 
-  const run = (task: HashTask): HashOutcome => {
+  const run = (task: HashTask, maxBytes: number): HashOutcome => {
     // O_NONBLOCK: opening a FIFO does not wait for a writer; it is refused below, before any read.
     const fd = fs.openSync(task.file, O_RDONLY | O_NONBLOCK | O_NOFOLLOW);
     try {
       const opened = fs.fstatSync(fd);
       if (!opened.isFile()) return { error: { message: 'not a regular file', mode: opened.mode } };
+      if (opened.size > maxBytes) return { deferred: true };
       if (task.copyTo === undefined) {
         const hash = createHash('sha256');
         const bytes = readAll(fd, (chunk) => hash.update(chunk));
@@ -107,18 +114,24 @@ export function hashWorkerMain(): void {
     }
   };
 
+  return (task, maxBytes = Number.POSITIVE_INFINITY) => {
+    try {
+      return run(task, maxBytes);
+    } catch (error) {
+      const { message, code } = error as NodeJS.ErrnoException;
+      return { error: { message, code } };
+    }
+  };
+}
+
+/** A thread's program: batches in, their outcomes out, in task order. */
+function hashWorkerMain(newRunner: typeof createTaskRunner): void {
+  const { parentPort } = process.getBuiltinModule('node:worker_threads');
+  const run = newRunner((progressBytes) => parentPort!.postMessage({ progressBytes } satisfies WorkerMessage));
   parentPort!.on('message', ({ batch, tasks }: { batch: number; tasks: HashTask[] }) => {
-    const outcomes = tasks.map((task): HashOutcome => {
-      try {
-        return run(task);
-      } catch (error) {
-        const { message, code } = error as NodeJS.ErrnoException;
-        return { error: { message, code } };
-      }
-    });
-    parentPort!.postMessage({ batch, outcomes } satisfies WorkerMessage);
+    parentPort!.postMessage({ batch, outcomes: tasks.map((task) => run(task)) } satisfies WorkerMessage);
   });
 }
 
-/** The thread's program: the function above, called. */
-export const hashWorkerSource = `(${hashWorkerMain.toString()})()`;
+/** The thread's program as source: both functions above, the runner handed to the main. */
+export const hashWorkerSource = `(${hashWorkerMain.toString()})(${createTaskRunner.toString()})`;
