@@ -21113,6 +21113,7 @@ function createTaskRunner(onProgress) {
     // One buffer for every file of this thread: memory stays flat, and a small file costs no allocation.
     const buffer = Buffer.allocUnsafe(1024 * 1024);
     const PROGRESS_EVERY = 64 * 1024 * 1024;
+    const KERNEL_COPY_BYTES = 16 * 1024 * 1024;
     // A descriptor's path: a clone or a kernel copy of exactly the file that was checked, with no window to swap it.
     const byDescriptor = fs.existsSync('/proc/self/fd') ? (fd) => `/proc/self/fd/${fd}` : undefined;
     let clones = byDescriptor !== undefined;
@@ -21135,16 +21136,21 @@ function createTaskRunner(onProgress) {
         for (let written = 0; written < chunk.length;)
             written += fs.writeSync(fd, chunk, written, chunk.length - written);
     };
-    /** A clone of the open file at `to` (copy-on-write file systems, with the file's mode), hashed from the clone; undefined where none can be made. */
-    const cloneAndHash = (fd, to) => {
-        if (!clones || !byDescriptor)
+    /**
+     * A clone of the open file at `to` (copy-on-write file systems), or for a large file the kernel's copy, with the
+     * file's mode, hashed from the copy: what the command reads. Undefined where neither is made here.
+     */
+    const copyAndHash = (fd, to, size) => {
+        const kernelCopy = size >= KERNEL_COPY_BYTES;
+        if (!byDescriptor || (!clones && !kernelCopy))
             return undefined;
         try {
-            fs.copyFileSync(byDescriptor(fd), to, COPYFILE_EXCL | COPYFILE_FICLONE_FORCE);
+            // A large file is copied by the kernel, as cp does, and then read once to hash: faster than through this thread.
+            fs.copyFileSync(byDescriptor(fd), to, COPYFILE_EXCL | (kernelCopy ? COPYFILE_FICLONE : COPYFILE_FICLONE_FORCE));
         }
         catch (error) {
             const code = error.code;
-            if (code === 'EEXIST' || code === 'ENOENT' || code === 'EACCES')
+            if (kernelCopy || code === 'EEXIST' || code === 'ENOENT' || code === 'EACCES')
                 throw error;
             clones = false;
             return undefined;
@@ -21178,7 +21184,7 @@ function createTaskRunner(onProgress) {
                 fs.copyFileSync(byDescriptor(fd), task.copyTo, COPYFILE_EXCL | COPYFILE_FICLONE);
                 return { bytes: opened.size, copied: true };
             }
-            const cloned = task.copyOnly ? undefined : cloneAndHash(fd, task.copyTo);
+            const cloned = task.copyOnly ? undefined : copyAndHash(fd, task.copyTo, opened.size);
             if (cloned)
                 return cloned;
             // O_EXCL and O_NOFOLLOW: never writes through a link or into a file that something else put there.
@@ -21241,6 +21247,8 @@ const MAX_THREADS = 64;
  */
 const INLINE_TASKS = 256;
 const INLINE_MAX_BYTES = 256 * 1024;
+/** A thread holds a buffer and a batch's outcomes: a small heap keeps each thread's memory to a few MB. */
+const THREAD_HEAP = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 48 };
 /** By default: past 8 threads a disk, not SHA-256, sets the pace, and each thread costs memory (RSS target: 200 MB). */
 const DEFAULT_MAX_THREADS = 8;
 class HashPool {
@@ -21319,7 +21327,7 @@ class HashPool {
         return least.batches.size < BATCHES_PER_THREAD ? least : undefined;
     }
     start() {
-        const thread = { worker: new external_node_worker_threads_namespaceObject.Worker(hashWorkerSource, { eval: true }), batches: new Map(), counted: 0 };
+        const thread = { worker: new external_node_worker_threads_namespaceObject.Worker(hashWorkerSource, { eval: true, resourceLimits: THREAD_HEAP }), batches: new Map(), counted: 0 };
         thread.worker.on('message', (message) => this.receive(thread, message));
         const fail = (error) => this.lose(thread, error);
         thread.worker.on('error', fail);
@@ -24432,6 +24440,7 @@ async function linkTargetInCopy(repoRoot, file) {
     const inRepo = isInside(repoRoot, target) ? target : isInside(realRoot, resolved) ? external_node_path_default().join(repoRoot, external_node_path_default().relative(realRoot, resolved)) : undefined;
     return inRepo === undefined ? undefined : external_node_path_default().relative(external_node_path_default().dirname(from), inRepo) || '.';
 }
+const COPIES_IN_FLIGHT = 2048;
 /** A link of the repository, re-pointed into the copy; left out (and listed) when it leads outside the repository. */
 async function copyLink(options, root, file, copy) {
     const to = external_node_path_default().join(root, file);
@@ -24480,16 +24489,20 @@ async function copyFiles(options, root, files, hashed) {
     const pool = hashPool();
     const digests = new Map();
     // Every copy ends before any error is raised: the caller then removes the sandbox, with no thread still writing.
-    const settled = await Promise.allSettled(files.map(async (file) => {
-        const from = external_node_path_default().join(options.repoRoot, file);
-        const toHash = hashed.has(file);
-        const outcome = await pool.run({ file: from, copyTo: external_node_path_default().join(root, file), copyOnly: !toHash });
-        if (toHash)
-            digests.set(file, digestOf(outcome, file.split((external_node_path_default()).sep).join('/')));
-        // A file gone since it was listed, or one that is not regular (a FIFO or a socket), is not copied, as before.
-        else if ('error' in outcome && !['ENOENT', 'ENXIO'].includes(outcome.error.code ?? '') && outcome.error.mode === undefined)
-            digestOf(outcome, file);
-    }));
+    // Files are submitted a window at a time: enough to keep every thread busy, and memory flat on 100,000 files.
+    const settled = [];
+    for (let start = 0; start < files.length; start += COPIES_IN_FLIGHT) {
+        settled.push(...(await Promise.allSettled(files.slice(start, start + COPIES_IN_FLIGHT).map(async (file) => {
+            const from = external_node_path_default().join(options.repoRoot, file);
+            const toHash = hashed.has(file);
+            const outcome = await pool.run({ file: from, copyTo: external_node_path_default().join(root, file), copyOnly: !toHash });
+            if (toHash)
+                digests.set(file, digestOf(outcome, file.split((external_node_path_default()).sep).join('/')));
+            // A file gone since it was listed, or one that is not regular (a FIFO or a socket), is not copied, as before.
+            else if ('error' in outcome && !['ENOENT', 'ENXIO'].includes(outcome.error.code ?? '') && outcome.error.mode === undefined)
+                digestOf(outcome, file);
+        }))));
+    }
     const failed = settled.find((result) => result.status === 'rejected');
     if (failed)
         throw failed.reason;
@@ -28843,6 +28856,7 @@ async function readTrace(traceFile) {
 // any difference means the command wrote outside its sandbox. Nothing is undone; the verdict says so.
 /** Files inside .git that would make git itself run code, or change what it reports. */
 const GIT_CONTROL = ['config', 'hooks', 'info', 'HEAD', 'packed-refs', 'refs/replace', 'objects/info', 'modules', 'commondir'];
+const STATS_IN_FLIGHT = 256;
 /** Metadata that a same-size rewrite with its mtime put back still changes: the inode change time (ns), which no user can set. */
 async function fileState(file) {
     const stats = await (0,promises_namespaceObject.lstat)(file, { bigint: true }).catch(() => undefined);
@@ -28875,7 +28889,10 @@ async function fingerprintWorkingTree(repoRoot, isGitRepo, before) {
         return new Map([...before, ...state]);
     const listed = isGitRepo ? await statusEntries(repoRoot) : undefined;
     const files = listed ? [...listed.keys()] : (await filesUnder(repoRoot)).map((file) => external_node_path_default().relative(repoRoot, file));
-    await Promise.all(files.map(async (file) => state.set(file, `${listed?.get(file) ?? ''}|${await fileState(external_node_path_default().join(repoRoot, file))}`)));
+    // A few hundred at a time: a dataset of 20,000 files in flight at once held 100 MB of stat results and promises.
+    for (let start = 0; start < files.length; start += STATS_IN_FLIGHT) {
+        await Promise.all(files.slice(start, start + STATS_IN_FLIGHT).map(async (file) => state.set(file, `${listed?.get(file) ?? ''}|${await fileState(external_node_path_default().join(repoRoot, file))}`)));
+    }
     return state;
 }
 /** Pure: the paths whose state differs between two fingerprints, sorted. */

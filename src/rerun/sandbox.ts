@@ -88,6 +88,8 @@ async function linkTargetInCopy(repoRoot: string, file: string): Promise<string 
   return inRepo === undefined ? undefined : path.relative(path.dirname(from), inRepo) || '.';
 }
 
+const COPIES_IN_FLIGHT = 2048;
+
 interface CopyState {
   links: Set<string>;
   omitted: string[];
@@ -140,16 +142,18 @@ async function copyFiles(options: SandboxOptions, root: string, files: string[],
   const pool = hashPool();
   const digests = new Map<string, string>();
   // Every copy ends before any error is raised: the caller then removes the sandbox, with no thread still writing.
-  const settled = await Promise.allSettled(
-    files.map(async (file) => {
+  // Files are submitted a window at a time: enough to keep every thread busy, and memory flat on 100,000 files.
+  const settled: PromiseSettledResult<void>[] = [];
+  for (let start = 0; start < files.length; start += COPIES_IN_FLIGHT) {
+    settled.push(...(await Promise.allSettled(files.slice(start, start + COPIES_IN_FLIGHT).map(async (file) => {
       const from = path.join(options.repoRoot, file);
       const toHash = hashed.has(file);
       const outcome = await pool.run({ file: from, copyTo: path.join(root, file), copyOnly: !toHash });
       if (toHash) digests.set(file, digestOf(outcome, file.split(path.sep).join('/')));
       // A file gone since it was listed, or one that is not regular (a FIFO or a socket), is not copied, as before.
       else if ('error' in outcome && !['ENOENT', 'ENXIO'].includes(outcome.error.code ?? '') && outcome.error.mode === undefined) digestOf(outcome, file);
-    }),
-  );
+    }))));
+  }
   const failed = settled.find((result) => result.status === 'rejected');
   if (failed) throw failed.reason;
   return digests;

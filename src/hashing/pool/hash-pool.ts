@@ -18,6 +18,8 @@ const MAX_THREADS = 64;
  */
 const INLINE_TASKS = 256;
 const INLINE_MAX_BYTES = 256 * 1024;
+/** A thread holds a buffer and a batch's outcomes: a small heap keeps each thread's memory to a few MB. */
+const THREAD_HEAP = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 48 };
 /** By default: past 8 threads a disk, not SHA-256, sets the pace, and each thread costs memory (RSS target: 200 MB). */
 const DEFAULT_MAX_THREADS = 8;
 
@@ -120,7 +122,7 @@ export class HashPool {
   }
 
   private start(): Thread {
-    const thread: Thread = { worker: new Worker(hashWorkerSource, { eval: true }), batches: new Map(), counted: 0 };
+    const thread: Thread = { worker: new Worker(hashWorkerSource, { eval: true, resourceLimits: THREAD_HEAP }), batches: new Map(), counted: 0 };
     thread.worker.on('message', (message: WorkerMessage) => this.receive(thread, message));
     const fail = (error: Error) => this.lose(thread, error);
     thread.worker.on('error', fail);

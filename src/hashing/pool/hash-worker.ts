@@ -33,6 +33,7 @@ export function createTaskRunner(onProgress: (bytes: number) => void): TaskRunne
   // One buffer for every file of this thread: memory stays flat, and a small file costs no allocation.
   const buffer = Buffer.allocUnsafe(1024 * 1024);
   const PROGRESS_EVERY = 64 * 1024 * 1024;
+  const KERNEL_COPY_BYTES = 16 * 1024 * 1024;
   // A descriptor's path: a clone or a kernel copy of exactly the file that was checked, with no window to swap it.
   const byDescriptor = fs.existsSync('/proc/self/fd') ? (fd: number) => `/proc/self/fd/${fd}` : undefined;
   let clones = byDescriptor !== undefined;
@@ -56,14 +57,19 @@ export function createTaskRunner(onProgress: (bytes: number) => void): TaskRunne
     for (let written = 0; written < chunk.length; ) written += fs.writeSync(fd, chunk, written, chunk.length - written);
   };
 
-  /** A clone of the open file at `to` (copy-on-write file systems, with the file's mode), hashed from the clone; undefined where none can be made. */
-  const cloneAndHash = (fd: number, to: string): { sha256: string; bytes: number } | undefined => {
-    if (!clones || !byDescriptor) return undefined;
+  /**
+   * A clone of the open file at `to` (copy-on-write file systems), or for a large file the kernel's copy, with the
+   * file's mode, hashed from the copy: what the command reads. Undefined where neither is made here.
+   */
+  const copyAndHash = (fd: number, to: string, size: number): { sha256: string; bytes: number } | undefined => {
+    const kernelCopy = size >= KERNEL_COPY_BYTES;
+    if (!byDescriptor || (!clones && !kernelCopy)) return undefined;
     try {
-      fs.copyFileSync(byDescriptor(fd), to, COPYFILE_EXCL | COPYFILE_FICLONE_FORCE);
+      // A large file is copied by the kernel, as cp does, and then read once to hash: faster than through this thread.
+      fs.copyFileSync(byDescriptor(fd), to, COPYFILE_EXCL | (kernelCopy ? COPYFILE_FICLONE : COPYFILE_FICLONE_FORCE));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST' || code === 'ENOENT' || code === 'EACCES') throw error;
+      if (kernelCopy || code === 'EEXIST' || code === 'ENOENT' || code === 'EACCES') throw error;
       clones = false;
       return undefined;
     }
@@ -94,7 +100,7 @@ export function createTaskRunner(onProgress: (bytes: number) => void): TaskRunne
         fs.copyFileSync(byDescriptor(fd), task.copyTo, COPYFILE_EXCL | COPYFILE_FICLONE);
         return { bytes: opened.size, copied: true };
       }
-      const cloned = task.copyOnly ? undefined : cloneAndHash(fd, task.copyTo);
+      const cloned = task.copyOnly ? undefined : copyAndHash(fd, task.copyTo, opened.size);
       if (cloned) return cloned;
       // O_EXCL and O_NOFOLLOW: never writes through a link or into a file that something else put there.
       const out = fs.openSync(task.copyTo, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
