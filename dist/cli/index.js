@@ -22559,11 +22559,11 @@ async function sha256RegularFile(file, size) {
     }
     return sha256File(file, { noFollow: true });
 }
-/** `hash` of every item, PARALLEL_HASHES at a time, in the items' order. */
-async function hashInBatches(items, hash) {
+/** `map` of every item, `inFlight` at a time (each holds a descriptor or a stat result), in the items' order. */
+async function mapInBatches(items, map, inFlight = PARALLEL_HASHES) {
     const results = [];
-    for (let start = 0; start < items.length; start += PARALLEL_HASHES) {
-        results.push(...(await Promise.all(items.slice(start, start + PARALLEL_HASHES).map(hash))));
+    for (let start = 0; start < items.length; start += inFlight) {
+        results.push(...(await Promise.all(items.slice(start, start + inFlight).map(map))));
     }
     return results;
 }
@@ -22586,7 +22586,7 @@ async function checkCodeFiles(loaded) {
     const files = loaded.record.code?.files;
     if (!files)
         return undefined;
-    const actual = await hashInBatches(loaded.paths.codeFiles, (file) => hashLearnedFile(file.absolute));
+    const actual = await mapInBatches(loaded.paths.codeFiles, (file) => hashLearnedFile(file.absolute));
     const changed = files.flatMap((entry, index) => {
         const hash = actual[index];
         if (hash === entry.sha256)
@@ -22735,7 +22735,7 @@ function inSandbox(root, realPaths) {
 /** The learned set, sorted by path; files the run created itself (not in the checkout) are not inputs. */
 async function learnedInputs(root, readFiles, request) {
     const candidates = inSandbox(root, readFiles).filter((file) => file !== '.' && !isUnderAny(file, request.excluded));
-    const hashed = await hashInBatches(candidates, async (file) => {
+    const hashed = await mapInBatches(candidates, async (file) => {
         const inCheckout = external_node_path_default().join(request.repoRoot, file);
         const stats = await (0,promises_namespaceObject.lstat)(inCheckout).catch(() => undefined);
         return stats?.isFile() ? { path: file, sha256: await sha256RegularFile(inCheckout, stats.size) } : undefined;
@@ -28851,6 +28851,7 @@ async function readTrace(traceFile) {
 
 
 
+
 // The command runs in a copy, but nothing stops it from writing into the user's repository by absolute path,
 // through $GITHUB_WORKSPACE, or with `cd ../..`. The working tree is fingerprinted before and after the rerun:
 // any difference means the command wrote outside its sandbox. Nothing is undone; the verdict says so.
@@ -28890,9 +28891,7 @@ async function fingerprintWorkingTree(repoRoot, isGitRepo, before) {
     const listed = isGitRepo ? await statusEntries(repoRoot) : undefined;
     const files = listed ? [...listed.keys()] : (await filesUnder(repoRoot)).map((file) => external_node_path_default().relative(repoRoot, file));
     // A few hundred at a time: a dataset of 20,000 files in flight at once held 100 MB of stat results and promises.
-    for (let start = 0; start < files.length; start += STATS_IN_FLIGHT) {
-        await Promise.all(files.slice(start, start + STATS_IN_FLIGHT).map(async (file) => state.set(file, `${listed?.get(file) ?? ''}|${await fileState(external_node_path_default().join(repoRoot, file))}`)));
-    }
+    await mapInBatches(files, async (file) => state.set(file, `${listed?.get(file) ?? ''}|${await fileState(external_node_path_default().join(repoRoot, file))}`), STATS_IN_FLIGHT);
     return state;
 }
 /** Pure: the paths whose state differs between two fingerprints, sorted. */

@@ -23,11 +23,11 @@ export async function sha256RegularFile(file: string, size: number): Promise<str
   return sha256File(file, { noFollow: true });
 }
 
-/** `hash` of every item, PARALLEL_HASHES at a time, in the items' order. */
-export async function hashInBatches<T, R>(items: readonly T[], hash: (item: T) => Promise<R>): Promise<R[]> {
+/** `map` of every item, `inFlight` at a time (each holds a descriptor or a stat result), in the items' order. */
+export async function mapInBatches<T, R>(items: readonly T[], map: (item: T) => Promise<R>, inFlight = PARALLEL_HASHES): Promise<R[]> {
   const results: R[] = [];
-  for (let start = 0; start < items.length; start += PARALLEL_HASHES) {
-    results.push(...(await Promise.all(items.slice(start, start + PARALLEL_HASHES).map(hash))));
+  for (let start = 0; start < items.length; start += inFlight) {
+    results.push(...(await Promise.all(items.slice(start, start + inFlight).map(map))));
   }
   return results;
 }
