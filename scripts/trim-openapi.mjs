@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 const OPENAPI_PACKAGE = '@octokit/openapi@23.0.2';
 const OPERATIONS = {
   '/user': ['get'],
+  '/repos/{owner}/{repo}/issues': ['get', 'post'],
+  '/repos/{owner}/{repo}/issues/{issue_number}': ['patch'],
   '/repos/{owner}/{repo}/issues/{issue_number}/comments': ['get', 'post'],
   '/repos/{owner}/{repo}/issues/comments/{comment_id}': ['patch'],
   '/repos/{owner}/{repo}/commits/{commit_sha}/pulls': ['get'],

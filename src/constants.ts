@@ -41,6 +41,9 @@ export const COMMENT_MAX_CHARS = 65_536;
 export const SUMMARY_MAX_BYTES = 1024 * 1024;
 /** Hidden marker that identifies a sticky comment; suffixed with the job and record-set identity. */
 export const COMMENT_MARKER_PREFIX = '<!-- repro-gate:sticky';
+/** The hidden marker that finds a scheduled audit's issue among the repository's open issues. */
+export const AUDIT_MARKER_PREFIX = '<!-- repro-gate:audit';
+export const AUDIT_ISSUE_TITLE = 'repro-gate audit: records no longer reproduce at their recorded commits';
 export const EVIDENCE_ARTIFACT_PREFIX = 'repro-gate-evidence';
 
 /** The rerun probe: a `sitecustomize` on the command's PYTHONPATH appends JSON lines to this file (see src/rerun/probe). */

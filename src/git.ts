@@ -1,5 +1,6 @@
-import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, open, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -131,10 +132,6 @@ export async function statusEntries(repoRoot: string): Promise<Map<string, strin
   return entries;
 }
 
-export async function hasUncommittedChanges(repoRoot: string): Promise<boolean> {
-  return ((await git(repoRoot, ['status', '--porcelain'])) ?? '').trim() !== '';
-}
-
 
 /** The full commit hash a ref names, or undefined when the clone does not have it (a shallow clone, an unfetched branch). */
 export async function resolveCommit(repoRoot: string, ref: string): Promise<string | undefined> {
@@ -162,4 +159,108 @@ export async function listFilesAtCommit(repoRoot: string, commit: string): Promi
 export async function foldersAtCommit(repoRoot: string, commit: string): Promise<Set<string> | undefined> {
   const out = await git(repoRoot, ['ls-tree', '-r', '-d', '-z', '--name-only', commit]);
   return out === undefined ? undefined : new Set(['.', ...out.split('\0').filter(Boolean)]);
+}
+
+/** The URL of the `origin` remote, or undefined when there is none. */
+export async function originUrl(repoRoot: string): Promise<string | undefined> {
+  return (await git(repoRoot, ['remote', 'get-url', 'origin']))?.trim() || undefined;
+}
+
+/** Reads a byte stream as lines and counted runs of bytes (the framing of `git cat-file --batch`). */
+class FramedReader {
+  private buffer: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly chunks: AsyncIterator<Buffer>) {}
+
+  private async fill(): Promise<void> {
+    const next = await this.chunks.next();
+    if (next.done) throw new Error('git cat-file --batch ended early');
+    this.buffer = this.buffer.length > 0 ? Buffer.concat([this.buffer, next.value]) : next.value;
+  }
+
+  async line(): Promise<string> {
+    for (;;) {
+      const end = this.buffer.indexOf(10);
+      if (end >= 0) {
+        const line = this.buffer.subarray(0, end).toString('utf8');
+        this.buffer = this.buffer.subarray(end + 1);
+        return line;
+      }
+      await this.fill();
+    }
+  }
+
+  async *bytes(count: number): AsyncGenerator<Buffer> {
+    for (let left = count; left > 0; ) {
+      if (this.buffer.length === 0) await this.fill();
+      const taken = this.buffer.subarray(0, Math.min(left, this.buffer.length));
+      this.buffer = this.buffer.subarray(taken.length);
+      left -= taken.length;
+      yield taken;
+    }
+  }
+}
+
+/** A path of a tree that can be written under a folder: relative, with no empty, `.`, `..` or `.git` part. */
+const isPlainTreePath = (file: string) => !file.startsWith('/') && file.split('/').every((part) => part !== '' && part !== '.' && part !== '..' && part.toLowerCase() !== '.git');
+
+/**
+ * Writes the files of `commit`'s tree into the empty folder `dir`, byte for byte as the commit stores them: blobs
+ * read with `git cat-file --batch`, so no filter, `export-subst` or line-ending conversion (which `git archive` and
+ * a checkout apply, running programs the repository's config names) changes the code. Symlinks are written as links;
+ * submodules are left out. Touches neither the working tree, the index nor .git. Throws when git fails.
+ */
+export async function exportCommitTree(repoRoot: string, commit: string, dir: string): Promise<void> {
+  const listing = await git(repoRoot, ['ls-tree', '-r', '-z', '--full-tree', commit]);
+  if (listing === undefined) throw new Error(`git ls-tree ${commit} failed`);
+  const blobs = listing
+    .split('\0')
+    .filter(Boolean)
+    .map((entry) => {
+      const tab = entry.indexOf('\t');
+      const [mode = '', type = '', oid = ''] = entry.slice(0, tab).split(' ');
+      return { mode, type, oid, file: entry.slice(tab + 1) };
+    })
+    .filter((entry) => entry.type === 'blob');
+  const unsafe = blobs.find((entry) => !isPlainTreePath(entry.file));
+  if (unsafe) throw new Error(`the commit holds a path that cannot be written inside a folder: ${JSON.stringify(unsafe.file)}`);
+  const reader = spawn('git', ['--no-optional-locks', ...NO_REPOSITORY_PROGRAMS, 'cat-file', '--batch'], {
+    cwd: repoRoot,
+    env: { ...withoutSecrets(process.env), ...NO_OUTSIDE_CONFIG },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  reader.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2_000)));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    reader.on('error', reject);
+    reader.on('close', resolve);
+  });
+  reader.stdin.end(blobs.map((entry) => `${entry.oid}\n`).join(''));
+  const frames = new FramedReader(reader.stdout[Symbol.asyncIterator]());
+  try {
+    for (const entry of blobs) {
+      const [, type, size] = (await frames.line()).split(' ');
+      if (type !== 'blob') throw new Error(`git cat-file found no blob ${entry.oid} for ${entry.file}`);
+      const target = path.join(dir, entry.file);
+      await mkdir(path.dirname(target), { recursive: true });
+      if (entry.mode === '120000') {
+        const parts: Buffer[] = [];
+        for await (const part of frames.bytes(Number(size))) parts.push(Buffer.from(part));
+        await symlink(Buffer.concat(parts).toString('utf8'), target);
+      } else {
+        const handle = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, entry.mode === '100755' ? 0o755 : 0o644);
+        try {
+          for await (const part of frames.bytes(Number(size))) await handle.write(part);
+        } finally {
+          await handle.close();
+        }
+      }
+      await frames.line();
+    }
+  } catch (error) {
+    reader.kill();
+    throw error;
+  }
+  const status = await exited;
+  if (status !== 0) throw new Error(`git cat-file --batch exited with ${status}: ${stderr.trim()}`);
 }

@@ -8716,6 +8716,9 @@ const COMMENT_MAX_CHARS = 65_536;
 const SUMMARY_MAX_BYTES = (/* unused pure expression or super */ null && (1024 * 1024));
 /** Hidden marker that identifies a sticky comment; suffixed with the job and record-set identity. */
 const COMMENT_MARKER_PREFIX = '<!-- repro-gate:sticky';
+/** The hidden marker that finds a scheduled audit's issue among the repository's open issues. */
+const AUDIT_MARKER_PREFIX = '<!-- repro-gate:audit';
+const AUDIT_ISSUE_TITLE = 'repro-gate audit: records no longer reproduce at their recorded commits';
 const EVIDENCE_ARTIFACT_PREFIX = 'repro-gate-evidence';
 /** The rerun probe: a `sitecustomize` on the command's PYTHONPATH appends JSON lines to this file (see src/rerun/probe). */
 const PROBE_TRACE_ENV = 'REPRO_GATE_TRACE';
@@ -9435,7 +9438,14 @@ Options:
   --jobs N             rerun up to N records at once (default 1: trainings share the cores, their output
                        interleaves, and they are isolated from your tree, not from each other); every
                        record's data is hashed at once whatever N is
+  --at WHERE           head (default): rerun the code of the working tree; recorded: rerun the code of each record's
+                       code.commit (exported outside the working tree) with the data as it is now, as a scheduled
+                       audit does (needs the commit in the clone; a record marked code.dirty is refused)
   -h, --help           show this help
+
+Every verify writes a verification statement into the evidence folder: provenance.json (an in-toto statement
+whose predicate is a SLSA verification summary), predicate.json (the predicate alone) and checksums.txt (the
+subjects in sha256sum format), ready for GitHub artifact attestations (see the README).
 
 Long hashing and copying prints progress after 2 s (a line every 5 s in a log, one updating line in a terminal).
 Hashing uses one thread per core; REPRO_GATE_HASH_THREADS=N sets how many.
@@ -9521,7 +9531,7 @@ Options (prune):
 /** The overview: one synopsis line per command. */
 const USAGE = `Usage:
   ${TOOL_NAME} verify <record>... [--json FILE] [--markdown FILE] [--python PATH] [--evidence-dir DIR] [--keep-artifacts] [--base REF [--fail-on-loosened]]
-                     [--runs N] [--vary LIST] [--affected | --all]
+                     [--runs N] [--vary LIST] [--affected | --all] [--jobs N] [--at head|recorded]
   ${TOOL_NAME} record --artifact PATH... [--metrics FILE] [--data PATH[=MANIFEST]...] [--config PATH...]
                      [--requirements FILE [--installer uv] | --lockfile uv.lock [--group G] [--extra E] | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--pass-env NAME...] [--name NAME]
                      [--out run.yaml] [--timeout 60m] [--python PATH] [--runs N [--calibrate-factor K]] [--determinism strict] -- <command...>
@@ -9694,6 +9704,7 @@ const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createReq
 
 
 
+
 const execFileAsync = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_namespaceObject.execFile);
 // Read-only git queries. None of them writes to the repository (no index refresh: --no-optional-locks).
 // A pull request's training can write into .git (a `core.fsmonitor` command, a hook) before these run: git must
@@ -9810,9 +9821,6 @@ async function statusEntries(repoRoot) {
     }
     return entries;
 }
-async function hasUncommittedChanges(repoRoot) {
-    return ((await git(repoRoot, ['status', '--porcelain'])) ?? '').trim() !== '';
-}
 /** The full commit hash a ref names, or undefined when the clone does not have it (a shallow clone, an unfetched branch). */
 async function resolveCommit(repoRoot, ref) {
     const out = await git(repoRoot, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
@@ -9839,6 +9847,116 @@ async function git_listFilesAtCommit(repoRoot, commit) {
 async function foldersAtCommit(repoRoot, commit) {
     const out = await git(repoRoot, ['ls-tree', '-r', '-d', '-z', '--name-only', commit]);
     return out === undefined ? undefined : new Set(['.', ...out.split('\0').filter(Boolean)]);
+}
+/** The URL of the `origin` remote, or undefined when there is none. */
+async function originUrl(repoRoot) {
+    return (await git(repoRoot, ['remote', 'get-url', 'origin']))?.trim() || undefined;
+}
+/** Reads a byte stream as lines and counted runs of bytes (the framing of `git cat-file --batch`). */
+class FramedReader {
+    chunks;
+    buffer = Buffer.alloc(0);
+    constructor(chunks) {
+        this.chunks = chunks;
+    }
+    async fill() {
+        const next = await this.chunks.next();
+        if (next.done)
+            throw new Error('git cat-file --batch ended early');
+        this.buffer = this.buffer.length > 0 ? Buffer.concat([this.buffer, next.value]) : next.value;
+    }
+    async line() {
+        for (;;) {
+            const end = this.buffer.indexOf(10);
+            if (end >= 0) {
+                const line = this.buffer.subarray(0, end).toString('utf8');
+                this.buffer = this.buffer.subarray(end + 1);
+                return line;
+            }
+            await this.fill();
+        }
+    }
+    async *bytes(count) {
+        for (let left = count; left > 0;) {
+            if (this.buffer.length === 0)
+                await this.fill();
+            const taken = this.buffer.subarray(0, Math.min(left, this.buffer.length));
+            this.buffer = this.buffer.subarray(taken.length);
+            left -= taken.length;
+            yield taken;
+        }
+    }
+}
+/** A path of a tree that can be written under a folder: relative, with no empty, `.`, `..` or `.git` part. */
+const isPlainTreePath = (file) => !file.startsWith('/') && file.split('/').every((part) => part !== '' && part !== '.' && part !== '..' && part.toLowerCase() !== '.git');
+/**
+ * Writes the files of `commit`'s tree into the empty folder `dir`, byte for byte as the commit stores them: blobs
+ * read with `git cat-file --batch`, so no filter, `export-subst` or line-ending conversion (which `git archive` and
+ * a checkout apply, running programs the repository's config names) changes the code. Symlinks are written as links;
+ * submodules are left out. Touches neither the working tree, the index nor .git. Throws when git fails.
+ */
+async function exportCommitTree(repoRoot, commit, dir) {
+    const listing = await git(repoRoot, ['ls-tree', '-r', '-z', '--full-tree', commit]);
+    if (listing === undefined)
+        throw new Error(`git ls-tree ${commit} failed`);
+    const blobs = listing
+        .split('\0')
+        .filter(Boolean)
+        .map((entry) => {
+        const tab = entry.indexOf('\t');
+        const [mode = '', type = '', oid = ''] = entry.slice(0, tab).split(' ');
+        return { mode, type, oid, file: entry.slice(tab + 1) };
+    })
+        .filter((entry) => entry.type === 'blob');
+    const unsafe = blobs.find((entry) => !isPlainTreePath(entry.file));
+    if (unsafe)
+        throw new Error(`the commit holds a path that cannot be written inside a folder: ${JSON.stringify(unsafe.file)}`);
+    const reader = (0,external_node_child_process_namespaceObject.spawn)('git', ['--no-optional-locks', ...NO_REPOSITORY_PROGRAMS, 'cat-file', '--batch'], {
+        cwd: repoRoot,
+        env: { ...withoutSecrets(process.env), ...NO_OUTSIDE_CONFIG },
+        stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    reader.stderr.on('data', (chunk) => (stderr = (stderr + chunk.toString()).slice(-2_000)));
+    const exited = new Promise((resolve, reject) => {
+        reader.on('error', reject);
+        reader.on('close', resolve);
+    });
+    reader.stdin.end(blobs.map((entry) => `${entry.oid}\n`).join(''));
+    const frames = new FramedReader(reader.stdout[Symbol.asyncIterator]());
+    try {
+        for (const entry of blobs) {
+            const [, type, size] = (await frames.line()).split(' ');
+            if (type !== 'blob')
+                throw new Error(`git cat-file found no blob ${entry.oid} for ${entry.file}`);
+            const target = external_node_path_default().join(dir, entry.file);
+            await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(target), { recursive: true });
+            if (entry.mode === '120000') {
+                const parts = [];
+                for await (const part of frames.bytes(Number(size)))
+                    parts.push(Buffer.from(part));
+                await (0,promises_namespaceObject.symlink)(Buffer.concat(parts).toString('utf8'), target);
+            }
+            else {
+                const handle = await (0,promises_namespaceObject.open)(target, external_node_fs_namespaceObject.constants.O_WRONLY | external_node_fs_namespaceObject.constants.O_CREAT | external_node_fs_namespaceObject.constants.O_EXCL | external_node_fs_namespaceObject.constants.O_NOFOLLOW, entry.mode === '100755' ? 0o755 : 0o644);
+                try {
+                    for await (const part of frames.bytes(Number(size)))
+                        await handle.write(part);
+                }
+                finally {
+                    await handle.close();
+                }
+            }
+            await frames.line();
+        }
+    }
+    catch (error) {
+        reader.kill();
+        throw error;
+    }
+    const status = await exited;
+    if (status !== 0)
+        throw new Error(`git cat-file --batch exited with ${status}: ${stderr.trim()}`);
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
@@ -10105,6 +10223,7 @@ async function read_bounded_readFileWithin(file, limit) {
 
 
 
+
 /** Where the first byte that is not UTF-8 sits, or -1. The rules are the WHATWG decoder's: no overlongs, surrogates or code points past U+10FFFF. */
 function firstInvalidUtf8Offset(bytes) {
     let i = 0;
@@ -10157,6 +10276,10 @@ function lineAtOffset(bytes, offset) {
  * UTF-8 (a record in another encoding would otherwise load with replacement characters in its names and commands).
  */
 async function readRecordText(file, displayPath) {
+    return (await readRecordFile(file, displayPath)).text;
+}
+/** The record file's text, and the sha256 of its bytes (what a verification statement names as its policy). */
+async function readRecordFile(file, displayPath) {
     let bytes;
     try {
         bytes = await read_bounded_readFileWithin(file, RECORD_MAX_BYTES);
@@ -10171,7 +10294,7 @@ async function readRecordText(file, displayPath) {
         throw new UserError('run record not found or not readable', 'Pass the path of a run.yaml, or create one with `repro-gate record`.', { file: displayPath });
     }
     try {
-        return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+        return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes), sha256: (0,external_node_crypto_namespaceObject.createHash)('sha256').update(bytes).digest('hex') };
     }
     catch {
         const offset = firstInvalidUtf8Offset(bytes);
@@ -19864,7 +19987,11 @@ const Sha256Hex = schemas_string()
 const RelativePath = schemas_string()
     .min(1, 'must not be empty')
     .describe('Path relative to the folder that holds the record; must stay inside the repository.');
-const RecordName = schemas_string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+').max(100);
+const RecordName = schemas_string()
+    .regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+')
+    .max(100)
+    // The name is a folder of the evidence: `..` would write beside it.
+    .refine((name) => name !== '.' && name !== '..', 'must not be . or ..');
 const DURATION_PATTERN = /^\d+(\.\d+)?(s|m|h)$/;
 /** Carries the timer's limit itself, so `timeout` in a record and `record --timeout` are refused alike. */
 const Duration = schemas_string()
@@ -20043,6 +20170,9 @@ const RunRecordSchema = object({
     timeout: Duration.optional(),
     code: object({
         commit: schemas_string().regex(/^[0-9a-f]{7,64}$/, 'must be a git commit hash').optional(),
+        dirty: schemas_boolean()
+            .optional()
+            .describe('Written by record: true when the working tree differed from code.commit (besides the record, its outputs and data), so the code that ran is not the commit\'s. verify --at recorded refuses such a record.'),
         files: array(HashedFile)
             .max(MAX_CODE_FILES, `must list at most ${MAX_CODE_FILES} files`)
             .optional()
@@ -20219,7 +20349,7 @@ async function resolvePaths(record, dir, repoRoot, where) {
 /** Reads, validates and resolves a run record. Every problem is a UserError naming the field and line. */
 async function loadRecord(recordFile) {
     const file = external_node_path_default().resolve(recordFile);
-    const text = await readRecordText(file, recordFile);
+    const { text, sha256 } = await readRecordFile(file, recordFile);
     const parsed = parseSource(text);
     if ('problem' in parsed) {
         throw new UserError(parsed.problem.message, parsed.problem.hint, { file: recordFile, line: parsed.problem.line });
@@ -20239,6 +20369,7 @@ async function loadRecord(recordFile) {
         repoRoot,
         isGitRepo: gitRoot !== undefined,
         recordPath: external_node_path_default().relative(repoRoot, external_node_path_default().join(dir, external_node_path_default().basename(file))).split((external_node_path_default()).sep).join('/'),
+        sha256,
         paths,
         lineOf: parsed.source.lineOf,
     };
@@ -20450,6 +20581,8 @@ const ArtifactCheckSchema = object({
     status: schemas_enum(['identical', 'within', 'differs', 'missing']),
     /** `report`: the record shows this artifact's changes but never gates on them (a plot, a log). `numeric`: compared tensor by tensor. */
     policy: schemas_enum(['exact', 'numeric', 'report']).optional(),
+    /** `directory`: the rerun produced a folder, hashed like `sha256sum` over its sorted files (in-toto's dirHash1). */
+    kind: literal('directory').optional(),
     numeric: NumericCheckSchema.optional(),
     line: Line.optional(),
     /** The same path in the checkout (committed, or restored from LFS or DVC) against the recorded sha256. */
@@ -20479,6 +20612,8 @@ const ThresholdCheckSchema = object({
 const CodeReportSchema = object({
     recordedCommit: Text.optional(),
     currentCommit: Text.optional(),
+    /** `verify --at recorded`: the commit whose code ran (the recorded one), instead of the working tree. */
+    ranAt: Text.optional(),
     /** Files changed between the recorded commit and the working tree; null when the recorded commit is not available (shallow clone). */
     /** The record's working folder, repo-relative; files changed under it are listed first. */
     scope: Text.optional(),
@@ -20527,6 +20662,8 @@ const RecordReportSchema = object({
     name: Text,
     /** The record file, relative to the repository root. */
     recordPath: Text,
+    /** The sha256 of the record file as verified (absent when it could not be read). */
+    recordSha256: Hash.optional(),
     verdict: VerdictSchema,
     error: RecordErrorSchema.optional(),
     code: CodeReportSchema.optional(),
@@ -23819,6 +23956,10 @@ function updateRecordText(text, measured, warnings = []) {
         setMachine(doc, measured.machine);
     if (measured.commit)
         doc.setIn(['code', 'commit'], measured.commit);
+    if (measured.dirty)
+        doc.setIn(['code', 'dirty'], true);
+    else if (measured.dirty === false && doc.hasIn(['code', 'dirty']))
+        doc.deleteIn(['code', 'dirty']);
     if (measured.learned)
         setLearnedSet(doc, measured.learned);
     else if (measured.learned === null)
@@ -23857,6 +23998,89 @@ function keepUntouchedLines(before, after) {
         }
     }
     return merged.join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/record/dirty-code.ts
+
+
+/**
+ * The files that differ from `commit` in the working tree (untracked ones included), apart from the run's own files
+ * (`own`: the record, its outputs, its data and their manifests, which are committed after the run or kept outside
+ * git). When there are any, the code at `commit` is not the code that ran: `code.dirty`, and `verify --at recorded`
+ * refuses the record. Undefined when the commit is not in the clone.
+ */
+async function uncommittedCode(repoRoot, commit, own) {
+    const changes = await rawChangesSince(repoRoot, commit);
+    if (changes === undefined)
+        return undefined;
+    const touched = changes.flatMap((change) => [change.path, ...(change.from ? [change.from] : [])]);
+    return [...new Set(touched.filter((file) => !isUnderAny(file, own)))].sort();
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/recorded-commit.ts
+
+
+
+
+
+
+const SHALLOW_HINT = 'Fetch the full history: with actions/checkout, `fetch-depth: 0`; in a clone, `git fetch --unshallow` (or `git fetch origin <commit>`).';
+/**
+ * The record as its commit holds it: what it names besides data and outputs is read from the exported tree, each
+ * path proven to stay inside it (a link in the commit that leads out, to /proc/self/environ or a credentials file,
+ * would otherwise be hashed and diffed into the report).
+ */
+async function loadedAt(loaded, root) {
+    const { paths } = loaded;
+    const folders = new Map();
+    const rebased = async (file, field) => {
+        try {
+            return await resolveInside(root, root, file.repoRelative, field, folders);
+        }
+        catch (error) {
+            if (!(error instanceof UserError))
+                throw error;
+            throw new UserError(`at the recorded commit, ${error.message}`, 'Links in the repository must stay inside it: the commit cannot be reproduced as it is.', error.location);
+        }
+    };
+    return {
+        ...loaded,
+        paths: {
+            ...paths,
+            requirements: paths.requirements && (await rebased(paths.requirements, 'environment.requirements')),
+            lockfile: paths.lockfile && { lock: await rebased(paths.lockfile.lock, 'environment.lockfile'), pyproject: await rebased(paths.lockfile.pyproject, 'environment.lockfile') },
+            config: await Promise.all(paths.config.map((file) => rebased(file, 'config'))),
+            codeFiles: await Promise.all(paths.codeFiles.map((file) => rebased(file, 'code.files'))),
+        },
+    };
+}
+/** Exports the record's `code.commit`; every reason it cannot be reproduced there is a UserError saying what to do. */
+async function exportRecordedCommit(loaded) {
+    const { record, lineOf } = loaded;
+    const commit = record.code?.commit;
+    if (!loaded.isGitRepo)
+        throw new UserError('--at recorded needs a git repository: the record is not in one', 'Verify at the working tree (the default), or run from a clone of the repository.');
+    if (!commit) {
+        throw new UserError('the record has no code.commit, so there is no recorded commit to reproduce it at', 'Re-record it in a git checkout (`repro-gate record --update`) after committing the code.', { field: 'code.commit' });
+    }
+    if (record.code?.dirty) {
+        throw new UserError(`the record was made from uncommitted changes (code.dirty: true), so code.commit ${commit.slice(0, 12)} does not hold the code that ran`, 'Commit the code, then re-record (`repro-gate record --update`) and commit the record; or verify at the working tree.', { field: 'code.dirty', line: lineOf(['code', 'dirty']) });
+    }
+    const full = await resolveCommit(loaded.repoRoot, commit);
+    if (!full)
+        throw new UserError(`the recorded commit ${commit} is not in this clone`, SHALLOW_HINT, { field: 'code.commit', line: lineOf(['code', 'commit']) });
+    const root = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-commit-'));
+    const dispose = () => (0,promises_namespaceObject.rm)(root, { recursive: true, force: true });
+    try {
+        await exportCommitTree(loaded.repoRoot, full, root).catch((error) => {
+            throw new UserError(`could not read the files of the recorded commit ${commit.slice(0, 12)}: ${error.message}`, SHALLOW_HINT, { field: 'code.commit' });
+        });
+        return { commit: full, root, loaded: await loadedAt(loaded, root), dispose };
+    }
+    catch (error) {
+        await dispose();
+        throw error;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/rerun/rerun-environment.ts
@@ -24417,16 +24641,24 @@ async function allFilesUnder(dir, prefix = '') {
         .filter((entry) => !entry.isDirectory())
         .map((entry) => external_node_path_default().relative(dir, external_node_path_default().join(entry.parentPath, entry.name)));
 }
-/** What the copy holds besides the hashed inputs (listed apart): the working tree, and the other extra paths. */
+/**
+ * What the copy holds besides the hashed inputs (listed apart): the code (the working tree, or the recorded commit's
+ * files), and the other extra paths, which come from the repository.
+ */
 async function sandbox_filesOf(options, hashedInputs) {
-    const base = options.isGitRepo ? await listWorkingTreeFiles(options.repoRoot) : await allFilesUnder(options.repoRoot);
+    const code = options.codeRoot
+        ? (await allFilesUnder(options.codeRoot)).filter((file) => !isUnderAny(file.split((external_node_path_default()).sep).join('/'), options.extraPaths))
+        : options.isGitRepo
+            ? await listWorkingTreeFiles(options.repoRoot)
+            : await allFilesUnder(options.repoRoot);
     const extra = await Promise.all(options.extraPaths.filter((relative) => !hashedInputs.has(relative)).map(async (relative) => {
         const stats = await (0,promises_namespaceObject.lstat)(external_node_path_default().join(options.repoRoot, relative)).catch(() => undefined);
         if (!stats)
             return [];
         return stats.isDirectory() ? allFilesUnder(options.repoRoot, relative) : [relative];
     }));
-    return [...new Set([...base, ...extra.flat()])];
+    const extraFiles = new Set(extra.flat());
+    return { code: code.filter((file) => !extraFiles.has(file)), extra: [...extraFiles] };
 }
 /**
  * Where a link of the repository points inside the copy, as a relative link; undefined when it leaves the repository
@@ -24442,10 +24674,10 @@ async function linkTargetInCopy(repoRoot, file) {
 }
 const COPIES_IN_FLIGHT = 2048;
 /** A link of the repository, re-pointed into the copy; left out (and listed) when it leads outside the repository. */
-async function copyLink(options, root, file, copy) {
+async function copyLink(sourceRoot, root, file, copy) {
     const to = external_node_path_default().join(root, file);
     await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(to), { recursive: true });
-    const target = await linkTargetInCopy(options.repoRoot, file);
+    const target = await linkTargetInCopy(sourceRoot, file);
     if (target === undefined)
         copy.omitted.push(file.split((external_node_path_default()).sep).join('/'));
     else {
@@ -24454,13 +24686,13 @@ async function copyLink(options, root, file, copy) {
     }
 }
 /** A file whose path in the copy passes through a copied link: checked to stay inside, copied here (a rare case). */
-async function copyUnderLink(options, root, file) {
+async function copyUnderLink(sourceRoot, root, file) {
     const to = external_node_path_default().join(root, file);
     await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(to), { recursive: true });
     await assertInsideSandbox(root, to);
-    const stats = await (0,promises_namespaceObject.lstat)(external_node_path_default().join(options.repoRoot, file)).catch(() => undefined);
+    const stats = await (0,promises_namespaceObject.lstat)(external_node_path_default().join(sourceRoot, file)).catch(() => undefined);
     if (stats?.isFile())
-        await (0,promises_namespaceObject.copyFile)(external_node_path_default().join(options.repoRoot, file), to, promises_namespaceObject.constants.COPYFILE_FICLONE);
+        await (0,promises_namespaceObject.copyFile)(external_node_path_default().join(sourceRoot, file), to, promises_namespaceObject.constants.COPYFILE_FICLONE);
 }
 /** The files of each hashed input that is a real file or folder (links are hashed where they lead, after the copy). */
 async function hashedFiles(options) {
@@ -24482,7 +24714,7 @@ async function hashedFiles(options) {
  * inputs to hash are read once, hashed and written in the same pass. Never a hardlink or a link to the user's
  * file: the command could write through it into the working tree. Returns each file's digest (hashed ones).
  */
-async function copyFiles(options, root, files, hashed) {
+async function copyFiles(sourceOf, root, files, hashed) {
     const folders = [...new Set(files.map((file) => external_node_path_default().dirname(file)))].sort();
     for (const folder of folders)
         await (0,promises_namespaceObject.mkdir)(external_node_path_default().join(root, folder), { recursive: true });
@@ -24493,7 +24725,7 @@ async function copyFiles(options, root, files, hashed) {
     const settled = [];
     for (let start = 0; start < files.length; start += COPIES_IN_FLIGHT) {
         settled.push(...(await Promise.allSettled(files.slice(start, start + COPIES_IN_FLIGHT).map(async (file) => {
-            const from = external_node_path_default().join(options.repoRoot, file);
+            const from = external_node_path_default().join(sourceOf(file), file);
             const toHash = hashed.has(file);
             const outcome = await pool.run({ file: from, copyTo: external_node_path_default().join(root, file), copyOnly: !toHash });
             if (toHash)
@@ -24531,8 +24763,7 @@ async function inputDigests(options, inputs, digests) {
     }
     return hashes;
 }
-async function clearOutputs(root, options) {
-    const tracked = options.isGitRepo ? new Set(await listTrackedFiles(options.repoRoot)) : new Set();
+async function clearOutputs(root, options, tracked) {
     for (const relative of options.clearPaths) {
         const target = external_node_path_default().join(root, relative);
         const stats = await (0,promises_namespaceObject.lstat)(target).catch(() => undefined);
@@ -24562,21 +24793,28 @@ async function createSandbox(options) {
         await Promise.all([root, home, tmp].map((dir) => (0,promises_namespaceObject.mkdir)(dir, { recursive: true })));
         const inputs = await hashedFiles(options);
         const inputFiles = new Set([...inputs.values()].flat());
+        const listed = await sandbox_filesOf(options, inputs);
         // The hashed inputs' files were listed as regular files: only the others can be links.
-        const others = (await sandbox_filesOf(options, inputs)).filter((file) => !inputFiles.has(file));
-        const isLink = await Promise.all(others.map((file) => (0,promises_namespaceObject.lstat)(external_node_path_default().join(options.repoRoot, file)).then((stats) => stats.isSymbolicLink(), () => false)));
+        const code = listed.code.filter((file) => !inputFiles.has(file));
+        const codeRoot = options.codeRoot ?? options.repoRoot;
+        const codeFiles = new Set(code);
+        const sourceOf = (file) => (codeFiles.has(file) ? codeRoot : options.repoRoot);
+        const others = [...code, ...listed.extra];
+        const isLink = await Promise.all(others.map((file) => (0,promises_namespaceObject.lstat)(external_node_path_default().join(sourceOf(file), file)).then((stats) => stats.isSymbolicLink(), () => false)));
         // Links first, so a file reached through one lands where the link leads in the copy, never in a folder of the same name.
         for (const file of others.filter((_, i) => isLink[i]))
-            await copyLink(options, root, file, copy);
+            await copyLink(sourceOf(file), root, file, copy);
         // Only a path under a link of the copy can lead elsewhere; every other parent is a folder created here.
         const links = [...copy.links];
         const underLink = (file) => links.some((link) => file.startsWith(`${link}${(external_node_path_default()).sep}`));
         const files = [...others.filter((_, i) => !isLink[i]), ...inputFiles];
-        const digests = await copyFiles(options, root, files.filter((file) => !underLink(file)), inputFiles);
+        const digests = await copyFiles(sourceOf, root, files.filter((file) => !underLink(file)), inputFiles);
         for (const file of files.filter(underLink))
-            await copyUnderLink(options, root, file);
+            await copyUnderLink(sourceOf(file), root, file);
         const hashes = await inputDigests(options, inputs, digests);
-        await clearOutputs(root, options);
+        // At the recorded commit, every file of the export was committed there.
+        const tracked = options.codeRoot ? codeFiles : options.isGitRepo ? new Set(await listTrackedFiles(options.repoRoot)) : new Set();
+        await clearOutputs(root, options, tracked);
         return { root, home, tmp, omittedLinks: copy.omitted, hashes, dispose };
     }
     catch (error) {
@@ -28091,14 +28329,16 @@ async function hashArtifact(realSandboxRoot, absolute, shown, folders) {
         throw outsideFolderError('artifact', shown);
     const outcome = inside ? await hashPool().run({ file: absolute }) : undefined;
     if (outcome && 'error' in outcome && outcome.error.code === 'ENOENT')
-        return null;
+        return { sha256: null };
     if (outcome && 'sha256' in outcome)
-        return outcome.sha256;
+        return { sha256: outcome.sha256 };
     const kind = await inspectOutput(realSandboxRoot, absolute, shown, 'artifact', folders);
     if (kind === 'missing')
-        return null;
+        return { sha256: null };
     // Never through a link: one swapped in after the check makes the open fail instead.
-    return kind === 'file' ? sha256File(absolute, { noFollow: true }) : sha256Directory(absolute, { regularOnly: true, displayPath: shown });
+    if (kind === 'file')
+        return { sha256: await sha256File(absolute, { noFollow: true }) };
+    return { sha256: await sha256Directory(absolute, { regularOnly: true, displayPath: shown }), folder: true };
 }
 async function readMetrics(realSandboxRoot, file, displayPath) {
     if ((await inspectOutput(realSandboxRoot, file, displayPath, 'metrics file')) === 'missing')
@@ -28123,7 +28363,11 @@ async function collectOutputs(sandboxRoot, artifacts, metricsPath) {
         Promise.all(artifacts.map(async (artifact) => [artifact.repoRelative, await hashArtifact(realSandboxRoot, inSandbox(artifact), artifact.repoRelative, folders)])),
         metricsPath ? readMetrics(realSandboxRoot, inSandbox(metricsPath), metricsPath.repoRelative) : Promise.resolve(null),
     ]);
-    return { artifactHashes: new Map(hashes), metrics };
+    return {
+        artifactHashes: new Map(hashes.map(([repoRelative, hashed]) => [repoRelative, hashed.sha256])),
+        folders: new Set(hashes.filter(([, hashed]) => hashed.folder).map(([repoRelative]) => repoRelative)),
+        metrics,
+    };
 }
 /**
  * The checkout's copy of each artifact, hashed (null where there is none). Artifacts are usually ignored outputs:
@@ -29213,6 +29457,7 @@ async function onlyInCopy(sandboxRoot, file) {
 function createRunSandbox(request) {
     return request.stage('sandbox', () => createSandbox({
         repoRoot: request.repoRoot,
+        codeRoot: request.codeRoot,
         isGitRepo: request.isGitRepo,
         extraPaths: request.copyPaths,
         clearPaths: request.outputs,
@@ -29627,6 +29872,8 @@ function variationEffects(first, varied) {
 
 
 
+
+
 /**
  * A uv project's files that decide its environment without being hashed into the record: every pyproject.toml of
  * the project (its own, its workspace members'), whose change the lock may not follow (a stale lock only a rerun
@@ -29654,18 +29901,17 @@ async function environmentOutsideRecord(loaded) {
         return 'its requirements include other requirement or constraint files, which the record does not hash';
     return undefined;
 }
+/** The run's own files: the record, its outputs and its data (with manifests), committed after the run or kept outside git. */
+function runOwnFiles(loaded) {
+    const { paths } = loaded;
+    const files = [...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...paths.artifacts, ...(paths.metrics ? [paths.metrics] : [])];
+    return [...files.map((file) => file.repoRelative), loaded.recordPath];
+}
 /** What is not a learned input: the declared inputs (checked on their own), the outputs and the record itself. */
 function declaredAndOwn(loaded) {
     const { paths } = loaded;
-    const files = [
-        ...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]),
-        ...paths.config,
-        ...(paths.requirements ? [paths.requirements] : []),
-        ...(paths.lockfile ? [paths.lockfile.lock] : []),
-        ...paths.artifacts,
-        ...(paths.metrics ? [paths.metrics] : []),
-    ];
-    return [...files.map((file) => file.repoRelative), loaded.recordPath];
+    const declared = [...paths.config, ...(paths.requirements ? [paths.requirements] : []), ...(paths.lockfile ? [paths.lockfile.lock] : [])];
+    return [...declared.map((file) => file.repoRelative), ...runOwnFiles(loaded)];
 }
 /** `verify --runs N` (and the action's `runs` input): 1 to MAX_RECORD_RUNS; 2 already tells real drift from nondeterminism. */
 function checkVerifyRuns(runs) {
@@ -29721,6 +29967,8 @@ class RecordVerification {
     firstRun;
     /** `verify --affected` found nothing the record reads changed: not rerun. */
     unaffected = false;
+    /** `verify --at recorded`: the full hash of the commit whose code ran. */
+    ranAt;
     constructor(recordFile, options) {
         this.recordFile = recordFile;
         this.options = options;
@@ -29749,6 +29997,7 @@ class RecordVerification {
             this.result.loaded = loaded;
             this.report.name = loaded.record.name;
             this.report.recordPath = loaded.recordPath;
+            this.report.recordSha256 = loaded.sha256;
             await this.verifyLoaded(loaded);
         }
         catch (error) {
@@ -29762,20 +30011,42 @@ class RecordVerification {
         return this.result;
     }
     async verifyLoaded(loaded) {
+        if (!this.options.atRecorded)
+            return this.verifyCode(loaded);
+        const atCommit = async () => {
+            const tree = await this.stage('sandbox', () => exportRecordedCommit(loaded));
+            this.ranAt = tree.commit;
+            try {
+                await this.verifyCode(tree.loaded, tree);
+            }
+            finally {
+                await tree.dispose();
+            }
+        };
+        // The whole check takes the record's turn: its exported code must never sit where another record's command runs.
+        await (this.options.rerunSlots ? this.options.rerunSlots.run(atCommit) : atCommit());
+    }
+    /** The code report at the recorded commit: nothing changed, by construction. */
+    async recordedCodeReport(loaded, tree) {
+        return { recordedCommit: loaded.record.code?.commit, currentCommit: await headCommit(loaded.repoRoot), ranAt: tree.commit, changedFiles: [], changedFilesTotal: 0 };
+    }
+    /** Verifies the record with its code from the working tree, or from `tree` (the recorded commit's files). */
+    async verifyCode(loaded, tree) {
         // One `git diff` against the record's commit serves the code report, the watched globs and the new-file check.
         const commit = loaded.record.code?.commit;
-        const changes = loaded.isGitRepo && commit ? rawChangesSince(loaded.repoRoot, commit) : Promise.resolve(undefined);
-        const request = this.runRequest(loaded);
+        const changes = loaded.isGitRepo && commit && !tree ? rawChangesSince(loaded.repoRoot, commit) : Promise.resolve(undefined);
+        const request = this.runRequest(loaded, tree?.root);
         // The data is hashed as it is copied into the sandbox, each file read once, unless the decision whether to rerun
         // at all comes first (--affected), or other records are verified at once: the data is then hashed where it is,
         // and its copy, made when this record's turn to rerun comes, checked against that. A sandbox is never made while
         // another record's command runs, which could reach into it.
-        const hashInPlace = this.options.affectedOnly || this.options.decideOnly || this.options.rerunSlots !== undefined;
+        const slots = tree ? undefined : this.options.rerunSlots;
+        const hashInPlace = this.options.affectedOnly || this.options.decideOnly || slots !== undefined;
         const staged = hashInPlace ? undefined : await createRunSandbox(request);
         let handedOver = false;
         try {
             const [code, [inputs, codeFiles]] = await Promise.all([
-                codeReport(loaded, changes),
+                tree ? this.recordedCodeReport(loaded, tree) : codeReport(loaded, changes),
                 this.stage('inputs', () => Promise.all([checkInputs(loaded, staged?.hashes), checkCodeFiles(loaded)])),
             ]);
             this.report.code = code && codeFiles ? { ...code, learnedFiles: codeFiles.total } : code;
@@ -29807,7 +30078,7 @@ class RecordVerification {
                     await run.dispose();
                 }
             };
-            await (this.options.rerunSlots ? this.options.rerunSlots.run(rerun) : rerun());
+            await (slots ? slots.run(rerun) : rerun());
         }
         finally {
             if (!handedOver)
@@ -29851,17 +30122,19 @@ class RecordVerification {
             return environment;
         };
     }
-    /** How the record's command runs: its sandbox, data, environment, seeds and limits. */
-    runRequest(loaded) {
+    /** How the record's command runs: its sandbox, data, environment, seeds and limits; `codeRoot`: the code's files (at the recorded commit). */
+    runRequest(loaded, codeRoot) {
         const { record, paths } = loaded;
         const outputs = [...paths.artifacts, ...(paths.metrics ? [paths.metrics] : [])].map((p) => p.repoRelative);
         return {
             repoRoot: loaded.repoRoot,
+            codeRoot,
             isGitRepo: loaded.isGitRepo,
             command: record.command,
             workdir: paths.workdir.repoRelative,
             workdirLine: loaded.lineOf(['workdir']),
-            copyPaths: [...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...lockfileFiles(paths.lockfile)].map((p) => p.repoRelative),
+            // At the recorded commit, a uv project's lock is the commit's, like all its code.
+            copyPaths: [...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...(codeRoot ? [] : lockfileFiles(paths.lockfile))].map((p) => p.repoRelative),
             hashedPaths: paths.data.map((entry) => entry.data.repoRelative),
             outputs,
             prepareEnvironment: this.prepareWith(loaded, this.stage),
@@ -29971,6 +30244,9 @@ class RecordVerification {
             line: lineOf(['artifacts', i, 'sha256']),
             policy: artifact.compare,
         })), collected.artifactHashes, committed, numeric.checks);
+        for (const check of this.report.artifacts)
+            if (collected.folders.has(check.path))
+                check.kind = 'directory';
         this.report.metrics = compareMetrics({
             recorded: record.metrics?.values ?? {},
             rerun: collected.metrics,
@@ -30072,10 +30348,21 @@ class RecordVerification {
             python: environment.python ? report.python.actual : ran?.version,
             platform: environment.python ? report.platform.actual : ran?.platform,
             machine: run.machine,
-            commit: loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined,
+            ...(await this.measuredCommit(loaded)),
             // An incomplete set is not written, and an older one is dropped: the record is then always rerun.
             learned: await learnedSet(loaded.record.command, run.root, run.trace, { repoRoot: loaded.repoRoot, excluded: declaredAndOwn(loaded), uvProject: loaded.paths.lockfile !== undefined }).then((learned) => ('set' in learned ? learned.set : null)),
         };
+    }
+    /** The commit a re-recording names, and whether the working tree differs from it besides the run's own files. */
+    async measuredCommit(loaded) {
+        // At the recorded commit, that commit's code is what ran.
+        if (this.ranAt)
+            return { commit: this.ranAt, dirty: false };
+        const commit = loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined;
+        if (!commit)
+            return {};
+        const uncommitted = await uncommittedCode(loaded.repoRoot, commit, runOwnFiles(loaded));
+        return { commit, dirty: uncommitted === undefined ? undefined : uncommitted.length > 0 };
     }
     /** On drift: the record this rerun implies, written to the evidence, and its diff in the report. */
     async proposeUpdate() {
@@ -30959,7 +31246,8 @@ function errorSection(record) {
 function stagesLine(record) {
     if (record.stages.length === 0)
         return undefined;
-    return `<sub>${markdown_esc(record.recordPath)} · ${record.stages.map((stage) => `${stage.stage} ${formatDuration(stage.durationMs)}`).join(' · ')}</sub>`;
+    const ranAt = record.code?.ranAt ? ` · code of the recorded commit ${shortHash(record.code.ranAt)}` : '';
+    return `<sub>${markdown_esc(record.recordPath)}${ranAt} · ${record.stages.map((stage) => `${stage.stage} ${formatDuration(stage.durationMs)}`).join(' · ')}</sub>`;
 }
 function recordSection(record, options) {
     const headline = `### ${VERDICT_EMOJI[record.verdict]} ${markdown_esc(record.name)}: ${VERDICT_LABEL[record.verdict]}${driftKindLabel(record)}`;
@@ -31049,6 +31337,8 @@ function columns(rows) {
 function recordLines(record, paint) {
     const q = sanitizeTerminal;
     const lines = [`${paint(record.verdict, `${MARK[record.verdict]} ${q(record.name)}: ${VERDICT_LABEL[record.verdict]}${driftKindLabel(record)}`)}  (${q(record.recordPath)})`, `  ${explainRecord(record, q)}`];
+    if (record.code?.ranAt)
+        lines.push(`  ran the code of the recorded commit ${q(record.code.ranAt)}`);
     const drift = driftSentence(record, q);
     if (drift)
         lines.push(`  ${drift}`);
@@ -31188,6 +31478,7 @@ async function explainFailedRun(run, repoRoot, workdir, logFile, outputs = []) {
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/record.ts
+
 
 
 
@@ -31522,8 +31813,11 @@ async function describeRun(facts) {
             throw new UserError(`data manifest ${entry.manifest.recordRelative} has content_hash ${manifest.content_hash}, but ${entry.data.recordRelative} hashes to sha256:${dataHashes[i].sha256}`, 'Update the manifest (or the data) so they agree before recording.');
         }
     }
-    if (gitRoot && (await hasUncommittedChanges(repoRoot))) {
-        warnings.push(`the working tree has uncommitted changes, so code.commit (${commit?.slice(0, 12)}) does not fully describe this run; commit them together with the record`);
+    const own = [...facts.artifacts, ...(metrics ? [metrics] : []), ...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])])].map((entry) => entry.repoRelative).concat(recordPath);
+    const uncommitted = gitRoot && commit ? await uncommittedCode(repoRoot, commit, own) : undefined;
+    if (uncommitted && uncommitted.length > 0) {
+        const shown = uncommitted.slice(0, 5).join(', ') + (uncommitted.length > 5 ? ` and ${uncommitted.length - 5} more` : '');
+        warnings.push(`the working tree has uncommitted changes (${shown}), so code.commit (${commit?.slice(0, 12)}) does not hold the code that ran: the record is marked code.dirty, and verify --at recorded (scheduled audits) will refuse it. Commit the code first, then record`);
     }
     warnings.push(...run.warnings, ...run.environmentUse.warnings);
     const record = {
@@ -31533,7 +31827,7 @@ async function describeRun(facts) {
         ...(workdir.recordRelative !== '.' ? { workdir: workdir.recordRelative } : {}),
         ...(options.timeout ? { timeout: options.timeout } : {}),
         ...(commit || codeFiles || options.watch?.length
-            ? { code: { ...(commit ? { commit } : {}), ...(codeFiles ?? {}), ...(options.watch?.length ? { watch: options.watch } : {}) } }
+            ? { code: { ...(commit ? { commit } : {}), ...(uncommitted?.length ? { dirty: true } : {}), ...(codeFiles ?? {}), ...(options.watch?.length ? { watch: options.watch } : {}) } }
             : {}),
         environment: {
             ...(environment.python ? { python: environment.python } : {}),
@@ -31816,6 +32110,254 @@ async function runRecordCommand(args, stdout, stderr) {
     stderr.write(`${record_command_stagesLine(result.stages)}\n`);
     stdout.write(`Recorded ${result.record.name} in ${result.file}\n`);
     return ExitCode.Ok;
+}
+
+;// CONCATENATED MODULE: ./src/attest/checksums.ts
+/** One line of `sha256sum` output; a name with a backslash or newline is escaped as GNU coreutils does. */
+function checksumLine(sha256, name) {
+    if (!/[\\\n\r]/.test(name))
+        return `${sha256}  ${name}\n`;
+    const escaped = name.replaceAll('\\', '\\\\').replaceAll('\n', '\\n').replaceAll('\r', '\\r');
+    return `\\${sha256}  ${escaped}\n`;
+}
+/**
+ * Every file subject, and every file of each folder subject (the format has no folder digest), given the folder's
+ * files; a folder whose files are not given is left out and named in `leftOut`.
+ */
+function checksumsText(subjects, folders) {
+    const lines = [];
+    const leftOut = [];
+    for (const subject of subjects) {
+        if ('sha256' in subject.digest) {
+            lines.push(checksumLine(subject.digest.sha256, subject.name));
+            continue;
+        }
+        const files = folders.get(subject.name);
+        if (files === undefined)
+            leftOut.push(subject.name);
+        else
+            for (const { file, sha256 } of files)
+                lines.push(checksumLine(sha256, `${subject.name.replace(/\/+$/, '')}/${file}`));
+    }
+    return { text: lines.join(''), leftOut };
+}
+
+;// CONCATENATED MODULE: ./src/attest/names.ts
+// The URIs and file names of the verification statement (see docs/provenance.md).
+const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
+const VSA_PREDICATE_TYPE = 'https://slsa.dev/verification_summary/v1';
+const VERIFIER_ID = 'https://github.com/repro-gate/repro-gate';
+/** The predicate's extension field: VSA producers add fields whose names are URIs. */
+const PROVENANCE_EXTENSION = 'https://github.com/repro-gate/repro-gate/blob/v1/docs/provenance.md#verification-v1';
+const STATEMENT_FILE_NAME = 'provenance.json';
+const PREDICATE_FILE_NAME = 'predicate.json';
+const CHECKSUMS_FILE_NAME = 'checksums.txt';
+/** Beside the statement when several records were verified: their paths and sha256, the statement's policy. */
+const RECORDS_LIST_FILE_NAME = 'records.sha256';
+
+;// CONCATENATED MODULE: ./src/attest/resource-uri.ts
+
+// The statement's resourceUri: the repository and the commit whose code ran, as a `git+` URI (SPDX's download
+// location form, used by SLSA provenance).
+/** A clone URL as a URI without credentials: `git@host:path` becomes `ssh://git@host/path`; a password, or an https URL's token, is dropped. */
+function cloneUri(url) {
+    const scp = /^([^@/:]+@)?([^/:]+):(?!\/\/)(.*)$/.exec(url);
+    if (scp)
+        return `ssh://${scp[1] ?? ''}${scp[2]}/${scp[3]}`;
+    try {
+        const parsed = new URL(url);
+        parsed.password = '';
+        // An https user is a token's name (`x-access-token`); an ssh user (`git@`) is part of the address.
+        if (parsed.protocol === 'https:' || parsed.protocol === 'http:')
+            parsed.username = '';
+        return parsed.toString();
+    }
+    catch {
+        return url;
+    }
+}
+/** On GitHub Actions, the workflow's repository; else the clone's origin, else the folder itself. */
+async function resourceUri(repoRoot, options) {
+    const env = options.env ?? process.env;
+    const at = options.commit ? `@${options.commit}` : '';
+    if (env.GITHUB_SERVER_URL && env.GITHUB_REPOSITORY)
+        return `git+${env.GITHUB_SERVER_URL.replace(/\/+$/, '')}/${env.GITHUB_REPOSITORY}${at}`;
+    if (!options.isGitRepo)
+        return new URL(`file://${repoRoot}`).toString();
+    const origin = await originUrl(repoRoot);
+    return `git+${origin ? cloneUri(origin) : new URL(`file://${repoRoot}`).toString()}${at}`;
+}
+
+;// CONCATENATED MODULE: ./src/attest/statement.ts
+
+
+
+const PASSING = new Set(['reproduced', 'within-tolerance']);
+/** The records a statement speaks for: every one that was rerun or failed trying (an `error` is a FAILED verification). */
+function verifiedRecords(report) {
+    return report.records.filter((record) => record.verdict !== 'unaffected');
+}
+/** A `within` artifact is attested as the bytes the rerun produced; any other as the bytes the record names. */
+function artifactSubject(artifact) {
+    const hex = artifact.status === 'within' && artifact.actual !== null ? artifact.actual : artifact.recorded;
+    return { name: artifact.path, digest: artifact.kind === 'directory' ? { dirHash1: hex } : { sha256: hex } };
+}
+/**
+ * What the verification speaks for: an artifact that gates (a `report` one is shown, never checked) and that the rerun
+ * produced (a missing one's digest could not even say whether it is a folder).
+ */
+const isAttested = (artifact) => artifact.policy !== 'report' && artifact.status !== 'missing';
+/** One subject per attested artifact; a record without any (metrics only, or one that failed early) is named by its record file. */
+function subjectsOf(records) {
+    const subjects = new Map();
+    for (const record of records) {
+        const attested = record.artifacts.filter(isAttested);
+        const own = attested.length > 0 ? attested.map(artifactSubject) : record.recordSha256 ? [{ name: record.recordPath, digest: { sha256: record.recordSha256 } }] : [];
+        for (const subject of own)
+            subjects.set(`${subject.name}\0${JSON.stringify(subject.digest)}`, subject);
+    }
+    return [...subjects.values()];
+}
+/** What repro-gate found, per record: the evidence behind the VSA's one-word result (documented in docs/provenance.md). */
+function recordEvidence(record) {
+    const environment = record.environment;
+    const packages = environment?.packages;
+    return {
+        name: record.name,
+        recordPath: record.recordPath,
+        ...(record.recordSha256 ? { recordSha256: record.recordSha256 } : {}),
+        verdict: record.verdict,
+        ...(record.error ? { error: record.error.message } : {}),
+        ...(record.code?.recordedCommit ? { recordedCommit: record.code.recordedCommit } : {}),
+        ...(record.code?.currentCommit && !record.code.ranAt ? { headCommit: record.code.currentCommit } : {}),
+        ...(record.code?.ranAt ? { ranAt: record.code.ranAt } : {}),
+        inputs: record.inputs.filter((input) => input.kind !== 'code').map((input) => ({ kind: input.kind, path: input.path, sha256: input.recorded, actual: input.actual, status: input.status })),
+        artifacts: record.artifacts.map((artifact) => ({
+            path: artifact.path,
+            ...(artifact.kind ? { kind: artifact.kind } : {}),
+            policy: artifact.policy ?? 'exact',
+            recorded: artifact.recorded,
+            rerun: artifact.actual,
+            status: artifact.status,
+        })),
+        metrics: record.metrics.map((metric) => ({ name: metric.name, recorded: metric.recorded, rerun: metric.rerun, tolerance: metric.tolerance, status: metric.status })),
+        thresholds: record.thresholds.map(({ metric, min, max, value, status }) => ({ metric, min, max, value, status })),
+        ...(environment
+            ? {
+                environment: {
+                    python: environment.python.actual,
+                    platform: environment.platform.actual,
+                    ...(environment.venv ? { venv: environment.venv.key, installer: environment.venv.installer ?? 'pip' } : {}),
+                    ...(packages ? { packagesChanged: packages.changed.length + packages.added.length + packages.removed.length, packagesUnchanged: packages.unchanged } : {}),
+                },
+            }
+            : {}),
+    };
+}
+/** The statement and its predicate (what `actions/attest` takes as `predicate-path`); undefined when nothing was verified. */
+function verificationStatement(report, context) {
+    const records = verifiedRecords(report);
+    const subjects = subjectsOf(records);
+    if (records.length === 0 || subjects.length === 0)
+        return undefined;
+    const verdict = worstVerdict(records.map((record) => record.verdict));
+    const passed = PASSING.has(verdict);
+    const predicate = {
+        verifier: { id: VERIFIER_ID, version: { [TOOL_NAME]: TOOL_VERSION } },
+        timeVerified: report.createdAt,
+        resourceUri: context.resourceUri,
+        policy: context.policy,
+        verificationResult: passed ? 'PASSED' : 'FAILED',
+        // Custom levels (the spec forbids the SLSA_ prefix for them): repro-gate checks reproducibility, not a build track.
+        verifiedLevels: passed ? [verdict === 'reproduced' ? 'REPRO_GATE_REPRODUCED' : 'REPRO_GATE_WITHIN_TOLERANCE'] : ['FAILED'],
+        [PROVENANCE_EXTENSION]: { verdict, records: records.map(recordEvidence) },
+    };
+    const statement = { _type: STATEMENT_TYPE, subject: subjects, predicateType: VSA_PREDICATE_TYPE, predicate };
+    return { statement, predicate, subjects };
+}
+
+;// CONCATENATED MODULE: ./src/attest/write-attestation.ts
+
+
+
+
+
+
+
+
+
+
+/** A folder's files and their sha256, if its directory hash is `dirHash1`; undefined otherwise. */
+async function filesHashingTo(folder, dirHash1) {
+    const files = await listRegularFiles(folder, { regularOnly: true }).catch(() => undefined);
+    if (!files)
+        return undefined;
+    const hashes = await mapInBatches(files, (file) => hashTask({ file: external_node_path_default().join(folder, file) }));
+    return directoryDigest(files, hashes) === dirHash1 ? files.map((file, i) => ({ file, sha256: hashes[i] })) : undefined;
+}
+/** The files of each folder subject, from the kept evidence or the checkout, wherever a copy with the attested digest is. */
+async function folderListings(report, evidenceDir, repoRoot) {
+    const listings = new Map();
+    for (const record of verifiedRecords(report)) {
+        for (const artifact of record.artifacts) {
+            if (artifact.kind !== 'directory' || listings.has(artifact.path))
+                continue;
+            const digest = artifact.status === 'within' && artifact.actual !== null ? artifact.actual : artifact.recorded;
+            for (const candidate of [external_node_path_default().join(evidenceDir, record.name, 'outputs', artifact.path), external_node_path_default().join(repoRoot, artifact.path)]) {
+                const files = await filesHashingTo(candidate, digest);
+                if (files) {
+                    listings.set(artifact.path, files);
+                    break;
+                }
+            }
+        }
+    }
+    return listings;
+}
+/** One record: the record file itself. Several: a `sha256sum` list of them, written beside the statement. */
+async function policyOf(report, evidenceDir) {
+    const records = verifiedRecords(report).filter((record) => record.recordSha256 !== undefined);
+    if (records.length === 1)
+        return { uri: records[0].recordPath, digest: { sha256: records[0].recordSha256 } };
+    if (records.length === 0)
+        return undefined;
+    const text = records.map((record) => checksumLine(record.recordSha256, record.recordPath)).join('');
+    await writeFileAtomic(external_node_path_default().join(evidenceDir, RECORDS_LIST_FILE_NAME), text);
+    return { uri: RECORDS_LIST_FILE_NAME, digest: { sha256: (0,external_node_crypto_namespaceObject.createHash)('sha256').update(text).digest('hex') } };
+}
+/**
+ * Writes the verification statement, its predicate and the subjects' checksums into `evidenceDir`. When no record
+ * was verified, writes nothing and says why in `warnings`: a statement must name what it verified.
+ */
+async function writeAttestation(report, options) {
+    const first = options.recordFiles[0];
+    const folder = external_node_path_default().dirname(external_node_path_default().resolve(first ?? '.'));
+    const gitRoot = await git_findRepoRoot(folder);
+    const repoRoot = gitRoot ?? folder;
+    // The commit whose code ran, when every verified record ran the same one (several at different recorded commits each
+    // name theirs in the extension field).
+    const commits = new Set(verifiedRecords(report).map((record) => record.code?.ranAt ?? record.code?.currentCommit));
+    const commit = commits.size === 1 ? [...commits][0] : undefined;
+    const [uri, policy] = await Promise.all([
+        resourceUri(repoRoot, { isGitRepo: gitRoot !== undefined, commit }),
+        policyOf(report, options.evidenceDir),
+    ]);
+    const built = policy && verificationStatement(report, { resourceUri: uri, policy });
+    if (!built)
+        return { warnings: ['no verification statement was written: no record was verified (each was unaffected, or could not be read)'] };
+    const { text, leftOut } = checksumsText(built.subjects, await folderListings(report, options.evidenceDir, repoRoot));
+    const files = {
+        statement: external_node_path_default().join(options.evidenceDir, STATEMENT_FILE_NAME),
+        predicate: external_node_path_default().join(options.evidenceDir, PREDICATE_FILE_NAME),
+        checksums: external_node_path_default().join(options.evidenceDir, CHECKSUMS_FILE_NAME),
+    };
+    await Promise.all([
+        writeFileAtomic(files.statement, `${JSON.stringify(built.statement, null, 2)}\n`),
+        writeFileAtomic(files.predicate, `${JSON.stringify(built.predicate, null, 2)}\n`),
+        writeFileAtomic(files.checksums, text),
+    ]);
+    const warnings = leftOut.map((name) => `${CHECKSUMS_FILE_NAME} leaves out folder ${name}: neither the kept evidence nor the checkout holds a copy with its attested digest (keep the outputs with --keep-artifacts, or upload-evidence in the action)`);
+    return { ...files, warnings };
 }
 
 ;// CONCATENATED MODULE: ./src/compare/loosening.ts
@@ -32266,9 +32808,20 @@ function variation(name, cores = (0,external_node_os_namespaceObject.availablePa
 
 
 
+
 /** Reruns at once: beyond a few, trainings only fight over the cores. */
 const MAX_JOBS = 64;
 const FETCH_HINT = 'Fetch it first (`git fetch origin <branch>`; in a shallow clone `git fetch --unshallow`), or name a commit this clone has.';
+/** `--at head|recorded`: whether to rerun each record's recorded commit. */
+function atRecordedFlag(at, affected) {
+    if (at === undefined || at === 'head')
+        return false;
+    if (at !== 'recorded')
+        throw new UserError(`--at ${at} must be head or recorded`, 'head reruns the working tree\'s code (the default); recorded reruns the code of each record\'s code.commit.');
+    if (affected)
+        throw new UserError('--at recorded and --affected exclude each other', '--affected decides from what changed since the recorded commit; --at recorded reruns that commit itself, so every record is rerun.');
+    return true;
+}
 async function runVerifyCommand(args, stdout, stderr) {
     const { values, positionals } = parseCommandLine(args, {
         json: { type: 'string' },
@@ -32284,6 +32837,7 @@ async function runVerifyCommand(args, stdout, stderr) {
         affected: { type: 'boolean' },
         all: { type: 'boolean' },
         jobs: { type: 'string' },
+        at: { type: 'string' },
     });
     if (values.affected && values.all)
         throw new UserError('--affected and --all exclude each other', '--affected skips records none of whose inputs changed; --all (the default) reruns every record.');
@@ -32293,6 +32847,7 @@ async function runVerifyCommand(args, stdout, stderr) {
         throw new UserError(`--jobs ${values.jobs} must be a whole number from 1 to ${MAX_JOBS}`, 'Example: --jobs 2 reruns two records at once.');
     }
     checkVerifyRuns(runs);
+    const atRecorded = atRecordedFlag(values.at, values.affected ?? false);
     const vary = values.vary === undefined ? [] : parseVaryList(values.vary).map((name) => variation(name));
     if (positionals.length === 0)
         throw new UserError('verify needs at least one run record', USAGE_HINT);
@@ -32317,15 +32872,21 @@ async function runVerifyCommand(args, stdout, stderr) {
         runs,
         vary,
         affectedOnly: values.affected ?? false,
+        atRecorded,
         changedRecords: changes ? new Set(changes.changed) : undefined,
         hooks: terminalHooks(stderr),
         jobs,
     });
     const report = changes ? withRecordChanges(verified, changes) : verified;
     await writeReports(report, { json: values.json, markdown: values.markdown });
+    const attestation = await writeAttestation(report, { evidenceDir, recordFiles: positionals });
+    for (const warning of attestation.warnings)
+        stderr.write(`warning: ${warning}\n`);
     const color = 'isTTY' in stdout && Boolean(stdout.isTTY) && !process.env.NO_COLOR;
     stdout.write(`${renderTerminal(report, { color })}\n`);
     stderr.write(`Logs and evidence: ${evidenceDir}\n`);
+    if ('statement' in attestation)
+        stderr.write(`Verification statement: ${attestation.statement} (subjects: ${attestation.checksums})\n`);
     const loosened = values['fail-on-loosened'] === true && (report.loosened?.length ?? 0) > 0;
     return loosened ? Math.max(exitCodeFor(report.verdict), ExitCode.Drift) : exitCodeFor(report.verdict);
 }

@@ -9,7 +9,7 @@ import { parseVaryList } from '../rerun/variations/variations.js';
 const BooleanInput = z.enum(['true', 'false']).transform((value) => value === 'true');
 
 const ActionInputsSchema = z.object({
-  mode: z.enum(['verify', 'comment', 'discover']),
+  mode: z.enum(['verify', 'comment', 'discover', 'audit']),
   records: z.array(z.string().min(1)).min(1, 'needs at least one path or glob'),
   reports: z.string(),
   'expect-records': z.array(z.string().min(1)),
@@ -28,6 +28,7 @@ const ActionInputsSchema = z.object({
     .refine((runs) => runs >= 1 && runs <= MAX_RECORD_RUNS, `must be a whole number from 1 to ${MAX_RECORD_RUNS}`),
   vary: z.string(),
   rerun: z.enum(['all', 'affected']),
+  at: z.enum(['head', 'recorded']),
   'working-directory': z.string(),
 });
 
@@ -50,6 +51,7 @@ const DEFAULTS: Record<InputName, string> = {
   runs: '1',
   vary: '',
   rerun: 'all',
+  at: 'head',
   'working-directory': '.',
 };
 
@@ -77,6 +79,7 @@ function rawInputs(): Record<InputName, unknown> {
     runs: read('runs'),
     vary: read('vary'),
     rerun: read('rerun'),
+    at: read('at'),
     'working-directory': read('working-directory'),
   };
 }
@@ -96,6 +99,10 @@ export function readActionInputs(): ActionInputs {
   }
   // The names are checked here, before anything runs: a typo fails the step at once.
   if (result.data.vary) parseVaryList(result.data.vary);
+  const atRecorded = result.data.at === 'recorded' || result.data.mode === 'audit';
+  if (atRecorded && result.data.rerun === 'affected') {
+    throw new UserError('input "rerun: affected" cannot be combined with reruns at the recorded commit (`at: recorded`, or `mode: audit`)', 'An audit reruns every record at its recorded commit: leave "rerun" at `all`.');
+  }
   if (result.data.mode === 'comment' && !result.data.reports) {
     throw new UserError('input "reports" is required when mode is comment', 'Set it to the folder holding the downloaded report.json files.');
   }

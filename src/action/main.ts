@@ -7,6 +7,7 @@ import { parseVaryList, variation } from '../rerun/variations/variations.js';
 import { baseBranchOf, baseCommitOf } from '../baseline/base-branch.js';
 import { downloadBaseline } from '../baseline/download-baseline.js';
 import { REPORT_JSON_NAME, REPORT_MARKDOWN_NAME } from '../constants.js';
+import { writeAttestation } from '../attest/write-attestation.js';
 import { defaultCacheRoot } from '../environment/index.js';
 import { describeError, UserError } from '../errors.js';
 import { discoverRecords } from '../pipeline/discover.js';
@@ -53,22 +54,48 @@ function verifyOptions(inputs: ActionInputs, evidenceDir: string, hooks: Pipelin
     runs: inputs.runs,
     vary: inputs.vary ? parseVaryList(inputs.vary).map((name) => variation(name)) : [],
     affectedOnly: inputs.rerun === 'affected',
+    atRecorded: inputs.at === 'recorded',
     // A record the PR edited is always rerun: its learned hashes could have been edited too.
     changedRecords,
   };
 }
 
-async function verifiedReport(inputs: ActionInputs, evidenceDir: string): Promise<Report> {
+interface Verified {
+  report: Report;
+  /** The record files verified; none when reports were merged. */
+  records: string[];
+}
+
+async function verifiedReport(inputs: ActionInputs, evidenceDir: string): Promise<Verified> {
   // Compared with the base first: a base missing from the clone fails before any training starts.
   const { records, changes } = await recordsWithChanges(inputs.records, github.context.eventName, github.context.payload);
   const hooks = actionsHooks();
   const baselineDir = await preparedBaseline(inputs, hooks);
   const report = await verifyRecords(records, { ...verifyOptions(inputs, evidenceDir, hooks, changes && new Set(changes.changed)), baselineDir });
-  return changes ? withRecordChanges(report, changes) : report;
+  return { report: changes ? withRecordChanges(report, changes) : report, records };
 }
 
-async function mergedReport(inputs: ActionInputs): Promise<Report> {
-  return mergeReportFiles([inputs.reports], inputs['expect-records']);
+/**
+ * `mode: audit`: every record at its recorded commit, in environments rebuilt from scratch: environments drift
+ * without any commit (a yanked package, an index change), and a cached venv would hide exactly that.
+ */
+async function auditedReport(inputs: ActionInputs, evidenceDir: string): Promise<Verified> {
+  const records = await findRecords(inputs.records);
+  const freshCache = await mkdtemp(path.join(process.env.RUNNER_TEMP || tmpdir(), 'repro-gate-audit-venvs-'));
+  const options = { ...verifyOptions(inputs, evidenceDir, actionsHooks(), undefined), cacheRoot: freshCache, remoteCache: undefined, atRecorded: true };
+  return { report: await verifyRecords(records, options), records };
+}
+
+async function mergedReport(inputs: ActionInputs): Promise<Verified> {
+  return { report: await mergeReportFiles([inputs.reports], inputs['expect-records']), records: [] };
+}
+
+/** The verification statement beside the reports (not for merged reports: each verifying job wrote its own). */
+async function attestationOf(verified: Verified, evidenceDir: string): Promise<{ statement: string; predicate: string; checksums: string } | undefined> {
+  if (verified.records.length === 0) return undefined;
+  const written = await writeAttestation(verified.report, { evidenceDir, recordFiles: verified.records });
+  for (const warning of written.warnings) core.warning(warning);
+  return 'statement' in written ? written : undefined;
 }
 
 /**
@@ -111,10 +138,10 @@ export async function run(): Promise<void> {
       await publishMatrix(inputs, evidenceDir);
       return;
     }
-    const report = inputs.mode === 'comment' ? await mergedReport(inputs) : await verifiedReport(inputs, evidenceDir);
+    const verified = inputs.mode === 'comment' ? await mergedReport(inputs) : inputs.mode === 'audit' ? await auditedReport(inputs, evidenceDir) : await verifiedReport(inputs, evidenceDir);
     const files = { json: path.join(evidenceDir, REPORT_JSON_NAME), markdown: path.join(evidenceDir, REPORT_MARKDOWN_NAME) };
-    await writeReports(report, files);
-    await publishReport(report, inputs, { evidenceDir, ...files });
+    await writeReports(verified.report, files);
+    await publishReport(verified.report, inputs, { evidenceDir, ...files, attestation: await attestationOf(verified, evidenceDir) });
   } catch (error) {
     const { message, hint } = describeError(error);
     core.setOutput('verdict', 'error');

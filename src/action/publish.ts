@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as core from '@actions/core';
 import * as github from '@actions/github';
-import { COMMENT_MAX_CHARS, EVIDENCE_ARTIFACT_PREFIX, SUMMARY_MAX_BYTES } from '../constants.js';
+import { AUDIT_ISSUE_TITLE, AUDIT_MARKER_PREFIX, COMMENT_MAX_CHARS, EVIDENCE_ARTIFACT_PREFIX, SUMMARY_MAX_BYTES } from '../constants.js';
+import { syncAuditIssue } from '../publish/audit-issue.js';
 import { annotationsFor, emitAnnotations } from '../publish/annotations.js';
 import { stickyMarker, upsertStickyComment } from '../publish/comment.js';
 import { uploadEvidence } from '../publish/evidence.js';
@@ -17,6 +18,8 @@ interface PublishedFiles {
   evidenceDir: string;
   json: string;
   markdown: string;
+  /** The verification statement and its subjects, when one was written. */
+  attestation?: { statement: string; predicate: string; checksums: string };
 }
 
 /**
@@ -89,21 +92,49 @@ async function publishComment(report: Report, inputs: ActionInputs, fullReportHi
   return result.url;
 }
 
+/** `mode: audit`: the one issue that says which records no longer reproduce at their recorded commit, closed once they do. */
+async function publishAuditIssue(report: Report, inputs: ActionInputs, fullReportHint: string): Promise<string | undefined> {
+  if (!inputs['github-token']) {
+    core.warning('No audit issue: input "github-token" is empty. Leave it at its default (`${{ github.token }}`) with `permissions: issues: write`.');
+    return undefined;
+  }
+  const marker = stickyMarker({ workflow: process.env.GITHUB_WORKFLOW ?? '', job: process.env.GITHUB_JOB ?? '', scope: inputs.records }, AUDIT_MARKER_PREFIX);
+  const server = process.env.GITHUB_SERVER_URL ?? 'https://github.com';
+  const run = `${server}/${github.context.repo.owner}/${github.context.repo.repo}/actions/runs/${github.context.runId}`;
+  const hint = `${fullReportHint} Audit run: ${run}`;
+  const outcome = await syncAuditIssue({
+    octokit: createOctokit(inputs['github-token']),
+    ...github.context.repo,
+    marker,
+    title: AUDIT_ISSUE_TITLE,
+    body: fitMarkdown(report, COMMENT_MAX_CHARS - marker.length - 1, { fullReportHint: hint }),
+    failing: report.verdict === 'drift' || report.verdict === 'error',
+    log: core,
+  });
+  return 'url' in outcome ? outcome.url : undefined;
+}
+
 /** The publish stage: evidence, job summary, annotations, sticky comment, outputs, and the step's result. */
 export async function publishReport(report: Report, inputs: ActionInputs, files: PublishedFiles): Promise<void> {
   // Evidence goes first, so the summary and the comment only point at an artifact that exists.
   const artifactName = evidenceName(report);
-  const uploaded = inputs.mode === 'verify' && inputs['upload-evidence'] && (await uploadEvidence({ name: artifactName, rootDirectory: files.evidenceDir }));
+  const uploaded = inputs.mode !== 'comment' && inputs['upload-evidence'] && (await uploadEvidence({ name: artifactName, rootDirectory: files.evidenceDir }));
   const fullReportHint = `Full report: this run's job summary${uploaded ? ` and the \`${artifactName}\` artifact` : ''}.`;
   const footer = uploaded ? `\n<sub>Evidence (report.json, report.md, rerun logs, produced artifacts): the \`${artifactName}\` artifact of this run.</sub>\n` : '';
   await writeJobSummary(fitBytes(report, SUMMARY_MAX_BYTES - Buffer.byteLength(footer), { fullReportHint }) + footer);
   emitAnnotations(annotationsFor(report));
-  const commentUrl = await publishComment(report, inputs, fullReportHint);
+  const audit = inputs.mode === 'audit';
+  const commentUrl = audit ? undefined : await publishComment(report, inputs, fullReportHint);
+  const issueUrl = audit ? await publishAuditIssue(report, inputs, fullReportHint) : undefined;
   const drifted = report.records.filter((record) => record.verdict === 'drift').map((record) => record.name);
   core.setOutput('verdict', report.verdict);
   core.setOutput('report-json', files.json);
   core.setOutput('report-markdown', files.markdown);
   core.setOutput('comment-url', commentUrl ?? '');
+  core.setOutput('issue-url', issueUrl ?? '');
+  core.setOutput('provenance', files.attestation?.statement ?? '');
+  core.setOutput('predicate', files.attestation?.predicate ?? '');
+  core.setOutput('subject-checksums', files.attestation?.checksums ?? '');
   core.setOutput('drifted', JSON.stringify(drifted));
   if (shouldFail(report.verdict, inputs['fail-on'])) {
     const names = report.records.filter((record) => record.verdict === report.verdict).map((record) => record.name);

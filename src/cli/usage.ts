@@ -37,7 +37,14 @@ Options:
   --jobs N             rerun up to N records at once (default 1: trainings share the cores, their output
                        interleaves, and they are isolated from your tree, not from each other); every
                        record's data is hashed at once whatever N is
+  --at WHERE           head (default): rerun the code of the working tree; recorded: rerun the code of each record's
+                       code.commit (exported outside the working tree) with the data as it is now, as a scheduled
+                       audit does (needs the commit in the clone; a record marked code.dirty is refused)
   -h, --help           show this help
+
+Every verify writes a verification statement into the evidence folder: provenance.json (an in-toto statement
+whose predicate is a SLSA verification summary), predicate.json (the predicate alone) and checksums.txt (the
+subjects in sha256sum format), ready for GitHub artifact attestations (see the README).
 
 Long hashing and copying prints progress after 2 s (a line every 5 s in a log, one updating line in a terminal).
 Hashing uses one thread per core; REPRO_GATE_HASH_THREADS=N sets how many.
@@ -128,7 +135,7 @@ Options (prune):
 /** The overview: one synopsis line per command. */
 export const USAGE = `Usage:
   ${TOOL_NAME} verify <record>... [--json FILE] [--markdown FILE] [--python PATH] [--evidence-dir DIR] [--keep-artifacts] [--base REF [--fail-on-loosened]]
-                     [--runs N] [--vary LIST] [--affected | --all]
+                     [--runs N] [--vary LIST] [--affected | --all] [--jobs N] [--at head|recorded]
   ${TOOL_NAME} record --artifact PATH... [--metrics FILE] [--data PATH[=MANIFEST]...] [--config PATH...]
                      [--requirements FILE [--installer uv] | --lockfile uv.lock [--group G] [--extra E] | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--pass-env NAME...] [--name NAME]
                      [--out run.yaml] [--timeout 60m] [--python PATH] [--runs N [--calibrate-factor K]] [--determinism strict] -- <command...>

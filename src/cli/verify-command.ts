@@ -1,6 +1,7 @@
 import { mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { writeAttestation } from '../attest/write-attestation.js';
 import { ExitCode } from '../constants.js';
 import { defaultCacheRoot } from '../environment/index.js';
 import { UserError } from '../errors.js';
@@ -19,6 +20,14 @@ import { USAGE_HINT } from './usage.js';
 const MAX_JOBS = 64;
 const FETCH_HINT = 'Fetch it first (`git fetch origin <branch>`; in a shallow clone `git fetch --unshallow`), or name a commit this clone has.';
 
+/** `--at head|recorded`: whether to rerun each record's recorded commit. */
+function atRecordedFlag(at: string | undefined, affected: boolean): boolean {
+  if (at === undefined || at === 'head') return false;
+  if (at !== 'recorded') throw new UserError(`--at ${at} must be head or recorded`, 'head reruns the working tree\'s code (the default); recorded reruns the code of each record\'s code.commit.');
+  if (affected) throw new UserError('--at recorded and --affected exclude each other', '--affected decides from what changed since the recorded commit; --at recorded reruns that commit itself, so every record is rerun.');
+  return true;
+}
+
 export async function runVerifyCommand(args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
     json: { type: 'string' },
@@ -34,6 +43,7 @@ export async function runVerifyCommand(args: string[], stdout: NodeJS.WritableSt
     affected: { type: 'boolean' },
     all: { type: 'boolean' },
     jobs: { type: 'string' },
+    at: { type: 'string' },
   });
   if (values.affected && values.all) throw new UserError('--affected and --all exclude each other', '--affected skips records none of whose inputs changed; --all (the default) reruns every record.');
   const runs = numberFlag(values.runs, '--runs');
@@ -42,6 +52,7 @@ export async function runVerifyCommand(args: string[], stdout: NodeJS.WritableSt
     throw new UserError(`--jobs ${values.jobs} must be a whole number from 1 to ${MAX_JOBS}`, 'Example: --jobs 2 reruns two records at once.');
   }
   checkVerifyRuns(runs);
+  const atRecorded = atRecordedFlag(values.at, values.affected ?? false);
   const vary = values.vary === undefined ? [] : parseVaryList(values.vary).map((name) => variation(name));
   if (positionals.length === 0) throw new UserError('verify needs at least one run record', USAGE_HINT);
   if (values.base === '') throw new UserError('--base needs a git ref (a branch, tag or commit)', USAGE_HINT);
@@ -63,15 +74,19 @@ export async function runVerifyCommand(args: string[], stdout: NodeJS.WritableSt
     runs,
     vary,
     affectedOnly: values.affected ?? false,
+    atRecorded,
     changedRecords: changes ? new Set(changes.changed) : undefined,
     hooks: terminalHooks(stderr),
     jobs,
   });
   const report = changes ? withRecordChanges(verified, changes) : verified;
   await writeReports(report, { json: values.json, markdown: values.markdown });
+  const attestation = await writeAttestation(report, { evidenceDir, recordFiles: positionals });
+  for (const warning of attestation.warnings) stderr.write(`warning: ${warning}\n`);
   const color = 'isTTY' in stdout && Boolean(stdout.isTTY) && !process.env.NO_COLOR;
   stdout.write(`${renderTerminal(report, { color })}\n`);
   stderr.write(`Logs and evidence: ${evidenceDir}\n`);
+  if ('statement' in attestation) stderr.write(`Verification statement: ${attestation.statement} (subjects: ${attestation.checksums})\n`);
   const loosened = values['fail-on-loosened'] === true && (report.loosened?.length ?? 0) > 0;
   return loosened ? Math.max(exitCodeFor(report.verdict), ExitCode.Drift) : exitCodeFor(report.verdict);
 }

@@ -12,6 +12,8 @@ import { isInside, type ResolvedPath } from '../record/paths.js';
 export interface CollectedOutputs {
   /** Artifact hashes by repo-relative path; null when the command did not produce it. */
   artifactHashes: Map<string, string | null>;
+  /** The artifacts the rerun produced as folders (repo-relative). */
+  folders: Set<string>;
   /** Flattened metrics, or null when the metrics file was not produced. */
   metrics: Record<string, number> | null;
 }
@@ -52,19 +54,20 @@ async function inspectOutput(realSandboxRoot: string, absolute: string, shown: s
   throw new UserError(`${role} ${shown} is ${fileKind(stats)}, not a regular file`, OUTPUT_HINT);
 }
 
-async function hashArtifact(realSandboxRoot: string, absolute: string, shown: string, folders: Map<string, Promise<string>>): Promise<string | null> {
+async function hashArtifact(realSandboxRoot: string, absolute: string, shown: string, folders: Map<string, Promise<string>>): Promise<{ sha256: string | null; folder?: true }> {
   // The common case first, on a thread: in a folder that is inside the sandbox, a regular file opened without
   // following a link at its path (the open and its fstat are the check). Anything else, a missing folder included,
   // takes the full inspection, which names the problem.
   const inside = await folderInside(realSandboxRoot, absolute, folders).catch(() => undefined);
   if (inside === false) throw outsideFolderError('artifact', shown);
   const outcome = inside ? await hashPool().run({ file: absolute }) : undefined;
-  if (outcome && 'error' in outcome && outcome.error.code === 'ENOENT') return null;
-  if (outcome && 'sha256' in outcome) return outcome.sha256;
+  if (outcome && 'error' in outcome && outcome.error.code === 'ENOENT') return { sha256: null };
+  if (outcome && 'sha256' in outcome) return { sha256: outcome.sha256 };
   const kind = await inspectOutput(realSandboxRoot, absolute, shown, 'artifact', folders);
-  if (kind === 'missing') return null;
+  if (kind === 'missing') return { sha256: null };
   // Never through a link: one swapped in after the check makes the open fail instead.
-  return kind === 'file' ? sha256File(absolute, { noFollow: true }) : sha256Directory(absolute, { regularOnly: true, displayPath: shown });
+  if (kind === 'file') return { sha256: await sha256File(absolute, { noFollow: true }) };
+  return { sha256: await sha256Directory(absolute, { regularOnly: true, displayPath: shown }), folder: true };
 }
 
 async function readMetrics(realSandboxRoot: string, file: string, displayPath: string): Promise<Record<string, number> | null> {
@@ -93,7 +96,11 @@ export async function collectOutputs(
     Promise.all(artifacts.map(async (artifact) => [artifact.repoRelative, await hashArtifact(realSandboxRoot, inSandbox(artifact), artifact.repoRelative, folders)] as const)),
     metricsPath ? readMetrics(realSandboxRoot, inSandbox(metricsPath), metricsPath.repoRelative) : Promise.resolve(null),
   ]);
-  return { artifactHashes: new Map(hashes), metrics };
+  return {
+    artifactHashes: new Map(hashes.map(([repoRelative, hashed]) => [repoRelative, hashed.sha256])),
+    folders: new Set(hashes.filter(([, hashed]) => hashed.folder).map(([repoRelative]) => repoRelative)),
+    metrics,
+  };
 }
 
 /**

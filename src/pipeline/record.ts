@@ -6,7 +6,8 @@ import { LOG_FILE_NAME, MAX_RECORD_RUNS, NUMERIC_HELPER_LOG_NAME, PYPROJECT_NAME
 import { DEFAULT_CALIBRATION_FACTOR, MIN_CALIBRATION_RUNS } from '../compare/calibration/calibrate-metrics.js';
 import { prepareEnvironment, type PreparedEnvironment, type VenvCache } from '../environment/index.js';
 import { UserError } from '../errors.js';
-import { findRepoRoot, hasUncommittedChanges, headCommit, listTrackedFiles } from '../git.js';
+import { findRepoRoot, headCommit, listTrackedFiles } from '../git.js';
+import { uncommittedCode } from '../record/dirty-code.js';
 import { sha256Path } from '../hashing/sha256.js';
 import { withProgress } from './progress.js';
 import { readManifest } from '../inputs/manifest.js';
@@ -418,8 +419,11 @@ async function describeRun(facts: RunFacts): Promise<RunRecord> {
       );
     }
   }
-  if (gitRoot && (await hasUncommittedChanges(repoRoot))) {
-    warnings.push(`the working tree has uncommitted changes, so code.commit (${commit?.slice(0, 12)}) does not fully describe this run; commit them together with the record`);
+  const own = [...facts.artifacts, ...(metrics ? [metrics] : []), ...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])])].map((entry) => entry.repoRelative).concat(recordPath);
+  const uncommitted = gitRoot && commit ? await uncommittedCode(repoRoot, commit, own) : undefined;
+  if (uncommitted && uncommitted.length > 0) {
+    const shown = uncommitted.slice(0, 5).join(', ') + (uncommitted.length > 5 ? ` and ${uncommitted.length - 5} more` : '');
+    warnings.push(`the working tree has uncommitted changes (${shown}), so code.commit (${commit?.slice(0, 12)}) does not hold the code that ran: the record is marked code.dirty, and verify --at recorded (scheduled audits) will refuse it. Commit the code first, then record`);
   }
   warnings.push(...run.warnings, ...run.environmentUse.warnings);
   const record: RunRecord = {
@@ -429,7 +433,7 @@ async function describeRun(facts: RunFacts): Promise<RunRecord> {
     ...(workdir.recordRelative !== '.' ? { workdir: workdir.recordRelative } : {}),
     ...(options.timeout ? { timeout: options.timeout } : {}),
     ...(commit || codeFiles || options.watch?.length
-      ? { code: { ...(commit ? { commit } : {}), ...(codeFiles ?? {}), ...(options.watch?.length ? { watch: options.watch } : {}) } }
+      ? { code: { ...(commit ? { commit } : {}), ...(uncommitted?.length ? { dirty: true } : {}), ...(codeFiles ?? {}), ...(options.watch?.length ? { watch: options.watch } : {}) } }
       : {}),
     environment: {
       ...(environment.python ? { python: environment.python } : {}),

@@ -27,6 +27,8 @@ export type StageRunner = <T>(stage: StageTiming['stage'], run: () => Promise<T>
 
 export interface SandboxedRunRequest {
   repoRoot: string;
+  /** `verify --at recorded`: the recorded commit's files, the copy's code (the data still comes from `repoRoot`). */
+  codeRoot?: string;
   isGitRepo: boolean;
   command: string;
   /** Repo-relative folder the command runs in, and the record's line for it (errors point there). */
@@ -136,6 +138,7 @@ export function createRunSandbox(request: SandboxedRunRequest): Promise<Sandbox>
   return request.stage('sandbox', () =>
     createSandbox({
       repoRoot: request.repoRoot,
+      codeRoot: request.codeRoot,
       isGitRepo: request.isGitRepo,
       extraPaths: request.copyPaths,
       clearPaths: request.outputs,

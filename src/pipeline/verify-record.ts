@@ -22,7 +22,9 @@ import { configDiff } from '../inputs/config-diff.js';
 import { type LoadedRecord, lockfileFiles, loadRecord, type RecordPaths } from '../record/load.js';
 import type { Measurement } from '../record/measurement.js';
 import { updateRecordText } from '../record/update-document.js';
-import { type InputCheck, type RecordError, type RecordReport, REPORT_TEXT_MAX, type RunReport, type StageTiming } from '../report/schema.js';
+import { uncommittedCode } from '../record/dirty-code.js';
+import { exportRecordedCommit, type RecordedCommitTree } from './recorded-commit.js';
+import { type CodeReport, type InputCheck, type RecordError, type RecordReport, REPORT_TEXT_MAX, type RunReport, type StageTiming } from '../report/schema.js';
 import { unifiedDiff } from '../report/text-diff.js';
 import { keepEnds, keepStart } from '../report/truncate.js';
 import { parseDuration } from '../rerun/index.js';
@@ -75,6 +77,8 @@ export interface VerifyOptions {
    * at once with the others', and its sandbox, environment, rerun and compare stages run in a slot.
    */
   rerunSlots?: RerunSlots;
+  /** `verify --at recorded`: the code of the record's `code.commit` runs, with the data as it is now. */
+  atRecorded?: boolean;
 }
 
 /** A verification, plus what its rerun measured: what `record --update` writes. */
@@ -118,18 +122,18 @@ async function environmentOutsideRecord(loaded: LoadedRecord): Promise<string | 
   return undefined;
 }
 
+/** The run's own files: the record, its outputs and its data (with manifests), committed after the run or kept outside git. */
+function runOwnFiles(loaded: LoadedRecord): string[] {
+  const { paths } = loaded;
+  const files = [...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...paths.artifacts, ...(paths.metrics ? [paths.metrics] : [])];
+  return [...files.map((file) => file.repoRelative), loaded.recordPath];
+}
+
 /** What is not a learned input: the declared inputs (checked on their own), the outputs and the record itself. */
 function declaredAndOwn(loaded: LoadedRecord): string[] {
   const { paths } = loaded;
-  const files = [
-    ...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]),
-    ...paths.config,
-    ...(paths.requirements ? [paths.requirements] : []),
-    ...(paths.lockfile ? [paths.lockfile.lock] : []),
-    ...paths.artifacts,
-    ...(paths.metrics ? [paths.metrics] : []),
-  ];
-  return [...files.map((file) => file.repoRelative), loaded.recordPath];
+  const declared = [...paths.config, ...(paths.requirements ? [paths.requirements] : []), ...(paths.lockfile ? [paths.lockfile.lock] : [])];
+  return [...declared.map((file) => file.repoRelative), ...runOwnFiles(loaded)];
 }
 
 /** `verify --runs N` (and the action's `runs` input): 1 to MAX_RECORD_RUNS; 2 already tells real drift from nondeterminism. */
@@ -191,6 +195,8 @@ class RecordVerification {
   private firstRun?: RunOutcome;
   /** `verify --affected` found nothing the record reads changed: not rerun. */
   private unaffected = false;
+  /** `verify --at recorded`: the full hash of the commit whose code ran. */
+  private ranAt?: string;
 
   constructor(
     private readonly recordFile: string,
@@ -220,6 +226,7 @@ class RecordVerification {
       this.result.loaded = loaded;
       this.report.name = loaded.record.name;
       this.report.recordPath = loaded.recordPath;
+      this.report.recordSha256 = loaded.sha256;
       await this.verifyLoaded(loaded);
     } catch (error) {
       this.report.error = toRecordError(error);
@@ -232,20 +239,42 @@ class RecordVerification {
   }
 
   private async verifyLoaded(loaded: LoadedRecord): Promise<void> {
+    if (!this.options.atRecorded) return this.verifyCode(loaded);
+    const atCommit = async () => {
+      const tree = await this.stage('sandbox', () => exportRecordedCommit(loaded));
+      this.ranAt = tree.commit;
+      try {
+        await this.verifyCode(tree.loaded, tree);
+      } finally {
+        await tree.dispose();
+      }
+    };
+    // The whole check takes the record's turn: its exported code must never sit where another record's command runs.
+    await (this.options.rerunSlots ? this.options.rerunSlots.run(atCommit) : atCommit());
+  }
+
+  /** The code report at the recorded commit: nothing changed, by construction. */
+  private async recordedCodeReport(loaded: LoadedRecord, tree: RecordedCommitTree): Promise<CodeReport> {
+    return { recordedCommit: loaded.record.code?.commit, currentCommit: await headCommit(loaded.repoRoot), ranAt: tree.commit, changedFiles: [], changedFilesTotal: 0 };
+  }
+
+  /** Verifies the record with its code from the working tree, or from `tree` (the recorded commit's files). */
+  private async verifyCode(loaded: LoadedRecord, tree?: RecordedCommitTree): Promise<void> {
     // One `git diff` against the record's commit serves the code report, the watched globs and the new-file check.
     const commit = loaded.record.code?.commit;
-    const changes = loaded.isGitRepo && commit ? rawChangesSince(loaded.repoRoot, commit) : Promise.resolve(undefined);
-    const request = this.runRequest(loaded);
+    const changes = loaded.isGitRepo && commit && !tree ? rawChangesSince(loaded.repoRoot, commit) : Promise.resolve(undefined);
+    const request = this.runRequest(loaded, tree?.root);
     // The data is hashed as it is copied into the sandbox, each file read once, unless the decision whether to rerun
     // at all comes first (--affected), or other records are verified at once: the data is then hashed where it is,
     // and its copy, made when this record's turn to rerun comes, checked against that. A sandbox is never made while
     // another record's command runs, which could reach into it.
-    const hashInPlace = this.options.affectedOnly || this.options.decideOnly || this.options.rerunSlots !== undefined;
+    const slots = tree ? undefined : this.options.rerunSlots;
+    const hashInPlace = this.options.affectedOnly || this.options.decideOnly || slots !== undefined;
     const staged = hashInPlace ? undefined : await createRunSandbox(request);
     let handedOver = false;
     try {
       const [code, [inputs, codeFiles]] = await Promise.all([
-        codeReport(loaded, changes),
+        tree ? this.recordedCodeReport(loaded, tree) : codeReport(loaded, changes),
         this.stage('inputs', () => Promise.all([checkInputs(loaded, staged?.hashes), checkCodeFiles(loaded)])),
       ]);
       this.report.code = code && codeFiles ? { ...code, learnedFiles: codeFiles.total } : code;
@@ -272,7 +301,7 @@ class RecordVerification {
           await run.dispose();
         }
       };
-      await (this.options.rerunSlots ? this.options.rerunSlots.run(rerun) : rerun());
+      await (slots ? slots.run(rerun) : rerun());
     } finally {
       if (!handedOver) await staged?.dispose();
     }
@@ -318,17 +347,19 @@ class RecordVerification {
     };
   }
 
-  /** How the record's command runs: its sandbox, data, environment, seeds and limits. */
-  private runRequest(loaded: LoadedRecord): SandboxedRunRequest {
+  /** How the record's command runs: its sandbox, data, environment, seeds and limits; `codeRoot`: the code's files (at the recorded commit). */
+  private runRequest(loaded: LoadedRecord, codeRoot?: string): SandboxedRunRequest {
     const { record, paths } = loaded;
     const outputs = [...paths.artifacts, ...(paths.metrics ? [paths.metrics] : [])].map((p) => p.repoRelative);
     return {
       repoRoot: loaded.repoRoot,
+      codeRoot,
       isGitRepo: loaded.isGitRepo,
       command: record.command,
       workdir: paths.workdir.repoRelative,
       workdirLine: loaded.lineOf(['workdir']),
-      copyPaths: [...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...lockfileFiles(paths.lockfile)].map((p) => p.repoRelative),
+      // At the recorded commit, a uv project's lock is the commit's, like all its code.
+      copyPaths: [...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...(codeRoot ? [] : lockfileFiles(paths.lockfile))].map((p) => p.repoRelative),
       hashedPaths: paths.data.map((entry) => entry.data.repoRelative),
       outputs,
       prepareEnvironment: this.prepareWith(loaded, this.stage),
@@ -451,6 +482,7 @@ class RecordVerification {
       committed,
       numeric.checks,
     );
+    for (const check of this.report.artifacts) if (collected.folders.has(check.path)) check.kind = 'directory';
     this.report.metrics = compareMetrics({
       recorded: record.metrics?.values ?? {},
       rerun: collected.metrics,
@@ -557,10 +589,20 @@ class RecordVerification {
       python: environment.python ? report.python.actual : ran?.version,
       platform: environment.python ? report.platform.actual : ran?.platform,
       machine: run.machine,
-      commit: loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined,
+      ...(await this.measuredCommit(loaded)),
       // An incomplete set is not written, and an older one is dropped: the record is then always rerun.
       learned: await learnedSet(loaded.record.command, run.root, run.trace, { repoRoot: loaded.repoRoot, excluded: declaredAndOwn(loaded), uvProject: loaded.paths.lockfile !== undefined }).then((learned) => ('set' in learned ? learned.set : null)),
     };
+  }
+
+  /** The commit a re-recording names, and whether the working tree differs from it besides the run's own files. */
+  private async measuredCommit(loaded: LoadedRecord): Promise<Pick<Measurement, 'commit' | 'dirty'>> {
+    // At the recorded commit, that commit's code is what ran.
+    if (this.ranAt) return { commit: this.ranAt, dirty: false };
+    const commit = loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined;
+    if (!commit) return {};
+    const uncommitted = await uncommittedCode(loaded.repoRoot, commit, runOwnFiles(loaded));
+    return { commit, dirty: uncommitted === undefined ? undefined : uncommitted.length > 0 };
   }
 
   /** On drift: the record this rerun implies, written to the evidence, and its diff in the report. */

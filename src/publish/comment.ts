@@ -1,23 +1,14 @@
 import { createHash } from 'node:crypto';
 import { COMMENT_MARKER_PREFIX } from '../constants.js';
 import type { GitHubClient } from './octokit.js';
+import { type Author, type CommentLog, isAuthor, tokenAuthor, warnFailedWrite } from './token-author.js';
 
 // One sticky comment per workflow job and record set: found by its hidden marker among the token user's
 // comments (all pages), updated in place. Modelled on actions/dependency-review-action's comment-pr.ts.
 
-/**
- * Whose comments can be ours. `GET /user` names a personal token's user; it is refused to installation tokens
- * (the workflow's GITHUB_TOKEN, GitHub Apps), which comment as a bot: then any bot's comment that starts with our marker.
- */
-type Author = { login: string } | { anyBot: true };
-
 const PERMISSION_HINT =
   'Give the job `permissions: pull-requests: write`. Pull requests from forks only get a read-only token: use the fork-safe flow (docs/fork-prs.md).';
 
-export interface CommentLog {
-  info(message: string): void;
-  warning(message: string): void;
-}
 
 export interface StickyCommentRequest {
   octokit: GitHubClient;
@@ -31,36 +22,24 @@ export interface StickyCommentRequest {
   log: CommentLog;
 }
 
-/** Identifies the job and what it checks where, so jobs (or matrix legs) never overwrite each other's comment. */
-export function stickyMarker(identity: { workflow: string; job: string; scope: string[] }): string {
+/**
+ * Identifies the job and what it checks where, so jobs (or matrix legs) never overwrite each other's comment (or
+ * audit issue: `prefix`).
+ */
+export function stickyMarker(identity: { workflow: string; job: string; scope: string[] }, prefix = COMMENT_MARKER_PREFIX): string {
   const digest = createHash('sha256')
     .update(JSON.stringify([identity.workflow, identity.job, [...identity.scope].sort()]))
     .digest('hex')
     .slice(0, 16);
-  return `${COMMENT_MARKER_PREFIX}:${digest} -->`;
-}
-
-function httpStatus(error: unknown): number | undefined {
-  const status = (error as { status?: unknown }).status;
-  return typeof status === 'number' ? status : undefined;
-}
-
-async function tokenAuthor(octokit: GitHubClient): Promise<Author> {
-  try {
-    return { login: (await octokit.rest.users.getAuthenticated()).data.login };
-  } catch (error) {
-    if (httpStatus(error) === 403) return { anyBot: true };
-    throw error;
-  }
+  return `${prefix}:${digest} -->`;
 }
 
 async function findSticky(request: StickyCommentRequest, author: Author): Promise<number | undefined> {
   const { octokit, owner, repo, issueNumber, marker } = request;
-  const isAuthor = (user: { login: string; type: string } | null | undefined) => ('login' in author ? user?.login === author.login : user?.type === 'Bot');
   const pages = octokit.paginate.iterator(octokit.rest.issues.listComments, { owner, repo, issue_number: issueNumber, per_page: 100 });
   for await (const page of pages) {
     // Ours starts with the marker. A quote, or a log line that prints a marker, sits further in and never matches.
-    const found = page.data.find((comment) => isAuthor(comment.user) && comment.body?.startsWith(`${marker}\n`));
+    const found = page.data.find((comment) => isAuthor(author, comment.user) && comment.body?.startsWith(`${marker}\n`));
     if (found) return found.id;
   }
   return undefined;
@@ -85,13 +64,7 @@ export async function upsertStickyComment(request: StickyCommentRequest): Promis
     log.info(`Posted the repro-gate comment: ${data.html_url}`);
     return { url: data.html_url };
   } catch (error) {
-    const status = httpStatus(error);
-    const reason = (error as Error).message;
-    if (status === 403 || status === 404) {
-      log.warning(`Could not write the PR comment on #${issueNumber} (HTTP ${status}: ${reason}). ${PERMISSION_HINT}`);
-    } else {
-      log.warning(`Could not write the PR comment on #${issueNumber}${status ? ` (HTTP ${status})` : ''}: ${reason}`);
-    }
+    warnFailedWrite(log, `the PR comment on #${issueNumber}`, error, PERMISSION_HINT);
     return {};
   }
 }

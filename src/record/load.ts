@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
 import { findRepoRoot } from '../git.js';
 import { type FieldPath, formatFieldPath, type ParsedSource, parseSource } from './locate.js';
 import { type ResolvedPath, resolveInside } from './paths.js';
-import { readRecordText } from './read-text.js';
+import { readRecordFile } from './read-text.js';
 import { type RunRecord, RunRecordSchema } from './schema.js';
 
 export interface LoadedRecord {
@@ -20,6 +20,8 @@ export interface LoadedRecord {
   isGitRepo: boolean;
   /** The record file relative to the repository root, with `/` (how reports and annotations name it). */
   recordPath: string;
+  /** The sha256 of the record file's bytes. */
+  sha256: string;
   paths: RecordPaths;
   lineOf(path: FieldPath): number | undefined;
 }
@@ -138,7 +140,7 @@ async function resolvePaths(
 /** Reads, validates and resolves a run record. Every problem is a UserError naming the field and line. */
 export async function loadRecord(recordFile: string): Promise<LoadedRecord> {
   const file = path.resolve(recordFile);
-  const text = await readRecordText(file, recordFile);
+  const { text, sha256 } = await readRecordFile(file, recordFile);
   const parsed = parseSource(text);
   if ('problem' in parsed) {
     throw new UserError(parsed.problem.message, parsed.problem.hint, { file: recordFile, line: parsed.problem.line });
@@ -158,6 +160,7 @@ export async function loadRecord(recordFile: string): Promise<LoadedRecord> {
     repoRoot,
     isGitRepo: gitRoot !== undefined,
     recordPath: path.relative(repoRoot, path.join(dir, path.basename(file))).split(path.sep).join('/'),
+    sha256,
     paths,
     lineOf: parsed.source.lineOf,
   };

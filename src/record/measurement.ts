@@ -24,6 +24,8 @@ export interface Measurement {
   /** The rerun's hardware and native libraries. */
   machine?: MachineFingerprint;
   commit?: string;
+  /** Whether the working tree differed from `commit` besides the run's own files (`code.dirty`); undefined outside git. */
+  dirty?: boolean;
   /** What the rerun read (`code.files`, `code.listed`); null when the probe could not see it all (any older set is removed). */
   learned?: LearnedSet | null;
   /** `record --update --runs N`: the calibrated tolerances, rewriting earlier calibrated ones (metrics then hold the medians). */

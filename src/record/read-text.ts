@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { RECORD_MAX_BYTES } from '../constants.js';
 import { formatSize } from '../environment/cache/size-notation.js';
 import { UserError } from '../errors.js';
@@ -46,6 +47,11 @@ function lineAtOffset(bytes: Uint8Array, offset: number): number {
  * UTF-8 (a record in another encoding would otherwise load with replacement characters in its names and commands).
  */
 export async function readRecordText(file: string, displayPath: string): Promise<string> {
+  return (await readRecordFile(file, displayPath)).text;
+}
+
+/** The record file's text, and the sha256 of its bytes (what a verification statement names as its policy). */
+export async function readRecordFile(file: string, displayPath: string): Promise<{ text: string; sha256: string }> {
   let bytes: Buffer;
   try {
     bytes = await readFileWithin(file, RECORD_MAX_BYTES);
@@ -63,7 +69,7 @@ export async function readRecordText(file: string, displayPath: string): Promise
     throw new UserError('run record not found or not readable', 'Pass the path of a run.yaml, or create one with `repro-gate record`.', { file: displayPath });
   }
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes), sha256: createHash('sha256').update(bytes).digest('hex') };
   } catch {
     const offset = firstInvalidUtf8Offset(bytes);
     const line = lineAtOffset(bytes, offset);

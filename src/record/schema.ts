@@ -19,7 +19,12 @@ export const RelativePath = z
   .min(1, 'must not be empty')
   .describe('Path relative to the folder that holds the record; must stay inside the repository.');
 
-export const RecordName = z.string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+').max(100);
+export const RecordName = z
+  .string()
+  .regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+')
+  .max(100)
+  // The name is a folder of the evidence: `..` would write beside it.
+  .refine((name) => name !== '.' && name !== '..', 'must not be . or ..');
 
 const DURATION_PATTERN = /^\d+(\.\d+)?(s|m|h)$/;
 
@@ -235,6 +240,10 @@ export const RunRecordSchema = z
     code: z
       .object({
         commit: z.string().regex(/^[0-9a-f]{7,64}$/, 'must be a git commit hash').optional(),
+        dirty: z
+          .boolean()
+          .optional()
+          .describe('Written by record: true when the working tree differed from code.commit (besides the record, its outputs and data), so the code that ran is not the commit\'s. verify --at recorded refuses such a record.'),
         files: z
           .array(HashedFile)
           .max(MAX_CODE_FILES, `must list at most ${MAX_CODE_FILES} files`)

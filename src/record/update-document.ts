@@ -101,6 +101,8 @@ export function updateRecordText(text: string, measured: Measurement, warnings: 
   if (measured.platform) doc.setIn(['environment', 'platform'], measured.platform);
   if (measured.machine) setMachine(doc, measured.machine);
   if (measured.commit) doc.setIn(['code', 'commit'], measured.commit);
+  if (measured.dirty) doc.setIn(['code', 'dirty'], true);
+  else if (measured.dirty === false && doc.hasIn(['code', 'dirty'])) doc.deleteIn(['code', 'dirty']);
   if (measured.learned) setLearnedSet(doc, measured.learned);
   else if (measured.learned === null) for (const key of ['files', 'listed']) if (doc.hasIn(['code', key])) doc.deleteIn(['code', key]);
   if (measured.calibration) warnings.push(...writeCalibration(doc, measured.calibration, measured.metrics ?? {}));

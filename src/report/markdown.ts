@@ -231,7 +231,8 @@ function errorSection(record: RecordReport): string | undefined {
 
 function stagesLine(record: RecordReport): string | undefined {
   if (record.stages.length === 0) return undefined;
-  return `<sub>${esc(record.recordPath)} · ${record.stages.map((stage) => `${stage.stage} ${formatDuration(stage.durationMs)}`).join(' · ')}</sub>`;
+  const ranAt = record.code?.ranAt ? ` · code of the recorded commit ${shortHash(record.code.ranAt)}` : '';
+  return `<sub>${esc(record.recordPath)}${ranAt} · ${record.stages.map((stage) => `${stage.stage} ${formatDuration(stage.durationMs)}`).join(' · ')}</sub>`;
 }
 
 function recordSection(record: RecordReport, options: RenderOptions): string {

@@ -218,6 +218,8 @@ export const ArtifactCheckSchema = z
     status: z.enum(['identical', 'within', 'differs', 'missing']),
     /** `report`: the record shows this artifact's changes but never gates on them (a plot, a log). `numeric`: compared tensor by tensor. */
     policy: z.enum(['exact', 'numeric', 'report']).optional(),
+    /** `directory`: the rerun produced a folder, hashed like `sha256sum` over its sorted files (in-toto's dirHash1). */
+    kind: z.literal('directory').optional(),
     numeric: NumericCheckSchema.optional(),
     line: Line.optional(),
     /** The same path in the checkout (committed, or restored from LFS or DVC) against the recorded sha256. */
@@ -253,6 +255,8 @@ export const CodeReportSchema = z
   .object({
     recordedCommit: Text.optional(),
     currentCommit: Text.optional(),
+    /** `verify --at recorded`: the commit whose code ran (the recorded one), instead of the working tree. */
+    ranAt: Text.optional(),
     /** Files changed between the recorded commit and the working tree; null when the recorded commit is not available (shallow clone). */
     /** The record's working folder, repo-relative; files changed under it are listed first. */
     scope: Text.optional(),
@@ -317,6 +321,8 @@ export const RecordReportSchema = z
     name: Text,
     /** The record file, relative to the repository root. */
     recordPath: Text,
+    /** The sha256 of the record file as verified (absent when it could not be read). */
+    recordSha256: Hash.optional(),
     verdict: VerdictSchema,
     error: RecordErrorSchema.optional(),
     code: CodeReportSchema.optional(),

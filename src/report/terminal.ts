@@ -28,6 +28,7 @@ function columns(rows: string[][]): string[] {
 function recordLines(record: RecordReport, paint: (verdict: Verdict, text: string) => string): string[] {
   const q = sanitizeTerminal;
   const lines = [`${paint(record.verdict, `${MARK[record.verdict]} ${q(record.name)}: ${VERDICT_LABEL[record.verdict]}${driftKindLabel(record)}`)}  (${q(record.recordPath)})`, `  ${explainRecord(record, q)}`];
+  if (record.code?.ranAt) lines.push(`  ran the code of the recorded commit ${q(record.code.ranAt)}`);
   const drift = driftSentence(record, q);
   if (drift) lines.push(`  ${drift}`);
   if (record.drift?.kind === 'nondeterministic' && record.drift.varying.length > 0) {

@@ -5,7 +5,7 @@ import { UserError } from '../errors.js';
 import { listTrackedFiles, listWorkingTreeFiles } from '../git.js';
 import { directoryDigest, digestOf, listRegularFiles, sha256Path } from '../hashing/sha256.js';
 import { hashPool } from '../hashing/pool/hash-pool.js';
-import { isInside } from '../record/paths.js';
+import { isInside, isUnderAny } from '../record/paths.js';
 
 export interface SandboxOptions {
   repoRoot: string;
@@ -25,6 +25,11 @@ export interface SandboxOptions {
    * exactly the bytes the command gets. One that is a link is hashed where it leads.
    */
   hashedPaths?: string[];
+  /**
+   * `verify --at recorded`: a folder holding the files of the recorded commit (exported outside the working tree).
+   * The copy's code comes from there, and only the extra paths (the data) from `repoRoot`.
+   */
+  codeRoot?: string;
 }
 
 export interface Sandbox {
@@ -62,9 +67,16 @@ async function allFilesUnder(dir: string, prefix = ''): Promise<string[]> {
     .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)));
 }
 
-/** What the copy holds besides the hashed inputs (listed apart): the working tree, and the other extra paths. */
-async function filesOf(options: SandboxOptions, hashedInputs: ReadonlyMap<string, string[]>): Promise<string[]> {
-  const base = options.isGitRepo ? await listWorkingTreeFiles(options.repoRoot) : await allFilesUnder(options.repoRoot);
+/**
+ * What the copy holds besides the hashed inputs (listed apart): the code (the working tree, or the recorded commit's
+ * files), and the other extra paths, which come from the repository.
+ */
+async function filesOf(options: SandboxOptions, hashedInputs: ReadonlyMap<string, string[]>): Promise<{ code: string[]; extra: string[] }> {
+  const code = options.codeRoot
+    ? (await allFilesUnder(options.codeRoot)).filter((file) => !isUnderAny(file.split(path.sep).join('/'), options.extraPaths))
+    : options.isGitRepo
+      ? await listWorkingTreeFiles(options.repoRoot)
+      : await allFilesUnder(options.repoRoot);
   const extra = await Promise.all(
     options.extraPaths.filter((relative) => !hashedInputs.has(relative)).map(async (relative) => {
       const stats = await lstat(path.join(options.repoRoot, relative)).catch(() => undefined);
@@ -72,7 +84,8 @@ async function filesOf(options: SandboxOptions, hashedInputs: ReadonlyMap<string
       return stats.isDirectory() ? allFilesUnder(options.repoRoot, relative) : [relative];
     }),
   );
-  return [...new Set([...base, ...extra.flat()])];
+  const extraFiles = new Set(extra.flat());
+  return { code: code.filter((file) => !extraFiles.has(file)), extra: [...extraFiles] };
 }
 
 /**
@@ -96,10 +109,10 @@ interface CopyState {
 }
 
 /** A link of the repository, re-pointed into the copy; left out (and listed) when it leads outside the repository. */
-async function copyLink(options: SandboxOptions, root: string, file: string, copy: CopyState): Promise<void> {
+async function copyLink(sourceRoot: string, root: string, file: string, copy: CopyState): Promise<void> {
   const to = path.join(root, file);
   await mkdir(path.dirname(to), { recursive: true });
-  const target = await linkTargetInCopy(options.repoRoot, file);
+  const target = await linkTargetInCopy(sourceRoot, file);
   if (target === undefined) copy.omitted.push(file.split(path.sep).join('/'));
   else {
     await symlink(target, to);
@@ -108,12 +121,12 @@ async function copyLink(options: SandboxOptions, root: string, file: string, cop
 }
 
 /** A file whose path in the copy passes through a copied link: checked to stay inside, copied here (a rare case). */
-async function copyUnderLink(options: SandboxOptions, root: string, file: string): Promise<void> {
+async function copyUnderLink(sourceRoot: string, root: string, file: string): Promise<void> {
   const to = path.join(root, file);
   await mkdir(path.dirname(to), { recursive: true });
   await assertInsideSandbox(root, to);
-  const stats = await lstat(path.join(options.repoRoot, file)).catch(() => undefined);
-  if (stats?.isFile()) await copyFile(path.join(options.repoRoot, file), to, constants.COPYFILE_FICLONE);
+  const stats = await lstat(path.join(sourceRoot, file)).catch(() => undefined);
+  if (stats?.isFile()) await copyFile(path.join(sourceRoot, file), to, constants.COPYFILE_FICLONE);
 }
 
 /** The files of each hashed input that is a real file or folder (links are hashed where they lead, after the copy). */
@@ -136,7 +149,7 @@ async function hashedFiles(options: SandboxOptions): Promise<Map<string, string[
  * inputs to hash are read once, hashed and written in the same pass. Never a hardlink or a link to the user's
  * file: the command could write through it into the working tree. Returns each file's digest (hashed ones).
  */
-async function copyFiles(options: SandboxOptions, root: string, files: string[], hashed: ReadonlySet<string>): Promise<Map<string, string>> {
+async function copyFiles(sourceOf: (file: string) => string, root: string, files: string[], hashed: ReadonlySet<string>): Promise<Map<string, string>> {
   const folders = [...new Set(files.map((file) => path.dirname(file)))].sort();
   for (const folder of folders) await mkdir(path.join(root, folder), { recursive: true });
   const pool = hashPool();
@@ -146,7 +159,7 @@ async function copyFiles(options: SandboxOptions, root: string, files: string[],
   const settled: PromiseSettledResult<void>[] = [];
   for (let start = 0; start < files.length; start += COPIES_IN_FLIGHT) {
     settled.push(...(await Promise.allSettled(files.slice(start, start + COPIES_IN_FLIGHT).map(async (file) => {
-      const from = path.join(options.repoRoot, file);
+      const from = path.join(sourceOf(file), file);
       const toHash = hashed.has(file);
       const outcome = await pool.run({ file: from, copyTo: path.join(root, file), copyOnly: !toHash });
       if (toHash) digests.set(file, digestOf(outcome, file.split(path.sep).join('/')));
@@ -179,8 +192,7 @@ async function inputDigests(options: SandboxOptions, inputs: Map<string, string[
   return hashes;
 }
 
-async function clearOutputs(root: string, options: SandboxOptions): Promise<void> {
-  const tracked = options.isGitRepo ? new Set(await listTrackedFiles(options.repoRoot)) : new Set<string>();
+async function clearOutputs(root: string, options: SandboxOptions, tracked: ReadonlySet<string>): Promise<void> {
   for (const relative of options.clearPaths) {
     const target = path.join(root, relative);
     const stats = await lstat(target).catch(() => undefined);
@@ -212,19 +224,26 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     await Promise.all([root, home, tmp].map((dir) => mkdir(dir, { recursive: true })));
     const inputs = await hashedFiles(options);
     const inputFiles = new Set([...inputs.values()].flat());
+    const listed = await filesOf(options, inputs);
     // The hashed inputs' files were listed as regular files: only the others can be links.
-    const others = (await filesOf(options, inputs)).filter((file) => !inputFiles.has(file));
-    const isLink = await Promise.all(others.map((file) => lstat(path.join(options.repoRoot, file)).then((stats) => stats.isSymbolicLink(), () => false)));
+    const code = listed.code.filter((file) => !inputFiles.has(file));
+    const codeRoot = options.codeRoot ?? options.repoRoot;
+    const codeFiles = new Set(code);
+    const sourceOf = (file: string) => (codeFiles.has(file) ? codeRoot : options.repoRoot);
+    const others = [...code, ...listed.extra];
+    const isLink = await Promise.all(others.map((file) => lstat(path.join(sourceOf(file), file)).then((stats) => stats.isSymbolicLink(), () => false)));
     // Links first, so a file reached through one lands where the link leads in the copy, never in a folder of the same name.
-    for (const file of others.filter((_, i) => isLink[i])) await copyLink(options, root, file, copy);
+    for (const file of others.filter((_, i) => isLink[i])) await copyLink(sourceOf(file), root, file, copy);
     // Only a path under a link of the copy can lead elsewhere; every other parent is a folder created here.
     const links = [...copy.links];
     const underLink = (file: string) => links.some((link) => file.startsWith(`${link}${path.sep}`));
     const files = [...others.filter((_, i) => !isLink[i]), ...inputFiles];
-    const digests = await copyFiles(options, root, files.filter((file) => !underLink(file)), inputFiles);
-    for (const file of files.filter(underLink)) await copyUnderLink(options, root, file);
+    const digests = await copyFiles(sourceOf, root, files.filter((file) => !underLink(file)), inputFiles);
+    for (const file of files.filter(underLink)) await copyUnderLink(sourceOf(file), root, file);
     const hashes = await inputDigests(options, inputs, digests);
-    await clearOutputs(root, options);
+    // At the recorded commit, every file of the export was committed there.
+    const tracked = options.codeRoot ? codeFiles : options.isGitRepo ? new Set(await listTrackedFiles(options.repoRoot)) : new Set<string>();
+    await clearOutputs(root, options, tracked);
     return { root, home, tmp, omittedLinks: copy.omitted, hashes, dispose };
   } catch (error) {
     await dispose();

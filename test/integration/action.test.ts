@@ -76,7 +76,7 @@ const prComments = () => standin.comments(OWNER, REPO, prNumber);
 const newRepo = () => createRecordedRepo({ cacheRoot });
 
 describe('the bundled action', () => {
-  it('reproduces: exit 0, one sticky comment, summary, outputs, cache and evidence; a re-run updates the same comment', async () => {
+  it('reproduces: exit 0, one sticky comment, summary, outputs, cache and evidence; a re-run updates the same comment, and an empty runner restores the venv from the cache service', async () => {
     await startWithEmptyCache();
     const repo = await newRepo();
     const first = await action(repo);
@@ -99,7 +99,11 @@ describe('the bundled action', () => {
     // The venv was saved to the cache service, and the evidence uploaded as a zip holding report.json.
     expect([...standin.caches.keys()].some((key) => key.startsWith('repro-gate-venv-'))).toBe(true);
     expect(standin.artifacts).toHaveLength(1);
-    for (const entry of ['report.json', 'report.md', 'linear/rerun.log', 'linear/outputs/out/model.json']) {
+    // The verification statement is in the evidence too, and its paths are outputs.
+    expect(JSON.parse(readFileSync(first.outputs.provenance!, 'utf8')).predicate.verificationResult).toBe('PASSED');
+    expect(readFileSync(first.outputs['subject-checksums']!, 'utf8')).toMatch(/^[0-9a-f]{64} {2}out\/model\.json\n$/);
+    expect(JSON.parse(readFileSync(first.outputs.predicate!, 'utf8')).verifier.id).toBe('https://github.com/repro-gate/repro-gate');
+    for (const entry of ['report.json', 'report.md', 'linear/rerun.log', 'linear/outputs/out/model.json', 'provenance.json', 'predicate.json', 'checksums.txt']) {
       expect(standin.artifacts[0]!.zip.includes(Buffer.from(entry)), entry).toBe(true);
     }
     expect(standin.artifacts[0]!.name).toMatch(/^repro-gate-evidence-reproduce-linear-[0-9a-f]{8}$/);
@@ -109,17 +113,13 @@ describe('the bundled action', () => {
     expect(second.status).toBe(0);
     expect(prComments()).toHaveLength(1);
     expect(prComments()[0]!.id).toBe(comment!.id);
-  });
 
-  it('restores the venv from the cache service when the runner starts empty', async () => {
-    await startWithEmptyCache();
-    const repo = await newRepo();
-    expect((await action(repo)).status).toBe(0);
+    // A runner that starts empty restores the venv the first run saved to the cache service.
     await rm(cacheRoot, { recursive: true, force: true });
-    const second = await action(repo);
-    const report = ReportSchema.parse(JSON.parse(readFileSync(second.outputs['report-json']!, 'utf8')));
+    const restored = await action(repo);
+    const report = ReportSchema.parse(JSON.parse(readFileSync(restored.outputs['report-json']!, 'utf8')));
     expect(report.records[0]?.environment?.venv?.source).toBe('remote-cache');
-    expect(second.outputs.verdict).toBe('reproduced');
+    expect(restored.outputs.verdict).toBe('reproduced');
   });
 
   it('finds its sticky comment behind 105 older comments and updates it instead of duplicating', async () => {

@@ -286,3 +286,106 @@ describe('docs/workflows/fork-safe-*.yml, run as the two workflows of a fork PR'
     expect(skipped.ran).toBe(false);
   });
 });
+
+describe('docs/workflows/audit.yml, run on a schedule', () => {
+  it('opens one issue when a record drifts at its recorded commit, updates it, warns without issues: write, and closes it once green in a rebuilt venv', async () => {
+    const repo = await createRecordedRepo({ cacheRoot });
+    const audit = await workflowFile('docs/workflows/audit.yml');
+    // Someone else's issue carrying our marker's prefix, and a pull request (the issue list holds both): neither is ours.
+    standin.seedIssues(OWNER, REPO, [
+      { title: 'quoting the audit', login: 'octocat', body: '<!-- repro-gate:audit:0000 -->\nnot ours' },
+      { title: 'a pull request', login: 'octocat', pullRequest: true },
+    ]);
+    const seeded = standin.issues(OWNER, REPO).length;
+    const payload = { schedule: '17 4 * * 1' };
+    const runAudit = async () =>
+      runJob(audit.jobs.audit!, {
+        context: { github: { event: payload, token: standin.token } },
+        artifacts: new Map(),
+        eventName: 'schedule',
+        payload,
+        env: serviceEnv(),
+        jobId: 'audit',
+        workspace: await checkout(repo),
+      });
+    const ours = () => standin.issues(OWNER, REPO).slice(seeded);
+    const reportOf = async (job: JobResult) => JSON.parse(await readFile(job.actionRuns[0]!.outputs['report-json']!, 'utf8'));
+
+    const data = await repo.read('data/points.csv');
+    await repo.write('data/points.csv', `${data.trimEnd()}\n9.9,9.9\n`);
+    git(repo.root, 'commit', '-qam', 'the data changed under the same name');
+    const first = await runAudit();
+    expect(first.failed).toBe(true);
+    expect(first.actionRuns[0]!.outputs.verdict).toBe('drift');
+    expect(ours()).toHaveLength(1);
+    const [issue] = ours();
+    expect(issue).toMatchObject({ state: 'open', title: 'repro-gate audit: records no longer reproduce at their recorded commits', user: expect.objectContaining({ login: 'github-actions[bot]' }) });
+    expect(issue!.body).toMatch(/^<!-- repro-gate:audit:[0-9a-f]{16} -->\n/);
+    expect(issue!.body).toContain('data/points.csv');
+    expect(first.actionRuns[0]!.outputs['issue-url']).toBe(issue!.html_url);
+
+    const second = await runAudit();
+    expect(second.failed).toBe(true);
+    expect(ours()).toHaveLength(1);
+    expect(standin.requests.filter((request) => request.method === 'PATCH' && request.path.endsWith(`/issues/${issue!.number}`))).toHaveLength(1);
+
+    standin.setTokenPermissions({ issues: 'read' });
+    const refused = await runAudit();
+    expect(refused.actionRuns[0]!.stdout).toMatch(/::warning::Could not write the audit issue \(HTTP 403: .*issues: write/);
+    expect(refused.actionRuns[0]!.outputs.verdict).toBe('drift');
+    standin.setTokenPermissions({});
+
+    await repo.write('data/points.csv', data);
+    git(repo.root, 'commit', '-qam', 'the data restored');
+    const healed = await runAudit();
+    expect(healed.failed).toBe(false);
+    const report = await reportOf(healed);
+    expect(report.records[0].code.ranAt).toBe(git(repo.root, 'rev-parse', parse(await repo.read('run.yaml')).code.commit).trim());
+    // Rebuilt from scratch, although the venv is in the shared cache the action would otherwise restore from.
+    expect(report.records[0].environment.venv.source).toBe('built');
+    expect(ours()).toEqual([expect.objectContaining({ number: issue!.number, state: 'closed', state_reason: 'completed' })]);
+    const closing = standin.comments(OWNER, REPO, issue!.number);
+    expect(closing).toHaveLength(1);
+    expect(closing[0]!.body).toMatch(/^Every record reproduces again at its recorded commit: closing\./);
+    expect(standin.issues(OWNER, REPO).slice(0, seeded).map((seededIssue) => seededIssue.body)).toEqual(['<!-- repro-gate:audit:0000 -->\nnot ours', null]);
+  });
+});
+
+describe('docs/workflows/attest.yml', () => {
+  it('on a push to the default branch, signs the reproduced model with the statement repro-gate wrote; on a pull request, signs nothing', async () => {
+    const repo = await createRecordedRepo({ cacheRoot });
+    const workflow = await workflowFile('docs/workflows/attest.yml');
+    const push = await webhookExample('push', () => true);
+    Object.assign(push, { ref: 'refs/heads/main' });
+    push.repository.default_branch = 'main';
+    const artifacts = new Map<string, string>();
+    const github = { event_name: 'push', ref: 'refs/heads/main', event: push, token: standin.token };
+    const base = { artifacts, eventName: 'push', payload: push, env: serviceEnv() };
+
+    const checked = await runJob(workflow.jobs.reproduce!, { ...base, context: { github }, jobId: 'reproduce', workspace: await checkout(repo) });
+    expect(checked.failed).toBe(false);
+    expect(checked.actionRuns[0]!.outputs.provenance).toMatch(/provenance\.json$/);
+    const signed = await runJob(workflow.jobs.attest!, { ...base, context: { github }, jobId: 'attest', workspace: await mkdtemp(path.join(tmpdir(), 'repro-gate-workspace-')) });
+    expect(signed.ran).toBe(true);
+    expect(signed.failed).toBe(false);
+    expect(signed.attestations).toHaveLength(1);
+    const [attestation] = signed.attestations;
+    const model = execFileSync('sha256sum', ['out/model.json'], { cwd: repo.root, encoding: 'utf8' }).split(' ')[0];
+    expect(attestation!.checksums).toBe(`${model}  out/model.json\n`);
+    expect(attestation!.inputs['predicate-type']).toBe('https://slsa.dev/verification_summary/v1');
+    const predicate = JSON.parse(attestation!.predicate);
+    expect(predicate).toMatchObject({ verificationResult: 'PASSED', policy: { uri: 'run.yaml' } });
+    expect(predicate.resourceUri).toBe(`git+https://github.com/${push.repository.full_name}@${git(repo.root, 'rev-parse', 'HEAD').trim()}`);
+
+    const pullRequest = await webhookExample('pull_request', (example) => example.action === 'opened');
+    const onPullRequest = await runJob(workflow.jobs.attest!, {
+      ...base,
+      eventName: 'pull_request',
+      payload: pullRequest,
+      context: { github: { event_name: 'pull_request', ref: 'refs/pull/2/merge', event: pullRequest, token: standin.token } },
+      jobId: 'attest',
+      workspace: await mkdtemp(path.join(tmpdir(), 'repro-gate-workspace-')),
+    });
+    expect(onPullRequest.ran).toBe(false);
+  });
+});

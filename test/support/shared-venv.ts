@@ -17,9 +17,14 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-/** The shared venv's python for these pins: built under a directory lock (mkdir is atomic), so parallel test files wait for one build. */
-export async function sharedVenvPython(pins: string[]): Promise<string> {
-  const key = createHash('sha256').update(pins.join('\n')).digest('hex').slice(0, 12);
+/**
+ * The shared venv's python for these pins: built under a directory lock (mkdir is atomic), so parallel test files wait
+ * for one build. `pip: false` (a tool's venv, where nothing runs pip): the venv gets no pip of its own, and the host's
+ * installs the pins into it, which skips the ~7 s ensurepip takes here.
+ */
+export async function sharedVenvPython(pins: string[], options: { pip?: boolean } = {}): Promise<string> {
+  const withPip = options.pip ?? true;
+  const key = createHash('sha256').update([...pins, ...(withPip ? [] : ['--without-pip'])].join('\n')).digest('hex').slice(0, 12);
   const dir = path.join(inject('machineTempDir'), `repro-gate-test-venv-${key}`);
   const python = path.join(dir, 'bin', 'python');
   const lock = `${dir}.lock`;
@@ -36,8 +41,13 @@ export async function sharedVenvPython(pins: string[]): Promise<string> {
     if (await exists(path.join(dir, READY))) return python;
     const building = `${dir}.building-${process.pid}`;
     await rm(building, { recursive: true, force: true });
-    execFileSync('python3', ['-m', 'venv', building]);
-    execFileSync(path.join(building, 'bin', 'python'), ['-m', 'pip', 'install', '--no-input', '-q', ...pins], { stdio: 'ignore' });
+    if (withPip) {
+      execFileSync('python3', ['-m', 'venv', building]);
+      execFileSync(path.join(building, 'bin', 'python'), ['-m', 'pip', 'install', '--no-input', '-q', ...pins], { stdio: 'ignore' });
+    } else {
+      execFileSync('python3', ['-m', 'venv', '--without-pip', building]);
+      execFileSync('python3', ['-m', 'pip', '--python', path.join(building, 'bin', 'python'), 'install', '--no-input', '-q', ...pins], { stdio: 'ignore' });
+    }
     await rm(dir, { recursive: true, force: true });
     // venv scripts name their folder; the python binary itself does not, so the renamed venv's python still works.
     await rename(building, dir);

@@ -8,7 +8,7 @@ import { sharedVenvPython } from './shared-venv.js';
 // safetensors.torch imports packaging, which safetensors does not declare.
 export const TENSOR_TOOLS_PINS = ['numpy==2.2.6', 'packaging==26.4', 'safetensors==0.6.2', 'torch==2.13.0'];
 
-export const tensorToolsPython = (): Promise<string> => sharedVenvPython(TENSOR_TOOLS_PINS);
+export const tensorToolsPython = (): Promise<string> => sharedVenvPython(TENSOR_TOOLS_PINS, { pip: false });
 
 /** Runs a Python snippet in the shared venv (fixtures are written this way), with argv after the script. */
 export async function runTensorPython(script: string, args: string[] = []): Promise<string> {

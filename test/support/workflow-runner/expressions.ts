@@ -1,5 +1,6 @@
 // A small evaluator for the `${{ }}` expressions our workflows use: context paths, string/number/boolean
-// literals, ==, !=, &&, ||, !, parentheses, and the functions always(), success(), cancelled(), fromJSON() and join().
+// literals, ==, !=, &&, ||, !, parentheses, and the functions always(), success(), cancelled(), fromJSON(), join()
+// and format().
 // Unknown functions throw, so a workflow that outgrows this evaluator fails loudly instead of passing.
 
 export type Context = Record<string, unknown>;
@@ -43,6 +44,8 @@ const FUNCTIONS: Record<string, (...args: unknown[]) => unknown> = {
   cancelled: () => false,
   fromJSON: (value) => JSON.parse(text(value)),
   join: (list, separator = ',') => (Array.isArray(list) ? list.map(text).join(text(separator)) : text(list)),
+  // `{N}` is the Nth argument after the format; `{{` and `}}` are literal braces.
+  format: (template, ...args) => text(template).replace(/\{\{|\}\}|\{(\d+)\}/g, (match, index?: string) => (index === undefined ? match[0]! : text(args[Number(index)]))),
 };
 
 export function evaluate(source: string, context: Context): unknown {

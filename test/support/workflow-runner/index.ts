@@ -10,7 +10,8 @@ import { type Context, condition, interpolate, usesAlways } from './expressions.
 // Runs a job of one of our workflow files the way a runner would, step by step, with the bundled action for
 // every repro-gate step. Steps of other actions are emulated by what they contribute here: checkout (the test
 // prepares the workspace), setup-python (the python3 on PATH), upload-artifact and download-artifact (a folder
-// per artifact). `run:` steps run in bash with GITHUB_OUTPUT. Expressions are evaluated, not pattern-matched.
+// per artifact), attest (its inputs and the files they name are kept for the test). `run:` steps run in bash with
+// GITHUB_OUTPUT. Expressions are evaluated, not pattern-matched.
 
 export interface Step {
   id?: string;
@@ -47,6 +48,8 @@ export interface JobResult {
   failed: boolean;
   outputs: Record<string, string>;
   actionRuns: ActionRun[];
+  /** What each actions/attest step was given, with the files it names read (the signing itself needs GitHub). */
+  attestations: Array<{ inputs: Record<string, string>; checksums: string; predicate: string }>;
 }
 
 /** The runner fills every input the step leaves out with action.yml's default, expressions evaluated (`${{ github.token }}`). */
@@ -68,7 +71,9 @@ async function runShell(step: Step, env: Record<string, string>, workspace: stri
 
 async function uploadArtifact(inputs: Record<string, string>, artifacts: Map<string, string>): Promise<void> {
   const folder = await mkdtemp(path.join(tmpdir(), 'repro-gate-artifact-'));
-  await cp(inputs.path!, path.join(folder, path.basename(inputs.path!)), { recursive: true });
+  // One path per line; the files our workflows upload together share a folder, the artifact's root.
+  const paths = inputs.path!.split('\n').map((line) => line.trim()).filter(Boolean);
+  for (const each of paths) await cp(each, path.join(folder, path.basename(each)), { recursive: true });
   // upload-artifact v4 refuses a name that exists in the run unless told to overwrite it.
   if (artifacts.has(inputs.name!) && inputs.overwrite !== 'true') throw new Error(`artifact ${inputs.name} already exists in this run`);
   artifacts.set(inputs.name!, folder);
@@ -91,7 +96,7 @@ async function downloadArtifacts(inputs: Record<string, string>, artifacts: Map<
 export async function runJob(job: Job, options: JobOptions): Promise<JobResult> {
   const steps: Record<string, { outputs: Record<string, string> }> = {};
   const context = (): Context => ({ ...options.context, steps });
-  const result: JobResult = { ran: condition(job.if, context()), failed: false, outputs: {}, actionRuns: [] };
+  const result: JobResult = { ran: condition(job.if, context()), failed: false, outputs: {}, actionRuns: [], attestations: [] };
   if (!result.ran) return result;
   for (const step of job.steps ?? []) {
     if (result.failed ? !usesAlways(step.if) || !condition(step.if, context()) : !condition(step.if, context())) continue;
@@ -119,6 +124,9 @@ export async function runJob(job: Job, options: JobOptions): Promise<JobResult> 
       await uploadArtifact(inputs, options.artifacts);
     } else if (step.uses?.startsWith('actions/download-artifact@')) {
       await downloadArtifacts(inputs, options.artifacts, options.workspace);
+    } else if (step.uses?.startsWith('actions/attest@')) {
+      const read = (input: string) => readFile(path.resolve(options.workspace, inputs[input]!), 'utf8');
+      result.attestations.push({ inputs, checksums: await read('subject-checksums'), predicate: await read('predicate-path') });
     } else if (!step.uses?.startsWith('actions/checkout@')) {
       throw new Error(`the workflow runner stand-in cannot run step ${step.name ?? step.uses}`);
     }
