@@ -1,13 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createRecordedRepo, editRecord, type FixtureRepo, git, PROJECT_ROOT, recordingCacheRoot, runCli } from '../support/fixture-repo.js';
+import { createRecordedRepo, editRecord, type FixtureRepo, fixtureRepo, git, PROJECT_ROOT, recordingCacheRoot, runCli } from '../support/fixture-repo.js';
 import { sharedVenvPython } from '../support/shared-venv.js';
 import { snapshotTree } from '../support/tree-snapshot.js';
 import { verifyUntouched } from '../support/verify-untouched.js';
@@ -38,9 +38,18 @@ print(json.dumps({"subjects": len(statement.pb.subject), "verifier": vsa.verifie
 
 let cacheRoot: string;
 let validateStatement: (file: string) => boolean;
+let recorded: FixtureRepo;
+
+/** A copy of one recorded repository (.git and the recorded outputs included): recording it again for each test costs seconds. */
+async function newRepo(): Promise<FixtureRepo> {
+  const root = await mkdtemp(path.join(tmpdir(), 'repro-gate-repo-'));
+  await cp(recorded.root, root, { recursive: true, verbatimSymlinks: true });
+  return fixtureRepo(root, recorded.env);
+}
 
 beforeAll(async () => {
   cacheRoot = await recordingCacheRoot();
+  recorded = await createRecordedRepo({ cacheRoot });
   const schema = JSON.parse(await readFile(path.join(PROJECT_ROOT, 'test', 'fixtures', 'in-toto-vsa-statement.schema.json'), 'utf8'));
   const ajv = new Ajv2020({ allErrors: true, strict: true });
   addFormats.default(ajv);
@@ -68,7 +77,7 @@ const sha256sum = (cwd: string, file: string) => execFileSync('sha256sum', [file
 
 describe('verification statement', () => {
   it('attests a reproduced model: valid for in-toto and the schema, digests equal sha256sum, checksums.txt passes sha256sum -c', async () => {
-    const repo = await createRecordedRepo({ cacheRoot });
+    const repo = await newRepo();
     const run = await verifyWithEvidence(repo);
     expect(run.status).toBe(0);
     const file = path.join(run.evidence, 'provenance.json');
@@ -91,7 +100,7 @@ describe('verification statement', () => {
   });
 
   it('a drift gives a FAILED statement about the recorded model', async () => {
-    const repo = await createRecordedRepo({ cacheRoot });
+    const repo = await newRepo();
     const recorded = parse(await repo.read('run.yaml'));
     await repo.write('config.json', JSON.stringify({ ...JSON.parse(await repo.read('config.json')), lr: 0.01 }));
     const run = await verifyWithEvidence(repo);
@@ -128,7 +137,7 @@ describe('verification statement', () => {
 
 describe('verify --at recorded', () => {
   it('reruns the recorded commit: passes where the working tree would drift, leaves the tree untouched, and says which commit ran', async () => {
-    const repo = await createRecordedRepo({ cacheRoot });
+    const repo = await newRepo();
     const recordedCommit = parse(await repo.read('run.yaml')).code.commit;
     await repo.write('train.py', `${await repo.read('train.py')}\nraise SystemExit('the working tree is broken')\n`);
     await repo.write('config.json', JSON.stringify({ ...JSON.parse(await repo.read('config.json')), lr: 0.01 }));
@@ -147,7 +156,7 @@ describe('verify --at recorded', () => {
   });
 
   it('errors with a hint when the commit is not in the clone, or the record was made from uncommitted code', async () => {
-    const repo = await createRecordedRepo({ cacheRoot });
+    const repo = await newRepo();
     await editRecord(repo, (record) => (record.code.commit = 'deadbeefdeadbeefdeadbeefdeadbeefdeadbeef'));
     const missing = await verifyUntouched(repo, ['--at', 'recorded']);
     expect(missing.status).toBe(2);
@@ -168,7 +177,7 @@ describe('verify --at recorded', () => {
   });
 
   it('refuses a recorded commit whose config links outside the repository, and never reads what it leads to', async () => {
-    const repo = await createRecordedRepo({ cacheRoot });
+    const repo = await newRepo();
     const secret = path.join(await mkdtemp(path.join(tmpdir(), 'repro-gate-secret-')), 'credentials');
     await writeFile(secret, 'SECRET-TOKEN-4711\n');
     const config = await repo.read('config.json');
@@ -190,7 +199,7 @@ describe('verify --at recorded', () => {
   });
 
   it('record marks a run of uncommitted code as code.dirty, and --at recorded refuses it', async () => {
-    const repo = await createRecordedRepo({ cacheRoot });
+    const repo = await newRepo();
     await repo.write('train.py', `${await repo.read('train.py')}\n# an uncommitted edit\n`);
     const rerecorded = await runCli(['record', '--update', 'run.yaml', '--force'], { cwd: repo.root, env: { ...repo.env, REPRO_GATE_CACHE_DIR: cacheRoot } });
     expect(rerecorded.status).toBe(0);
