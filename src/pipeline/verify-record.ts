@@ -595,12 +595,16 @@ class RecordVerification {
     };
   }
 
-  /** The commit a re-recording names, and whether the working tree differs from it besides the run's own files. */
+  /**
+   * The commit a re-recording names, and whether the working tree differs from it besides the run's own files. Only a
+   * record that may be written needs `dirty` (a git diff of the whole tree): `record --update`, and a drift's proposal.
+   */
   private async measuredCommit(loaded: LoadedRecord): Promise<Pick<Measurement, 'commit' | 'dirty'>> {
     // At the recorded commit, that commit's code is what ran.
     if (this.ranAt) return { commit: this.ranAt, dirty: false };
     const commit = loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined;
     if (!commit) return {};
+    if (!this.options.rerunOnChangedData && !this.options.calibrate && decideVerdict(this.report) !== 'drift') return { commit };
     const uncommitted = await uncommittedCode(loaded.repoRoot, commit, runOwnFiles(loaded));
     return { commit, dirty: uncommitted === undefined ? undefined : uncommitted.length > 0 };
   }

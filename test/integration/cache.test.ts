@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { access, mkdtemp, readdir, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -60,6 +61,11 @@ describe('the venv cache (real venvs)', () => {
     oldest = await build('six-1.16', SIX_FROM_SOURCE);
     recent = await build('six-1.17', 'six==1.17.0\n');
     expect([oldest.source, recent.source]).toEqual(['built', 'built']);
+    // pip and setuptools as `python -m venv` gives them (the interpreter's bundled wheels), installed without ensurepip.
+    const inVenv = (code: string) => execFileSync(path.join(recent.dir, 'bin', 'python'), ['-c', code], { encoding: 'utf8' }).trim();
+    const ensurepipVersion = execFileSync('python3', ['-c', 'import ensurepip; print(ensurepip.version())'], { encoding: 'utf8' }).trim();
+    expect(inVenv('import pip; print(pip.__version__)')).toBe(ensurepipVersion);
+    expect(execFileSync(path.join(recent.dir, 'bin', 'pip'), ['--version'], { encoding: 'utf8' })).toContain(recent.dir);
     expect(await listVenvs()).toEqual([oldest.key, recent.key].sort());
     const pipFiles = await readdir(pipCacheDirectory(cacheRoot), { recursive: true });
     expect(pipFiles.some((file) => /^wheels\/.*\/six-1\.16\.0-py2\.py3-none-any\.whl$/.test(file))).toBe(true);

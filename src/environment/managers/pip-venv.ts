@@ -1,12 +1,12 @@
 import path from 'node:path';
 import { UserError } from '../../errors.js';
 import { sha256File } from '../../hashing/sha256.js';
-import { capture } from '../exec.js';
 import { freezeWithPip } from '../frozen-packages.js';
 import type { Interpreter } from '../interpreter.js';
 import { requirementsInstallLocalPaths } from '../local-requirements.js';
 import { pipInstall } from '../pip.js';
 import type { EnvironmentRequest } from '../types.js';
+import { createVenv } from '../venv-bootstrap.js';
 import { venvCacheKey } from '../venv-cache.js';
 import { CachedVenvManager, type VenvPlan } from './cached-venv.js';
 
@@ -25,7 +25,7 @@ export class PipVenvManager extends CachedVenvManager {
   protected async install(dir: string, interpreter: Interpreter): Promise<void> {
     const requirements = this.request.requirementsDisplayPath ?? this.request.requirementsFile;
     this.request.log(`building a venv with Python ${interpreter.version} from ${requirements}`);
-    const created = await capture(interpreter.executable, ['-I', '-m', 'venv', dir]);
+    const created = await createVenv(interpreter.executable, dir);
     if (created.code !== 0) {
       throw new UserError(`the environment failed to build: python -m venv exited ${created.code}: ${created.stderr.trim()}`, 'Install the venv module for this interpreter (e.g. apt install python3-venv).');
     }
