@@ -32351,6 +32351,7 @@ function verificationStatement(report, context) {
 
 
 
+
 /** A folder's files and their sha256, if its directory hash is `dirHash1`; undefined otherwise. */
 async function filesHashingTo(folder, dirHash1) {
     const files = await listRegularFiles(folder, { regularOnly: true }).catch(() => undefined);
@@ -32394,6 +32395,8 @@ async function policyOf(report, evidenceDir) {
  * was verified, writes nothing and says why in `warnings`: a statement must name what it verified.
  */
 async function writeAttestation(report, options) {
+    // An evidence folder given again (--evidence-dir) must not keep an earlier verify's statement beside this one's report.
+    await Promise.all([STATEMENT_FILE_NAME, PREDICATE_FILE_NAME, CHECKSUMS_FILE_NAME, RECORDS_LIST_FILE_NAME].map((name) => (0,promises_namespaceObject.rm)(external_node_path_default().join(options.evidenceDir, name), { force: true })));
     const first = options.recordFiles[0];
     const folder = external_node_path_default().dirname(external_node_path_default().resolve(first ?? '.'));
     const gitRoot = await git_findRepoRoot(folder);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { findRepoRoot } from '../git.js';
 import { directoryDigest, hashTask, listRegularFiles } from '../hashing/sha256.js';
@@ -65,6 +66,8 @@ async function policyOf(report: Report, evidenceDir: string): Promise<PolicyDesc
  * was verified, writes nothing and says why in `warnings`: a statement must name what it verified.
  */
 export async function writeAttestation(report: Report, options: { evidenceDir: string; recordFiles: readonly string[] }): Promise<AttestationFiles | { warnings: string[] }> {
+  // An evidence folder given again (--evidence-dir) must not keep an earlier verify's statement beside this one's report.
+  await Promise.all([STATEMENT_FILE_NAME, PREDICATE_FILE_NAME, CHECKSUMS_FILE_NAME, RECORDS_LIST_FILE_NAME].map((name) => rm(path.join(options.evidenceDir, name), { force: true })));
   const first = options.recordFiles[0];
   const folder = path.dirname(path.resolve(first ?? '.'));
   const gitRoot = await findRepoRoot(folder);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -97,6 +97,12 @@ describe('verification statement', () => {
     expect(JSON.parse(await run.read('predicate.json'))).toEqual(run.statement.predicate);
     expect(await run.read('checksums.txt')).toBe(`${sha256sum(repo.root, 'out/model.json')}  out/model.json\n`);
     expect(execFileSync('sha256sum', ['-c', path.join(run.evidence, 'checksums.txt')], { cwd: repo.root, encoding: 'utf8' })).toBe('out/model.json: OK\n');
+
+    // A verify that checked nothing (a record that is not there): no statement, and none left over from the earlier one.
+    const nothing = await runCli(['verify', 'missing/run.yaml', '--evidence-dir', run.evidence], { cwd: repo.root, env: repo.env });
+    expect(nothing.status).toBe(2);
+    expect(nothing.stderr).toContain('no verification statement was written: no record was verified');
+    expect(existsSync(path.join(run.evidence, 'provenance.json')) || existsSync(path.join(run.evidence, 'checksums.txt'))).toBe(false);
   });
 
   it('a drift gives a FAILED statement about the recorded model', async () => {
