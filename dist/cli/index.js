@@ -24062,6 +24062,11 @@ function keepUntouchedLines(before, after) {
 ;// CONCATENATED MODULE: ./src/record/dirty-code.ts
 
 
+/** What a run writes, or reads from outside git: the record, its outputs and its data (with manifests), repo-relative. */
+function runOwnFiles(run, recordPath) {
+    const files = [...run.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...run.artifacts, ...(run.metrics ? [run.metrics] : [])];
+    return [...files.map((file) => file.repoRelative), recordPath];
+}
 /**
  * The files that differ from `commit` in the working tree (untracked ones included), apart from the run's own files
  * (`own`: the record, its outputs, its data and their manifests, which are committed after the run or kept outside
@@ -29960,17 +29965,11 @@ async function environmentOutsideRecord(loaded) {
         return 'its requirements include other requirement or constraint files, which the record does not hash';
     return undefined;
 }
-/** The run's own files: the record, its outputs and its data (with manifests), committed after the run or kept outside git. */
-function runOwnFiles(loaded) {
-    const { paths } = loaded;
-    const files = [...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...paths.artifacts, ...(paths.metrics ? [paths.metrics] : [])];
-    return [...files.map((file) => file.repoRelative), loaded.recordPath];
-}
 /** What is not a learned input: the declared inputs (checked on their own), the outputs and the record itself. */
 function declaredAndOwn(loaded) {
     const { paths } = loaded;
     const declared = [...paths.config, ...(paths.requirements ? [paths.requirements] : []), ...(paths.lockfile ? [paths.lockfile.lock] : [])];
-    return [...declared.map((file) => file.repoRelative), ...runOwnFiles(loaded)];
+    return [...declared.map((file) => file.repoRelative), ...runOwnFiles(paths, loaded.recordPath)];
 }
 /** `verify --runs N` (and the action's `runs` input): 1 to MAX_RECORD_RUNS; 2 already tells real drift from nondeterminism. */
 function checkVerifyRuns(runs) {
@@ -30425,7 +30424,7 @@ class RecordVerification {
             return {};
         if (!this.options.rerunOnChangedData && !this.options.calibrate && decideVerdict(this.report) !== 'drift')
             return { commit };
-        const uncommitted = await uncommittedCode(loaded.repoRoot, commit, runOwnFiles(loaded));
+        const uncommitted = await uncommittedCode(loaded.repoRoot, commit, runOwnFiles(loaded.paths, loaded.recordPath));
         return { commit, dirty: uncommitted === undefined ? undefined : uncommitted.length > 0 };
     }
     /** On drift: the record this rerun implies, written to the evidence, and its diff in the report. */
@@ -31877,8 +31876,7 @@ async function describeRun(facts) {
             throw new UserError(`data manifest ${entry.manifest.recordRelative} has content_hash ${manifest.content_hash}, but ${entry.data.recordRelative} hashes to sha256:${dataHashes[i].sha256}`, 'Update the manifest (or the data) so they agree before recording.');
         }
     }
-    const own = [...facts.artifacts, ...(metrics ? [metrics] : []), ...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])])].map((entry) => entry.repoRelative).concat(recordPath);
-    const uncommitted = gitRoot && commit ? await uncommittedCode(repoRoot, commit, own) : undefined;
+    const uncommitted = gitRoot && commit ? await uncommittedCode(repoRoot, commit, runOwnFiles({ data, artifacts: facts.artifacts, metrics }, recordPath)) : undefined;
     if (uncommitted && uncommitted.length > 0) {
         const shown = uncommitted.slice(0, 5).join(', ') + (uncommitted.length > 5 ? ` and ${uncommitted.length - 5} more` : '');
         warnings.push(`the working tree has uncommitted changes (${shown}), so code.commit (${commit?.slice(0, 12)}) does not hold the code that ran: the record is marked code.dirty, and verify --at recorded (scheduled audits) will refuse it. Commit the code first, then record`);
@@ -32262,8 +32260,11 @@ function verifiedRecords(report) {
     return report.records.filter((record) => record.verdict !== 'unaffected');
 }
 /** A `within` artifact is attested as the bytes the rerun produced; any other as the bytes the record names. */
+function attestedDigest(artifact) {
+    return artifact.status === 'within' && artifact.actual !== null ? artifact.actual : artifact.recorded;
+}
 function artifactSubject(artifact) {
-    const hex = artifact.status === 'within' && artifact.actual !== null ? artifact.actual : artifact.recorded;
+    const hex = attestedDigest(artifact);
     return { name: artifact.path, digest: artifact.kind === 'directory' ? { dirHash1: hex } : { sha256: hex } };
 }
 /**
@@ -32365,9 +32366,10 @@ async function folderListings(report, evidenceDir, repoRoot) {
     const listings = new Map();
     for (const record of verifiedRecords(report)) {
         for (const artifact of record.artifacts) {
-            if (artifact.kind !== 'directory' || listings.has(artifact.path))
+            // Only folders the statement names: a `report` one is never hashed for it.
+            if (artifact.kind !== 'directory' || !isAttested(artifact) || listings.has(artifact.path))
                 continue;
-            const digest = artifact.status === 'within' && artifact.actual !== null ? artifact.actual : artifact.recorded;
+            const digest = attestedDigest(artifact);
             for (const candidate of [external_node_path_default().join(evidenceDir, record.name, 'outputs', artifact.path), external_node_path_default().join(repoRoot, artifact.path)]) {
                 const files = await filesHashingTo(candidate, digest);
                 if (files) {

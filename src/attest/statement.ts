@@ -40,8 +40,12 @@ export function verifiedRecords(report: Report): RecordReport[] {
 }
 
 /** A `within` artifact is attested as the bytes the rerun produced; any other as the bytes the record names. */
+export function attestedDigest(artifact: ArtifactCheck): string {
+  return artifact.status === 'within' && artifact.actual !== null ? artifact.actual : artifact.recorded;
+}
+
 function artifactSubject(artifact: ArtifactCheck): Subject {
-  const hex = artifact.status === 'within' && artifact.actual !== null ? artifact.actual : artifact.recorded;
+  const hex = attestedDigest(artifact);
   return { name: artifact.path, digest: artifact.kind === 'directory' ? { dirHash1: hex } : { sha256: hex } };
 }
 
@@ -49,7 +53,7 @@ function artifactSubject(artifact: ArtifactCheck): Subject {
  * What the verification speaks for: an artifact that gates (a `report` one is shown, never checked) and that the rerun
  * produced (a missing one's digest could not even say whether it is a folder).
  */
-const isAttested = (artifact: ArtifactCheck) => artifact.policy !== 'report' && artifact.status !== 'missing';
+export const isAttested = (artifact: ArtifactCheck) => artifact.policy !== 'report' && artifact.status !== 'missing';
 
 /** One subject per attested artifact; a record without any (metrics only, or one that failed early) is named by its record file. */
 export function subjectsOf(records: readonly RecordReport[]): Subject[] {

@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../write-file-atomic.js';
 import { checksumLine, checksumsText, type FolderFiles } from './checksums.js';
 import { CHECKSUMS_FILE_NAME, PREDICATE_FILE_NAME, RECORDS_LIST_FILE_NAME, STATEMENT_FILE_NAME } from './names.js';
 import { resourceUri } from './resource-uri.js';
-import { type PolicyDescriptor, verificationStatement, verifiedRecords } from './statement.js';
+import { attestedDigest, isAttested, type PolicyDescriptor, verificationStatement, verifiedRecords } from './statement.js';
 
 // The edge of the audit trail: what the statement needs from disk and git, and the files it is written to.
 
@@ -37,8 +37,9 @@ async function folderListings(report: Report, evidenceDir: string, repoRoot: str
   const listings = new Map<string, FolderFiles>();
   for (const record of verifiedRecords(report)) {
     for (const artifact of record.artifacts) {
-      if (artifact.kind !== 'directory' || listings.has(artifact.path)) continue;
-      const digest = artifact.status === 'within' && artifact.actual !== null ? artifact.actual : artifact.recorded;
+      // Only folders the statement names: a `report` one is never hashed for it.
+      if (artifact.kind !== 'directory' || !isAttested(artifact) || listings.has(artifact.path)) continue;
+      const digest = attestedDigest(artifact);
       for (const candidate of [path.join(evidenceDir, record.name, 'outputs', artifact.path), path.join(repoRoot, artifact.path)]) {
         const files = await filesHashingTo(candidate, digest);
         if (files) {

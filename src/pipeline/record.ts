@@ -7,7 +7,7 @@ import { DEFAULT_CALIBRATION_FACTOR, MIN_CALIBRATION_RUNS } from '../compare/cal
 import { prepareEnvironment, type PreparedEnvironment, type VenvCache } from '../environment/index.js';
 import { UserError } from '../errors.js';
 import { findRepoRoot, headCommit, listTrackedFiles } from '../git.js';
-import { uncommittedCode } from '../record/dirty-code.js';
+import { runOwnFiles, uncommittedCode } from '../record/dirty-code.js';
 import { sha256Path } from '../hashing/sha256.js';
 import { withProgress } from './progress.js';
 import { readManifest } from '../inputs/manifest.js';
@@ -419,8 +419,7 @@ async function describeRun(facts: RunFacts): Promise<RunRecord> {
       );
     }
   }
-  const own = [...facts.artifacts, ...(metrics ? [metrics] : []), ...data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])])].map((entry) => entry.repoRelative).concat(recordPath);
-  const uncommitted = gitRoot && commit ? await uncommittedCode(repoRoot, commit, own) : undefined;
+  const uncommitted = gitRoot && commit ? await uncommittedCode(repoRoot, commit, runOwnFiles({ data, artifacts: facts.artifacts, metrics }, recordPath)) : undefined;
   if (uncommitted && uncommitted.length > 0) {
     const shown = uncommitted.slice(0, 5).join(', ') + (uncommitted.length > 5 ? ` and ${uncommitted.length - 5} more` : '');
     warnings.push(`the working tree has uncommitted changes (${shown}), so code.commit (${commit?.slice(0, 12)}) does not hold the code that ran: the record is marked code.dirty, and verify --at recorded (scheduled audits) will refuse it. Commit the code first, then record`);

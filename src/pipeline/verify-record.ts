@@ -22,7 +22,7 @@ import { configDiff } from '../inputs/config-diff.js';
 import { type LoadedRecord, lockfileFiles, loadRecord, type RecordPaths } from '../record/load.js';
 import type { Measurement } from '../record/measurement.js';
 import { updateRecordText } from '../record/update-document.js';
-import { uncommittedCode } from '../record/dirty-code.js';
+import { runOwnFiles, uncommittedCode } from '../record/dirty-code.js';
 import { exportRecordedCommit, type RecordedCommitTree } from './recorded-commit.js';
 import { type CodeReport, type InputCheck, type RecordError, type RecordReport, REPORT_TEXT_MAX, type RunReport, type StageTiming } from '../report/schema.js';
 import { unifiedDiff } from '../report/text-diff.js';
@@ -122,18 +122,11 @@ async function environmentOutsideRecord(loaded: LoadedRecord): Promise<string | 
   return undefined;
 }
 
-/** The run's own files: the record, its outputs and its data (with manifests), committed after the run or kept outside git. */
-function runOwnFiles(loaded: LoadedRecord): string[] {
-  const { paths } = loaded;
-  const files = [...paths.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...paths.artifacts, ...(paths.metrics ? [paths.metrics] : [])];
-  return [...files.map((file) => file.repoRelative), loaded.recordPath];
-}
-
 /** What is not a learned input: the declared inputs (checked on their own), the outputs and the record itself. */
 function declaredAndOwn(loaded: LoadedRecord): string[] {
   const { paths } = loaded;
   const declared = [...paths.config, ...(paths.requirements ? [paths.requirements] : []), ...(paths.lockfile ? [paths.lockfile.lock] : [])];
-  return [...declared.map((file) => file.repoRelative), ...runOwnFiles(loaded)];
+  return [...declared.map((file) => file.repoRelative), ...runOwnFiles(paths, loaded.recordPath)];
 }
 
 /** `verify --runs N` (and the action's `runs` input): 1 to MAX_RECORD_RUNS; 2 already tells real drift from nondeterminism. */
@@ -605,7 +598,7 @@ class RecordVerification {
     const commit = loaded.isGitRepo ? await headCommit(loaded.repoRoot) : undefined;
     if (!commit) return {};
     if (!this.options.rerunOnChangedData && !this.options.calibrate && decideVerdict(this.report) !== 'drift') return { commit };
-    const uncommitted = await uncommittedCode(loaded.repoRoot, commit, runOwnFiles(loaded));
+    const uncommitted = await uncommittedCode(loaded.repoRoot, commit, runOwnFiles(loaded.paths, loaded.recordPath));
     return { commit, dirty: uncommitted === undefined ? undefined : uncommitted.length > 0 };
   }
 

@@ -1,5 +1,11 @@
 import { rawChangesSince } from '../git.js';
-import { isUnderAny } from './paths.js';
+import { isUnderAny, type ResolvedPath } from './paths.js';
+
+/** What a run writes, or reads from outside git: the record, its outputs and its data (with manifests), repo-relative. */
+export function runOwnFiles(run: { data: ReadonlyArray<{ data: ResolvedPath; manifest?: ResolvedPath }>; artifacts: readonly ResolvedPath[]; metrics?: ResolvedPath }, recordPath: string): string[] {
+  const files = [...run.data.flatMap((entry) => [entry.data, ...(entry.manifest ? [entry.manifest] : [])]), ...run.artifacts, ...(run.metrics ? [run.metrics] : [])];
+  return [...files.map((file) => file.repoRelative), recordPath];
+}
 
 /**
  * The files that differ from `commit` in the working tree (untracked ones included), apart from the run's own files
