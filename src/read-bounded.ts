@@ -23,9 +23,10 @@ export class NotARegularFileError extends Error {
  * Reads a whole regular file of at most `limit` bytes. The size is checked before anything is read, and again while
  * reading, so a file that grows meanwhile cannot get past the bound. Other failures (ENOENT, EACCES) are thrown as they are.
  */
-export async function readFileWithin(file: string, limit: number): Promise<Buffer> {
+export async function readFileWithin(file: string, limit: number, options: { noFollow?: boolean } = {}): Promise<Buffer> {
   // O_NONBLOCK: opening a FIFO would otherwise wait for a writer; on a regular file it changes nothing.
-  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  // noFollow: a link at `file` itself fails with ELOOP instead of being read through.
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | (options.noFollow ? constants.O_NOFOLLOW : 0));
   try {
     const stats = await handle.stat();
     if (!stats.isFile()) throw new NotARegularFileError();

@@ -9405,7 +9405,7 @@ async function discardChangedFolders(cache, before) {
 const external_node_util_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
 ;// CONCATENATED MODULE: ./src/cli/usage.ts
 
-const COMMANDS = ['verify', 'record', 'merge', 'discover', 'cache'];
+const COMMANDS = ['verify', 'record', 'merge', 'discover', 'cache', 'registry'];
 function isCommandName(value) {
     return COMMANDS.includes(value ?? '');
 }
@@ -9527,6 +9527,41 @@ Options (prune):
   --max-size SIZE      the bound for this prune, e.g. 5GiB, 500MiB, 2GB or a number of bytes
   --all                remove every venv that is not being built, and pip's download cache
   -h, --help           show this help`,
+    registry: `Usage: ${TOOL_NAME} registry publish <record> --model NAME --version X.Y.Z [--registry DIR]
+       ${TOOL_NAME} registry check [--base REF] [--markdown FILE] [--registry DIR]
+       ${TOOL_NAME} registry promote NAME VERSION --to ALIAS --reason TEXT [--report FILE] [--actor NAME] [--registry DIR]
+
+A model registry in the repository (default folder: models/): DIR/NAME/X.Y.Z/ holds a version's artifacts, its
+run.yaml, metrics.json, data_manifest.json and checksum.txt; aliases (staging, prod) are relative symlinks, or
+entries of DIR/NAME/aliases.yaml; DIR/NAME/promotions.jsonl is the append-only promotion log, each line naming the
+sha256 of the one before; DIR/NAME/policy.yaml is the promotion policy (see the README).
+
+Commands:
+  publish              copy the record's verified artifacts (the bytes it records), the record, its metrics and
+                       inputs into a new version folder and write checksum.txt; a published version is immutable, and
+                       the record must name a code.commit and not be code.dirty
+  check                every version against its checksum.txt and its run.yaml, every alias (it resolves, and matches
+                       its last promotion), the log's chain and the policy; with --base REF also that the log extends
+                       REF's, that no version published at REF changed, and every promotion since REF by REF's policy
+  promote              check the policy (checksums, verify verdict, metric thresholds, stage order, rollback
+                       target), append to the log and move the alias atomically; the verdict comes from --report
+                       (a verify --json report of the version's run.yaml) or from rerunning the version's record at
+                       its recorded commit (a rollback to a version the alias held before is not rerun)
+
+Options:
+  --registry DIR       the registry folder (default: models)
+  --model NAME         publish: the model's name (letters, digits, ".", "_", "-")
+  --version X.Y.Z      publish: the new version (semantic version)
+  --base REF           check: also check against the registry at git REF (a pull request's base branch)
+  --markdown FILE      check: write the result as Markdown
+  --to ALIAS           promote: the alias to move (lower case: staging, prod, ...)
+  --reason TEXT        promote: why, written to the log
+  --report FILE        promote: a verify --json report instead of a rerun
+  --actor NAME         promote: who promotes (default: $GITHUB_ACTOR, else the user name)
+  --python PATH        promote: interpreter for the rerun's venv (default: python3 on PATH)
+  -h, --help           show this help
+
+Exit status: 0 passes (published, promoted), 1 a check or the policy fails, 2 error or usage error.`,
 };
 /** The overview: one synopsis line per command. */
 const USAGE = `Usage:
@@ -9539,6 +9574,7 @@ const USAGE = `Usage:
   ${TOOL_NAME} merge <report.json|folder>... [--expect RECORD]... [--json FILE] [--markdown FILE]
   ${TOOL_NAME} discover <record>...
   ${TOOL_NAME} cache list | prune [--max-size SIZE] [--all]
+  ${TOOL_NAME} registry publish | check | promote ...
   ${TOOL_NAME} --version
 
 Run \`${TOOL_NAME} <command> --help\` for a command's options.
@@ -10186,9 +10222,10 @@ class NotARegularFileError extends Error {
  * Reads a whole regular file of at most `limit` bytes. The size is checked before anything is read, and again while
  * reading, so a file that grows meanwhile cannot get past the bound. Other failures (ENOENT, EACCES) are thrown as they are.
  */
-async function read_bounded_readFileWithin(file, limit) {
+async function read_bounded_readFileWithin(file, limit, options = {}) {
     // O_NONBLOCK: opening a FIFO would otherwise wait for a writer; on a regular file it changes nothing.
-    const handle = await (0,promises_namespaceObject.open)(file, promises_namespaceObject.constants.O_RDONLY | promises_namespaceObject.constants.O_NONBLOCK);
+    // noFollow: a link at `file` itself fails with ELOOP instead of being read through.
+    const handle = await (0,promises_namespaceObject.open)(file, promises_namespaceObject.constants.O_RDONLY | promises_namespaceObject.constants.O_NONBLOCK | (options.noFollow ? promises_namespaceObject.constants.O_NOFOLLOW : 0));
     try {
         const stats = await handle.stat();
         if (!stats.isFile())
@@ -24897,18 +24934,39 @@ async function createSandbox(options) {
 
 
 
-/** Writes through a temporary sibling and a rename, so readers never see a half-written file. */
+/** Puts a folder's entries (a rename into it) on disk, so a crash cannot reorder two renames. */
+async function syncFolder(dir) {
+    const handle = await (0,promises_namespaceObject.open)(dir, 'r');
+    try {
+        await handle.sync();
+    }
+    finally {
+        await handle.close();
+    }
+}
+/**
+ * Writes through a temporary sibling and a rename, so readers never see a half-written file; the content and the
+ * rename are synced to disk before it returns, so whatever is written next cannot land first.
+ */
 async function writeFileAtomic(file, content) {
     await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(file), { recursive: true });
     const temporary = external_node_path_default().join(external_node_path_default().dirname(file), `.${external_node_path_default().basename(file)}.${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString('hex')}.tmp`);
     try {
-        await (0,promises_namespaceObject.writeFile)(temporary, content);
+        const handle = await (0,promises_namespaceObject.open)(temporary, 'wx');
+        try {
+            await handle.writeFile(content);
+            await handle.sync();
+        }
+        finally {
+            await handle.close();
+        }
         await (0,promises_namespaceObject.rename)(temporary, file);
     }
     catch (error) {
         await (0,promises_namespaceObject.rm)(temporary, { force: true });
         throw error;
     }
+    await syncFolder(external_node_path_default().dirname(file));
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/code-report.ts
@@ -32174,6 +32232,63 @@ async function runRecordCommand(args, stdout, stderr) {
     return ExitCode.Ok;
 }
 
+;// CONCATENATED MODULE: ./src/pipeline/rerun-slots.ts
+// How many records rerun at once (`verify --jobs N`, default 1): each rerun is a CPU-bound training that would only
+// slow the others down and interleave their live output. Everything before it (loading, copying and hashing the
+// data) runs for every record at once.
+class RerunSlots {
+    size;
+    free;
+    waiting = [];
+    constructor(size) {
+        this.size = size;
+        this.free = size;
+    }
+    /** Runs `work` once a slot is free, and frees it after. */
+    async run(work) {
+        if (this.free > 0)
+            this.free -= 1;
+        else
+            await new Promise((resolve) => this.waiting.push(resolve));
+        try {
+            return await work();
+        }
+        finally {
+            const next = this.waiting.shift();
+            if (next)
+                next();
+            else
+                this.free += 1;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/verify.ts
+
+
+
+
+/**
+ * Verifies records together: each is loaded and its data copied and hashed at once with the others', and their
+ * reruns take turns (`options.jobs` at a time, one by default). The report lists them in the order given.
+ */
+async function verifyRecords(recordFiles, options, now = () => new Date()) {
+    // One record has nothing to share its turn with: its data is then copied and hashed in one pass.
+    const rerunSlots = recordFiles.length > 1 ? new RerunSlots(options.jobs ?? 1) : undefined;
+    const records = await Promise.all(recordFiles.map((file) => verifyRecord(file, { ...options, rerunSlots })));
+    return reportOf(records, now());
+}
+/** The report over these records' reports: their worst verdict is its verdict. */
+function reportOf(records, createdAt) {
+    return {
+        schemaVersion: REPORT_SCHEMA_VERSION,
+        tool: { name: TOOL_NAME, version: TOOL_VERSION },
+        createdAt: createdAt.toISOString(),
+        verdict: worstVerdict(records.map((record) => record.verdict)),
+        records,
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/attest/checksums.ts
 /** One line of `sha256sum` output; a name with a backslash or newline is escaped as GNU coreutils does. */
 function checksumLine(sha256, name) {
@@ -32202,6 +32317,1257 @@ function checksumsText(subjects, folders) {
                 lines.push(checksumLine(sha256, `${subject.name.replace(/\/+$/, '')}/${file}`));
     }
     return { text: lines.join(''), leftOut };
+}
+
+;// CONCATENATED MODULE: ./src/registry/checksum-file.ts
+
+// Pure: a version's checksum.txt, in the format `sha256sum` writes and `sha256sum -c` reads.
+/** The lines for `files` (name → sha256), sorted bytewise by name like `LC_ALL=C sort`. */
+function renderChecksums(files) {
+    const names = [...files.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    return names.map((name) => checksumLine(files.get(name), name)).join('');
+}
+const LINE = /^(\\?)([0-9a-f]{64}) [ *](.+)$/;
+function unescapeName(name) {
+    return name.replace(/\\(\\|n|r)/g, (_, char) => (char === 'n' ? '\n' : char === 'r' ? '\r' : '\\'));
+}
+/** The files checksum.txt names, with their sha256; or the first line that is not a `sha256sum` line. */
+function parseChecksums(text) {
+    const files = new Map();
+    const lines = text.split('\n');
+    if (lines.at(-1) === '')
+        lines.pop();
+    for (const [i, line] of lines.entries()) {
+        const match = LINE.exec(line);
+        if (!match)
+            return { problem: { line: i + 1, message: 'is not a sha256sum line (`<64 hex digits>  <file>`)' } };
+        const name = match[1] ? unescapeName(match[3]) : match[3];
+        if (files.has(name))
+            return { problem: { line: i + 1, message: `names ${name} a second time` } };
+        files.set(name, match[2]);
+    }
+    return { files };
+}
+
+;// CONCATENATED MODULE: ./src/registry/names.ts
+// The registry's file names: the seed's layout (models/<model>/<version>/{…, checksum.txt}) and the per-model files.
+const DEFAULT_REGISTRY_DIR = 'models';
+/** `sha256sum` lines for every file of a version but itself. */
+const CHECKSUM_FILE = 'checksum.txt';
+const VERSION_RECORD_FILE = 'run.yaml';
+const VERSION_METRICS_FILE = 'metrics.json';
+/** What the version was built from: the record's path and commit, its data and config with their sha256. */
+const VERSION_MANIFEST_FILE = 'data_manifest.json';
+const PROMOTION_LOG_FILE = 'promotions.jsonl';
+const POLICY_FILE = 'policy.yaml';
+/** The aliases as a mapping, for checkouts that cannot hold symlinks (Windows); otherwise aliases are symlinks. */
+const ALIASES_FILE = 'aliases.yaml';
+/** Files of a model's folder that are neither versions nor aliases. */
+const MODEL_FILES = [PROMOTION_LOG_FILE, POLICY_FILE, ALIASES_FILE];
+/** Names publish writes into every version, besides the artifacts. */
+const VERSION_METADATA_FILES = [VERSION_RECORD_FILE, VERSION_METRICS_FILE, VERSION_MANIFEST_FILE, CHECKSUM_FILE];
+const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const ALIAS_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
+
+;// CONCATENATED MODULE: ./src/registry/policy.ts
+
+
+
+
+
+// Pure: the promotion policy (models/<model>/policy.yaml) and its rows for one promotion.
+const AliasName = schemas_string().regex(ALIAS_NAME_PATTERN, 'must be a lower-case alias name (staging, prod, …)');
+const PASSING = ['reproduced', 'within-tolerance'];
+const AliasPolicySchema = object({
+    verdict: schemas_enum(PASSING).optional().describe('The weakest verify verdict accepted (default within-tolerance).'),
+    thresholds: record(MetricName, Threshold).optional().describe('min/max gates on the version\'s recorded metrics.'),
+    after: AliasName.optional().describe('The alias the version must have been promoted to before this one (prod after staging).'),
+    rollback: schemas_enum(['required', 'optional']).optional().describe('required: the alias must have a version to roll back to (the one it replaces).'),
+})
+    .strict();
+const PolicySchema = object({ aliases: record(AliasName, AliasPolicySchema) })
+    .strict()
+    .superRefine((policy, ctx) => {
+    for (const [alias, rule] of Object.entries(policy.aliases)) {
+        if (rule.after !== undefined && !(rule.after in policy.aliases)) {
+            ctx.addIssue({ code: 'custom', path: ['aliases', alias, 'after'], message: `names ${rule.after}, which has no rule in the policy` });
+        }
+        if (rule.after === alias)
+            ctx.addIssue({ code: 'custom', path: ['aliases', alias, 'after'], message: 'names the alias itself' });
+    }
+});
+/** policy.yaml's text parsed: the policy (none without a file: the default applies), or where and why it is invalid. */
+function parsePolicyText(text) {
+    if (text === undefined)
+        return {};
+    const parsed = parseSource(text);
+    if ('problem' in parsed)
+        return { problem: `${POLICY_FILE}${parsed.problem.line ? `:${parsed.problem.line}` : ''}: ${parsed.problem.message}` };
+    const result = PolicySchema.safeParse(parsed.source.value);
+    if (result.success)
+        return { policy: result.data };
+    const issue = result.error.issues[0];
+    const field = issue.path.join('.');
+    const line = parsed.source.lineOf(issue.path);
+    return { problem: `${POLICY_FILE}${line ? `:${line}` : ''}${field ? ` ${field}` : ''}: ${issue.message}` };
+}
+/** The seed's policy, used without a policy file: reproduce, and staging before prod. */
+const DEFAULT_POLICY = {
+    aliases: { staging: { verdict: 'within-tolerance' }, prod: { verdict: 'within-tolerance', after: 'staging' } },
+};
+/** Without a policy file, an alias the default does not name only has to reproduce. */
+const DEFAULT_ALIAS_POLICY = { verdict: 'within-tolerance' };
+function formatBound(metric, min, max) {
+    if (min !== undefined && max !== undefined)
+        return `${min} ≤ ${metric} ≤ ${max}`;
+    return min !== undefined ? `${metric} ≥ ${min}` : `${metric} ≤ ${max}`;
+}
+function verdictRow(required, { verdict, rollbackOf, alias }) {
+    const rule = required === 'reproduced' ? 'reproduces bit for bit (reproduced)' : 'reproduces (reproduced or within-tolerance)';
+    if (verdict === undefined && rollbackOf !== undefined)
+        return { rule, ok: true, detail: `not rerun: a rollback to the version ${alias} held from ${rollbackOf.time}` };
+    if (verdict === undefined)
+        return { rule, ok: null, detail: 'not rerun here' };
+    const accepted = required === 'reproduced' ? ['reproduced'] : PASSING;
+    return { rule, ok: accepted.includes(verdict), detail: verdict };
+}
+function afterRow(after, facts) {
+    const earlier = facts.history.find((promotion) => promotion.alias === after && promotion.to === facts.version);
+    return { rule: `was in ${after} first`, ok: earlier !== undefined, detail: earlier ? `promoted to ${after} at ${earlier.time}` : `never promoted to ${after}` };
+}
+function rollbackRow(facts) {
+    const rule = 'has a rollback target';
+    if (facts.current === undefined)
+        return { rule, ok: true, detail: 'first promotion: nothing to roll back to' };
+    if (facts.current === facts.version)
+        return { rule, ok: false, detail: `${facts.alias} already points to ${facts.version}` };
+    if (!facts.versions.has(facts.current))
+        return { rule, ok: false, detail: `${facts.current}, which ${facts.alias} points to now, is not in the registry` };
+    return { rule, ok: true, detail: `roll back to ${facts.current}` };
+}
+/** The rule for `alias`: the policy's, or (without a policy file) the default's. */
+function aliasPolicy(policy, alias) {
+    return policy ? policy.aliases[alias] : (DEFAULT_POLICY.aliases[alias] ?? DEFAULT_ALIAS_POLICY);
+}
+/** One row per rule the promotion is held to, in a fixed order: checksums, verdict, thresholds, stage order, rollback. */
+function evaluatePromotion(policy, facts) {
+    const rule = aliasPolicy(policy, facts.alias);
+    const checksums = { rule: 'checksum.txt matches', ok: facts.checksums.ok, detail: facts.checksums.detail };
+    if (rule === undefined)
+        return [checksums, { rule: `policy has a rule for ${facts.alias}`, ok: false, detail: `policy.yaml names ${Object.keys(policy.aliases).join(', ')}` }];
+    const rows = [checksums, verdictRow(rule.verdict ?? 'within-tolerance', facts)];
+    for (const check of checkThresholds(rule.thresholds ?? {}, facts.metrics)) {
+        rows.push({ rule: formatBound(check.metric, check.min, check.max), ok: check.status === 'pass', detail: check.value === null ? 'not in the version\'s metrics' : String(check.value) });
+    }
+    if (rule.after !== undefined)
+        rows.push(afterRow(rule.after, facts));
+    if (rule.rollback === 'required')
+        rows.push(rollbackRow(facts));
+    return rows;
+}
+/** Whether every decided row passes. */
+function policyPasses(rows) {
+    return rows.every((row) => row.ok !== false);
+}
+
+;// CONCATENATED MODULE: ./src/registry/semver.ts
+// Pure: semantic versions (https://semver.org), the names of a model's versions. Build metadata (`+…`) is refused:
+// it does not order versions, so 1.0.0+a and 1.0.0+b would be two folders for one version.
+const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?$/;
+function isSemver(text) {
+    return text.length <= 100 && SEMVER.test(text);
+}
+function compareIdentifiers(a, b) {
+    const numericA = /^\d+$/.test(a);
+    const numericB = /^\d+$/.test(b);
+    if (numericA && numericB)
+        return Number(a) - Number(b);
+    if (numericA !== numericB)
+        return numericA ? -1 : 1;
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+/** Negative when a orders before b (both valid versions): numbers first, then a pre-release before its release. */
+function compareSemver(a, b) {
+    const [, ...partsA] = SEMVER.exec(a);
+    const [, ...partsB] = SEMVER.exec(b);
+    for (let i = 0; i < 3; i++) {
+        const difference = Number(partsA[i]) - Number(partsB[i]);
+        if (difference !== 0)
+            return difference;
+    }
+    const [preA, preB] = [partsA[3], partsB[3]];
+    if (preA === undefined || preB === undefined)
+        return preA === preB ? 0 : preA === undefined ? 1 : -1;
+    const [idsA, idsB] = [preA.split('.'), preB.split('.')];
+    for (let i = 0; i < Math.min(idsA.length, idsB.length); i++) {
+        const difference = compareIdentifiers(idsA[i], idsB[i]);
+        if (difference !== 0)
+            return difference;
+    }
+    return idsA.length - idsB.length;
+}
+
+;// CONCATENATED MODULE: ./src/registry/promotion-log.ts
+
+
+
+
+// Pure: the promotion log (`promotions.jsonl`), append-only. Each line names the sha256 of the line before it
+// (`prev`), so an edited or deleted line breaks the chain; a chain can be recomputed from scratch, so history is also
+// checked to extend the base branch's log (see isPrefixOf).
+const PromotionSchema = object({
+    time: iso_datetime(),
+    alias: schemas_string().regex(ALIAS_NAME_PATTERN),
+    from: schemas_string().refine(isSemver, 'must be a version (X.Y.Z)').nullable(),
+    to: schemas_string().refine(isSemver, 'must be a version (X.Y.Z)'),
+    /** The sha256 of the promoted version's checksum.txt: what was promoted, not just its name. */
+    version_sha256: schemas_string().regex(/^[0-9a-f]{64}$/),
+    actor: schemas_string().max(200),
+    reason: schemas_string().min(1).max(2_000),
+    /** The sha256 of the previous line as written (without its newline); null on the first line. */
+    prev: schemas_string().regex(/^[0-9a-f]{64}$/).nullable(),
+})
+    .strict();
+const lineHash = (line) => (0,external_node_crypto_namespaceObject.createHash)('sha256').update(line).digest('hex');
+/** The log's lines (a trailing newline ends the last one). */
+function logLines(text) {
+    if (text === '')
+        return [];
+    const lines = text.split('\n');
+    if (lines.at(-1) === '')
+        lines.pop();
+    return lines;
+}
+/** The promotions, or the first line that is not one or breaks the chain. */
+function readLog(text) {
+    const promotions = [];
+    const lines = logLines(text);
+    for (const [i, line] of lines.entries()) {
+        let parsed;
+        try {
+            parsed = JSON.parse(line);
+        }
+        catch {
+            return { problem: { line: i + 1, message: 'is not JSON' } };
+        }
+        const result = PromotionSchema.safeParse(parsed);
+        if (!result.success) {
+            const issue = result.error.issues[0];
+            return { problem: { line: i + 1, message: `${issue.path.join('.') || 'the line'}: ${issue.message}` } };
+        }
+        const expected = i === 0 ? null : lineHash(lines[i - 1]);
+        if (result.data.prev !== expected) {
+            return { problem: { line: i + 1, message: i === 0 ? 'the first line must have prev: null' : `prev does not match the line before it (${expected.slice(0, 12)}): a line was edited, removed or inserted` } };
+        }
+        promotions.push(result.data);
+    }
+    if (text !== '' && !text.endsWith('\n'))
+        return { problem: { line: lines.length, message: 'the last line does not end with a newline' } };
+    return { promotions };
+}
+/** The line that appends `promotion` to the log `text` (its prev set), newline included. */
+function appendedLine(text, promotion) {
+    const last = logLines(text).at(-1);
+    return `${JSON.stringify({ ...promotion, prev: last === undefined ? null : lineHash(last) })}\n`;
+}
+/** Whether `base` (the log on the branch a pull request merges into) is kept whole at the start of `head`. */
+function isPrefixOf(base, head) {
+    return head.startsWith(base) && (base === '' || base.endsWith('\n'));
+}
+
+;// CONCATENATED MODULE: ./src/registry/check.ts
+
+
+
+
+
+// Pure: `registry check` over the registry's state (and the base's): checksums, each version against its own
+// run.yaml, aliases, the promotion log, the policy.
+/** What publish writes as metrics.json for a record's metric values. */
+function metricsFileText(values) {
+    return `${JSON.stringify(values, null, 2)}\n`;
+}
+function checksumProblems(version) {
+    if (version.checksumText === undefined)
+        return [`${CHECKSUM_FILE} is missing`];
+    const parsed = parseChecksums(version.checksumText);
+    if ('problem' in parsed)
+        return [`${CHECKSUM_FILE} line ${parsed.problem.line} ${parsed.problem.message}`];
+    const problems = [];
+    for (const [file, sha256] of parsed.files) {
+        const actual = version.files.get(file);
+        if (actual === undefined)
+            problems.push(`${file} is listed in ${CHECKSUM_FILE} but missing`);
+        else if (actual !== sha256)
+            problems.push(`${file} does not match ${CHECKSUM_FILE} (sha256 ${actual.slice(0, 12)}…, listed ${sha256.slice(0, 12)}…)`);
+    }
+    for (const file of version.files.keys())
+        if (!parsed.files.has(file))
+            problems.push(`${file} is not listed in ${CHECKSUM_FILE}`);
+    return problems;
+}
+/**
+ * The version against its own run.yaml: every file is an artifact the record names, with the sha256 it records (a
+ * folder's files with its directory hash), metrics.json holds the record's metrics and the manifest names the record.
+ * checksum.txt alone proves nothing: whoever edits a file can rewrite it.
+ */
+function recordProblems(version) {
+    const { record } = version;
+    if (typeof record === 'string')
+        return [record];
+    const problems = [];
+    const accounted = new Set(VERSION_METADATA_FILES);
+    for (const artifact of record.artifacts ?? []) {
+        if (artifact.compare === 'report')
+            continue;
+        const name = artifact.path.split('/').at(-1);
+        const file = version.files.get(name);
+        const inFolder = [...version.files.keys()].filter((candidate) => candidate.startsWith(`${name}/`));
+        const digest = file ?? (inFolder.length > 0 ? directoryDigest(inFolder.map((candidate) => candidate.slice(name.length + 1)), inFolder.map((candidate) => version.files.get(candidate))) : undefined);
+        if (digest === undefined)
+            problems.push(`${name} (${artifact.path} in ${VERSION_RECORD_FILE}) is missing`);
+        else if (digest !== artifact.sha256)
+            problems.push(`${name} is not the ${artifact.path} that ${VERSION_RECORD_FILE} records (sha256 ${digest.slice(0, 12)}…, recorded ${artifact.sha256.slice(0, 12)}…)`);
+        accounted.add(name);
+        for (const candidate of inFolder)
+            accounted.add(candidate);
+    }
+    for (const file of version.files.keys())
+        if (!accounted.has(file))
+            problems.push(`${file} is not an artifact ${VERSION_RECORD_FILE} records`);
+    if (version.metricsText !== metricsFileText(record.metrics?.values ?? {}))
+        problems.push(`${VERSION_METRICS_FILE} is not the metrics ${VERSION_RECORD_FILE} records`);
+    let manifest;
+    try {
+        manifest = JSON.parse(version.manifestText ?? '');
+    }
+    catch {
+        manifest = undefined;
+    }
+    const recordSha256 = manifest?.record_sha256;
+    if (recordSha256 !== version.files.get(VERSION_RECORD_FILE))
+        problems.push(`${VERSION_MANIFEST_FILE} does not name this ${VERSION_RECORD_FILE} (record_sha256)`);
+    return problems;
+}
+/** What is wrong with one version: its files against checksum.txt and against its run.yaml; empty when it is whole. */
+function versionProblems(version) {
+    return [...checksumProblems(version), ...recordProblems(version)];
+}
+/** The promotions, or the log's problem as a message. */
+function promotionsOf(model) {
+    const read = readLog(model.logText);
+    return 'problem' in read ? `${PROMOTION_LOG_FILE} line ${read.problem.line}: ${read.problem.message}` : read.promotions;
+}
+/** The model's policy, or undefined for the default; a broken policy file is a problem of its own. */
+function policyOf(model) {
+    return 'policy' in model.policy ? model.policy.policy : undefined;
+}
+/** The version's recorded metrics (from its run.yaml, which verify checks the rerun against). */
+function metricsOf(version) {
+    return version && typeof version.record !== 'string' ? (version.record.metrics?.values ?? {}) : {};
+}
+/** The facts of one promotion, without a verdict: everything the registry itself holds. */
+function promotionFacts(judged) {
+    const { model, promotion, history } = judged;
+    const version = model.versions.get(promotion.to);
+    const problems = version ? versionProblems(version) : [`${promotion.to} is not a version of ${model.name}`];
+    return {
+        alias: promotion.alias,
+        version: promotion.to,
+        checksums: { ok: problems.length === 0, detail: problems.join('; ') || 'every file matches' },
+        metrics: metricsOf(version),
+        history,
+        current: promotion.from ?? undefined,
+        versions: new Set(model.versions.keys()),
+    };
+}
+/** Each alias against the log: it must point where its last promotion moved it. */
+function aliasProblems(model, promotions) {
+    const problems = [];
+    const lastIndex = new Map();
+    promotions.forEach((promotion, i) => lastIndex.set(promotion.alias, i));
+    for (const [alias, target] of model.aliases) {
+        if (!model.versions.has(target))
+            problems.push(`alias ${alias} points to ${target}, which is not a version of ${model.name}`);
+        const index = lastIndex.get(alias);
+        const last = index === undefined ? undefined : promotions[index];
+        if (last === undefined) {
+            problems.push(`alias ${alias} points to ${target}, but ${PROMOTION_LOG_FILE} records no promotion to ${alias}: move aliases with \`repro-gate registry promote\``);
+        }
+        else if (last.to !== target) {
+            const interrupted = index === promotions.length - 1 && last.from === target;
+            problems.push(interrupted
+                ? `the promotion of ${alias} to ${last.to} did not finish (${alias} still points to ${target}): run \`repro-gate registry promote ${model.name} ${last.to} --to ${alias}\` again, which checks it and finishes it`
+                : `alias ${alias} points to ${target}, but its last promotion in ${PROMOTION_LOG_FILE} was to ${last.to}`);
+        }
+    }
+    for (const alias of lastIndex.keys())
+        if (!model.aliases.has(alias))
+            problems.push(`${PROMOTION_LOG_FILE} promotes to ${alias}, but there is no alias ${alias}`);
+    return problems;
+}
+/** Each line against the versions (the one promoted is still the same bytes) and the lines before it (`from`). */
+function lineProblems(model, promotions) {
+    const problems = [];
+    const current = new Map();
+    for (const [i, promotion] of promotions.entries()) {
+        const line = `${PROMOTION_LOG_FILE} line ${i + 1}`;
+        const version = model.versions.get(promotion.to);
+        if (version === undefined)
+            problems.push(`${line} promotes ${promotion.to}, which is not a version of ${model.name}`);
+        else if (version.checksumSha256 !== promotion.version_sha256)
+            problems.push(`${promotion.to} changed after it was promoted to ${promotion.alias} (its ${CHECKSUM_FILE} is not the one ${line} names)`);
+        if (promotion.from !== (current.get(promotion.alias) ?? null))
+            problems.push(`${line} moves ${promotion.alias} from ${promotion.from ?? 'nothing'}, but the line before left it at ${current.get(promotion.alias) ?? 'nothing'}`);
+        current.set(promotion.alias, promotion.to);
+    }
+    return problems;
+}
+/**
+ * The promotions to judge by the policy. Against a base: every line the change appended, by the base's policy. Without
+ * one: each alias's last promotion, by the current policy (older lines were judged when they were made, maybe by
+ * another policy).
+ */
+function promotionsToJudge(model, promotions, base) {
+    if (base) {
+        const basePromotions = promotionsOf(base);
+        const trusted = Array.isArray(basePromotions) && isPrefixOf(base.logText, model.logText) ? basePromotions : [];
+        // No policy file at the base means the default, and so does a broken one: never the change's own policy.
+        const parsed = parsePolicyText(base.policyText);
+        const policy = 'policy' in parsed ? parsed.policy : undefined;
+        return promotions.slice(trusted.length).map((promotion, i) => ({ model, promotion, history: promotions.slice(0, trusted.length + i), policy, trusted }));
+    }
+    const lastOfEach = new Map(promotions.map((promotion, i) => [promotion.alias, i]));
+    return [...lastOfEach.values()].sort((a, b) => a - b).map((i) => ({ model, promotion: promotions[i], history: promotions.slice(0, i), policy: policyOf(model), trusted: promotions.slice(0, i) }));
+}
+/** Against the base: the log only grew, no version that existed there changed or went away, and the policy stayed while promotions were added. */
+function baseProblems(model, base, appended) {
+    const problems = [];
+    if (!isPrefixOf(base.logText, model.logText)) {
+        problems.push(`${PROMOTION_LOG_FILE} does not extend the base's: history was edited, removed or rewritten (the log is append-only)`);
+    }
+    if (model.policyText !== base.policyText && appended > 0) {
+        problems.push(`policy.yaml changed in the same change as ${appended} promotion${appended === 1 ? '' : 's'}: change the policy on its own, then promote under it (promotions here are judged by the base's policy)`);
+    }
+    for (const { version, file, change } of base.changedVersionFiles)
+        problems.push(`published version ${version} changed: ${file} (${change}); versions are immutable: publish a new version instead`);
+    for (const version of base.versions)
+        if (!model.versions.has(version) && !base.changedVersionFiles.some((changed) => changed.version === version))
+            problems.push(`published version ${version} was removed`);
+    return problems;
+}
+/** Every problem of one model apart from the policy's judgement of its promotions (promotionsToJudge); empty when it passes. */
+function checkModel(model, base) {
+    const messages = [...model.problems, ...model.leftovers.map((name) => `${name} is left over from an interrupted publish or promote: delete it`)];
+    if ('problem' in model.policy)
+        messages.push(model.policy.problem);
+    for (const [name, version] of model.versions)
+        for (const problem of versionProblems(version))
+            messages.push(`${name}: ${problem}`);
+    const promotions = promotionsOf(model);
+    let toJudge = [];
+    if (typeof promotions === 'string')
+        messages.push(promotions);
+    else {
+        messages.push(...aliasProblems(model, promotions), ...lineProblems(model, promotions));
+        toJudge = promotionsToJudge(model, promotions, base);
+    }
+    if (base)
+        messages.push(...baseProblems(model, base, base ? toJudge.length : 0));
+    return { problems: messages.map((message) => ({ model: model.name, message })), toJudge };
+}
+/** Models that were at the base and are gone now: every published version of them was removed. */
+function removedModels(models, base) {
+    const present = new Set(models.map((model) => model.name));
+    return [...base.entries()].filter(([name, state]) => !present.has(name) && state.versions.size > 0).map(([name]) => ({ model: name, message: 'the model was removed, with its published versions' }));
+}
+
+;// CONCATENATED MODULE: ./src/registry/read-registry.ts
+
+
+
+
+
+
+
+
+
+
+
+
+// The file-system edge of the registry: reads a registry folder into ModelStates. Only reads; every file of every
+// version is hashed (on the hash pool's threads), since that is what checksum.txt is checked against. In a pull
+// request every file here is the pull request's: no link is followed, and every text is bounded and strict UTF-8.
+/** Registry text files (a log, a policy, checksums, a record) are small; a bigger one is refused rather than read whole. */
+const TEXT_MAX_BYTES = 16 * 1024 * 1024;
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+/** A registry file's text, never through a link; undefined when it is missing, with a problem when it is unusable. */
+async function readText(file, shown, problems) {
+    let bytes;
+    try {
+        bytes = await read_bounded_readFileWithin(file, TEXT_MAX_BYTES, { noFollow: true });
+    }
+    catch (error) {
+        const code = error.code;
+        if (code === 'ENOENT')
+            return undefined;
+        if (code === 'ELOOP' || error instanceof NotARegularFileError)
+            problems.push(`${shown} is not a regular file (a link?): registry files are read only as files`);
+        else if (error instanceof read_bounded_FileTooLargeError)
+            problems.push(`${shown} is ${error.message}: not a file repro-gate wrote`);
+        else
+            throw error;
+        return undefined;
+    }
+    try {
+        return { text: STRICT_UTF8.decode(bytes), sha256: (0,external_node_crypto_namespaceObject.createHash)('sha256').update(bytes).digest('hex') };
+    }
+    catch {
+        problems.push(`${shown} is not valid UTF-8`);
+        return undefined;
+    }
+}
+/** aliases.yaml's mapping; or why it is not one. */
+function parseAliasesFile(text) {
+    const parsed = parseSource(text);
+    if ('problem' in parsed)
+        return `${ALIASES_FILE}: ${parsed.problem.message}`;
+    const value = parsed.source.value;
+    if (value === null || value === undefined)
+        return new Map();
+    if (typeof value !== 'object' || Array.isArray(value))
+        return `${ALIASES_FILE} must map aliases to versions (staging: 1.2.1)`;
+    const aliases = new Map();
+    for (const [alias, version] of Object.entries(value)) {
+        if (typeof version !== 'string')
+            return `${ALIASES_FILE}: ${alias} must name a version as a string ("1.2.1")`;
+        aliases.set(alias, version);
+    }
+    return aliases;
+}
+/** The version's run.yaml, parsed; or why it cannot be. */
+function parseRecord(text) {
+    if (text === undefined)
+        return `${VERSION_RECORD_FILE} is missing or unreadable`;
+    const parsed = parseSource(text);
+    if ('problem' in parsed)
+        return `${VERSION_RECORD_FILE}: ${parsed.problem.message}`;
+    const result = RunRecordSchema.safeParse(parsed.source.value);
+    return result.success ? result.data : `${VERSION_RECORD_FILE} is not a valid run record (${result.error.issues[0].path.join('.')}: ${result.error.issues[0].message})`;
+}
+async function readVersion(dir, shown, problems) {
+    let names;
+    try {
+        names = await listRegularFiles(dir, { displayPath: shown, regularOnly: true });
+    }
+    catch (error) {
+        problems.push(describeError(error).message);
+        return undefined;
+    }
+    const hashed = names.filter((name) => name !== CHECKSUM_FILE);
+    const hashes = await mapInBatches(hashed, (name) => hashTask({ file: external_node_path_default().join(dir, name) }));
+    const read = (name) => (names.includes(name) ? readText(external_node_path_default().join(dir, name), `${shown}/${name}`, problems) : Promise.resolve(undefined));
+    const checksum = await read(CHECKSUM_FILE);
+    return {
+        files: new Map(hashed.map((name, i) => [name, hashes[i]])),
+        checksumText: checksum?.text,
+        checksumSha256: checksum?.sha256,
+        record: parseRecord((await read(VERSION_RECORD_FILE))?.text),
+        metricsText: (await read(VERSION_METRICS_FILE))?.text,
+        manifestText: (await read(VERSION_MANIFEST_FILE))?.text,
+    };
+}
+/** A symlink alias names a version of its own folder by its bare name (`staging -> 1.2.1`). */
+async function symlinkAlias(file, name, problems) {
+    const target = await (0,promises_namespaceObject.readlink)(file);
+    const version = target.replace(/^\.\//, '').replace(/\/$/, '');
+    if (version.includes('/')) {
+        problems.push(`alias ${name} is a link to ${target}: an alias must name a version in its own folder (\`ln -s 1.2.0 ${name}\`)`);
+        return undefined;
+    }
+    return version;
+}
+async function readModel(dir, name, shownDir) {
+    const entries = await (0,promises_namespaceObject.readdir)(dir, { withFileTypes: true });
+    const problems = [];
+    const leftovers = [];
+    const versions = new Map();
+    const linkAliases = new Map();
+    for (const entry of entries) {
+        const file = external_node_path_default().join(dir, entry.name);
+        if (entry.name.startsWith('.') && entry.name.endsWith('.tmp')) {
+            leftovers.push(entry.name);
+        }
+        else if (MODEL_FILES.includes(entry.name)) {
+            if (!entry.isFile())
+                problems.push(`${entry.name} is not a regular file (a link?): registry files are read only as files`);
+        }
+        else if (entry.isDirectory() && isSemver(entry.name)) {
+            const version = await readVersion(file, `${shownDir}/${entry.name}`, problems);
+            if (version)
+                versions.set(entry.name, version);
+        }
+        else if (entry.isSymbolicLink()) {
+            const version = await symlinkAlias(file, entry.name, problems);
+            if (version !== undefined)
+                linkAliases.set(entry.name, version);
+        }
+        else {
+            problems.push(`${entry.name} is neither a version (X.Y.Z folder), an alias (symlink) nor one of ${MODEL_FILES.join(', ')}`);
+        }
+    }
+    const read = (file) => readText(external_node_path_default().join(dir, file), `${shownDir}/${file}`, problems);
+    const aliasesText = (await read(ALIASES_FILE))?.text;
+    let aliases = linkAliases;
+    if (aliasesText !== undefined) {
+        const parsed = parseAliasesFile(aliasesText);
+        if (typeof parsed === 'string')
+            problems.push(parsed);
+        else
+            aliases = parsed;
+        if (linkAliases.size > 0)
+            problems.push(`both ${ALIASES_FILE} and alias symlinks (${[...linkAliases.keys()].join(', ')}): keep one way of naming aliases`);
+    }
+    const policyText = (await read(POLICY_FILE))?.text;
+    return {
+        name,
+        dir: shownDir,
+        versions,
+        aliases,
+        aliasSource: aliasesText === undefined ? 'symlinks' : 'aliases.yaml',
+        logText: (await read(PROMOTION_LOG_FILE))?.text ?? '',
+        policyText,
+        policy: parsePolicyText(policyText),
+        problems,
+        leftovers,
+    };
+}
+/** The registry folder `registryDir` (`shownDir`: how messages name it); `only` reads just that model. */
+async function readRegistry(registryDir, shownDir, only) {
+    // A pull request could point the registry anywhere on the runner through a link; its versions are folders of its own.
+    if ((await (0,promises_namespaceObject.lstat)(registryDir).catch(() => undefined))?.isSymbolicLink()) {
+        throw new UserError(`the registry folder ${shownDir} is a symlink`, 'Keep the registry in the repository itself, as a folder.');
+    }
+    const entries = await (0,promises_namespaceObject.readdir)(registryDir, { withFileTypes: true }).catch((error) => {
+        if (error.code === 'ENOENT' || error.code === 'ENOTDIR') {
+            throw new UserError(`the registry folder ${shownDir} does not exist`, 'Publish a first version with `repro-gate registry publish`, or point --registry at the folder.');
+        }
+        throw error;
+    });
+    const problems = [];
+    const models = [];
+    for (const entry of entries) {
+        if (only !== undefined && entry.name !== only)
+            continue;
+        if (entry.isDirectory() && MODEL_NAME_PATTERN.test(entry.name))
+            models.push(await readModel(external_node_path_default().join(registryDir, entry.name), entry.name, `${shownDir}/${entry.name}`));
+        // A README beside the models is fine; a link or an oddly named folder could hide a model from every check.
+        else if (!entry.isFile())
+            problems.push({ model: entry.name, message: `${shownDir}/${entry.name} is not a model folder (a folder named with letters, digits, ".", "_" or "-")` });
+    }
+    return { models, problems };
+}
+
+;// CONCATENATED MODULE: ./src/registry/read-base.ts
+
+
+
+
+
+// The git edge of `registry check --base REF`: each model as it was at the base commit, and what changed since inside
+// the versions that existed there. Only reads (`git ls-tree`, `git show`, `git diff` on a private index copy).
+const CHANGE_WORDS = { M: 'modified', D: 'deleted', A: 'added', R: 'renamed', C: 'copied', T: 'type changed', '?': 'added' };
+/** The base commit `ref` names in the repository at `repoRoot`; an error when the clone lacks it. */
+async function baseCommit(repoRoot, ref) {
+    const commit = await resolveCommit(repoRoot, ref);
+    if (commit)
+        return commit;
+    throw new UserError(`the base ${ref} is not a commit in this clone`, 'Fetch it first (`git fetch origin <branch>`; in a shallow clone `git fetch --unshallow`).');
+}
+/** Each model of the registry folder `registryPath` (relative to the repository root) at `commit`. */
+async function readBaseRegistry(repoRoot, commit, registryPath) {
+    const prefix = registryPath === '.' ? '' : `${registryPath.replace(/\/+$/, '')}/`;
+    const files = (await git_listFilesAtCommit(repoRoot, commit)).filter((file) => file.startsWith(prefix)).map((file) => file.slice(prefix.length));
+    const models = new Map();
+    for (const file of files) {
+        const [model, entry, ...rest] = file.split('/');
+        if (!model || !entry || !MODEL_NAME_PATTERN.test(model))
+            continue;
+        const state = models.get(model) ?? { versions: new Set(), entries: new Set() };
+        models.set(model, state);
+        if (rest.length > 0 && isSemver(entry))
+            state.versions.add(entry);
+        else if (rest.length === 0)
+            state.entries.add(entry);
+    }
+    // Failing open here would pass any edit to a published version: no diff is an error, never "no changes".
+    const changes = await rawChangesSince(repoRoot, commit);
+    if (changes === undefined)
+        throw new Error(`git diff ${commit} failed in ${repoRoot}`);
+    const result = new Map();
+    for (const [model, { versions, entries }] of models) {
+        const at = (name) => readFileAtCommit(repoRoot, commit, `${prefix}${model}/${name}`);
+        const aliases = new Map();
+        if (entries.has(ALIASES_FILE)) {
+            const parsed = parseAliasesFile((await at(ALIASES_FILE)) ?? '');
+            if (typeof parsed !== 'string')
+                for (const [alias, version] of parsed)
+                    aliases.set(alias, version);
+        }
+        else {
+            // At the base, a symlink is a blob holding its target; any other file directly in the model's folder is one.
+            for (const entry of entries)
+                if (!MODEL_FILES.includes(entry))
+                    aliases.set(entry, ((await at(entry)) ?? '').replace(/^\.\//, '').replace(/\/$/, ''));
+        }
+        const changedVersionFiles = [];
+        for (const change of changes) {
+            for (const changed of [change.path, change.from]) {
+                if (changed === undefined || !changed.startsWith(`${prefix}${model}/`))
+                    continue;
+                const [version, ...rest] = changed.slice(`${prefix}${model}/`.length).split('/');
+                if (version !== undefined && versions.has(version) && rest.length > 0) {
+                    changedVersionFiles.push({ version, file: rest.join('/'), change: CHANGE_WORDS[change.status] ?? change.status });
+                }
+            }
+        }
+        result.set(model, { logText: (await at(PROMOTION_LOG_FILE)) ?? '', policyText: await at(POLICY_FILE), versions, aliases, changedVersionFiles });
+    }
+    return result;
+}
+
+;// CONCATENATED MODULE: ./src/registry/check-registry.ts
+
+
+
+
+
+
+
+
+
+/** A model new since the base: nothing of it existed there. */
+const EMPTY_BASE = { logText: '', versions: new Set(), aliases: new Map(), changedVersionFiles: [] };
+async function readBase(registryDir, ref) {
+    const root = await git_findRepoRoot(registryDir);
+    if (!root)
+        throw new UserError(`${registryDir} is not inside a git repository, so it has no version at ${ref} to compare with`, 'Run inside the repository, or drop --base.');
+    const repoRoot = await (0,promises_namespaceObject.realpath)(root);
+    const relative = external_node_path_default().relative(repoRoot, await (0,promises_namespaceObject.realpath)(registryDir));
+    if (leadsOutside(relative))
+        throw new UserError(`the registry folder ${registryDir} is outside the repository at ${repoRoot}`, 'Point --registry (the action\'s `registry` input) at a folder of the repository.');
+    const commit = await baseCommit(repoRoot, ref);
+    return { commit, models: await readBaseRegistry(repoRoot, commit, relative.split((external_node_path_default()).sep).join('/') || '.') };
+}
+async function checkRegistry(registryDir, shownDir, baseRef) {
+    const base = baseRef === undefined ? undefined : await readBase(registryDir, baseRef);
+    const { models, problems } = await readRegistry(registryDir, shownDir);
+    const toJudge = [];
+    for (const model of models) {
+        const checked = checkModel(model, base ? (base.models.get(model.name) ?? EMPTY_BASE) : undefined);
+        problems.push(...checked.problems);
+        toJudge.push(...checked.toJudge);
+    }
+    if (base)
+        problems.push(...removedModels(models, base.models));
+    return { models, problems, toJudge, baseCommit: base?.commit };
+}
+/** The policy's judgement of each promotion where it needs no rerun (the verdict is left undecided): `registry check`. */
+function policyProblems(toJudge) {
+    return toJudge.flatMap((judged) => evaluatePromotion(judged.policy, promotionFacts(judged))
+        // A version's own problems are listed on their own.
+        .filter((row) => row.ok === false && row.rule !== 'checksum.txt matches')
+        .map((row) => ({ model: judged.model.name, message: `${judged.promotion.alias} → ${judged.promotion.to} breaks the policy: ${row.rule} (${row.detail})` })));
+}
+
+;// CONCATENATED MODULE: ./src/registry/alias-store.ts
+
+
+
+
+
+
+// Moves an alias in one rename, so a reader (or a killed promote) finds the old target or the new one, never a
+// missing alias: a symlink is made under a temporary name and renamed over the old one; aliases.yaml is rewritten
+// through a temporary file, with the yaml Document API so the user's comments stay.
+async function moveAlias(modelDir, source, alias, version) {
+    if (source === 'aliases.yaml') {
+        const file = external_node_path_default().join(modelDir, ALIASES_FILE);
+        const text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
+        const document = (0,dist/* parseDocument */.Tp)(text);
+        // A file of comments alone has no mapping to set a key in: the line is appended to it.
+        if (document.contents === null) {
+            await writeFileAtomic(file, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${alias}: ${version}\n`);
+            return;
+        }
+        document.set(alias, version);
+        await writeFileAtomic(file, document.toString());
+        return;
+    }
+    const temporary = external_node_path_default().join(modelDir, `.${alias}.${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString('hex')}.tmp`);
+    await (0,promises_namespaceObject.symlink)(version, temporary);
+    try {
+        await (0,promises_namespaceObject.rename)(temporary, external_node_path_default().join(modelDir, alias));
+    }
+    catch (error) {
+        await (0,promises_namespaceObject.rm)(temporary, { force: true });
+        throw error;
+    }
+    await syncFolder(modelDir);
+}
+
+;// CONCATENATED MODULE: ./src/registry/source-record.ts
+
+
+
+
+
+
+
+
+const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+/** The checkout's copy of the version's record (its path is in the data manifest), byte for byte the published one. */
+async function sourceRecord(registryDir, model, version, recordSha256) {
+    const versionDir = external_node_path_default().join(registryDir, model.name, version);
+    const repoRoot = (await git_findRepoRoot(versionDir)) ?? process.cwd();
+    let recordPath;
+    try {
+        recordPath = JSON.parse((await read_bounded_readFileWithin(external_node_path_default().join(versionDir, VERSION_MANIFEST_FILE), 1024 * 1024)).toString('utf8')).record;
+    }
+    catch {
+        recordPath = undefined;
+    }
+    const hint = `Verify it where its code is (\`repro-gate verify --json report.json\` at commit code.commit of ${VERSION_RECORD_FILE}) and pass --report report.json.`;
+    if (typeof recordPath !== 'string' || external_node_path_default().isAbsolute(recordPath) || recordPath.split('/').includes('..')) {
+        throw new UserError(`${model.dir}/${version}/${VERSION_MANIFEST_FILE} does not name the record the version was published from`, hint);
+    }
+    const file = external_node_path_default().join(repoRoot, recordPath);
+    // Only a record inside the repository is rerun; the manifest is the pull request's to write.
+    const real = await (0,promises_namespaceObject.realpath)(file).catch(() => undefined);
+    if (real === undefined || !isInside(await (0,promises_namespaceObject.realpath)(repoRoot), real))
+        throw new UserError(`${recordPath}, the record ${version} was published from, is not in the checkout`, hint);
+    const sha256 = await read_bounded_readFileWithin(file, MAX_RECORD_BYTES).then((bytes) => (0,external_node_crypto_namespaceObject.createHash)('sha256').update(bytes).digest('hex'), () => undefined);
+    if (sha256 !== recordSha256) {
+        throw new UserError(`${recordPath} in the checkout is no longer the record ${version} was published from, so it cannot be rerun here`, hint);
+    }
+    return file;
+}
+
+;// CONCATENATED MODULE: ./src/registry/verification.ts
+
+
+
+
+
+const verification_MAX_REPORT_BYTES = 64 * 1024 * 1024;
+async function verdictFromReport(reportFile, recordSha256, version) {
+    let report;
+    try {
+        report = ReportSchema.parse(JSON.parse((await read_bounded_readFileWithin(reportFile, verification_MAX_REPORT_BYTES)).toString('utf8')));
+    }
+    catch (error) {
+        throw new UserError(`--report ${reportFile} is not a repro-gate report (${error.message.split('\n')[0]})`, 'Pass the report.json that `repro-gate verify --json FILE` wrote.');
+    }
+    const verified = report.records.find((record) => record.recordSha256 === recordSha256);
+    if (verified === undefined) {
+        throw new UserError(`--report ${reportFile} does not verify ${version}'s ${VERSION_RECORD_FILE} (sha256 ${recordSha256.slice(0, 12)}…)`, `Verify the record this version was published from (its path is in ${VERSION_MANIFEST_FILE}), or leave out --report to rerun it here.`);
+    }
+    return verified.verdict;
+}
+async function verifyVersion(request) {
+    const { model, version, alias } = request;
+    const state = model.versions.get(version);
+    const recordSha256 = state.files.get(VERSION_RECORD_FILE);
+    if (request.reportFile !== undefined)
+        return { verdict: await verdictFromReport(request.reportFile, recordSha256, version) };
+    let recordFile;
+    try {
+        recordFile = await sourceRecord(request.registryDir, model, version, recordSha256);
+    }
+    catch (error) {
+        const rollbackOf = request.trusted.findLast((promotion) => promotion.alias === alias && promotion.to === version && promotion.version_sha256 === state.checksumSha256);
+        if (error instanceof UserError && rollbackOf)
+            return { rollbackOf };
+        throw error;
+    }
+    return { verdict: await request.rerun(recordFile) };
+}
+
+;// CONCATENATED MODULE: ./src/registry/promote.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+async function promote_readModel(request) {
+    const { models } = await readRegistry(request.registryDir, request.shownDir, request.model);
+    const [model] = models;
+    if (model === undefined)
+        throw new UserError(`${request.shownDir} has no model ${request.model}`, 'Publish it first with `repro-gate registry publish`.');
+    if ('problem' in model.policy)
+        throw new UserError(model.policy.problem, 'Fix the policy file: promotions are judged by it.');
+    const [problem] = model.problems;
+    if (problem !== undefined)
+        throw new UserError(`${model.dir}: ${problem}`, 'Fix the registry first (`repro-gate registry check` lists what is wrong).');
+    return model;
+}
+/** The log and the alias as they are now: a promote that ran for hours must not overwrite a promotion made meanwhile. */
+async function assertUnchanged(request, before) {
+    const now = await promote_readModel(request);
+    if (now.logText !== before.logText || now.aliases.get(request.alias) !== before.aliases.get(request.alias)) {
+        throw new UserError(`${before.dir} changed while the promotion was being checked (another promotion?)`, 'Nothing was written: run the promote again.');
+    }
+}
+async function promoteVersion(request) {
+    const { alias, version } = request;
+    if (!ALIAS_NAME_PATTERN.test(alias) || isSemver(alias))
+        throw new UserError(`--to ${alias} is not an alias name`, 'Aliases are lower-case names such as staging or prod.');
+    if (request.reason.trim() === '')
+        throw new UserError('--reason must say why the version is promoted', 'Example: --reason "beats 1.2.0 on recall; see PR #42"');
+    const model = await promote_readModel(request);
+    const state = model.versions.get(version);
+    if (state === undefined)
+        throw new UserError(`${request.model} has no version ${version}`, `Published versions: ${[...model.versions.keys()].join(', ') || 'none'}.`);
+    const promotions = promotionsOf(model);
+    if (typeof promotions === 'string')
+        throw new UserError(promotions, 'The log is append-only: restore it from the branch it came from (`git checkout <base> -- <log>`).');
+    const current = model.aliases.get(alias);
+    const modelDir = external_node_path_default().join(request.registryDir, model.name);
+    const last = promotions.at(-1);
+    // The log's last line names this very move and the alias has not moved: an interrupted promote, checked again
+    // (the line could have been written by anyone) and finished without a second line.
+    const interrupted = last !== undefined && last.alias === alias && last.to === version && last.from === (current ?? null) && last.version_sha256 === state.checksumSha256;
+    if (current === version)
+        throw new UserError(`${alias} already points to ${request.model} ${version}`, 'Nothing to promote.');
+    const history = interrupted ? promotions.slice(0, -1) : promotions;
+    const judged = { model, promotion: { time: '', alias, from: current ?? null, to: version, version_sha256: state.checksumSha256 ?? '', actor: '', reason: '', prev: null }, history, policy: policyOf(model), trusted: history };
+    const facts = promotionFacts(judged);
+    const outcome = { model: model.name, alias, from: current, to: version };
+    // The rules that need no rerun first: a promotion they refuse costs no training.
+    const unverified = evaluatePromotion(judged.policy, facts);
+    if (!policyPasses(unverified))
+        return { ...outcome, rows: unverified, moved: false };
+    const verification = await verifyVersion({ registryDir: request.registryDir, model, version, alias, trusted: history, reportFile: request.reportFile, rerun: request.rerun });
+    const rows = evaluatePromotion(judged.policy, { ...facts, ...verification });
+    if (!policyPasses(rows))
+        return { ...outcome, rows, moved: false };
+    await assertUnchanged(request, model);
+    // Only what a killed promote of this alias leaves (its log's and its link's temporary names): a publish's are not ours to remove.
+    const ownLeftover = new RegExp(`^\\.(${PROMOTION_LOG_FILE.replaceAll('.', '\\.')}|${alias})\\.[0-9a-f]{12}\\.tmp$`);
+    for (const leftover of model.leftovers.filter((name) => ownLeftover.test(name)))
+        await (0,promises_namespaceObject.rm)(external_node_path_default().join(modelDir, leftover), { force: true });
+    if (!interrupted) {
+        const line = appendedLine(model.logText, {
+            time: (request.now ?? (() => new Date()))().toISOString(),
+            alias,
+            from: current ?? null,
+            to: version,
+            version_sha256: state.checksumSha256,
+            actor: request.actor ?? process.env.GITHUB_ACTOR ?? (0,external_node_os_namespaceObject.userInfo)().username,
+            reason: request.reason,
+        });
+        await writeFileAtomic(external_node_path_default().join(modelDir, PROMOTION_LOG_FILE), model.logText + line);
+    }
+    await moveAlias(modelDir, model.aliasSource, alias, version);
+    return { ...outcome, rows, moved: true, finished: interrupted };
+}
+
+;// CONCATENATED MODULE: ./src/registry/publish.ts
+
+
+
+
+
+
+
+
+
+
+
+
+function checkNames(model, version) {
+    if (!MODEL_NAME_PATTERN.test(model))
+        throw new UserError(`--model ${model} is not a model name`, 'Use letters, digits, ".", "_" and "-", starting with a letter or digit (fraud-detector).');
+    if (!isSemver(version))
+        throw new UserError(`--version ${version} is not a semantic version`, 'Use MAJOR.MINOR.PATCH, optionally with a pre-release (1.2.0, 2.0.0-rc.1); build metadata (+…) is not accepted.');
+}
+/** The artifacts the record verifies (not `compare: report` ones), each with its flat name in the version. */
+function publishedArtifacts(loaded) {
+    const taken = new Set(VERSION_METADATA_FILES);
+    const artifacts = (loaded.record.artifacts ?? []).flatMap((artifact, i) => artifact.compare === 'report' ? [] : [{ source: loaded.paths.artifacts[i].absolute, shown: artifact.path, name: external_node_path_default().posix.basename(artifact.path), sha256: artifact.sha256 }]);
+    if (artifacts.length === 0)
+        throw new UserError(`${loaded.recordPath} records no artifact to publish`, 'A version holds the model: record its output with `--artifact PATH`.', { file: loaded.recordPath });
+    for (const artifact of artifacts) {
+        if (taken.has(artifact.name)) {
+            throw new UserError(`${artifact.shown} would be published as ${artifact.name}, a name the version already uses`, `Versions are flat: rename the output, or mark it \`compare: report\` to leave it out. Names taken: ${VERSION_METADATA_FILES.join(', ')}.`, { file: loaded.recordPath });
+        }
+        taken.add(artifact.name);
+    }
+    return artifacts;
+}
+/** Copies `source` (a file or a folder) to `target`, hashing exactly the bytes copied; its recorded-style digest. */
+async function copyHashed(source, target, shown) {
+    const stats = await (0,promises_namespaceObject.lstat)(source).catch(() => undefined);
+    if (stats === undefined)
+        throw new UserError(`${shown} is missing`, 'Publish needs the recorded outputs in the checkout: run the training, or `repro-gate record --update` the record.');
+    if (stats.isSymbolicLink())
+        throw new UserError(`${shown} is a symlink`, 'Publish copies regular files only: put the output itself at the recorded path.');
+    if (stats.isFile())
+        return hashTask({ file: source, copyTo: target });
+    if (!stats.isDirectory())
+        throw new UserError(`${shown} is neither a file nor a folder`, 'Publish copies regular files and folders of them.');
+    const files = await listRegularFiles(source, { displayPath: shown, regularOnly: true });
+    for (const folder of new Set(files.map((file) => external_node_path_default().dirname(file))))
+        await (0,promises_namespaceObject.mkdir)(external_node_path_default().join(target, folder), { recursive: true });
+    const hashes = await mapInBatches(files, (file) => hashTask({ file: external_node_path_default().join(source, file), copyTo: external_node_path_default().join(target, file) }));
+    return directoryDigest(files, hashes);
+}
+/** What the version was built from, so it can be found, rerun and audited without the repository's history. */
+function buildManifest(loaded) {
+    const { record } = loaded;
+    const manifest = {
+        record: loaded.recordPath,
+        record_sha256: loaded.sha256,
+        commit: record.code?.commit ?? null,
+        data: (record.data ?? []).map(({ path: file, sha256, manifest: dataManifest }) => ({ path: file, sha256, ...(dataManifest ? { manifest: dataManifest } : {}) })),
+        config: (record.config ?? []).map(({ path: file, sha256 }) => ({ path: file, sha256 })),
+    };
+    return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+async function fillVersion(loaded, dir) {
+    for (const artifact of publishedArtifacts(loaded)) {
+        const copied = await copyHashed(artifact.source, external_node_path_default().join(dir, artifact.name), artifact.shown);
+        if (copied !== artifact.sha256) {
+            throw new UserError(`${artifact.shown} is not the output the record names (sha256 ${copied.slice(0, 12)}…, recorded ${artifact.sha256.slice(0, 12)}…)`, 'Publish only what the recorded run wrote: rerun the training, or accept the new output with `repro-gate record --update`.', { file: loaded.recordPath });
+        }
+    }
+    const recordCopy = await hashTask({ file: loaded.file, copyTo: external_node_path_default().join(dir, VERSION_RECORD_FILE) });
+    if (recordCopy !== loaded.sha256)
+        throw new UserError(`${loaded.recordPath} changed while it was being published`, 'Publish again.');
+    await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, VERSION_METRICS_FILE), metricsFileText(loaded.record.metrics?.values ?? {}));
+    await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, VERSION_MANIFEST_FILE), buildManifest(loaded));
+    const files = await listRegularFiles(dir, { regularOnly: true });
+    const hashes = await mapInBatches(files, (file) => hashTask({ file: external_node_path_default().join(dir, file) }));
+    await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, CHECKSUM_FILE), renderChecksums(new Map(files.map((file, i) => [file, hashes[i]]))));
+}
+/** A version is rebuilt from its commit: a record of uncommitted code, or of none, could not be. */
+function checkRebuildable(loaded) {
+    const hint = 'Commit the code, then `repro-gate record --update` the record, commit it and its outputs, and publish.';
+    if (loaded.record.code?.commit === undefined)
+        throw new UserError(`${loaded.recordPath} names no code.commit, so the version could not be rebuilt from its code`, hint, { file: loaded.recordPath });
+    if (loaded.record.code.dirty)
+        throw new UserError(`${loaded.recordPath} was recorded from uncommitted code (code.dirty: true)`, hint, { file: loaded.recordPath });
+}
+/** Publishing writes into these folders: never through a link that leads elsewhere. */
+async function checkNotLinks(...dirs) {
+    for (const dir of dirs) {
+        if ((await (0,promises_namespaceObject.lstat)(dir).catch(() => undefined))?.isSymbolicLink())
+            throw new UserError(`${dir} is a symlink`, 'Keep the registry in the repository itself, as folders.');
+    }
+}
+async function publishVersion(request) {
+    checkNames(request.model, request.version);
+    const loaded = await loadRecord(request.recordFile);
+    checkRebuildable(loaded);
+    const modelDir = external_node_path_default().join(request.registryDir, request.model);
+    const versionDir = external_node_path_default().join(modelDir, request.version);
+    if (await (0,promises_namespaceObject.lstat)(versionDir).then(() => true, () => false)) {
+        throw new UserError(`${request.model} ${request.version} is already published (${versionDir})`, 'A published version is immutable: publish the new model as a new version (bump MAJOR.MINOR.PATCH).', {}, ExitCode.Error);
+    }
+    await checkNotLinks(request.registryDir, modelDir);
+    await (0,promises_namespaceObject.mkdir)(modelDir, { recursive: true });
+    const temporary = external_node_path_default().join(modelDir, `.${request.version}.${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString('hex')}.tmp`);
+    await (0,promises_namespaceObject.mkdir)(temporary);
+    try {
+        await fillVersion(loaded, temporary);
+        // A directory rename replaces an empty folder: the check above is repeated just before it.
+        if (await (0,promises_namespaceObject.lstat)(versionDir).then(() => true, () => false))
+            throw new UserError(`${request.model} ${request.version} was published by someone else meanwhile`, 'Publish as a new version.');
+        await (0,promises_namespaceObject.rename)(temporary, versionDir);
+    }
+    catch (error) {
+        await (0,promises_namespaceObject.rm)(temporary, { recursive: true, force: true });
+        throw error;
+    }
+    return { dir: versionDir, files: (await listRegularFiles(versionDir, {})).length };
+}
+
+;// CONCATENATED MODULE: ./src/registry/report.ts
+
+
+
+const ROW_MARK = (ok) => (ok === null ? '➖' : ok ? '✅' : '❌');
+function registryPasses(view) {
+    return view.problems.length === 0 && view.promotions.every((promotion) => promotion.passes);
+}
+function deltas(view) {
+    const metrics = [...new Set([...Object.keys(view.fromMetrics), ...Object.keys(view.toMetrics)])].sort();
+    return metrics.map((metric) => {
+        const [a, b] = [view.fromMetrics[metric], view.toMetrics[metric]];
+        const [from, to] = formatPair(a === undefined ? null : toReportNumber(a), b === undefined ? null : toReportNumber(b));
+        return { metric, from, to, delta: a === undefined || b === undefined ? '—' : formatDelta(toReportNumber(b - a)) };
+    });
+}
+function rollbackOf(view) {
+    return view.from === undefined ? 'none (first promotion)' : view.from;
+}
+const moveTitle = (view) => `${view.model} ${view.alias}: ${view.from ?? '(none)'} → ${view.to}`;
+function renderRegistryMarkdown(view) {
+    const passes = registryPasses(view);
+    const lines = [`### ${passes ? '✅' : '❌'} Model registry ${passes ? 'passes' : 'fails'}${view.base ? ` (against ${escapeInline(view.base)})` : ''}`, ''];
+    if (view.promotions.length === 0 && view.problems.length === 0)
+        lines.push('No alias moved, and every version matches its checksums.', '');
+    for (const promotion of view.promotions) {
+        lines.push(`#### ${promotion.passes ? '✅' : '❌'} ${escapeInline(moveTitle(promotion))}`, '', `Rollback target: ${escapeInline(rollbackOf(promotion))}`, '');
+        lines.push('| Policy | | Detail |', '|---|---|---|');
+        for (const row of promotion.rows)
+            lines.push(`| ${escapeInline(row.rule)} | ${ROW_MARK(row.ok)} | ${escapeInline(row.detail)} |`);
+        const rows = deltas(promotion);
+        if (rows.length > 0) {
+            lines.push('', `| Metric | ${escapeInline(promotion.from ?? '—')} | ${escapeInline(promotion.to)} | Δ |`, '|---|---:|---:|---:|');
+            for (const row of rows)
+                lines.push(`| ${escapeInline(row.metric)} | ${row.from} | ${row.to} | ${row.delta} |`);
+        }
+        lines.push('');
+    }
+    if (view.problems.length > 0) {
+        lines.push(`**${view.problems.length} problem${view.problems.length === 1 ? '' : 's'}:**`, '');
+        for (const problem of view.problems)
+            lines.push(`- **${escapeInline(problem.model)}**: ${escapeInline(problem.message, 1_000)}`);
+    }
+    return lines.join('\n');
+}
+function renderRegistryTerminal(view) {
+    const lines = [];
+    for (const promotion of view.promotions) {
+        lines.push(`${promotion.passes ? '✓' : '✗'} ${sanitizeTerminal(moveTitle(promotion))}   rollback: ${sanitizeTerminal(rollbackOf(promotion))}`);
+        for (const row of promotion.rows)
+            lines.push(`    ${row.ok === null ? '-' : row.ok ? '✓' : '✗'} ${sanitizeTerminal(row.rule)}: ${sanitizeTerminal(row.detail)}`);
+        for (const row of deltas(promotion))
+            lines.push(`    ${sanitizeTerminal(row.metric)}: ${row.from} → ${row.to} (${row.delta})`);
+    }
+    for (const problem of view.problems)
+        lines.push(`✗ ${sanitizeTerminal(problem.model)}: ${sanitizeTerminal(problem.message)}`);
+    if (view.problems.length === 0 && view.promotions.length === 0)
+        lines.push(`✓ registry passes${view.base ? ` against ${sanitizeTerminal(view.base)}` : ''}: every version matches its checksums, every alias its log and policy`);
+    return lines.join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/cli/registry-command.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+// `registry publish | check | promote`: the registry's three commands over src/registry.
+const registryOption = { registry: { type: 'string' } };
+const shown = (dir) => dir.replace(/\/+$/, '') || '/';
+async function runPublish(args, stdout) {
+    const { values, positionals } = parseCommandLine(args, { ...registryOption, model: { type: 'string' }, version: { type: 'string' } });
+    const [recordFile, ...extra] = positionals;
+    if (recordFile === undefined || extra.length > 0)
+        throw new UserError('registry publish takes one run record', COMMAND_USAGE.registry);
+    if (values.model === undefined || values.version === undefined)
+        throw new UserError('registry publish needs --model NAME and --version X.Y.Z', COMMAND_USAGE.registry);
+    const published = await publishVersion({ recordFile, registryDir: values.registry ?? DEFAULT_REGISTRY_DIR, model: values.model, version: values.version });
+    stdout.write(`published ${values.model} ${values.version}: ${published.dir} (${published.files} files, checksum.txt included)\n`);
+    return ExitCode.Ok;
+}
+async function runCheck(args, stdout) {
+    const { values, positionals } = parseCommandLine(args, { ...registryOption, base: { type: 'string' }, markdown: { type: 'string' } });
+    if (positionals.length > 0)
+        throw new UserError(`registry check takes no arguments (got ${positionals[0]})`, COMMAND_USAGE.registry);
+    if (values.base === '')
+        throw new UserError('--base needs a git ref (a branch, tag or commit)', COMMAND_USAGE.registry);
+    const registryDir = values.registry ?? DEFAULT_REGISTRY_DIR;
+    const check = await checkRegistry(registryDir, shown(registryDir), values.base);
+    const view = { problems: [...check.problems, ...policyProblems(check.toJudge)], promotions: [], base: values.base };
+    if (values.markdown !== undefined)
+        await writeFileAtomic(values.markdown, `${renderRegistryMarkdown(view)}\n`);
+    stdout.write(`${renderRegistryTerminal(view)}\n`);
+    return registryPasses(view) ? ExitCode.Ok : ExitCode.Drift;
+}
+/** Reruns the version's record as `verify` would, with the same defaults; its verdict. */
+function rerunner(python, stderr) {
+    return async (recordFile) => {
+        const evidenceDir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-evidence-'));
+        // At the recorded commit: the version is what that commit's code built, whatever the checkout's code is now.
+        const report = await verifyRecords([recordFile], { python: python ?? 'python3', cacheRoot: defaultCacheRoot(), evidenceDir, keepArtifacts: false, hooks: terminalHooks(stderr), atRecorded: true });
+        stderr.write(`Logs and evidence of the rerun: ${evidenceDir}\n`);
+        return report.verdict;
+    };
+}
+async function runPromote(args, stdout, stderr) {
+    const { values, positionals } = parseCommandLine(args, {
+        ...registryOption,
+        to: { type: 'string' },
+        reason: { type: 'string' },
+        report: { type: 'string' },
+        actor: { type: 'string' },
+        python: { type: 'string' },
+    });
+    const [model, version, ...extra] = positionals;
+    if (model === undefined || version === undefined || extra.length > 0)
+        throw new UserError('registry promote takes a model and a version', COMMAND_USAGE.registry);
+    if (values.to === undefined || values.reason === undefined)
+        throw new UserError('registry promote needs --to ALIAS and --reason TEXT', COMMAND_USAGE.registry);
+    const registryDir = values.registry ?? DEFAULT_REGISTRY_DIR;
+    const outcome = await promoteVersion({
+        registryDir,
+        shownDir: shown(registryDir),
+        model,
+        version,
+        alias: values.to,
+        reason: values.reason,
+        actor: values.actor,
+        reportFile: values.report,
+        rerun: rerunner(values.python, stderr),
+    });
+    const [state] = (await readRegistry(registryDir, shown(registryDir), model)).models;
+    const promotion = {
+        ...outcome,
+        fromMetrics: metricsOf(outcome.from === undefined ? undefined : state?.versions.get(outcome.from)),
+        toMetrics: metricsOf(state?.versions.get(version)),
+        passes: outcome.moved,
+    };
+    stdout.write(`${renderRegistryTerminal({ problems: [], promotions: [promotion] })}\n`);
+    const done = outcome.finished ? `finished the interrupted promotion: ${values.to} now points to ${version}` : `promoted: ${values.to} now points to ${version}`;
+    stdout.write(`${outcome.moved ? done : `refused: ${values.to} still points to ${outcome.from ?? 'nothing'}`}\n`);
+    return outcome.moved ? ExitCode.Ok : ExitCode.Drift;
+}
+async function runRegistryCommand(args, stdout, stderr) {
+    const [subcommand, ...rest] = args;
+    switch (subcommand) {
+        case 'publish':
+            return runPublish(rest, stdout);
+        case 'check':
+            return runCheck(rest, stdout);
+        case 'promote':
+            return runPromote(rest, stdout, stderr);
+        default:
+            throw new UserError(subcommand ? `unknown registry command "${subcommand}"` : 'registry needs a command: publish, check or promote', COMMAND_USAGE.registry);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/attest/names.ts
@@ -32254,7 +33620,7 @@ async function resourceUri(repoRoot, options) {
 
 
 
-const PASSING = new Set(['reproduced', 'within-tolerance']);
+const statement_PASSING = new Set(['reproduced', 'within-tolerance']);
 /** The records a statement speaks for: every one that was rerun or failed trying (an `error` is a FAILED verification). */
 function verifiedRecords(report) {
     return report.records.filter((record) => record.verdict !== 'unaffected');
@@ -32326,7 +33692,7 @@ function verificationStatement(report, context) {
     if (records.length === 0 || subjects.length === 0)
         return undefined;
     const verdict = worstVerdict(records.map((record) => record.verdict));
-    const passed = PASSING.has(verdict);
+    const passed = statement_PASSING.has(verdict);
     const predicate = {
         verifier: { id: VERIFIER_ID, version: { [TOOL_NAME]: TOOL_VERSION } },
         timeVerified: report.createdAt,
@@ -32382,7 +33748,7 @@ async function folderListings(report, evidenceDir, repoRoot) {
     return listings;
 }
 /** One record: the record file itself. Several: a `sha256sum` list of them, written beside the statement. */
-async function policyOf(report, evidenceDir) {
+async function write_attestation_policyOf(report, evidenceDir) {
     const records = verifiedRecords(report).filter((record) => record.recordSha256 !== undefined);
     if (records.length === 1)
         return { uri: records[0].recordPath, digest: { sha256: records[0].recordSha256 } };
@@ -32409,7 +33775,7 @@ async function writeAttestation(report, options) {
     const commit = commits.size === 1 ? [...commits][0] : undefined;
     const [uri, policy] = await Promise.all([
         resourceUri(repoRoot, { isGitRepo: gitRoot !== undefined, commit }),
-        policyOf(report, options.evidenceDir),
+        write_attestation_policyOf(report, options.evidenceDir),
     ]);
     const built = policy && verificationStatement(report, { resourceUri: uri, policy });
     if (!built)
@@ -32762,63 +34128,6 @@ function withRecordChanges(report, changes) {
     return { ...report, base: changes.base, loosened: changes.loosened, rerecorded: changes.rerecorded };
 }
 
-;// CONCATENATED MODULE: ./src/pipeline/rerun-slots.ts
-// How many records rerun at once (`verify --jobs N`, default 1): each rerun is a CPU-bound training that would only
-// slow the others down and interleave their live output. Everything before it (loading, copying and hashing the
-// data) runs for every record at once.
-class RerunSlots {
-    size;
-    free;
-    waiting = [];
-    constructor(size) {
-        this.size = size;
-        this.free = size;
-    }
-    /** Runs `work` once a slot is free, and frees it after. */
-    async run(work) {
-        if (this.free > 0)
-            this.free -= 1;
-        else
-            await new Promise((resolve) => this.waiting.push(resolve));
-        try {
-            return await work();
-        }
-        finally {
-            const next = this.waiting.shift();
-            if (next)
-                next();
-            else
-                this.free += 1;
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/pipeline/verify.ts
-
-
-
-
-/**
- * Verifies records together: each is loaded and its data copied and hashed at once with the others', and their
- * reruns take turns (`options.jobs` at a time, one by default). The report lists them in the order given.
- */
-async function verifyRecords(recordFiles, options, now = () => new Date()) {
-    // One record has nothing to share its turn with: its data is then copied and hashed in one pass.
-    const rerunSlots = recordFiles.length > 1 ? new RerunSlots(options.jobs ?? 1) : undefined;
-    const records = await Promise.all(recordFiles.map((file) => verifyRecord(file, { ...options, rerunSlots })));
-    return reportOf(records, now());
-}
-/** The report over these records' reports: their worst verdict is its verdict. */
-function reportOf(records, createdAt) {
-    return {
-        schemaVersion: REPORT_SCHEMA_VERSION,
-        tool: { name: TOOL_NAME, version: TOOL_VERSION },
-        createdAt: createdAt.toISOString(),
-        verdict: worstVerdict(records.map((record) => record.verdict)),
-        records,
-    };
-}
-
 ;// CONCATENATED MODULE: ./src/rerun/variations/variations.ts
 
 
@@ -32970,6 +34279,7 @@ async function runVerifyCommand(args, stdout, stderr) {
 
 
 
+
 /** Runs one CLI invocation and returns its exit status. Prints one clear message on failure, never a stack trace. */
 async function main(argv, stdout, stderr) {
     const [command, ...rest] = argv;
@@ -32990,6 +34300,8 @@ async function main(argv, stdout, stderr) {
                 return await runDiscoverCommand(rest, stdout, stderr);
             case 'cache':
                 return await runCacheCommand(rest, stdout);
+            case 'registry':
+                return await runRegistryCommand(rest, stdout, stderr);
             case '--version':
                 stdout.write(`${TOOL_VERSION}\n`);
                 return ExitCode.Ok;

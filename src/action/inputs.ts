@@ -9,7 +9,7 @@ import { parseVaryList } from '../rerun/variations/variations.js';
 const BooleanInput = z.enum(['true', 'false']).transform((value) => value === 'true');
 
 const ActionInputsSchema = z.object({
-  mode: z.enum(['verify', 'comment', 'discover', 'audit']),
+  mode: z.enum(['verify', 'comment', 'discover', 'audit', 'registry']),
   records: z.array(z.string().min(1)).min(1, 'needs at least one path or glob'),
   reports: z.string(),
   'expect-records': z.array(z.string().min(1)),
@@ -30,6 +30,7 @@ const ActionInputsSchema = z.object({
   rerun: z.enum(['all', 'affected']),
   at: z.enum(['head', 'recorded']),
   'working-directory': z.string(),
+  registry: z.string().min(1),
 });
 
 export type ActionInputs = z.infer<typeof ActionInputsSchema>;
@@ -53,6 +54,7 @@ const DEFAULTS: Record<InputName, string> = {
   rerun: 'all',
   at: 'head',
   'working-directory': '.',
+  registry: 'models',
 };
 
 const lines = (text: string) =>
@@ -81,6 +83,7 @@ function rawInputs(): Record<InputName, unknown> {
     rerun: read('rerun'),
     at: read('at'),
     'working-directory': read('working-directory'),
+    registry: read('registry'),
   };
 }
 

@@ -24,6 +24,7 @@ import { findRecords } from './find-records.js';
 import { type ActionInputs, readActionInputs } from './inputs.js';
 import { recordsWithChanges } from './loosening.js';
 import { publishReport } from './publish.js';
+import { runRegistryGate } from './registry-gate.js';
 
 /** On pull requests, the base branch's evidence, for element-by-element comparison of numeric artifacts. */
 async function preparedBaseline(inputs: ActionInputs, hooks: PipelineHooks): Promise<string | undefined> {
@@ -136,6 +137,10 @@ export async function run(): Promise<void> {
     const evidenceDir = await mkdtemp(path.join(process.env.RUNNER_TEMP || tmpdir(), 'repro-gate-'));
     if (inputs.mode === 'discover') {
       await publishMatrix(inputs, evidenceDir);
+      return;
+    }
+    if (inputs.mode === 'registry') {
+      await runRegistryGate(inputs, verifyOptions(inputs, evidenceDir, actionsHooks(), undefined));
       return;
     }
     const verified = inputs.mode === 'comment' ? await mergedReport(inputs) : inputs.mode === 'audit' ? await auditedReport(inputs, evidenceDir) : await verifiedReport(inputs, evidenceDir);

@@ -40,6 +40,7 @@ function evidenceName(report: Report): string {
 function commentScope(inputs: ActionInputs): string[] {
   // The reusable workflow downloads each call's reports into a folder named by the call's key.
   if (inputs.mode === 'comment') return [`reports:${inputs.reports}`];
+  if (inputs.mode === 'registry') return [`registry:${inputs.registry}`];
   return [...inputs.records, `runner:${process.env.RUNNER_OS ?? ''}/${process.env.RUNNER_ARCH ?? ''}`, `python:${inputs.python}`];
 }
 
@@ -49,7 +50,11 @@ function shouldFail(verdict: Verdict, failOn: ActionInputs['fail-on']): boolean 
   return verdict === 'drift' || verdict === 'error';
 }
 
-async function publishComment(report: Report, inputs: ActionInputs, fullReportHint: string): Promise<string | undefined> {
+/**
+ * The step's sticky comment on its pull request, with the body `render` fits into the characters left beside the
+ * marker; `createIfMissing` false only updates a comment that exists.
+ */
+export async function publishStickyComment(inputs: ActionInputs, render: (maxChars: number) => string, createIfMissing: boolean): Promise<string | undefined> {
   if (inputs.comment === 'never') return undefined;
   if (!inputs['github-token']) {
     core.warning('No PR comment: input "github-token" is empty. Leave it at its default (`${{ github.token }}`) or pass a token with `pull-requests: write`.');
@@ -76,20 +81,16 @@ async function publishComment(report: Report, inputs: ActionInputs, fullReportHi
     job: process.env.GITHUB_JOB ?? '',
     scope: commentScope(inputs),
   });
-  const body = fitMarkdown(report, COMMENT_MAX_CHARS - marker.length - 1, { fullReportHint });
-  const result = await upsertStickyComment({
-    octokit,
-    owner,
-    repo,
-    issueNumber,
-    marker,
-    body,
-    // on-drift still updates an existing comment, so a PR that was fixed turns green.
-    // on-drift: a pull request whose records all reproduced, or were not rerun, gets no new comment.
-    createIfMissing: inputs.comment === 'always' || (report.verdict !== 'reproduced' && report.verdict !== 'unaffected'),
-    log: core,
-  });
+  const body = render(COMMENT_MAX_CHARS - marker.length - 1);
+  const result = await upsertStickyComment({ octokit, owner, repo, issueNumber, marker, body, createIfMissing, log: core });
   return result.url;
+}
+
+function publishComment(report: Report, inputs: ActionInputs, fullReportHint: string): Promise<string | undefined> {
+  // on-drift still updates an existing comment, so a PR that was fixed turns green.
+  // on-drift: a pull request whose records all reproduced, or were not rerun, gets no new comment.
+  const createIfMissing = inputs.comment === 'always' || (report.verdict !== 'reproduced' && report.verdict !== 'unaffected');
+  return publishStickyComment(inputs, (maxChars) => fitMarkdown(report, maxChars, { fullReportHint }), createIfMissing);
 }
 
 /** `mode: audit`: the one issue that says which records no longer reproduce at their recorded commit, closed once they do. */

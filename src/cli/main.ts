@@ -5,6 +5,7 @@ import { runDiscoverCommand } from './discover-command.js';
 import { runMergeCommand } from './merge-command.js';
 import { helpRequested } from './parse-args.js';
 import { runRecordCommand } from './record-command.js';
+import { runRegistryCommand } from './registry-command.js';
 import { COMMAND_USAGE, isCommandName, USAGE } from './usage.js';
 import { runVerifyCommand } from './verify-command.js';
 
@@ -28,6 +29,8 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream, stderr
         return await runDiscoverCommand(rest, stdout, stderr);
       case 'cache':
         return await runCacheCommand(rest, stdout);
+      case 'registry':
+        return await runRegistryCommand(rest, stdout, stderr);
       case '--version':
         stdout.write(`${TOOL_VERSION}\n`);
         return ExitCode.Ok;

@@ -1,6 +1,6 @@
 import { TOOL_NAME } from '../constants.js';
 
-export const COMMANDS = ['verify', 'record', 'merge', 'discover', 'cache'] as const;
+export const COMMANDS = ['verify', 'record', 'merge', 'discover', 'cache', 'registry'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export function isCommandName(value: string | undefined): value is CommandName {
@@ -130,6 +130,42 @@ Options (prune):
   --max-size SIZE      the bound for this prune, e.g. 5GiB, 500MiB, 2GB or a number of bytes
   --all                remove every venv that is not being built, and pip's download cache
   -h, --help           show this help`,
+
+  registry: `Usage: ${TOOL_NAME} registry publish <record> --model NAME --version X.Y.Z [--registry DIR]
+       ${TOOL_NAME} registry check [--base REF] [--markdown FILE] [--registry DIR]
+       ${TOOL_NAME} registry promote NAME VERSION --to ALIAS --reason TEXT [--report FILE] [--actor NAME] [--registry DIR]
+
+A model registry in the repository (default folder: models/): DIR/NAME/X.Y.Z/ holds a version's artifacts, its
+run.yaml, metrics.json, data_manifest.json and checksum.txt; aliases (staging, prod) are relative symlinks, or
+entries of DIR/NAME/aliases.yaml; DIR/NAME/promotions.jsonl is the append-only promotion log, each line naming the
+sha256 of the one before; DIR/NAME/policy.yaml is the promotion policy (see the README).
+
+Commands:
+  publish              copy the record's verified artifacts (the bytes it records), the record, its metrics and
+                       inputs into a new version folder and write checksum.txt; a published version is immutable, and
+                       the record must name a code.commit and not be code.dirty
+  check                every version against its checksum.txt and its run.yaml, every alias (it resolves, and matches
+                       its last promotion), the log's chain and the policy; with --base REF also that the log extends
+                       REF's, that no version published at REF changed, and every promotion since REF by REF's policy
+  promote              check the policy (checksums, verify verdict, metric thresholds, stage order, rollback
+                       target), append to the log and move the alias atomically; the verdict comes from --report
+                       (a verify --json report of the version's run.yaml) or from rerunning the version's record at
+                       its recorded commit (a rollback to a version the alias held before is not rerun)
+
+Options:
+  --registry DIR       the registry folder (default: models)
+  --model NAME         publish: the model's name (letters, digits, ".", "_", "-")
+  --version X.Y.Z      publish: the new version (semantic version)
+  --base REF           check: also check against the registry at git REF (a pull request's base branch)
+  --markdown FILE      check: write the result as Markdown
+  --to ALIAS           promote: the alias to move (lower case: staging, prod, ...)
+  --reason TEXT        promote: why, written to the log
+  --report FILE        promote: a verify --json report instead of a rerun
+  --actor NAME         promote: who promotes (default: $GITHUB_ACTOR, else the user name)
+  --python PATH        promote: interpreter for the rerun's venv (default: python3 on PATH)
+  -h, --help           show this help
+
+Exit status: 0 passes (published, promoted), 1 a check or the policy fails, 2 error or usage error.`,
 };
 
 /** The overview: one synopsis line per command. */
@@ -143,6 +179,7 @@ export const USAGE = `Usage:
   ${TOOL_NAME} merge <report.json|folder>... [--expect RECORD]... [--json FILE] [--markdown FILE]
   ${TOOL_NAME} discover <record>...
   ${TOOL_NAME} cache list | prune [--max-size SIZE] [--all]
+  ${TOOL_NAME} registry publish | check | promote ...
   ${TOOL_NAME} --version
 
 Run \`${TOOL_NAME} <command> --help\` for a command's options.

@@ -40,7 +40,7 @@ export const Duration = z
 
 const MetricValue = z.union([z.number(), z.nan()], { error: 'must be a number (or .nan)' });
 
-const MetricName = z
+export const MetricName = z
   .string()
   .min(1)
   .max(MAX_METRIC_NAME_CHARS, `must be at most ${MAX_METRIC_NAME_CHARS} characters`);
@@ -56,7 +56,7 @@ const Tolerance = z
   })
   .strict();
 
-const Threshold = z
+export const Threshold = z
   .object({
     min: z.number({ error: FINITE }).optional().describe('The rerun value must be >= min.'),
     max: z.number({ error: FINITE }).optional().describe('The rerun value must be <= max.'),

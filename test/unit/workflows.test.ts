@@ -36,6 +36,7 @@ describe('workflows and templates', () => {
         'docs/workflows/fork-safe-comment.yml',
         'docs/workflows/audit.yml',
         'docs/workflows/attest.yml',
+        'docs/workflows/registry.yml',
       ]),
     );
   });

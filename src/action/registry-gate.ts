@@ -1,0 +1,48 @@
+import * as core from '@actions/core';
+import * as github from '@actions/github';
+import { baseBranchOf, baseCommitOf } from '../baseline/base-branch.js';
+import { SUMMARY_MAX_BYTES } from '../constants.js';
+import { verifyRecords } from '../pipeline/verify.js';
+import { writeJobSummary } from '../publish/summary.js';
+import { gateRegistry } from '../registry/gate.js';
+import { registryPasses, renderRegistryMarkdown } from '../registry/report.js';
+import { actionsHooks } from './actions-hooks.js';
+import type { ActionInputs } from './inputs.js';
+import { publishStickyComment } from './publish.js';
+import type { VerifyOptions } from '../pipeline/verify-record.js';
+
+// `mode: registry`: the promotion gate. On a pull request the registry is checked against the base commit and every
+// alias it moves is judged by the policy with its version's record rerun; elsewhere (a push) the registry alone.
+
+/** Cuts a markdown body at a line to fit `maxChars`, saying so. */
+function fitted(markdown: string, maxChars: number): string {
+  if (markdown.length <= maxChars) return markdown;
+  const note = '\n\n… (cut to fit: the job summary has the rest)';
+  const cut = markdown.slice(0, maxChars - note.length);
+  return `${cut.slice(0, Math.max(0, cut.lastIndexOf('\n')))}${note}`;
+}
+
+export async function runRegistryGate(inputs: ActionInputs, verifyOptions: VerifyOptions): Promise<void> {
+  const { eventName, payload } = github.context;
+  const baseRef = baseCommitOf(eventName, payload);
+  const view = await core.group(`registry ${inputs.registry}`, () =>
+    gateRegistry({
+      registryDir: inputs.registry,
+      shownDir: inputs.registry.replace(/\/+$/, ''),
+      baseRef,
+      baseLabel: baseRef === undefined ? undefined : (baseBranchOf(eventName, payload) ?? baseRef),
+      // At the recorded commit: the version is what that commit's code built, whatever the pull request's code is.
+      rerun: async (recordFile) => (await verifyRecords([recordFile], { ...verifyOptions, hooks: actionsHooks(), atRecorded: true, affectedOnly: false })).verdict,
+    }),
+  );
+  const markdown = renderRegistryMarkdown(view);
+  const passes = registryPasses(view);
+  await writeJobSummary(fitted(markdown, SUMMARY_MAX_BYTES / 4));
+  const commentUrl = await publishStickyComment(inputs, (maxChars) => fitted(markdown, maxChars), inputs.comment === 'always' || !passes);
+  core.setOutput('registry', passes ? 'pass' : 'fail');
+  core.setOutput('comment-url', commentUrl ?? '');
+  if (!passes && inputs['fail-on'] !== 'never') {
+    const refused = view.promotions.filter((promotion) => !promotion.passes).map((promotion) => `${promotion.model} ${promotion.alias} → ${promotion.to}`);
+    core.setFailed(`repro-gate: the model registry fails${refused.length > 0 ? ` (refused: ${refused.join(', ')})` : ''}${view.problems.length > 0 ? `; ${view.problems.length} problem(s)` : ''}`);
+  }
+}
