@@ -32424,8 +32424,10 @@ function formatBound(metric, min, max) {
 }
 function verdictRow(required, { verdict, rollbackOf, alias }) {
     const rule = required === 'reproduced' ? 'reproduces bit for bit (reproduced)' : 'reproduces (reproduced or within-tolerance)';
-    if (verdict === undefined && rollbackOf !== undefined)
-        return { rule, ok: true, detail: `not rerun: a rollback to the version ${alias} held from ${rollbackOf.time}` };
+    if (verdict === undefined && rollbackOf !== undefined) {
+        const detail = `not rerun: a rollback to the version ${alias} held from ${rollbackOf.time}`;
+        return required === 'reproduced' ? { rule, ok: false, detail: `${detail}, whose verdict the log does not keep: rerun it (\`registry promote --report\`)` } : { rule, ok: true, detail };
+    }
     if (verdict === undefined)
         return { rule, ok: null, detail: 'not rerun here' };
     const accepted = required === 'reproduced' ? ['reproduced'] : PASSING;
@@ -33160,7 +33162,7 @@ async function sourceRecord(registryDir, model, version, recordSha256) {
 
 
 const verification_MAX_REPORT_BYTES = 64 * 1024 * 1024;
-async function verdictFromReport(reportFile, recordSha256, version) {
+async function recordFromReport(reportFile, recordSha256, version) {
     let report;
     try {
         report = ReportSchema.parse(JSON.parse((await read_bounded_readFileWithin(reportFile, verification_MAX_REPORT_BYTES)).toString('utf8')));
@@ -33172,14 +33174,22 @@ async function verdictFromReport(reportFile, recordSha256, version) {
     if (verified === undefined) {
         throw new UserError(`--report ${reportFile} does not verify ${version}'s ${VERSION_RECORD_FILE} (sha256 ${recordSha256.slice(0, 12)}…)`, `Verify the record this version was published from (its path is in ${VERSION_MANIFEST_FILE}), or leave out --report to rerun it here.`);
     }
-    return verified.verdict;
+    return verified;
+}
+/** The verdict, and the metrics as the rerun measured them: a record's own tolerances must not lift a threshold. */
+function verificationOf(record) {
+    const metrics = {};
+    for (const metric of record.metrics)
+        if (metric.rerun !== null && metric.status !== 'new')
+            metrics[metric.name] = fromReportNumber(metric.rerun);
+    return { verdict: record.verdict, metrics };
 }
 async function verifyVersion(request) {
     const { model, version, alias } = request;
     const state = model.versions.get(version);
     const recordSha256 = state.files.get(VERSION_RECORD_FILE);
     if (request.reportFile !== undefined)
-        return { verdict: await verdictFromReport(request.reportFile, recordSha256, version) };
+        return verificationOf(await recordFromReport(request.reportFile, recordSha256, version));
     let recordFile;
     try {
         recordFile = await sourceRecord(request.registryDir, model, version, recordSha256);
@@ -33190,7 +33200,7 @@ async function verifyVersion(request) {
             return { rollbackOf };
         throw error;
     }
-    return { verdict: await request.rerun(recordFile) };
+    return verificationOf(await request.rerun(recordFile));
 }
 
 ;// CONCATENATED MODULE: ./src/registry/promote.ts
@@ -33508,14 +33518,14 @@ async function runCheck(args, stdout) {
     stdout.write(`${renderRegistryTerminal(view)}\n`);
     return registryPasses(view) ? ExitCode.Ok : ExitCode.Drift;
 }
-/** Reruns the version's record as `verify` would, with the same defaults; its verdict. */
+/** Reruns the version's record as `verify --at recorded` would, with the same defaults; the record's report. */
 function rerunner(python, stderr) {
     return async (recordFile) => {
         const evidenceDir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-evidence-'));
         // At the recorded commit: the version is what that commit's code built, whatever the checkout's code is now.
         const report = await verifyRecords([recordFile], { python: python ?? 'python3', cacheRoot: defaultCacheRoot(), evidenceDir, keepArtifacts: false, hooks: terminalHooks(stderr), atRecorded: true });
         stderr.write(`Logs and evidence of the rerun: ${evidenceDir}\n`);
-        return report.verdict;
+        return report.records[0];
     };
 }
 async function runPromote(args, stdout, stderr) {

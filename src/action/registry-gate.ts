@@ -32,7 +32,7 @@ export async function runRegistryGate(inputs: ActionInputs, verifyOptions: Verif
       baseRef,
       baseLabel: baseRef === undefined ? undefined : (baseBranchOf(eventName, payload) ?? baseRef),
       // At the recorded commit: the version is what that commit's code built, whatever the pull request's code is.
-      rerun: async (recordFile) => (await verifyRecords([recordFile], { ...verifyOptions, hooks: actionsHooks(), atRecorded: true, affectedOnly: false })).verdict,
+      rerun: async (recordFile) => (await verifyRecords([recordFile], { ...verifyOptions, hooks: actionsHooks(), atRecorded: true, affectedOnly: false })).records[0]!,
     }),
   );
   const markdown = renderRegistryMarkdown(view);

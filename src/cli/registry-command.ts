@@ -12,7 +12,7 @@ import { promoteVersion } from '../registry/promote.js';
 import { publishVersion } from '../registry/publish.js';
 import { readRegistry } from '../registry/read-registry.js';
 import { registryPasses, renderRegistryMarkdown, renderRegistryTerminal, type RegistryView } from '../registry/report.js';
-import type { Verdict } from '../report/schema.js';
+import type { Rerun } from '../registry/verification.js';
 import { writeFileAtomic } from '../write-file-atomic.js';
 import { parseCommandLine } from './parse-args.js';
 import { terminalHooks } from './terminal-hooks.js';
@@ -45,14 +45,14 @@ async function runCheck(args: string[], stdout: NodeJS.WritableStream): Promise<
   return registryPasses(view) ? ExitCode.Ok : ExitCode.Drift;
 }
 
-/** Reruns the version's record as `verify` would, with the same defaults; its verdict. */
-function rerunner(python: string | undefined, stderr: NodeJS.WritableStream): (recordFile: string) => Promise<Verdict> {
+/** Reruns the version's record as `verify --at recorded` would, with the same defaults; the record's report. */
+function rerunner(python: string | undefined, stderr: NodeJS.WritableStream): Rerun {
   return async (recordFile) => {
     const evidenceDir = await mkdtemp(path.join(tmpdir(), 'repro-gate-evidence-'));
     // At the recorded commit: the version is what that commit's code built, whatever the checkout's code is now.
     const report = await verifyRecords([recordFile], { python: python ?? 'python3', cacheRoot: defaultCacheRoot(), evidenceDir, keepArtifacts: false, hooks: terminalHooks(stderr), atRecorded: true });
     stderr.write(`Logs and evidence of the rerun: ${evidenceDir}\n`);
-    return report.verdict;
+    return report.records[0]!;
   };
 }
 

@@ -68,7 +68,7 @@ export interface PromotionFacts {
    * this alias held before, the same bytes as then (`version_sha256`), verified when it was promoted.
    */
   rollbackOf?: Promotion;
-  /** The version's recorded metrics. */
+  /** The version's metrics: as the rerun measured them, else as recorded. */
   metrics: Record<string, number>;
   /** The promotion log before this promotion. */
   history: readonly Promotion[];
@@ -92,7 +92,10 @@ function formatBound(metric: string, min: number | undefined, max: number | unde
 
 function verdictRow(required: (typeof PASSING)[number], { verdict, rollbackOf, alias }: PromotionFacts): PolicyRow {
   const rule = required === 'reproduced' ? 'reproduces bit for bit (reproduced)' : 'reproduces (reproduced or within-tolerance)';
-  if (verdict === undefined && rollbackOf !== undefined) return { rule, ok: true, detail: `not rerun: a rollback to the version ${alias} held from ${rollbackOf.time}` };
+  if (verdict === undefined && rollbackOf !== undefined) {
+    const detail = `not rerun: a rollback to the version ${alias} held from ${rollbackOf.time}`;
+    return required === 'reproduced' ? { rule, ok: false, detail: `${detail}, whose verdict the log does not keep: rerun it (\`registry promote --report\`)` } : { rule, ok: true, detail };
+  }
   if (verdict === undefined) return { rule, ok: null, detail: 'not rerun here' };
   const accepted: readonly Verdict[] = required === 'reproduced' ? ['reproduced'] : PASSING;
   return { rule, ok: accepted.includes(verdict), detail: verdict };

@@ -2,7 +2,6 @@ import { rm } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import type { Verdict } from '../report/schema.js';
 import { writeFileAtomic } from '../write-file-atomic.js';
 import { moveAlias } from './alias-store.js';
 import { policyOf, promotionFacts, promotionsOf } from './check.js';
@@ -12,7 +11,7 @@ import { appendedLine } from './promotion-log.js';
 import { readRegistry } from './read-registry.js';
 import { isSemver } from './semver.js';
 import type { ModelState } from './state.js';
-import { verifyVersion } from './verification.js';
+import { type Rerun, verifyVersion } from './verification.js';
 
 // `registry promote`: the policy checked against the version's metrics, its checksums, the log and a verify verdict
 // (from a report of this run, or a rerun of the version's record), then the log appended and the alias moved.
@@ -29,8 +28,7 @@ export interface PromoteRequest {
   actor?: string;
   /** A `verify --json` report that verified the version's run.yaml; without one, `rerun` verifies it. */
   reportFile?: string;
-  /** Verifies a record file of the checkout; its verdict. */
-  rerun: (recordFile: string) => Promise<Verdict>;
+  rerun: Rerun;
   now?: () => Date;
 }
 

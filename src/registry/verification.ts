@@ -1,15 +1,20 @@
 import { UserError } from '../errors.js';
 import { readFileWithin } from '../read-bounded.js';
-import { type Report, ReportSchema, type Verdict } from '../report/schema.js';
+import { fromReportNumber, type RecordReport, type Report, ReportSchema } from '../report/schema.js';
 import { VERSION_MANIFEST_FILE, VERSION_RECORD_FILE } from './names.js';
 import type { Promotion } from './promotion-log.js';
 import { sourceRecord } from './source-record.js';
 import type { ModelState } from './state.js';
 
 // How a promoted version is verified: a verify report of its exact run.yaml (promote --report), a rerun of the record
-// it was published from, or, for a rollback whose record is gone from the checkout, its earlier promotion.
+// it was published from, or, for a rollback whose record is gone from the checkout, its earlier promotion (which the
+// policy accepts only where it asks no more than within-tolerance: the log does not say which verdict it had).
 
-export type Verification = { verdict: Verdict } | { rollbackOf: Promotion };
+/** A verify verdict with the metrics the rerun measured (thresholds are judged on those), or a rollback's earlier promotion. */
+export type Verification = { verdict: RecordReport['verdict']; metrics: Record<string, number> } | { rollbackOf: Promotion };
+
+/** Verifies a record file of the checkout; its record's report. */
+export type Rerun = (recordFile: string) => Promise<RecordReport>;
 
 export interface VerificationRequest {
   registryDir: string;
@@ -20,12 +25,12 @@ export interface VerificationRequest {
   trusted: readonly Promotion[];
   /** A `verify --json` report; without one, `rerun` verifies the record. */
   reportFile?: string;
-  rerun: (recordFile: string) => Promise<Verdict>;
+  rerun: Rerun;
 }
 
 const MAX_REPORT_BYTES = 64 * 1024 * 1024;
 
-async function verdictFromReport(reportFile: string, recordSha256: string, version: string): Promise<Verdict> {
+async function recordFromReport(reportFile: string, recordSha256: string, version: string): Promise<RecordReport> {
   let report: Report;
   try {
     report = ReportSchema.parse(JSON.parse((await readFileWithin(reportFile, MAX_REPORT_BYTES)).toString('utf8')));
@@ -36,14 +41,21 @@ async function verdictFromReport(reportFile: string, recordSha256: string, versi
   if (verified === undefined) {
     throw new UserError(`--report ${reportFile} does not verify ${version}'s ${VERSION_RECORD_FILE} (sha256 ${recordSha256.slice(0, 12)}…)`, `Verify the record this version was published from (its path is in ${VERSION_MANIFEST_FILE}), or leave out --report to rerun it here.`);
   }
-  return verified.verdict;
+  return verified;
+}
+
+/** The verdict, and the metrics as the rerun measured them: a record's own tolerances must not lift a threshold. */
+function verificationOf(record: RecordReport): Verification {
+  const metrics: Record<string, number> = {};
+  for (const metric of record.metrics) if (metric.rerun !== null && metric.status !== 'new') metrics[metric.name] = fromReportNumber(metric.rerun);
+  return { verdict: record.verdict, metrics };
 }
 
 export async function verifyVersion(request: VerificationRequest): Promise<Verification> {
   const { model, version, alias } = request;
   const state = model.versions.get(version)!;
   const recordSha256 = state.files.get(VERSION_RECORD_FILE)!;
-  if (request.reportFile !== undefined) return { verdict: await verdictFromReport(request.reportFile, recordSha256, version) };
+  if (request.reportFile !== undefined) return verificationOf(await recordFromReport(request.reportFile, recordSha256, version));
   let recordFile: string;
   try {
     recordFile = await sourceRecord(request.registryDir, model, version, recordSha256);
@@ -52,5 +64,5 @@ export async function verifyVersion(request: VerificationRequest): Promise<Verif
     if (error instanceof UserError && rollbackOf) return { rollbackOf };
     throw error;
   }
-  return { verdict: await request.rerun(recordFile) };
+  return verificationOf(await request.rerun(recordFile));
 }

@@ -12,6 +12,8 @@ import { appendedLine, isPrefixOf, type Promotion, readLog } from '../../src/reg
 import { renderRegistryMarkdown } from '../../src/registry/report.js';
 import { compareSemver, isSemver } from '../../src/registry/semver.js';
 import type { RunRecord } from '../../src/record/schema.js';
+import { verifyVersion } from '../../src/registry/verification.js';
+import { recordReport, report } from '../support/report-fixtures.js';
 import type { BaseModelState, ModelState, VersionState } from '../../src/registry/state.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -120,6 +122,10 @@ describe('the promotion policy', () => {
     ]);
     expect(evaluatePromotion(policy, facts({ history, current: undefined })).at(-1)).toEqual({ rule: 'has a rollback target', ok: true, detail: 'first promotion: nothing to roll back to' });
     expect(evaluatePromotion(policy, facts({ history, current: '0.9.0' })).at(-1)!.ok).toBe(false);
+    // A rollback is not rerun, and the log does not keep the verdict it had: an alias that asks for reproduced refuses it.
+    const rollbackOf = { ...promotion('prod', null, '1.2.1'), prev: null };
+    expect(evaluatePromotion(policy, facts({ history, verdict: undefined, rollbackOf }))[1]).toMatchObject({ ok: false, detail: expect.stringContaining('whose verdict the log does not keep') });
+    expect(evaluatePromotion(DEFAULT_POLICY, facts({ history, verdict: undefined, rollbackOf }))[1]).toEqual({ rule: 'reproduces (reproduced or within-tolerance)', ok: true, detail: 'not rerun: a rollback to the version prod held from 2026-11-01T00:00:00.000Z' });
     expect(rowsOf(evaluatePromotion(policy, facts({ alias: 'canary' })))).toContainEqual(['policy has a rule for canary', false]);
     expect(PolicySchema.safeParse({ aliases: { prod: { after: 'stagin' } } }).error?.issues[0]?.message).toBe('names stagin, which has no rule in the policy');
     expect(PolicySchema.safeParse({ aliases: { prod: { verdict: 'drift' } } }).success).toBe(false);
@@ -193,6 +199,25 @@ describe('registry check', () => {
     expect(checked.problems.map((problem) => problem.message)).toEqual([
       'policy.yaml changed in the same change as 2 promotions: change the policy on its own, then promote under it (promotions here are judged by the base\'s policy)',
     ]);
+  });
+});
+
+describe('verifying a version', () => {
+  it('judges thresholds on what the rerun measured, not on the record\'s values its own tolerances let through', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'repro-gate-registry-report-'));
+    const reportFile = path.join(dir, 'report.json');
+    const lenient = recordReport({
+      recordSha256: sha256('record'),
+      verdict: 'within-tolerance',
+      metrics: [{ name: 'accuracy', recorded: 0.99, rerun: 0.6, delta: -0.39, tolerance: { abs: 1, rel: 0 }, status: 'within' }],
+    });
+    await writeFile(reportFile, JSON.stringify(report([lenient])));
+    const model = modelState({});
+    const verification = await verifyVersion({ registryDir: dir, model, version: '1.2.0', alias: 'staging', trusted: [], reportFile, rerun: () => Promise.reject(new Error('not rerun')) });
+    expect(verification).toEqual({ verdict: 'within-tolerance', metrics: { accuracy: 0.6 } });
+    const policy = PolicySchema.parse({ aliases: { staging: { thresholds: { accuracy: { min: 0.95 } } } } });
+    const rows = evaluatePromotion(policy, { ...facts({ alias: 'staging', version: '1.2.0', metrics: { accuracy: 0.99 } }), ...verification });
+    expect(rows.find((row) => row.rule === 'accuracy ≥ 0.95')).toEqual({ rule: 'accuracy ≥ 0.95', ok: false, detail: '0.6' });
   });
 });
 
