@@ -34,6 +34,8 @@ export const KILL_GRACE_MS = 2_000;
 
 export const REPORT_JSON_NAME = 'report.json';
 export const REPORT_MARKDOWN_NAME = 'report.md';
+/** `mode: registry`'s verdict in its evidence folder. */
+export const REGISTRY_MARKDOWN_NAME = 'registry.md';
 
 /** GitHub's hard limit on an issue comment body. */
 export const COMMENT_MAX_CHARS = 65_536;

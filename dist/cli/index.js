@@ -8710,6 +8710,8 @@ const LOG_FILE_NAME = 'rerun.log';
 const KILL_GRACE_MS = 2_000;
 const REPORT_JSON_NAME = 'report.json';
 const REPORT_MARKDOWN_NAME = 'report.md';
+/** `mode: registry`'s verdict in its evidence folder. */
+const REGISTRY_MARKDOWN_NAME = 'registry.md';
 /** GitHub's hard limit on an issue comment body. */
 const COMMENT_MAX_CHARS = 65_536;
 /** GitHub's limit on a job summary (GITHUB_STEP_SUMMARY) per step. */

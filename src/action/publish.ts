@@ -26,11 +26,14 @@ interface PublishedFiles {
  * Unique within the workflow run: matrix legs of one job share GITHUB_JOB and may check the same records (a matrix
  * over OS or Python), so a random part keeps them apart. The records checked make it readable.
  */
-function evidenceName(report: Report): string {
+export function evidenceArtifactName(label: string): string {
   const job = process.env.GITHUB_JOB ?? 'job';
-  const names = report.records.map((record) => record.name);
-  const label = names.length > 1 ? `${names[0]}-and-${names.length - 1}-more` : (names[0] ?? 'none');
   return `${EVIDENCE_ARTIFACT_PREFIX}-${job}-${label}-${randomBytes(4).toString('hex')}`.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 200);
+}
+
+function evidenceName(report: Report): string {
+  const names = report.records.map((record) => record.name);
+  return evidenceArtifactName(names.length > 1 ? `${names[0]}-and-${names.length - 1}-more` : (names[0] ?? 'none'));
 }
 
 /**

@@ -1,14 +1,17 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import * as core from '@actions/core';
 import * as github from '@actions/github';
 import { baseBranchOf, baseCommitOf } from '../baseline/base-branch.js';
-import { SUMMARY_MAX_BYTES } from '../constants.js';
+import { REGISTRY_MARKDOWN_NAME, SUMMARY_MAX_BYTES } from '../constants.js';
 import { verifyRecords } from '../pipeline/verify.js';
+import { uploadEvidence } from '../publish/evidence.js';
 import { writeJobSummary } from '../publish/summary.js';
 import { gateRegistry } from '../registry/gate.js';
 import { registryPasses, renderRegistryMarkdown } from '../registry/report.js';
 import { actionsHooks } from './actions-hooks.js';
 import type { ActionInputs } from './inputs.js';
-import { publishStickyComment } from './publish.js';
+import { evidenceArtifactName, publishStickyComment } from './publish.js';
 import type { VerifyOptions } from '../pipeline/verify-record.js';
 
 // `mode: registry`: the promotion gate. On a pull request the registry is checked against the base commit and every
@@ -37,7 +40,12 @@ export async function runRegistryGate(inputs: ActionInputs, verifyOptions: Verif
   );
   const markdown = renderRegistryMarkdown(view);
   const passes = registryPasses(view);
-  await writeJobSummary(fitted(markdown, SUMMARY_MAX_BYTES / 4));
+  // The reruns' logs are in the evidence folder already; the verdict goes beside them.
+  await writeFile(path.join(verifyOptions.evidenceDir, REGISTRY_MARKDOWN_NAME), `${markdown}\n`);
+  const artifactName = evidenceArtifactName('registry');
+  const uploaded = inputs['upload-evidence'] && (await uploadEvidence({ name: artifactName, rootDirectory: verifyOptions.evidenceDir }));
+  const footer = uploaded ? `\n\n<sub>Evidence (${REGISTRY_MARKDOWN_NAME}, the reruns' logs): the \`${artifactName}\` artifact of this run.</sub>\n` : '';
+  await writeJobSummary(fitted(markdown, SUMMARY_MAX_BYTES / 4) + footer);
   const commentUrl = await publishStickyComment(inputs, (maxChars) => fitted(markdown, maxChars), inputs.comment === 'always' || !passes);
   core.setOutput('registry', passes ? 'pass' : 'fail');
   core.setOutput('comment-url', commentUrl ?? '');

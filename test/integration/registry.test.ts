@@ -313,7 +313,7 @@ describe('the bundled action, mode: registry', () => {
     await standin.close();
   });
 
-  async function gate(repo: FixtureRepo, base: string) {
+  async function gate(repo: FixtureRepo, base: string, inputs: Record<string, string> = {}) {
     const event = structuredClone(pullRequestEvent);
     event.pull_request.base.sha = base;
     const before = await snapshotTree(repo.root);
@@ -321,7 +321,7 @@ describe('the bundled action, mode: registry', () => {
       cwd: repo.root,
       eventName: 'pull_request',
       payload: event,
-      inputs: { mode: 'registry', 'github-token': standin.token, cache: 'false', 'upload-evidence': 'false' },
+      inputs: { mode: 'registry', 'github-token': standin.token, cache: 'false', 'upload-evidence': 'false', ...inputs },
       env: actionServiceEnv(standin, await recordingCacheRoot()),
     });
     expect(await snapshotTree(repo.root)).toEqual(before);
@@ -336,8 +336,14 @@ describe('the bundled action, mode: registry', () => {
     await expectOk(repo, 'registry', 'promote', 'iris', '1.2.1', '--to', 'prod', '--reason', 'better recall', '--report', report121);
     commit(repo, 'promote 1.2.1 to prod');
 
-    const moved = await gate(repo, base);
+    const moved = await gate(repo, base, { 'upload-evidence': 'true' });
     expect(moved.status, moved.stdout).toBe(0);
+    // The rerun's log goes up as evidence, beside the verdict.
+    const [evidence] = standin.artifacts;
+    expect(evidence?.name).toMatch(/^repro-gate-evidence-reproduce-registry-/);
+    expect(evidence!.zip.includes('registry.md')).toBe(true);
+    expect(evidence!.zip.includes('rerun.log')).toBe(true);
+    expect(moved.summary).toContain(`the \`${evidence!.name}\` artifact of this run`);
     expect(moved.outputs.registry).toBe('pass');
     expect(moved.comment).toContain('### ✅ Model registry passes (against master)');
     expect(moved.comment).toContain('#### ✅ iris prod: 1.2.0 → 1.2.1');
