@@ -211,8 +211,7 @@ describe('registry promote', () => {
       expect(chainIntact(lines)).toBe(true);
       expect([2, 3]).toContain(lines.length);
       seen.add(`${staging}/${lines.length}`);
-      const check = await cli(repo, 'registry', 'check');
-      if (lines.length === 3) expect(check.stdout).toContain('the promotion of staging to 1.2.1 did not finish');
+      if (lines.length === 3) expect((await cli(repo, 'registry', 'check')).stdout).toContain('the promotion of staging to 1.2.1 did not finish');
 
       const finished = await cli(repo, ...promote);
       expect(finished.status, finished.stderr).toBe(0);
