@@ -225,6 +225,26 @@ describe('registry promote', () => {
   });
 });
 
+describe('aliases.yaml', () => {
+  it('holds the aliases for checkouts without symlinks: promote rewrites it keeping its comments, check and --base read it', async () => {
+    const repo = await copyOf(seed);
+    const aliasesFile = path.join(repo.root, MODEL, 'aliases.yaml');
+    await writeFile(aliasesFile, '# Aliases of the iris model (no symlinks on our Windows runners).\n');
+    const base = commit(repo, 'aliases in a file');
+    await expectOk(repo, 'registry', 'promote', 'iris', '1.2.0', '--to', 'staging', '--reason', 'first model', '--report', report120);
+    await expectOk(repo, 'registry', 'promote', 'iris', '1.2.0', '--to', 'prod', '--reason', 'ship it', '--report', report120);
+    await expectOk(repo, 'registry', 'promote', 'iris', '1.2.1', '--to', 'staging', '--reason', 'trained longer', '--report', report121);
+    expect(readFileSync(aliasesFile, 'utf8')).toBe('# Aliases of the iris model (no symlinks on our Windows runners).\nstaging: 1.2.1\nprod: 1.2.0\n');
+    expect(await aliasOf(repo, 'staging')).toBeUndefined();
+    expect((await cli(repo, 'registry', 'check', '--base', base)).status).toBe(0);
+    // An alias moved by hand in the file, without a promotion, is caught.
+    await writeFile(aliasesFile, readFileSync(aliasesFile, 'utf8').replace('prod: 1.2.0', 'prod: 1.2.1'));
+    const check = await cli(repo, 'registry', 'check', '--base', base);
+    expect(check.status).toBe(1);
+    expect(check.stdout).toContain('alias prod points to 1.2.1, but its last promotion in promotions.jsonl was to 1.2.0');
+  });
+});
+
 describe('registry check', () => {
   it('catches a tampered model file, an edited log line, a log rewritten with recomputed prev hashes, and an edit to a published version', async () => {
     const { repo, base } = await promotedRepo();
