@@ -29892,6 +29892,10 @@ function formatDelta(delta) {
         return '0';
     return `${number > 0 ? '+' : ''}${formatNumber(delta, 3)}`;
 }
+/** A min/max gate as readers see it: `≥ 0.9`, `≤ 50`, `≥ 0.9 and ≤ 1`; empty without either bound. */
+function formatThresholdRule(min, max) {
+    return [min !== undefined ? `≥ ${formatNumber(min)}` : '', max !== undefined ? `≤ ${formatNumber(max)}` : ''].filter(Boolean).join(' and ');
+}
 function formatTolerance(tolerance) {
     const parts = [];
     if (tolerance.abs > 0)
@@ -31213,8 +31217,7 @@ function metricsSection(record, options) {
 function thresholdsSection(record, options) {
     if (record.thresholds.length === 0)
         return undefined;
-    const rule = (min, max) => [min !== undefined ? `≥ ${formatNumber(min)}` : '', max !== undefined ? `≤ ${formatNumber(max)}` : ''].filter(Boolean).join(' and ');
-    const rows = record.thresholds.map((t) => [markdown_esc(t.metric), rule(t.min, t.max), t.value === null ? '—' : formatNumber(t.value), STATUS[t.status]]);
+    const rows = record.thresholds.map((t) => [markdown_esc(t.metric), formatThresholdRule(t.min, t.max), t.value === null ? '—' : formatNumber(t.value), STATUS[t.status]]);
     return table(['Threshold', 'Rule', 'Rerun', 'Status'], rows, options);
 }
 function artifactsSection(record, options) {
@@ -32377,6 +32380,7 @@ const ALIAS_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
 
 
 
+
 // Pure: the promotion policy (models/<model>/policy.yaml) and its rows for one promotion.
 const AliasName = schemas_string().regex(ALIAS_NAME_PATTERN, 'must be a lower-case alias name (staging, prod, …)');
 const PASSING = ['reproduced', 'within-tolerance'];
@@ -32419,11 +32423,6 @@ const DEFAULT_POLICY = {
 };
 /** Without a policy file, an alias the default does not name only has to reproduce. */
 const DEFAULT_ALIAS_POLICY = { verdict: 'within-tolerance' };
-function formatBound(metric, min, max) {
-    if (min !== undefined && max !== undefined)
-        return `${min} ≤ ${metric} ≤ ${max}`;
-    return min !== undefined ? `${metric} ≥ ${min}` : `${metric} ≤ ${max}`;
-}
 function verdictRow(required, { verdict, rollbackOf, alias }) {
     const rule = required === 'reproduced' ? 'reproduces bit for bit (reproduced)' : 'reproduces (reproduced or within-tolerance)';
     if (verdict === undefined && rollbackOf !== undefined) {
@@ -32461,7 +32460,7 @@ function evaluatePromotion(policy, facts) {
         return [checksums, { rule: `policy has a rule for ${facts.alias}`, ok: false, detail: `policy.yaml names ${Object.keys(policy.aliases).join(', ')}` }];
     const rows = [checksums, verdictRow(rule.verdict ?? 'within-tolerance', facts)];
     for (const check of checkThresholds(rule.thresholds ?? {}, facts.metrics)) {
-        rows.push({ rule: formatBound(check.metric, check.min, check.max), ok: check.status === 'pass', detail: check.value === null ? 'not in the version\'s metrics' : String(check.value) });
+        rows.push({ rule: `${check.metric} ${formatThresholdRule(check.min, check.max)}`, ok: check.status === 'pass', detail: check.value === null ? 'not in the version\'s metrics' : String(check.value) });
     }
     if (rule.after !== undefined)
         rows.push(afterRow(rule.after, facts));
@@ -32610,6 +32609,16 @@ function checksumProblems(version) {
             problems.push(`${file} is not listed in ${CHECKSUM_FILE}`);
     return problems;
 }
+/** The version's data_manifest.json as written; its fields unchecked (empty when it is missing or not JSON). */
+function manifestOf(version) {
+    try {
+        const manifest = JSON.parse(version.manifestText ?? '');
+        return typeof manifest === 'object' && manifest !== null ? manifest : {};
+    }
+    catch {
+        return {};
+    }
+}
 /**
  * The version against its own run.yaml: every file is an artifact the record names, with the sha256 it records (a
  * folder's files with its directory hash), metrics.json holds the record's metrics and the manifest names the record.
@@ -32641,15 +32650,7 @@ function recordProblems(version) {
             problems.push(`${file} is not an artifact ${VERSION_RECORD_FILE} records`);
     if (version.metricsText !== metricsFileText(record.metrics?.values ?? {}))
         problems.push(`${VERSION_METRICS_FILE} is not the metrics ${VERSION_RECORD_FILE} records`);
-    let manifest;
-    try {
-        manifest = JSON.parse(version.manifestText ?? '');
-    }
-    catch {
-        manifest = undefined;
-    }
-    const recordSha256 = manifest?.record_sha256;
-    if (recordSha256 !== version.files.get(VERSION_RECORD_FILE))
+    if (manifestOf(version).record_sha256 !== version.files.get(VERSION_RECORD_FILE))
         problems.push(`${VERSION_MANIFEST_FILE} does not name this ${VERSION_RECORD_FILE} (record_sha256)`);
     return problems;
 }
@@ -32670,18 +32671,17 @@ function policyOf(model) {
 function metricsOf(version) {
     return version && typeof version.record !== 'string' ? (version.record.metrics?.values ?? {}) : {};
 }
-/** The facts of one promotion, without a verdict: everything the registry itself holds. */
-function promotionFacts(judged) {
-    const { model, promotion, history } = judged;
-    const version = model.versions.get(promotion.to);
-    const problems = version ? versionProblems(version) : [`${promotion.to} is not a version of ${model.name}`];
+/** The facts of one move of an alias (`history`: the log before it), without a verdict: everything the registry holds. */
+function promotionFacts(model, move, history) {
+    const version = model.versions.get(move.to);
+    const problems = version ? versionProblems(version) : [`${move.to} is not a version of ${model.name}`];
     return {
-        alias: promotion.alias,
-        version: promotion.to,
+        alias: move.alias,
+        version: move.to,
         checksums: { ok: problems.length === 0, detail: problems.join('; ') || 'every file matches' },
         metrics: metricsOf(version),
         history,
-        current: promotion.from ?? undefined,
+        current: move.from ?? undefined,
         versions: new Set(model.versions.keys()),
     };
 }
@@ -32777,7 +32777,7 @@ function checkModel(model, base) {
         toJudge = promotionsToJudge(model, promotions, base);
     }
     if (base)
-        messages.push(...baseProblems(model, base, base ? toJudge.length : 0));
+        messages.push(...baseProblems(model, base, toJudge.length));
     return { problems: messages.map((message) => ({ model: model.name, message })), toJudge };
 }
 /** Models that were at the base and are gone now: every published version of them was removed. */
@@ -32891,34 +32891,15 @@ async function symlinkAlias(file, name, problems) {
     }
     return version;
 }
-async function readModel(dir, name, shownDir) {
-    const entries = await (0,promises_namespaceObject.readdir)(dir, { withFileTypes: true });
-    const problems = [];
-    const leftovers = [];
-    const versions = new Map();
+/** The model's aliases (symlinks, or aliases.yaml) and its log; what is wrong with them goes into `problems`. */
+async function readModelPointers(dir, shownDir, problems = []) {
     const linkAliases = new Map();
-    for (const entry of entries) {
-        const file = external_node_path_default().join(dir, entry.name);
-        if (entry.name.startsWith('.') && entry.name.endsWith('.tmp')) {
-            leftovers.push(entry.name);
-        }
-        else if (MODEL_FILES.includes(entry.name)) {
-            if (!entry.isFile())
-                problems.push(`${entry.name} is not a regular file (a link?): registry files are read only as files`);
-        }
-        else if (entry.isDirectory() && isSemver(entry.name)) {
-            const version = await readVersion(file, `${shownDir}/${entry.name}`, problems);
-            if (version)
-                versions.set(entry.name, version);
-        }
-        else if (entry.isSymbolicLink()) {
-            const version = await symlinkAlias(file, entry.name, problems);
-            if (version !== undefined)
-                linkAliases.set(entry.name, version);
-        }
-        else {
-            problems.push(`${entry.name} is neither a version (X.Y.Z folder), an alias (symlink) nor one of ${MODEL_FILES.join(', ')}`);
-        }
+    for (const entry of await (0,promises_namespaceObject.readdir)(dir, { withFileTypes: true })) {
+        if (!entry.isSymbolicLink() || isLeftover(entry.name) || MODEL_FILES.includes(entry.name))
+            continue;
+        const version = await symlinkAlias(external_node_path_default().join(dir, entry.name), entry.name, problems);
+        if (version !== undefined)
+            linkAliases.set(entry.name, version);
     }
     const read = (file) => readText(external_node_path_default().join(dir, file), `${shownDir}/${file}`, problems);
     const aliasesText = (await read(ALIASES_FILE))?.text;
@@ -32932,19 +32913,35 @@ async function readModel(dir, name, shownDir) {
         if (linkAliases.size > 0)
             problems.push(`both ${ALIASES_FILE} and alias symlinks (${[...linkAliases.keys()].join(', ')}): keep one way of naming aliases`);
     }
-    const policyText = (await read(POLICY_FILE))?.text;
-    return {
-        name,
-        dir: shownDir,
-        versions,
-        aliases,
-        aliasSource: aliasesText === undefined ? 'symlinks' : 'aliases.yaml',
-        logText: (await read(PROMOTION_LOG_FILE))?.text ?? '',
-        policyText,
-        policy: parsePolicyText(policyText),
-        problems,
-        leftovers,
-    };
+    return { aliases, aliasSource: aliasesText === undefined ? 'symlinks' : 'aliases.yaml', logText: (await read(PROMOTION_LOG_FILE))?.text ?? '' };
+}
+/** A temporary name of an interrupted publish or promote (`.<name>.<random>.tmp`). */
+const isLeftover = (name) => name.startsWith('.') && name.endsWith('.tmp');
+async function readModel(dir, name, shownDir) {
+    const problems = [];
+    const leftovers = [];
+    const versions = new Map();
+    for (const entry of await (0,promises_namespaceObject.readdir)(dir, { withFileTypes: true })) {
+        if (isLeftover(entry.name)) {
+            leftovers.push(entry.name);
+        }
+        else if (MODEL_FILES.includes(entry.name)) {
+            if (!entry.isFile())
+                problems.push(`${entry.name} is not a regular file (a link?): registry files are read only as files`);
+        }
+        else if (entry.isDirectory() && isSemver(entry.name)) {
+            const version = await readVersion(external_node_path_default().join(dir, entry.name), `${shownDir}/${entry.name}`, problems);
+            if (version)
+                versions.set(entry.name, version);
+        }
+        else if (!entry.isSymbolicLink()) {
+            // Symlinks are aliases, read with the log below.
+            problems.push(`${entry.name} is neither a version (X.Y.Z folder), an alias (symlink) nor one of ${MODEL_FILES.join(', ')}`);
+        }
+    }
+    const pointers = await readModelPointers(dir, shownDir, problems);
+    const policyText = (await readText(external_node_path_default().join(dir, POLICY_FILE), `${shownDir}/${POLICY_FILE}`, problems))?.text;
+    return { name, dir: shownDir, versions, ...pointers, policyText, policy: parsePolicyText(policyText), problems, leftovers };
 }
 /** The registry folder `registryDir` (`shownDir`: how messages name it); `only` reads just that model. */
 async function readRegistry(registryDir, shownDir, only) {
@@ -33061,24 +33058,24 @@ async function readBase(registryDir, ref) {
     if (leadsOutside(relative))
         throw new UserError(`the registry folder ${registryDir} is outside the repository at ${repoRoot}`, 'Point --registry (the action\'s `registry` input) at a folder of the repository.');
     const commit = await baseCommit(repoRoot, ref);
-    return { commit, models: await readBaseRegistry(repoRoot, commit, relative.split((external_node_path_default()).sep).join('/') || '.') };
+    return readBaseRegistry(repoRoot, commit, relative.split((external_node_path_default()).sep).join('/') || '.');
 }
 async function checkRegistry(registryDir, shownDir, baseRef) {
     const base = baseRef === undefined ? undefined : await readBase(registryDir, baseRef);
     const { models, problems } = await readRegistry(registryDir, shownDir);
     const toJudge = [];
     for (const model of models) {
-        const checked = checkModel(model, base ? (base.models.get(model.name) ?? EMPTY_BASE) : undefined);
+        const checked = checkModel(model, base ? (base.get(model.name) ?? EMPTY_BASE) : undefined);
         problems.push(...checked.problems);
         toJudge.push(...checked.toJudge);
     }
     if (base)
-        problems.push(...removedModels(models, base.models));
-    return { models, problems, toJudge, baseCommit: base?.commit };
+        problems.push(...removedModels(models, base));
+    return { problems, toJudge };
 }
 /** The policy's judgement of each promotion where it needs no rerun (the verdict is left undecided): `registry check`. */
 function policyProblems(toJudge) {
-    return toJudge.flatMap((judged) => evaluatePromotion(judged.policy, promotionFacts(judged))
+    return toJudge.flatMap((judged) => evaluatePromotion(judged.policy, promotionFacts(judged.model, judged.promotion, judged.history))
         // A version's own problems are listed on their own.
         .filter((row) => row.ok === false && row.rule !== 'checksum.txt matches')
         .map((row) => ({ model: judged.model.name, message: `${judged.promotion.alias} → ${judged.promotion.to} breaks the policy: ${row.rule} (${row.detail})` })));
@@ -33129,18 +33126,13 @@ async function moveAlias(modelDir, source, alias, version) {
 
 
 
+
 const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 /** The checkout's copy of the version's record (its path is in the data manifest), byte for byte the published one. */
-async function sourceRecord(registryDir, model, version, recordSha256) {
-    const versionDir = external_node_path_default().join(registryDir, model.name, version);
-    const repoRoot = (await git_findRepoRoot(versionDir)) ?? process.cwd();
-    let recordPath;
-    try {
-        recordPath = JSON.parse((await read_bounded_readFileWithin(external_node_path_default().join(versionDir, VERSION_MANIFEST_FILE), 1024 * 1024)).toString('utf8')).record;
-    }
-    catch {
-        recordPath = undefined;
-    }
+async function sourceRecord(registryDir, model, version) {
+    const state = model.versions.get(version);
+    const repoRoot = (await git_findRepoRoot(external_node_path_default().join(registryDir, model.name, version))) ?? process.cwd();
+    const recordPath = manifestOf(state).record;
     const hint = `Verify it where its code is (\`repro-gate verify --json report.json\` at commit code.commit of ${VERSION_RECORD_FILE}) and pass --report report.json.`;
     if (typeof recordPath !== 'string' || external_node_path_default().isAbsolute(recordPath) || recordPath.split('/').includes('..')) {
         throw new UserError(`${model.dir}/${version}/${VERSION_MANIFEST_FILE} does not name the record the version was published from`, hint);
@@ -33151,7 +33143,7 @@ async function sourceRecord(registryDir, model, version, recordSha256) {
     if (real === undefined || !isInside(await (0,promises_namespaceObject.realpath)(repoRoot), real))
         throw new UserError(`${recordPath}, the record ${version} was published from, is not in the checkout`, hint);
     const sha256 = await read_bounded_readFileWithin(file, MAX_RECORD_BYTES).then((bytes) => (0,external_node_crypto_namespaceObject.createHash)('sha256').update(bytes).digest('hex'), () => undefined);
-    if (sha256 !== recordSha256) {
+    if (sha256 !== state.files.get(VERSION_RECORD_FILE)) {
         throw new UserError(`${recordPath} in the checkout is no longer the record ${version} was published from, so it cannot be rerun here`, hint);
     }
     return file;
@@ -33194,7 +33186,7 @@ async function verifyVersion(request) {
         return verificationOf(await recordFromReport(request.reportFile, recordSha256, version));
     let recordFile;
     try {
-        recordFile = await sourceRecord(request.registryDir, model, version, recordSha256);
+        recordFile = await sourceRecord(request.registryDir, model, version);
     }
     catch (error) {
         const rollbackOf = request.trusted.findLast((promotion) => promotion.alias === alias && promotion.to === version && promotion.version_sha256 === state.checksumSha256);
@@ -33233,7 +33225,7 @@ async function promote_readModel(request) {
 }
 /** The log and the alias as they are now: a promote that ran for hours must not overwrite a promotion made meanwhile. */
 async function assertUnchanged(request, before) {
-    const now = await promote_readModel(request);
+    const now = await readModelPointers(external_node_path_default().join(request.registryDir, before.name), before.dir);
     if (now.logText !== before.logText || now.aliases.get(request.alias) !== before.aliases.get(request.alias)) {
         throw new UserError(`${before.dir} changed while the promotion was being checked (another promotion?)`, 'Nothing was written: run the promote again.');
     }
@@ -33260,17 +33252,20 @@ async function promoteVersion(request) {
     if (current === version)
         throw new UserError(`${alias} already points to ${request.model} ${version}`, 'Nothing to promote.');
     const history = interrupted ? promotions.slice(0, -1) : promotions;
-    const judged = { model, promotion: { time: '', alias, from: current ?? null, to: version, version_sha256: state.checksumSha256 ?? '', actor: '', reason: '', prev: null }, history, policy: policyOf(model), trusted: history };
-    const facts = promotionFacts(judged);
-    const outcome = { model: model.name, alias, from: current, to: version };
+    const policy = policyOf(model);
+    const facts = promotionFacts(model, { alias, from: current ?? null, to: version }, history);
+    const outcome = (rows, moved) => ({
+        view: { model: model.name, alias, from: current, to: version, rows, fromMetrics: metricsOf(current === undefined ? undefined : model.versions.get(current)), toMetrics: metricsOf(state), passes: moved },
+        finished: moved && interrupted,
+    });
     // The rules that need no rerun first: a promotion they refuse costs no training.
-    const unverified = evaluatePromotion(judged.policy, facts);
+    const unverified = evaluatePromotion(policy, facts);
     if (!policyPasses(unverified))
-        return { ...outcome, rows: unverified, moved: false };
+        return outcome(unverified, false);
     const verification = await verifyVersion({ registryDir: request.registryDir, model, version, alias, trusted: history, reportFile: request.reportFile, rerun: request.rerun });
-    const rows = evaluatePromotion(judged.policy, { ...facts, ...verification });
+    const rows = evaluatePromotion(policy, { ...facts, ...verification });
     if (!policyPasses(rows))
-        return { ...outcome, rows, moved: false };
+        return outcome(rows, false);
     await assertUnchanged(request, model);
     // Only what a killed promote of this alias leaves (its log's and its link's temporary names): a publish's are not ours to remove.
     const ownLeftover = new RegExp(`^\\.(${PROMOTION_LOG_FILE.replaceAll('.', '\\.')}|${alias})\\.[0-9a-f]{12}\\.tmp$`);
@@ -33289,7 +33284,7 @@ async function promoteVersion(request) {
         await writeFileAtomic(external_node_path_default().join(modelDir, PROMOTION_LOG_FILE), model.logText + line);
     }
     await moveAlias(modelDir, model.aliasSource, alias, version);
-    return { ...outcome, rows, moved: true, finished: interrupted };
+    return outcome(rows, true);
 }
 
 ;// CONCATENATED MODULE: ./src/registry/publish.ts
@@ -33325,22 +33320,27 @@ function publishedArtifacts(loaded) {
     }
     return artifacts;
 }
-/** Copies `source` (a file or a folder) to `target`, hashing exactly the bytes copied; its recorded-style digest. */
-async function copyHashed(source, target, shown) {
+/**
+ * Copies `source` (a file or a folder) to `dir/name`, hashing exactly the bytes copied: the digest the record names
+ * it by, and each file's sha256 by its path in the version (for checksum.txt, so nothing is read twice).
+ */
+async function copyHashed(source, dir, name, shown) {
     const stats = await (0,promises_namespaceObject.lstat)(source).catch(() => undefined);
     if (stats === undefined)
         throw new UserError(`${shown} is missing`, 'Publish needs the recorded outputs in the checkout: run the training, or `repro-gate record --update` the record.');
     if (stats.isSymbolicLink())
         throw new UserError(`${shown} is a symlink`, 'Publish copies regular files only: put the output itself at the recorded path.');
-    if (stats.isFile())
-        return hashTask({ file: source, copyTo: target });
+    if (stats.isFile()) {
+        const digest = await hashTask({ file: source, copyTo: external_node_path_default().join(dir, name) });
+        return { digest, files: [[name, digest]] };
+    }
     if (!stats.isDirectory())
         throw new UserError(`${shown} is neither a file nor a folder`, 'Publish copies regular files and folders of them.');
     const files = await listRegularFiles(source, { displayPath: shown, regularOnly: true });
     for (const folder of new Set(files.map((file) => external_node_path_default().dirname(file))))
-        await (0,promises_namespaceObject.mkdir)(external_node_path_default().join(target, folder), { recursive: true });
-    const hashes = await mapInBatches(files, (file) => hashTask({ file: external_node_path_default().join(source, file), copyTo: external_node_path_default().join(target, file) }));
-    return directoryDigest(files, hashes);
+        await (0,promises_namespaceObject.mkdir)(external_node_path_default().join(dir, name, folder), { recursive: true });
+    const hashes = await mapInBatches(files, (file) => hashTask({ file: external_node_path_default().join(source, file), copyTo: external_node_path_default().join(dir, name, file) }));
+    return { digest: directoryDigest(files, hashes), files: files.map((file, i) => [`${name}/${file}`, hashes[i]]) };
 }
 /** What the version was built from, so it can be found, rerun and audited without the repository's history. */
 function buildManifest(loaded) {
@@ -33354,21 +33354,30 @@ function buildManifest(loaded) {
     };
     return `${JSON.stringify(manifest, null, 2)}\n`;
 }
+/** Writes `text` into `dir/name`; its sha256. */
+async function writeHashed(dir, name, text) {
+    await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, name), text);
+    return (0,external_node_crypto_namespaceObject.createHash)('sha256').update(text).digest('hex');
+}
+/** Fills the version folder `dir`; how many files it holds. */
 async function fillVersion(loaded, dir) {
+    const checksums = new Map();
     for (const artifact of publishedArtifacts(loaded)) {
-        const copied = await copyHashed(artifact.source, external_node_path_default().join(dir, artifact.name), artifact.shown);
-        if (copied !== artifact.sha256) {
-            throw new UserError(`${artifact.shown} is not the output the record names (sha256 ${copied.slice(0, 12)}…, recorded ${artifact.sha256.slice(0, 12)}…)`, 'Publish only what the recorded run wrote: rerun the training, or accept the new output with `repro-gate record --update`.', { file: loaded.recordPath });
+        const copied = await copyHashed(artifact.source, dir, artifact.name, artifact.shown);
+        if (copied.digest !== artifact.sha256) {
+            throw new UserError(`${artifact.shown} is not the output the record names (sha256 ${copied.digest.slice(0, 12)}…, recorded ${artifact.sha256.slice(0, 12)}…)`, 'Publish only what the recorded run wrote: rerun the training, or accept the new output with `repro-gate record --update`.', { file: loaded.recordPath });
         }
+        for (const [file, sha256] of copied.files)
+            checksums.set(file, sha256);
     }
     const recordCopy = await hashTask({ file: loaded.file, copyTo: external_node_path_default().join(dir, VERSION_RECORD_FILE) });
     if (recordCopy !== loaded.sha256)
         throw new UserError(`${loaded.recordPath} changed while it was being published`, 'Publish again.');
-    await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, VERSION_METRICS_FILE), metricsFileText(loaded.record.metrics?.values ?? {}));
-    await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, VERSION_MANIFEST_FILE), buildManifest(loaded));
-    const files = await listRegularFiles(dir, { regularOnly: true });
-    const hashes = await mapInBatches(files, (file) => hashTask({ file: external_node_path_default().join(dir, file) }));
-    await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, CHECKSUM_FILE), renderChecksums(new Map(files.map((file, i) => [file, hashes[i]]))));
+    checksums.set(VERSION_RECORD_FILE, recordCopy);
+    checksums.set(VERSION_METRICS_FILE, await writeHashed(dir, VERSION_METRICS_FILE, metricsFileText(loaded.record.metrics?.values ?? {})));
+    checksums.set(VERSION_MANIFEST_FILE, await writeHashed(dir, VERSION_MANIFEST_FILE, buildManifest(loaded)));
+    await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(dir, CHECKSUM_FILE), renderChecksums(checksums));
+    return checksums.size + 1;
 }
 /** A version is rebuilt from its commit: a record of uncommitted code, or of none, could not be. */
 function checkRebuildable(loaded) {
@@ -33398,8 +33407,9 @@ async function publishVersion(request) {
     await (0,promises_namespaceObject.mkdir)(modelDir, { recursive: true });
     const temporary = external_node_path_default().join(modelDir, `.${request.version}.${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString('hex')}.tmp`);
     await (0,promises_namespaceObject.mkdir)(temporary);
+    let files;
     try {
-        await fillVersion(loaded, temporary);
+        files = await fillVersion(loaded, temporary);
         // A directory rename replaces an empty folder: the check above is repeated just before it.
         if (await (0,promises_namespaceObject.lstat)(versionDir).then(() => true, () => false))
             throw new UserError(`${request.model} ${request.version} was published by someone else meanwhile`, 'Publish as a new version.');
@@ -33409,7 +33419,7 @@ async function publishVersion(request) {
         await (0,promises_namespaceObject.rm)(temporary, { recursive: true, force: true });
         throw error;
     }
-    return { dir: versionDir, files: (await listRegularFiles(versionDir, {})).length };
+    return { dir: versionDir, files };
 }
 
 ;// CONCATENATED MODULE: ./src/registry/report.ts
@@ -33490,8 +33500,6 @@ function renderRegistryTerminal(view) {
 
 
 
-
-
 // `registry publish | check | promote`: the registry's three commands over src/registry.
 const registryOption = { registry: { type: 'string' } };
 const shown = (dir) => dir.replace(/\/+$/, '') || '/';
@@ -33556,17 +33564,10 @@ async function runPromote(args, stdout, stderr) {
         reportFile: values.report,
         rerun: rerunner(values.python, stderr),
     });
-    const [state] = (await readRegistry(registryDir, shown(registryDir), model)).models;
-    const promotion = {
-        ...outcome,
-        fromMetrics: metricsOf(outcome.from === undefined ? undefined : state?.versions.get(outcome.from)),
-        toMetrics: metricsOf(state?.versions.get(version)),
-        passes: outcome.moved,
-    };
-    stdout.write(`${renderRegistryTerminal({ problems: [], promotions: [promotion] })}\n`);
+    stdout.write(`${renderRegistryTerminal({ problems: [], promotions: [outcome.view] })}\n`);
     const done = outcome.finished ? `finished the interrupted promotion: ${values.to} now points to ${version}` : `promoted: ${values.to} now points to ${version}`;
-    stdout.write(`${outcome.moved ? done : `refused: ${values.to} still points to ${outcome.from ?? 'nothing'}`}\n`);
-    return outcome.moved ? ExitCode.Ok : ExitCode.Drift;
+    stdout.write(`${outcome.view.passes ? done : `refused: ${values.to} still points to ${outcome.view.from ?? 'nothing'}`}\n`);
+    return outcome.view.passes ? ExitCode.Ok : ExitCode.Drift;
 }
 async function runRegistryCommand(args, stdout, stderr) {
     const [subcommand, ...rest] = args;
@@ -33865,11 +33866,7 @@ const samePath = (file) => external_node_path_default().posix.normalize(file.rep
 const byPath = (entries) => new Map(entries.map((entry) => [samePath(entry.path), entry]));
 const loosening_sameNumber = (a, b) => a === b || (Number.isNaN(a) && Number.isNaN(b));
 function describeThreshold(threshold) {
-    const parts = [
-        threshold.min !== undefined ? `≥ ${formatNumber(threshold.min)}` : undefined,
-        threshold.max !== undefined ? `≤ ${formatNumber(threshold.max)}` : undefined,
-    ].filter(Boolean);
-    return parts.length > 0 ? parts.join(' and ') : null;
+    return formatThresholdRule(threshold.min, threshold.max) || null;
 }
 /** Unknown policies (a typo, or one from a future version) rank below every known one. */
 function policyRank(policy) {

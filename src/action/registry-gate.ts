@@ -9,21 +9,14 @@ import { uploadEvidence } from '../publish/evidence.js';
 import { writeJobSummary } from '../publish/summary.js';
 import { gateRegistry } from '../registry/gate.js';
 import { registryPasses, renderRegistryMarkdown } from '../registry/report.js';
+import { fitText } from '../report/fit.js';
 import { actionsHooks } from './actions-hooks.js';
 import type { ActionInputs } from './inputs.js';
 import { evidenceArtifactName, publishStickyComment } from './publish.js';
 import type { VerifyOptions } from '../pipeline/verify-record.js';
 
 // `mode: registry`: the promotion gate. On a pull request the registry is checked against the base commit and every
-// alias it moves is judged by the policy with its version's record rerun; elsewhere (a push) the registry alone.
-
-/** Cuts a markdown body at a line to fit `maxChars`, saying so. */
-function fitted(markdown: string, maxChars: number): string {
-  if (markdown.length <= maxChars) return markdown;
-  const note = '\n\n… (cut to fit: the job summary has the rest)';
-  const cut = markdown.slice(0, maxChars - note.length);
-  return `${cut.slice(0, Math.max(0, cut.lastIndexOf('\n')))}${note}`;
-}
+// promotion it appends is judged by the base's policy with its version's record rerun; elsewhere (a push) the registry alone.
 
 export async function runRegistryGate(inputs: ActionInputs, verifyOptions: VerifyOptions): Promise<void> {
   const { eventName, payload } = github.context;
@@ -45,8 +38,9 @@ export async function runRegistryGate(inputs: ActionInputs, verifyOptions: Verif
   const artifactName = evidenceArtifactName('registry');
   const uploaded = inputs['upload-evidence'] && (await uploadEvidence({ name: artifactName, rootDirectory: verifyOptions.evidenceDir }));
   const footer = uploaded ? `\n\n<sub>Evidence (${REGISTRY_MARKDOWN_NAME}, the reruns' logs): the \`${artifactName}\` artifact of this run.</sub>\n` : '';
-  await writeJobSummary(fitted(markdown, SUMMARY_MAX_BYTES / 4) + footer);
-  const commentUrl = await publishStickyComment(inputs, (maxChars) => fitted(markdown, maxChars), inputs.comment === 'always' || !passes);
+  const whole = uploaded ? `The whole of it is ${REGISTRY_MARKDOWN_NAME} in the \`${artifactName}\` artifact.` : 'Run `repro-gate registry check` for the whole of it.';
+  await writeJobSummary(fitText(markdown, SUMMARY_MAX_BYTES - Buffer.byteLength(footer), 'bytes', whole) + footer);
+  const commentUrl = await publishStickyComment(inputs, (maxChars) => fitText(markdown, maxChars, 'chars', `This run's job summary has more. ${whole}`), inputs.comment === 'always' || !passes);
   core.setOutput('registry', passes ? 'pass' : 'fail');
   core.setOutput('comment-url', commentUrl ?? '');
   if (!passes && inputs['fail-on'] !== 'never') {

@@ -6,11 +6,9 @@ import { defaultCacheRoot } from '../environment/index.js';
 import { UserError } from '../errors.js';
 import { verifyRecords } from '../pipeline/verify.js';
 import { checkRegistry, policyProblems } from '../registry/check-registry.js';
-import { metricsOf } from '../registry/check.js';
 import { DEFAULT_REGISTRY_DIR } from '../registry/names.js';
 import { promoteVersion } from '../registry/promote.js';
 import { publishVersion } from '../registry/publish.js';
-import { readRegistry } from '../registry/read-registry.js';
 import { registryPasses, renderRegistryMarkdown, renderRegistryTerminal, type RegistryView } from '../registry/report.js';
 import type { Rerun } from '../registry/verification.js';
 import { writeFileAtomic } from '../write-file-atomic.js';
@@ -80,17 +78,10 @@ async function runPromote(args: string[], stdout: NodeJS.WritableStream, stderr:
     reportFile: values.report,
     rerun: rerunner(values.python, stderr),
   });
-  const [state] = (await readRegistry(registryDir, shown(registryDir), model)).models;
-  const promotion = {
-    ...outcome,
-    fromMetrics: metricsOf(outcome.from === undefined ? undefined : state?.versions.get(outcome.from)),
-    toMetrics: metricsOf(state?.versions.get(version)),
-    passes: outcome.moved,
-  };
-  stdout.write(`${renderRegistryTerminal({ problems: [], promotions: [promotion] })}\n`);
+  stdout.write(`${renderRegistryTerminal({ problems: [], promotions: [outcome.view] })}\n`);
   const done = outcome.finished ? `finished the interrupted promotion: ${values.to} now points to ${version}` : `promoted: ${values.to} now points to ${version}`;
-  stdout.write(`${outcome.moved ? done : `refused: ${values.to} still points to ${outcome.from ?? 'nothing'}`}\n`);
-  return outcome.moved ? ExitCode.Ok : ExitCode.Drift;
+  stdout.write(`${outcome.view.passes ? done : `refused: ${values.to} still points to ${outcome.view.from ?? 'nothing'}`}\n`);
+  return outcome.view.passes ? ExitCode.Ok : ExitCode.Drift;
 }
 
 export async function runRegistryCommand(args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { formatNumber, formatTolerance } from '../report/format.js';
+import { formatNumber, formatThresholdRule, formatTolerance } from '../report/format.js';
 import { type Loosened, type Rerecorded, toReportNumber } from '../report/schema.js';
 import { toleranceResolver } from './tensors/tolerance.js';
 import { toleranceFor } from './tolerance.js';
@@ -95,11 +95,7 @@ const byPath = <T extends { path: string }>(entries: T[]) => new Map(entries.map
 const sameNumber = (a: number, b: number) => a === b || (Number.isNaN(a) && Number.isNaN(b));
 
 function describeThreshold(threshold: ThresholdView): string | null {
-  const parts = [
-    threshold.min !== undefined ? `≥ ${formatNumber(threshold.min)}` : undefined,
-    threshold.max !== undefined ? `≤ ${formatNumber(threshold.max)}` : undefined,
-  ].filter(Boolean);
-  return parts.length > 0 ? parts.join(' and ') : null;
+  return formatThresholdRule(threshold.min, threshold.max) || null;
 }
 
 /** Unknown policies (a typo, or one from a future version) rank below every known one. */

@@ -27,6 +27,16 @@ function checksumProblems(version: VersionState): string[] {
   return problems;
 }
 
+/** The version's data_manifest.json as written; its fields unchecked (empty when it is missing or not JSON). */
+export function manifestOf(version: VersionState): { record?: unknown; record_sha256?: unknown } {
+  try {
+    const manifest: unknown = JSON.parse(version.manifestText ?? '');
+    return typeof manifest === 'object' && manifest !== null ? manifest : {};
+  } catch {
+    return {};
+  }
+}
+
 /**
  * The version against its own run.yaml: every file is an artifact the record names, with the sha256 it records (a
  * folder's files with its directory hash), metrics.json holds the record's metrics and the manifest names the record.
@@ -50,14 +60,7 @@ function recordProblems(version: VersionState): string[] {
   }
   for (const file of version.files.keys()) if (!accounted.has(file)) problems.push(`${file} is not an artifact ${VERSION_RECORD_FILE} records`);
   if (version.metricsText !== metricsFileText(record.metrics?.values ?? {})) problems.push(`${VERSION_METRICS_FILE} is not the metrics ${VERSION_RECORD_FILE} records`);
-  let manifest: unknown;
-  try {
-    manifest = JSON.parse(version.manifestText ?? '');
-  } catch {
-    manifest = undefined;
-  }
-  const recordSha256 = (manifest as { record_sha256?: unknown } | undefined)?.record_sha256;
-  if (recordSha256 !== version.files.get(VERSION_RECORD_FILE)) problems.push(`${VERSION_MANIFEST_FILE} does not name this ${VERSION_RECORD_FILE} (record_sha256)`);
+  if (manifestOf(version).record_sha256 !== version.files.get(VERSION_RECORD_FILE)) problems.push(`${VERSION_MANIFEST_FILE} does not name this ${VERSION_RECORD_FILE} (record_sha256)`);
   return problems;
 }
 
@@ -94,18 +97,17 @@ export interface PromotionToJudge {
   trusted: Promotion[];
 }
 
-/** The facts of one promotion, without a verdict: everything the registry itself holds. */
-export function promotionFacts(judged: PromotionToJudge): PromotionFacts {
-  const { model, promotion, history } = judged;
-  const version = model.versions.get(promotion.to);
-  const problems = version ? versionProblems(version) : [`${promotion.to} is not a version of ${model.name}`];
+/** The facts of one move of an alias (`history`: the log before it), without a verdict: everything the registry holds. */
+export function promotionFacts(model: ModelState, move: Pick<Promotion, 'alias' | 'from' | 'to'>, history: Promotion[]): PromotionFacts {
+  const version = model.versions.get(move.to);
+  const problems = version ? versionProblems(version) : [`${move.to} is not a version of ${model.name}`];
   return {
-    alias: promotion.alias,
-    version: promotion.to,
+    alias: move.alias,
+    version: move.to,
     checksums: { ok: problems.length === 0, detail: problems.join('; ') || 'every file matches' },
     metrics: metricsOf(version),
     history,
-    current: promotion.from ?? undefined,
+    current: move.from ?? undefined,
     versions: new Set(model.versions.keys()),
   };
 }
@@ -193,7 +195,7 @@ export function checkModel(model: ModelState, base?: BaseModelState): { problems
     messages.push(...aliasProblems(model, promotions), ...lineProblems(model, promotions));
     toJudge = promotionsToJudge(model, promotions, base);
   }
-  if (base) messages.push(...baseProblems(model, base, base ? toJudge.length : 0));
+  if (base) messages.push(...baseProblems(model, base, toJudge.length));
   return { problems: messages.map((message) => ({ model: model.name, message })), toJudge };
 }
 

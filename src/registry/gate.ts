@@ -60,7 +60,7 @@ export async function gateRegistry(request: GateRequest): Promise<RegistryView> 
   const rerun = problems.length === 0 ? rerunOnce(request.rerun) : undefined;
   const promotions: PromotionView[] = [];
   for (const judged of check.toJudge) {
-    const facts = promotionFacts(judged);
+    const facts = promotionFacts(judged.model, judged.promotion, judged.history);
     const unverified = evaluatePromotion(judged.policy, facts);
     // The rules that need no rerun first: a promotion they refuse costs no training.
     if (!policyPasses(unverified) || rerun === undefined) {

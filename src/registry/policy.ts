@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { checkThresholds } from '../compare/thresholds.js';
 import { parseSource } from '../record/locate.js';
 import { MetricName, Threshold } from '../record/schema.js';
+import { formatThresholdRule } from '../report/format.js';
 import type { Verdict } from '../report/schema.js';
 import { ALIAS_NAME_PATTERN, POLICY_FILE } from './names.js';
 import type { Promotion } from './promotion-log.js';
@@ -85,11 +86,6 @@ export interface PolicyRow {
   detail: string;
 }
 
-function formatBound(metric: string, min: number | undefined, max: number | undefined): string {
-  if (min !== undefined && max !== undefined) return `${min} ≤ ${metric} ≤ ${max}`;
-  return min !== undefined ? `${metric} ≥ ${min}` : `${metric} ≤ ${max}`;
-}
-
 function verdictRow(required: (typeof PASSING)[number], { verdict, rollbackOf, alias }: PromotionFacts): PolicyRow {
   const rule = required === 'reproduced' ? 'reproduces bit for bit (reproduced)' : 'reproduces (reproduced or within-tolerance)';
   if (verdict === undefined && rollbackOf !== undefined) {
@@ -126,7 +122,7 @@ export function evaluatePromotion(policy: Policy | undefined, facts: PromotionFa
   if (rule === undefined) return [checksums, { rule: `policy has a rule for ${facts.alias}`, ok: false, detail: `policy.yaml names ${Object.keys(policy!.aliases).join(', ')}` }];
   const rows = [checksums, verdictRow(rule.verdict ?? 'within-tolerance', facts)];
   for (const check of checkThresholds(rule.thresholds ?? {}, facts.metrics)) {
-    rows.push({ rule: formatBound(check.metric, check.min, check.max), ok: check.status === 'pass', detail: check.value === null ? 'not in the version\'s metrics' : String(check.value) });
+    rows.push({ rule: `${check.metric} ${formatThresholdRule(check.min, check.max)}`, ok: check.status === 'pass', detail: check.value === null ? 'not in the version\'s metrics' : String(check.value) });
   }
   if (rule.after !== undefined) rows.push(afterRow(rule.after, facts));
   if (rule.rollback === 'required') rows.push(rollbackRow(facts));

@@ -4,11 +4,12 @@ import path from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../write-file-atomic.js';
 import { moveAlias } from './alias-store.js';
-import { policyOf, promotionFacts, promotionsOf } from './check.js';
+import { metricsOf, policyOf, promotionFacts, promotionsOf } from './check.js';
 import { ALIAS_NAME_PATTERN, PROMOTION_LOG_FILE } from './names.js';
 import { evaluatePromotion, type PolicyRow, policyPasses } from './policy.js';
 import { appendedLine } from './promotion-log.js';
-import { readRegistry } from './read-registry.js';
+import { readModelPointers, readRegistry } from './read-registry.js';
+import type { PromotionView } from './report.js';
 import { isSemver } from './semver.js';
 import type { ModelState } from './state.js';
 import { type Rerun, verifyVersion } from './verification.js';
@@ -33,15 +34,10 @@ export interface PromoteRequest {
 }
 
 export interface PromoteOutcome {
-  model: string;
-  alias: string;
-  from?: string;
-  to: string;
-  rows: PolicyRow[];
-  /** Whether the alias moved (false: the policy refused). */
-  moved: boolean;
+  /** The move with its policy rows and metric deltas; `passes` when the alias moved. */
+  view: PromotionView;
   /** The move finished an interrupted promote (its log line was already written). */
-  finished?: boolean;
+  finished: boolean;
 }
 
 async function readModel(request: PromoteRequest): Promise<ModelState> {
@@ -56,7 +52,7 @@ async function readModel(request: PromoteRequest): Promise<ModelState> {
 
 /** The log and the alias as they are now: a promote that ran for hours must not overwrite a promotion made meanwhile. */
 async function assertUnchanged(request: PromoteRequest, before: ModelState): Promise<void> {
-  const now = await readModel(request);
+  const now = await readModelPointers(path.join(request.registryDir, before.name), before.dir);
   if (now.logText !== before.logText || now.aliases.get(request.alias) !== before.aliases.get(request.alias)) {
     throw new UserError(`${before.dir} changed while the promotion was being checked (another promotion?)`, 'Nothing was written: run the promote again.');
   }
@@ -79,15 +75,18 @@ export async function promoteVersion(request: PromoteRequest): Promise<PromoteOu
   const interrupted = last !== undefined && last.alias === alias && last.to === version && last.from === (current ?? null) && last.version_sha256 === state.checksumSha256;
   if (current === version) throw new UserError(`${alias} already points to ${request.model} ${version}`, 'Nothing to promote.');
   const history = interrupted ? promotions.slice(0, -1) : promotions;
-  const judged = { model, promotion: { time: '', alias, from: current ?? null, to: version, version_sha256: state.checksumSha256 ?? '', actor: '', reason: '', prev: null }, history, policy: policyOf(model), trusted: history };
-  const facts = promotionFacts(judged);
-  const outcome = { model: model.name, alias, from: current, to: version };
+  const policy = policyOf(model);
+  const facts = promotionFacts(model, { alias, from: current ?? null, to: version }, history);
+  const outcome = (rows: PolicyRow[], moved: boolean): PromoteOutcome => ({
+    view: { model: model.name, alias, from: current, to: version, rows, fromMetrics: metricsOf(current === undefined ? undefined : model.versions.get(current)), toMetrics: metricsOf(state), passes: moved },
+    finished: moved && interrupted,
+  });
   // The rules that need no rerun first: a promotion they refuse costs no training.
-  const unverified = evaluatePromotion(judged.policy, facts);
-  if (!policyPasses(unverified)) return { ...outcome, rows: unverified, moved: false };
+  const unverified = evaluatePromotion(policy, facts);
+  if (!policyPasses(unverified)) return outcome(unverified, false);
   const verification = await verifyVersion({ registryDir: request.registryDir, model, version, alias, trusted: history, reportFile: request.reportFile, rerun: request.rerun });
-  const rows = evaluatePromotion(judged.policy, { ...facts, ...verification });
-  if (!policyPasses(rows)) return { ...outcome, rows, moved: false };
+  const rows = evaluatePromotion(policy, { ...facts, ...verification });
+  if (!policyPasses(rows)) return outcome(rows, false);
 
   await assertUnchanged(request, model);
   // Only what a killed promote of this alias leaves (its log's and its link's temporary names): a publish's are not ours to remove.
@@ -106,5 +105,5 @@ export async function promoteVersion(request: PromoteRequest): Promise<PromoteOu
     await writeFileAtomic(path.join(modelDir, PROMOTION_LOG_FILE), model.logText + line);
   }
   await moveAlias(modelDir, model.aliasSource, alias, version);
-  return { ...outcome, rows, moved: true, finished: interrupted };
+  return outcome(rows, true);
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode } from '../constants.js';
@@ -48,17 +48,23 @@ function publishedArtifacts(loaded: LoadedRecord): Array<{ source: string; shown
   return artifacts;
 }
 
-/** Copies `source` (a file or a folder) to `target`, hashing exactly the bytes copied; its recorded-style digest. */
-async function copyHashed(source: string, target: string, shown: string): Promise<string> {
+/**
+ * Copies `source` (a file or a folder) to `dir/name`, hashing exactly the bytes copied: the digest the record names
+ * it by, and each file's sha256 by its path in the version (for checksum.txt, so nothing is read twice).
+ */
+async function copyHashed(source: string, dir: string, name: string, shown: string): Promise<{ digest: string; files: Array<[string, string]> }> {
   const stats = await lstat(source).catch(() => undefined);
   if (stats === undefined) throw new UserError(`${shown} is missing`, 'Publish needs the recorded outputs in the checkout: run the training, or `repro-gate record --update` the record.');
   if (stats.isSymbolicLink()) throw new UserError(`${shown} is a symlink`, 'Publish copies regular files only: put the output itself at the recorded path.');
-  if (stats.isFile()) return hashTask({ file: source, copyTo: target });
+  if (stats.isFile()) {
+    const digest = await hashTask({ file: source, copyTo: path.join(dir, name) });
+    return { digest, files: [[name, digest]] };
+  }
   if (!stats.isDirectory()) throw new UserError(`${shown} is neither a file nor a folder`, 'Publish copies regular files and folders of them.');
   const files = await listRegularFiles(source, { displayPath: shown, regularOnly: true });
-  for (const folder of new Set(files.map((file) => path.dirname(file)))) await mkdir(path.join(target, folder), { recursive: true });
-  const hashes = await mapInBatches(files, (file) => hashTask({ file: path.join(source, file), copyTo: path.join(target, file) }));
-  return directoryDigest(files, hashes);
+  for (const folder of new Set(files.map((file) => path.dirname(file)))) await mkdir(path.join(dir, name, folder), { recursive: true });
+  const hashes = await mapInBatches(files, (file) => hashTask({ file: path.join(source, file), copyTo: path.join(dir, name, file) }));
+  return { digest: directoryDigest(files, hashes), files: files.map((file, i) => [`${name}/${file}`, hashes[i]!]) };
 }
 
 /** What the version was built from, so it can be found, rerun and audited without the repository's history. */
@@ -74,24 +80,33 @@ function buildManifest(loaded: LoadedRecord): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }
 
-async function fillVersion(loaded: LoadedRecord, dir: string): Promise<void> {
+/** Writes `text` into `dir/name`; its sha256. */
+async function writeHashed(dir: string, name: string, text: string): Promise<string> {
+  await writeFile(path.join(dir, name), text);
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Fills the version folder `dir`; how many files it holds. */
+async function fillVersion(loaded: LoadedRecord, dir: string): Promise<number> {
+  const checksums = new Map<string, string>();
   for (const artifact of publishedArtifacts(loaded)) {
-    const copied = await copyHashed(artifact.source, path.join(dir, artifact.name), artifact.shown);
-    if (copied !== artifact.sha256) {
+    const copied = await copyHashed(artifact.source, dir, artifact.name, artifact.shown);
+    if (copied.digest !== artifact.sha256) {
       throw new UserError(
-        `${artifact.shown} is not the output the record names (sha256 ${copied.slice(0, 12)}…, recorded ${artifact.sha256.slice(0, 12)}…)`,
+        `${artifact.shown} is not the output the record names (sha256 ${copied.digest.slice(0, 12)}…, recorded ${artifact.sha256.slice(0, 12)}…)`,
         'Publish only what the recorded run wrote: rerun the training, or accept the new output with `repro-gate record --update`.',
         { file: loaded.recordPath },
       );
     }
+    for (const [file, sha256] of copied.files) checksums.set(file, sha256);
   }
   const recordCopy = await hashTask({ file: loaded.file, copyTo: path.join(dir, VERSION_RECORD_FILE) });
   if (recordCopy !== loaded.sha256) throw new UserError(`${loaded.recordPath} changed while it was being published`, 'Publish again.');
-  await writeFile(path.join(dir, VERSION_METRICS_FILE), metricsFileText(loaded.record.metrics?.values ?? {}));
-  await writeFile(path.join(dir, VERSION_MANIFEST_FILE), buildManifest(loaded));
-  const files = await listRegularFiles(dir, { regularOnly: true });
-  const hashes = await mapInBatches(files, (file) => hashTask({ file: path.join(dir, file) }));
-  await writeFile(path.join(dir, CHECKSUM_FILE), renderChecksums(new Map(files.map((file, i) => [file, hashes[i]!]))));
+  checksums.set(VERSION_RECORD_FILE, recordCopy);
+  checksums.set(VERSION_METRICS_FILE, await writeHashed(dir, VERSION_METRICS_FILE, metricsFileText(loaded.record.metrics?.values ?? {})));
+  checksums.set(VERSION_MANIFEST_FILE, await writeHashed(dir, VERSION_MANIFEST_FILE, buildManifest(loaded)));
+  await writeFile(path.join(dir, CHECKSUM_FILE), renderChecksums(checksums));
+  return checksums.size + 1;
 }
 
 /** A version is rebuilt from its commit: a record of uncommitted code, or of none, could not be. */
@@ -121,8 +136,9 @@ export async function publishVersion(request: PublishRequest): Promise<Published
   await mkdir(modelDir, { recursive: true });
   const temporary = path.join(modelDir, `.${request.version}.${randomBytes(6).toString('hex')}.tmp`);
   await mkdir(temporary);
+  let files: number;
   try {
-    await fillVersion(loaded, temporary);
+    files = await fillVersion(loaded, temporary);
     // A directory rename replaces an empty folder: the check above is repeated just before it.
     if (await lstat(versionDir).then(() => true, () => false)) throw new UserError(`${request.model} ${request.version} was published by someone else meanwhile`, 'Publish as a new version.');
     await rename(temporary, versionDir);
@@ -130,5 +146,5 @@ export async function publishVersion(request: PublishRequest): Promise<Published
     await rm(temporary, { recursive: true, force: true });
     throw error;
   }
-  return { dir: versionDir, files: (await listRegularFiles(versionDir, {})).length };
+  return { dir: versionDir, files };
 }

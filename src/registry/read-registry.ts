@@ -103,27 +103,16 @@ async function symlinkAlias(file: string, name: string, problems: string[]): Pro
   return version;
 }
 
-async function readModel(dir: string, name: string, shownDir: string): Promise<ModelState> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  const problems: string[] = [];
-  const leftovers: string[] = [];
-  const versions = new Map<string, VersionState>();
+/** A model's aliases and promotion log as written: what moves on a promotion, read without its versions. */
+export type ModelPointers = Pick<ModelState, 'aliases' | 'aliasSource' | 'logText'>;
+
+/** The model's aliases (symlinks, or aliases.yaml) and its log; what is wrong with them goes into `problems`. */
+export async function readModelPointers(dir: string, shownDir: string, problems: string[] = []): Promise<ModelPointers> {
   const linkAliases = new Map<string, string>();
-  for (const entry of entries) {
-    const file = path.join(dir, entry.name);
-    if (entry.name.startsWith('.') && entry.name.endsWith('.tmp')) {
-      leftovers.push(entry.name);
-    } else if (MODEL_FILES.includes(entry.name)) {
-      if (!entry.isFile()) problems.push(`${entry.name} is not a regular file (a link?): registry files are read only as files`);
-    } else if (entry.isDirectory() && isSemver(entry.name)) {
-      const version = await readVersion(file, `${shownDir}/${entry.name}`, problems);
-      if (version) versions.set(entry.name, version);
-    } else if (entry.isSymbolicLink()) {
-      const version = await symlinkAlias(file, entry.name, problems);
-      if (version !== undefined) linkAliases.set(entry.name, version);
-    } else {
-      problems.push(`${entry.name} is neither a version (X.Y.Z folder), an alias (symlink) nor one of ${MODEL_FILES.join(', ')}`);
-    }
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (!entry.isSymbolicLink() || isLeftover(entry.name) || MODEL_FILES.includes(entry.name)) continue;
+    const version = await symlinkAlias(path.join(dir, entry.name), entry.name, problems);
+    if (version !== undefined) linkAliases.set(entry.name, version);
   }
   const read = (file: string) => readText(path.join(dir, file), `${shownDir}/${file}`, problems);
   const aliasesText = (await read(ALIASES_FILE))?.text;
@@ -134,19 +123,32 @@ async function readModel(dir: string, name: string, shownDir: string): Promise<M
     else aliases = parsed;
     if (linkAliases.size > 0) problems.push(`both ${ALIASES_FILE} and alias symlinks (${[...linkAliases.keys()].join(', ')}): keep one way of naming aliases`);
   }
-  const policyText = (await read(POLICY_FILE))?.text;
-  return {
-    name,
-    dir: shownDir,
-    versions,
-    aliases,
-    aliasSource: aliasesText === undefined ? 'symlinks' : 'aliases.yaml',
-    logText: (await read(PROMOTION_LOG_FILE))?.text ?? '',
-    policyText,
-    policy: parsePolicyText(policyText),
-    problems,
-    leftovers,
-  };
+  return { aliases, aliasSource: aliasesText === undefined ? 'symlinks' : 'aliases.yaml', logText: (await read(PROMOTION_LOG_FILE))?.text ?? '' };
+}
+
+/** A temporary name of an interrupted publish or promote (`.<name>.<random>.tmp`). */
+const isLeftover = (name: string) => name.startsWith('.') && name.endsWith('.tmp');
+
+async function readModel(dir: string, name: string, shownDir: string): Promise<ModelState> {
+  const problems: string[] = [];
+  const leftovers: string[] = [];
+  const versions = new Map<string, VersionState>();
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (isLeftover(entry.name)) {
+      leftovers.push(entry.name);
+    } else if (MODEL_FILES.includes(entry.name)) {
+      if (!entry.isFile()) problems.push(`${entry.name} is not a regular file (a link?): registry files are read only as files`);
+    } else if (entry.isDirectory() && isSemver(entry.name)) {
+      const version = await readVersion(path.join(dir, entry.name), `${shownDir}/${entry.name}`, problems);
+      if (version) versions.set(entry.name, version);
+    } else if (!entry.isSymbolicLink()) {
+      // Symlinks are aliases, read with the log below.
+      problems.push(`${entry.name} is neither a version (X.Y.Z folder), an alias (symlink) nor one of ${MODEL_FILES.join(', ')}`);
+    }
+  }
+  const pointers = await readModelPointers(dir, shownDir, problems);
+  const policyText = (await readText(path.join(dir, POLICY_FILE), `${shownDir}/${POLICY_FILE}`, problems))?.text;
+  return { name, dir: shownDir, versions, ...pointers, policyText, policy: parsePolicyText(policyText), problems, leftovers };
 }
 
 /** The registry folder `registryDir` (`shownDir`: how messages name it); `only` reads just that model. */

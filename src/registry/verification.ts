@@ -58,7 +58,7 @@ export async function verifyVersion(request: VerificationRequest): Promise<Verif
   if (request.reportFile !== undefined) return verificationOf(await recordFromReport(request.reportFile, recordSha256, version));
   let recordFile: string;
   try {
-    recordFile = await sourceRecord(request.registryDir, model, version, recordSha256);
+    recordFile = await sourceRecord(request.registryDir, model, version);
   } catch (error) {
     const rollbackOf = request.trusted.findLast((promotion) => promotion.alias === alias && promotion.to === version && promotion.version_sha256 === state.checksumSha256);
     if (error instanceof UserError && rollbackOf) return { rollbackOf };

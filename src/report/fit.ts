@@ -35,12 +35,20 @@ function fit(report: Report, limit: number, measure: Measure, fullReportHint: st
   return hardCut(renderMarkdown(report, { ...ATTEMPTS.at(-1), fullReportHint }), limit, measure, fullReportHint);
 }
 
+/** GitHub counts a comment's characters; the runner counts a job summary's UTF-8 bytes. */
+const MEASURES = { chars: (text: string) => text.length, bytes: (text: string) => Buffer.byteLength(text, 'utf8') } satisfies Record<string, Measure>;
+
 /** For a PR comment: GitHub counts characters. */
 export function fitMarkdown(report: Report, maxChars: number, options: { fullReportHint: string }): string {
-  return fit(report, maxChars, (text) => text.length, options.fullReportHint);
+  return fit(report, maxChars, MEASURES.chars, options.fullReportHint);
 }
 
 /** For the job summary: the runner counts UTF-8 bytes. */
 export function fitBytes(report: Report, maxBytes: number, options: { fullReportHint: string }): string {
-  return fit(report, maxBytes, (text) => Buffer.byteLength(text, 'utf8'), options.fullReportHint);
+  return fit(report, maxBytes, MEASURES.bytes, options.fullReportHint);
+}
+
+/** Markdown that is not a report (the registry's), cut the same way when it does not fit. */
+export function fitText(markdown: string, limit: number, unit: keyof typeof MEASURES, hint: string): string {
+  return MEASURES[unit](markdown) <= limit ? markdown : hardCut(markdown, limit, MEASURES[unit], hint);
 }

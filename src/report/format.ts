@@ -33,6 +33,11 @@ export function formatDelta(delta: ReportNumber | null): string {
   return `${number > 0 ? '+' : ''}${formatNumber(delta, 3)}`;
 }
 
+/** A min/max gate as readers see it: `≥ 0.9`, `≤ 50`, `≥ 0.9 and ≤ 1`; empty without either bound. */
+export function formatThresholdRule(min: number | undefined, max: number | undefined): string {
+  return [min !== undefined ? `≥ ${formatNumber(min)}` : '', max !== undefined ? `≤ ${formatNumber(max)}` : ''].filter(Boolean).join(' and ');
+}
+
 export function formatTolerance(tolerance: { abs: number; rel: number }): string {
   const parts = [];
   if (tolerance.abs > 0) parts.push(formatNumber(tolerance.abs));

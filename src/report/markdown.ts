@@ -5,7 +5,7 @@ import { describeCauses, explainRecord } from './explain.js';
 import { loosenedMarkdown } from './loosening.js';
 import { tensorTable } from './numeric.js';
 import { driftKindLabel, driftSentence, seedingLine, variationRows, varyingRows } from './runs.js';
-import { formatDelta, formatDuration, formatNumber, formatPair, formatTolerance, plural, shortHash, VERDICT_EMOJI, VERDICT_LABEL } from './format.js';
+import { formatDelta, formatDuration, formatNumber, formatPair, formatThresholdRule, formatTolerance, plural, shortHash, VERDICT_EMOJI, VERDICT_LABEL } from './format.js';
 import type { ArtifactCheck, EnvironmentReport, InputCheck, MetricCheck, RecordReport, Report, RunReport, Verdict } from './schema.js';
 import { worstVerdict } from './verdict-order.js';
 
@@ -83,8 +83,7 @@ function metricsSection(record: RecordReport, options: RenderOptions): string | 
 
 function thresholdsSection(record: RecordReport, options: RenderOptions): string | undefined {
   if (record.thresholds.length === 0) return undefined;
-  const rule = (min?: number, max?: number) => [min !== undefined ? `≥ ${formatNumber(min)}` : '', max !== undefined ? `≤ ${formatNumber(max)}` : ''].filter(Boolean).join(' and ');
-  const rows = record.thresholds.map((t) => [esc(t.metric), rule(t.min, t.max), t.value === null ? '—' : formatNumber(t.value), STATUS[t.status]!]);
+  const rows = record.thresholds.map((t) => [esc(t.metric), formatThresholdRule(t.min, t.max), t.value === null ? '—' : formatNumber(t.value), STATUS[t.status]!]);
   return table(['Threshold', 'Rule', 'Rerun', 'Status'], rows, options);
 }
 
