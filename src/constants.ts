@@ -135,3 +135,14 @@ export const PROGRESS_AFTER_MS = 2_000;
 export const PROGRESS_EVERY_MS = 5_000;
 /** Overrides PROGRESS_AFTER_MS (tests show progress on small inputs with it). */
 export const PROGRESS_AFTER_ENV = 'REPRO_GATE_PROGRESS_AFTER_MS';
+
+/** Chooses the container runtime (docker or podman) over the default: docker when its daemon answers, else podman. */
+export const CONTAINER_RUNTIME_ENV = 'REPRO_GATE_CONTAINER_RUNTIME';
+/** Where the sandbox (the copy of the repository, its HOME and TMPDIR) is mounted inside a container. */
+export const CONTAINER_SANDBOX_DIR = '/repro-gate';
+/** Where a record's requirements are installed inside its image (a derived image, cached by the runtime). */
+export const CONTAINER_VENV_DIR = '/opt/repro-gate-venv';
+/** The repository of the derived images that hold a record's venv, tagged by their cache key. */
+export const CONTAINER_VENV_IMAGE = 'localhost/repro-gate-venv';
+/** Names every container repro-gate starts, so a leftover one is recognizable (`docker ps --filter name=…`). */
+export const CONTAINER_NAME_PREFIX = 'repro-gate-';

@@ -8807,6 +8807,16 @@ const PROGRESS_AFTER_MS = 2_000;
 const PROGRESS_EVERY_MS = 5_000;
 /** Overrides PROGRESS_AFTER_MS (tests show progress on small inputs with it). */
 const PROGRESS_AFTER_ENV = 'REPRO_GATE_PROGRESS_AFTER_MS';
+/** Chooses the container runtime (docker or podman) over the default: docker when its daemon answers, else podman. */
+const CONTAINER_RUNTIME_ENV = 'REPRO_GATE_CONTAINER_RUNTIME';
+/** Where the sandbox (the copy of the repository, its HOME and TMPDIR) is mounted inside a container. */
+const CONTAINER_SANDBOX_DIR = '/repro-gate';
+/** Where a record's requirements are installed inside its image (a derived image, cached by the runtime). */
+const CONTAINER_VENV_DIR = '/opt/repro-gate-venv';
+/** The repository of the derived images that hold a record's venv, tagged by their cache key. */
+const CONTAINER_VENV_IMAGE = 'localhost/repro-gate-venv';
+/** Names every container repro-gate starts, so a leftover one is recognizable (`docker ps --filter name=…`). */
+const CONTAINER_NAME_PREFIX = 'repro-gate-';
 
 ;// CONCATENATED MODULE: ./src/secrets/shed-secrets.ts
 
@@ -9475,6 +9485,10 @@ Options:
                              only when named)
   --current-env              record without --requirements: run in the current environment and freeze
                              the interpreter that actually ran
+  --image NAME[:TAG]         run in a container of this local image (docker, else podman), pinned in the record
+                             by its registry digest; --requirements are then installed into a venv inside it.
+                             With --update: replace the record's image (the only way to change it)
+  --network, --gpu           with --image: let the run reach the network (default: none); pass the host's GPUs
   --seed NAME=VALUE          a seed, exported as REPRO_SEED_<NAME> and applied in-process by the probe for python,
                              random, numpy, torch and tensorflow when the program imports them (repeatable)
   --determinism strict       also deterministic algorithms (torch, cuDNN, TF), one BLAS/OpenMP thread, PYTHONHASHSEED
@@ -9570,9 +9584,9 @@ const USAGE = `Usage:
   ${TOOL_NAME} verify <record>... [--json FILE] [--markdown FILE] [--python PATH] [--evidence-dir DIR] [--keep-artifacts] [--base REF [--fail-on-loosened]]
                      [--runs N] [--vary LIST] [--affected | --all] [--jobs N] [--at head|recorded]
   ${TOOL_NAME} record --artifact PATH... [--metrics FILE] [--data PATH[=MANIFEST]...] [--config PATH...]
-                     [--requirements FILE [--installer uv] | --lockfile uv.lock [--group G] [--extra E] | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--pass-env NAME...] [--name NAME]
+                     [--requirements FILE [--installer uv] | --lockfile uv.lock [--group G] [--extra E] | --current-env] [--image NAME:TAG [--network] [--gpu]] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--pass-env NAME...] [--name NAME]
                      [--out run.yaml] [--timeout 60m] [--python PATH] [--runs N [--calibrate-factor K]] [--determinism strict] -- <command...>
-  ${TOOL_NAME} record --update RECORD... [--force] [--runs N [--calibrate-factor K]]
+  ${TOOL_NAME} record --update RECORD... [--force] [--runs N [--calibrate-factor K]] [--image NAME:TAG]
   ${TOOL_NAME} merge <report.json|folder>... [--expect RECORD]... [--json FILE] [--markdown FILE]
   ${TOOL_NAME} discover <record>...
   ${TOOL_NAME} cache list | prune [--max-size SIZE] [--all]
@@ -19959,6 +19973,38 @@ function parseDuration(text) {
     return Number(match[1]) * UNIT_MS[match[2]];
 }
 
+;// CONCATENATED MODULE: ./src/environment/container/image-reference.ts
+// Pure: container image references as a record pins them. Only a digest names the same bytes on every host;
+// a tag is a pointer its owner can move, so a record that names one could rerun in another environment.
+const NAME_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const DOMAIN = '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)';
+const NAME = `(?:${DOMAIN})?${NAME_COMPONENT}(?:/${NAME_COMPONENT})*`;
+const TAG = '[\\w][\\w.-]{0,127}';
+/** `name[:tag]`, as `record --image` takes it (a digest may be given too). */
+const IMAGE_NAME_PATTERN = new RegExp(`^(${NAME})(?::(${TAG}))?(?:@(sha256:[a-f0-9]{64}))?$`);
+/** A reference pinned by digest, for editors (the record's JSON Schema); the loader words each failure itself. */
+const PINNED_IMAGE_PATTERN = `^${NAME}(?::${TAG})?@sha256:[a-f0-9]{64}$`;
+function parseImageReference(text) {
+    const match = IMAGE_NAME_PATTERN.exec(text);
+    if (!match || text.length > 512)
+        return undefined;
+    const [, name, tag, digest] = match;
+    return { name: name, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
+}
+/** The reference a record writes: the repository and its digest (a tag would only mislead once the tag moves). */
+function pinnedReference(name, digest) {
+    return `${name}@${digest}`;
+}
+/** Why a reference is not a pinned one, for the record's schema; undefined when it is. */
+function unpinnedReason(text) {
+    const reference = parseImageReference(text);
+    if (!reference)
+        return 'must be an image reference like ghcr.io/acme/train@sha256:<64 hex digits>';
+    if (!reference.digest)
+        return `is not pinned by digest: a tag can move to other bytes. Write ${reference.name}@sha256:<digest>, or let \`repro-gate record --image ${text}\` resolve it`;
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/environment/machine/schema.ts
 
 // The machine a run happened on, as far as it moves floats: which vector instructions the kernels may use (AVX-512
@@ -20011,6 +20057,7 @@ const MachineFingerprintSchema = object({
     .describe('The hardware and native libraries behind a run, to explain float drift between a record and its rerun.');
 
 ;// CONCATENATED MODULE: ./src/record/schema.ts
+
 
 
 
@@ -20110,9 +20157,21 @@ const DataInput = object({
     manifest: RelativePath.optional().describe('Optional data manifest (dataset_name, content_hash, record_count, ...).'),
 })
     .strict();
-const PackageName = schemas_string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a Python package name');
+// `+` appears in system package names (libstdc++6), listed for an image without pip; never in Python's.
+const PackageName = schemas_string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'must be a Python package name');
 const DependencyGroupName = schemas_string().max(200).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a dependency group or extra name (letters, digits, ., _ and -)');
 const Environment = object({
+    image: schemas_string()
+        .superRefine((text, ctx) => {
+        const reason = unpinnedReason(text);
+        if (reason)
+            ctx.addIssue({ code: 'custom', message: reason });
+    })
+        .meta({ pattern: PINNED_IMAGE_PATTERN })
+        .optional()
+        .describe('A container image pinned by digest (name@sha256:…): the command reruns in a container of it (docker, else podman), the sandbox mounted at /repro-gate, as the invoking user.'),
+    network: schemas_boolean().optional().describe('With an image: true lets the rerun reach the network (default false: a reproducible run downloads nothing).'),
+    gpu: schemas_boolean().optional().describe('With an image: true passes the host\'s GPUs into the container (docker --gpus all, podman CDI nvidia.com/gpu=all).'),
     python: schemas_string({
         // YAML reads an unquoted 3.10 as the number 3.1: say so, rather than "expected string".
         error: (issue) => (issue.input === undefined ? undefined : 'must be a Python version in quotes, like "3.11" (unquoted, YAML reads 3.10 as the number 3.1)'),
@@ -20134,7 +20193,7 @@ const Environment = object({
     })
         .strict()
         .optional(),
-    packages: record(PackageName, schemas_string().min(1)).optional().describe('pip freeze at record time.'),
+    packages: record(PackageName, schemas_string().min(1)).optional().describe('pip freeze at record time (inside the image: its pip freeze, or dpkg-query where it has no pip).'),
     platform: schemas_string().min(1).optional().describe('sysconfig.get_platform() at record time, e.g. linux-x86_64.'),
     machine: MachineFingerprintSchema.optional(),
     variables: record(schemas_string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), schemas_string())
@@ -20181,6 +20240,16 @@ const Environment = object({
             if (name.startsWith('UV_'))
                 ctx.addIssue({ code: 'custom', path: ['pass_env', i], message: 'UV_* variables are repro-gate\'s own in a uv project\'s rerun: they cannot be passed from the host' });
         }
+    }
+    if (env.image !== undefined && env.lockfile !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['lockfile'], message: 'cannot be used with image: inside an image, list the packages in requirements (installed into a venv in the image)' });
+    }
+    if (env.image !== undefined && env.installer === 'uv') {
+        ctx.addIssue({ code: 'custom', path: ['installer'], message: 'uv is not used inside an image: requirements are installed with the image\'s pip (remove installer)' });
+    }
+    for (const key of ['network', 'gpu']) {
+        if (env[key] !== undefined && env.image === undefined)
+            ctx.addIssue({ code: 'custom', path: [key], message: 'applies to a container image only: set image (name@sha256:…)' });
     }
     if (env.uv !== undefined && env.lockfile === undefined) {
         ctx.addIssue({ code: 'custom', path: ['uv'], message: 'applies to a uv project only: set lockfile (uv.lock)' });
@@ -20517,6 +20586,8 @@ const EnvironmentReportSchema = object({
     })
         .strict()
         .nullable(),
+    /** The container image the command ran in (`environment.image`), and the runtime that ran it. */
+    image: object({ reference: Text, id: Text, runtime: schemas_enum(['docker', 'podman']) }).strict().optional(),
     /** pip freeze of the rerun environment against `environment.packages`; null when none were recorded. */
     packages: object({
         added: array(PackageChangeSchema).max(MAX_ITEMS),
@@ -21043,216 +21114,6 @@ function decideVerdict(findings) {
     return within ? 'within-tolerance' : 'reproduced';
 }
 
-;// CONCATENATED MODULE: ./src/environment/exec.ts
-
-
-/** Runs a program to completion and captures its output, without secrets in its environment; never throws, so callers word the failure. */
-function capture(program, args, env = withoutSecrets(process.env), cwd) {
-    return new Promise((resolve) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-        const stdout = [];
-        const stderr = [];
-        child.stdout.on('data', (chunk) => stdout.push(chunk));
-        child.stderr.on('data', (chunk) => stderr.push(chunk));
-        child.on('error', (spawnError) => resolve({ code: null, stdout: '', stderr: '', spawnError }));
-        child.on('close', (code) => resolve({ code, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }));
-    });
-}
-
-;// CONCATENATED MODULE: ./src/environment/interpreter.ts
-
-
-const PROBE = 'import json, platform, sys, sysconfig; print(json.dumps({"version": platform.python_version(), "platform": sysconfig.get_platform(), "executable": sys.executable}))';
-async function probeInterpreter(python) {
-    const result = await capture(python, ['-I', '-c', PROBE]);
-    if (result.spawnError || result.code !== 0) {
-        throw new UserError(`Python interpreter "${python}" ${result.spawnError?.code === 'ENOENT' ? 'was not found' : `did not run (${result.stderr.trim().split('\n').at(-1) ?? result.spawnError?.message})`}`, 'Install Python, use actions/setup-python in the workflow, or pass --python /path/to/python (action input `python`).');
-    }
-    return JSON.parse(result.stdout);
-}
-/** `3.11` must match major.minor; `3.11.7` must match exactly. */
-function assertPythonMatches(required, interpreter, python, line) {
-    if (!required)
-        return;
-    const actual = interpreter.version.split('.').slice(0, required.split('.').length).join('.');
-    if (actual === required)
-        return;
-    throw new UserError(`environment.python requires ${required} but ${python} is ${interpreter.version}`, `Use actions/setup-python with python-version: "${required}", or pass --python /path/to/python${required} (action input \`python\`).`, { field: 'environment.python', line });
-}
-
-;// CONCATENATED MODULE: ./src/environment/package-diff.ts
-/** PEP 503: names compare case-insensitively with runs of -, _ and . as one -. */
-function normalizePackageName(name) {
-    return name.toLowerCase().replace(/[-_.]+/g, '-');
-}
-function normalized(packages) {
-    return new Map(Object.entries(packages).map(([name, version]) => [normalizePackageName(name), version]));
-}
-/** Pure: what the rerun environment has against what was recorded. Sorted by name. */
-function diffPackages(recorded, actual) {
-    const before = normalized(recorded);
-    const after = normalized(actual);
-    const diff = { added: [], removed: [], changed: [], unchanged: 0 };
-    for (const name of [...new Set([...before.keys(), ...after.keys()])].sort()) {
-        const was = before.get(name) ?? null;
-        const now = after.get(name) ?? null;
-        if (was === null)
-            diff.added.push({ name, recorded: null, actual: now });
-        else if (now === null)
-            diff.removed.push({ name, recorded: was, actual: null });
-        else if (was !== now)
-            diff.changed.push({ name, recorded: was, actual: now });
-        else
-            diff.unchanged += 1;
-    }
-    return diff;
-}
-/** `pip freeze` lines: `name==version`, or `name @ url` (the url is the version that matters). */
-function parseFreeze(text) {
-    const packages = {};
-    for (const line of text.split('\n')) {
-        const match = /^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*(\S+)|@\s*(\S+))/.exec(line.trim());
-        if (match)
-            packages[normalizePackageName(match[1])] = (match[2] ?? match[3]);
-    }
-    return packages;
-}
-
-;// CONCATENATED MODULE: ./src/environment/pip-failure.ts
-// Pure: what a failed `pip install` says, cut to the part a reader needs. pip prints its ERROR lines last, after
-// pages of progress, so the end of its output is kept, and the requirement it could not satisfy is named.
-/** Lines of pip's output quoted in the message: the last ones, where pip says what went wrong. */
-const TAIL_LINES = 8;
-/** One long line (pip lists every version it found) is cut, so the quote stays readable and bounded. */
-const LINE_MAX_CHARS = 240;
-// Most telling first: each is looked for from the end of the output before the next one is tried.
-const UNSATISFIABLE = [
-    /No matching distribution found for (.+)$/,
-    /Could not find a version that satisfies the requirement (.+?)(?: \(from versions:.*)?$/,
-    /Failed building wheel for (\S+)/,
-    /Could not build wheels for (\S+?),/,
-];
-/** The requirement pip could not install (e.g. `numpy==0.0.0`), from its last line that names one. */
-function failingRequirement(output) {
-    const lines = output.split('\n');
-    for (const pattern of UNSATISFIABLE) {
-        for (let i = lines.length - 1; i >= 0; i--) {
-            const match = pattern.exec(lines[i].trim());
-            if (match?.[1])
-                return match[1].trim();
-        }
-    }
-    return undefined;
-}
-function capLine(line) {
-    return line.length > LINE_MAX_CHARS ? `${line.slice(0, LINE_MAX_CHARS - 1)}…` : line;
-}
-/** The last non-blank lines of pip's output, each capped: at most TAIL_LINES × LINE_MAX_CHARS characters. */
-function outputTail(output) {
-    return output
-        .split('\n')
-        .map((line) => line.trimEnd())
-        .filter((line) => line.trim() !== '')
-        .slice(-TAIL_LINES)
-        .map(capLine)
-        .join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/environment/pip.ts
-
-
-
-
-
-
-
-
-
-async function pipFreeze(python) {
-    // -B: reading a sealed venv must not write bytecode into it (see src/environment/venv-integrity.ts).
-    const result = await capture(python, ['-I', '-B', '-m', 'pip', 'freeze', '--disable-pip-version-check']);
-    if (result.code !== 0) {
-        throw new UserError(`pip freeze failed for ${python}: ${result.stderr.trim().split('\n').at(-1) ?? ''}`, 'Make sure pip is installed for that interpreter (python -m ensurepip).');
-    }
-    return parseFreeze(result.stdout);
-}
-/**
- * pip's download cache lives in the repro-gate cache folder, so every venv build shares the wheels already fetched
- * and one prune clears them; a PIP_CACHE_DIR the user set wins (a shared CI cache, the test suite's).
- */
-function pipEnvironment(cacheRoot, base = process.env) {
-    const env = withoutSecrets(base);
-    return env[PIP_CACHE_DIR_ENV] ? env : { ...env, [PIP_CACHE_DIR_ENV]: pipCacheDirectory(cacheRoot) };
-}
-/** An installer's whole output, kept as evidence: the message quotes only its end. Best effort: a log that cannot be written is left out. */
-async function keepInstallLog(logDir, name, command, result) {
-    if (!logDir)
-        return undefined;
-    const file = external_node_path_default().join(logDir, name);
-    const text = [`$ ${command}`, `exit status ${result.code}`, '--- stdout ---', result.stdout, '--- stderr ---', result.stderr].join('\n');
-    try {
-        await (0,promises_namespaceObject.mkdir)(logDir, { recursive: true });
-        await (0,promises_namespaceObject.writeFile)(file, text);
-        return file;
-    }
-    catch {
-        return undefined;
-    }
-}
-/**
- * Installs the requirements through the venv's own interpreter (its bin/pip shebang is not relocatable). A failure
- * names the requirement pip could not install and quotes the end of its output (where pip says why); the whole
- * output goes to `logDir`, so the message stays short however large the requirements file is.
- */
-async function pipInstall(python, requirementsFile, displayPath, cacheRoot, logDir, cwd) {
-    const args = ['-I', '-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '-r', requirementsFile];
-    // From the sandbox's copy: `-e .` or a local path is resolved there, so pip never writes build files into the checkout.
-    const result = await capture(python, args, pipEnvironment(cacheRoot), cwd);
-    if (result.code === 0)
-        return;
-    const output = `${result.stdout}\n${result.stderr}`;
-    const requirement = failingRequirement(output);
-    const log = await keepInstallLog(logDir, PIP_INSTALL_LOG_NAME, `python ${args.join(' ')}`, result);
-    throw new UserError(`the environment failed to build: pip install -r ${displayPath} exited ${result.code}${requirement ? `: could not install ${requirement}` : ''}\n${outputTail(output)}`, [
-        requirement
-            ? `Check that ${requirement} exists for this Python version and platform (\`pip index versions ${requirement.split(/[=<>!~;[ ]/)[0]}\`), and that the package index is reachable.`
-            : 'Check that every pin exists for this Python version and platform, and that the package index is reachable.',
-        log ? `pip's full output: ${log}` : '',
-    ]
-        .filter(Boolean)
-        .join(' '), { field: 'environment.requirements' });
-}
-
-;// CONCATENATED MODULE: ./src/environment/managers/current-environment.ts
-
-
-
-/** No requirements recorded: the command runs in the current environment, which is still described and diffed. */
-class CurrentEnvironmentManager {
-    request;
-    constructor(request) {
-        this.request = request;
-    }
-    async prepare() {
-        const { python, requiredPython, recordedPackages, recordedPlatform } = this.request;
-        const interpreter = await probeInterpreter(python);
-        assertPythonMatches(requiredPython, interpreter, python, this.request.requiredPythonLine);
-        const packages = recordedPackages ? diffPackages(recordedPackages, await pipFreeze(python)) : null;
-        return {
-            binDir: null,
-            venvDir: null,
-            python: null,
-            packages: null,
-            report: {
-                python: { required: requiredPython, actual: interpreter.version },
-                platform: { recorded: recordedPlatform, actual: interpreter.platform },
-                venv: null,
-                packages,
-            },
-        };
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/hashing/file-kind.ts
 // What a path is, in words for a message: "out/model.pkl is a FIFO".
 /** Pure: works on both `Stats` and `Dirent`. */
@@ -21687,6 +21548,582 @@ async function sha256PathIfExists(target) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/environment/exec.ts
+
+
+/** Runs a program to completion and captures its output, without secrets in its environment; never throws, so callers word the failure. */
+function capture(program, args, env = withoutSecrets(process.env), cwd) {
+    return new Promise((resolve) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+        const stdout = [];
+        const stderr = [];
+        child.stdout.on('data', (chunk) => stdout.push(chunk));
+        child.stderr.on('data', (chunk) => stderr.push(chunk));
+        child.on('error', (spawnError) => resolve({ code: null, stdout: '', stderr: '', spawnError }));
+        child.on('close', (code) => resolve({ code, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }));
+    });
+}
+
+;// CONCATENATED MODULE: ./src/environment/package-diff.ts
+/** PEP 503: names compare case-insensitively with runs of -, _ and . as one -. */
+function normalizePackageName(name) {
+    return name.toLowerCase().replace(/[-_.]+/g, '-');
+}
+function normalized(packages) {
+    return new Map(Object.entries(packages).map(([name, version]) => [normalizePackageName(name), version]));
+}
+/** Pure: what the rerun environment has against what was recorded. Sorted by name. */
+function diffPackages(recorded, actual) {
+    const before = normalized(recorded);
+    const after = normalized(actual);
+    const diff = { added: [], removed: [], changed: [], unchanged: 0 };
+    for (const name of [...new Set([...before.keys(), ...after.keys()])].sort()) {
+        const was = before.get(name) ?? null;
+        const now = after.get(name) ?? null;
+        if (was === null)
+            diff.added.push({ name, recorded: null, actual: now });
+        else if (now === null)
+            diff.removed.push({ name, recorded: was, actual: null });
+        else if (was !== now)
+            diff.changed.push({ name, recorded: was, actual: now });
+        else
+            diff.unchanged += 1;
+    }
+    return diff;
+}
+/** `pip freeze` lines: `name==version`, or `name @ url` (the url is the version that matters). */
+function parseFreeze(text) {
+    const packages = {};
+    for (const line of text.split('\n')) {
+        const match = /^([A-Za-z0-9][A-Za-z0-9._+-]*)\s*(?:==\s*(\S+)|@\s*(\S+))/.exec(line.trim());
+        if (match)
+            packages[normalizePackageName(match[1])] = (match[2] ?? match[3]);
+    }
+    return packages;
+}
+
+;// CONCATENATED MODULE: ./src/environment/pip-failure.ts
+// Pure: what a failed `pip install` says, cut to the part a reader needs. pip prints its ERROR lines last, after
+// pages of progress, so the end of its output is kept, and the requirement it could not satisfy is named.
+/** Lines of pip's output quoted in the message: the last ones, where pip says what went wrong. */
+const TAIL_LINES = 8;
+/** One long line (pip lists every version it found) is cut, so the quote stays readable and bounded. */
+const LINE_MAX_CHARS = 240;
+// Most telling first: each is looked for from the end of the output before the next one is tried.
+const UNSATISFIABLE = [
+    /No matching distribution found for (.+)$/,
+    /Could not find a version that satisfies the requirement (.+?)(?: \(from versions:.*)?$/,
+    /Failed building wheel for (\S+)/,
+    /Could not build wheels for (\S+?),/,
+];
+/** The requirement pip could not install (e.g. `numpy==0.0.0`), from its last line that names one. */
+function failingRequirement(output) {
+    const lines = output.split('\n');
+    for (const pattern of UNSATISFIABLE) {
+        for (let i = lines.length - 1; i >= 0; i--) {
+            const match = pattern.exec(lines[i].trim());
+            if (match?.[1])
+                return match[1].trim();
+        }
+    }
+    return undefined;
+}
+function capLine(line) {
+    return line.length > LINE_MAX_CHARS ? `${line.slice(0, LINE_MAX_CHARS - 1)}…` : line;
+}
+/** The last non-blank lines of pip's output, each capped: at most TAIL_LINES × LINE_MAX_CHARS characters. */
+function outputTail(output) {
+    return output
+        .split('\n')
+        .map((line) => line.trimEnd())
+        .filter((line) => line.trim() !== '')
+        .slice(-TAIL_LINES)
+        .map(capLine)
+        .join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/environment/pip.ts
+
+
+
+
+
+
+
+
+
+async function pipFreeze(python) {
+    // -B: reading a sealed venv must not write bytecode into it (see src/environment/venv-integrity.ts).
+    const result = await capture(python, ['-I', '-B', '-m', 'pip', 'freeze', '--disable-pip-version-check']);
+    if (result.code !== 0) {
+        throw new UserError(`pip freeze failed for ${python}: ${result.stderr.trim().split('\n').at(-1) ?? ''}`, 'Make sure pip is installed for that interpreter (python -m ensurepip).');
+    }
+    return parseFreeze(result.stdout);
+}
+/**
+ * pip's download cache lives in the repro-gate cache folder, so every venv build shares the wheels already fetched
+ * and one prune clears them; a PIP_CACHE_DIR the user set wins (a shared CI cache, the test suite's).
+ */
+function pipEnvironment(cacheRoot, base = process.env) {
+    const env = withoutSecrets(base);
+    return env[PIP_CACHE_DIR_ENV] ? env : { ...env, [PIP_CACHE_DIR_ENV]: pipCacheDirectory(cacheRoot) };
+}
+/** An installer's whole output, kept as evidence: the message quotes only its end. Best effort: a log that cannot be written is left out. */
+async function keepInstallLog(logDir, name, command, result) {
+    if (!logDir)
+        return undefined;
+    const file = external_node_path_default().join(logDir, name);
+    const text = [`$ ${command}`, `exit status ${result.code}`, '--- stdout ---', result.stdout, '--- stderr ---', result.stderr].join('\n');
+    try {
+        await (0,promises_namespaceObject.mkdir)(logDir, { recursive: true });
+        await (0,promises_namespaceObject.writeFile)(file, text);
+        return file;
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * Installs the requirements through the venv's own interpreter (its bin/pip shebang is not relocatable). A failure
+ * names the requirement pip could not install and quotes the end of its output (where pip says why); the whole
+ * output goes to `logDir`, so the message stays short however large the requirements file is.
+ */
+async function pipInstall(python, requirementsFile, displayPath, cacheRoot, logDir, cwd) {
+    const args = ['-I', '-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '-r', requirementsFile];
+    // From the sandbox's copy: `-e .` or a local path is resolved there, so pip never writes build files into the checkout.
+    const result = await capture(python, args, pipEnvironment(cacheRoot), cwd);
+    if (result.code === 0)
+        return;
+    const output = `${result.stdout}\n${result.stderr}`;
+    const requirement = failingRequirement(output);
+    const log = await keepInstallLog(logDir, PIP_INSTALL_LOG_NAME, `python ${args.join(' ')}`, result);
+    throw new UserError(`the environment failed to build: pip install -r ${displayPath} exited ${result.code}${requirement ? `: could not install ${requirement}` : ''}\n${outputTail(output)}`, [
+        requirement
+            ? `Check that ${requirement} exists for this Python version and platform (\`pip index versions ${requirement.split(/[=<>!~;[ ]/)[0]}\`), and that the package index is reachable.`
+            : 'Check that every pin exists for this Python version and platform, and that the package index is reachable.',
+        log ? `pip's full output: ${log}` : '',
+    ]
+        .filter(Boolean)
+        .join(' '), { field: 'environment.requirements' });
+}
+
+;// CONCATENATED MODULE: ./src/environment/container/image.ts
+
+
+
+const PULL_HINT = 'If the registry is private, log in before repro-gate runs (`docker login ghcr.io`, or docker/login-action in the workflow; a job that reads GHCR needs `permissions: packages: read`). Check that the digest exists in the registry, or record again with `repro-gate record --image NAME:TAG`.';
+function lastLine(text) {
+    return text.trim().split('\n').at(-1)?.trim() ?? '';
+}
+/** The local image's ID, or undefined when the runtime has no such image. */
+async function imageId(runtime, reference) {
+    const inspected = await capture(runtime.name, ['image', 'inspect', '--format', '{{.Id}}', reference]);
+    return inspected.code === 0 ? inspected.stdout.trim() || undefined : undefined;
+}
+/**
+ * The image a record pins, present on this host: pulled by its digest when missing (the runtime checks the bytes
+ * against the digest). Returns the image ID, which the rerun runs, so nothing resolves the name again in between.
+ */
+async function ensureImage(runtime, reference, log, line) {
+    const present = await imageId(runtime, reference);
+    if (present)
+        return present;
+    log(`pulling ${reference} (${runtime.name})`);
+    const pulled = await capture(runtime.name, ['pull', '--quiet', reference]);
+    const id = pulled.code === 0 ? await imageId(runtime, reference) : undefined;
+    if (id)
+        return id;
+    const reason = lastLine(pulled.stderr) || pulled.spawnError?.message || `${runtime.name} pull exited ${pulled.code}`;
+    throw new UserError(`the image ${reference} is not on this host and could not be pulled (${runtime.name}): ${reason}`, PULL_HINT, { field: 'environment.image', line });
+}
+/** Repository names as runtimes list them: docker drops docker.io/library/, podman keeps it. */
+function sameRepository(listed, given) {
+    const normalize = (name) => name.replace(/^docker\.io\//, '').replace(/^library\//, '');
+    return normalize(listed) === normalize(given);
+}
+/** `record --image NAME[:TAG]`: the local image's repository digest, as the reference the record pins. */
+async function resolveImageDigest(runtime, nameAndTag) {
+    const given = parseImageReference(nameAndTag);
+    if (!given)
+        throw new UserError(`--image ${nameAndTag} is not an image reference`, 'Example: --image ghcr.io/acme/train:2024-06 (a local image; pull or build it first).');
+    const inspected = await capture(runtime.name, ['image', 'inspect', '--format', '{{json .RepoDigests}}', nameAndTag]);
+    if (inspected.code !== 0) {
+        throw new UserError(`--image ${nameAndTag} is not an image on this host (${runtime.name} image inspect: ${lastLine(inspected.stderr)})`, `Pull or build it first (\`${runtime.name} pull ${nameAndTag}\`).`);
+    }
+    const digests = JSON.parse(inspected.stdout || 'null') ?? [];
+    const parsed = digests.map(parseImageReference).filter((reference) => reference?.digest !== undefined);
+    const own = parsed.find((reference) => sameRepository(reference.name, given.name)) ?? parsed[0];
+    if (given.digest && !parsed.some((reference) => reference.digest === given.digest)) {
+        throw new UserError(`--image ${nameAndTag}: the local image does not have digest ${given.digest}`, `Pull the image by that digest first (\`${runtime.name} pull ${nameAndTag}\`).`);
+    }
+    if (!own) {
+        throw new UserError(`--image ${nameAndTag} has no registry digest: it was built here and never pushed or pulled, so no other host can get the same bytes`, `Push it to a registry (\`${runtime.name} push\`), then record again; a record pins an image by the digest its registry serves.`);
+    }
+    return pinnedReference(own.name, given.digest ?? own.digest);
+}
+
+;// CONCATENATED MODULE: ./src/environment/container/run-arguments.ts
+/** PyTorch's DataLoader workers share tensors through /dev/shm, which Docker caps at 64 MB by default. */
+const SHM_SIZE = '1g';
+function mountArgument(mount) {
+    // --mount splits on commas and '='; a sandbox path never has them (it is made by mkdtemp), a helper's file may.
+    for (const part of [mount.host, mount.container])
+        if (/[,=]/.test(part) || part.includes('\n'))
+            throw new Error(`a path with a comma, "=" or a newline cannot be mounted into a container: ${part}`);
+    return `type=bind,source=${mount.host},target=${mount.container}${mount.readOnly ? ',readonly' : ''}`;
+}
+function gpuArguments(runtime) {
+    // Docker's NVIDIA runtime hook; Podman reads the Container Device Interface spec (nvidia-ctk cdi generate).
+    return runtime === 'docker' ? ['--gpus', 'all'] : ['--device', 'nvidia.com/gpu=all'];
+}
+function containerRunArguments(spec) {
+    const rootless = spec.runtime === 'podman' && spec.user.uid !== 0;
+    return [
+        'run',
+        ...(spec.keep ? [] : ['--rm']),
+        '--name',
+        spec.name,
+        // Pulled beforehand by digest; the run itself never fetches anything.
+        '--pull',
+        'never',
+        '--user',
+        `${spec.user.uid}:${spec.user.gid}`,
+        // Rootless Podman maps container uids to sub-uids: keep-id makes the user the same one inside and out.
+        ...(rootless ? ['--userns', 'keep-id'] : []),
+        ...(spec.network === 'default' ? [] : ['--network', spec.network]),
+        '--cap-drop',
+        'ALL',
+        '--security-opt',
+        'no-new-privileges',
+        '--shm-size',
+        SHM_SIZE,
+        ...(spec.gpu ? gpuArguments(spec.runtime) : []),
+        ...spec.mounts.flatMap((mount) => ['--mount', mountArgument(mount)]),
+        ...(spec.workdir ? ['--workdir', spec.workdir] : []),
+        ...Object.entries(spec.env).flatMap(([name, value]) => ['--env', `${name}=${value}`]),
+        ...(spec.inherit ?? []).flatMap((name) => ['--env', name]),
+        spec.image,
+        ...spec.argv,
+    ];
+}
+
+;// CONCATENATED MODULE: ./src/environment/container/container-venv.ts
+
+
+
+
+
+
+
+
+
+// A record's requirements inside its image: a venv built in a container from the image, committed as a derived
+// image tagged by the image ID and the requirements' bytes. The runtime's own store is the cache; a second verify
+// of the same record finds the tag and builds nothing.
+const REQUIREMENTS_IN_CONTAINER = '/tmp/repro-gate-requirements.txt';
+const INDEX_CA_IN_CONTAINER = '/tmp/repro-gate-index-ca.pem';
+/** Where packages come from, as the host's pip is told: passed by name, so a token in an index URL is never on a command line. */
+const INDEX_VARIABLES = ['PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL', 'PIP_TRUSTED_HOST', 'PIP_DEFAULT_TIMEOUT', 'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'];
+/**
+ * The host's way to the package index, for the build only: its index and proxy variables, and the CA bundle its pip
+ * trusts (a proxy that inspects TLS signs with its own CA), mounted read-only.
+ */
+async function indexSettings(host) {
+    const inherit = INDEX_VARIABLES.filter((name) => host[name]);
+    const bundles = ['PIP_CERT', 'REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE'].map((name) => host[name]).filter((file) => Boolean(file));
+    for (const bundle of bundles) {
+        if (!(await (0,promises_namespaceObject.stat)(bundle).then((info) => info.isFile(), () => false)))
+            continue;
+        return { inherit, env: { PIP_CERT: INDEX_CA_IN_CONTAINER }, mounts: [{ host: bundle, container: INDEX_CA_IN_CONTAINER, readOnly: true }] };
+    }
+    return { inherit, env: {}, mounts: [] };
+}
+function containerVenvTag(imageId, requirementsSha256) {
+    const key = (0,external_node_crypto_namespaceObject.createHash)('sha256').update(JSON.stringify([imageId, requirementsSha256, CONTAINER_VENV_DIR])).digest('hex');
+    return `${CONTAINER_VENV_IMAGE}:${key.slice(0, 32)}`;
+}
+/** The derived image holding the venv (built unless the runtime has it already) and whether this call built it. */
+async function containerVenvImage(request) {
+    const { runtime } = request;
+    const tag = containerVenvTag(request.imageId, request.requirementsSha256);
+    const cached = await imageId(runtime, tag);
+    if (cached) {
+        request.log(`venv image ${tag}: reused`);
+        return { id: cached, tag, built: false };
+    }
+    request.log(`building a venv inside the image from ${request.displayPath}`);
+    const index = await indexSettings(process.env);
+    const name = `${CONTAINER_NAME_PREFIX}venv-${process.pid}-${Date.now()}`;
+    const script = `set -e; python3 -m venv ${CONTAINER_VENV_DIR}; ${CONTAINER_VENV_DIR}/bin/python -I -m pip install --no-input --disable-pip-version-check --no-cache-dir -r ${REQUIREMENTS_IN_CONTAINER}`;
+    const args = containerRunArguments({
+        runtime: runtime.name,
+        image: request.imageId,
+        name,
+        // As the image's own user (root in most), like a Dockerfile's RUN; the rerun reads the venv as the invoking user.
+        user: { uid: 0, gid: 0 },
+        // pip downloads from the package index: the build has the host's network (no bridge to set up), the rerun none.
+        network: 'host',
+        gpu: false,
+        keep: true,
+        mounts: [{ host: request.requirementsFile, container: REQUIREMENTS_IN_CONTAINER, readOnly: true }, ...index.mounts],
+        env: { HOME: '/root', PIP_ROOT_USER_ACTION: 'ignore', ...index.env },
+        inherit: index.inherit,
+        argv: ['/bin/sh', '-c', script],
+    });
+    try {
+        const built = await capture(runtime.name, args);
+        if (built.code !== 0) {
+            const output = `${built.stdout}\n${built.stderr}`;
+            const log = await keepInstallLog(request.logDir, PIP_INSTALL_LOG_NAME, `${runtime.name} ${args.join(' ')}`, built);
+            throw new UserError(`the environment failed to build inside the image: pip install -r ${request.displayPath} exited ${built.code}\n${outputTail(output)}`, `Check that every requirement installs on the image's Python${log ? `; pip's whole output is in ${log}` : ''}.`, { field: 'environment.requirements' });
+        }
+        const committed = await capture(runtime.name, ['commit', name, tag]);
+        if (committed.code !== 0)
+            throw new Error(`${runtime.name} commit failed: ${committed.stderr.trim()}`);
+    }
+    finally {
+        await capture(runtime.name, ['rm', '-f', name]);
+    }
+    const id = await imageId(runtime, tag);
+    if (!id)
+        throw new Error(`the venv image ${tag} was committed but cannot be found`);
+    return { id, tag, built: true };
+}
+
+;// CONCATENATED MODULE: ./src/environment/container/describe-image.ts
+
+
+
+
+
+
+// What an image holds, read from inside it (no network, no mounts): its Python, its PATH (the rerun's PATH starts
+// from it), and its packages, pip's freeze or, where the image has no pip, the system's (dpkg-query).
+const DESCRIBE_SOURCE = `
+import json, os, platform, shutil, subprocess, sys, sysconfig
+def listed():
+    try:
+        pip = subprocess.run([sys.executable, "-I", "-B", "-m", "pip", "freeze", "--all", "--disable-pip-version-check"], capture_output=True, text=True, timeout=300)
+        if pip.returncode == 0:
+            return "pip", pip.stdout
+    except Exception:
+        pass
+    if shutil.which("dpkg-query"):
+        dpkg = subprocess.run(["dpkg-query", "-W", "-f", "\${Package}==\${Version}\\\\n"], capture_output=True, text=True, timeout=300)
+        if dpkg.returncode == 0:
+            return "dpkg", dpkg.stdout
+    return "none", ""
+source, text = listed()
+print(json.dumps({"version": platform.python_version(), "platform": sysconfig.get_platform(), "executable": sys.executable, "path": os.environ.get("PATH", ""), "source": source, "freeze": text}))
+`;
+const DescriptionSchema = object({
+    version: schemas_string().min(1),
+    platform: schemas_string().min(1),
+    executable: schemas_string().min(1),
+    path: schemas_string(),
+    source: schemas_enum(['pip', 'dpkg', 'none']),
+    freeze: schemas_string(),
+});
+function lastJsonLine(text) {
+    try {
+        return JSON.parse(text.trim().split('\n').at(-1) ?? '');
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Runs `python3` inside the image to describe it; `python` is the interpreter to ask (a venv's, inside the image). */
+async function describeImage(runtime, image, reference, python = 'python3') {
+    const args = containerRunArguments({
+        runtime: runtime.name,
+        image,
+        name: `${CONTAINER_NAME_PREFIX}describe-${process.pid}-${Date.now()}`,
+        user: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
+        network: 'none',
+        gpu: false,
+        mounts: [],
+        env: { HOME: '/tmp', PYTHONDONTWRITEBYTECODE: '1' },
+        argv: [python, '-I', '-c', DESCRIBE_SOURCE],
+    });
+    const result = await capture(runtime.name, args);
+    const parsed = result.code === 0 ? DescriptionSchema.safeParse(lastJsonLine(result.stdout)) : undefined;
+    if (!parsed?.success) {
+        const reason = result.stderr.trim().split('\n').at(-1) || `exit status ${result.code}`;
+        throw new UserError(`could not read the Python environment inside the image ${reference}: ${python} failed (${reason})`, 'The image must have python3 on its PATH; repro-gate reads its version and packages, and the probe that watches the rerun is Python.', { field: 'environment.image' });
+    }
+    const { freeze, ...description } = parsed.data;
+    return { ...description, packages: parseFreeze(freeze) };
+}
+
+;// CONCATENATED MODULE: ./src/environment/container/runtime.ts
+
+
+
+const RUNTIMES = ['docker', 'podman'];
+/** `info` needs the daemon (docker) or the storage (podman): a client that is merely installed does not answer. */
+async function answers(name) {
+    const result = await capture(name, ['info', '--format', '{{json .}}']);
+    return result.code === 0;
+}
+async function detect() {
+    const chosen = process.env[CONTAINER_RUNTIME_ENV];
+    if (chosen !== undefined && chosen !== '') {
+        if (!RUNTIMES.includes(chosen)) {
+            throw new UserError(`${CONTAINER_RUNTIME_ENV}=${chosen} is not a container runtime repro-gate knows`, `Set it to docker or podman, or unset it to use docker when its daemon answers, else podman.`);
+        }
+        if (await answers(chosen))
+            return { name: chosen };
+        throw new UserError(`${CONTAINER_RUNTIME_ENV}=${chosen}, but \`${chosen} info\` fails: the runtime is missing or its daemon does not answer`, `Start ${chosen} (or install it), or unset ${CONTAINER_RUNTIME_ENV}.`);
+    }
+    for (const name of RUNTIMES)
+        if (await answers(name))
+            return { name };
+    throw new UserError('the record names a container image, but neither docker nor podman answers here (`docker info` and `podman info` fail)', 'Run on a host with Docker (GitHub-hosted Ubuntu runners have it) or Podman, or set REPRO_GATE_CONTAINER_RUNTIME to the one to use.', { field: 'environment.image' });
+}
+let detected;
+/** Docker when its daemon answers, else Podman; REPRO_GATE_CONTAINER_RUNTIME chooses. Asked once per process. */
+function containerRuntime() {
+    detected ??= detect();
+    // A failure is not kept: the next record asks again (the daemon may have started meanwhile).
+    detected.catch(() => {
+        detected = undefined;
+    });
+    return detected;
+}
+
+;// CONCATENATED MODULE: ./src/environment/local-requirements.ts
+
+// Requirements that install the project itself (`-e .`, `./pkg`, `file:` URLs) make a venv that holds this
+// checkout's code: cached under the requirements' hash, it would keep old code and pass a pull request falsely.
+const LOCAL_REQUIREMENT = /^\s*(?:-e\b|--editable\b|\.{1,2}(?:\/|$)|\/|file:)|@\s*file:/;
+/** Pure: whether any line of a requirements file installs from a local path. */
+function installsLocalPaths(text) {
+    return text.split('\n').some((line) => LOCAL_REQUIREMENT.test(line.replace(/(^|\s)#.*$/, '')));
+}
+async function requirementsInstallLocalPaths(file) {
+    return installsLocalPaths(await (0,promises_namespaceObject.readFile)(file, 'utf8'));
+}
+/** Pure: whether a requirements file pulls in other files (`-r base.txt`, `-c constraints.txt`), whose hashes a record does not hold. */
+function includesOtherFiles(text) {
+    return /^\s*(?:-[rc](?:\s|$|\S)|--requirement\b|--constraint\b)/m.test(text);
+}
+
+;// CONCATENATED MODULE: ./src/environment/managers/container-image.ts
+
+
+
+
+
+
+
+
+
+/**
+ * A record pinned to a container image by digest: the image is pulled when missing, its requirements (if any) are
+ * installed into a venv inside it, and the command runs in a container of it (src/rerun/container-launcher.ts).
+ * Nothing is built on the host and no venv is saved to the action's cache: the image is the environment.
+ */
+class ContainerImageManager {
+    request;
+    constructor(request) {
+        this.request = request;
+    }
+    async prepare() {
+        const { image, requiredPython, recordedPackages, recordedPlatform, requirementsFile, log } = this.request;
+        const started = performance.now();
+        const runtime = await containerRuntime();
+        const baseId = await ensureImage(runtime, image.reference, log, image.line);
+        const venv = requirementsFile ? await this.venvImage(runtime, baseId, requirementsFile) : undefined;
+        const runId = venv?.id ?? baseId;
+        const python = venv ? `${CONTAINER_VENV_DIR}/bin/python` : 'python3';
+        const described = await describeImage(runtime, runId, image.reference, python);
+        if (requiredPython && described.version.split('.').slice(0, requiredPython.split('.').length).join('.') !== requiredPython) {
+            throw new UserError(`environment.python requires ${requiredPython} but the image ${image.reference} has Python ${described.version}`, 'Pin an image with that Python, or record again with this image (`repro-gate record --update --image NAME:TAG`).', { field: 'environment.python', line: this.request.requiredPythonLine });
+        }
+        log(`image ${image.reference} (${runtime.name}): Python ${described.version}, ${Object.keys(described.packages).length} packages (${described.source})`);
+        return {
+            binDir: venv ? `${CONTAINER_VENV_DIR}/bin` : null,
+            venvDir: venv ? CONTAINER_VENV_DIR : null,
+            python: described.executable,
+            packages: described.packages,
+            container: { runtime: runtime.name, image: runId, network: image.network, gpu: image.gpu, path: described.path },
+            report: {
+                python: { required: requiredPython, actual: described.version },
+                platform: { recorded: recordedPlatform, actual: described.platform },
+                venv: venv ? { key: venv.tag, source: venv.built ? 'built' : 'local-cache', durationMs: Math.round(performance.now() - started), installer: 'pip' } : null,
+                image: { reference: image.reference, id: runId, runtime: runtime.name },
+                packages: recordedPackages ? diffPackages(recordedPackages, described.packages) : null,
+            },
+        };
+    }
+    async venvImage(runtime, baseId, requirementsFile) {
+        const displayPath = this.request.requirementsDisplayPath ?? requirementsFile;
+        if (await requirementsInstallLocalPaths(requirementsFile)) {
+            throw new UserError(`${displayPath} installs local paths (such as \`-e .\`), which a venv inside the image cannot see`, 'List only packages from the index in the requirements of a record with an image; the command imports the project\'s own code from its working folder.', { field: 'environment.requirements' });
+        }
+        return containerVenvImage({
+            runtime,
+            imageId: baseId,
+            requirementsFile,
+            requirementsSha256: await sha256File(requirementsFile),
+            displayPath,
+            log: this.request.log,
+            logDir: this.request.logDir,
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/environment/interpreter.ts
+
+
+const PROBE = 'import json, platform, sys, sysconfig; print(json.dumps({"version": platform.python_version(), "platform": sysconfig.get_platform(), "executable": sys.executable}))';
+async function probeInterpreter(python) {
+    const result = await capture(python, ['-I', '-c', PROBE]);
+    if (result.spawnError || result.code !== 0) {
+        throw new UserError(`Python interpreter "${python}" ${result.spawnError?.code === 'ENOENT' ? 'was not found' : `did not run (${result.stderr.trim().split('\n').at(-1) ?? result.spawnError?.message})`}`, 'Install Python, use actions/setup-python in the workflow, or pass --python /path/to/python (action input `python`).');
+    }
+    return JSON.parse(result.stdout);
+}
+/** `3.11` must match major.minor; `3.11.7` must match exactly. */
+function assertPythonMatches(required, interpreter, python, line) {
+    if (!required)
+        return;
+    const actual = interpreter.version.split('.').slice(0, required.split('.').length).join('.');
+    if (actual === required)
+        return;
+    throw new UserError(`environment.python requires ${required} but ${python} is ${interpreter.version}`, `Use actions/setup-python with python-version: "${required}", or pass --python /path/to/python${required} (action input \`python\`).`, { field: 'environment.python', line });
+}
+
+;// CONCATENATED MODULE: ./src/environment/managers/current-environment.ts
+
+
+
+/** No requirements recorded: the command runs in the current environment, which is still described and diffed. */
+class CurrentEnvironmentManager {
+    request;
+    constructor(request) {
+        this.request = request;
+    }
+    async prepare() {
+        const { python, requiredPython, recordedPackages, recordedPlatform } = this.request;
+        const interpreter = await probeInterpreter(python);
+        assertPythonMatches(requiredPython, interpreter, python, this.request.requiredPythonLine);
+        const packages = recordedPackages ? diffPackages(recordedPackages, await pipFreeze(python)) : null;
+        return {
+            binDir: null,
+            venvDir: null,
+            python: null,
+            packages: null,
+            report: {
+                python: { required: requiredPython, actual: interpreter.version },
+                platform: { recorded: recordedPlatform, actual: interpreter.platform },
+                venv: null,
+                packages,
+            },
+        };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/environment/frozen-packages.ts
 
 
@@ -21713,23 +22150,6 @@ async function frozenPackages(dir, freeze) {
         stored = undefined;
     }
     return stored?.success ? stored.data : freeze(dir);
-}
-
-;// CONCATENATED MODULE: ./src/environment/local-requirements.ts
-
-// Requirements that install the project itself (`-e .`, `./pkg`, `file:` URLs) make a venv that holds this
-// checkout's code: cached under the requirements' hash, it would keep old code and pass a pull request falsely.
-const LOCAL_REQUIREMENT = /^\s*(?:-e\b|--editable\b|\.{1,2}(?:\/|$)|\/|file:)|@\s*file:/;
-/** Pure: whether any line of a requirements file installs from a local path. */
-function installsLocalPaths(text) {
-    return text.split('\n').some((line) => LOCAL_REQUIREMENT.test(line.replace(/(^|\s)#.*$/, '')));
-}
-async function requirementsInstallLocalPaths(file) {
-    return installsLocalPaths(await (0,promises_namespaceObject.readFile)(file, 'utf8'));
-}
-/** Pure: whether a requirements file pulls in other files (`-r base.txt`, `-c constraints.txt`), whose hashes a record does not hold. */
-function includesOtherFiles(text) {
-    return /^\s*(?:-[rc](?:\s|$|\S)|--requirement\b|--constraint\b)/m.test(text);
 }
 
 ;// CONCATENATED MODULE: ./src/environment/venv-bootstrap.ts
@@ -22395,9 +22815,12 @@ class UvProjectManager extends UvVenvManager {
 
 
 
-/** Picks the manager for a record, like setup-python's per-tool classes behind one factory. */
+
+/** Picks the manager for a record (an image first: its requirements are installed inside it), like setup-python's per-tool classes behind one factory. */
 function createEnvironmentManager(request) {
-    const { requirementsFile, lockfile, installDir } = request;
+    const { requirementsFile, lockfile, installDir, image } = request;
+    if (image)
+        return new ContainerImageManager({ ...request, image });
     if (lockfile) {
         if (!installDir)
             throw new Error('a uv project is synced from the sandbox\'s copy: installDir is required');
@@ -24044,6 +24467,8 @@ function updateRecordText(text, measured, warnings = []) {
         const current = doc.getIn(['environment', 'python']);
         doc.setIn(['environment', 'python'], recordedPythonVersion(measured.python, typeof current === 'string' ? current : undefined));
     }
+    if (measured.image)
+        doc.setIn(['environment', 'image'], measured.image);
     if (measured.packages) {
         const sorted = Object.fromEntries(Object.entries(measured.packages).sort(([a], [b]) => (a < b ? -1 : 1)));
         doc.setIn(['environment', 'packages'], doc.createNode(sorted));
@@ -24680,7 +25105,9 @@ async function runCommand(options) {
     const tail = new LogTail(LOG_TAIL_LINES, LOG_TAIL_MAX_CHARS);
     const started = performance.now();
     // By absolute path: the record's variables may set PATH to anything, and a shell that cannot start would crash.
-    const contained = await startContained(['/bin/sh', '-c', options.command], { cwd: options.cwd, env: options.env });
+    const shell = ['/bin/sh', '-c', options.command];
+    const launch = options.launcher?.(shell, options.cwd, options.env) ?? { argv: shell, cwd: options.cwd, env: options.env };
+    const contained = await startContained(launch.argv, { cwd: launch.cwd, env: launch.env });
     const { child } = contained;
     const pid = child.pid;
     const onChunk = (chunk) => {
@@ -24691,10 +25118,12 @@ async function runCommand(options) {
     child.stdout.on('data', onChunk);
     child.stderr.on('data', onChunk);
     let timedOut = false;
+    let stopping;
     let killTimer;
     const timer = Number.isFinite(options.timeoutMs)
         ? setTimeout(() => {
             timedOut = true;
+            stopping = launch.stop?.(true);
             killGroup(pid, 'SIGTERM');
             killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
         }, options.timeoutMs)
@@ -24703,6 +25132,7 @@ async function runCommand(options) {
     const [exitCode, signal] = (await (0,external_node_events_namespaceObject.once)(child, 'exit'));
     clearTimeout(timer);
     clearTimeout(killTimer);
+    await (stopping ?? launch.stop?.(false));
     const killed = await contained.sweep();
     killGroup(pid, 'SIGKILL');
     // A process that escaped every tracker may still hold the output pipes: they are closed from our side after a grace.
@@ -24918,7 +25348,7 @@ async function createSandbox(options) {
         // At the recorded commit, every file of the export was committed there.
         const tracked = options.codeRoot ? codeFiles : options.isGitRepo ? new Set(await listTrackedFiles(options.repoRoot)) : new Set();
         await clearOutputs(root, options, tracked);
-        return { root, home, tmp, omittedLinks: copy.omitted, hashes, dispose };
+        return { base, root, home, tmp, omittedLinks: copy.omitted, hashes, dispose };
     }
     catch (error) {
         await dispose();
@@ -29053,22 +29483,91 @@ finally:
 
 
 
-/** Writes the probe into a private folder outside the sandbox; the trace file is created by the first process. */
-async function installProbe() {
-    const dir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-probe-'));
+/**
+ * Writes the probe into a private folder outside the sandbox (or in `parent`: for a container, beside the sandbox,
+ * in the one folder it mounts); the trace file is created by the first process.
+ */
+async function installProbe(parent = (0,external_node_os_namespaceObject.tmpdir)()) {
+    const dir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join(parent, 'repro-gate-probe-'));
     const moduleDir = external_node_path_default().join(dir, 'site');
     await (0,promises_namespaceObject.mkdir)(moduleDir);
     await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(moduleDir, PROBE_MODULE_NAME), PROBE_SOURCE);
     const traceFile = external_node_path_default().join(dir, 'trace.jsonl');
     return {
         traceFile,
-        environment: (sandboxRoot, pythonPath, declaredData = []) => ({
-            PYTHONPATH: [moduleDir, pythonPath].filter(Boolean).join((external_node_path_default()).delimiter),
-            [PROBE_TRACE_ENV]: traceFile,
+        environment: (sandboxRoot, pythonPath, declaredData = [], visible = (hostPath) => hostPath) => ({
+            PYTHONPATH: [visible(moduleDir), pythonPath].filter(Boolean).join((external_node_path_default()).delimiter),
+            [PROBE_TRACE_ENV]: visible(traceFile),
             [PROBE_SANDBOX_ENV]: sandboxRoot,
             [PROBE_DECLARED_DATA_ENV]: declaredData.map((relative) => external_node_path_default().join(sandboxRoot, relative)).join((external_node_path_default()).delimiter),
         }),
         dispose: () => (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true }),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/rerun/container-launcher.ts
+
+
+
+
+
+
+/** A host path as the container sees it, through the mount that holds it (the longest); undefined when none does. */
+function pathInContainer(mounts, hostPath) {
+    const holding = mounts
+        .filter((mount) => hostPath === mount.host || hostPath.startsWith(`${mount.host}${(external_node_path_default()).sep}`))
+        .sort((a, b) => b.host.length - a.host.length)[0];
+    return holding && external_node_path_default().posix.join(holding.container, external_node_path_default().relative(holding.host, hostPath).split((external_node_path_default()).sep).join('/'));
+}
+/** A path inside the container as the host has it, when a mount holds it; others are the image's own, left as they are. */
+function pathOnHost(mounts, seen) {
+    const holding = mounts
+        .filter((mount) => seen === mount.container || seen.startsWith(`${mount.container}/`))
+        .sort((a, b) => b.container.length - a.container.length)[0];
+    return holding ? external_node_path_default().join(holding.host, external_node_path_default().posix.relative(holding.container, seen)) : seen;
+}
+/**
+ * Runs each command in a new container of the prepared image: `env` is the command's whole environment (nothing of
+ * the host's is added), `cwd` a host folder under one of `mounts`. The runtime's client is what runCommand starts
+ * and tracks; the container itself lives outside its process tree, so it is killed and removed by name.
+ * `inherit` names take their value from the host (`environment.pass_env`), so it is never on a command line.
+ */
+function containerLauncher(container, mounts, inherit) {
+    return (argv, cwd, env) => {
+        const name = `${CONTAINER_NAME_PREFIX}${(0,external_node_crypto_namespaceObject.randomUUID)()}`;
+        const workdir = pathInContainer(mounts, cwd);
+        if (!workdir)
+            throw new Error(`the command's folder ${cwd} is not mounted into the container`);
+        const inherited = inherit.filter((variable) => env[variable] !== undefined);
+        const own = Object.fromEntries(Object.entries(env).filter((entry) => entry[1] !== undefined && !inherited.includes(entry[0])));
+        const args = containerRunArguments({
+            runtime: container.runtime,
+            image: container.image,
+            name,
+            user: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
+            network: container.network ? 'default' : 'none',
+            gpu: container.gpu,
+            mounts,
+            workdir,
+            env: own,
+            inherit: inherited,
+            argv,
+        });
+        const remove = async () => {
+            await capture(container.runtime, ['rm', '-f', name]);
+        };
+        return {
+            argv: [container.runtime, ...args],
+            cwd: process.cwd(),
+            // The client's own environment (DOCKER_HOST, XDG_RUNTIME_DIR, …); it passes the container only what --env names.
+            env: { ...withoutSecrets(process.env), ...Object.fromEntries(inherited.map((variable) => [variable, env[variable]])) },
+            // The command timed out: killed first (`kill` is immediate, where the client's SIGTERM may be ignored by PID 1).
+            stop: async (timedOut) => {
+                if (timedOut)
+                    await capture(container.runtime, ['kill', name]);
+                await remove();
+            },
+        };
     };
 }
 
@@ -29140,7 +29639,12 @@ async function readBounded(file) {
         await handle.close();
     }
 }
-async function readTrace(traceFile) {
+/**
+ * `onHost` maps the paths a process saw to the host's (a container's mount of the sandbox); the interpreter and its
+ * prefix stay as they were, inside the container.
+ */
+async function readTrace(traceFile, onHost) {
+    const host = onHost ?? ((seen) => seen);
     const processes = new Map();
     const missing = new Set();
     const seeding = [];
@@ -29168,20 +29672,20 @@ async function readTrace(traceFile) {
             processes.set(line.pid, {
                 pid: line.pid,
                 executable: line.executable,
-                prefix: await (0,promises_namespaceObject.realpath)(line.prefix).catch(() => line.prefix),
+                prefix: onHost ? line.prefix : await (0,promises_namespaceObject.realpath)(line.prefix).catch(() => line.prefix),
                 version: line.version,
-                script: line.script,
+                script: line.script === null ? null : host(line.script),
                 scriptInSandbox: line.script_in_sandbox,
                 distributions: null,
                 sandboxModules: [],
             });
         }
         else if (line.event === 'missing') {
-            missing.add(line.path);
+            missing.add(host(line.path));
         }
         else if (line.event === 'read') {
             if (read.size < MAX_READ_FILES)
-                read.add(line.path);
+                read.add(host(line.path));
             else
                 readTruncated = true;
         }
@@ -29194,7 +29698,7 @@ async function readTrace(traceFile) {
         }
         else if (line.event === 'listed') {
             if (listed.size < MAX_READ_FILES)
-                listed.add(line.path);
+                listed.add(host(line.path));
             else
                 listedTruncated = true;
         }
@@ -29208,7 +29712,7 @@ async function readTrace(traceFile) {
         else {
             const process = processes.get(line.pid);
             if (process)
-                Object.assign(process, { distributions: line.distributions, sandboxModules: line.sandbox_modules, ...(line.native ? { native: line.native } : {}) });
+                Object.assign(process, { distributions: line.distributions, sandboxModules: line.sandbox_modules.map(host), ...(line.native ? { native: line.native } : {}) });
         }
     }
     return { processes: [...processes.values()], seeding, readFiles: [...read], readTruncated, unprobedChildren: unprobed, missingFiles: [...missing], listedFolders: [...listed], listedTruncated };
@@ -29551,6 +30055,7 @@ function describeSeeding(policy, plan, trace) {
 
 
 
+
 /** The host does not change while repro-gate runs: read once (nvidia-smi takes a moment). */
 let hostFingerprintOnce;
 function hostFingerprint() {
@@ -29559,6 +30064,16 @@ function hostFingerprint() {
 }
 function sandboxed_run_listed(items) {
     return `${items.slice(0, 5).join(', ')}${items.length > 5 ? ` and ${items.length - 5} more` : ''}`;
+}
+/** Paths a helper is given outside the sandbox (a baseline's model, its output folder): mounted at the same path, files read-only. */
+async function helperMounts(mounts, args) {
+    const outside = args.filter((arg) => external_node_path_default().isAbsolute(arg) && pathInContainer(mounts, arg) === undefined);
+    const found = await Promise.all(outside.map(async (arg) => ({ arg, info: await (0,promises_namespaceObject.stat)(arg).catch(() => undefined) })));
+    return found.filter(({ info }) => info).map(({ arg, info }) => ({ host: arg, container: arg, readOnly: !info.isDirectory() }));
+}
+/** The values of the host variables a record passes through (`environment.pass_env`); the job's tokens never. */
+function passedFromHost(names) {
+    return withoutSecrets(Object.fromEntries(names.filter((name) => process.env[name] !== undefined).map((name) => [name, process.env[name]])));
 }
 /** The one message for a command that wrote into the user's repository; nothing is undone. */
 function outsideWritesError(paths) {
@@ -29605,16 +30120,19 @@ async function runInSandbox(request, prepared) {
     const host = hostFingerprint();
     const sandbox = prepared ?? (await createRunSandbox(request));
     let environment;
+    let probe;
     const disposeAll = async () => {
         await Promise.all([sandbox.dispose(), environment?.dispose?.()]);
     };
-    const probe = await installProbe().catch(async (error) => {
-        await sandbox.dispose();
-        throw error;
-    });
     try {
         checkCopiedData(sandbox, request.expectedHashes);
         environment = await request.prepareEnvironment(sandbox.root);
+        const { container } = environment;
+        // In a container, the one mount is the sandbox's folder; the probe goes there too, and every path the command
+        // is given is the container's. On the host, the probe stays outside the sandbox.
+        const mounts = container ? [{ host: sandbox.base, container: CONTAINER_SANDBOX_DIR }] : [];
+        const visible = (hostPath) => pathInContainer(mounts, hostPath) ?? hostPath;
+        probe = await installProbe(container ? sandbox.base : undefined);
         const { variables } = request;
         const cwd = external_node_path_default().join(sandbox.root, request.workdir);
         if (!(await (0,promises_namespaceObject.stat)(cwd).then((info) => info.isDirectory(), () => false))) {
@@ -29623,14 +30141,15 @@ async function runInSandbox(request, prepared) {
         const seedingPolicy = { seeds: request.seeds, ...request.seeding, variables };
         const plan = seedPlan(seedingPolicy);
         // A uv project's own code comes from this sandbox's copy, ahead of the record's own PYTHONPATH (if any).
-        const importPaths = (environment.importPaths ?? []).map((folder) => external_node_path_default().join(sandbox.root, folder));
+        const importPaths = (environment.importPaths ?? []).map((folder) => visible(external_node_path_default().join(sandbox.root, folder)));
         const pythonPath = [...importPaths, ...(variables.PYTHONPATH === undefined ? [] : [variables.PYTHONPATH])].join((external_node_path_default()).delimiter) || undefined;
-        const probeVariables = { ...probe.environment(sandbox.root, pythonPath, request.copyPaths), ...plan.probe };
+        const probeVariables = { ...probe.environment(visible(sandbox.root), pythonPath, request.copyPaths, visible), ...plan.probe };
         // Helpers run without the probe: the project's own PYTHONPATH (if any) is what they need to import its classes.
         const restoredPythonPath = pythonPath === undefined ? {} : { PYTHONPATH: pythonPath };
         const unvaried = {
             ...rerunEnvironment({
-                base: withoutSecrets(process.env),
+                // In a container nothing of the host's environment is passed: PATH is the image's, plus what pass_env names.
+                base: container ? { ...passedFromHost(request.passEnv), PATH: container.path } : withoutSecrets(process.env),
                 binDir: environment.binDir,
                 venvDir: environment.venvDir,
                 toolBinDir: environment.toolBinDir,
@@ -29638,13 +30157,15 @@ async function runInSandbox(request, prepared) {
                 variables: { ...plan.environment, ...variables, ...environment.variables },
                 seeds: request.seeds,
                 passEnv: request.passEnv,
-                sandbox,
-                cwd,
+                sandbox: { root: visible(sandbox.root), home: visible(sandbox.home), tmp: visible(sandbox.tmp) },
+                cwd: visible(cwd),
             }),
             ...probeVariables,
         };
         const env = request.variation?.environment?.(unvaried) ?? unvaried;
-        const venvDir = environment.venvDir;
+        const launcher = container ? containerLauncher(container, mounts, request.passEnv) : undefined;
+        // A venv inside a container is the image's: the runtime keeps it unchanged, and the host has no such path.
+        const venvDir = container ? null : environment.venvDir;
         const cache = environment.protectedCache ?? { root: '', folders: [] };
         const [before, venvBefore, venvRealPath, cacheBefore] = await Promise.all([
             fingerprintWorkingTree(request.repoRoot, request.isGitRepo),
@@ -29659,6 +30180,7 @@ async function runInSandbox(request, prepared) {
             timeoutMs: request.timeoutMs,
             logFile: request.logFile,
             onOutput: request.onOutput,
+            launcher,
         }));
         const outsideWrites = changedPaths(before, await fingerprintWorkingTree(request.repoRoot, request.isGitRepo, before));
         const venvChanges = venvDir && venvBefore ? changedVenvFiles(venvBefore, await fingerprintVenv(venvDir)) : [];
@@ -29667,10 +30189,12 @@ async function runInSandbox(request, prepared) {
         else
             await environment.saveToRemoteCache?.();
         const tampered = await discardChangedFolders(cache, cacheBefore);
-        const trace = await readTrace(probe.traceFile);
+        // The probe reports real paths: mapped back onto the sandbox's real path, they compare with everything else.
+        const realMounts = container ? [{ host: await (0,promises_namespaceObject.realpath)(sandbox.base), container: CONTAINER_SANDBOX_DIR }] : [];
+        const trace = await readTrace(probe.traceFile, container ? (seen) => pathOnHost(realMounts, seen) : undefined);
         const environmentUse = judgeEnvironmentUse({
             processes: trace.processes,
-            venvDir: venvRealPath,
+            venvDir: container ? environment.venvDir : venvRealPath,
             sandboxRoot: await (0,promises_namespaceObject.realpath)(sandbox.root),
             recordedPackages: request.recordedPackages ?? Object.keys(environment.packages ?? {}),
         });
@@ -29685,12 +30209,16 @@ async function runInSandbox(request, prepared) {
         // The interpreter the command ran with: the venv's, or in the current environment the first one the probe saw.
         const python = environment.python ?? trace.processes[0]?.executable ?? 'python3';
         const runPython = async (args, logFile) => {
+            // In a container, the helper's files are given as it sees them: in the sandbox's mount, or mounted on their own.
+            const helperMountList = container ? [...mounts, ...(await helperMounts(mounts, args))] : [];
+            const seenArgs = args.map((arg) => (container && external_node_path_default().isAbsolute(arg) ? (pathInContainer(helperMountList, arg) ?? arg) : arg));
             const helper = await runCommand({
-                command: ['exec', python, ...args].map(shellQuote).join(' '),
+                command: ['exec', python, ...seenArgs].map(shellQuote).join(' '),
                 cwd,
                 env: { ...helperEnvironment, ...restoredPythonPath },
                 timeoutMs: Math.min(request.timeoutMs, HELPER_TIMEOUT_MS),
                 logFile,
+                launcher: container ? containerLauncher(container, helperMountList, request.passEnv) : undefined,
             });
             const written = changedPaths(before, await fingerprintWorkingTree(request.repoRoot, request.isGitRepo, before));
             if (written.length > 0)
@@ -29713,7 +30241,7 @@ async function runInSandbox(request, prepared) {
         throw error;
     }
     finally {
-        await probe.dispose();
+        await probe?.dispose();
     }
 }
 
@@ -30002,6 +30530,14 @@ function variationEffects(first, varied) {
 
 
 
+/** The record's container image (or the one `record --update --image` puts in its place), as the environment needs it. */
+function imageOf(loaded, replacement) {
+    const environment = loaded.record.environment;
+    const reference = replacement ?? environment?.image;
+    if (reference === undefined)
+        return undefined;
+    return { reference, line: loaded.lineOf(['environment', 'image']), network: environment?.network ?? false, gpu: environment?.gpu ?? false };
+}
 /**
  * A uv project's files that decide its environment without being hashed into the record: every pyproject.toml of
  * the project (its own, its workspace members'), whose change the lock may not follow (a stale lock only a rerun
@@ -30231,6 +30767,7 @@ class RecordVerification {
                     }
                     : undefined,
                 installDir: sandboxRoot,
+                image: imageOf(loaded, this.options.image),
                 recordedPackages: record.environment?.packages,
                 recordedPlatform: record.environment?.platform,
                 cacheRoot: this.options.cacheRoot,
@@ -30470,6 +31007,7 @@ class RecordVerification {
             python: environment.python ? report.python.actual : ran?.version,
             platform: environment.python ? report.platform.actual : ran?.platform,
             machine: run.machine,
+            ...(this.options.image ? { image: this.options.image } : {}),
             ...(await this.measuredCommit(loaded)),
             // An incomplete set is not written, and an older one is dropped: the record is then always rerun.
             learned: await learnedSet(loaded.record.command, run.root, run.trace, { repoRoot: loaded.repoRoot, excluded: declaredAndOwn(loaded), uvProject: loaded.paths.lockfile !== undefined }).then((learned) => ('set' in learned ? learned.set : null)),
@@ -31294,12 +31832,19 @@ function installedWith(venv) {
         return ` by uv sync${version}`;
     return '';
 }
+/** `ghcr.io/acme/train@sha256:0123456789ab`: the digest cut like every other hash in the report. */
+function imageName(reference) {
+    const [name, digest] = reference.split('@sha256:');
+    return digest ? `${name}@sha256:${shortHash(digest)}` : reference;
+}
 function environmentSection(environment, options) {
     if (!environment)
         return undefined;
     const python = environment.python.required ? `Python ${markdown_esc(environment.python.actual)} (record: ${markdown_esc(environment.python.required)})` : `Python ${markdown_esc(environment.python.actual)}`;
     const platform = environment.platform.recorded && environment.platform.recorded !== environment.platform.actual ? `${markdown_esc(environment.platform.actual)} (record: ${markdown_esc(environment.platform.recorded)})` : markdown_esc(environment.platform.actual);
-    const venv = environment.venv ? `venv ${environment.venv.source === 'built' ? `built${installedWith(environment.venv)}` : `from ${environment.venv.source}`} in ${formatDuration(environment.venv.durationMs)}` : 'current environment';
+    const built = environment.venv && `venv${environment.image ? ' in the image' : ''} ${environment.venv.source === 'built' ? `built${installedWith(environment.venv)}` : `from ${environment.venv.source}`} in ${formatDuration(environment.venv.durationMs)}`;
+    const image = environment.image && `image ${markdown_esc(imageName(environment.image.reference))} (${environment.image.runtime})`;
+    const venv = [image, built].filter(Boolean).join(' · ') || 'current environment';
     const packages = environment.packages;
     const changes = packages ? [...packages.changed, ...packages.added, ...packages.removed] : [];
     const summary = `Environment: ${python} · ${platform} · ${venv}${packages ? ` · ${changes.length === 0 ? 'packages match the record' : `${plural(changes.length, 'package')} differ`}` : ''}`;
@@ -31633,6 +32178,8 @@ async function explainFailedRun(run, repoRoot, workdir, logFile, outputs = []) {
 
 
 
+
+
 /** Record paths are given relative to the shell's folder and stored relative to the record's folder. */
 function makeResolver(recordDir, repoRoot) {
     return async (value, flag) => {
@@ -31672,6 +32219,13 @@ function checkEnvironmentFlags(options) {
     if (given.length > 1) {
         throw new UserError(`${given.join(' and ')} exclude each other`, 'Pass --requirements to rebuild a pinned venv, --lockfile uv.lock to sync a uv project, or --current-env to record the environment as it is.');
     }
+    if (options.image !== undefined) {
+        checkImageFlags(options);
+        return;
+    }
+    const imageOnly = options.network ? '--network' : options.gpu ? '--gpu' : undefined;
+    if (imageOnly)
+        throw new UserError(`${imageOnly} applies to --image only`, 'Pass --image NAME:TAG to run the command in a container of that image.');
     if (given.length === 0) {
         throw new UserError('record needs --requirements FILE or --lockfile uv.lock (the run happens in a venv rebuilt from it, as verify will rerun it), or --current-env', '--current-env records without requirements; the packages are then frozen from the interpreter that actually ran.');
     }
@@ -31688,6 +32242,13 @@ function checkEnvironmentFlags(options) {
         throw new UserError(`${uvVariable} cannot be set or passed for a uv project's run: UV_* variables are repro-gate's own there`, '`uv run` in the command uses the rebuilt venv as it is; leave uv\'s settings to pyproject.toml.');
     if (options.lockfile && external_node_path_default().basename(options.lockfile) !== UV_LOCKFILE_NAME) {
         throw new UserError(`--lockfile ${options.lockfile} is not a uv lockfile: uv names it ${UV_LOCKFILE_NAME}`, 'Run `uv lock` in the project (beside its pyproject.toml) and pass the uv.lock it writes.');
+    }
+}
+/** With --image, the image is the environment: requirements are installed into it with its pip, nothing else. */
+function checkImageFlags(options) {
+    const conflicting = options.lockfile ? '--lockfile' : options.currentEnv ? '--current-env' : options.installer === 'uv' ? '--installer uv' : undefined;
+    if (conflicting) {
+        throw new UserError(`${conflicting} does not apply with --image`, 'Inside an image, the environment is the image itself, plus --requirements FILE installed into a venv in it with the image\'s pip.');
     }
 }
 /** `--runs` and `--calibrate-factor`, for `record` and `record --update` alike. */
@@ -31805,6 +32366,7 @@ async function recordRun(options) {
         ...(requirements ? [['--requirements', requirements]] : []),
         ...(lockfile ? [['--lockfile', lockfile.lock], ['--lockfile (its pyproject.toml)', lockfile.pyproject]] : []),
     ]);
+    const image = options.image === undefined ? undefined : { reference: await resolveImageDigest(await containerRuntime(), options.image), network: options.network ?? false, gpu: options.gpu ?? false };
     // Made first, so a venv that fails to build leaves pip's whole output next to where the rerun log would be.
     const logDir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-record-'));
     const prepareWith = (stageRunner) => (sandboxRoot) => stageRunner('environment', async () => prepareEnvironment({
@@ -31814,6 +32376,7 @@ async function recordRun(options) {
         installer: options.installer,
         lockfile: lockfile ? { file: await onlyInCopy(sandboxRoot, lockfile.lock), displayPath: lockfile.lock.repoRelative, groups: options.groups ?? [], extras: options.extras ?? [] } : undefined,
         installDir: sandboxRoot,
+        image,
         cacheRoot: options.cacheRoot,
         remoteCache: options.remoteCache,
         log: (line) => options.hooks.info(line),
@@ -31857,7 +32420,7 @@ async function recordRun(options) {
             return found;
         });
         calibration = (options.runs ?? 1) > 1 ? await calibrateByRerunning(options, request, run, collected, { artifacts, metrics, logDir, prepareQuietly: environmentForRepeats(run, prepareWith((_stage, work) => work())) }) : undefined;
-        record = await stage('compare', () => describeRun({ options, run, collected, calibration, environment: run.environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, lockfile, warnings, logDir }));
+        record = await stage('compare', () => describeRun({ options, run, collected, calibration, environment: run.environment, image, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, lockfile, warnings, logDir }));
         await deliverOutputs(run, outputs);
     }
     finally {
@@ -31955,6 +32518,7 @@ async function describeRun(facts) {
             ? { code: { ...(commit ? { commit } : {}), ...(uncommitted?.length ? { dirty: true } : {}), ...(codeFiles ?? {}), ...(options.watch?.length ? { watch: options.watch } : {}) } }
             : {}),
         environment: {
+            ...(facts.image ? { image: facts.image.reference, ...(facts.image.network ? { network: true } : {}), ...(facts.image.gpu ? { gpu: true } : {}) } : {}),
             ...(environment.python ? { python: environment.python } : {}),
             ...(requirements ? { requirements: requirements.recordRelative, requirements_sha256: requirementsHash, ...(options.installer ? { installer: options.installer } : {}) } : {}),
             ...(lockfile ? { lockfile: lockfile.lock.recordRelative, lockfile_sha256: lockfileHash, ...uvSelection(options) } : {}),
@@ -32016,6 +32580,8 @@ async function calibrateByRerunning(options, request, first, collected, where) {
 
 
 
+
+
 function failedThresholds(report) {
     return report.thresholds.filter((threshold) => threshold.status !== 'pass').map((threshold) => `${threshold.metric} (${threshold.status === 'missing' ? 'no value' : `rerun ${threshold.value}`})`);
 }
@@ -32033,6 +32599,8 @@ function assertStillValid(text, recordPath) {
  * metric values, packages, Python, platform, code.commit), keeping everything written by hand.
  */
 async function updateRecord(recordFile, options) {
+    // Resolved before anything runs: an image that is not here fails at once.
+    const image = options.image === undefined ? undefined : await resolveImageDigest(await containerRuntime(), options.image);
     const evidenceDir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-update-'));
     try {
         const measured = await verifyAndMeasure(recordFile, {
@@ -32043,6 +32611,7 @@ async function updateRecord(recordFile, options) {
             keepArtifacts: true,
             hooks: options.hooks,
             rerunOnChangedData: true,
+            image,
             ...((options.runs ?? 1) > 1 ? { calibrate: { runs: options.runs, factor: options.calibrateFactor ?? DEFAULT_CALIBRATION_FACTOR } } : {}),
         });
         const { report, loaded, updatedText, outputsDir } = measured;
@@ -32135,6 +32704,7 @@ async function runUpdates(records, values, stdout, stderr) {
             force: values.force ?? false,
             runs: values.runs,
             calibrateFactor: values.calibrateFactor,
+            image: values.image,
             hooks: terminalHooks(stderr),
         });
         if (result.diff)
@@ -32163,6 +32733,9 @@ async function runRecordCommand(args, stdout, stderr) {
         group: { type: 'string', multiple: true },
         extra: { type: 'string', multiple: true },
         'current-env': { type: 'boolean' },
+        image: { type: 'string' },
+        network: { type: 'boolean' },
+        gpu: { type: 'boolean' },
         seed: { type: 'string', multiple: true },
         var: { type: 'string', multiple: true },
         'pass-env': { type: 'string', multiple: true },
@@ -32189,9 +32762,9 @@ async function runRecordCommand(args, stdout, stderr) {
             throw new UserError('record --update needs the run records to update', 'Example: repro-gate record --update run.yaml');
         if (values.determinism !== undefined)
             throw new UserError('--determinism does not apply with --update', 'Set `determinism: strict` in the record by hand; --update keeps what is written there.');
-        const environmentFlag = ['requirements', 'installer', 'lockfile', 'group', 'extra', 'current-env'].find((flag) => values[flag] !== undefined);
+        const environmentFlag = ['requirements', 'installer', 'lockfile', 'group', 'extra', 'current-env', 'network', 'gpu'].find((flag) => values[flag] !== undefined);
         if (environmentFlag)
-            throw new UserError(`--${environmentFlag} does not apply with --update`, 'The record keeps its environment: edit `environment` in run.yaml by hand (or record it again), then run record --update.');
+            throw new UserError(`--${environmentFlag} does not apply with --update`, 'The record keeps its environment (only --image replaces its image): edit `environment` in run.yaml by hand (or record it again), then run record --update.');
         return runUpdates(positionals, { ...values, runs, calibrateFactor }, stdout, stderr);
     }
     if (values.force)
@@ -32216,6 +32789,9 @@ async function runRecordCommand(args, stdout, stderr) {
         groups: values.group ?? [],
         extras: values.extra ?? [],
         currentEnv: values['current-env'] ?? false,
+        image: values.image,
+        network: values.network,
+        gpu: values.gpu,
         seeds: parsePairs(values.seed, '--seed', true),
         strict: values.determinism === 'strict',
         runs,

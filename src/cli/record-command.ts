@@ -34,7 +34,7 @@ function stagesLine(stages: StageTiming[]): string {
 }
 
 /** `record --update RECORD...`: each record is rerun and its measured fields rewritten; prints the diff. */
-async function runUpdates(records: string[], values: { python?: string; force?: boolean; runs?: number; calibrateFactor?: number }, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
+async function runUpdates(records: string[], values: { python?: string; force?: boolean; runs?: number; calibrateFactor?: number; image?: string }, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
   let exitCode: number = ExitCode.Ok;
   for (const record of records) {
     const result = await updateRecord(record, {
@@ -43,6 +43,7 @@ async function runUpdates(records: string[], values: { python?: string; force?: 
       force: values.force ?? false,
       runs: values.runs,
       calibrateFactor: values.calibrateFactor,
+      image: values.image,
       hooks: terminalHooks(stderr),
     });
     if (result.diff) stdout.write(`${result.diff}\n`);
@@ -69,6 +70,9 @@ export async function runRecordCommand(args: string[], stdout: NodeJS.WritableSt
     group: { type: 'string', multiple: true },
     extra: { type: 'string', multiple: true },
     'current-env': { type: 'boolean' },
+    image: { type: 'string' },
+    network: { type: 'boolean' },
+    gpu: { type: 'boolean' },
     seed: { type: 'string', multiple: true },
     var: { type: 'string', multiple: true },
     'pass-env': { type: 'string', multiple: true },
@@ -93,8 +97,8 @@ export async function runRecordCommand(args: string[], stdout: NodeJS.WritableSt
   if (values.update) {
     if (positionals.length === 0) throw new UserError('record --update needs the run records to update', 'Example: repro-gate record --update run.yaml');
     if (values.determinism !== undefined) throw new UserError('--determinism does not apply with --update', 'Set `determinism: strict` in the record by hand; --update keeps what is written there.');
-    const environmentFlag = (['requirements', 'installer', 'lockfile', 'group', 'extra', 'current-env'] as const).find((flag) => values[flag] !== undefined);
-    if (environmentFlag) throw new UserError(`--${environmentFlag} does not apply with --update`, 'The record keeps its environment: edit `environment` in run.yaml by hand (or record it again), then run record --update.');
+    const environmentFlag = (['requirements', 'installer', 'lockfile', 'group', 'extra', 'current-env', 'network', 'gpu'] as const).find((flag) => values[flag] !== undefined);
+    if (environmentFlag) throw new UserError(`--${environmentFlag} does not apply with --update`, 'The record keeps its environment (only --image replaces its image): edit `environment` in run.yaml by hand (or record it again), then run record --update.');
     return runUpdates(positionals, { ...values, runs, calibrateFactor }, stdout, stderr);
   }
   if (values.force) throw new UserError('--force only applies with --update', USAGE_HINT);
@@ -117,6 +121,9 @@ export async function runRecordCommand(args: string[], stdout: NodeJS.WritableSt
     groups: values.group ?? [],
     extras: values.extra ?? [],
     currentEnv: values['current-env'] ?? false,
+    image: values.image,
+    network: values.network,
+    gpu: values.gpu,
     seeds: parsePairs(values.seed, '--seed', true),
     strict: values.determinism === 'strict',
     runs,

@@ -73,6 +73,10 @@ Options:
                              only when named)
   --current-env              record without --requirements: run in the current environment and freeze
                              the interpreter that actually ran
+  --image NAME[:TAG]         run in a container of this local image (docker, else podman), pinned in the record
+                             by its registry digest; --requirements are then installed into a venv inside it.
+                             With --update: replace the record's image (the only way to change it)
+  --network, --gpu           with --image: let the run reach the network (default: none); pass the host's GPUs
   --seed NAME=VALUE          a seed, exported as REPRO_SEED_<NAME> and applied in-process by the probe for python,
                              random, numpy, torch and tensorflow when the program imports them (repeatable)
   --determinism strict       also deterministic algorithms (torch, cuDNN, TF), one BLAS/OpenMP thread, PYTHONHASHSEED
@@ -173,9 +177,9 @@ export const USAGE = `Usage:
   ${TOOL_NAME} verify <record>... [--json FILE] [--markdown FILE] [--python PATH] [--evidence-dir DIR] [--keep-artifacts] [--base REF [--fail-on-loosened]]
                      [--runs N] [--vary LIST] [--affected | --all] [--jobs N] [--at head|recorded]
   ${TOOL_NAME} record --artifact PATH... [--metrics FILE] [--data PATH[=MANIFEST]...] [--config PATH...]
-                     [--requirements FILE [--installer uv] | --lockfile uv.lock [--group G] [--extra E] | --current-env] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--pass-env NAME...] [--name NAME]
+                     [--requirements FILE [--installer uv] | --lockfile uv.lock [--group G] [--extra E] | --current-env] [--image NAME:TAG [--network] [--gpu]] [--seed NAME=VALUE...] [--var NAME=VALUE...] [--pass-env NAME...] [--name NAME]
                      [--out run.yaml] [--timeout 60m] [--python PATH] [--runs N [--calibrate-factor K]] [--determinism strict] -- <command...>
-  ${TOOL_NAME} record --update RECORD... [--force] [--runs N [--calibrate-factor K]]
+  ${TOOL_NAME} record --update RECORD... [--force] [--runs N [--calibrate-factor K]] [--image NAME:TAG]
   ${TOOL_NAME} merge <report.json|folder>... [--expect RECORD]... [--json FILE] [--markdown FILE]
   ${TOOL_NAME} discover <record>...
   ${TOOL_NAME} cache list | prune [--max-size SIZE] [--all]

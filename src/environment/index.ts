@@ -1,3 +1,4 @@
+import { ContainerImageManager } from './managers/container-image.js';
 import { CurrentEnvironmentManager } from './managers/current-environment.js';
 import { PipVenvManager } from './managers/pip-venv.js';
 import { UvPipManager } from './managers/uv-pip.js';
@@ -9,9 +10,10 @@ export { pipFreeze } from './pip.js';
 export type { EnvironmentRequest, PreparedEnvironment } from './types.js';
 export { defaultCacheRoot, type VenvCache, venvCacheKey } from './venv-cache.js';
 
-/** Picks the manager for a record, like setup-python's per-tool classes behind one factory. */
+/** Picks the manager for a record (an image first: its requirements are installed inside it), like setup-python's per-tool classes behind one factory. */
 export function createEnvironmentManager(request: EnvironmentRequest): EnvironmentManager {
-  const { requirementsFile, lockfile, installDir } = request;
+  const { requirementsFile, lockfile, installDir, image } = request;
+  if (image) return new ContainerImageManager({ ...request, image });
   if (lockfile) {
     if (!installDir) throw new Error('a uv project is synced from the sandbox\'s copy: installDir is required');
     return new UvProjectManager({ ...request, lockfile, installDir });

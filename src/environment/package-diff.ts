@@ -36,7 +36,7 @@ export function diffPackages(recorded: Record<string, string>, actual: Record<st
 export function parseFreeze(text: string): Record<string, string> {
   const packages: Record<string, string> = {};
   for (const line of text.split('\n')) {
-    const match = /^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*(\S+)|@\s*(\S+))/.exec(line.trim());
+    const match = /^([A-Za-z0-9][A-Za-z0-9._+-]*)\s*(?:==\s*(\S+)|@\s*(\S+))/.exec(line.trim());
     if (match) packages[normalizePackageName(match[1]!)] = (match[2] ?? match[3])!;
   }
   return packages;

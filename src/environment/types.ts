@@ -1,3 +1,4 @@
+import type { ContainerRuntimeName } from './container/runtime.js';
 import type { EnvironmentReport } from '../report/schema.js';
 import type { ProtectedCache } from './cache/protected-folders.js';
 import type { VenvCache } from './venv-cache.js';
@@ -17,6 +18,8 @@ export interface EnvironmentRequest {
   installer?: 'pip' | 'uv';
   /** `environment.lockfile`: a uv project, synced from its lock (the paths are the sandbox's copy). */
   lockfile?: UvProjectRequest;
+  /** `environment.image`: the command runs in a container of this image (pinned by digest). */
+  image?: ContainerImageRequest;
   recordedPackages?: Record<string, string>;
   recordedPlatform?: string;
   cacheRoot: string;
@@ -37,7 +40,32 @@ export interface UvProjectRequest {
   line?: number;
 }
 
+export interface ContainerImageRequest {
+  /** The pinned reference, `name@sha256:…`. */
+  reference: string;
+  /** The line of `environment.image` in the record, for messages about the image. */
+  line?: number;
+  network: boolean;
+  gpu: boolean;
+}
+
+/** How the rerun starts its container: everything but the sandbox, which the run mounts. */
+export interface ContainerEnvironment {
+  runtime: ContainerRuntimeName;
+  /** The image ID to run (the record's image, or the derived image holding its venv). */
+  image: string;
+  network: boolean;
+  gpu: boolean;
+  /** The image's own PATH: the rerun's PATH starts from it, never from the host's. */
+  path: string;
+}
+
 export interface PreparedEnvironment {
+  /**
+   * Set when the command runs in a container: then binDir, venvDir and python are paths inside the container, and
+   * nothing of the host's environment reaches the command.
+   */
+  container?: ContainerEnvironment;
   /** Put first on PATH for the rerun; null runs the command in the current environment. */
   binDir: string | null;
   venvDir: string | null;

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { ExitCode } from '../constants.js';
 import type { VenvCache } from '../environment/index.js';
 import { UserError } from '../errors.js';
+import { resolveImageDigest } from '../environment/container/image.js';
+import { containerRuntime } from '../environment/container/runtime.js';
 import { parseSource } from '../record/locate.js';
 import { RunRecordSchema } from '../record/schema.js';
 import type { RecordReport } from '../report/schema.js';
@@ -23,6 +25,8 @@ export interface UpdateOptions {
   /** `--runs N`: N runs, and the nondeterministic outputs calibrated (rewriting earlier calibrated entries). */
   runs?: number;
   calibrateFactor?: number;
+  /** `--image NAME[:TAG]`: the record's image is replaced by this local image, pinned by its digest. */
+  image?: string;
   hooks: PipelineHooks;
 }
 
@@ -61,6 +65,8 @@ function assertStillValid(text: string, recordPath: string): void {
  * metric values, packages, Python, platform, code.commit), keeping everything written by hand.
  */
 export async function updateRecord(recordFile: string, options: UpdateOptions): Promise<UpdateResult> {
+  // Resolved before anything runs: an image that is not here fails at once.
+  const image = options.image === undefined ? undefined : await resolveImageDigest(await containerRuntime(), options.image);
   const evidenceDir = await mkdtemp(path.join(tmpdir(), 'repro-gate-update-'));
   try {
     const measured = await verifyAndMeasure(recordFile, {
@@ -71,6 +77,7 @@ export async function updateRecord(recordFile: string, options: UpdateOptions): 
       keepArtifacts: true,
       hooks: options.hooks,
       rerunOnChangedData: true,
+      image,
       ...((options.runs ?? 1) > 1 ? { calibrate: { runs: options.runs!, factor: options.calibrateFactor ?? DEFAULT_CALIBRATION_FACTOR } } : {}),
     });
     const { report, loaded, updatedText, outputsDir } = measured;

@@ -5,6 +5,9 @@ import { Document } from 'yaml';
 import { LOG_FILE_NAME, MAX_RECORD_RUNS, NUMERIC_HELPER_LOG_NAME, PYPROJECT_NAME, RECORD_VERSION, UV_LOCKFILE_NAME } from '../constants.js';
 import { DEFAULT_CALIBRATION_FACTOR, MIN_CALIBRATION_RUNS } from '../compare/calibration/calibrate-metrics.js';
 import { prepareEnvironment, type PreparedEnvironment, type VenvCache } from '../environment/index.js';
+import { resolveImageDigest } from '../environment/container/image.js';
+import { containerRuntime } from '../environment/container/runtime.js';
+import type { ContainerImageRequest } from '../environment/types.js';
 import { UserError } from '../errors.js';
 import { findRepoRoot, headCommit, listTrackedFiles } from '../git.js';
 import { runOwnFiles, uncommittedCode } from '../record/dirty-code.js';
@@ -50,6 +53,11 @@ export interface RecordOptions {
   extras?: string[];
   /** Record without requirements: the command runs as it is, and the interpreter that ran is frozen. */
   currentEnv: boolean;
+  /** `--image NAME[:TAG]`: the command runs in a container of this local image, pinned in the record by its digest. */
+  image?: string;
+  /** `--network`, `--gpu`: the container may reach the network; it gets the host's GPUs (with --image only). */
+  network?: boolean;
+  gpu?: boolean;
   seeds: Record<string, string | number>;
   /** `--determinism strict`: deterministic algorithms and one BLAS thread, written into the record. */
   strict?: boolean;
@@ -123,6 +131,12 @@ function checkEnvironmentFlags(options: RecordOptions): void {
   if (given.length > 1) {
     throw new UserError(`${given.join(' and ')} exclude each other`, 'Pass --requirements to rebuild a pinned venv, --lockfile uv.lock to sync a uv project, or --current-env to record the environment as it is.');
   }
+  if (options.image !== undefined) {
+    checkImageFlags(options);
+    return;
+  }
+  const imageOnly = options.network ? '--network' : options.gpu ? '--gpu' : undefined;
+  if (imageOnly) throw new UserError(`${imageOnly} applies to --image only`, 'Pass --image NAME:TAG to run the command in a container of that image.');
   if (given.length === 0) {
     throw new UserError(
       'record needs --requirements FILE or --lockfile uv.lock (the run happens in a venv rebuilt from it, as verify will rerun it), or --current-env',
@@ -138,6 +152,14 @@ function checkEnvironmentFlags(options: RecordOptions): void {
   if (uvVariable) throw new UserError(`${uvVariable} cannot be set or passed for a uv project's run: UV_* variables are repro-gate's own there`, '`uv run` in the command uses the rebuilt venv as it is; leave uv\'s settings to pyproject.toml.');
   if (options.lockfile && path.basename(options.lockfile) !== UV_LOCKFILE_NAME) {
     throw new UserError(`--lockfile ${options.lockfile} is not a uv lockfile: uv names it ${UV_LOCKFILE_NAME}`, 'Run `uv lock` in the project (beside its pyproject.toml) and pass the uv.lock it writes.');
+  }
+}
+
+/** With --image, the image is the environment: requirements are installed into it with its pip, nothing else. */
+function checkImageFlags(options: RecordOptions): void {
+  const conflicting = options.lockfile ? '--lockfile' : options.currentEnv ? '--current-env' : options.installer === 'uv' ? '--installer uv' : undefined;
+  if (conflicting) {
+    throw new UserError(`${conflicting} does not apply with --image`, 'Inside an image, the environment is the image itself, plus --requirements FILE installed into a venv in it with the image\'s pip.');
   }
 }
 
@@ -262,6 +284,7 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
     ...(lockfile ? [['--lockfile', lockfile.lock] as const, ['--lockfile (its pyproject.toml)', lockfile.pyproject] as const] : []),
   ]);
 
+  const image = options.image === undefined ? undefined : { reference: await resolveImageDigest(await containerRuntime(), options.image), network: options.network ?? false, gpu: options.gpu ?? false };
   // Made first, so a venv that fails to build leaves pip's whole output next to where the rerun log would be.
   const logDir = await mkdtemp(path.join(tmpdir(), 'repro-gate-record-'));
   const prepareWith = (stageRunner: StageRunner) => (sandboxRoot: string) =>
@@ -273,6 +296,7 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
         installer: options.installer,
         lockfile: lockfile ? { file: await onlyInCopy(sandboxRoot, lockfile.lock), displayPath: lockfile.lock.repoRelative, groups: options.groups ?? [], extras: options.extras ?? [] } : undefined,
         installDir: sandboxRoot,
+        image,
         cacheRoot: options.cacheRoot,
         remoteCache: options.remoteCache,
         log: (line) => options.hooks.info(line),
@@ -317,7 +341,7 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
     });
     calibration = (options.runs ?? 1) > 1 ? await calibrateByRerunning(options, request, run, collected, { artifacts, metrics, logDir, prepareQuietly: environmentForRepeats(run, prepareWith((_stage, work) => work())) }) : undefined;
     record = await stage('compare', () =>
-      describeRun({ options, run, collected, calibration, environment: run.environment, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, lockfile, warnings, logDir }),
+      describeRun({ options, run, collected, calibration, environment: run.environment, image, recordDir, repoRoot, gitRoot, workdir, artifacts, metrics, data, config, requirements, lockfile, warnings, logDir }),
     );
     await deliverOutputs(run, outputs);
   } finally {
@@ -339,6 +363,8 @@ interface RunFacts {
   collected: CollectedOutputs;
   calibration: RunsCalibration | undefined;
   environment: PreparedEnvironment;
+  /** `--image`, resolved to its digest. */
+  image: ContainerImageRequest | undefined;
   recordDir: string;
   repoRoot: string;
   gitRoot: string | undefined;
@@ -435,6 +461,7 @@ async function describeRun(facts: RunFacts): Promise<RunRecord> {
       ? { code: { ...(commit ? { commit } : {}), ...(uncommitted?.length ? { dirty: true } : {}), ...(codeFiles ?? {}), ...(options.watch?.length ? { watch: options.watch } : {}) } }
       : {}),
     environment: {
+      ...(facts.image ? { image: facts.image.reference, ...(facts.image.network ? { network: true } : {}), ...(facts.image.gpu ? { gpu: true } : {}) } : {}),
       ...(environment.python ? { python: environment.python } : {}),
       ...(requirements ? { requirements: requirements.recordRelative, requirements_sha256: requirementsHash, ...(options.installer ? { installer: options.installer } : {}) } : {}),
       ...(lockfile ? { lockfile: lockfile.lock.recordRelative, lockfile_sha256: lockfileHash, ...uvSelection(options) } : {}),

@@ -6,10 +6,12 @@ import { withoutSecrets } from '../child-env.js';
 import { discardChangedFolders, fingerprintFolder } from '../environment/cache/index.js';
 import { changedVenvFiles, fingerprintVenv } from '../environment/venv-integrity.js';
 import { UserError } from '../errors.js';
-import { HELPER_TIMEOUT_MS } from '../constants.js';
+import { CONTAINER_SANDBOX_DIR, HELPER_TIMEOUT_MS } from '../constants.js';
 import type { ResolvedPath } from '../record/paths.js';
 import { type CommandResult, createSandbox, rerunEnvironment, runCommand, type Sandbox } from '../rerun/index.js';
-import { installProbe } from '../rerun/probe/install-probe.js';
+import { type InstalledProbe, installProbe } from '../rerun/probe/install-probe.js';
+import { containerLauncher, pathInContainer, pathOnHost } from '../rerun/container-launcher.js';
+import type { ContainerMount } from '../environment/container/run-arguments.js';
 import { type ProbeTrace, readTrace } from '../rerun/probe/read-trace.js';
 import { changedPaths, fingerprintWorkingTree } from '../rerun/working-tree-guard.js';
 import { shellQuote } from '../rerun/shell-quote.js';
@@ -110,6 +112,18 @@ function listed(items: string[]): string {
   return `${items.slice(0, 5).join(', ')}${items.length > 5 ? ` and ${items.length - 5} more` : ''}`;
 }
 
+/** Paths a helper is given outside the sandbox (a baseline's model, its output folder): mounted at the same path, files read-only. */
+async function helperMounts(mounts: ContainerMount[], args: string[]): Promise<ContainerMount[]> {
+  const outside = args.filter((arg) => path.isAbsolute(arg) && pathInContainer(mounts, arg) === undefined);
+  const found = await Promise.all(outside.map(async (arg) => ({ arg, info: await stat(arg).catch(() => undefined) })));
+  return found.filter(({ info }) => info).map(({ arg, info }) => ({ host: arg, container: arg, readOnly: !info!.isDirectory() }));
+}
+
+/** The values of the host variables a record passes through (`environment.pass_env`); the job's tokens never. */
+function passedFromHost(names: string[]): NodeJS.ProcessEnv {
+  return withoutSecrets(Object.fromEntries(names.filter((name) => process.env[name] !== undefined).map((name) => [name, process.env[name]])));
+}
+
 /** The one message for a command that wrote into the user's repository; nothing is undone. */
 export function outsideWritesError(paths: string[]): UserError {
   const shown = paths.slice(0, 10).join(', ');
@@ -168,16 +182,19 @@ export async function runInSandbox(request: SandboxedRunRequest, prepared?: Sand
   const host = hostFingerprint();
   const sandbox = prepared ?? (await createRunSandbox(request));
   let environment: PreparedEnvironment | undefined;
+  let probe: InstalledProbe | undefined;
   const disposeAll = async () => {
     await Promise.all([sandbox.dispose(), environment?.dispose?.()]);
   };
-  const probe = await installProbe().catch(async (error: unknown) => {
-    await sandbox.dispose();
-    throw error;
-  });
   try {
     checkCopiedData(sandbox, request.expectedHashes);
     environment = await request.prepareEnvironment(sandbox.root);
+    const { container } = environment;
+    // In a container, the one mount is the sandbox's folder; the probe goes there too, and every path the command
+    // is given is the container's. On the host, the probe stays outside the sandbox.
+    const mounts = container ? [{ host: sandbox.base, container: CONTAINER_SANDBOX_DIR }] : [];
+    const visible = (hostPath: string) => pathInContainer(mounts, hostPath) ?? hostPath;
+    probe = await installProbe(container ? sandbox.base : undefined);
     const { variables } = request;
     const cwd = path.join(sandbox.root, request.workdir);
     if (!(await stat(cwd).then((info) => info.isDirectory(), () => false))) {
@@ -190,14 +207,15 @@ export async function runInSandbox(request: SandboxedRunRequest, prepared?: Sand
     const seedingPolicy = { seeds: request.seeds, ...request.seeding, variables };
     const plan = seedPlan(seedingPolicy);
     // A uv project's own code comes from this sandbox's copy, ahead of the record's own PYTHONPATH (if any).
-    const importPaths = (environment.importPaths ?? []).map((folder) => path.join(sandbox.root, folder));
+    const importPaths = (environment.importPaths ?? []).map((folder) => visible(path.join(sandbox.root, folder)));
     const pythonPath = [...importPaths, ...(variables.PYTHONPATH === undefined ? [] : [variables.PYTHONPATH])].join(path.delimiter) || undefined;
-    const probeVariables = { ...probe.environment(sandbox.root, pythonPath, request.copyPaths), ...plan.probe };
+    const probeVariables = { ...probe.environment(visible(sandbox.root), pythonPath, request.copyPaths, visible), ...plan.probe };
     // Helpers run without the probe: the project's own PYTHONPATH (if any) is what they need to import its classes.
     const restoredPythonPath = pythonPath === undefined ? {} : { PYTHONPATH: pythonPath };
     const unvaried = {
       ...rerunEnvironment({
-        base: withoutSecrets(process.env),
+        // In a container nothing of the host's environment is passed: PATH is the image's, plus what pass_env names.
+        base: container ? { ...passedFromHost(request.passEnv), PATH: container.path } : withoutSecrets(process.env),
         binDir: environment.binDir,
         venvDir: environment.venvDir,
         toolBinDir: environment.toolBinDir,
@@ -205,13 +223,15 @@ export async function runInSandbox(request: SandboxedRunRequest, prepared?: Sand
         variables: { ...plan.environment, ...variables, ...environment.variables },
         seeds: request.seeds,
         passEnv: request.passEnv,
-        sandbox,
-        cwd,
+        sandbox: { root: visible(sandbox.root), home: visible(sandbox.home), tmp: visible(sandbox.tmp) },
+        cwd: visible(cwd),
       }),
       ...probeVariables,
     };
     const env = request.variation?.environment?.(unvaried) ?? unvaried;
-    const venvDir = environment.venvDir;
+    const launcher = container ? containerLauncher(container, mounts, request.passEnv) : undefined;
+    // A venv inside a container is the image's: the runtime keeps it unchanged, and the host has no such path.
+    const venvDir = container ? null : environment.venvDir;
     const cache = environment.protectedCache ?? { root: '', folders: [] };
     const [before, venvBefore, venvRealPath, cacheBefore] = await Promise.all([
       fingerprintWorkingTree(request.repoRoot, request.isGitRepo),
@@ -227,6 +247,7 @@ export async function runInSandbox(request: SandboxedRunRequest, prepared?: Sand
         timeoutMs: request.timeoutMs,
         logFile: request.logFile,
         onOutput: request.onOutput,
+        launcher,
       }),
     );
     const outsideWrites = changedPaths(before, await fingerprintWorkingTree(request.repoRoot, request.isGitRepo, before));
@@ -234,10 +255,12 @@ export async function runInSandbox(request: SandboxedRunRequest, prepared?: Sand
     if (venvChanges.length > 0 && venvDir) await rm(venvDir, { recursive: true, force: true });
     else await environment.saveToRemoteCache?.();
     const tampered = await discardChangedFolders(cache, cacheBefore);
-    const trace = await readTrace(probe.traceFile);
+    // The probe reports real paths: mapped back onto the sandbox's real path, they compare with everything else.
+    const realMounts = container ? [{ host: await realpath(sandbox.base), container: CONTAINER_SANDBOX_DIR }] : [];
+    const trace = await readTrace(probe.traceFile, container ? (seen) => pathOnHost(realMounts, seen) : undefined);
     const environmentUse = judgeEnvironmentUse({
       processes: trace.processes,
-      venvDir: venvRealPath,
+      venvDir: container ? environment.venvDir : venvRealPath,
       sandboxRoot: await realpath(sandbox.root),
       recordedPackages: request.recordedPackages ?? Object.keys(environment.packages ?? {}),
     });
@@ -252,12 +275,16 @@ export async function runInSandbox(request: SandboxedRunRequest, prepared?: Sand
     // The interpreter the command ran with: the venv's, or in the current environment the first one the probe saw.
     const python = environment.python ?? trace.processes[0]?.executable ?? 'python3';
     const runPython = async (args: string[], logFile: string) => {
+      // In a container, the helper's files are given as it sees them: in the sandbox's mount, or mounted on their own.
+      const helperMountList = container ? [...mounts, ...(await helperMounts(mounts, args))] : [];
+      const seenArgs = args.map((arg) => (container && path.isAbsolute(arg) ? (pathInContainer(helperMountList, arg) ?? arg) : arg));
       const helper = await runCommand({
-        command: ['exec', python, ...args].map(shellQuote).join(' '),
+        command: ['exec', python, ...seenArgs].map(shellQuote).join(' '),
         cwd,
         env: { ...helperEnvironment, ...restoredPythonPath },
         timeoutMs: Math.min(request.timeoutMs, HELPER_TIMEOUT_MS),
         logFile,
+        launcher: container ? containerLauncher(container, helperMountList, request.passEnv) : undefined,
       });
       const written = changedPaths(before, await fingerprintWorkingTree(request.repoRoot, request.isGitRepo, before));
       if (written.length > 0) throw outsideWritesError(written);
@@ -279,6 +306,6 @@ export async function runInSandbox(request: SandboxedRunRequest, prepared?: Sand
     await disposeAll();
     throw error;
   } finally {
-    await probe.dispose();
+    await probe?.dispose();
   }
 }

@@ -7,6 +7,7 @@ import { checkThresholds } from '../compare/thresholds.js';
 import { decideVerdict } from '../compare/verdict.js';
 import { DEFAULT_TIMEOUT, LOG_FILE_NAME, MAX_RECORD_RUNS, NUMERIC_HELPER_LOG_NAME, TOOL_NAME, UPDATED_RECORD_NAME } from '../constants.js';
 import { prepareEnvironment, type PreparedEnvironment, type VenvCache } from '../environment/index.js';
+import type { ContainerImageRequest } from '../environment/types.js';
 import { describeError, UserError } from '../errors.js';
 import { likelyCauses } from '../explain/causes.js';
 import { headCommit, type RawChange, rawChangesSince } from '../git.js';
@@ -79,6 +80,16 @@ export interface VerifyOptions {
   rerunSlots?: RerunSlots;
   /** `verify --at recorded`: the code of the record's `code.commit` runs, with the data as it is now. */
   atRecorded?: boolean;
+  /** `record --update --image`: the record's image is replaced by this one (pinned by digest) for the rerun. */
+  image?: string;
+}
+
+/** The record's container image (or the one `record --update --image` puts in its place), as the environment needs it. */
+function imageOf(loaded: LoadedRecord, replacement: string | undefined): ContainerImageRequest | undefined {
+  const environment = loaded.record.environment;
+  const reference = replacement ?? environment?.image;
+  if (reference === undefined) return undefined;
+  return { reference, line: loaded.lineOf(['environment', 'image']), network: environment?.network ?? false, gpu: environment?.gpu ?? false };
 }
 
 /** A verification, plus what its rerun measured: what `record --update` writes. */
@@ -326,6 +337,7 @@ class RecordVerification {
               }
             : undefined,
           installDir: sandboxRoot,
+          image: imageOf(loaded, this.options.image),
           recordedPackages: record.environment?.packages,
           recordedPlatform: record.environment?.platform,
           cacheRoot: this.options.cacheRoot,
@@ -582,6 +594,7 @@ class RecordVerification {
       python: environment.python ? report.python.actual : ran?.version,
       platform: environment.python ? report.platform.actual : ran?.platform,
       machine: run.machine,
+      ...(this.options.image ? { image: this.options.image } : {}),
       ...(await this.measuredCommit(loaded)),
       // An incomplete set is not written, and an older one is dropped: the record is then always rerun.
       learned: await learnedSet(loaded.record.command, run.root, run.trace, { repoRoot: loaded.repoRoot, excluded: declaredAndOwn(loaded), uvProject: loaded.paths.lockfile !== undefined }).then((learned) => ('set' in learned ? learned.set : null)),

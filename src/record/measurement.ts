@@ -18,6 +18,8 @@ export interface Measurement {
   /** The rerun's flattened metrics; undefined when the record has no metrics file. */
   metrics?: Record<string, number>;
   packages?: Record<string, string>;
+  /** `record --update --image`: the image the rerun ran in, pinned by digest (otherwise the record's image stays). */
+  image?: string;
   /** Exact version of the interpreter that ran, e.g. 3.11.7. */
   python?: string;
   platform?: string;

@@ -5,6 +5,7 @@ import { MAX_CODE_FILES, MAX_METRIC_NAME_CHARS, MAX_METRICS, MAX_TENSOR_NAME_CHA
 import { isNumericFormatPath, NUMERIC_FORMAT_EXTENSIONS } from '../compare/formats/format-of.js';
 import { NUMERIC_DTYPES } from '../compare/formats/tensor-file.js';
 import { parseDuration } from '../rerun/duration.js';
+import { PINNED_IMAGE_PATTERN, unpinnedReason } from '../environment/container/image-reference.js';
 import { MachineFingerprintSchema } from '../environment/machine/schema.js';
 
 // The run record, version 1. Field names are the public format: never rename them.
@@ -129,11 +130,23 @@ const DataInput = z
   })
   .strict();
 
-const PackageName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a Python package name');
+// `+` appears in system package names (libstdc++6), listed for an image without pip; never in Python's.
+const PackageName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'must be a Python package name');
 const DependencyGroupName = z.string().max(200).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a dependency group or extra name (letters, digits, ., _ and -)');
 
 const Environment = z
   .object({
+    image: z
+      .string()
+      .superRefine((text, ctx) => {
+        const reason = unpinnedReason(text);
+        if (reason) ctx.addIssue({ code: 'custom', message: reason });
+      })
+      .meta({ pattern: PINNED_IMAGE_PATTERN })
+      .optional()
+      .describe('A container image pinned by digest (name@sha256:…): the command reruns in a container of it (docker, else podman), the sandbox mounted at /repro-gate, as the invoking user.'),
+    network: z.boolean().optional().describe('With an image: true lets the rerun reach the network (default false: a reproducible run downloads nothing).'),
+    gpu: z.boolean().optional().describe('With an image: true passes the host\'s GPUs into the container (docker --gpus all, podman CDI nvidia.com/gpu=all).'),
     python: z
       .string({
         // YAML reads an unquoted 3.10 as the number 3.1: say so, rather than "expected string".
@@ -158,7 +171,7 @@ const Environment = z
       })
       .strict()
       .optional(),
-    packages: z.record(PackageName, z.string().min(1)).optional().describe('pip freeze at record time.'),
+    packages: z.record(PackageName, z.string().min(1)).optional().describe('pip freeze at record time (inside the image: its pip freeze, or dpkg-query where it has no pip).'),
     platform: z.string().min(1).optional().describe('sysconfig.get_platform() at record time, e.g. linux-x86_64.'),
     machine: MachineFingerprintSchema.optional(),
     variables: z
@@ -208,6 +221,15 @@ const Environment = z
       for (const [i, name] of (env.pass_env ?? []).entries()) {
         if (name.startsWith('UV_')) ctx.addIssue({ code: 'custom', path: ['pass_env', i], message: 'UV_* variables are repro-gate\'s own in a uv project\'s rerun: they cannot be passed from the host' });
       }
+    }
+    if (env.image !== undefined && env.lockfile !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['lockfile'], message: 'cannot be used with image: inside an image, list the packages in requirements (installed into a venv in the image)' });
+    }
+    if (env.image !== undefined && env.installer === 'uv') {
+      ctx.addIssue({ code: 'custom', path: ['installer'], message: 'uv is not used inside an image: requirements are installed with the image\'s pip (remove installer)' });
+    }
+    for (const key of ['network', 'gpu'] as const) {
+      if (env[key] !== undefined && env.image === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'applies to a container image only: set image (name@sha256:…)' });
     }
     if (env.uv !== undefined && env.lockfile === undefined) {
       ctx.addIssue({ code: 'custom', path: ['uv'], message: 'applies to a uv project only: set lockfile (uv.lock)' });

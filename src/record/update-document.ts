@@ -94,6 +94,7 @@ export function updateRecordText(text: string, measured: Measurement, warnings: 
     const current = doc.getIn(['environment', 'python']);
     doc.setIn(['environment', 'python'], recordedPythonVersion(measured.python, typeof current === 'string' ? current : undefined));
   }
+  if (measured.image) doc.setIn(['environment', 'image'], measured.image);
   if (measured.packages) {
     const sorted = Object.fromEntries(Object.entries(measured.packages).sort(([a], [b]) => (a < b ? -1 : 1)));
     doc.setIn(['environment', 'packages'], doc.createNode(sorted));

@@ -155,11 +155,19 @@ function installedWith(venv: NonNullable<EnvironmentReport['venv']>): string {
   return '';
 }
 
+/** `ghcr.io/acme/train@sha256:0123456789ab`: the digest cut like every other hash in the report. */
+function imageName(reference: string): string {
+  const [name, digest] = reference.split('@sha256:');
+  return digest ? `${name}@sha256:${shortHash(digest)}` : reference;
+}
+
 function environmentSection(environment: EnvironmentReport | undefined, options: RenderOptions): string | undefined {
   if (!environment) return undefined;
   const python = environment.python.required ? `Python ${esc(environment.python.actual)} (record: ${esc(environment.python.required)})` : `Python ${esc(environment.python.actual)}`;
   const platform = environment.platform.recorded && environment.platform.recorded !== environment.platform.actual ? `${esc(environment.platform.actual)} (record: ${esc(environment.platform.recorded)})` : esc(environment.platform.actual);
-  const venv = environment.venv ? `venv ${environment.venv.source === 'built' ? `built${installedWith(environment.venv)}` : `from ${environment.venv.source}`} in ${formatDuration(environment.venv.durationMs)}` : 'current environment';
+  const built = environment.venv && `venv${environment.image ? ' in the image' : ''} ${environment.venv.source === 'built' ? `built${installedWith(environment.venv)}` : `from ${environment.venv.source}`} in ${formatDuration(environment.venv.durationMs)}`;
+  const image = environment.image && `image ${esc(imageName(environment.image.reference))} (${environment.image.runtime})`;
+  const venv = [image, built].filter(Boolean).join(' · ') || 'current environment';
   const packages = environment.packages;
   const changes = packages ? [...packages.changed, ...packages.added, ...packages.removed] : [];
   const summary = `Environment: ${python} · ${platform} · ${venv}${packages ? ` · ${changes.length === 0 ? 'packages match the record' : `${plural(changes.length, 'package')} differ`}` : ''}`;

@@ -98,6 +98,8 @@ export const EnvironmentReportSchema = z
       })
       .strict()
       .nullable(),
+    /** The container image the command ran in (`environment.image`), and the runtime that ran it. */
+    image: z.object({ reference: Text, id: Text, runtime: z.enum(['docker', 'podman']) }).strict().optional(),
     /** pip freeze of the rerun environment against `environment.packages`; null when none were recorded. */
     packages: z
       .object({

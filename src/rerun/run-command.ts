@@ -14,7 +14,20 @@ export interface RunCommandOptions {
   timeoutMs: number;
   logFile: string;
   onOutput?: (chunk: Buffer) => void;
+  /** Runs the shell through something else (a container runtime's client); default: directly. */
+  launcher?: CommandLauncher;
 }
+
+/** What actually starts: the program line for `argv`, and how to stop what it started outside its process tree. */
+export interface Launch {
+  argv: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Called once the command ended (and at once on a timeout): removes what outlives the client, such as a container. */
+  stop?: (timedOut: boolean) => Promise<void>;
+}
+
+export type CommandLauncher = (argv: string[], cwd: string, env: NodeJS.ProcessEnv) => Launch;
 
 export interface CommandResult {
   exitCode: number | null;
@@ -49,7 +62,9 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandRes
   const tail = new LogTail(LOG_TAIL_LINES, LOG_TAIL_MAX_CHARS);
   const started = performance.now();
   // By absolute path: the record's variables may set PATH to anything, and a shell that cannot start would crash.
-  const contained = await startContained(['/bin/sh', '-c', options.command], { cwd: options.cwd, env: options.env });
+  const shell = ['/bin/sh', '-c', options.command];
+  const launch = options.launcher?.(shell, options.cwd, options.env) ?? { argv: shell, cwd: options.cwd, env: options.env };
+  const contained = await startContained(launch.argv, { cwd: launch.cwd, env: launch.env });
   const { child } = contained;
   const pid = child.pid!;
   const onChunk = (chunk: Buffer) => {
@@ -61,10 +76,12 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandRes
   child.stderr.on('data', onChunk);
 
   let timedOut = false;
+  let stopping: Promise<void> | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   const timer = Number.isFinite(options.timeoutMs)
     ? setTimeout(() => {
         timedOut = true;
+        stopping = launch.stop?.(true);
         killGroup(pid, 'SIGTERM');
         killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
       }, options.timeoutMs)
@@ -74,6 +91,7 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandRes
   const [exitCode, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
   clearTimeout(timer);
   clearTimeout(killTimer);
+  await (stopping ?? launch.stop?.(false));
   const killed = await contained.sweep();
   killGroup(pid, 'SIGKILL');
   // A process that escaped every tracker may still hold the output pipes: they are closed from our side after a grace.

@@ -33,6 +33,8 @@ export interface SandboxOptions {
 }
 
 export interface Sandbox {
+  /** The folder that holds everything below (a container mounts it, and only it). */
+  base: string;
   /** The copy of the repository. */
   root: string;
   /** The command's HOME and TMPDIR, beside the copy. */
@@ -244,7 +246,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     // At the recorded commit, every file of the export was committed there.
     const tracked = options.codeRoot ? codeFiles : options.isGitRepo ? new Set(await listTrackedFiles(options.repoRoot)) : new Set<string>();
     await clearOutputs(root, options, tracked);
-    return { root, home, tmp, omittedLinks: copy.omitted, hashes, dispose };
+    return { base, root, home, tmp, omittedLinks: copy.omitted, hashes, dispose };
   } catch (error) {
     await dispose();
     throw error;

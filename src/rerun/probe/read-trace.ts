@@ -113,7 +113,12 @@ async function readBounded(file: string): Promise<{ text: string; cut: boolean }
   }
 }
 
-export async function readTrace(traceFile: string): Promise<ProbeTrace> {
+/**
+ * `onHost` maps the paths a process saw to the host's (a container's mount of the sandbox); the interpreter and its
+ * prefix stay as they were, inside the container.
+ */
+export async function readTrace(traceFile: string, onHost?: (seen: string) => string): Promise<ProbeTrace> {
+  const host = onHost ?? ((seen: string) => seen);
   const processes = new Map<number, ProbedProcess>();
   const missing = new Set<string>();
   const seeding: SeedingEvent[] = [];
@@ -138,24 +143,24 @@ export async function readTrace(traceFile: string): Promise<ProbeTrace> {
       processes.set(line.pid, {
         pid: line.pid,
         executable: line.executable,
-        prefix: await realpath(line.prefix).catch(() => line.prefix),
+        prefix: onHost ? line.prefix : await realpath(line.prefix).catch(() => line.prefix),
         version: line.version,
-        script: line.script,
+        script: line.script === null ? null : host(line.script),
         scriptInSandbox: line.script_in_sandbox,
         distributions: null,
         sandboxModules: [],
       });
     } else if (line.event === 'missing') {
-      missing.add(line.path);
+      missing.add(host(line.path));
     } else if (line.event === 'read') {
-      if (read.size < MAX_READ_FILES) read.add(line.path);
+      if (read.size < MAX_READ_FILES) read.add(host(line.path));
       else readTruncated = true;
     } else if (line.event === 'spawn') {
       if (!line.probed && unprobed.length < MAX_LISTED_CHILDREN) unprobed.push(line.what);
     } else if (line.event === 'read-truncated') {
       readTruncated = true;
     } else if (line.event === 'listed') {
-      if (listed.size < MAX_READ_FILES) listed.add(line.path);
+      if (listed.size < MAX_READ_FILES) listed.add(host(line.path));
       else listedTruncated = true;
     } else if (line.event === 'listed-truncated') {
       listedTruncated = true;
@@ -163,7 +168,7 @@ export async function readTrace(traceFile: string): Promise<ProbeTrace> {
       if (seeding.length < MAX_SEEDING_EVENTS) seeding.push({ pid: line.pid, module: line.module, calls: line.calls, ...('error' in line ? { error: line.error } : {}) });
     } else {
       const process = processes.get(line.pid);
-      if (process) Object.assign(process, { distributions: line.distributions, sandboxModules: line.sandbox_modules, ...(line.native ? { native: line.native } : {}) });
+      if (process) Object.assign(process, { distributions: line.distributions, sandboxModules: line.sandbox_modules.map(host), ...(line.native ? { native: line.native } : {}) });
     }
   }
   return { processes: [...processes.values()], seeding, readFiles: [...read], readTruncated, unprobedChildren: unprobed, missingFiles: [...missing], listedFolders: [...listed], listedTruncated };
