@@ -146,3 +146,9 @@ export const CONTAINER_VENV_DIR = '/opt/repro-gate-venv';
 export const CONTAINER_VENV_IMAGE = 'localhost/repro-gate-venv';
 /** Names every container repro-gate starts, so a leftover one is recognizable (`docker ps --filter name=…`). */
 export const CONTAINER_NAME_PREFIX = 'repro-gate-';
+/** The longest a call of the container runtime's client may take (a pull, an inspect), but for reruns and builds. */
+export const CONTAINER_COMMAND_TIMEOUT_MS = 10 * 60 * 1000;
+/** The longest a venv build inside an image may take (pip downloading and building from source). */
+export const CONTAINER_BUILD_TIMEOUT_MS = 60 * 60 * 1000;
+/** After a rerun's own timeout, Podman's conmon kills a container repro-gate could not remove itself (it was killed). */
+export const CONTAINER_DEADLINE_GRACE_S = 60;

@@ -8817,6 +8817,12 @@ const CONTAINER_VENV_DIR = '/opt/repro-gate-venv';
 const CONTAINER_VENV_IMAGE = 'localhost/repro-gate-venv';
 /** Names every container repro-gate starts, so a leftover one is recognizable (`docker ps --filter name=…`). */
 const CONTAINER_NAME_PREFIX = 'repro-gate-';
+/** The longest a call of the container runtime's client may take (a pull, an inspect), but for reruns and builds. */
+const CONTAINER_COMMAND_TIMEOUT_MS = 10 * 60 * 1000;
+/** The longest a venv build inside an image may take (pip downloading and building from source). */
+const CONTAINER_BUILD_TIMEOUT_MS = 60 * 60 * 1000;
+/** After a rerun's own timeout, Podman's conmon kills a container repro-gate could not remove itself (it was killed). */
+const CONTAINER_DEADLINE_GRACE_S = 60;
 
 ;// CONCATENATED MODULE: ./src/secrets/shed-secrets.ts
 
@@ -20813,8 +20819,10 @@ const LoosenedSchema = object({
         'artifact-removed',
         'artifact-weakened',
         'record-deleted',
+        'network-allowed',
+        'host-variable-passed',
     ]),
-    /** The metric, artifact path or (record-deleted) record path. */
+    /** The metric, artifact path, (record-deleted) record path, field or (host-variable-passed) variable name. */
     subject: Text,
     /** At the base and now, as shown to readers (`exact`, `±0.01`, `≥ 0.9`); null when there is none. */
     before: Text.nullable(),
@@ -20825,7 +20833,7 @@ const LoosenedSchema = object({
 const RerecordedSchema = object({
     recordPath: Text,
     changes: array(object({
-        kind: schemas_enum(['artifact-hash', 'metric-value', 'config-hash', 'data-hash', 'requirements-hash', 'package', 'python', 'platform', 'code-commit']),
+        kind: schemas_enum(['artifact-hash', 'metric-value', 'config-hash', 'data-hash', 'requirements-hash', 'package', 'python', 'platform', 'code-commit', 'image']),
         count: schemas_number().int().positive().max(1_000_000),
     })
         .strict())
@@ -21548,13 +21556,22 @@ async function sha256PathIfExists(target) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/rerun/shell-quote.ts
+/** One word for `sh -c`: left bare when it has no shell syntax, single-quoted otherwise. */
+function shellQuote(word) {
+    return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
 ;// CONCATENATED MODULE: ./src/environment/exec.ts
 
 
-/** Runs a program to completion and captures its output, without secrets in its environment; never throws, so callers word the failure. */
-function capture(program, args, env = withoutSecrets(process.env), cwd) {
+/**
+ * Runs a program to completion and captures its output, without secrets in its environment; never throws, so callers
+ * word the failure. Past `timeoutMs` the program is killed (SIGKILL) and `code` is null.
+ */
+function capture(program, args, env = withoutSecrets(process.env), cwd, timeoutMs) {
     return new Promise((resolve) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' });
         const stdout = [];
         const stderr = [];
         child.stdout.on('data', (chunk) => stdout.push(chunk));
@@ -21707,6 +21724,65 @@ async function pipInstall(python, requirementsFile, displayPath, cacheRoot, logD
         .join(' '), { field: 'environment.requirements' });
 }
 
+;// CONCATENATED MODULE: ./src/environment/container/client.ts
+
+
+
+
+
+// Every call of the runtime's client goes through here: by the absolute path found when the runtime was chosen,
+// from the file system's root (never the checkout), with the host's own environment, and with a deadline. The
+// containers repro-gate starts are tracked by name, so none outlives it: a deadline, an interruption (SIGINT,
+// SIGTERM) or the end of the command removes them.
+const live = new Map();
+const removal = (name) => ['rm', '--force', '--volumes', name];
+const neutralFolder = () => external_node_path_default().parse(process.cwd()).root;
+function removeNow(name, runtime) {
+    (0,external_node_child_process_namespaceObject.spawnSync)(runtime.program, removal(name), { stdio: 'ignore', timeout: 30_000, env: withoutSecrets(process.env), cwd: neutralFolder() });
+}
+function onInterrupt(signal) {
+    for (const [name, runtime] of live)
+        removeNow(name, runtime);
+    live.clear();
+    stopListening();
+    // As if repro-gate had not listened: the signal's default action (the process ends).
+    process.kill(process.pid, signal);
+}
+function stopListening() {
+    process.removeListener('SIGINT', onInterrupt);
+    process.removeListener('SIGTERM', onInterrupt);
+}
+/** Removes the container `name` however repro-gate ends, until the returned function says it is gone. */
+function trackContainer(runtime, name) {
+    if (live.size === 0) {
+        process.on('SIGINT', onInterrupt);
+        process.on('SIGTERM', onInterrupt);
+    }
+    live.set(name, runtime);
+    return () => {
+        live.delete(name);
+        if (live.size === 0)
+            stopListening();
+    };
+}
+/** `docker …` / `podman …` to completion; past the deadline the client is killed (and a named container removed). */
+async function runtimeCommand(runtime, args, options = {}) {
+    const untrack = options.container ? trackContainer(runtime, options.container) : undefined;
+    try {
+        const result = await capture(runtime.program, args, withoutSecrets(process.env), neutralFolder(), options.timeoutMs ?? CONTAINER_COMMAND_TIMEOUT_MS);
+        if (result.code === null && options.container)
+            await removeContainer(runtime, options.container);
+        return result;
+    }
+    finally {
+        untrack?.();
+    }
+}
+/** Kills and removes a container with its anonymous volumes; a container that is already gone is fine. */
+async function removeContainer(runtime, name) {
+    await capture(runtime.program, removal(name), withoutSecrets(process.env), neutralFolder(), CONTAINER_COMMAND_TIMEOUT_MS);
+}
+
 ;// CONCATENATED MODULE: ./src/environment/container/image.ts
 
 
@@ -21717,7 +21793,7 @@ function lastLine(text) {
 }
 /** The local image's ID, or undefined when the runtime has no such image. */
 async function imageId(runtime, reference) {
-    const inspected = await capture(runtime.name, ['image', 'inspect', '--format', '{{.Id}}', reference]);
+    const inspected = await runtimeCommand(runtime, ['image', 'inspect', '--format', '{{.Id}}', reference]);
     return inspected.code === 0 ? inspected.stdout.trim() || undefined : undefined;
 }
 /**
@@ -21729,12 +21805,22 @@ async function ensureImage(runtime, reference, log, line) {
     if (present)
         return present;
     log(`pulling ${reference} (${runtime.name})`);
-    const pulled = await capture(runtime.name, ['pull', '--quiet', reference]);
+    const pulled = await runtimeCommand(runtime, ['pull', '--quiet', reference]);
     const id = pulled.code === 0 ? await imageId(runtime, reference) : undefined;
     if (id)
         return id;
-    const reason = lastLine(pulled.stderr) || pulled.spawnError?.message || `${runtime.name} pull exited ${pulled.code}`;
+    const reason = pulled.code === null ? 'no answer from the registry in time' : lastLine(pulled.stderr) || pulled.spawnError?.message || `${runtime.name} pull exited ${pulled.code}`;
     throw new UserError(`the image ${reference} is not on this host and could not be pulled (${runtime.name}): ${reason}`, PULL_HINT, { field: 'environment.image', line });
+}
+/** `image inspect --format '{{json .RepoDigests}}'`: a list of `name@sha256:…` (anything else reads as none). */
+function repoDigests(output) {
+    try {
+        const parsed = JSON.parse(output || 'null');
+        return Array.isArray(parsed) ? parsed.filter((entry) => typeof entry === 'string') : [];
+    }
+    catch {
+        return [];
+    }
 }
 /** Repository names as runtimes list them: docker drops docker.io/library/, podman keeps it. */
 function sameRepository(listed, given) {
@@ -21746,11 +21832,11 @@ async function resolveImageDigest(runtime, nameAndTag) {
     const given = parseImageReference(nameAndTag);
     if (!given)
         throw new UserError(`--image ${nameAndTag} is not an image reference`, 'Example: --image ghcr.io/acme/train:2024-06 (a local image; pull or build it first).');
-    const inspected = await capture(runtime.name, ['image', 'inspect', '--format', '{{json .RepoDigests}}', nameAndTag]);
+    const inspected = await runtimeCommand(runtime, ['image', 'inspect', '--format', '{{json .RepoDigests}}', nameAndTag]);
     if (inspected.code !== 0) {
         throw new UserError(`--image ${nameAndTag} is not an image on this host (${runtime.name} image inspect: ${lastLine(inspected.stderr)})`, `Pull or build it first (\`${runtime.name} pull ${nameAndTag}\`).`);
     }
-    const digests = JSON.parse(inspected.stdout || 'null') ?? [];
+    const digests = repoDigests(inspected.stdout);
     const parsed = digests.map(parseImageReference).filter((reference) => reference?.digest !== undefined);
     const own = parsed.find((reference) => sameRepository(reference.name, given.name)) ?? parsed[0];
     if (given.digest && !parsed.some((reference) => reference.digest === given.digest)) {
@@ -21763,13 +21849,15 @@ async function resolveImageDigest(runtime, nameAndTag) {
 }
 
 ;// CONCATENATED MODULE: ./src/environment/container/run-arguments.ts
+
 /** PyTorch's DataLoader workers share tensors through /dev/shm, which Docker caps at 64 MB by default. */
 const SHM_SIZE = '1g';
 function mountArgument(mount) {
     // --mount splits on commas and '='; a sandbox path never has them (it is made by mkdtemp), a helper's file may.
-    for (const part of [mount.host, mount.container])
-        if (/[,=]/.test(part) || part.includes('\n'))
-            throw new Error(`a path with a comma, "=" or a newline cannot be mounted into a container: ${part}`);
+    for (const part of [mount.host, mount.container]) {
+        if (/[,=\n]/.test(part))
+            throw new UserError(`${part} cannot be mounted into a container: its path has a comma, "=" or a line break`, 'Rename the file or folder (or set TMPDIR to a plain path), then run again.');
+    }
     return `type=bind,source=${mount.host},target=${mount.container}${mount.readOnly ? ',readonly' : ''}`;
 }
 function gpuArguments(runtime) {
@@ -21798,6 +21886,10 @@ function containerRunArguments(spec) {
         '--shm-size',
         SHM_SIZE,
         ...(spec.gpu ? gpuArguments(spec.runtime) : []),
+        ...(spec.runtime === 'podman' && spec.deadlineSeconds !== undefined ? ['--timeout', String(spec.deadlineSeconds)] : []),
+        // `argv` is the whole command line: an image's ENTRYPOINT (say `python`) would run it as its arguments.
+        '--entrypoint',
+        '',
         ...spec.mounts.flatMap((mount) => ['--mount', mountArgument(mount)]),
         ...(spec.workdir ? ['--workdir', spec.workdir] : []),
         ...Object.entries(spec.env).flatMap(([name, value]) => ['--env', `${name}=${value}`]),
@@ -21817,30 +21909,43 @@ function containerRunArguments(spec) {
 
 
 
+
+
+
 // A record's requirements inside its image: a venv built in a container from the image, committed as a derived
 // image tagged by the image ID and the requirements' bytes. The runtime's own store is the cache; a second verify
 // of the same record finds the tag and builds nothing.
 const REQUIREMENTS_IN_CONTAINER = '/tmp/repro-gate-requirements.txt';
+const SETTINGS_IN_CONTAINER = '/tmp/repro-gate-build.env';
 const INDEX_CA_IN_CONTAINER = '/tmp/repro-gate-index-ca.pem';
-/** Where packages come from, as the host's pip is told: passed by name, so a token in an index URL is never on a command line. */
+/** Where packages come from, as the host's pip is told (an index URL may hold a token). */
 const INDEX_VARIABLES = ['PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL', 'PIP_TRUSTED_HOST', 'PIP_DEFAULT_TIMEOUT', 'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'];
-/**
- * The host's way to the package index, for the build only: its index and proxy variables, and the CA bundle its pip
- * trusts (a proxy that inspects TLS signs with its own CA), mounted read-only.
- */
-async function indexSettings(host) {
-    const inherit = INDEX_VARIABLES.filter((name) => host[name]);
-    const bundles = ['PIP_CERT', 'REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE'].map((name) => host[name]).filter((file) => Boolean(file));
-    for (const bundle of bundles) {
-        if (!(await (0,promises_namespaceObject.stat)(bundle).then((info) => info.isFile(), () => false)))
-            continue;
-        return { inherit, env: { PIP_CERT: INDEX_CA_IN_CONTAINER }, mounts: [{ host: bundle, container: INDEX_CA_IN_CONTAINER, readOnly: true }] };
-    }
-    return { inherit, env: {}, mounts: [] };
-}
 function containerVenvTag(imageId, requirementsSha256) {
     const key = (0,external_node_crypto_namespaceObject.createHash)('sha256').update(JSON.stringify([imageId, requirementsSha256, CONTAINER_VENV_DIR])).digest('hex');
     return `${CONTAINER_VENV_IMAGE}:${key.slice(0, 32)}`;
+}
+/**
+ * The host's way to the package index, for the build only: its index and proxy variables, and the CA bundle its pip
+ * trusts (a proxy that inspects TLS signs with its own CA). They reach the build through a mounted file the script
+ * sources, never `--env`: a commit keeps the container's variables in the image, where every rerun would see them.
+ */
+async function buildSettings(folder) {
+    const settings = { HOME: '/root', PIP_ROOT_USER_ACTION: 'ignore' };
+    for (const name of INDEX_VARIABLES)
+        if (process.env[name])
+            settings[name] = process.env[name];
+    const mounts = [];
+    const bundles = ['PIP_CERT', 'REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE'].map((name) => process.env[name]).filter((file) => Boolean(file));
+    for (const bundle of bundles) {
+        if (!(await (0,promises_namespaceObject.stat)(bundle).then((info) => info.isFile(), () => false)))
+            continue;
+        settings.PIP_CERT = INDEX_CA_IN_CONTAINER;
+        mounts.push({ host: bundle, container: INDEX_CA_IN_CONTAINER, readOnly: true });
+        break;
+    }
+    const file = external_node_path_default().join(folder, 'build.env');
+    await (0,promises_namespaceObject.writeFile)(file, Object.entries(settings).map(([name, value]) => `export ${name}=${shellQuote(value)}\n`).join(''), { mode: 0o600 });
+    return [{ host: file, container: SETTINGS_IN_CONTAINER, readOnly: true }, ...mounts];
 }
 /** The derived image holding the venv (built unless the runtime has it already) and whether this call built it. */
 async function containerVenvImage(request) {
@@ -21852,45 +21957,45 @@ async function containerVenvImage(request) {
         return { id: cached, tag, built: false };
     }
     request.log(`building a venv inside the image from ${request.displayPath}`);
-    const index = await indexSettings(process.env);
-    const name = `${CONTAINER_NAME_PREFIX}venv-${process.pid}-${Date.now()}`;
-    const script = `set -e; python3 -m venv ${CONTAINER_VENV_DIR}; ${CONTAINER_VENV_DIR}/bin/python -I -m pip install --no-input --disable-pip-version-check --no-cache-dir -r ${REQUIREMENTS_IN_CONTAINER}`;
-    const args = containerRunArguments({
-        runtime: runtime.name,
-        image: request.imageId,
-        name,
-        // As the image's own user (root in most), like a Dockerfile's RUN; the rerun reads the venv as the invoking user.
-        user: { uid: 0, gid: 0 },
-        // pip downloads from the package index: the build has the host's network (no bridge to set up), the rerun none.
-        network: 'host',
-        gpu: false,
-        keep: true,
-        mounts: [{ host: request.requirementsFile, container: REQUIREMENTS_IN_CONTAINER, readOnly: true }, ...index.mounts],
-        env: { HOME: '/root', PIP_ROOT_USER_ACTION: 'ignore', ...index.env },
-        inherit: index.inherit,
-        argv: ['/bin/sh', '-c', script],
-    });
+    const name = `${CONTAINER_NAME_PREFIX}venv-${(0,external_node_crypto_namespaceObject.randomUUID)()}`;
+    const folder = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-venv-build-'));
+    const script = `set -e; . ${SETTINGS_IN_CONTAINER}; python3 -m venv ${CONTAINER_VENV_DIR}; ${CONTAINER_VENV_DIR}/bin/python -I -m pip install --no-input --disable-pip-version-check --no-cache-dir -r ${REQUIREMENTS_IN_CONTAINER}`;
     try {
-        const built = await capture(runtime.name, args);
+        const args = containerRunArguments({
+            runtime: runtime.name,
+            image: request.imageId,
+            name,
+            // As the image's own user (root in most), like a Dockerfile's RUN; the rerun reads the venv as the invoking user.
+            user: { uid: 0, gid: 0 },
+            // pip downloads from the package index: the build has the host's network (no bridge to set up), the rerun none.
+            network: 'host',
+            gpu: false,
+            keep: true,
+            mounts: [{ host: request.requirementsFile, container: REQUIREMENTS_IN_CONTAINER, readOnly: true }, ...(await buildSettings(folder))],
+            env: {},
+            argv: ['/bin/sh', '-c', script],
+        });
+        const built = await runtimeCommand(runtime, args, { container: name, timeoutMs: CONTAINER_BUILD_TIMEOUT_MS });
         if (built.code !== 0) {
             const output = `${built.stdout}\n${built.stderr}`;
             const log = await keepInstallLog(request.logDir, PIP_INSTALL_LOG_NAME, `${runtime.name} ${args.join(' ')}`, built);
-            throw new UserError(`the environment failed to build inside the image: pip install -r ${request.displayPath} exited ${built.code}\n${outputTail(output)}`, `Check that every requirement installs on the image's Python${log ? `; pip's whole output is in ${log}` : ''}.`, { field: 'environment.requirements' });
+            throw new UserError(`the environment failed to build inside the image: pip install -r ${request.displayPath} ${built.code === null ? `took longer than ${CONTAINER_BUILD_TIMEOUT_MS / 60_000} min` : `exited ${built.code}`}\n${outputTail(output)}`, `Check that every requirement installs on the image's Python${log ? `; pip's whole output is in ${log}` : ''}.`, { field: 'environment.requirements' });
         }
-        const committed = await capture(runtime.name, ['commit', name, tag]);
-        if (committed.code !== 0)
-            throw new Error(`${runtime.name} commit failed: ${committed.stderr.trim()}`);
+        const committed = await runtimeCommand(runtime, ['commit', name, tag]);
+        const id = committed.code === 0 ? await imageId(runtime, tag) : undefined;
+        if (!id) {
+            throw new UserError(`the venv built inside the image could not be kept: ${runtime.name} commit failed (${committed.stderr.trim().split('\n').at(-1) ?? committed.code})`, `Check the runtime's storage (\`${runtime.name} system df\`), then verify again.`);
+        }
+        return { id, tag, built: true };
     }
     finally {
-        await capture(runtime.name, ['rm', '-f', name]);
+        await removeContainer(runtime, name);
+        await (0,promises_namespaceObject.rm)(folder, { recursive: true, force: true });
     }
-    const id = await imageId(runtime, tag);
-    if (!id)
-        throw new Error(`the venv image ${tag} was committed but cannot be found`);
-    return { id, tag, built: true };
 }
 
 ;// CONCATENATED MODULE: ./src/environment/container/describe-image.ts
+
 
 
 
@@ -21934,10 +22039,11 @@ function lastJsonLine(text) {
 }
 /** Runs `python3` inside the image to describe it; `python` is the interpreter to ask (a venv's, inside the image). */
 async function describeImage(runtime, image, reference, python = 'python3') {
+    const name = `${CONTAINER_NAME_PREFIX}describe-${(0,external_node_crypto_namespaceObject.randomUUID)()}`;
     const args = containerRunArguments({
         runtime: runtime.name,
         image,
-        name: `${CONTAINER_NAME_PREFIX}describe-${process.pid}-${Date.now()}`,
+        name,
         user: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
         network: 'none',
         gpu: false,
@@ -21945,10 +22051,10 @@ async function describeImage(runtime, image, reference, python = 'python3') {
         env: { HOME: '/tmp', PYTHONDONTWRITEBYTECODE: '1' },
         argv: [python, '-I', '-c', DESCRIBE_SOURCE],
     });
-    const result = await capture(runtime.name, args);
+    const result = await runtimeCommand(runtime, args, { container: name });
     const parsed = result.code === 0 ? DescriptionSchema.safeParse(lastJsonLine(result.stdout)) : undefined;
     if (!parsed?.success) {
-        const reason = result.stderr.trim().split('\n').at(-1) || `exit status ${result.code}`;
+        const reason = result.code === null ? 'no answer in time' : result.stderr.trim().split('\n').at(-1) || `exit status ${result.code}`;
         throw new UserError(`could not read the Python environment inside the image ${reference}: ${python} failed (${reason})`, 'The image must have python3 on its PATH; repro-gate reads its version and packages, and the probe that watches the rerun is Python.', { field: 'environment.image' });
     }
     const { freeze, ...description } = parsed.data;
@@ -21959,11 +22065,27 @@ async function describeImage(runtime, image, reference, python = 'python3') {
 
 
 
+
+
+
 const RUNTIMES = ['docker', 'podman'];
+const INFO_TIMEOUT_MS = 30_000;
+/** The program on the host's PATH (absolute entries only: a relative one would depend on the current folder). */
+async function onPath(name) {
+    for (const folder of (process.env.PATH ?? '').split((external_node_path_default()).delimiter).filter((entry) => external_node_path_default().isAbsolute(entry))) {
+        const candidate = external_node_path_default().join(folder, name);
+        if (await (0,promises_namespaceObject.access)(candidate, external_node_fs_namespaceObject.constants.X_OK).then(() => true, () => false))
+            return candidate;
+    }
+    return undefined;
+}
 /** `info` needs the daemon (docker) or the storage (podman): a client that is merely installed does not answer. */
-async function answers(name) {
-    const result = await capture(name, ['info', '--format', '{{json .}}']);
-    return result.code === 0;
+async function answering(name) {
+    const program = await onPath(name);
+    if (!program)
+        return undefined;
+    const result = await capture(program, ['info', '--format', '{{json .}}'], undefined, external_node_path_default().parse(process.cwd()).root, INFO_TIMEOUT_MS);
+    return result.code === 0 ? { name, program } : undefined;
 }
 async function detect() {
     const chosen = process.env[CONTAINER_RUNTIME_ENV];
@@ -21971,13 +22093,16 @@ async function detect() {
         if (!RUNTIMES.includes(chosen)) {
             throw new UserError(`${CONTAINER_RUNTIME_ENV}=${chosen} is not a container runtime repro-gate knows`, `Set it to docker or podman, or unset it to use docker when its daemon answers, else podman.`);
         }
-        if (await answers(chosen))
-            return { name: chosen };
+        const runtime = await answering(chosen);
+        if (runtime)
+            return runtime;
         throw new UserError(`${CONTAINER_RUNTIME_ENV}=${chosen}, but \`${chosen} info\` fails: the runtime is missing or its daemon does not answer`, `Start ${chosen} (or install it), or unset ${CONTAINER_RUNTIME_ENV}.`);
     }
-    for (const name of RUNTIMES)
-        if (await answers(name))
-            return { name };
+    for (const name of RUNTIMES) {
+        const runtime = await answering(name);
+        if (runtime)
+            return runtime;
+    }
     throw new UserError('the record names a container image, but neither docker nor podman answers here (`docker info` and `podman info` fail)', 'Run on a host with Docker (GitHub-hosted Ubuntu runners have it) or Podman, or set REPRO_GATE_CONTAINER_RUNTIME to the one to use.', { field: 'environment.image' });
 }
 let detected;
@@ -22046,7 +22171,7 @@ class ContainerImageManager {
             venvDir: venv ? CONTAINER_VENV_DIR : null,
             python: described.executable,
             packages: described.packages,
-            container: { runtime: runtime.name, image: runId, network: image.network, gpu: image.gpu, path: described.path },
+            container: { runtime, image: runId, network: image.network, gpu: image.gpu, path: described.path },
             report: {
                 python: { required: requiredPython, actual: described.version },
                 platform: { recorded: recordedPlatform, actual: described.platform },
@@ -25106,7 +25231,7 @@ async function runCommand(options) {
     const started = performance.now();
     // By absolute path: the record's variables may set PATH to anything, and a shell that cannot start would crash.
     const shell = ['/bin/sh', '-c', options.command];
-    const launch = options.launcher?.(shell, options.cwd, options.env) ?? { argv: shell, cwd: options.cwd, env: options.env };
+    const launch = options.launcher?.(shell, options.cwd, options.env, options.timeoutMs) ?? { argv: shell, cwd: options.cwd, env: options.env };
     const contained = await startContained(launch.argv, { cwd: launch.cwd, env: launch.env });
     const { child } = contained;
     const pid = child.pid;
@@ -25132,7 +25257,9 @@ async function runCommand(options) {
     const [exitCode, signal] = (await (0,external_node_events_namespaceObject.once)(child, 'exit'));
     clearTimeout(timer);
     clearTimeout(killTimer);
-    await (stopping ?? launch.stop?.(false));
+    // After a timeout, removed once more: a container still being created when it was first removed exists only now.
+    await stopping;
+    await launch.stop?.(false);
     const killed = await contained.sweep();
     killGroup(pid, 'SIGKILL');
     // A process that escaped every tracker may still hold the output pipes: they are closed from our side after a grace.
@@ -29495,6 +29622,7 @@ async function installProbe(parent = (0,external_node_os_namespaceObject.tmpdir)
     const traceFile = external_node_path_default().join(dir, 'trace.jsonl');
     return {
         traceFile,
+        moduleDir,
         environment: (sandboxRoot, pythonPath, declaredData = [], visible = (hostPath) => hostPath) => ({
             PYTHONPATH: [visible(moduleDir), pythonPath].filter(Boolean).join((external_node_path_default()).delimiter),
             [PROBE_TRACE_ENV]: visible(traceFile),
@@ -29512,36 +29640,39 @@ async function installProbe(parent = (0,external_node_os_namespaceObject.tmpdir)
 
 
 
+const holds = (root, file, separator) => file === root || file.startsWith(`${root}${separator}`);
 /** A host path as the container sees it, through the mount that holds it (the longest); undefined when none does. */
 function pathInContainer(mounts, hostPath) {
-    const holding = mounts
-        .filter((mount) => hostPath === mount.host || hostPath.startsWith(`${mount.host}${(external_node_path_default()).sep}`))
-        .sort((a, b) => b.host.length - a.host.length)[0];
+    const holding = mounts.filter((mount) => holds(mount.host, hostPath, (external_node_path_default()).sep)).sort((a, b) => b.host.length - a.host.length)[0];
     return holding && external_node_path_default().posix.join(holding.container, external_node_path_default().relative(holding.host, hostPath).split((external_node_path_default()).sep).join('/'));
 }
-/** A path inside the container as the host has it, when a mount holds it; others are the image's own, left as they are. */
+/**
+ * A path inside the container as the host has it, when a mount holds it; others are the image's own, left as they
+ * are. Normalized first: `/repro-gate/../etc` is the image's /etc, never a host path beside the sandbox.
+ */
 function pathOnHost(mounts, seen) {
-    const holding = mounts
-        .filter((mount) => seen === mount.container || seen.startsWith(`${mount.container}/`))
-        .sort((a, b) => b.container.length - a.container.length)[0];
-    return holding ? external_node_path_default().join(holding.host, external_node_path_default().posix.relative(holding.container, seen)) : seen;
+    const normal = external_node_path_default().posix.normalize(seen);
+    const holding = mounts.filter((mount) => holds(mount.container, normal, '/')).sort((a, b) => b.container.length - a.container.length)[0];
+    return holding ? external_node_path_default().join(holding.host, external_node_path_default().posix.relative(holding.container, normal)) : seen;
 }
 /**
  * Runs each command in a new container of the prepared image: `env` is the command's whole environment (nothing of
  * the host's is added), `cwd` a host folder under one of `mounts`. The runtime's client is what runCommand starts
  * and tracks; the container itself lives outside its process tree, so it is killed and removed by name.
- * `inherit` names take their value from the host (`environment.pass_env`), so it is never on a command line.
+ * `inherit` names take the host's own value (`environment.pass_env`), so it is never on a command line.
  */
 function containerLauncher(container, mounts, inherit) {
-    return (argv, cwd, env) => {
+    const { runtime } = container;
+    return (argv, cwd, env, timeoutMs) => {
         const name = `${CONTAINER_NAME_PREFIX}${(0,external_node_crypto_namespaceObject.randomUUID)()}`;
         const workdir = pathInContainer(mounts, cwd);
         if (!workdir)
             throw new Error(`the command's folder ${cwd} is not mounted into the container`);
-        const inherited = inherit.filter((variable) => env[variable] !== undefined);
+        // Only a value the host itself holds is inherited; one the record set is passed as the record wrote it.
+        const inherited = inherit.filter((variable) => process.env[variable] !== undefined && env[variable] === process.env[variable]);
         const own = Object.fromEntries(Object.entries(env).filter((entry) => entry[1] !== undefined && !inherited.includes(entry[0])));
         const args = containerRunArguments({
-            runtime: container.runtime,
+            runtime: runtime.name,
             image: container.image,
             name,
             user: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
@@ -29552,26 +29683,30 @@ function containerLauncher(container, mounts, inherit) {
             env: own,
             inherit: inherited,
             argv,
+            deadlineSeconds: Number.isFinite(timeoutMs) ? Math.ceil(timeoutMs / 1000) + CONTAINER_DEADLINE_GRACE_S : undefined,
         });
-        const remove = async () => {
-            await capture(container.runtime, ['rm', '-f', name]);
-        };
+        const untrack = trackContainer(runtime, name);
         return {
-            argv: [container.runtime, ...args],
-            cwd: process.cwd(),
-            // The client's own environment (DOCKER_HOST, XDG_RUNTIME_DIR, …); it passes the container only what --env names.
-            env: { ...withoutSecrets(process.env), ...Object.fromEntries(inherited.map((variable) => [variable, env[variable]])) },
-            // The command timed out: killed first (`kill` is immediate, where the client's SIGTERM may be ignored by PID 1).
+            argv: [runtime.program, ...args],
+            // Not the checkout: nothing the pull request wrote is near the client.
+            cwd: external_node_path_default().parse(process.cwd()).root,
+            // The host's own environment (DOCKER_HOST, XDG_RUNTIME_DIR, …), untouched by the record; the client passes the
+            // container only what --env names.
+            env: withoutSecrets(process.env),
+            // On a timeout, killed first: the client's SIGTERM reaches a shell that, as the container's PID 1, ignores it.
+            // Removed again once the client is gone: a container still being created at the timeout exists only then.
             stop: async (timedOut) => {
                 if (timedOut)
-                    await capture(container.runtime, ['kill', name]);
-                await remove();
+                    await runtimeCommand(runtime, ['kill', name]);
+                await removeContainer(runtime, name);
+                untrack();
             },
         };
     };
 }
 
 ;// CONCATENATED MODULE: ./src/rerun/probe/read-trace.ts
+
 
 
 
@@ -29626,11 +29761,16 @@ const MAX_SEEDING_EVENTS = 200;
 const MAX_LISTED_CHILDREN = 20;
 /** The trace, at most PROBE_TRACE_MAX_BYTES of it; `cut` when there was more (what it lists is then incomplete). */
 async function readBounded(file) {
-    const handle = await (0,promises_namespaceObject.open)(file, 'r').catch(() => undefined);
+    // The command can replace the trace (its folder is writable in a container's mount): a link is not followed, a FIFO
+    // does not block the open, and anything but a regular file reads as a trace that was cut.
+    const handle = await (0,promises_namespaceObject.open)(file, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NOFOLLOW | external_node_fs_namespaceObject.constants.O_NONBLOCK).catch(() => undefined);
     if (!handle)
         return { text: '', cut: false };
     try {
-        const size = (await handle.stat()).size;
+        const stats = await handle.stat();
+        if (!stats.isFile())
+            return { text: '', cut: true };
+        const size = stats.size;
         const buffer = Buffer.alloc(Math.min(size, PROBE_TRACE_MAX_BYTES));
         const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
         return { text: buffer.subarray(0, bytesRead).toString('utf8'), cut: size > PROBE_TRACE_MAX_BYTES };
@@ -29770,12 +29910,6 @@ async function fingerprintWorkingTree(repoRoot, isGitRepo, before) {
 function changedPaths(before, after) {
     const paths = new Set([...before.keys(), ...after.keys()]);
     return [...paths].filter((file) => before.get(file) !== after.get(file)).sort();
-}
-
-;// CONCATENATED MODULE: ./src/rerun/shell-quote.ts
-/** One word for `sh -c`: left bare when it has no shell syntax, single-quoted otherwise. */
-function shellQuote(word) {
-    return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 ;// CONCATENATED MODULE: ./src/rerun/seeding/seed-plan.ts
@@ -30065,11 +30199,14 @@ function hostFingerprint() {
 function sandboxed_run_listed(items) {
     return `${items.slice(0, 5).join(', ')}${items.length > 5 ? ` and ${items.length - 5} more` : ''}`;
 }
-/** Paths a helper is given outside the sandbox (a baseline's model, its output folder): mounted at the same path, files read-only. */
+/**
+ * Paths a helper is given outside the sandbox (a baseline's model, the helper's own output folder): each mounted at
+ * its own path from where it really is (no link followed at mount time), files read-only.
+ */
 async function helperMounts(mounts, args) {
     const outside = args.filter((arg) => external_node_path_default().isAbsolute(arg) && pathInContainer(mounts, arg) === undefined);
-    const found = await Promise.all(outside.map(async (arg) => ({ arg, info: await (0,promises_namespaceObject.stat)(arg).catch(() => undefined) })));
-    return found.filter(({ info }) => info).map(({ arg, info }) => ({ host: arg, container: arg, readOnly: !info.isDirectory() }));
+    const found = await Promise.all(outside.map(async (arg) => ({ arg, real: await (0,promises_namespaceObject.realpath)(arg).catch(() => undefined), info: await (0,promises_namespaceObject.stat)(arg).catch(() => undefined) })));
+    return found.flatMap(({ arg, real, info }) => (real && info ? [{ host: real, container: arg, readOnly: !info.isDirectory() }] : []));
 }
 /** The values of the host variables a record passes through (`environment.pass_env`); the job's tokens never. */
 function passedFromHost(names) {
@@ -30130,9 +30267,11 @@ async function runInSandbox(request, prepared) {
         const { container } = environment;
         // In a container, the one mount is the sandbox's folder; the probe goes there too, and every path the command
         // is given is the container's. On the host, the probe stays outside the sandbox.
-        const mounts = container ? [{ host: sandbox.base, container: CONTAINER_SANDBOX_DIR }] : [];
-        const visible = (hostPath) => pathInContainer(mounts, hostPath) ?? hostPath;
         probe = await installProbe(container ? sandbox.base : undefined);
+        const sandboxMount = { host: sandbox.base, container: CONTAINER_SANDBOX_DIR };
+        const probeModule = { host: probe.moduleDir, container: pathInContainer([sandboxMount], probe.moduleDir), readOnly: true };
+        const mounts = container ? [sandboxMount, probeModule] : [];
+        const visible = (hostPath) => pathInContainer(mounts, hostPath) ?? hostPath;
         const { variables } = request;
         const cwd = external_node_path_default().join(sandbox.root, request.workdir);
         if (!(await (0,promises_namespaceObject.stat)(cwd).then((info) => info.isDirectory(), () => false))) {
@@ -31561,6 +31700,7 @@ const RERECORDED_NOUN = {
     python: { one: 'Python version' },
     platform: { one: 'platform' },
     'code-commit': { one: 'code commit' },
+    image: { one: 'container image' },
 };
 function describeFinding(finding, quote) {
     const subject = quote(finding.subject);
@@ -31581,6 +31721,10 @@ function describeFinding(finding, quote) {
             return `artifact ${subject} compared less strictly: ${change}`;
         case 'record-deleted':
             return `record deleted${finding.before === null ? '' : ` (${quote(finding.before)})`}: nothing of it is checked`;
+        case 'network-allowed':
+            return 'the rerun may now reach the network (environment.network: true)';
+        case 'host-variable-passed':
+            return `the rerun now gets the host's ${subject} (environment.pass_env)`;
     }
 }
 /** One finding in one line: the record, then what was loosened. */
@@ -34422,6 +34566,9 @@ const RecordView = object({
         requirements_sha256: lenient(schemas_string()),
         packages: lenientMap(union([schemas_string(), schemas_number()]).transform(String)),
         platform: lenient(schemas_string()),
+        image: lenient(schemas_string()),
+        network: lenient(schemas_boolean()),
+        pass_env: lenientList(schemas_string()),
     })),
     config: lenientList(HashedFileView),
     data: lenientList(HashedFileView),
@@ -34480,6 +34627,16 @@ function relaxedThresholds(base, current) {
             return [];
         return [{ kind: 'threshold-relaxed', subject: metric, before: describeThreshold(before), after: describeThreshold(after) }];
     });
+}
+/**
+ * What the rerun may reach from the host: the network (with an image, off unless the record allows it) and host
+ * variables passed through. A record that opens either lets a pull request's command send out what it finds.
+ */
+function widenedIsolation(base, current) {
+    const opened = current.environment?.network === true && base.environment?.network !== true ? [{ kind: 'network-allowed', subject: 'environment.network', before: 'false', after: 'true' }] : [];
+    const passed = new Set(base.environment?.pass_env ?? []);
+    const added = [...new Set(current.environment?.pass_env ?? [])].filter((name) => !passed.has(name));
+    return [...opened, ...added.map((name) => ({ kind: 'host-variable-passed', subject: name, before: null, after: 'passed from the host' }))];
 }
 function weakenedArtifacts(base, current) {
     const now = byPath(current.artifacts);
@@ -34563,6 +34720,7 @@ function rerecorded(base, current) {
         ['python', changedText(base.environment?.python, current.environment?.python)],
         ['platform', changedText(base.environment?.platform, current.environment?.platform)],
         ['code-commit', changedText(base.code?.commit, current.code?.commit)],
+        ['image', changedText(base.environment?.image, current.environment?.image)],
     ];
     return counts.filter(([, count]) => count > 0).map(([kind, count]) => ({ kind, count }));
 }
@@ -34585,6 +34743,7 @@ function compareRecordVersions(base, current, recordPath) {
             ...relaxedThresholds(before, after),
             ...weakenedArtifacts(before, after),
             ...widenedArtifactTolerances(before, after),
+            ...widenedIsolation(before, after),
         ],
         rerecorded: rerecorded(before, after),
     };

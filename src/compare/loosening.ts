@@ -67,6 +67,9 @@ const RecordView = z
         requirements_sha256: lenient(z.string()),
         packages: lenientMap(z.union([z.string(), z.number()]).transform(String)),
         platform: lenient(z.string()),
+        image: lenient(z.string()),
+        network: lenient(z.boolean()),
+        pass_env: lenientList(z.string()),
       }),
     ),
     config: lenientList(HashedFileView),
@@ -134,6 +137,17 @@ function relaxedThresholds(base: RecordView, current: RecordView): Loosening[] {
     if (!minRelaxed && !maxRelaxed) return [];
     return [{ kind: 'threshold-relaxed', subject: metric, before: describeThreshold(before), after: describeThreshold(after) }];
   });
+}
+
+/**
+ * What the rerun may reach from the host: the network (with an image, off unless the record allows it) and host
+ * variables passed through. A record that opens either lets a pull request's command send out what it finds.
+ */
+function widenedIsolation(base: RecordView, current: RecordView): Loosening[] {
+  const opened: Loosening[] = current.environment?.network === true && base.environment?.network !== true ? [{ kind: 'network-allowed', subject: 'environment.network', before: 'false', after: 'true' }] : [];
+  const passed = new Set(base.environment?.pass_env ?? []);
+  const added = [...new Set(current.environment?.pass_env ?? [])].filter((name) => !passed.has(name));
+  return [...opened, ...added.map((name): Loosening => ({ kind: 'host-variable-passed', subject: name, before: null, after: 'passed from the host' }))];
 }
 
 function weakenedArtifacts(base: RecordView, current: RecordView): Loosening[] {
@@ -224,6 +238,7 @@ function rerecorded(base: RecordView, current: RecordView): RerecordedChange[] {
     ['python', changedText(base.environment?.python, current.environment?.python)],
     ['platform', changedText(base.environment?.platform, current.environment?.platform)],
     ['code-commit', changedText(base.code?.commit, current.code?.commit)],
+    ['image', changedText(base.environment?.image, current.environment?.image)],
   ];
   return counts.filter(([, count]) => count > 0).map(([kind, count]) => ({ kind, count }));
 }
@@ -246,6 +261,7 @@ export function compareRecordVersions(base: unknown, current: unknown, recordPat
       ...relaxedThresholds(before, after),
       ...weakenedArtifacts(before, after),
       ...widenedArtifactTolerances(before, after),
+      ...widenedIsolation(before, after),
     ],
     rerecorded: rerecorded(before, after),
   };

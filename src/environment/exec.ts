@@ -9,10 +9,13 @@ export interface Captured {
   spawnError?: NodeJS.ErrnoException;
 }
 
-/** Runs a program to completion and captures its output, without secrets in its environment; never throws, so callers word the failure. */
-export function capture(program: string, args: string[], env: NodeJS.ProcessEnv = withoutSecrets(process.env), cwd?: string): Promise<Captured> {
+/**
+ * Runs a program to completion and captures its output, without secrets in its environment; never throws, so callers
+ * word the failure. Past `timeoutMs` the program is killed (SIGKILL) and `code` is null.
+ */
+export function capture(program: string, args: string[], env: NodeJS.ProcessEnv = withoutSecrets(process.env), cwd?: string, timeoutMs?: number): Promise<Captured> {
   return new Promise((resolve) => {
-    const child = spawn(program, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(program, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));

@@ -1,4 +1,4 @@
-import type { ContainerRuntimeName } from './container/runtime.js';
+import type { ContainerRuntime } from './container/runtime.js';
 import type { EnvironmentReport } from '../report/schema.js';
 import type { ProtectedCache } from './cache/protected-folders.js';
 import type { VenvCache } from './venv-cache.js';
@@ -51,7 +51,7 @@ export interface ContainerImageRequest {
 
 /** How the rerun starts its container: everything but the sandbox, which the run mounts. */
 export interface ContainerEnvironment {
-  runtime: ContainerRuntimeName;
+  runtime: ContainerRuntime;
   /** The image ID to run (the record's image, or the derived image holding its venv). */
   image: string;
   network: boolean;

@@ -112,11 +112,14 @@ function listed(items: string[]): string {
   return `${items.slice(0, 5).join(', ')}${items.length > 5 ? ` and ${items.length - 5} more` : ''}`;
 }
 
-/** Paths a helper is given outside the sandbox (a baseline's model, its output folder): mounted at the same path, files read-only. */
+/**
+ * Paths a helper is given outside the sandbox (a baseline's model, the helper's own output folder): each mounted at
+ * its own path from where it really is (no link followed at mount time), files read-only.
+ */
 async function helperMounts(mounts: ContainerMount[], args: string[]): Promise<ContainerMount[]> {
   const outside = args.filter((arg) => path.isAbsolute(arg) && pathInContainer(mounts, arg) === undefined);
-  const found = await Promise.all(outside.map(async (arg) => ({ arg, info: await stat(arg).catch(() => undefined) })));
-  return found.filter(({ info }) => info).map(({ arg, info }) => ({ host: arg, container: arg, readOnly: !info!.isDirectory() }));
+  const found = await Promise.all(outside.map(async (arg) => ({ arg, real: await realpath(arg).catch(() => undefined), info: await stat(arg).catch(() => undefined) })));
+  return found.flatMap(({ arg, real, info }) => (real && info ? [{ host: real, container: arg, readOnly: !info.isDirectory() }] : []));
 }
 
 /** The values of the host variables a record passes through (`environment.pass_env`); the job's tokens never. */
@@ -192,9 +195,11 @@ export async function runInSandbox(request: SandboxedRunRequest, prepared?: Sand
     const { container } = environment;
     // In a container, the one mount is the sandbox's folder; the probe goes there too, and every path the command
     // is given is the container's. On the host, the probe stays outside the sandbox.
-    const mounts = container ? [{ host: sandbox.base, container: CONTAINER_SANDBOX_DIR }] : [];
-    const visible = (hostPath: string) => pathInContainer(mounts, hostPath) ?? hostPath;
     probe = await installProbe(container ? sandbox.base : undefined);
+    const sandboxMount = { host: sandbox.base, container: CONTAINER_SANDBOX_DIR };
+    const probeModule = { host: probe.moduleDir, container: pathInContainer([sandboxMount], probe.moduleDir)!, readOnly: true };
+    const mounts: ContainerMount[] = container ? [sandboxMount, probeModule] : [];
+    const visible = (hostPath: string) => pathInContainer(mounts, hostPath) ?? hostPath;
     const { variables } = request;
     const cwd = path.join(sandbox.root, request.workdir);
     if (!(await stat(cwd).then((info) => info.isDirectory(), () => false))) {

@@ -14,6 +14,7 @@ const RERECORDED_NOUN: Record<Rerecorded['changes'][number]['kind'], { one: stri
   python: { one: 'Python version' },
   platform: { one: 'platform' },
   'code-commit': { one: 'code commit' },
+  image: { one: 'container image' },
 };
 
 function describeFinding(finding: Loosened, quote: Quote): string {
@@ -35,6 +36,10 @@ function describeFinding(finding: Loosened, quote: Quote): string {
       return `artifact ${subject} compared less strictly: ${change}`;
     case 'record-deleted':
       return `record deleted${finding.before === null ? '' : ` (${quote(finding.before)})`}: nothing of it is checked`;
+    case 'network-allowed':
+      return 'the rerun may now reach the network (environment.network: true)';
+    case 'host-variable-passed':
+      return `the rerun now gets the host's ${subject} (environment.pass_env)`;
   }
 }
 

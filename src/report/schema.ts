@@ -366,8 +366,10 @@ export const LoosenedSchema = z
       'artifact-removed',
       'artifact-weakened',
       'record-deleted',
+      'network-allowed',
+      'host-variable-passed',
     ]),
-    /** The metric, artifact path or (record-deleted) record path. */
+    /** The metric, artifact path, (record-deleted) record path, field or (host-variable-passed) variable name. */
     subject: Text,
     /** At the base and now, as shown to readers (`exact`, `±0.01`, `≥ 0.9`); null when there is none. */
     before: Text.nullable(),
@@ -383,7 +385,7 @@ export const RerecordedSchema = z
       .array(
         z
           .object({
-            kind: z.enum(['artifact-hash', 'metric-value', 'config-hash', 'data-hash', 'requirements-hash', 'package', 'python', 'platform', 'code-commit']),
+            kind: z.enum(['artifact-hash', 'metric-value', 'config-hash', 'data-hash', 'requirements-hash', 'package', 'python', 'platform', 'code-commit', 'image']),
             count: z.number().int().positive().max(1_000_000),
           })
           .strict(),

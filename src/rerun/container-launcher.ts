@@ -1,43 +1,47 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { withoutSecrets } from '../child-env.js';
-import { CONTAINER_NAME_PREFIX } from '../constants.js';
-import { capture } from '../environment/exec.js';
+import { CONTAINER_DEADLINE_GRACE_S, CONTAINER_NAME_PREFIX } from '../constants.js';
+import { removeContainer, runtimeCommand, trackContainer } from '../environment/container/client.js';
 import { type ContainerMount, containerRunArguments } from '../environment/container/run-arguments.js';
 import type { ContainerEnvironment } from '../environment/types.js';
 import type { CommandLauncher } from './run-command.js';
 
+const holds = (root: string, file: string, separator: string) => file === root || file.startsWith(`${root}${separator}`);
+
 /** A host path as the container sees it, through the mount that holds it (the longest); undefined when none does. */
 export function pathInContainer(mounts: readonly ContainerMount[], hostPath: string): string | undefined {
-  const holding = mounts
-    .filter((mount) => hostPath === mount.host || hostPath.startsWith(`${mount.host}${path.sep}`))
-    .sort((a, b) => b.host.length - a.host.length)[0];
+  const holding = mounts.filter((mount) => holds(mount.host, hostPath, path.sep)).sort((a, b) => b.host.length - a.host.length)[0];
   return holding && path.posix.join(holding.container, path.relative(holding.host, hostPath).split(path.sep).join('/'));
 }
 
-/** A path inside the container as the host has it, when a mount holds it; others are the image's own, left as they are. */
+/**
+ * A path inside the container as the host has it, when a mount holds it; others are the image's own, left as they
+ * are. Normalized first: `/repro-gate/../etc` is the image's /etc, never a host path beside the sandbox.
+ */
 export function pathOnHost(mounts: readonly ContainerMount[], seen: string): string {
-  const holding = mounts
-    .filter((mount) => seen === mount.container || seen.startsWith(`${mount.container}/`))
-    .sort((a, b) => b.container.length - a.container.length)[0];
-  return holding ? path.join(holding.host, path.posix.relative(holding.container, seen)) : seen;
+  const normal = path.posix.normalize(seen);
+  const holding = mounts.filter((mount) => holds(mount.container, normal, '/')).sort((a, b) => b.container.length - a.container.length)[0];
+  return holding ? path.join(holding.host, path.posix.relative(holding.container, normal)) : seen;
 }
 
 /**
  * Runs each command in a new container of the prepared image: `env` is the command's whole environment (nothing of
  * the host's is added), `cwd` a host folder under one of `mounts`. The runtime's client is what runCommand starts
  * and tracks; the container itself lives outside its process tree, so it is killed and removed by name.
- * `inherit` names take their value from the host (`environment.pass_env`), so it is never on a command line.
+ * `inherit` names take the host's own value (`environment.pass_env`), so it is never on a command line.
  */
 export function containerLauncher(container: ContainerEnvironment, mounts: ContainerMount[], inherit: readonly string[]): CommandLauncher {
-  return (argv, cwd, env) => {
+  const { runtime } = container;
+  return (argv, cwd, env, timeoutMs) => {
     const name = `${CONTAINER_NAME_PREFIX}${randomUUID()}`;
     const workdir = pathInContainer(mounts, cwd);
     if (!workdir) throw new Error(`the command's folder ${cwd} is not mounted into the container`);
-    const inherited = inherit.filter((variable) => env[variable] !== undefined);
+    // Only a value the host itself holds is inherited; one the record set is passed as the record wrote it.
+    const inherited = inherit.filter((variable) => process.env[variable] !== undefined && env[variable] === process.env[variable]);
     const own = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && !inherited.includes(entry[0])));
     const args = containerRunArguments({
-      runtime: container.runtime,
+      runtime: runtime.name,
       image: container.image,
       name,
       user: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
@@ -48,19 +52,22 @@ export function containerLauncher(container: ContainerEnvironment, mounts: Conta
       env: own,
       inherit: inherited,
       argv,
+      deadlineSeconds: Number.isFinite(timeoutMs) ? Math.ceil(timeoutMs / 1000) + CONTAINER_DEADLINE_GRACE_S : undefined,
     });
-    const remove = async () => {
-      await capture(container.runtime, ['rm', '-f', name]);
-    };
+    const untrack = trackContainer(runtime, name);
     return {
-      argv: [container.runtime, ...args],
-      cwd: process.cwd(),
-      // The client's own environment (DOCKER_HOST, XDG_RUNTIME_DIR, …); it passes the container only what --env names.
-      env: { ...withoutSecrets(process.env), ...Object.fromEntries(inherited.map((variable) => [variable, env[variable]])) },
-      // The command timed out: killed first (`kill` is immediate, where the client's SIGTERM may be ignored by PID 1).
+      argv: [runtime.program, ...args],
+      // Not the checkout: nothing the pull request wrote is near the client.
+      cwd: path.parse(process.cwd()).root,
+      // The host's own environment (DOCKER_HOST, XDG_RUNTIME_DIR, …), untouched by the record; the client passes the
+      // container only what --env names.
+      env: withoutSecrets(process.env),
+      // On a timeout, killed first: the client's SIGTERM reaches a shell that, as the container's PID 1, ignores it.
+      // Removed again once the client is gone: a container still being created at the timeout exists only then.
       stop: async (timedOut) => {
-        if (timedOut) await capture(container.runtime, ['kill', name]);
-        await remove();
+        if (timedOut) await runtimeCommand(runtime, ['kill', name]);
+        await removeContainer(runtime, name);
+        untrack();
       },
     };
   };

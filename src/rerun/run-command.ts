@@ -27,7 +27,7 @@ export interface Launch {
   stop?: (timedOut: boolean) => Promise<void>;
 }
 
-export type CommandLauncher = (argv: string[], cwd: string, env: NodeJS.ProcessEnv) => Launch;
+export type CommandLauncher = (argv: string[], cwd: string, env: NodeJS.ProcessEnv, timeoutMs: number) => Launch;
 
 export interface CommandResult {
   exitCode: number | null;
@@ -63,7 +63,7 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandRes
   const started = performance.now();
   // By absolute path: the record's variables may set PATH to anything, and a shell that cannot start would crash.
   const shell = ['/bin/sh', '-c', options.command];
-  const launch = options.launcher?.(shell, options.cwd, options.env) ?? { argv: shell, cwd: options.cwd, env: options.env };
+  const launch = options.launcher?.(shell, options.cwd, options.env, options.timeoutMs) ?? { argv: shell, cwd: options.cwd, env: options.env };
   const contained = await startContained(launch.argv, { cwd: launch.cwd, env: launch.env });
   const { child } = contained;
   const pid = child.pid!;
@@ -91,7 +91,9 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandRes
   const [exitCode, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
   clearTimeout(timer);
   clearTimeout(killTimer);
-  await (stopping ?? launch.stop?.(false));
+  // After a timeout, removed once more: a container still being created when it was first removed exists only now.
+  await stopping;
+  await launch.stop?.(false);
   const killed = await contained.sweep();
   killGroup(pid, 'SIGKILL');
   // A process that escaped every tracker may still hold the output pipes: they are closed from our side after a grace.

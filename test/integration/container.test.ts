@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cp, mkdtemp, realpath, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -67,10 +67,9 @@ mounts = []
 for line in open("/proc/self/mountinfo"):
     left, right = line.split(" - ", 1)
     fields = left.split()
-    mounts.append({"root": fields[3], "point": fields[4], "fstype": right.split()[0]})
+    mounts.append({"root": fields[3], "point": fields[4], "options": fields[5], "fstype": right.split()[0]})
 stat = written.stat()
 (out / "inside.json").write_text(json.dumps({"uid": os.getuid(), "gid": os.getgid(), "file": [stat.st_uid, stat.st_gid], "env": sorted(os.environ), "mounts": mounts}))
-(out / "metrics.json").write_text(json.dumps({"uid": os.getuid()}))
 `;
 
 /** The iris example plus two probes of the container's isolation, committed in a fresh repository. */
@@ -143,13 +142,19 @@ describe.skipIf('skip' in found)(`records pinned to a container image (${runtime
     expect(leftContainers()).toEqual([]);
   }, 120_000);
 
-  it('rejects a bare tag at load time with the field and line, and an image that cannot be pulled is an error naming it', async () => {
+  it('rejects a bare tag at load time with the field and line, checks the Python inside the image, and an image that cannot be pulled is an error naming it', async () => {
     const pinned = parse(await repo.read('run.yaml')).environment.image;
     const original = await repo.read('run.yaml');
     await repo.write('run.yaml', original.replace(pinned, IMAGE));
     const tagged = await repo.verify();
     expect(tagged.status).toBe(2);
     expect(tagged.stdout).toMatch(/run\.yaml:\d+ environment\.image: is not pinned by digest/);
+
+    // The record's Python is checked inside the image, before anything runs.
+    await repo.write('run.yaml', original.replace('python: "3.11"', 'python: "3.12"'));
+    const otherPython = await repo.verify();
+    expect(otherPython.status).toBe(2);
+    expect(otherPython.stdout).toMatch(/run\.yaml:\d+ environment\.python: environment\.python requires 3\.12 but the image localhost\/repro-gate-test@sha256:[0-9a-f]{64} has Python 3\.11\.\d+/);
 
     const missing = `localhost/repro-gate-missing@sha256:${'0'.repeat(64)}`;
     await repo.write('run.yaml', original.replace(pinned, missing));
@@ -163,20 +168,24 @@ describe.skipIf('skip' in found)(`records pinned to a container image (${runtime
   }, 60_000);
 
   it('kills a rerun past its timeout and removes its container', async () => {
+    // A token of its own: other test files run `sleep 300` too.
+    const token = `repro-gate-timeout-${process.pid}-${Date.now()}`;
     await editRecord(repo, (edited) => {
-      edited.command = 'sleep 300';
+      edited.command = `sleep 300 && echo ${token}`;
       edited.timeout = '3s';
     });
+    const before = await snapshotTree(repo.root);
     const started = performance.now();
     const result = await repo.verify();
     expect(result.status).toBe(2);
     expect(result.stdout + result.stderr).toMatch(/timed out after 3 ?s/);
     expect(performance.now() - started).toBeLessThan(60_000);
     expect(leftContainers()).toEqual([]);
-    expect(spawnSync('pgrep', ['-f', '^sleep 300$']).status).toBe(1);
+    expect(spawnSync('pgrep', ['-f', token]).status).toBe(1);
+    expect(await snapshotTree(repo.root)).toEqual(before);
   }, 90_000);
 
-  it('gives the command no network unless the record allows it', async () => {
+  it('isolates the command: no network unless the record allows it, only the sandbox mounted, only the allowlisted environment, the invoking user', async () => {
     const address = hostAddress();
     expect(address, 'a non-loopback IPv4 address to listen on').toBeDefined();
     let connections = 0;
@@ -187,12 +196,15 @@ describe.skipIf('skip' in found)(`records pinned to a container image (${runtime
     await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
     const target = `${address}:${(server.address() as { port: number }).port}`;
     try {
-      const offline = await record('--out', 'net.yaml', '--image', IMAGE, '--var', `TARGET=${target}`, '--metrics', 'out/net.json', '--', 'python3', 'net.py');
-      expect(offline.status).toBe(0);
+      const offline = await runCli(['record', '--out', 'inside.yaml', '--image', IMAGE, '--var', `TARGET=${target}`, '--seed', 'numpy=1', '--pass-env', 'SHARED_SETTING', '--metrics', 'out/net.json', '--artifact', 'out/inside.json', '--', 'sh', '-c', 'python3 net.py && python3 inside.py'], {
+        cwd: repo.root,
+        env: { ...repo.env, GITHUB_TOKEN: 'ghs_secret', HOST_ONLY_CANARY: 'must-not-pass', SHARED_SETTING: 'passed' },
+      });
+      expect(offline.status, offline.stderr).toBe(0);
       expect(offline.stderr).toMatch(/network: .*(unreachable|refused|timed out)/i);
-      expect(parse(await repo.read('net.yaml')).metrics.values).toEqual({ reached: 0 });
+      expect(parse(await repo.read('inside.yaml')).metrics.values).toEqual({ reached: 0 });
       expect(connections).toBe(0);
-      // The same command with network: true reaches the listener: the test above can fail.
+      // The same command with network: true reaches the listener: the check above can fail.
       const online = await record('--out', 'net-online.yaml', '--image', IMAGE, '--network', '--var', `TARGET=${target}`, '--metrics', 'out/net.json', '--', 'python3', 'net.py');
       expect(online.status).toBe(0);
       const allowed = parse(await repo.read('net-online.yaml'));
@@ -202,33 +214,30 @@ describe.skipIf('skip' in found)(`records pinned to a container image (${runtime
     } finally {
       server.close();
     }
-  }, 90_000);
 
-  it('mounts only the sandbox, passes only the allowlisted environment, and runs as the invoking user', async () => {
-    const result = await runCli(['record', '--out', 'inside.yaml', '--image', IMAGE, '--var', 'FOO=bar', '--seed', 'numpy=1', '--pass-env', 'SHARED_SETTING', '--metrics', 'out/metrics.json', '--artifact', 'out/inside.json', '--', 'python3', 'inside.py'], {
-      cwd: repo.root,
-      env: { ...repo.env, GITHUB_TOKEN: 'ghs_secret', HOST_ONLY_CANARY: 'must-not-pass', SHARED_SETTING: 'passed' },
-    });
-    expect(result.status).toBe(0);
-    const inside = JSON.parse(await repo.read('out/inside.json')) as { uid: number; gid: number; file: [number, number]; env: string[]; mounts: Array<{ root: string; point: string; fstype: string }> };
+    const inside = JSON.parse(await repo.read('out/inside.json')) as { uid: number; gid: number; file: [number, number]; env: string[]; mounts: Array<{ root: string; point: string; options: string; fstype: string }> };
     expect([inside.uid, inside.gid]).toEqual([process.getuid!(), process.getgid!()]);
     expect(inside.file).toEqual([process.getuid!(), process.getgid!()]);
 
     // Every name is ours (the sandbox's, the probe's, the seeds', the record's), the runtime's own, or Python's
     // (which sets LC_CTYPE itself in a C locale, PEP 538).
-    const allowed = new Set(['HOME', 'TMPDIR', 'PATH', 'PWD', 'GITHUB_WORKSPACE', 'PYTHONPATH', 'PYTHONNOUSERSITE', 'PYTHONDONTWRITEBYTECODE', 'FOO', 'SHARED_SETTING', 'HOSTNAME', 'container', 'TERM', 'LC_CTYPE']);
-    const unexpected = inside.env.filter((name) => !allowed.has(name) && !name.startsWith('REPRO_GATE_') && !name.startsWith('REPRO_SEED_'));
+    const expected = new Set(['HOME', 'TMPDIR', 'PATH', 'PWD', 'GITHUB_WORKSPACE', 'PYTHONPATH', 'PYTHONNOUSERSITE', 'PYTHONDONTWRITEBYTECODE', 'TARGET', 'SHARED_SETTING', 'HOSTNAME', 'container', 'TERM', 'LC_CTYPE']);
+    const unexpected = inside.env.filter((name) => !expected.has(name) && !name.startsWith('REPRO_GATE_') && !name.startsWith('REPRO_SEED_'));
     expect(unexpected).toEqual([]);
-    expect(inside.env).toEqual(expect.arrayContaining(['FOO', 'REPRO_SEED_NUMPY', 'SHARED_SETTING']));
+    expect(inside.env).toEqual(expect.arrayContaining(['TARGET', 'REPRO_SEED_NUMPY', 'SHARED_SETTING']));
     expect(inside.env).not.toContain('GITHUB_TOKEN');
     expect(inside.env).not.toContain('HOST_ONLY_CANARY');
 
-    // Of the host's file systems, only the sandbox is mounted (besides the runtime's own /etc/hosts and the like).
-    const virtual = new Set(['proc', 'sysfs', 'tmpfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2', 'overlay', 'shm']);
-    const runtimeFiles = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/run/.containerenv', '/.dockerenv']);
-    const fromHost = inside.mounts.filter((mount) => !virtual.has(mount.fstype) && !runtimeFiles.has(mount.point));
-    expect(fromHost.map((mount) => mount.point)).toEqual([CONTAINER_SANDBOX_DIR]);
-    expect(fromHost[0]!.root.startsWith(await realpath(tmpdir())) || fromHost[0]!.root.includes('repro-gate-')).toBe(true);
+    // Of the host's file systems, only the sandbox is mounted, and inside it the probe's module, read-only; the
+    // rest is the image's root, the kernel's file systems and the runtime's own /etc/hosts and the like.
+    const virtual = new Set(['proc', 'sysfs', 'tmpfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2', 'shm']);
+    const runtimeFiles = new Set(['/', '/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/run/.containerenv', '/.dockerenv']);
+    const inSandbox = (point: string) => point === CONTAINER_SANDBOX_DIR || point.startsWith(`${CONTAINER_SANDBOX_DIR}/`);
+    expect(inside.mounts.filter((mount) => !inSandbox(mount.point) && !virtual.has(mount.fstype) && !runtimeFiles.has(mount.point))).toEqual([]);
+    const sandboxMounts = inside.mounts.filter((mount) => inSandbox(mount.point));
+    expect(sandboxMounts.map((mount) => mount.point)).toEqual([CONTAINER_SANDBOX_DIR, expect.stringMatching(/^\/repro-gate\/repro-gate-probe-\w+\/site$/)]);
+    expect(sandboxMounts[0]!.root).toMatch(/\/repro-gate-\w+$/);
+    expect(sandboxMounts[1]!.options.split(',')).toContain('ro');
     expect(inside.mounts.some((mount) => mount.root.startsWith(repo.root) || mount.root.startsWith(PROJECT_ROOT))).toBe(false);
   }, 90_000);
 

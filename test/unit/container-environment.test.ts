@@ -9,6 +9,8 @@ import { containerRuntime } from '../../src/environment/container/runtime.js';
 import { UserError } from '../../src/errors.js';
 import { loadRecord } from '../../src/record/load.js';
 import { RunRecordSchema } from '../../src/record/schema.js';
+import { compareRecordVersions } from '../../src/compare/loosening.js';
+import { describeLoosening } from '../../src/report/loosening.js';
 import { renderMarkdown } from '../../src/report/markdown.js';
 import { pathInContainer, pathOnHost } from '../../src/rerun/container-launcher.js';
 import { recordReport, report } from '../support/report-fixtures.js';
@@ -103,6 +105,13 @@ describe('the container command line', () => {
     // A passed-through value is taken from the client's environment, never written on the command line.
     expect(args).not.toContain('--env-host');
     expect(args.slice(-4)).toEqual(['sha256:0123', '/bin/sh', '-c', 'python train.py']);
+    // The image's ENTRYPOINT never wraps the command.
+    expect(args.join('\n')).toContain('--entrypoint\n\n');
+  });
+
+  it('gives Podman a deadline of its own, which Docker has no flag for', () => {
+    expect(containerRunArguments({ ...spec, runtime: 'podman', deadlineSeconds: 90 }).join(' ')).toContain('--timeout 90');
+    expect(containerRunArguments({ ...spec, deadlineSeconds: 90 })).not.toContain('--timeout');
   });
 
   it('passes GPUs the way each runtime takes them', () => {
@@ -122,7 +131,8 @@ describe('the container command line', () => {
   });
 
   it('refuses to mount a path the mount syntax would split', () => {
-    expect(() => containerRunArguments({ ...spec, mounts: [{ host: '/tmp/a,b', container: '/x' }] })).toThrow(/comma/);
+    expect(() => containerRunArguments({ ...spec, mounts: [{ host: '/tmp/a,b', container: '/x' }] })).toThrow(UserError);
+    expect(() => containerRunArguments({ ...spec, mounts: [{ host: '/tmp/a=b', container: '/x' }] })).toThrow(/cannot be mounted into a container: its path has a comma, "=" or a line break/);
   });
 });
 
@@ -142,6 +152,9 @@ describe('paths inside and outside the container', () => {
     // The image's own files stay where they are.
     expect(pathOnHost(mounts, '/usr/lib/python3/dist-packages/numpy/__init__.py')).toBe('/usr/lib/python3/dist-packages/numpy/__init__.py');
     expect(pathOnHost(mounts, '/repro-gatex/a')).toBe('/repro-gatex/a');
+    // A path that climbs out of the mount is the image's own, never a host path beside the sandbox.
+    expect(pathOnHost(mounts, '/repro-gate/../etc/passwd')).toBe('/repro-gate/../etc/passwd');
+    expect(pathOnHost(mounts, '/repro-gate/work/../work/a.py')).toBe('/tmp/repro-gate-abc/work/a.py');
   });
 });
 
@@ -157,6 +170,25 @@ describe('choosing the runtime', () => {
     const error = await containerRuntime().catch((thrown: unknown) => thrown as UserError);
     expect(error).toBeInstanceOf(UserError);
     expect((error as UserError).message).toMatch(/REPRO_GATE_CONTAINER_RUNTIME=containerd is not a container runtime/);
+  });
+});
+
+describe('what a pull request may open up', () => {
+  const record = (environment: Record<string, unknown>) => ({ ...base, environment });
+
+  it('flags the network allowed and host variables newly passed as loosenings, and a new image as re-recorded', () => {
+    const changes = compareRecordVersions(record({ image: PINNED, pass_env: ['HF_TOKEN'] }), record({ image: `ghcr.io/acme/train@sha256:${'c'.repeat(64)}`, network: true, pass_env: ['HF_TOKEN', 'AWS_SECRET_ACCESS_KEY'] }), 'run.yaml');
+    expect(changes.loosened).toEqual([
+      { kind: 'network-allowed', subject: 'environment.network', before: 'false', after: 'true' },
+      { kind: 'host-variable-passed', subject: 'AWS_SECRET_ACCESS_KEY', before: null, after: 'passed from the host' },
+    ]);
+    expect(changes.rerecorded).toEqual([{ kind: 'image', count: 1 }]);
+    const text = changes.loosened.map((finding) => describeLoosening({ ...finding, recordPath: 'run.yaml' }, (value) => value));
+    expect(text).toEqual(['run.yaml: the rerun may now reach the network (environment.network: true)', "run.yaml: the rerun now gets the host's AWS_SECRET_ACCESS_KEY (environment.pass_env)"]);
+  });
+
+  it('flags nothing when the record keeps or narrows what it opens', () => {
+    expect(compareRecordVersions(record({ image: PINNED, network: true, pass_env: ['A', 'B'] }), record({ image: PINNED, network: false, pass_env: ['A'] }), 'run.yaml')).toEqual({ loosened: [], rerecorded: [] });
   });
 });
 

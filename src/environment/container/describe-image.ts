@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { CONTAINER_NAME_PREFIX } from '../../constants.js';
 import { UserError } from '../../errors.js';
-import { capture } from '../exec.js';
+import { runtimeCommand } from './client.js';
 import { parseFreeze } from '../package-diff.js';
 import { containerRunArguments } from './run-arguments.js';
 import type { ContainerRuntime } from './runtime.js';
@@ -59,10 +60,11 @@ function lastJsonLine(text: string): unknown {
 
 /** Runs `python3` inside the image to describe it; `python` is the interpreter to ask (a venv's, inside the image). */
 export async function describeImage(runtime: ContainerRuntime, image: string, reference: string, python = 'python3'): Promise<ImageDescription> {
+  const name = `${CONTAINER_NAME_PREFIX}describe-${randomUUID()}`;
   const args = containerRunArguments({
     runtime: runtime.name,
     image,
-    name: `${CONTAINER_NAME_PREFIX}describe-${process.pid}-${Date.now()}`,
+    name,
     user: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
     network: 'none',
     gpu: false,
@@ -70,10 +72,10 @@ export async function describeImage(runtime: ContainerRuntime, image: string, re
     env: { HOME: '/tmp', PYTHONDONTWRITEBYTECODE: '1' },
     argv: [python, '-I', '-c', DESCRIBE_SOURCE],
   });
-  const result = await capture(runtime.name, args);
+  const result = await runtimeCommand(runtime, args, { container: name });
   const parsed = result.code === 0 ? DescriptionSchema.safeParse(lastJsonLine(result.stdout)) : undefined;
   if (!parsed?.success) {
-    const reason = result.stderr.trim().split('\n').at(-1) || `exit status ${result.code}`;
+    const reason = result.code === null ? 'no answer in time' : result.stderr.trim().split('\n').at(-1) || `exit status ${result.code}`;
     throw new UserError(
       `could not read the Python environment inside the image ${reference}: ${python} failed (${reason})`,
       'The image must have python3 on its PATH; repro-gate reads its version and packages, and the probe that watches the rerun is Python.',

@@ -1,5 +1,5 @@
 import { UserError } from '../../errors.js';
-import { capture } from '../exec.js';
+import { runtimeCommand } from './client.js';
 import { parseImageReference, pinnedReference } from './image-reference.js';
 import type { ContainerRuntime } from './runtime.js';
 
@@ -12,7 +12,7 @@ function lastLine(text: string): string {
 
 /** The local image's ID, or undefined when the runtime has no such image. */
 export async function imageId(runtime: ContainerRuntime, reference: string): Promise<string | undefined> {
-  const inspected = await capture(runtime.name, ['image', 'inspect', '--format', '{{.Id}}', reference]);
+  const inspected = await runtimeCommand(runtime, ['image', 'inspect', '--format', '{{.Id}}', reference]);
   return inspected.code === 0 ? inspected.stdout.trim() || undefined : undefined;
 }
 
@@ -24,11 +24,21 @@ export async function ensureImage(runtime: ContainerRuntime, reference: string, 
   const present = await imageId(runtime, reference);
   if (present) return present;
   log(`pulling ${reference} (${runtime.name})`);
-  const pulled = await capture(runtime.name, ['pull', '--quiet', reference]);
+  const pulled = await runtimeCommand(runtime, ['pull', '--quiet', reference]);
   const id = pulled.code === 0 ? await imageId(runtime, reference) : undefined;
   if (id) return id;
-  const reason = lastLine(pulled.stderr) || pulled.spawnError?.message || `${runtime.name} pull exited ${pulled.code}`;
+  const reason = pulled.code === null ? 'no answer from the registry in time' : lastLine(pulled.stderr) || pulled.spawnError?.message || `${runtime.name} pull exited ${pulled.code}`;
   throw new UserError(`the image ${reference} is not on this host and could not be pulled (${runtime.name}): ${reason}`, PULL_HINT, { field: 'environment.image', line });
+}
+
+/** `image inspect --format '{{json .RepoDigests}}'`: a list of `name@sha256:…` (anything else reads as none). */
+function repoDigests(output: string): string[] {
+  try {
+    const parsed: unknown = JSON.parse(output || 'null');
+    return Array.isArray(parsed) ? parsed.filter((entry): entry is string => typeof entry === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 /** Repository names as runtimes list them: docker drops docker.io/library/, podman keeps it. */
@@ -41,11 +51,11 @@ function sameRepository(listed: string, given: string): boolean {
 export async function resolveImageDigest(runtime: ContainerRuntime, nameAndTag: string): Promise<string> {
   const given = parseImageReference(nameAndTag);
   if (!given) throw new UserError(`--image ${nameAndTag} is not an image reference`, 'Example: --image ghcr.io/acme/train:2024-06 (a local image; pull or build it first).');
-  const inspected = await capture(runtime.name, ['image', 'inspect', '--format', '{{json .RepoDigests}}', nameAndTag]);
+  const inspected = await runtimeCommand(runtime, ['image', 'inspect', '--format', '{{json .RepoDigests}}', nameAndTag]);
   if (inspected.code !== 0) {
     throw new UserError(`--image ${nameAndTag} is not an image on this host (${runtime.name} image inspect: ${lastLine(inspected.stderr)})`, `Pull or build it first (\`${runtime.name} pull ${nameAndTag}\`).`);
   }
-  const digests = (JSON.parse(inspected.stdout || 'null') as string[] | null) ?? [];
+  const digests = repoDigests(inspected.stdout);
   const parsed = digests.map(parseImageReference).filter((reference) => reference?.digest !== undefined);
   const own = parsed.find((reference) => sameRepository(reference!.name, given.name)) ?? parsed[0];
   if (given.digest && !parsed.some((reference) => reference!.digest === given.digest)) {

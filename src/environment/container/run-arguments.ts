@@ -1,3 +1,4 @@
+import { UserError } from '../../errors.js';
 import type { ContainerRuntimeName } from './runtime.js';
 
 // Pure: the one `docker run` / `podman run` command line repro-gate starts containers with. Nothing of the host
@@ -21,6 +22,8 @@ export interface ContainerRunSpec {
   gpu: boolean;
   /** Keep the container once it exits (a build step commits it); otherwise it is removed. */
   keep?: boolean;
+  /** Podman only: conmon kills the container after this many seconds, even if repro-gate itself was killed. */
+  deadlineSeconds?: number;
   mounts: ContainerMount[];
   workdir?: string;
   /** Variables with their values; `inherit` names take the client's own value (never written on the command line). */
@@ -35,7 +38,9 @@ const SHM_SIZE = '1g';
 
 function mountArgument(mount: ContainerMount): string {
   // --mount splits on commas and '='; a sandbox path never has them (it is made by mkdtemp), a helper's file may.
-  for (const part of [mount.host, mount.container]) if (/[,=]/.test(part) || part.includes('\n')) throw new Error(`a path with a comma, "=" or a newline cannot be mounted into a container: ${part}`);
+  for (const part of [mount.host, mount.container]) {
+    if (/[,=\n]/.test(part)) throw new UserError(`${part} cannot be mounted into a container: its path has a comma, "=" or a line break`, 'Rename the file or folder (or set TMPDIR to a plain path), then run again.');
+  }
   return `type=bind,source=${mount.host},target=${mount.container}${mount.readOnly ? ',readonly' : ''}`;
 }
 
@@ -66,6 +71,10 @@ export function containerRunArguments(spec: ContainerRunSpec): string[] {
     '--shm-size',
     SHM_SIZE,
     ...(spec.gpu ? gpuArguments(spec.runtime) : []),
+    ...(spec.runtime === 'podman' && spec.deadlineSeconds !== undefined ? ['--timeout', String(spec.deadlineSeconds)] : []),
+    // `argv` is the whole command line: an image's ENTRYPOINT (say `python`) would run it as its arguments.
+    '--entrypoint',
+    '',
     ...spec.mounts.flatMap((mount) => ['--mount', mountArgument(mount)]),
     ...(spec.workdir ? ['--workdir', spec.workdir] : []),
     ...Object.entries(spec.env).flatMap(([name, value]) => ['--env', `${name}=${value}`]),

@@ -39,7 +39,7 @@ export class ContainerImageManager implements EnvironmentManager {
       venvDir: venv ? CONTAINER_VENV_DIR : null,
       python: described.executable,
       packages: described.packages,
-      container: { runtime: runtime.name, image: runId, network: image.network, gpu: image.gpu, path: described.path },
+      container: { runtime, image: runId, network: image.network, gpu: image.gpu, path: described.path },
       report: {
         python: { required: requiredPython, actual: described.version },
         platform: { recorded: recordedPlatform, actual: described.platform },

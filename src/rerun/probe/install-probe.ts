@@ -6,6 +6,8 @@ import { PROBE_MODULE_NAME, PROBE_SOURCE } from './probe-source.js';
 
 export interface InstalledProbe {
   traceFile: string;
+  /** The folder of the probe's module (a container mounts it read-only: the command cannot change the probe). */
+  moduleDir: string;
   /**
    * Variables that load the probe in every Python process of the command; `pythonPath` is the record's own PYTHONPATH.
    * `visible` maps a host path to where the command sees it (inside a container).
@@ -26,6 +28,7 @@ export async function installProbe(parent = tmpdir()): Promise<InstalledProbe> {
   const traceFile = path.join(dir, 'trace.jsonl');
   return {
     traceFile,
+    moduleDir,
     environment: (sandboxRoot, pythonPath, declaredData = [], visible = (hostPath) => hostPath) => ({
       PYTHONPATH: [visible(moduleDir), pythonPath].filter(Boolean).join(path.delimiter),
       [PROBE_TRACE_ENV]: visible(traceFile),

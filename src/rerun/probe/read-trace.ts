@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open, realpath } from 'node:fs/promises';
 import { z } from 'zod';
 import { PROBE_TRACE_MAX_BYTES } from '../../constants.js';
@@ -101,10 +102,14 @@ const MAX_LISTED_CHILDREN = 20;
 
 /** The trace, at most PROBE_TRACE_MAX_BYTES of it; `cut` when there was more (what it lists is then incomplete). */
 async function readBounded(file: string): Promise<{ text: string; cut: boolean }> {
-  const handle = await open(file, 'r').catch(() => undefined);
+  // The command can replace the trace (its folder is writable in a container's mount): a link is not followed, a FIFO
+  // does not block the open, and anything but a regular file reads as a trace that was cut.
+  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
   if (!handle) return { text: '', cut: false };
   try {
-    const size = (await handle.stat()).size;
+    const stats = await handle.stat();
+    if (!stats.isFile()) return { text: '', cut: true };
+    const size = stats.size;
     const buffer = Buffer.alloc(Math.min(size, PROBE_TRACE_MAX_BYTES));
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
     return { text: buffer.subarray(0, bytesRead).toString('utf8'), cut: size > PROBE_TRACE_MAX_BYTES };
