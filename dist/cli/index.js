@@ -26219,6 +26219,12 @@ async function openJsonTable(file, displayPath) {
 
 
 /**
+ * How many chunks a reusing stream cycles through. A PieceReader holds its current chunk and the one being read ahead;
+ * the third is slack. Without reuse every 1 MiB chunk is a new allocation that only a garbage collection frees, and
+ * a 1 GiB pair piled up ~80 MB of them before one came.
+ */
+const REUSED_CHUNKS = 3;
+/**
  * Opens a regular file without following a link at its path or waiting on a FIFO, and checks what was opened before
  * the first read. Any failure is a UserError naming `displayPath`.
  */
@@ -26245,9 +26251,12 @@ async function openRegularFile(file, displayPath) {
         throw error;
     }
 }
-/** Exactly `length` bytes of the file at `position`, in a fresh array of its own (its buffer starts at the first byte). */
-async function readAt(handle, position, length, displayPath) {
-    const bytes = new Uint8Array(length);
+/**
+ * Exactly `length` bytes of the file at `position`, in a fresh array of its own or at the start of `into` (either way
+ * its buffer starts at the first byte).
+ */
+async function readAt(handle, position, length, displayPath, into) {
+    const bytes = into ? into.subarray(0, length) : new Uint8Array(length);
     for (let filled = 0; filled < length;) {
         const { bytesRead } = await handle.read(bytes, filled, length - filled, position + filled);
         if (bytesRead === 0) {
@@ -26261,9 +26270,15 @@ async function readAt(handle, position, length, displayPath) {
 function fileRangeSource(handle, offset, size, displayPath) {
     return {
         size,
-        async *stream(start, chunkBytes) {
-            for (let position = start; position < size; position += chunkBytes) {
-                yield await readAt(handle, offset + position, Math.min(chunkBytes, size - position), displayPath);
+        async *stream(start, chunkBytes, options) {
+            // Allocated as first needed, no larger than the range: a small tensor costs no more than before.
+            const ring = [];
+            for (let position = start, index = 0; position < size; position += chunkBytes, index++) {
+                const length = Math.min(chunkBytes, size - position);
+                const slot = index % REUSED_CHUNKS;
+                if (options?.reuse)
+                    ring[slot] ??= new Uint8Array(Math.min(chunkBytes, size - start));
+                yield await readAt(handle, offset + position, length, displayPath, options?.reuse ? ring[slot] : undefined);
             }
         },
     };
@@ -26278,12 +26293,13 @@ async function readPrefix(source, length) {
 }
 /**
  * A tensor's elements from `start` to the end of `source`, in chunks of whole elements of at most TENSOR_CHUNK_BYTES,
- * byte-swapped to little-endian when `bigEndian` (the chunks are fresh, so they are swapped in place).
+ * byte-swapped to little-endian when `bigEndian` (the chunks are the stream's own, so they are swapped in place).
+ * Chunks may be reused (see ByteSource.stream): this feeds a PieceReader, which is done with a chunk two chunks later.
  */
 async function* elementChunks(source, start, itemSize, bigEndian) {
     // An element wider than a chunk is only ever raw (compared by bytes), so it may be split.
     const chunkBytes = itemSize <= TENSOR_CHUNK_BYTES ? TENSOR_CHUNK_BYTES - (TENSOR_CHUNK_BYTES % itemSize) : TENSOR_CHUNK_BYTES;
-    for await (const chunk of source.stream(start, chunkBytes)) {
+    for await (const chunk of source.stream(start, chunkBytes, { reuse: true })) {
         if (bigEndian)
             swapToLittleEndian(chunk, itemSize);
         yield chunk;
@@ -28516,6 +28532,8 @@ class ElementwiseAccumulator {
 ;// CONCATENATED MODULE: ./src/compare/tensors/piece-reader.ts
 // Reads a tensor's byte stream in pieces of a requested size, whatever sizes the reader's chunks come in (an inflated
 // zip entry yields arbitrary ones), so two tensors can be walked in lockstep and typed arrays see aligned whole elements.
+// A piece is valid until the next read: the chunks may be reused (ByteSource.stream), and a read ahead only ever
+// fills the chunk after the current one, never the current chunk or the one before it.
 class PieceReader {
     iterator;
     /** The next chunk, already requested: the read runs while the caller computes on the current one. */

@@ -61,10 +61,10 @@ export function expectAsReported(read: ReadTensor[], reported: ExpectedTensor[])
   read.forEach(expectWellChunked);
 }
 
-/** One tensor's bytes, concatenated, and the size of each chunk they came in. */
+/** One tensor's bytes, concatenated, and the size of each chunk they came in (copied: a reader may reuse its chunks). */
 export async function bytesOf(tensor: TensorEntry): Promise<{ bytes: Buffer; chunkSizes: number[] }> {
   const chunks: Uint8Array[] = [];
-  for await (const chunk of tensor.chunks()) chunks.push(chunk);
+  for await (const chunk of tensor.chunks()) chunks.push(chunk.slice());
   return { bytes: Buffer.concat(chunks), chunkSizes: chunks.map((chunk) => chunk.length) };
 }
 

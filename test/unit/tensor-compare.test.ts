@@ -1,4 +1,9 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openTensorFile } from '../../src/compare/formats/open-tensor-file.js';
 import { itemSizeOf, type NumericDType, type TensorEntry } from '../../src/compare/formats/tensor-file.js';
 import { Decoder } from '../../src/compare/tensors/decode.js';
 import { judgeNumericArtifact, type RecordedContent, unflattenIndex } from '../../src/compare/tensors/judge.js';
@@ -231,5 +236,40 @@ describe('the comment for a numeric artifact', () => {
     expect(markdown).not.toContain('| layer4.weight |');
     expect(markdown).toContain('… and 5 more tensors that are not identical. 5 tensors of 30 bit-identical.');
     expect(markdown).toMatch(/out\/model\.safetensors beyond tolerance in 25 tensors: layer24\.weight 25\/100 beyond, max abs Δ 0\.25/);
+  });
+});
+
+describe('streaming a large tensor through reused chunks', () => {
+  /** A float32 .npy file of `values`, written here (format version 1.0, header padded to 64 bytes). */
+  async function writeNpy(file: string, values: Float32Array): Promise<void> {
+    const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${values.length},), }`;
+    const padded = `${header}${' '.repeat(63 - ((10 + header.length) % 64))}\n`;
+    const preamble = Buffer.alloc(10);
+    preamble.write('\x93NUMPY', 0, 'latin1');
+    preamble[6] = 1;
+    preamble.writeUInt16LE(padded.length, 8);
+    await writeFile(file, Buffer.concat([preamble, Buffer.from(padded, 'latin1'), Buffer.from(values.buffer)]));
+  }
+
+  it('compares and hashes every element right when the tensor spans many more chunks than the reader reuses', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'repro-gate-reused-chunks-'));
+    // Five and a half chunks of 1 MiB: the readers cycle through their three buffers almost twice.
+    const count = (5.5 * 1024 * 1024) / 4;
+    const expected = Float32Array.from({ length: count }, (_, i) => Math.sin(i));
+    const actual = expected.slice();
+    const moved = [3, 700_000, count - 2];
+    for (const index of moved) actual[index] = actual[index]! + 1;
+    await writeNpy(path.join(dir, 'expected.npy'), expected);
+    await writeNpy(path.join(dir, 'actual.npy'), actual);
+    const noPython = async () => ({ exitCode: 1, stderr: 'not needed' });
+    const [rerun, baseline] = await Promise.all([openTensorFile(path.join(dir, 'actual.npy'), 'actual.npy', noPython), openTensorFile(path.join(dir, 'expected.npy'), 'expected.npy', noPython)]);
+    try {
+      const result = await measureTensor(rerun.tensors[0]!, { baseline: baseline.tensors[0]!, tolerance: { abs: 1e-5, rel: 1.3e-6, equalNan: false }, sample: false, displayPath: 'actual.npy' });
+      expect(result.comparison).toMatchObject({ total: count, mismatched: 3, firstMismatch: 3, bitIdentical: false });
+      expect(result.fingerprint.sha256).toBe(createHash('sha256').update(Buffer.from(actual.buffer)).digest('hex'));
+      expect(result.fingerprint.max).toBe(Math.max(...moved.map((index) => actual[index]!), 1));
+    } finally {
+      await Promise.all([rerun.close(), baseline.close()]);
+    }
   });
 });

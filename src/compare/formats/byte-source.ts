@@ -14,10 +14,19 @@ export interface ByteSource {
   readonly size: number;
   /**
    * Bytes [start, size) in freshly allocated chunks of exactly `chunkBytes` (the last may be shorter); each call starts
-   * a fresh read, and breaking out of the loop releases it.
+   * a fresh read, and breaking out of the loop releases it. With `reuse`, a source may read into memory it handed out
+   * REUSED_CHUNKS chunks earlier (sources that must keep chunks fresh ignore it): only for a consumer that is done
+   * with each chunk by then.
    */
-  stream(start: number, chunkBytes: number): AsyncIterable<Uint8Array>;
+  stream(start: number, chunkBytes: number, options?: { reuse?: boolean }): AsyncIterable<Uint8Array>;
 }
+
+/**
+ * How many chunks a reusing stream cycles through. A PieceReader holds its current chunk and the one being read ahead;
+ * the third is slack. Without reuse every 1 MiB chunk is a new allocation that only a garbage collection frees, and
+ * a 1 GiB pair piled up ~80 MB of them before one came.
+ */
+export const REUSED_CHUNKS = 3;
 
 export interface OpenedFile {
   readonly handle: FileHandle;
@@ -56,9 +65,12 @@ export async function openRegularFile(file: string, displayPath: string): Promis
   }
 }
 
-/** Exactly `length` bytes of the file at `position`, in a fresh array of its own (its buffer starts at the first byte). */
-export async function readAt(handle: FileHandle, position: number, length: number, displayPath: string): Promise<Uint8Array> {
-  const bytes = new Uint8Array(length);
+/**
+ * Exactly `length` bytes of the file at `position`, in a fresh array of its own or at the start of `into` (either way
+ * its buffer starts at the first byte).
+ */
+export async function readAt(handle: FileHandle, position: number, length: number, displayPath: string, into?: Uint8Array): Promise<Uint8Array> {
+  const bytes = into ? into.subarray(0, length) : new Uint8Array(length);
   for (let filled = 0; filled < length; ) {
     const { bytesRead } = await handle.read(bytes, filled, length - filled, position + filled);
     if (bytesRead === 0) {
@@ -76,9 +88,14 @@ export async function readAt(handle: FileHandle, position: number, length: numbe
 export function fileRangeSource(handle: FileHandle, offset: number, size: number, displayPath: string): ByteSource {
   return {
     size,
-    async *stream(start, chunkBytes) {
-      for (let position = start; position < size; position += chunkBytes) {
-        yield await readAt(handle, offset + position, Math.min(chunkBytes, size - position), displayPath);
+    async *stream(start, chunkBytes, options) {
+      // Allocated as first needed, no larger than the range: a small tensor costs no more than before.
+      const ring: Uint8Array[] = [];
+      for (let position = start, index = 0; position < size; position += chunkBytes, index++) {
+        const length = Math.min(chunkBytes, size - position);
+        const slot = index % REUSED_CHUNKS;
+        if (options?.reuse) ring[slot] ??= new Uint8Array(Math.min(chunkBytes, size - start));
+        yield await readAt(handle, offset + position, length, displayPath, options?.reuse ? ring[slot] : undefined);
       }
     },
   };
@@ -93,12 +110,13 @@ export async function readPrefix(source: ByteSource, length: number): Promise<Ui
 
 /**
  * A tensor's elements from `start` to the end of `source`, in chunks of whole elements of at most TENSOR_CHUNK_BYTES,
- * byte-swapped to little-endian when `bigEndian` (the chunks are fresh, so they are swapped in place).
+ * byte-swapped to little-endian when `bigEndian` (the chunks are the stream's own, so they are swapped in place).
+ * Chunks may be reused (see ByteSource.stream): this feeds a PieceReader, which is done with a chunk two chunks later.
  */
 export async function* elementChunks(source: ByteSource, start: number, itemSize: number, bigEndian: boolean): AsyncIterable<Uint8Array> {
   // An element wider than a chunk is only ever raw (compared by bytes), so it may be split.
   const chunkBytes = itemSize <= TENSOR_CHUNK_BYTES ? TENSOR_CHUNK_BYTES - (TENSOR_CHUNK_BYTES % itemSize) : TENSOR_CHUNK_BYTES;
-  for await (const chunk of source.stream(start, chunkBytes)) {
+  for await (const chunk of source.stream(start, chunkBytes, { reuse: true })) {
     if (bigEndian) swapToLittleEndian(chunk, itemSize);
     yield chunk;
   }

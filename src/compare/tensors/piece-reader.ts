@@ -1,5 +1,7 @@
 // Reads a tensor's byte stream in pieces of a requested size, whatever sizes the reader's chunks come in (an inflated
 // zip entry yields arbitrary ones), so two tensors can be walked in lockstep and typed arrays see aligned whole elements.
+// A piece is valid until the next read: the chunks may be reused (ByteSource.stream), and a read ahead only ever
+// fills the chunk after the current one, never the current chunk or the one before it.
 
 export class PieceReader {
   private readonly iterator: AsyncIterator<Uint8Array>;
