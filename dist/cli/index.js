@@ -21565,6 +21565,10 @@ function shellQuote(word) {
 ;// CONCATENATED MODULE: ./src/environment/exec.ts
 
 
+/** The last line of a program's output, where tools say why they failed ('' when there is none). */
+function lastLine(text) {
+    return text.trim().split('\n').at(-1)?.trim() ?? '';
+}
 /**
  * Runs a program to completion and captures its output, without secrets in its environment; never throws, so callers
  * word the failure. Past `timeoutMs` the program is killed (SIGKILL) and `code` is null.
@@ -21736,6 +21740,7 @@ async function pipInstall(python, requirementsFile, displayPath, cacheRoot, logD
 // SIGTERM) or the end of the command removes them.
 const live = new Map();
 const removal = (name) => ['rm', '--force', '--volumes', name];
+/** Where the client runs: the file system's root, never the checkout (nothing a pull request wrote is near it). */
 const neutralFolder = () => external_node_path_default().parse(process.cwd()).root;
 function removeNow(name, runtime) {
     (0,external_node_child_process_namespaceObject.spawnSync)(runtime.program, removal(name), { stdio: 'ignore', timeout: 30_000, env: withoutSecrets(process.env), cwd: neutralFolder() });
@@ -21783,14 +21788,69 @@ async function removeContainer(runtime, name) {
     await capture(runtime.program, removal(name), withoutSecrets(process.env), neutralFolder(), CONTAINER_COMMAND_TIMEOUT_MS);
 }
 
+;// CONCATENATED MODULE: ./src/environment/container/runtime.ts
+
+
+
+
+
+
+
+const RUNTIMES = ['docker', 'podman'];
+const INFO_TIMEOUT_MS = 30_000;
+/** The program on the host's PATH (absolute entries only: a relative one would depend on the current folder). */
+async function onPath(name) {
+    for (const folder of (process.env.PATH ?? '').split((external_node_path_default()).delimiter).filter((entry) => external_node_path_default().isAbsolute(entry))) {
+        const candidate = external_node_path_default().join(folder, name);
+        if (await (0,promises_namespaceObject.access)(candidate, external_node_fs_namespaceObject.constants.X_OK).then(() => true, () => false))
+            return candidate;
+    }
+    return undefined;
+}
+/** `info` needs the daemon (docker) or the storage (podman): a client that is merely installed does not answer. */
+async function answering(name) {
+    const program = await onPath(name);
+    if (!program)
+        return undefined;
+    const result = await capture(program, ['info', '--format', '{{json .}}'], undefined, neutralFolder(), INFO_TIMEOUT_MS);
+    return result.code === 0 ? { name, program } : undefined;
+}
+async function detect() {
+    const chosen = process.env[CONTAINER_RUNTIME_ENV];
+    if (chosen !== undefined && chosen !== '') {
+        if (!RUNTIMES.includes(chosen)) {
+            throw new UserError(`${CONTAINER_RUNTIME_ENV}=${chosen} is not a container runtime repro-gate knows`, `Set it to docker or podman, or unset it to use docker when its daemon answers, else podman.`);
+        }
+        const runtime = await answering(chosen);
+        if (runtime)
+            return runtime;
+        throw new UserError(`${CONTAINER_RUNTIME_ENV}=${chosen}, but \`${chosen} info\` fails: the runtime is missing or its daemon does not answer`, `Start ${chosen} (or install it), or unset ${CONTAINER_RUNTIME_ENV}.`);
+    }
+    for (const name of RUNTIMES) {
+        const runtime = await answering(name);
+        if (runtime)
+            return runtime;
+    }
+    throw new UserError('the record names a container image, but neither docker nor podman answers here (`docker info` and `podman info` fail)', 'Run on a host with Docker (GitHub-hosted Ubuntu runners have it) or Podman, or set REPRO_GATE_CONTAINER_RUNTIME to the one to use.', { field: 'environment.image' });
+}
+let detected;
+/** Docker when its daemon answers, else Podman; REPRO_GATE_CONTAINER_RUNTIME chooses. Asked once per process. */
+function containerRuntime() {
+    detected ??= detect();
+    // A failure is not kept: the next record asks again (the daemon may have started meanwhile).
+    detected.catch(() => {
+        detected = undefined;
+    });
+    return detected;
+}
+
 ;// CONCATENATED MODULE: ./src/environment/container/image.ts
 
 
 
+
+
 const PULL_HINT = 'If the registry is private, log in before repro-gate runs (`docker login ghcr.io`, or docker/login-action in the workflow; a job that reads GHCR needs `permissions: packages: read`). Check that the digest exists in the registry, or record again with `repro-gate record --image NAME:TAG`.';
-function lastLine(text) {
-    return text.trim().split('\n').at(-1)?.trim() ?? '';
-}
 /** The local image's ID, or undefined when the runtime has no such image. */
 async function imageId(runtime, reference) {
     const inspected = await runtimeCommand(runtime, ['image', 'inspect', '--format', '{{.Id}}', reference]);
@@ -21828,7 +21888,8 @@ function sameRepository(listed, given) {
     return normalize(listed) === normalize(given);
 }
 /** `record --image NAME[:TAG]`: the local image's repository digest, as the reference the record pins. */
-async function resolveImageDigest(runtime, nameAndTag) {
+async function resolveImageDigest(nameAndTag) {
+    const runtime = await containerRuntime();
     const given = parseImageReference(nameAndTag);
     if (!given)
         throw new UserError(`--image ${nameAndTag} is not an image reference`, 'Example: --image ghcr.io/acme/train:2024-06 (a local image; pull or build it first).');
@@ -21850,6 +21911,10 @@ async function resolveImageDigest(runtime, nameAndTag) {
 
 ;// CONCATENATED MODULE: ./src/environment/container/run-arguments.ts
 
+/** The uid and gid of the user running repro-gate: the command's files inside the container belong to them. */
+function invokingUser() {
+    return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+}
 /** PyTorch's DataLoader workers share tensors through /dev/shm, which Docker caps at 64 MB by default. */
 const SHM_SIZE = '1g';
 function mountArgument(mount) {
@@ -21900,6 +21965,7 @@ function containerRunArguments(spec) {
 }
 
 ;// CONCATENATED MODULE: ./src/environment/container/container-venv.ts
+
 
 
 
@@ -21984,7 +22050,7 @@ async function containerVenvImage(request) {
         const committed = await runtimeCommand(runtime, ['commit', name, tag]);
         const id = committed.code === 0 ? await imageId(runtime, tag) : undefined;
         if (!id) {
-            throw new UserError(`the venv built inside the image could not be kept: ${runtime.name} commit failed (${committed.stderr.trim().split('\n').at(-1) ?? committed.code})`, `Check the runtime's storage (\`${runtime.name} system df\`), then verify again.`);
+            throw new UserError(`the venv built inside the image could not be kept: ${runtime.name} commit failed (${lastLine(committed.stderr) || `exit status ${committed.code}`})`, `Check the runtime's storage (\`${runtime.name} system df\`), then verify again.`);
         }
         return { id, tag, built: true };
     }
@@ -21995,6 +22061,7 @@ async function containerVenvImage(request) {
 }
 
 ;// CONCATENATED MODULE: ./src/environment/container/describe-image.ts
+
 
 
 
@@ -22031,7 +22098,7 @@ const DescriptionSchema = object({
 });
 function lastJsonLine(text) {
     try {
-        return JSON.parse(text.trim().split('\n').at(-1) ?? '');
+        return JSON.parse(lastLine(text));
     }
     catch {
         return undefined;
@@ -22044,7 +22111,7 @@ async function describeImage(runtime, image, reference, python = 'python3') {
         runtime: runtime.name,
         image,
         name,
-        user: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
+        user: invokingUser(),
         network: 'none',
         gpu: false,
         mounts: [],
@@ -22054,66 +22121,32 @@ async function describeImage(runtime, image, reference, python = 'python3') {
     const result = await runtimeCommand(runtime, args, { container: name });
     const parsed = result.code === 0 ? DescriptionSchema.safeParse(lastJsonLine(result.stdout)) : undefined;
     if (!parsed?.success) {
-        const reason = result.code === null ? 'no answer in time' : result.stderr.trim().split('\n').at(-1) || `exit status ${result.code}`;
+        const reason = result.code === null ? 'no answer in time' : lastLine(result.stderr) || `exit status ${result.code}`;
         throw new UserError(`could not read the Python environment inside the image ${reference}: ${python} failed (${reason})`, 'The image must have python3 on its PATH; repro-gate reads its version and packages, and the probe that watches the rerun is Python.', { field: 'environment.image' });
     }
     const { freeze, ...description } = parsed.data;
     return { ...description, packages: parseFreeze(freeze) };
 }
 
-;// CONCATENATED MODULE: ./src/environment/container/runtime.ts
+;// CONCATENATED MODULE: ./src/environment/interpreter.ts
 
 
-
-
-
-
-const RUNTIMES = ['docker', 'podman'];
-const INFO_TIMEOUT_MS = 30_000;
-/** The program on the host's PATH (absolute entries only: a relative one would depend on the current folder). */
-async function onPath(name) {
-    for (const folder of (process.env.PATH ?? '').split((external_node_path_default()).delimiter).filter((entry) => external_node_path_default().isAbsolute(entry))) {
-        const candidate = external_node_path_default().join(folder, name);
-        if (await (0,promises_namespaceObject.access)(candidate, external_node_fs_namespaceObject.constants.X_OK).then(() => true, () => false))
-            return candidate;
+const PROBE = 'import json, platform, sys, sysconfig; print(json.dumps({"version": platform.python_version(), "platform": sysconfig.get_platform(), "executable": sys.executable}))';
+async function probeInterpreter(python) {
+    const result = await capture(python, ['-I', '-c', PROBE]);
+    if (result.spawnError || result.code !== 0) {
+        throw new UserError(`Python interpreter "${python}" ${result.spawnError?.code === 'ENOENT' ? 'was not found' : `did not run (${result.stderr.trim().split('\n').at(-1) ?? result.spawnError?.message})`}`, 'Install Python, use actions/setup-python in the workflow, or pass --python /path/to/python (action input `python`).');
     }
-    return undefined;
+    return JSON.parse(result.stdout);
 }
-/** `info` needs the daemon (docker) or the storage (podman): a client that is merely installed does not answer. */
-async function answering(name) {
-    const program = await onPath(name);
-    if (!program)
-        return undefined;
-    const result = await capture(program, ['info', '--format', '{{json .}}'], undefined, external_node_path_default().parse(process.cwd()).root, INFO_TIMEOUT_MS);
-    return result.code === 0 ? { name, program } : undefined;
+/** `3.11` must match major.minor; `3.11.7` must match exactly. */
+function pythonVersionMatches(required, version) {
+    return version.split('.').slice(0, required.split('.').length).join('.') === required;
 }
-async function detect() {
-    const chosen = process.env[CONTAINER_RUNTIME_ENV];
-    if (chosen !== undefined && chosen !== '') {
-        if (!RUNTIMES.includes(chosen)) {
-            throw new UserError(`${CONTAINER_RUNTIME_ENV}=${chosen} is not a container runtime repro-gate knows`, `Set it to docker or podman, or unset it to use docker when its daemon answers, else podman.`);
-        }
-        const runtime = await answering(chosen);
-        if (runtime)
-            return runtime;
-        throw new UserError(`${CONTAINER_RUNTIME_ENV}=${chosen}, but \`${chosen} info\` fails: the runtime is missing or its daemon does not answer`, `Start ${chosen} (or install it), or unset ${CONTAINER_RUNTIME_ENV}.`);
-    }
-    for (const name of RUNTIMES) {
-        const runtime = await answering(name);
-        if (runtime)
-            return runtime;
-    }
-    throw new UserError('the record names a container image, but neither docker nor podman answers here (`docker info` and `podman info` fail)', 'Run on a host with Docker (GitHub-hosted Ubuntu runners have it) or Podman, or set REPRO_GATE_CONTAINER_RUNTIME to the one to use.', { field: 'environment.image' });
-}
-let detected;
-/** Docker when its daemon answers, else Podman; REPRO_GATE_CONTAINER_RUNTIME chooses. Asked once per process. */
-function containerRuntime() {
-    detected ??= detect();
-    // A failure is not kept: the next record asks again (the daemon may have started meanwhile).
-    detected.catch(() => {
-        detected = undefined;
-    });
-    return detected;
+function assertPythonMatches(required, interpreter, python, line) {
+    if (!required || pythonVersionMatches(required, interpreter.version))
+        return;
+    throw new UserError(`environment.python requires ${required} but ${python} is ${interpreter.version}`, `Use actions/setup-python with python-version: "${required}", or pass --python /path/to/python${required} (action input \`python\`).`, { field: 'environment.python', line });
 }
 
 ;// CONCATENATED MODULE: ./src/environment/local-requirements.ts
@@ -22143,6 +22176,7 @@ function includesOtherFiles(text) {
 
 
 
+
 /**
  * A record pinned to a container image by digest: the image is pulled when missing, its requirements (if any) are
  * installed into a venv inside it, and the command runs in a container of it (src/rerun/container-launcher.ts).
@@ -22162,7 +22196,7 @@ class ContainerImageManager {
         const runId = venv?.id ?? baseId;
         const python = venv ? `${CONTAINER_VENV_DIR}/bin/python` : 'python3';
         const described = await describeImage(runtime, runId, image.reference, python);
-        if (requiredPython && described.version.split('.').slice(0, requiredPython.split('.').length).join('.') !== requiredPython) {
+        if (requiredPython && !pythonVersionMatches(requiredPython, described.version)) {
             throw new UserError(`environment.python requires ${requiredPython} but the image ${image.reference} has Python ${described.version}`, 'Pin an image with that Python, or record again with this image (`repro-gate record --update --image NAME:TAG`).', { field: 'environment.python', line: this.request.requiredPythonLine });
         }
         log(`image ${image.reference} (${runtime.name}): Python ${described.version}, ${Object.keys(described.packages).length} packages (${described.source})`);
@@ -22196,27 +22230,6 @@ class ContainerImageManager {
             logDir: this.request.logDir,
         });
     }
-}
-
-;// CONCATENATED MODULE: ./src/environment/interpreter.ts
-
-
-const PROBE = 'import json, platform, sys, sysconfig; print(json.dumps({"version": platform.python_version(), "platform": sysconfig.get_platform(), "executable": sys.executable}))';
-async function probeInterpreter(python) {
-    const result = await capture(python, ['-I', '-c', PROBE]);
-    if (result.spawnError || result.code !== 0) {
-        throw new UserError(`Python interpreter "${python}" ${result.spawnError?.code === 'ENOENT' ? 'was not found' : `did not run (${result.stderr.trim().split('\n').at(-1) ?? result.spawnError?.message})`}`, 'Install Python, use actions/setup-python in the workflow, or pass --python /path/to/python (action input `python`).');
-    }
-    return JSON.parse(result.stdout);
-}
-/** `3.11` must match major.minor; `3.11.7` must match exactly. */
-function assertPythonMatches(required, interpreter, python, line) {
-    if (!required)
-        return;
-    const actual = interpreter.version.split('.').slice(0, required.split('.').length).join('.');
-    if (actual === required)
-        return;
-    throw new UserError(`environment.python requires ${required} but ${python} is ${interpreter.version}`, `Use actions/setup-python with python-version: "${required}", or pass --python /path/to/python${required} (action input \`python\`).`, { field: 'environment.python', line });
 }
 
 ;// CONCATENATED MODULE: ./src/environment/managers/current-environment.ts
@@ -29693,7 +29706,7 @@ function containerLauncher(container, mounts, inherit) {
             runtime: runtime.name,
             image: container.image,
             name,
-            user: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
+            user: invokingUser(),
             network: container.network ? 'default' : 'none',
             gpu: container.gpu,
             mounts,
@@ -29706,8 +29719,7 @@ function containerLauncher(container, mounts, inherit) {
         const untrack = trackContainer(runtime, name);
         return {
             argv: [runtime.program, ...args],
-            // Not the checkout: nothing the pull request wrote is near the client.
-            cwd: external_node_path_default().parse(process.cwd()).root,
+            cwd: neutralFolder(),
             // The host's own environment (DOCKER_HOST, XDG_RUNTIME_DIR, …), untouched by the record; the client passes the
             // container only what --env names.
             env: withoutSecrets(process.env),
@@ -30217,6 +30229,11 @@ function hostFingerprint() {
 function sandboxed_run_listed(items) {
     return `${items.slice(0, 5).join(', ')}${items.length > 5 ? ` and ${items.length - 5} more` : ''}`;
 }
+/** A container's mounts: the sandbox's folder read-write, and over it the probe's module (installed there) read-only. */
+function containerMounts(base, probeModule) {
+    const sandbox = { host: base, container: CONTAINER_SANDBOX_DIR };
+    return [sandbox, { host: probeModule, container: pathInContainer([sandbox], probeModule), readOnly: true }];
+}
 /**
  * Paths a helper is given outside the sandbox (a baseline's model, the helper's own output folder): each mounted at
  * its own path from where it really is (no link followed at mount time), files read-only.
@@ -30286,9 +30303,7 @@ async function runInSandbox(request, prepared) {
         // In a container, the one mount is the sandbox's folder; the probe goes there too, and every path the command
         // is given is the container's. On the host, the probe stays outside the sandbox.
         probe = await installProbe(container ? sandbox.base : undefined);
-        const sandboxMount = { host: sandbox.base, container: CONTAINER_SANDBOX_DIR };
-        const probeModule = { host: probe.moduleDir, container: pathInContainer([sandboxMount], probe.moduleDir), readOnly: true };
-        const mounts = container ? [sandboxMount, probeModule] : [];
+        const mounts = container ? containerMounts(sandbox.base, probe.moduleDir) : [];
         const visible = (hostPath) => pathInContainer(mounts, hostPath) ?? hostPath;
         const { variables } = request;
         const cwd = external_node_path_default().join(sandbox.root, request.workdir);
@@ -32341,7 +32356,6 @@ async function explainFailedRun(run, repoRoot, workdir, logFile, outputs = []) {
 
 
 
-
 /** Record paths are given relative to the shell's folder and stored relative to the record's folder. */
 function makeResolver(recordDir, repoRoot) {
     return async (value, flag) => {
@@ -32528,7 +32542,7 @@ async function recordRun(options) {
         ...(requirements ? [['--requirements', requirements]] : []),
         ...(lockfile ? [['--lockfile', lockfile.lock], ['--lockfile (its pyproject.toml)', lockfile.pyproject]] : []),
     ]);
-    const image = options.image === undefined ? undefined : { reference: await resolveImageDigest(await containerRuntime(), options.image), network: options.network ?? false, gpu: options.gpu ?? false };
+    const image = options.image === undefined ? undefined : { reference: await resolveImageDigest(options.image), network: options.network ?? false, gpu: options.gpu ?? false };
     // Made first, so a venv that fails to build leaves pip's whole output next to where the rerun log would be.
     const logDir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-record-'));
     const prepareWith = (stageRunner) => (sandboxRoot) => stageRunner('environment', async () => prepareEnvironment({
@@ -32743,7 +32757,6 @@ async function calibrateByRerunning(options, request, first, collected, where) {
 
 
 
-
 function failedThresholds(report) {
     return report.thresholds.filter((threshold) => threshold.status !== 'pass').map((threshold) => `${threshold.metric} (${threshold.status === 'missing' ? 'no value' : `rerun ${threshold.value}`})`);
 }
@@ -32762,7 +32775,7 @@ function assertStillValid(text, recordPath) {
  */
 async function updateRecord(recordFile, options) {
     // Resolved before anything runs: an image that is not here fails at once.
-    const image = options.image === undefined ? undefined : await resolveImageDigest(await containerRuntime(), options.image);
+    const image = options.image === undefined ? undefined : await resolveImageDigest(options.image);
     const evidenceDir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'repro-gate-update-'));
     try {
         const measured = await verifyAndMeasure(recordFile, {

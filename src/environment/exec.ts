@@ -9,6 +9,11 @@ export interface Captured {
   spawnError?: NodeJS.ErrnoException;
 }
 
+/** The last line of a program's output, where tools say why they failed ('' when there is none). */
+export function lastLine(text: string): string {
+  return text.trim().split('\n').at(-1)?.trim() ?? '';
+}
+
 /**
  * Runs a program to completion and captures its output, without secrets in its environment; never throws, so callers
  * word the failure. Past `timeoutMs` the program is killed (SIGKILL) and `code` is null.

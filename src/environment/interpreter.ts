@@ -23,10 +23,12 @@ export async function probeInterpreter(python: string): Promise<Interpreter> {
 }
 
 /** `3.11` must match major.minor; `3.11.7` must match exactly. */
+export function pythonVersionMatches(required: string, version: string): boolean {
+  return version.split('.').slice(0, required.split('.').length).join('.') === required;
+}
+
 export function assertPythonMatches(required: string | undefined, interpreter: Interpreter, python: string, line?: number): void {
-  if (!required) return;
-  const actual = interpreter.version.split('.').slice(0, required.split('.').length).join('.');
-  if (actual === required) return;
+  if (!required || pythonVersionMatches(required, interpreter.version)) return;
   throw new UserError(
     `environment.python requires ${required} but ${python} is ${interpreter.version}`,
     `Use actions/setup-python with python-version: "${required}", or pass --python /path/to/python${required} (action input \`python\`).`,

@@ -5,7 +5,6 @@ import { ExitCode } from '../constants.js';
 import type { VenvCache } from '../environment/index.js';
 import { UserError } from '../errors.js';
 import { resolveImageDigest } from '../environment/container/image.js';
-import { containerRuntime } from '../environment/container/runtime.js';
 import { parseSource } from '../record/locate.js';
 import { RunRecordSchema } from '../record/schema.js';
 import type { RecordReport } from '../report/schema.js';
@@ -66,7 +65,7 @@ function assertStillValid(text: string, recordPath: string): void {
  */
 export async function updateRecord(recordFile: string, options: UpdateOptions): Promise<UpdateResult> {
   // Resolved before anything runs: an image that is not here fails at once.
-  const image = options.image === undefined ? undefined : await resolveImageDigest(await containerRuntime(), options.image);
+  const image = options.image === undefined ? undefined : await resolveImageDigest(options.image);
   const evidenceDir = await mkdtemp(path.join(tmpdir(), 'repro-gate-update-'));
   try {
     const measured = await verifyAndMeasure(recordFile, {

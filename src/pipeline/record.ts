@@ -6,7 +6,6 @@ import { LOG_FILE_NAME, MAX_RECORD_RUNS, NUMERIC_HELPER_LOG_NAME, PYPROJECT_NAME
 import { DEFAULT_CALIBRATION_FACTOR, MIN_CALIBRATION_RUNS } from '../compare/calibration/calibrate-metrics.js';
 import { prepareEnvironment, type PreparedEnvironment, type VenvCache } from '../environment/index.js';
 import { resolveImageDigest } from '../environment/container/image.js';
-import { containerRuntime } from '../environment/container/runtime.js';
 import type { ContainerImageRequest } from '../environment/types.js';
 import { UserError } from '../errors.js';
 import { findRepoRoot, headCommit, listTrackedFiles } from '../git.js';
@@ -284,7 +283,7 @@ export async function recordRun(options: RecordOptions): Promise<RecordResult> {
     ...(lockfile ? [['--lockfile', lockfile.lock] as const, ['--lockfile (its pyproject.toml)', lockfile.pyproject] as const] : []),
   ]);
 
-  const image = options.image === undefined ? undefined : { reference: await resolveImageDigest(await containerRuntime(), options.image), network: options.network ?? false, gpu: options.gpu ?? false };
+  const image = options.image === undefined ? undefined : { reference: await resolveImageDigest(options.image), network: options.network ?? false, gpu: options.gpu ?? false };
   // Made first, so a venv that fails to build leaves pip's whole output next to where the rerun log would be.
   const logDir = await mkdtemp(path.join(tmpdir(), 'repro-gate-record-'));
   const prepareWith = (stageRunner: StageRunner) => (sandboxRoot: string) =>

@@ -112,6 +112,12 @@ function listed(items: string[]): string {
   return `${items.slice(0, 5).join(', ')}${items.length > 5 ? ` and ${items.length - 5} more` : ''}`;
 }
 
+/** A container's mounts: the sandbox's folder read-write, and over it the probe's module (installed there) read-only. */
+function containerMounts(base: string, probeModule: string): ContainerMount[] {
+  const sandbox = { host: base, container: CONTAINER_SANDBOX_DIR };
+  return [sandbox, { host: probeModule, container: pathInContainer([sandbox], probeModule)!, readOnly: true }];
+}
+
 /**
  * Paths a helper is given outside the sandbox (a baseline's model, the helper's own output folder): each mounted at
  * its own path from where it really is (no link followed at mount time), files read-only.
@@ -196,9 +202,7 @@ export async function runInSandbox(request: SandboxedRunRequest, prepared?: Sand
     // In a container, the one mount is the sandbox's folder; the probe goes there too, and every path the command
     // is given is the container's. On the host, the probe stays outside the sandbox.
     probe = await installProbe(container ? sandbox.base : undefined);
-    const sandboxMount = { host: sandbox.base, container: CONTAINER_SANDBOX_DIR };
-    const probeModule = { host: probe.moduleDir, container: pathInContainer([sandboxMount], probe.moduleDir)!, readOnly: true };
-    const mounts: ContainerMount[] = container ? [sandboxMount, probeModule] : [];
+    const mounts = container ? containerMounts(sandbox.base, probe.moduleDir) : [];
     const visible = (hostPath: string) => pathInContainer(mounts, hostPath) ?? hostPath;
     const { variables } = request;
     const cwd = path.join(sandbox.root, request.workdir);

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { withoutSecrets } from '../child-env.js';
 import { CONTAINER_DEADLINE_GRACE_S, CONTAINER_NAME_PREFIX } from '../constants.js';
-import { removeContainer, runtimeCommand, trackContainer } from '../environment/container/client.js';
-import { type ContainerMount, containerRunArguments } from '../environment/container/run-arguments.js';
+import { neutralFolder, removeContainer, runtimeCommand, trackContainer } from '../environment/container/client.js';
+import { type ContainerMount, containerRunArguments, invokingUser } from '../environment/container/run-arguments.js';
 import type { ContainerEnvironment } from '../environment/types.js';
 import type { CommandLauncher } from './run-command.js';
 
@@ -44,7 +44,7 @@ export function containerLauncher(container: ContainerEnvironment, mounts: Conta
       runtime: runtime.name,
       image: container.image,
       name,
-      user: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
+      user: invokingUser(),
       network: container.network ? 'default' : 'none',
       gpu: container.gpu,
       mounts,
@@ -57,8 +57,7 @@ export function containerLauncher(container: ContainerEnvironment, mounts: Conta
     const untrack = trackContainer(runtime, name);
     return {
       argv: [runtime.program, ...args],
-      // Not the checkout: nothing the pull request wrote is near the client.
-      cwd: path.parse(process.cwd()).root,
+      cwd: neutralFolder(),
       // The host's own environment (DOCKER_HOST, XDG_RUNTIME_DIR, …), untouched by the record; the client passes the
       // container only what --env names.
       env: withoutSecrets(process.env),

@@ -13,7 +13,8 @@ import type { ContainerRuntime } from './runtime.js';
 const live = new Map<string, ContainerRuntime>();
 
 const removal = (name: string) => ['rm', '--force', '--volumes', name];
-const neutralFolder = () => path.parse(process.cwd()).root;
+/** Where the client runs: the file system's root, never the checkout (nothing a pull request wrote is near it). */
+export const neutralFolder = () => path.parse(process.cwd()).root;
 
 function removeNow(name: string, runtime: ContainerRuntime): void {
   spawnSync(runtime.program, removal(name), { stdio: 'ignore', timeout: 30_000, env: withoutSecrets(process.env), cwd: neutralFolder() });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { CONTAINER_BUILD_TIMEOUT_MS, CONTAINER_NAME_PREFIX, CONTAINER_VENV_DIR, CONTAINER_VENV_IMAGE, PIP_INSTALL_LOG_NAME } from '../../constants.js';
 import { UserError } from '../../errors.js';
 import { shellQuote } from '../../rerun/shell-quote.js';
+import { lastLine } from '../exec.js';
 import { keepInstallLog } from '../pip.js';
 import { outputTail } from '../pip-failure.js';
 import { removeContainer, runtimeCommand } from './client.js';
@@ -100,7 +101,7 @@ export async function containerVenvImage(request: ContainerVenvRequest): Promise
     const committed = await runtimeCommand(runtime, ['commit', name, tag]);
     const id = committed.code === 0 ? await imageId(runtime, tag) : undefined;
     if (!id) {
-      throw new UserError(`the venv built inside the image could not be kept: ${runtime.name} commit failed (${committed.stderr.trim().split('\n').at(-1) ?? committed.code})`, `Check the runtime's storage (\`${runtime.name} system df\`), then verify again.`);
+      throw new UserError(`the venv built inside the image could not be kept: ${runtime.name} commit failed (${lastLine(committed.stderr) || `exit status ${committed.code}`})`, `Check the runtime's storage (\`${runtime.name} system df\`), then verify again.`);
     }
     return { id, tag, built: true };
   } finally {

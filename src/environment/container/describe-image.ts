@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { CONTAINER_NAME_PREFIX } from '../../constants.js';
 import { UserError } from '../../errors.js';
-import { runtimeCommand } from './client.js';
+import { lastLine } from '../exec.js';
 import { parseFreeze } from '../package-diff.js';
-import { containerRunArguments } from './run-arguments.js';
+import { runtimeCommand } from './client.js';
+import { containerRunArguments, invokingUser } from './run-arguments.js';
 import type { ContainerRuntime } from './runtime.js';
 
 // What an image holds, read from inside it (no network, no mounts): its Python, its PATH (the rerun's PATH starts
@@ -52,7 +53,7 @@ export interface ImageDescription {
 
 function lastJsonLine(text: string): unknown {
   try {
-    return JSON.parse(text.trim().split('\n').at(-1) ?? '');
+    return JSON.parse(lastLine(text));
   } catch {
     return undefined;
   }
@@ -65,7 +66,7 @@ export async function describeImage(runtime: ContainerRuntime, image: string, re
     runtime: runtime.name,
     image,
     name,
-    user: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
+    user: invokingUser(),
     network: 'none',
     gpu: false,
     mounts: [],
@@ -75,7 +76,7 @@ export async function describeImage(runtime: ContainerRuntime, image: string, re
   const result = await runtimeCommand(runtime, args, { container: name });
   const parsed = result.code === 0 ? DescriptionSchema.safeParse(lastJsonLine(result.stdout)) : undefined;
   if (!parsed?.success) {
-    const reason = result.code === null ? 'no answer in time' : result.stderr.trim().split('\n').at(-1) || `exit status ${result.code}`;
+    const reason = result.code === null ? 'no answer in time' : lastLine(result.stderr) || `exit status ${result.code}`;
     throw new UserError(
       `could not read the Python environment inside the image ${reference}: ${python} failed (${reason})`,
       'The image must have python3 on its PATH; repro-gate reads its version and packages, and the probe that watches the rerun is Python.',

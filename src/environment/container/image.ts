@@ -1,14 +1,11 @@
 import { UserError } from '../../errors.js';
+import { lastLine } from '../exec.js';
 import { runtimeCommand } from './client.js';
 import { parseImageReference, pinnedReference } from './image-reference.js';
-import type { ContainerRuntime } from './runtime.js';
+import { type ContainerRuntime, containerRuntime } from './runtime.js';
 
 const PULL_HINT =
   'If the registry is private, log in before repro-gate runs (`docker login ghcr.io`, or docker/login-action in the workflow; a job that reads GHCR needs `permissions: packages: read`). Check that the digest exists in the registry, or record again with `repro-gate record --image NAME:TAG`.';
-
-function lastLine(text: string): string {
-  return text.trim().split('\n').at(-1)?.trim() ?? '';
-}
 
 /** The local image's ID, or undefined when the runtime has no such image. */
 export async function imageId(runtime: ContainerRuntime, reference: string): Promise<string | undefined> {
@@ -48,7 +45,8 @@ function sameRepository(listed: string, given: string): boolean {
 }
 
 /** `record --image NAME[:TAG]`: the local image's repository digest, as the reference the record pins. */
-export async function resolveImageDigest(runtime: ContainerRuntime, nameAndTag: string): Promise<string> {
+export async function resolveImageDigest(nameAndTag: string): Promise<string> {
+  const runtime = await containerRuntime();
   const given = parseImageReference(nameAndTag);
   if (!given) throw new UserError(`--image ${nameAndTag} is not an image reference`, 'Example: --image ghcr.io/acme/train:2024-06 (a local image; pull or build it first).');
   const inspected = await runtimeCommand(runtime, ['image', 'inspect', '--format', '{{json .RepoDigests}}', nameAndTag]);

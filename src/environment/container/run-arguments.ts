@@ -33,6 +33,11 @@ export interface ContainerRunSpec {
   argv: string[];
 }
 
+/** The uid and gid of the user running repro-gate: the command's files inside the container belong to them. */
+export function invokingUser(): { uid: number; gid: number } {
+  return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+}
+
 /** PyTorch's DataLoader workers share tensors through /dev/shm, which Docker caps at 64 MB by default. */
 const SHM_SIZE = '1g';
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { CONTAINER_RUNTIME_ENV } from '../../constants.js';
 import { UserError } from '../../errors.js';
 import { capture } from '../exec.js';
+import { neutralFolder } from './client.js';
 
 export type ContainerRuntimeName = 'docker' | 'podman';
 
@@ -29,7 +30,7 @@ async function onPath(name: string): Promise<string | undefined> {
 async function answering(name: ContainerRuntimeName): Promise<ContainerRuntime | undefined> {
   const program = await onPath(name);
   if (!program) return undefined;
-  const result = await capture(program, ['info', '--format', '{{json .}}'], undefined, path.parse(process.cwd()).root, INFO_TIMEOUT_MS);
+  const result = await capture(program, ['info', '--format', '{{json .}}'], undefined, neutralFolder(), INFO_TIMEOUT_MS);
   return result.code === 0 ? { name, program } : undefined;
 }
 

@@ -5,6 +5,7 @@ import { containerVenvImage } from '../container/container-venv.js';
 import { describeImage } from '../container/describe-image.js';
 import { ensureImage } from '../container/image.js';
 import { type ContainerRuntime, containerRuntime } from '../container/runtime.js';
+import { pythonVersionMatches } from '../interpreter.js';
 import { requirementsInstallLocalPaths } from '../local-requirements.js';
 import { diffPackages } from '../package-diff.js';
 import type { EnvironmentManager, EnvironmentRequest, PreparedEnvironment } from '../types.js';
@@ -26,7 +27,7 @@ export class ContainerImageManager implements EnvironmentManager {
     const runId = venv?.id ?? baseId;
     const python = venv ? `${CONTAINER_VENV_DIR}/bin/python` : 'python3';
     const described = await describeImage(runtime, runId, image.reference, python);
-    if (requiredPython && described.version.split('.').slice(0, requiredPython.split('.').length).join('.') !== requiredPython) {
+    if (requiredPython && !pythonVersionMatches(requiredPython, described.version)) {
       throw new UserError(
         `environment.python requires ${requiredPython} but the image ${image.reference} has Python ${described.version}`,
         'Pin an image with that Python, or record again with this image (`repro-gate record --update --image NAME:TAG`).',
