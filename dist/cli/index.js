@@ -8651,6 +8651,28 @@ exports.visitAsync = visitAsync;
 /************************************************************************/
 var __webpack_exports__ = {};
 
+;// CONCATENATED MODULE: external "node:v8"
+const external_node_v8_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:v8");
+var external_node_v8_default = /*#__PURE__*/__nccwpck_require__.n(external_node_v8_namespaceObject);
+;// CONCATENATED MODULE: ./src/heap-policy.ts
+
+// Live objects stay small even on a large record (about 20 MB for 10,000 artifacts or 20,000 data files), but V8's
+// defaults on Node 24 size the heap for throughput: a young generation that grows to 64 MB as soon as many objects
+// survive (parsing a record of 10,000 entries), and an old generation collected late. Such a verify peaked at
+// 320-340 MB of RSS. V8's --optimize-for-size keeps both small: the same verify peaks at 160-170 MB, and parsing a
+// 1 MB record takes ~0.25 s longer (`npm run bench` prints both). The flag only steers the garbage collector's sizing,
+// which V8 reads as the heap grows, so setting it first thing, before any large allocation, is enough.
+const SIZING_FLAG = /^--(no-)?optimize[-_]for[-_]size$/;
+/** Whether node was started with the flag either way (NODE_OPTIONS cannot carry it): that choice stands. */
+function heapSizingChosen(execArgv) {
+    return execArgv.some((arg) => SIZING_FLAG.test(arg));
+}
+/** Call first thing in an entry point: favour a small heap over allocation speed, unless node was told otherwise. */
+function preferSmallHeap() {
+    if (!heapSizingChosen(process.execArgv))
+        external_node_v8_default().setFlagsFromString('--optimize-for-size');
+}
+
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "node:os"
@@ -9753,6 +9775,36 @@ async function runCacheCommand(args, stdout) {
     throw new UserError(action ? `unknown cache command "${action}"` : 'cache needs a command: list or prune', CACHE_HINT);
 }
 
+;// CONCATENATED MODULE: ./src/map-concurrently.ts
+/** Items under way at once by default: each may hold a descriptor, a stat result and a few promises. */
+const IN_FLIGHT = 128;
+/**
+ * `map` of every item, in the items' order, at most `inFlight` at once: a new one starts as soon as one ends, so
+ * threads fed through `map` never wait for a whole batch, and thousands of items never hold thousands of promises
+ * (which V8 keeps long enough to grow the heap by tens of MB). After a failure no new item starts, and the first
+ * error is thrown once those under way have ended: nothing is still running, or writing, when the caller handles it.
+ */
+async function mapConcurrently(items, map, inFlight = IN_FLIGHT) {
+    const results = new Array(items.length);
+    let next = 0;
+    let failure;
+    const lane = async () => {
+        while (failure === undefined && next < items.length) {
+            const index = next++;
+            try {
+                results[index] = await map(items[index], index);
+            }
+            catch (error) {
+                failure ??= { error };
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(inFlight, items.length) }, lane));
+    if (failure)
+        throw failure.error;
+    return results;
+}
+
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./src/git.ts
@@ -10105,51 +10157,55 @@ function parseSource(text) {
             },
         };
     }
-    const index = new WeakMap();
+    // The document itself (11 MB for a record of 10,000 artifacts) is dropped here: only the lines are kept.
+    const lines = lineTree(document.contents, lineAt);
     return {
         source: {
             value,
-            lineOf: (path) => locate(document, path, lineAt, index),
+            lineOf: (path) => locate(lines, path),
         },
     };
 }
-/** A map's pairs by key, built on first use: looking up every metric's line is then linear, not quadratic. */
-function pairOf(node, key, index) {
-    let byKey = index.get(node);
-    if (!byKey) {
-        byKey = new Map();
-        for (const item of node.items) {
-            if ((0,dist/* isPair */.tO)(item) && (0,dist/* isScalar */.jn)(item.key) && !byKey.has(String(item.key.value)))
-                byKey.set(String(item.key.value), item);
+function startLine(node, lineAt) {
+    return (0,dist/* isNode */.Ll)(node) && node.range ? lineAt(node.range[0]) : undefined;
+}
+/** Built iteratively, like the duplicate check: a deeply nested record costs no stack. */
+function lineTree(contents, lineAt) {
+    const root = { line: startLine(contents, lineAt) };
+    const pending = [[contents, root]];
+    while (pending.length > 0) {
+        const [node, entry] = pending.pop();
+        if ((0,dist/* isMap */.jh)(node)) {
+            const byKey = new Map();
+            for (const item of node.items) {
+                if (!(0,dist/* isPair */.tO)(item) || !(0,dist/* isScalar */.jn)(item.key) || byKey.has(String(item.key.value)))
+                    continue;
+                const child = { line: startLine(item.key, lineAt) };
+                byKey.set(String(item.key.value), child);
+                pending.push([item.value, child]);
+            }
+            entry.children = byKey;
         }
-        index.set(node, byKey);
+        else if ((0,dist/* isSeq */.oP)(node)) {
+            entry.children = node.items.map((item) => {
+                const child = { line: startLine(item, lineAt) };
+                pending.push([item, child]);
+                return child;
+            });
+        }
     }
-    return byKey.get(key);
+    return root;
 }
 /** The line of the deepest part of `path` that exists: a field's key line, a list item's first line. */
-function locate(document, path, lineAt, index) {
-    let node = document.contents;
-    let line = (0,dist/* isNode */.Ll)(node) && node.range ? lineAt(node.range[0]) : undefined;
+function locate(root, path) {
+    let node = root;
+    let line = root.line;
     for (const part of path) {
-        if ((0,dist/* isMap */.jh)(node)) {
-            const pair = pairOf(node, String(part), index);
-            if (!pair)
-                break;
-            if ((0,dist/* isNode */.Ll)(pair.key) && pair.key.range)
-                line = lineAt(pair.key.range[0]);
-            node = pair.value;
-        }
-        else if ((0,dist/* isSeq */.oP)(node) && typeof part === 'number') {
-            const item = node.items[part];
-            if (!(0,dist/* isNode */.Ll)(item))
-                break;
-            if (item.range)
-                line = lineAt(item.range[0]);
-            node = item;
-        }
-        else {
+        const child = node.children instanceof Map ? node.children.get(String(part)) : typeof part === 'number' ? node.children?.[part] : undefined;
+        if (!child)
             break;
-        }
+        line = child.line ?? line;
+        node = child;
     }
     return line;
 }
@@ -10172,24 +10228,24 @@ function isUnderAny(file, entries) {
     return entries.some((entry) => file === entry || file.startsWith(`${entry}/`));
 }
 /**
- * The deepest existing ancestor's real path, so not-yet-produced artifacts are checked too. `folders` memoizes the
- * folders' real paths: 10,000 artifacts in one folder not yet produced resolve it once, not 10,000 times.
+ * The deepest existing ancestor's real path, so not-yet-produced artifacts are checked too. Folders are resolved
+ * first, once each: 10,000 artifacts in a folder not yet produced cost one lookup, not 10,000 failing ones.
  */
-async function realPathOfExistingPart(target, folders = new Map()) {
-    try {
-        return await (0,promises_namespaceObject.realpath)(target);
+async function realPathOfExistingPart(target, folders) {
+    const parent = external_node_path_default().dirname(target);
+    if (parent === target)
+        return { real: target, complete: true };
+    let parentPart = folders.get(parent);
+    if (!parentPart) {
+        parentPart = realPathOfExistingPart(parent, folders);
+        folders.set(parent, parentPart);
     }
-    catch {
-        const parent = external_node_path_default().dirname(target);
-        if (parent === target)
-            return target;
-        let real = folders.get(parent);
-        if (!real) {
-            real = realPathOfExistingPart(parent, folders);
-            folders.set(parent, real);
-        }
-        return external_node_path_default().join(await real, external_node_path_default().basename(target));
-    }
+    const { real, complete } = await parentPart;
+    const joined = { real: external_node_path_default().join(real, external_node_path_default().basename(target)), complete: false };
+    // Under a missing folder nothing exists to resolve (and a failed lookup costs an error object each).
+    if (!complete)
+        return joined;
+    return (0,promises_namespaceObject.realpath)(target).then((resolved) => ({ real: resolved, complete: true }), () => joined);
 }
 const realRoots = new Map();
 /** The repository's real path, resolved once however many paths a record has (10,000 artifacts is realistic). */
@@ -10205,7 +10261,7 @@ function realRootOf(repoRoot) {
  * Resolves a record path and proves it stays inside the repository: no absolute paths, no `..` escapes,
  * and no symlink (anywhere along the path) that leads outside.
  */
-async function resolveInside(recordDir, repoRoot, value, field, folders) {
+async function resolveInside(recordDir, repoRoot, value, field, folders = new Map()) {
     if (external_node_path_default().isAbsolute(value)) {
         throw new UserError(`"${value}" is an absolute path`, HINT, { field });
     }
@@ -10214,7 +10270,7 @@ async function resolveInside(recordDir, repoRoot, value, field, folders) {
         throw new UserError(`"${value}" resolves outside the repository (${repoRoot})`, HINT, { field });
     }
     const realRoot = await realRootOf(repoRoot);
-    if (!isInside(realRoot, await realPathOfExistingPart(absolute, folders))) {
+    if (!isInside(realRoot, (await realPathOfExistingPart(absolute, folders)).real)) {
         throw new UserError(`"${value}" is a symlink that leads outside the repository`, HINT, { field });
     }
     return { absolute, repoRelative: external_node_path_default().relative(repoRoot, absolute).split((external_node_path_default()).sep).join('/') || '.' };
@@ -20379,6 +20435,7 @@ const RunRecordSchema = object({
 
 
 
+
 /** A uv project's lock and pyproject.toml: copied into the sandbox even when git does not track them, since uv syncs from there. */
 function lockfileFiles(lockfile) {
     return lockfile ? [lockfile.lock, lockfile.pyproject] : [];
@@ -20440,14 +20497,14 @@ async function resolvePaths(record, dir, repoRoot, where) {
         record.environment?.requirements ? resolve(record.environment.requirements, ['environment', 'requirements']) : undefined,
         lockfile ? resolve(lockfile, ['environment', 'lockfile']) : undefined,
         lockfile ? resolve(external_node_path_default().posix.join(external_node_path_default().posix.dirname(lockfile), PYPROJECT_NAME), ['environment', 'lockfile']) : undefined,
-        Promise.all((record.config ?? []).map((entry, i) => resolve(entry.path, ['config', i, 'path']))),
-        Promise.all((record.data ?? []).map(async (entry, i) => ({
+        mapConcurrently(record.config ?? [], (entry, i) => resolve(entry.path, ['config', i, 'path'])),
+        mapConcurrently(record.data ?? [], async (entry, i) => ({
             data: await resolve(entry.path, ['data', i, 'path']),
             manifest: entry.manifest ? await resolve(entry.manifest, ['data', i, 'manifest']) : undefined,
-        }))),
-        Promise.all((record.artifacts ?? []).map((entry, i) => resolve(entry.path, ['artifacts', i, 'path']))),
+        })),
+        mapConcurrently(record.artifacts ?? [], (entry, i) => resolve(entry.path, ['artifacts', i, 'path'])),
         record.metrics ? resolve(record.metrics.path, ['metrics', 'path']) : undefined,
-        Promise.all((record.code?.files ?? []).map((entry, i) => resolve(entry.path, ['code', 'files', i, 'path'], repoRoot))),
+        mapConcurrently(record.code?.files ?? [], (entry, i) => resolve(entry.path, ['code', 'files', i, 'path'], repoRoot)),
     ]);
     const workdirStats = await (0,promises_namespaceObject.stat)(workdir.absolute).catch(() => undefined);
     if (workdirStats && !workdirStats.isDirectory()) {
@@ -21309,6 +21366,14 @@ class HashPool {
     constructor(size, options = {}) {
         this.size = size;
         this.inlineLeft = options.inlineTasks ?? INLINE_TASKS;
+    }
+    /**
+     * Tasks worth having submitted at once: every thread's batches full (the next batch is already there when one
+     * ends). More would only wait in the queue long enough to survive garbage collections: 10,000 artifacts hashed
+     * through a window twice this size took 190 ms instead of 150 ms.
+     */
+    get tasksToKeepBusy() {
+        return this.size * BATCH_FILES * BATCHES_PER_THREAD;
     }
     /** Threads started so far (none for a small verify). */
     get threadCount() {
@@ -23339,8 +23404,6 @@ async function checkInputs(loaded, copiedData) {
 
 // Many small files (a training's modules and configs, thousands of them): a few KB each, so each is read whole, with
 // no 1 MiB buffer or stream, and many at once.
-/** Files hashed at once: each open takes a descriptor. */
-const PARALLEL_HASHES = 128;
 /** Below this a file is read whole: a streamed hash costs a 1 MiB buffer and four calls more. */
 const SMALL_FILE_BYTES = 256 * 1024;
 /**
@@ -23355,16 +23418,9 @@ async function sha256RegularFile(file, size) {
     }
     return sha256File(file, { noFollow: true });
 }
-/** `map` of every item, `inFlight` at a time (each holds a descriptor or a stat result), in the items' order. */
-async function mapInBatches(items, map, inFlight = PARALLEL_HASHES) {
-    const results = [];
-    for (let start = 0; start < items.length; start += inFlight) {
-        results.push(...(await Promise.all(items.slice(start, start + inFlight).map(map))));
-    }
-    return results;
-}
 
 ;// CONCATENATED MODULE: ./src/inputs/affected/code-files.ts
+
 
 
 
@@ -23382,7 +23438,7 @@ async function checkCodeFiles(loaded) {
     const files = loaded.record.code?.files;
     if (!files)
         return undefined;
-    const actual = await mapInBatches(loaded.paths.codeFiles, (file) => hashLearnedFile(file.absolute));
+    const actual = await mapConcurrently(loaded.paths.codeFiles, (file) => hashLearnedFile(file.absolute));
     const changed = files.flatMap((entry, index) => {
         const hash = actual[index];
         if (hash === entry.sha256)
@@ -23519,6 +23575,7 @@ async function listingScope(loaded, changes) {
 
 
 
+
 /** The sandbox's real paths as repository-relative ones ('.' for the root), once each, sorted; those outside it left out. */
 function inSandbox(root, realPaths) {
     const relative = realPaths
@@ -23531,7 +23588,7 @@ function inSandbox(root, realPaths) {
 /** The learned set, sorted by path; files the run created itself (not in the checkout) are not inputs. */
 async function learnedInputs(root, readFiles, request) {
     const candidates = inSandbox(root, readFiles).filter((file) => file !== '.' && !isUnderAny(file, request.excluded));
-    const hashed = await mapInBatches(candidates, async (file) => {
+    const hashed = await mapConcurrently(candidates, async (file) => {
         const inCheckout = external_node_path_default().join(request.repoRoot, file);
         const stats = await (0,promises_namespaceObject.lstat)(inCheckout).catch(() => undefined);
         return stats?.isFile() ? { path: file, sha256: await sha256RegularFile(inCheckout, stats.size) } : undefined;
@@ -25296,6 +25353,7 @@ async function runCommand(options) {
 
 
 
+
 /**
  * Every write or delete of repro-gate in the sandbox goes through here: the folder it touches, with every link
  * resolved, must still be inside the sandbox. A link planted by the command can never lead one out.
@@ -25345,7 +25403,6 @@ async function linkTargetInCopy(repoRoot, file) {
     const inRepo = isInside(repoRoot, target) ? target : isInside(realRoot, resolved) ? external_node_path_default().join(repoRoot, external_node_path_default().relative(realRoot, resolved)) : undefined;
     return inRepo === undefined ? undefined : external_node_path_default().relative(external_node_path_default().dirname(from), inRepo) || '.';
 }
-const COPIES_IN_FLIGHT = 2048;
 /** A link of the repository, re-pointed into the copy; left out (and listed) when it leads outside the repository. */
 async function copyLink(sourceRoot, root, file, copy) {
     const to = external_node_path_default().join(root, file);
@@ -25393,24 +25450,18 @@ async function copyFiles(sourceOf, root, files, hashed) {
         await (0,promises_namespaceObject.mkdir)(external_node_path_default().join(root, folder), { recursive: true });
     const pool = hashPool();
     const digests = new Map();
-    // Every copy ends before any error is raised: the caller then removes the sandbox, with no thread still writing.
-    // Files are submitted a window at a time: enough to keep every thread busy, and memory flat on 100,000 files.
-    const settled = [];
-    for (let start = 0; start < files.length; start += COPIES_IN_FLIGHT) {
-        settled.push(...(await Promise.allSettled(files.slice(start, start + COPIES_IN_FLIGHT).map(async (file) => {
-            const from = external_node_path_default().join(sourceOf(file), file);
-            const toHash = hashed.has(file);
-            const outcome = await pool.run({ file: from, copyTo: external_node_path_default().join(root, file), copyOnly: !toHash });
-            if (toHash)
-                digests.set(file, digestOf(outcome, file.split((external_node_path_default()).sep).join('/')));
-            // A file gone since it was listed, or one that is not regular (a FIFO or a socket), is not copied, as before.
-            else if ('error' in outcome && !['ENOENT', 'ENXIO'].includes(outcome.error.code ?? '') && outcome.error.mode === undefined)
-                digestOf(outcome, file);
-        }))));
-    }
-    const failed = settled.find((result) => result.status === 'rejected');
-    if (failed)
-        throw failed.reason;
+    // Every copy under way ends before an error is raised: the caller then removes the sandbox, with no thread still
+    // writing. Files are submitted as copies end: enough to keep every thread busy, and memory flat on 100,000 files.
+    await mapConcurrently(files, async (file) => {
+        const from = external_node_path_default().join(sourceOf(file), file);
+        const toHash = hashed.has(file);
+        const outcome = await pool.run({ file: from, copyTo: external_node_path_default().join(root, file), copyOnly: !toHash });
+        if (toHash)
+            digests.set(file, digestOf(outcome, file.split((external_node_path_default()).sep).join('/')));
+        // A file gone since it was listed, or one that is not regular (a FIFO or a socket), is not copied, as before.
+        else if ('error' in outcome && !['ENOENT', 'ENXIO'].includes(outcome.error.code ?? '') && outcome.error.mode === undefined)
+            digestOf(outcome, file);
+    }, pool.tasksToKeepBusy);
     return digests;
 }
 /** The digest of every hashed input: a file's own, a folder's from its files', a link's where it leads. */
@@ -25437,8 +25488,17 @@ async function inputDigests(options, inputs, digests) {
     return hashes;
 }
 async function clearOutputs(root, options, tracked) {
+    // Outputs usually sit in an ignored folder the copy does not have: it is looked up once, not once per output in it.
+    const folders = new Map();
+    const folderExists = (folder) => {
+        if (!folders.has(folder))
+            folders.set(folder, (0,promises_namespaceObject.lstat)(folder).then(() => true, () => false));
+        return folders.get(folder);
+    };
     for (const relative of options.clearPaths) {
         const target = external_node_path_default().join(root, relative);
+        if (!(await folderExists(external_node_path_default().dirname(target))))
+            continue;
         const stats = await (0,promises_namespaceObject.lstat)(target).catch(() => undefined);
         if (!stats)
             continue;
@@ -25473,7 +25533,7 @@ async function createSandbox(options) {
         const codeFiles = new Set(code);
         const sourceOf = (file) => (codeFiles.has(file) ? codeRoot : options.repoRoot);
         const others = [...code, ...listed.extra];
-        const isLink = await Promise.all(others.map((file) => (0,promises_namespaceObject.lstat)(external_node_path_default().join(sourceOf(file), file)).then((stats) => stats.isSymbolicLink(), () => false)));
+        const isLink = await mapConcurrently(others, (file) => (0,promises_namespaceObject.lstat)(external_node_path_default().join(sourceOf(file), file)).then((stats) => stats.isSymbolicLink(), () => false));
         // Links first, so a file reached through one lands where the link leads in the copy, never in a folder of the same name.
         for (const file of others.filter((_, i) => isLink[i]))
             await copyLink(sourceOf(file), root, file, copy);
@@ -28996,13 +29056,17 @@ async function measureNumericArtifacts(loaded, run, produced, options) {
 
 
 
+
 const OUTPUT_HINT = 'Outputs must be regular files (or folders of them) that the command writes inside the working tree: write or copy the file there, do not link to it.';
-/** Whether the output's folder, links resolved, is inside the sandbox. Outputs share folders: each is resolved once. */
-async function folderInside(realSandboxRoot, absolute, folders) {
+/** Whether the output's folder, links resolved, is inside the sandbox. Outputs share folders: each is checked once. */
+function folderInside(realSandboxRoot, absolute, folders) {
     const parent = external_node_path_default().dirname(absolute);
-    if (!folders.has(parent))
-        folders.set(parent, (0,promises_namespaceObject.realpath)(parent));
-    return isInside(realSandboxRoot, await folders.get(parent));
+    let inside = folders.get(parent);
+    if (!inside) {
+        inside = (0,promises_namespaceObject.realpath)(parent).then((real) => isInside(realSandboxRoot, real));
+        folders.set(parent, inside);
+    }
+    return inside;
 }
 function outsideFolderError(role, shown) {
     return new UserError(`${role} ${shown} was written through a symlinked folder that leads outside the working tree`, OUTPUT_HINT);
@@ -29032,21 +29096,26 @@ async function inspectOutput(realSandboxRoot, absolute, shown, role, folders = n
         return 'folder';
     throw new UserError(`${role} ${shown} is ${fileKind(stats)}, not a regular file`, OUTPUT_HINT);
 }
-async function hashArtifact(realSandboxRoot, absolute, shown, folders) {
-    // The common case first, on a thread: in a folder that is inside the sandbox, a regular file opened without
-    // following a link at its path (the open and its fstat are the check). Anything else, a missing folder included,
-    // takes the full inspection, which names the problem.
-    const inside = await folderInside(realSandboxRoot, absolute, folders).catch(() => undefined);
-    if (inside === false)
-        throw outsideFolderError('artifact', shown);
-    const outcome = inside ? await hashPool().run({ file: absolute }) : undefined;
-    if (outcome && 'error' in outcome && outcome.error.code === 'ENOENT')
-        return { sha256: null };
-    if (outcome && 'sha256' in outcome)
-        return { sha256: outcome.sha256 };
+const NOT_PRODUCED = { sha256: null };
+/**
+ * The common case first, on a thread: in a folder that is inside the sandbox, a regular file opened without following
+ * a link at its path (the open and its fstat are the check). Anything else, a missing folder included, takes the full
+ * inspection, which names the problem. Chained, not awaited: 10,000 artifacts make as few promises as possible.
+ */
+function hashArtifact(realSandboxRoot, absolute, shown, folders) {
+    const inspect = () => inspectAndHash(realSandboxRoot, absolute, shown, folders);
+    return folderInside(realSandboxRoot, absolute, folders).then((inside) => {
+        if (!inside)
+            throw outsideFolderError('artifact', shown);
+        return hashPool()
+            .run({ file: absolute })
+            .then((outcome) => ('sha256' in outcome ? { sha256: outcome.sha256 } : 'error' in outcome && outcome.error.code === 'ENOENT' ? NOT_PRODUCED : inspect()));
+    }, inspect);
+}
+async function inspectAndHash(realSandboxRoot, absolute, shown, folders) {
     const kind = await inspectOutput(realSandboxRoot, absolute, shown, 'artifact', folders);
     if (kind === 'missing')
-        return { sha256: null };
+        return NOT_PRODUCED;
     // Never through a link: one swapped in after the check makes the open fail instead.
     if (kind === 'file')
         return { sha256: await sha256File(absolute, { noFollow: true }) };
@@ -29072,7 +29141,7 @@ async function collectOutputs(sandboxRoot, artifacts, metricsPath) {
     const inSandbox = (resolved) => external_node_path_default().join(sandboxRoot, resolved.repoRelative);
     const folders = new Map();
     const [hashes, metrics] = await Promise.all([
-        Promise.all(artifacts.map(async (artifact) => [artifact.repoRelative, await hashArtifact(realSandboxRoot, inSandbox(artifact), artifact.repoRelative, folders)])),
+        mapConcurrently(artifacts, async (artifact) => [artifact.repoRelative, await hashArtifact(realSandboxRoot, inSandbox(artifact), artifact.repoRelative, folders)], hashPool().tasksToKeepBusy),
         metricsPath ? readMetrics(realSandboxRoot, inSandbox(metricsPath), metricsPath.repoRelative) : Promise.resolve(null),
     ]);
     return {
@@ -29097,7 +29166,7 @@ async function hashCheckoutCopies(artifacts) {
             folders.set(folder, (0,promises_namespaceObject.lstat)(folder).then(() => true, absent));
         return folders.get(folder);
     };
-    const hashes = await Promise.all(artifacts.map(async (artifact) => [artifact.repoRelative, (await folderExists(external_node_path_default().dirname(artifact.absolute))) ? await sha256PathIfExists(artifact.absolute) : null]));
+    const hashes = await mapConcurrently(artifacts, async (artifact) => [artifact.repoRelative, (await folderExists(external_node_path_default().dirname(artifact.absolute))) ? await sha256PathIfExists(artifact.absolute) : null]);
     return new Map(hashes);
 }
 /**
@@ -29933,7 +30002,7 @@ async function fingerprintWorkingTree(repoRoot, isGitRepo, before) {
     const listed = isGitRepo ? await statusEntries(repoRoot) : undefined;
     const files = listed ? [...listed.keys()] : (await filesUnder(repoRoot)).map((file) => external_node_path_default().relative(repoRoot, file));
     // A few hundred at a time: a dataset of 20,000 files in flight at once held 100 MB of stat results and promises.
-    await mapInBatches(files, async (file) => state.set(file, `${listed?.get(file) ?? ''}|${await fileState(external_node_path_default().join(repoRoot, file))}`), STATS_IN_FLIGHT);
+    await mapConcurrently(files, async (file) => state.set(file, `${listed?.get(file) ?? ''}|${await fileState(external_node_path_default().join(repoRoot, file))}`), STATS_IN_FLIGHT);
     return state;
 }
 /** Pure: the paths whose state differs between two fingerprints, sorted. */
@@ -33620,7 +33689,7 @@ async function readVersion(dir, shown, problems) {
         return undefined;
     }
     const hashed = names.filter((name) => name !== CHECKSUM_FILE);
-    const hashes = await mapInBatches(hashed, (name) => hashTask({ file: external_node_path_default().join(dir, name) }));
+    const hashes = await mapConcurrently(hashed, (name) => hashTask({ file: external_node_path_default().join(dir, name) }));
     const read = (name) => (names.includes(name) ? readText(external_node_path_default().join(dir, name), `${shown}/${name}`, problems) : Promise.resolve(undefined));
     const checksum = await read(CHECKSUM_FILE);
     return {
@@ -34090,7 +34159,7 @@ async function copyHashed(source, dir, name, shown) {
     const files = await listRegularFiles(source, { displayPath: shown, regularOnly: true });
     for (const folder of new Set(files.map((file) => external_node_path_default().dirname(file))))
         await (0,promises_namespaceObject.mkdir)(external_node_path_default().join(dir, name, folder), { recursive: true });
-    const hashes = await mapInBatches(files, (file) => hashTask({ file: external_node_path_default().join(source, file), copyTo: external_node_path_default().join(dir, name, file) }));
+    const hashes = await mapConcurrently(files, (file) => hashTask({ file: external_node_path_default().join(source, file), copyTo: external_node_path_default().join(dir, name, file) }));
     return { digest: directoryDigest(files, hashes), files: files.map((file, i) => [`${name}/${file}`, hashes[i]]) };
 }
 /** What the version was built from, so it can be found, rerun and audited without the repository's history. */
@@ -34488,7 +34557,7 @@ async function filesHashingTo(folder, dirHash1) {
     const files = await listRegularFiles(folder, { regularOnly: true }).catch(() => undefined);
     if (!files)
         return undefined;
-    const hashes = await mapInBatches(files, (file) => hashTask({ file: external_node_path_default().join(folder, file) }));
+    const hashes = await mapConcurrently(files, (file) => hashTask({ file: external_node_path_default().join(folder, file) }));
     return directoryDigest(files, hashes) === dirHash1 ? files.map((file, i) => ({ file, sha256: hashes[i] })) : undefined;
 }
 /** The files of each folder subject, from the kept evidence or the checkout, wherever a copy with the attested digest is. */
@@ -35098,7 +35167,9 @@ async function main(argv, stdout, stderr) {
 ;// CONCATENATED MODULE: ./src/cli/index.ts
 
 
+
 shedSecretsFromEnvironment();
+preferSmallHeap();
 void main(process.argv.slice(2), process.stdout, process.stderr).then((status) => {
     process.exitCode = status;
 });

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { findRepoRoot } from '../git.js';
 import { directoryDigest, hashTask, listRegularFiles } from '../hashing/sha256.js';
-import { mapInBatches } from '../hashing/small-files.js';
+import { mapConcurrently } from '../map-concurrently.js';
 import type { Report } from '../report/schema.js';
 import { writeFileAtomic } from '../write-file-atomic.js';
 import { checksumLine, checksumsText, type FolderFiles } from './checksums.js';
@@ -28,7 +28,7 @@ export interface AttestationFiles {
 async function filesHashingTo(folder: string, dirHash1: string): Promise<FolderFiles | undefined> {
   const files = await listRegularFiles(folder, { regularOnly: true }).catch(() => undefined);
   if (!files) return undefined;
-  const hashes = await mapInBatches(files, (file) => hashTask({ file: path.join(folder, file) }));
+  const hashes = await mapConcurrently(files, (file) => hashTask({ file: path.join(folder, file) }));
   return directoryDigest(files, hashes) === dirHash1 ? files.map((file, i) => ({ file, sha256: hashes[i]! })) : undefined;
 }
 

@@ -6,8 +6,6 @@ import { sha256File } from './sha256.js';
 // Many small files (a training's modules and configs, thousands of them): a few KB each, so each is read whole, with
 // no 1 MiB buffer or stream, and many at once.
 
-/** Files hashed at once: each open takes a descriptor. */
-const PARALLEL_HASHES = 128;
 /** Below this a file is read whole: a streamed hash costs a 1 MiB buffer and four calls more. */
 const SMALL_FILE_BYTES = 256 * 1024;
 
@@ -21,13 +19,4 @@ export async function sha256RegularFile(file: string, size: number): Promise<str
     if (bytes !== undefined) return createHash('sha256').update(bytes).digest('hex');
   }
   return sha256File(file, { noFollow: true });
-}
-
-/** `map` of every item, `inFlight` at a time (each holds a descriptor or a stat result), in the items' order. */
-export async function mapInBatches<T, R>(items: readonly T[], map: (item: T) => Promise<R>, inFlight = PARALLEL_HASHES): Promise<R[]> {
-  const results: R[] = [];
-  for (let start = 0; start < items.length; start += inFlight) {
-    results.push(...(await Promise.all(items.slice(start, start + inFlight).map(map))));
-  }
-  return results;
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { UserError } from '../errors.js';
 import { exportCommitTree, resolveCommit } from '../git.js';
 import type { LoadedRecord } from '../record/load.js';
-import { type ResolvedPath, resolveInside } from '../record/paths.js';
+import { type FolderRealPaths, type ResolvedPath, resolveInside } from '../record/paths.js';
 
 // `verify --at recorded`: the record's code as it was committed, exported outside the working tree, so a record
 // can be reproduced months later whatever happened to the code since.
@@ -29,7 +29,7 @@ const SHALLOW_HINT =
  */
 async function loadedAt(loaded: LoadedRecord, root: string): Promise<LoadedRecord> {
   const { paths } = loaded;
-  const folders = new Map<string, Promise<string>>();
+  const folders: FolderRealPaths = new Map();
   const rebased = async (file: ResolvedPath, field: string): Promise<ResolvedPath> => {
     try {
       return await resolveInside(root, root, file.repoRelative, field, folders);

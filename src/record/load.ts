@@ -3,9 +3,10 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { PYPROJECT_NAME } from '../constants.js';
 import { UserError } from '../errors.js';
+import { mapConcurrently } from '../map-concurrently.js';
 import { findRepoRoot } from '../git.js';
 import { type FieldPath, formatFieldPath, type ParsedSource, parseSource } from './locate.js';
-import { type ResolvedPath, resolveInside } from './paths.js';
+import { type FolderRealPaths, type ResolvedPath, resolveInside } from './paths.js';
 import { readRecordFile } from './read-text.js';
 import { type RunRecord, RunRecordSchema } from './schema.js';
 
@@ -97,7 +98,7 @@ async function resolvePaths(
   repoRoot: string,
   where: (fieldPath: FieldPath) => { file: string; line?: number },
 ): Promise<RecordPaths> {
-  const folders = new Map<string, Promise<string>>();
+  const folders: FolderRealPaths = new Map();
   const resolve = async (value: string, fieldPath: FieldPath, from = dir) => {
     const field = formatFieldPath(fieldPath);
     try {
@@ -114,16 +115,14 @@ async function resolvePaths(
     record.environment?.requirements ? resolve(record.environment.requirements, ['environment', 'requirements']) : undefined,
     lockfile ? resolve(lockfile, ['environment', 'lockfile']) : undefined,
     lockfile ? resolve(path.posix.join(path.posix.dirname(lockfile), PYPROJECT_NAME), ['environment', 'lockfile']) : undefined,
-    Promise.all((record.config ?? []).map((entry, i) => resolve(entry.path, ['config', i, 'path']))),
-    Promise.all(
-      (record.data ?? []).map(async (entry, i) => ({
-        data: await resolve(entry.path, ['data', i, 'path']),
-        manifest: entry.manifest ? await resolve(entry.manifest, ['data', i, 'manifest']) : undefined,
-      })),
-    ),
-    Promise.all((record.artifacts ?? []).map((entry, i) => resolve(entry.path, ['artifacts', i, 'path']))),
+    mapConcurrently(record.config ?? [], (entry, i) => resolve(entry.path, ['config', i, 'path'])),
+    mapConcurrently(record.data ?? [], async (entry, i) => ({
+      data: await resolve(entry.path, ['data', i, 'path']),
+      manifest: entry.manifest ? await resolve(entry.manifest, ['data', i, 'manifest']) : undefined,
+    })),
+    mapConcurrently(record.artifacts ?? [], (entry, i) => resolve(entry.path, ['artifacts', i, 'path'])),
     record.metrics ? resolve(record.metrics.path, ['metrics', 'path']) : undefined,
-    Promise.all((record.code?.files ?? []).map((entry, i) => resolve(entry.path, ['code', 'files', i, 'path'], repoRoot))),
+    mapConcurrently(record.code?.files ?? [], (entry, i) => resolve(entry.path, ['code', 'files', i, 'path'], repoRoot)),
   ]);
   const workdirStats = await stat(workdir.absolute).catch(() => undefined);
   if (workdirStats && !workdirStats.isDirectory()) {

@@ -1,4 +1,4 @@
-import { type Document, isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Pair, parseDocument, type YAMLMap } from 'yaml';
+import { type Document, isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Pair, parseDocument } from 'yaml';
 import { RECORD_MAX_ALIAS_COUNT } from '../constants.js';
 
 export type FieldPath = ReadonlyArray<PropertyKey>;
@@ -95,46 +95,64 @@ export function parseSource(text: string): { source: ParsedSource } | { problem:
       },
     };
   }
-  const index = new WeakMap<YAMLMap, Map<string, Pair>>();
+  // The document itself (11 MB for a record of 10,000 artifacts) is dropped here: only the lines are kept.
+  const lines = lineTree(document.contents, lineAt);
   return {
     source: {
       value,
-      lineOf: (path) => locate(document, path, lineAt, index),
+      lineOf: (path) => locate(lines, path),
     },
   };
 }
 
-/** A map's pairs by key, built on first use: looking up every metric's line is then linear, not quadratic. */
-function pairOf(node: YAMLMap, key: string, index: WeakMap<YAMLMap, Map<string, Pair>>): Pair | undefined {
-  let byKey = index.get(node);
-  if (!byKey) {
-    byKey = new Map();
-    for (const item of node.items) {
-      if (isPair(item) && isScalar(item.key) && !byKey.has(String(item.key.value))) byKey.set(String(item.key.value), item);
+/**
+ * A field's line and its children's, in the document's shape: a map's by key (the first of a repeated key, as the
+ * value keeps), a list's by index. About a fifth of the document's size, and a field is found in one walk down.
+ */
+interface LineNode {
+  line: number | undefined;
+  children?: Map<string, LineNode> | LineNode[];
+}
+
+function startLine(node: unknown, lineAt: (offset: number) => number): number | undefined {
+  return isNode(node) && node.range ? lineAt(node.range[0]) : undefined;
+}
+
+/** Built iteratively, like the duplicate check: a deeply nested record costs no stack. */
+function lineTree(contents: unknown, lineAt: (offset: number) => number): LineNode {
+  const root: LineNode = { line: startLine(contents, lineAt) };
+  const pending: Array<[unknown, LineNode]> = [[contents, root]];
+  while (pending.length > 0) {
+    const [node, entry] = pending.pop()!;
+    if (isMap(node)) {
+      const byKey = new Map<string, LineNode>();
+      for (const item of node.items) {
+        if (!isPair(item) || !isScalar(item.key) || byKey.has(String(item.key.value))) continue;
+        const child: LineNode = { line: startLine(item.key, lineAt) };
+        byKey.set(String(item.key.value), child);
+        pending.push([item.value, child]);
+      }
+      entry.children = byKey;
+    } else if (isSeq(node)) {
+      entry.children = node.items.map((item) => {
+        const child: LineNode = { line: startLine(item, lineAt) };
+        pending.push([item, child]);
+        return child;
+      });
     }
-    index.set(node, byKey);
   }
-  return byKey.get(key);
+  return root;
 }
 
 /** The line of the deepest part of `path` that exists: a field's key line, a list item's first line. */
-function locate(document: Document, path: FieldPath, lineAt: (offset: number) => number, index: WeakMap<YAMLMap, Map<string, Pair>>): number | undefined {
-  let node: unknown = document.contents;
-  let line = isNode(node) && node.range ? lineAt(node.range[0]) : undefined;
+function locate(root: LineNode, path: FieldPath): number | undefined {
+  let node = root;
+  let line = root.line;
   for (const part of path) {
-    if (isMap(node)) {
-      const pair = pairOf(node, String(part), index);
-      if (!pair) break;
-      if (isNode(pair.key) && pair.key.range) line = lineAt(pair.key.range[0]);
-      node = pair.value;
-    } else if (isSeq(node) && typeof part === 'number') {
-      const item = node.items[part];
-      if (!isNode(item)) break;
-      if (item.range) line = lineAt(item.range[0]);
-      node = item;
-    } else {
-      break;
-    }
+    const child = node.children instanceof Map ? node.children.get(String(part)) : typeof part === 'number' ? node.children?.[part] : undefined;
+    if (!child) break;
+    line = child.line ?? line;
+    node = child;
   }
   return line;
 }

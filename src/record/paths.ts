@@ -26,23 +26,32 @@ export function isUnderAny(file: string, entries: readonly string[]): boolean {
   return entries.some((entry) => file === entry || file.startsWith(`${entry}/`));
 }
 
+/** A path's real path as far as it exists, and whether it exists whole (a missing part is joined as written). */
+export interface ExistingPart {
+  real: string;
+  complete: boolean;
+}
+
+/** Real paths of folders, memoized across the paths of one record. */
+export type FolderRealPaths = Map<string, Promise<ExistingPart>>;
+
 /**
- * The deepest existing ancestor's real path, so not-yet-produced artifacts are checked too. `folders` memoizes the
- * folders' real paths: 10,000 artifacts in one folder not yet produced resolve it once, not 10,000 times.
+ * The deepest existing ancestor's real path, so not-yet-produced artifacts are checked too. Folders are resolved
+ * first, once each: 10,000 artifacts in a folder not yet produced cost one lookup, not 10,000 failing ones.
  */
-async function realPathOfExistingPart(target: string, folders: Map<string, Promise<string>> = new Map()): Promise<string> {
-  try {
-    return await realpath(target);
-  } catch {
-    const parent = path.dirname(target);
-    if (parent === target) return target;
-    let real = folders.get(parent);
-    if (!real) {
-      real = realPathOfExistingPart(parent, folders);
-      folders.set(parent, real);
-    }
-    return path.join(await real, path.basename(target));
+async function realPathOfExistingPart(target: string, folders: FolderRealPaths): Promise<ExistingPart> {
+  const parent = path.dirname(target);
+  if (parent === target) return { real: target, complete: true };
+  let parentPart = folders.get(parent);
+  if (!parentPart) {
+    parentPart = realPathOfExistingPart(parent, folders);
+    folders.set(parent, parentPart);
   }
+  const { real, complete } = await parentPart;
+  const joined = { real: path.join(real, path.basename(target)), complete: false };
+  // Under a missing folder nothing exists to resolve (and a failed lookup costs an error object each).
+  if (!complete) return joined;
+  return realpath(target).then((resolved) => ({ real: resolved, complete: true }), () => joined);
 }
 
 const realRoots = new Map<string, Promise<string>>();
@@ -66,7 +75,7 @@ export async function resolveInside(
   repoRoot: string,
   value: string,
   field: string,
-  folders?: Map<string, Promise<string>>,
+  folders: FolderRealPaths = new Map(),
 ): Promise<ResolvedPath> {
   if (path.isAbsolute(value)) {
     throw new UserError(`"${value}" is an absolute path`, HINT, { field });
@@ -76,7 +85,7 @@ export async function resolveInside(
     throw new UserError(`"${value}" resolves outside the repository (${repoRoot})`, HINT, { field });
   }
   const realRoot = await realRootOf(repoRoot);
-  if (!isInside(realRoot, await realPathOfExistingPart(absolute, folders))) {
+  if (!isInside(realRoot, (await realPathOfExistingPart(absolute, folders)).real)) {
     throw new UserError(`"${value}" is a symlink that leads outside the repository`, HINT, { field });
   }
   return { absolute, repoRelative: path.relative(repoRoot, absolute).split(path.sep).join('/') || '.' };

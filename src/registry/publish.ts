@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ExitCode } from '../constants.js';
 import { UserError } from '../errors.js';
 import { directoryDigest, hashTask, listRegularFiles } from '../hashing/sha256.js';
-import { mapInBatches } from '../hashing/small-files.js';
+import { mapConcurrently } from '../map-concurrently.js';
 import { type LoadedRecord, loadRecord } from '../record/load.js';
 import { metricsFileText } from './check.js';
 import { renderChecksums } from './checksum-file.js';
@@ -63,7 +63,7 @@ async function copyHashed(source: string, dir: string, name: string, shown: stri
   if (!stats.isDirectory()) throw new UserError(`${shown} is neither a file nor a folder`, 'Publish copies regular files and folders of them.');
   const files = await listRegularFiles(source, { displayPath: shown, regularOnly: true });
   for (const folder of new Set(files.map((file) => path.dirname(file)))) await mkdir(path.join(dir, name, folder), { recursive: true });
-  const hashes = await mapInBatches(files, (file) => hashTask({ file: path.join(source, file), copyTo: path.join(dir, name, file) }));
+  const hashes = await mapConcurrently(files, (file) => hashTask({ file: path.join(source, file), copyTo: path.join(dir, name, file) }));
   return { digest: directoryDigest(files, hashes), files: files.map((file, i) => [`${name}/${file}`, hashes[i]!]) };
 }
 

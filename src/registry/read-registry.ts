@@ -3,7 +3,7 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError, UserError } from '../errors.js';
 import { hashTask, listRegularFiles } from '../hashing/sha256.js';
-import { mapInBatches } from '../hashing/small-files.js';
+import { mapConcurrently } from '../map-concurrently.js';
 import { FileTooLargeError, NotARegularFileError, readFileWithin } from '../read-bounded.js';
 import { parseSource } from '../record/locate.js';
 import { RunRecordSchema } from '../record/schema.js';
@@ -79,7 +79,7 @@ async function readVersion(dir: string, shown: string, problems: string[]): Prom
     return undefined;
   }
   const hashed = names.filter((name) => name !== CHECKSUM_FILE);
-  const hashes = await mapInBatches(hashed, (name) => hashTask({ file: path.join(dir, name) }));
+  const hashes = await mapConcurrently(hashed, (name) => hashTask({ file: path.join(dir, name) }));
   const read = (name: string) => (names.includes(name) ? readText(path.join(dir, name), `${shown}/${name}`, problems) : Promise.resolve(undefined));
   const checksum = await read(CHECKSUM_FILE);
   return {

@@ -5,6 +5,7 @@ import { UserError } from '../errors.js';
 import { listTrackedFiles, listWorkingTreeFiles } from '../git.js';
 import { directoryDigest, digestOf, listRegularFiles, sha256Path } from '../hashing/sha256.js';
 import { hashPool } from '../hashing/pool/hash-pool.js';
+import { mapConcurrently } from '../map-concurrently.js';
 import { isInside, isUnderAny } from '../record/paths.js';
 
 export interface SandboxOptions {
@@ -103,8 +104,6 @@ async function linkTargetInCopy(repoRoot: string, file: string): Promise<string 
   return inRepo === undefined ? undefined : path.relative(path.dirname(from), inRepo) || '.';
 }
 
-const COPIES_IN_FLIGHT = 2048;
-
 interface CopyState {
   links: Set<string>;
   omitted: string[];
@@ -156,21 +155,20 @@ async function copyFiles(sourceOf: (file: string) => string, root: string, files
   for (const folder of folders) await mkdir(path.join(root, folder), { recursive: true });
   const pool = hashPool();
   const digests = new Map<string, string>();
-  // Every copy ends before any error is raised: the caller then removes the sandbox, with no thread still writing.
-  // Files are submitted a window at a time: enough to keep every thread busy, and memory flat on 100,000 files.
-  const settled: PromiseSettledResult<void>[] = [];
-  for (let start = 0; start < files.length; start += COPIES_IN_FLIGHT) {
-    settled.push(...(await Promise.allSettled(files.slice(start, start + COPIES_IN_FLIGHT).map(async (file) => {
+  // Every copy under way ends before an error is raised: the caller then removes the sandbox, with no thread still
+  // writing. Files are submitted as copies end: enough to keep every thread busy, and memory flat on 100,000 files.
+  await mapConcurrently(
+    files,
+    async (file) => {
       const from = path.join(sourceOf(file), file);
       const toHash = hashed.has(file);
       const outcome = await pool.run({ file: from, copyTo: path.join(root, file), copyOnly: !toHash });
       if (toHash) digests.set(file, digestOf(outcome, file.split(path.sep).join('/')));
       // A file gone since it was listed, or one that is not regular (a FIFO or a socket), is not copied, as before.
       else if ('error' in outcome && !['ENOENT', 'ENXIO'].includes(outcome.error.code ?? '') && outcome.error.mode === undefined) digestOf(outcome, file);
-    }))));
-  }
-  const failed = settled.find((result) => result.status === 'rejected');
-  if (failed) throw failed.reason;
+    },
+    pool.tasksToKeepBusy,
+  );
   return digests;
 }
 
@@ -195,8 +193,15 @@ async function inputDigests(options: SandboxOptions, inputs: Map<string, string[
 }
 
 async function clearOutputs(root: string, options: SandboxOptions, tracked: ReadonlySet<string>): Promise<void> {
+  // Outputs usually sit in an ignored folder the copy does not have: it is looked up once, not once per output in it.
+  const folders = new Map<string, Promise<boolean>>();
+  const folderExists = (folder: string) => {
+    if (!folders.has(folder)) folders.set(folder, lstat(folder).then(() => true, () => false));
+    return folders.get(folder)!;
+  };
   for (const relative of options.clearPaths) {
     const target = path.join(root, relative);
+    if (!(await folderExists(path.dirname(target)))) continue;
     const stats = await lstat(target).catch(() => undefined);
     if (!stats) continue;
     await assertInsideSandbox(root, target);
@@ -233,7 +238,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     const codeFiles = new Set(code);
     const sourceOf = (file: string) => (codeFiles.has(file) ? codeRoot : options.repoRoot);
     const others = [...code, ...listed.extra];
-    const isLink = await Promise.all(others.map((file) => lstat(path.join(sourceOf(file), file)).then((stats) => stats.isSymbolicLink(), () => false)));
+    const isLink = await mapConcurrently(others, (file) => lstat(path.join(sourceOf(file), file)).then((stats) => stats.isSymbolicLink(), () => false));
     // Links first, so a file reached through one lands where the link leads in the copy, never in a folder of the same name.
     for (const file of others.filter((_, i) => isLink[i])) await copyLink(sourceOf(file), root, file, copy);
     // Only a path under a link of the copy can lead elsewhere; every other parent is a folder created here.

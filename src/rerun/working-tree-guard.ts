@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { statusEntries } from '../git.js';
-import { mapInBatches } from '../hashing/small-files.js';
+import { mapConcurrently } from '../map-concurrently.js';
 
 // The command runs in a copy, but nothing stops it from writing into the user's repository by absolute path,
 // through $GITHUB_WORKSPACE, or with `cd ../..`. The working tree is fingerprinted before and after the rerun:
@@ -50,7 +50,7 @@ export async function fingerprintWorkingTree(repoRoot: string, isGitRepo: boolea
   const listed = isGitRepo ? await statusEntries(repoRoot) : undefined;
   const files = listed ? [...listed.keys()] : (await filesUnder(repoRoot)).map((file) => path.relative(repoRoot, file));
   // A few hundred at a time: a dataset of 20,000 files in flight at once held 100 MB of stat results and promises.
-  await mapInBatches(files, async (file) => state.set(file, `${listed?.get(file) ?? ''}|${await fileState(path.join(repoRoot, file))}`), STATS_IN_FLIGHT);
+  await mapConcurrently(files, async (file) => state.set(file, `${listed?.get(file) ?? ''}|${await fileState(path.join(repoRoot, file))}`), STATS_IN_FLIGHT);
   return state;
 }
 

@@ -147,4 +147,23 @@ describe('loadRecord', () => {
     expect(error.location.field).toBe('data[0].path');
     expect(error.message).toMatch(/symlink/);
   });
+
+  it('resolves outputs not produced yet, under missing folders too, and rejects a file link or a deeper path through a link that leads outside', async () => {
+    const outside = await mkdtemp(path.join(tmpdir(), 'repro-gate-outside-'));
+    await writeFile(path.join(outside, 'secret.txt'), 'x');
+    await mkdir(path.join(dir, 'out'));
+    await symlink(path.join(outside, 'secret.txt'), path.join(dir, 'out', 'file-link'));
+    await symlink(outside, path.join(dir, 'out', 'folder-link'));
+    const artifacts = (paths: string[]) => paths.map((p) => `  - path: ${p}\n    sha256: ${HASH}\n`).join('');
+    const record = (paths: string[]) => `version: 1\nname: x\ncommand: "true"\nartifacts:\n${artifacts(paths)}`;
+    const loaded = await load(record(['out/m.bin', 'not-yet/deeper/m.bin', 'out/m2.bin']));
+    expect(loaded.paths.artifacts.map((artifact) => artifact.repoRelative)).toEqual(['out/m.bin', 'not-yet/deeper/m.bin', 'out/m2.bin']);
+    for (const [bad, index] of [['out/file-link', 1], ['out/folder-link/new/m.bin', 2]] as const) {
+      const paths = ['out/m.bin', 'not-yet/m.bin', 'out/m3.bin'];
+      paths[index] = bad;
+      const error = await failure(record(paths));
+      expect(error.location.field).toBe(`artifacts[${index}].path`);
+      expect(error.message).toMatch(/symlink that leads outside/);
+    }
+  });
 });

@@ -60,6 +60,15 @@ export class HashPool {
     this.inlineLeft = options.inlineTasks ?? INLINE_TASKS;
   }
 
+  /**
+   * Tasks worth having submitted at once: every thread's batches full (the next batch is already there when one
+   * ends). More would only wait in the queue long enough to survive garbage collections: 10,000 artifacts hashed
+   * through a window twice this size took 190 ms instead of 150 ms.
+   */
+  get tasksToKeepBusy(): number {
+    return this.size * BATCH_FILES * BATCHES_PER_THREAD;
+  }
+
   /** Threads started so far (none for a small verify). */
   get threadCount(): number {
     return this.threads.length;

@@ -1,6 +1,7 @@
 import { lstat } from 'node:fs/promises';
 import { sha256PathIfExists } from '../../hashing/sha256.js';
-import { mapInBatches, sha256RegularFile } from '../../hashing/small-files.js';
+import { sha256RegularFile } from '../../hashing/small-files.js';
+import { mapConcurrently } from '../../map-concurrently.js';
 import type { LoadedRecord } from '../../record/load.js';
 import type { InputCheck } from '../../report/schema.js';
 
@@ -24,7 +25,7 @@ export interface CodeFilesCheck {
 export async function checkCodeFiles(loaded: LoadedRecord): Promise<CodeFilesCheck | undefined> {
   const files = loaded.record.code?.files;
   if (!files) return undefined;
-  const actual = await mapInBatches(loaded.paths.codeFiles, (file) => hashLearnedFile(file.absolute));
+  const actual = await mapConcurrently(loaded.paths.codeFiles, (file) => hashLearnedFile(file.absolute));
   const changed = files.flatMap((entry, index): InputCheck[] => {
     const hash = actual[index]!;
     if (hash === entry.sha256) return [];

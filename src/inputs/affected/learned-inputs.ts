@@ -1,7 +1,8 @@
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { MAX_CODE_FILES } from '../../constants.js';
-import { mapInBatches, sha256RegularFile } from '../../hashing/small-files.js';
+import { sha256RegularFile } from '../../hashing/small-files.js';
+import { mapConcurrently } from '../../map-concurrently.js';
 import { isUnderAny, leadsOutside } from '../../record/paths.js';
 import type { ProbeTrace } from '../../rerun/probe/read-trace.js';
 
@@ -30,7 +31,7 @@ function inSandbox(root: string, realPaths: string[]): string[] {
 /** The learned set, sorted by path; files the run created itself (not in the checkout) are not inputs. */
 async function learnedInputs(root: string, readFiles: string[], request: LearnedInputsRequest): Promise<Array<{ path: string; sha256: string }>> {
   const candidates = inSandbox(root, readFiles).filter((file) => file !== '.' && !isUnderAny(file, request.excluded));
-  const hashed = await mapInBatches(candidates, async (file) => {
+  const hashed = await mapConcurrently(candidates, async (file) => {
     const inCheckout = path.join(request.repoRoot, file);
     const stats = await lstat(inCheckout).catch(() => undefined);
     return stats?.isFile() ? { path: file, sha256: await sha256RegularFile(inCheckout, stats.size) } : undefined;
