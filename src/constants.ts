@@ -104,6 +104,8 @@ export const NUMERIC_HELPER_LOG_NAME = 'pickle-reader.log';
 export const HELPER_TIMEOUT_MS = 10 * 60 * 1000;
 /** Tensors the comment's table shows, the largest deviations first; the rest are counted. */
 export const TENSOR_TABLE_ROWS = 20;
+/** The longest path a record may name (Linux's PATH_MAX, 4096 bytes with its terminating NUL). */
+export const RELATIVE_PATH_MAX = 4095;
 /** A flattened metric name longer than this is refused rather than carried into every report and comment. */
 export const MAX_METRIC_NAME_CHARS = 1_000;
 /** The longest a Node.js timer can wait (2^31-1 ms, about 24.8 days); a longer timeout would fire at once. */

@@ -8,6 +8,7 @@ const IN_FLIGHT = 128;
  * error is thrown once those under way have ended: nothing is still running, or writing, when the caller handles it.
  */
 export async function mapConcurrently<T, R>(items: readonly T[], map: (item: T, index: number) => Promise<R>, inFlight = IN_FLIGHT): Promise<R[]> {
+  if (!(Number.isInteger(inFlight) && inFlight >= 1)) throw new RangeError(`mapConcurrently: inFlight must be a whole number from 1, not ${inFlight}`);
   const results = new Array<R>(items.length);
   let next = 0;
   let failure: { error: unknown } | undefined;

@@ -8799,6 +8799,8 @@ const NUMERIC_HELPER_LOG_NAME = 'pickle-reader.log';
 const HELPER_TIMEOUT_MS = 10 * 60 * 1000;
 /** Tensors the comment's table shows, the largest deviations first; the rest are counted. */
 const TENSOR_TABLE_ROWS = 20;
+/** The longest path a record may name (Linux's PATH_MAX, 4096 bytes with its terminating NUL). */
+const RELATIVE_PATH_MAX = 4095;
 /** A flattened metric name longer than this is refused rather than carried into every report and comment. */
 const MAX_METRIC_NAME_CHARS = 1_000;
 /** The longest a Node.js timer can wait (2^31-1 ms, about 24.8 days); a longer timeout would fire at once. */
@@ -9785,6 +9787,8 @@ const IN_FLIGHT = 128;
  * error is thrown once those under way have ended: nothing is still running, or writing, when the caller handles it.
  */
 async function mapConcurrently(items, map, inFlight = IN_FLIGHT) {
+    if (!(Number.isInteger(inFlight) && inFlight >= 1))
+        throw new RangeError(`mapConcurrently: inFlight must be a whole number from 1, not ${inFlight}`);
     const results = new Array(items.length);
     let next = 0;
     let failure;
@@ -10227,25 +10231,32 @@ function isInside(root, candidate) {
 function isUnderAny(file, entries) {
     return entries.some((entry) => file === entry || file.startsWith(`${entry}/`));
 }
+/** `target` below a folder resolved as `parent`: looked up only when that folder exists whole. */
+function belowFolder(target, parent) {
+    const joined = { real: external_node_path_default().join(parent.real, external_node_path_default().basename(target)), complete: false };
+    // Under a missing folder nothing exists to resolve (and a failed lookup costs an error object each).
+    if (!parent.complete)
+        return Promise.resolve(joined);
+    return (0,promises_namespaceObject.realpath)(target).then((resolved) => ({ real: resolved, complete: true }), () => joined);
+}
 /**
  * The deepest existing ancestor's real path, so not-yet-produced artifacts are checked too. Folders are resolved
- * first, once each: 10,000 artifacts in a folder not yet produced cost one lookup, not 10,000 failing ones.
+ * first, once each: 10,000 artifacts in a folder not yet produced cost one lookup, not 10,000 failing ones. The
+ * ancestors are chained in a loop, not a recursion: a path of thousands of parts costs no stack.
  */
-async function realPathOfExistingPart(target, folders) {
-    const parent = external_node_path_default().dirname(target);
-    if (parent === target)
-        return { real: target, complete: true };
-    let parentPart = folders.get(parent);
-    if (!parentPart) {
-        parentPart = realPathOfExistingPart(parent, folders);
-        folders.set(parent, parentPart);
+function realPathOfExistingPart(target, folders) {
+    const unresolved = [];
+    let folder = external_node_path_default().dirname(target);
+    while (!folders.has(folder) && external_node_path_default().dirname(folder) !== folder) {
+        unresolved.push(folder);
+        folder = external_node_path_default().dirname(folder);
     }
-    const { real, complete } = await parentPart;
-    const joined = { real: external_node_path_default().join(real, external_node_path_default().basename(target)), complete: false };
-    // Under a missing folder nothing exists to resolve (and a failed lookup costs an error object each).
-    if (!complete)
-        return joined;
-    return (0,promises_namespaceObject.realpath)(target).then((resolved) => ({ real: resolved, complete: true }), () => joined);
+    let part = folders.get(folder) ?? Promise.resolve({ real: folder, complete: true });
+    for (const ancestor of unresolved.reverse()) {
+        part = part.then((parent) => belowFolder(ancestor, parent));
+        folders.set(ancestor, part);
+    }
+    return part.then((parent) => belowFolder(target, parent));
 }
 const realRoots = new Map();
 /** The repository's real path, resolved once however many paths a record has (10,000 artifacts is realistic). */
@@ -20134,6 +20145,8 @@ const Sha256Hex = schemas_string()
     .regex(/^[0-9a-f]{64}$/, 'must be a sha256: 64 lowercase hex characters');
 const RelativePath = schemas_string()
     .min(1, 'must not be empty')
+    // Linux's PATH_MAX: a longer path names nothing that can exist, and resolving one part by part costs its length squared.
+    .max(RELATIVE_PATH_MAX, `must be at most ${RELATIVE_PATH_MAX} characters, the longest path Linux accepts`)
     .describe('Path relative to the folder that holds the record; must stay inside the repository.');
 const RecordName = schemas_string()
     .regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+')

@@ -35,23 +35,32 @@ export interface ExistingPart {
 /** Real paths of folders, memoized across the paths of one record. */
 export type FolderRealPaths = Map<string, Promise<ExistingPart>>;
 
+/** `target` below a folder resolved as `parent`: looked up only when that folder exists whole. */
+function belowFolder(target: string, parent: ExistingPart): Promise<ExistingPart> {
+  const joined = { real: path.join(parent.real, path.basename(target)), complete: false };
+  // Under a missing folder nothing exists to resolve (and a failed lookup costs an error object each).
+  if (!parent.complete) return Promise.resolve(joined);
+  return realpath(target).then((resolved) => ({ real: resolved, complete: true }), () => joined);
+}
+
 /**
  * The deepest existing ancestor's real path, so not-yet-produced artifacts are checked too. Folders are resolved
- * first, once each: 10,000 artifacts in a folder not yet produced cost one lookup, not 10,000 failing ones.
+ * first, once each: 10,000 artifacts in a folder not yet produced cost one lookup, not 10,000 failing ones. The
+ * ancestors are chained in a loop, not a recursion: a path of thousands of parts costs no stack.
  */
-async function realPathOfExistingPart(target: string, folders: FolderRealPaths): Promise<ExistingPart> {
-  const parent = path.dirname(target);
-  if (parent === target) return { real: target, complete: true };
-  let parentPart = folders.get(parent);
-  if (!parentPart) {
-    parentPart = realPathOfExistingPart(parent, folders);
-    folders.set(parent, parentPart);
+function realPathOfExistingPart(target: string, folders: FolderRealPaths): Promise<ExistingPart> {
+  const unresolved: string[] = [];
+  let folder = path.dirname(target);
+  while (!folders.has(folder) && path.dirname(folder) !== folder) {
+    unresolved.push(folder);
+    folder = path.dirname(folder);
   }
-  const { real, complete } = await parentPart;
-  const joined = { real: path.join(real, path.basename(target)), complete: false };
-  // Under a missing folder nothing exists to resolve (and a failed lookup costs an error object each).
-  if (!complete) return joined;
-  return realpath(target).then((resolved) => ({ real: resolved, complete: true }), () => joined);
+  let part = folders.get(folder) ?? Promise.resolve<ExistingPart>({ real: folder, complete: true });
+  for (const ancestor of unresolved.reverse()) {
+    part = part.then((parent) => belowFolder(ancestor, parent));
+    folders.set(ancestor, part);
+  }
+  return part.then((parent) => belowFolder(target, parent));
 }
 
 const realRoots = new Map<string, Promise<string>>();

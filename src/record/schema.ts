@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { isSecretVariable } from '../child-env.js';
-import { MAX_CODE_FILES, MAX_METRIC_NAME_CHARS, MAX_METRICS, MAX_TENSOR_NAME_CHARS, MAX_TENSORS, RECORD_VERSION, TIMER_MAX_MS, UV_LOCKFILE_NAME } from '../constants.js';
+import { MAX_CODE_FILES, MAX_METRIC_NAME_CHARS, MAX_METRICS, MAX_TENSOR_NAME_CHARS, MAX_TENSORS, RECORD_VERSION, RELATIVE_PATH_MAX, TIMER_MAX_MS, UV_LOCKFILE_NAME } from '../constants.js';
 import { isNumericFormatPath, NUMERIC_FORMAT_EXTENSIONS } from '../compare/formats/format-of.js';
 import { NUMERIC_DTYPES } from '../compare/formats/tensor-file.js';
 import { parseDuration } from '../rerun/duration.js';
@@ -18,6 +18,8 @@ export const Sha256Hex = z
 export const RelativePath = z
   .string()
   .min(1, 'must not be empty')
+  // Linux's PATH_MAX: a longer path names nothing that can exist, and resolving one part by part costs its length squared.
+  .max(RELATIVE_PATH_MAX, `must be at most ${RELATIVE_PATH_MAX} characters, the longest path Linux accepts`)
   .describe('Path relative to the folder that holds the record; must stay inside the repository.');
 
 export const RecordName = z

@@ -43,7 +43,8 @@ describe('mapConcurrently', () => {
     expect(ended.sort()).toEqual([0, 1]);
   });
 
-  it('returns an empty list for no items', async () => {
+  it('returns an empty list for no items, and refuses a limit that would run nothing', async () => {
     expect(await mapConcurrently([], async () => 1)).toEqual([]);
+    for (const limit of [0, -1, Number.NaN, 1.5]) await expect(mapConcurrently([1], async (item) => item, limit)).rejects.toThrow(RangeError);
   });
 });

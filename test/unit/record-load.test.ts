@@ -166,4 +166,13 @@ describe('loadRecord', () => {
       expect(error.message).toMatch(/symlink that leads outside/);
     }
   });
+
+  it('resolves a path of 2,000 parts under a missing folder without running out of stack, and refuses a longer path than Linux accepts', async () => {
+    const record = (artifact: string) => `version: 1\nname: x\ncommand: "true"\nartifacts:\n  - path: ${artifact}\n    sha256: ${HASH}\n`;
+    const deep = `${'a/'.repeat(2_000)}m.bin`;
+    expect((await load(record(deep))).paths.artifacts[0]?.repoRelative).toBe(deep);
+    const error = await failure(record(`${'a/'.repeat(2_048)}m.bin`));
+    expect(error.location).toMatchObject({ field: 'artifacts[0].path', line: 5 });
+    expect(error.message).toMatch(/at most 4095 characters/);
+  });
 });
