@@ -25357,7 +25357,32 @@ async function runCommand(options) {
     return { exitCode, signal, timedOut, durationMs: performance.now() - started, logTail: tail.text(), containment: contained.kind, killed };
 }
 
+;// CONCATENATED MODULE: ./src/folder-existence.ts
+
+/**
+ * Whether a folder exists, each folder looked up once: outputs usually sit by the thousand in an ignored folder that
+ * a copy or a checkout does not have. A missing folder (or a file where a folder would be) is `false`; any other
+ * failure (a folder that cannot be read) rejects.
+ */
+function folderExistence() {
+    const folders = new Map();
+    const absent = (error) => {
+        if (error.code === 'ENOENT' || error.code === 'ENOTDIR')
+            return false;
+        throw error;
+    };
+    return (folder) => {
+        let exists = folders.get(folder);
+        if (!exists) {
+            exists = (0,promises_namespaceObject.lstat)(folder).then(() => true, absent);
+            folders.set(folder, exists);
+        }
+        return exists;
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/rerun/sandbox.ts
+
 
 
 
@@ -25501,16 +25526,11 @@ async function inputDigests(options, inputs, digests) {
     return hashes;
 }
 async function clearOutputs(root, options, tracked) {
-    // Outputs usually sit in an ignored folder the copy does not have: it is looked up once, not once per output in it.
-    const folders = new Map();
-    const folderExists = (folder) => {
-        if (!folders.has(folder))
-            folders.set(folder, (0,promises_namespaceObject.lstat)(folder).then(() => true, () => false));
-        return folders.get(folder);
-    };
+    const folderExists = folderExistence();
     for (const relative of options.clearPaths) {
         const target = external_node_path_default().join(root, relative);
-        if (!(await folderExists(external_node_path_default().dirname(target))))
+        // A folder that cannot be looked up is passed over, as its outputs were before (their own lookup failed too).
+        if (!(await folderExists(external_node_path_default().dirname(target)).catch(() => false)))
             continue;
         const stats = await (0,promises_namespaceObject.lstat)(target).catch(() => undefined);
         if (!stats)
@@ -29070,6 +29090,7 @@ async function measureNumericArtifacts(loaded, run, produced, options) {
 
 
 
+
 const OUTPUT_HINT = 'Outputs must be regular files (or folders of them) that the command writes inside the working tree: write or copy the file there, do not link to it.';
 /** Whether the output's folder, links resolved, is inside the sandbox. Outputs share folders: each is checked once. */
 function folderInside(realSandboxRoot, absolute, folders) {
@@ -29168,17 +29189,7 @@ async function collectOutputs(sandboxRoot, artifacts, metricsPath) {
  * a folder missing from the checkout is looked up once, not once per artifact in it.
  */
 async function hashCheckoutCopies(artifacts) {
-    const folders = new Map();
-    const folderExists = (folder) => {
-        const absent = (error) => {
-            if (error.code === 'ENOENT' || error.code === 'ENOTDIR')
-                return false;
-            throw error;
-        };
-        if (!folders.has(folder))
-            folders.set(folder, (0,promises_namespaceObject.lstat)(folder).then(() => true, absent));
-        return folders.get(folder);
-    };
+    const folderExists = folderExistence();
     const hashes = await mapConcurrently(artifacts, async (artifact) => [artifact.repoRelative, (await folderExists(external_node_path_default().dirname(artifact.absolute))) ? await sha256PathIfExists(artifact.absolute) : null]);
     return new Map(hashes);
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { metricsFromText } from '../compare/metrics-file.js';
 import { assertMetricsSizeWithin } from '../compare/read-metrics-file.js';
 import { UserError } from '../errors.js';
+import { folderExistence } from '../folder-existence.js';
 import { fileKind } from '../hashing/file-kind.js';
 import { sha256Directory, sha256File, sha256PathIfExists } from '../hashing/sha256.js';
 import { hashPool } from '../hashing/pool/hash-pool.js';
@@ -124,15 +125,7 @@ export async function collectOutputs(
  * a folder missing from the checkout is looked up once, not once per artifact in it.
  */
 export async function hashCheckoutCopies(artifacts: ResolvedPath[]): Promise<Map<string, string | null>> {
-  const folders = new Map<string, Promise<boolean>>();
-  const folderExists = (folder: string) => {
-    const absent = (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return false;
-      throw error;
-    };
-    if (!folders.has(folder)) folders.set(folder, lstat(folder).then(() => true, absent));
-    return folders.get(folder)!;
-  };
+  const folderExists = folderExistence();
   const hashes = await mapConcurrently(artifacts, async (artifact) => [artifact.repoRelative, (await folderExists(path.dirname(artifact.absolute))) ? await sha256PathIfExists(artifact.absolute) : null] as const);
   return new Map(hashes);
 }

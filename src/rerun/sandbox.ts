@@ -2,6 +2,7 @@ import { constants, copyFile, lstat, mkdir, mkdtemp, readdir, readlink, realpath
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { UserError } from '../errors.js';
+import { folderExistence } from '../folder-existence.js';
 import { listTrackedFiles, listWorkingTreeFiles } from '../git.js';
 import { directoryDigest, digestOf, listRegularFiles, sha256Path } from '../hashing/sha256.js';
 import { hashPool } from '../hashing/pool/hash-pool.js';
@@ -193,15 +194,11 @@ async function inputDigests(options: SandboxOptions, inputs: Map<string, string[
 }
 
 async function clearOutputs(root: string, options: SandboxOptions, tracked: ReadonlySet<string>): Promise<void> {
-  // Outputs usually sit in an ignored folder the copy does not have: it is looked up once, not once per output in it.
-  const folders = new Map<string, Promise<boolean>>();
-  const folderExists = (folder: string) => {
-    if (!folders.has(folder)) folders.set(folder, lstat(folder).then(() => true, () => false));
-    return folders.get(folder)!;
-  };
+  const folderExists = folderExistence();
   for (const relative of options.clearPaths) {
     const target = path.join(root, relative);
-    if (!(await folderExists(path.dirname(target)))) continue;
+    // A folder that cannot be looked up is passed over, as its outputs were before (their own lookup failed too).
+    if (!(await folderExists(path.dirname(target)).catch(() => false))) continue;
     const stats = await lstat(target).catch(() => undefined);
     if (!stats) continue;
     await assertInsideSandbox(root, target);
